@@ -1,0 +1,73 @@
+package dev.entanglement.hibernate;
+
+/**
+ * The names of Entanglement's settings, given as properties in {@code persistence.xml} (or in
+ * the map passed to {@code Persistence.createEntityManagerFactory}). A persistence unit without
+ * {@link #NODE_NAME} is left alone. Every value is checked when the SessionFactory is built; a
+ * bad value fails the build with a message naming the setting.
+ */
+public final class EntanglementSettings {
+  private EntanglementSettings() {}
+
+  /**
+   * This node's name, unique among the nodes it replicates with: 1 to 64 letters, digits, '.',
+   * '_' or '-'. Setting it enables the plugin for the persistence unit. No default.
+   */
+  public static final String NODE_NAME = "entanglement.node.name";
+
+  /** Switches the plugin off even when {@link #NODE_NAME} is set. Defaults to {@code true}. */
+  public static final String ENABLED = "entanglement.enabled";
+
+  /**
+   * Where to accept peers: {@code host:port} (port 0 picks a free port) for gRPC over TCP, or
+   * {@code inprocess:NAME} for gRPC's in-process transport (tests, one-JVM demos). Defaults to
+   * none: the node only dials out, or the application binds
+   * {@link Entanglement#replicationService()} into its own gRPC server.
+   */
+  public static final String LISTEN = "entanglement.listen";
+
+  /**
+   * Peers to dial, comma separated: {@code host:port} or {@code inprocess:NAME}. A peer that
+   * cannot be reached is dialed again with exponential backoff. Defaults to none.
+   */
+  public static final String PEERS = "entanglement.peers";
+
+  /**
+   * Allows unencrypted, unauthenticated TCP connections. Mutual TLS is the default; this must be
+   * set to {@code true} explicitly for loopback tests and demos. In-process connections need no
+   * TLS. Defaults to {@code false}.
+   */
+  public static final String PLAINTEXT = "entanglement.transport.plaintext";
+
+  /** PEM file with this node's certificate chain (mutual TLS). Reserved: not supported yet. */
+  public static final String TLS_CERTIFICATE = "entanglement.tls.certificate";
+
+  /** PEM file with this node's private key (mutual TLS). Reserved: not supported yet. */
+  public static final String TLS_PRIVATE_KEY = "entanglement.tls.private_key";
+
+  /** PEM file with the certificates of trusted peers or CAs. Reserved: not supported yet. */
+  public static final String TLS_TRUST = "entanglement.tls.trust";
+
+  /**
+   * Whether the plugin applies the migrations of its own tables (Flyway, history table
+   * {@code entanglement_schema_history}) when it starts. Set {@code false} to run them with the
+   * application's own Flyway from {@code classpath:entanglement/db/migration}; the plugin
+   * then checks at start that its tables exist. Defaults to {@code true}.
+   */
+  public static final String SCHEMA_MIGRATE = "entanglement.schema.migrate";
+
+  /** Most changes sent in one message to a peer, 1 to 10000. Defaults to {@code 256}. */
+  public static final String OUTBOX_BATCH_SIZE = "entanglement.outbox.batch_size";
+
+  /**
+   * Most received messages a node holds for applying at once per peer, 1 to 1024; the peer's
+   * sending is paced by gRPC flow control beyond that. Defaults to {@code 4}.
+   */
+  public static final String APPLY_WINDOW = "entanglement.apply.window";
+
+  /** First delay before dialing a peer again, in milliseconds, 1 to 3600000. Defaults to {@code 100}. */
+  public static final String RECONNECT_INITIAL_DELAY_MS = "entanglement.reconnect.initial_delay_ms";
+
+  /** Longest delay between dial attempts, in milliseconds, 1 to 3600000. Defaults to {@code 30000}. */
+  public static final String RECONNECT_MAX_DELAY_MS = "entanglement.reconnect.max_delay_ms";
+}

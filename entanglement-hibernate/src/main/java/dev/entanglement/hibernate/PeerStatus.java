@@ -1,0 +1,33 @@
+package dev.entanglement.hibernate;
+
+import java.time.Instant;
+
+/**
+ * A snapshot of one peer connection, for applications, tests and operators. Immutable.
+ *
+ * @param name the peer's node name (null while the handshake has not completed)
+ * @param address the address dialed, or "inbound stream" for connections the peer opened
+ * @param dialed whether this node dialed the peer
+ * @param state HANDSHAKING, STREAMING or CLOSED
+ * @param since when the connection entered its state
+ * @param outboxDepth changes waiting to be sent (at most one per object for coalescing types)
+ * @param coalesced changes replaced by a newer state of the same object before being sent
+ * @param changesSent changes sent to the peer
+ * @param changesAcknowledged changes the peer applied or already had
+ * @param changesRejectedByPeer changes the peer refused (see its log and ours for the reasons)
+ * @param changesReceived changes received from the peer
+ * @param changesRejectedHere received changes this node refused
+ */
+public record PeerStatus(
+    String name,
+    String address,
+    boolean dialed,
+    String state,
+    Instant since,
+    int outboxDepth,
+    long coalesced,
+    long changesSent,
+    long changesAcknowledged,
+    long changesRejectedByPeer,
+    long changesReceived,
+    long changesRejectedHere) {}

@@ -1,0 +1,381 @@
+package dev.entanglement.hibernate.internal;
+
+import dev.entanglement.hibernate.EntanglementConfigurationException;
+import dev.entanglement.hibernate.EntanglementException;
+import dev.entanglement.hibernate.PeerStatus;
+import dev.entanglement.hibernate.internal.apply.InboundApplier;
+import dev.entanglement.hibernate.internal.boot.EntanglementConfig;
+import dev.entanglement.hibernate.internal.capture.CaptureSink;
+import dev.entanglement.hibernate.internal.model.EntangledModel;
+import dev.entanglement.hibernate.internal.peer.Outgoing;
+import dev.entanglement.hibernate.internal.peer.PeerConnection;
+import dev.entanglement.hibernate.internal.peer.PeerHost;
+import dev.entanglement.hibernate.internal.store.Bookkeeping;
+import dev.entanglement.hibernate.internal.store.SchemaMigrator;
+import dev.entanglement.hibernate.internal.transport.Dialer;
+import dev.entanglement.hibernate.internal.transport.PeerAddress;
+import dev.entanglement.hibernate.internal.transport.ReplicationService;
+import dev.entanglement.hibernate.internal.transport.Transports;
+import dev.entanglement.proto.v1.Ack;
+import dev.entanglement.proto.v1.ChangeBatch;
+import io.grpc.BindableService;
+import io.grpc.Channel;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.hibernate.SessionFactory;
+import org.hibernate.SessionFactoryObserver;
+import org.hibernate.engine.jdbc.connections.spi.ConnectionProvider;
+import org.hibernate.engine.spi.SessionFactoryImplementor;
+import org.jboss.logging.Logger;
+
+/**
+ * The running plugin of one SessionFactory: model, bookkeeping, server, dialers and peer
+ * connections. Started by Hibernate when the SessionFactory is ready, stopped when it closes.
+ *
+ * <h2>Concurrency</h2>
+ * {@code peers} (the registered connection per peer name) is a concurrent map changed only in
+ * {@link #register} and {@link #unregister}, which synchronize on {@code this}; {@code
+ * connections} and {@code dialers} are copy-on-write lists. Lifecycle methods run on the thread
+ * that builds or closes the SessionFactory. The serial counter is atomic.
+ */
+public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, PeerHost {
+  private static final long serialVersionUID = 1L;
+  private static final Logger LOG = Logger.getLogger(NodeRuntime.class);
+  private static final Map<SessionFactory, NodeRuntime> RUNNING = new ConcurrentHashMap<>();
+
+  private final transient EntanglementConfig config;
+  private transient volatile EntangledModel model;
+  private transient volatile SessionFactoryImplementor factory;
+  private transient Bookkeeping bookkeeping;
+  private transient InboundApplier applier;
+  private final transient AtomicLong serial = new AtomicLong();
+  private final transient AtomicLong captureFailures = new AtomicLong();
+  private transient ExecutorService pool;
+  private transient ScheduledExecutorService scheduler;
+  private transient Server server;
+  private final transient Map<String, PeerConnection> peers = new ConcurrentHashMap<>();
+  private final transient List<PeerConnection> connections = new CopyOnWriteArrayList<>();
+  private final transient List<Dialer> dialers = new CopyOnWriteArrayList<>();
+  private transient volatile boolean running;
+
+  public NodeRuntime(EntanglementConfig config) {
+    this.config = config;
+  }
+
+  /** The runtime of a SessionFactory, if the plugin runs for it. */
+  public static Optional<NodeRuntime> of(SessionFactory factory) {
+    return Optional.ofNullable(RUNNING.get(factory));
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------
+
+  @Override
+  public void sessionFactoryCreated(SessionFactory sessionFactory) {
+    SessionFactoryImplementor sf = (SessionFactoryImplementor) sessionFactory;
+    EntangledModel scanned = EntangledModel.scan(sf);
+    if (scanned.isEmpty()) {
+      LOG.infof("Entanglement node '%s': no @Entangled entities in this persistence unit; nothing is captured",
+          config.nodeName());
+    }
+    bookkeeping = Bookkeeping.forDialect(sf.getJdbcServices().getDialect());
+    ConnectionProvider connectionProvider = sf.getServiceRegistry().requireService(ConnectionProvider.class);
+    if (config.migrateSchema()) {
+      SchemaMigrator.migrate(connectionProvider);
+    }
+    try {
+      Connection connection = connectionProvider.getConnection();
+      try {
+        boolean autoCommit = connection.getAutoCommit();
+        connection.setAutoCommit(true);
+        try {
+          if (!config.migrateSchema()) {
+            SchemaMigrator.verify(connection);
+          }
+          Bookkeeping.claimNode(connection, config.nodeName());
+          serial.set(Bookkeeping.lastSerial(connection, config.nodeName()));
+        } finally {
+          connection.setAutoCommit(autoCommit);
+        }
+      } finally {
+        connectionProvider.closeConnection(connection);
+      }
+    } catch (SQLException e) {
+      throw new EntanglementConfigurationException(
+          "Entanglement could not read its tables at start: " + e.getMessage(), e);
+    }
+    applier = new InboundApplier(sf, scanned, bookkeeping, config.nodeName());
+    String node = config.nodeName();
+    pool = Executors.newCachedThreadPool(threads("entanglement-" + node + "-worker"));
+    scheduler = Executors.newSingleThreadScheduledExecutor(threads("entanglement-" + node + "-scheduler"));
+    model = scanned;
+    factory = sf;
+    running = true;
+    try {
+      if (config.listen().isPresent()) {
+        server = Transports.startServer(config.listen().get(), replicationService());
+        LOG.infof("Entanglement node '%s' listens on %s", node, listenAddress().orElse("?"));
+      }
+    } catch (IOException e) {
+      stop();
+      throw new EntanglementConfigurationException("Setting entanglement.listen has the value '%s', "
+          .formatted(config.listen().get()) + "but the node could not listen there: " + e.getMessage(), e);
+    }
+    for (PeerAddress address : config.peers()) {
+      ManagedChannel channel = Transports.channel(address);
+      startDialer(address.toString(), channel, channel);
+    }
+    RUNNING.put(sessionFactory, this);
+    LOG.infof("Entanglement node '%s' started (%d replicated entity types, last serial %d)",
+        node, scanned.types().size(), serial.get());
+  }
+
+  @Override
+  public void sessionFactoryClosing(SessionFactory sessionFactory) {
+    RUNNING.remove(sessionFactory);
+    stop();
+  }
+
+  private void stop() {
+    if (!running) {
+      return;
+    }
+    running = false;
+    for (Dialer dialer : dialers) {
+      dialer.stop();
+    }
+    List<CompletableFuture<Void>> closing = new ArrayList<>();
+    for (PeerConnection connection : connections) {
+      closing.add(connection.close());
+    }
+    try {
+      CompletableFuture.allOf(closing.toArray(CompletableFuture[]::new)).get(5, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      LOG.debugf("Not every peer stream closed in time: %s", e);
+    }
+    if (server != null) {
+      server.shutdown();
+    }
+    try {
+      for (Dialer dialer : dialers) {
+        dialer.awaitTermination(Duration.ofSeconds(5));
+      }
+      if (server != null && !server.awaitTermination(5, TimeUnit.SECONDS)) {
+        server.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    scheduler.shutdownNow();
+    pool.shutdown();
+    try {
+      if (!pool.awaitTermination(5, TimeUnit.SECONDS)) {
+        pool.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    LOG.infof("Entanglement node '%s' stopped", config.nodeName());
+  }
+
+  private static ThreadFactory threads(String prefix) {
+    AtomicInteger count = new AtomicInteger();
+    return task -> {
+      Thread thread = new Thread(task, prefix + "-" + count.incrementAndGet());
+      thread.setDaemon(true);
+      return thread;
+    };
+  }
+
+  // ---- programmatic API (through Entanglement) ---------------------------------------------
+
+  public BindableService replicationService() {
+    return new ReplicationService(this, connections::add);
+  }
+
+  /** The address the node listens on, with the port actually bound. */
+  public Optional<String> listenAddress() {
+    if (server == null) {
+      return Optional.empty();
+    }
+    PeerAddress configured = config.listen().orElseThrow();
+    if (!configured.isNetwork()) {
+      return Optional.of(configured.toString());
+    }
+    InetSocketAddress bound = (InetSocketAddress) server.getListenSockets().get(0);
+    return Optional.of(new PeerAddress(configured.host(), bound.getPort()).toString());
+  }
+
+  public void connect(String target) {
+    PeerAddress address;
+    try {
+      address = PeerAddress.parse(target);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("peer address '%s' is invalid; expected %s".formatted(target, e.getMessage()));
+    }
+    if (address.isNetwork() && !config.plaintext()) {
+      throw new EntanglementException(("cannot dial %s: TCP peers need mutual TLS, which this "
+          + "version does not support yet, or entanglement.transport.plaintext=true").formatted(target));
+    }
+    ManagedChannel channel = Transports.channel(address);
+    startDialer(address.toString(), channel, channel);
+  }
+
+  public void connect(String description, Channel channel) {
+    startDialer(description, channel, null);
+  }
+
+  private void startDialer(String target, Channel channel, ManagedChannel owned) {
+    requireRunning();
+    Dialer dialer = new Dialer(this, target, channel, owned, scheduler,
+        config.reconnectInitialDelay(), config.reconnectMaxDelay(), connections::add);
+    dialers.add(dialer);
+    dialer.start();
+  }
+
+  public CompletableFuture<Void> caughtUp(String peerName) {
+    PeerConnection connection = peers.get(peerName);
+    if (connection == null) {
+      return CompletableFuture.failedFuture(new IllegalArgumentException(
+          "node '%s' has no connected peer named '%s'; connected: %s".formatted(
+              config.nodeName(), peerName, peers.keySet())));
+    }
+    return connection.caughtUp();
+  }
+
+  public List<PeerStatus> peers() {
+    List<PeerStatus> result = new ArrayList<>();
+    for (PeerConnection c : connections) {
+      result.add(new PeerStatus(c.peerName(), c.address(), c.dialer(), c.state().name(), c.since(),
+          c.outboxDepth(), c.coalesced(), c.changesSent(), c.changesAcknowledged(),
+          c.changesRejectedByPeer(), c.changesReceived(), c.changesRejectedHere()));
+    }
+    return result;
+  }
+
+  public Set<String> connectedPeers() {
+    return Set.copyOf(peers.keySet());
+  }
+
+  private void requireRunning() {
+    if (!running) {
+      throw new IllegalStateException("Entanglement node '" + config.nodeName() + "' is not running");
+    }
+  }
+
+  // ---- CaptureSink -------------------------------------------------------------------------
+
+  @Override
+  public String nodeName() {
+    return config.nodeName();
+  }
+
+  @Override
+  public Bookkeeping bookkeeping() {
+    return bookkeeping;
+  }
+
+  @Override
+  public long nextSerial() {
+    return serial.incrementAndGet();
+  }
+
+  @Override
+  public void publish(List<Outgoing> changes) {
+    for (PeerConnection connection : peers.values()) {
+      for (Outgoing change : changes) {
+        connection.offer(change);
+      }
+    }
+  }
+
+  @Override
+  public void captureFailed(String what, Throwable cause) {
+    captureFailures.incrementAndGet();
+  }
+
+  public long captureFailures() {
+    return captureFailures.get();
+  }
+
+  public EntangledModel model() {
+    return model;
+  }
+
+  // ---- PeerHost ----------------------------------------------------------------------------
+
+  @Override
+  public int outboxBatchSize() {
+    return config.outboxBatchSize();
+  }
+
+  @Override
+  public int applyWindow() {
+    return config.applyWindow();
+  }
+
+  @Override
+  public java.util.concurrent.Executor pool() {
+    return pool;
+  }
+
+  @Override
+  public Ack apply(String peer, ChangeBatch batch) {
+    return applier.apply(peer, batch);
+  }
+
+  @Override
+  public synchronized String register(PeerConnection connection) {
+    if (!running) {
+      return "node '%s' is shutting down".formatted(config.nodeName());
+    }
+    String peer = connection.peerName();
+    PeerConnection existing = peers.get(peer);
+    if (existing != null && existing.state() != PeerConnection.State.CLOSED) {
+      // Two streams with one peer: both nodes keep the same one. A newer stream opened the same
+      // way replaces the old (which is probably dead); otherwise the stream dialed by the node
+      // whose name sorts first wins.
+      String node = config.nodeName();
+      String first = node.compareTo(peer) < 0 ? node : peer;
+      String dialedByNew = connection.dialer() ? node : peer;
+      String dialedByOld = existing.dialer() ? node : peer;
+      if (!dialedByNew.equals(dialedByOld) && !dialedByNew.equals(first)) {
+        return "node '%s' already has a stream with peer '%s' (dialed by '%s', which is kept)"
+            .formatted(node, peer, dialedByOld);
+      }
+      peers.put(peer, connection);
+      existing.close();
+      return null;
+    }
+    peers.put(peer, connection);
+    return null;
+  }
+
+  @Override
+  public synchronized void unregister(PeerConnection connection) {
+    connections.remove(connection);
+    String peer = connection.peerName();
+    if (peer != null) {
+      peers.remove(peer, connection);
+    }
+  }
+}

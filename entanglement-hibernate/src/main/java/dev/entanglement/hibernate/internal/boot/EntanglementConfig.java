@@ -1,0 +1,156 @@
+package dev.entanglement.hibernate.internal.boot;
+
+import dev.entanglement.hibernate.EntanglementConfigurationException;
+import dev.entanglement.hibernate.EntanglementSettings;
+import dev.entanglement.hibernate.internal.transport.PeerAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/**
+ * The plugin's settings for one persistence unit, read once and validated when the
+ * SessionFactory is built. Immutable.
+ */
+public record EntanglementConfig(
+    String nodeName,
+    Optional<PeerAddress> listen,
+    List<PeerAddress> peers,
+    boolean plaintext,
+    boolean migrateSchema,
+    int outboxBatchSize,
+    int applyWindow,
+    Duration reconnectInitialDelay,
+    Duration reconnectMaxDelay) {
+
+  private static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
+
+  public EntanglementConfig {
+    peers = List.copyOf(peers);
+  }
+
+  /**
+   * Reads the settings; returns empty when the plugin is not enabled for this unit (no node name,
+   * or {@link EntanglementSettings#ENABLED} false).
+   *
+   * @throws EntanglementConfigurationException naming the first bad setting
+   */
+  public static Optional<EntanglementConfig> from(Map<String, Object> settings) {
+    Object name = settings.get(EntanglementSettings.NODE_NAME);
+    boolean enabled = bool(settings, EntanglementSettings.ENABLED, true);
+    if (name == null || !enabled) {
+      return Optional.empty();
+    }
+    String nodeName = name.toString().trim();
+    if (!NODE_NAME.matcher(nodeName).matches()) {
+      throw bad(EntanglementSettings.NODE_NAME, name,
+          "1 to 64 letters, digits, '.', '_' or '-', unique among the nodes that replicate together");
+    }
+    Optional<PeerAddress> listen = Optional.ofNullable(text(settings, EntanglementSettings.LISTEN))
+        .map(value -> address(EntanglementSettings.LISTEN, value));
+    List<PeerAddress> peers = new ArrayList<>();
+    String peerList = text(settings, EntanglementSettings.PEERS);
+    if (peerList != null) {
+      for (String item : peerList.split(",")) {
+        if (item.isBlank()) {
+          throw bad(EntanglementSettings.PEERS, peerList,
+              "a comma-separated list of host:port or inprocess:NAME, without empty items");
+        }
+        peers.add(address(EntanglementSettings.PEERS, item.trim()));
+      }
+    }
+    boolean plaintext = bool(settings, EntanglementSettings.PLAINTEXT, false);
+    for (String tls : List.of(EntanglementSettings.TLS_CERTIFICATE,
+        EntanglementSettings.TLS_PRIVATE_KEY, EntanglementSettings.TLS_TRUST)) {
+      if (text(settings, tls) != null) {
+        throw bad(tls, settings.get(tls),
+            "nothing: mutual TLS is not supported by this version yet; use in-process peers, or "
+                + EntanglementSettings.PLAINTEXT + "=true on a trusted network");
+      }
+    }
+    boolean networked = listen.map(PeerAddress::isNetwork).orElse(false)
+        || peers.stream().anyMatch(PeerAddress::isNetwork);
+    if (networked && !plaintext) {
+      throw new EntanglementConfigurationException(("%s is false (the default) but TCP addresses "
+          + "are configured (%s, %s): mutual TLS is required by default and is not available in "
+          + "this version yet; set %s=true for loopback tests and demos on a trusted network")
+          .formatted(EntanglementSettings.PLAINTEXT, EntanglementSettings.LISTEN,
+              EntanglementSettings.PEERS, EntanglementSettings.PLAINTEXT));
+    }
+    Duration initial = Duration.ofMillis(
+        integer(settings, EntanglementSettings.RECONNECT_INITIAL_DELAY_MS, 100, 1, 3_600_000));
+    Duration max = Duration.ofMillis(
+        integer(settings, EntanglementSettings.RECONNECT_MAX_DELAY_MS, 30_000, 1, 3_600_000));
+    if (max.compareTo(initial) < 0) {
+      throw bad(EntanglementSettings.RECONNECT_MAX_DELAY_MS, max.toMillis(),
+          "at least " + EntanglementSettings.RECONNECT_INITIAL_DELAY_MS + " ("
+              + initial.toMillis() + ")");
+    }
+    return Optional.of(new EntanglementConfig(
+        nodeName,
+        listen,
+        peers,
+        plaintext,
+        bool(settings, EntanglementSettings.SCHEMA_MIGRATE, true),
+        integer(settings, EntanglementSettings.OUTBOX_BATCH_SIZE, 256, 1, 10_000),
+        integer(settings, EntanglementSettings.APPLY_WINDOW, 4, 1, 1024),
+        initial,
+        max));
+  }
+
+  private static PeerAddress address(String setting, String value) {
+    try {
+      return PeerAddress.parse(value);
+    } catch (IllegalArgumentException e) {
+      throw bad(setting, value, e.getMessage());
+    }
+  }
+
+  private static String text(Map<String, Object> settings, String setting) {
+    Object value = settings.get(setting);
+    if (value == null || value.toString().isBlank()) {
+      return null;
+    }
+    return value.toString().trim();
+  }
+
+  private static boolean bool(Map<String, Object> settings, String setting, boolean fallback) {
+    Object value = settings.get(setting);
+    if (value == null) {
+      return fallback;
+    }
+    if (value instanceof Boolean b) {
+      return b;
+    }
+    return switch (value.toString().trim().toLowerCase(java.util.Locale.ROOT)) {
+      case "true" -> true;
+      case "false" -> false;
+      default -> throw bad(setting, value, "true or false");
+    };
+  }
+
+  private static int integer(
+      Map<String, Object> settings, String setting, int fallback, int min, int max) {
+    Object value = settings.get(setting);
+    if (value == null) {
+      return fallback;
+    }
+    long parsed;
+    try {
+      parsed = value instanceof Number n ? n.longValue() : Long.parseLong(value.toString().trim());
+    } catch (NumberFormatException e) {
+      throw bad(setting, value, "a whole number from %d to %d".formatted(min, max));
+    }
+    if (parsed < min || parsed > max) {
+      throw bad(setting, value, "a whole number from %d to %d".formatted(min, max));
+    }
+    return (int) parsed;
+  }
+
+  static EntanglementConfigurationException bad(String setting, Object value, String expected) {
+    return new EntanglementConfigurationException(
+        "Setting %s has the invalid value '%s'; expected %s".formatted(setting, value, expected));
+  }
+}

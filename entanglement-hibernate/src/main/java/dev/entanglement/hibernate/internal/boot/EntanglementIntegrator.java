@@ -1,0 +1,42 @@
+package dev.entanglement.hibernate.internal.boot;
+
+import dev.entanglement.hibernate.internal.NodeRuntime;
+import dev.entanglement.hibernate.internal.capture.CaptureListener;
+import java.util.Optional;
+import org.hibernate.boot.Metadata;
+import org.hibernate.boot.spi.BootstrapContext;
+import org.hibernate.engine.config.spi.ConfigurationService;
+import org.hibernate.engine.spi.SessionFactoryImplementor;
+import org.hibernate.event.spi.EventType;
+import org.hibernate.integrator.spi.Integrator;
+import org.jboss.logging.Logger;
+
+/**
+ * Found by Hibernate through {@code META-INF/services}; runs for every persistence unit and does
+ * nothing for those without {@code entanglement.node.name}. For the others it validates the
+ * settings (failing the boot on a bad one), registers the capture listeners and lets the node
+ * start once the SessionFactory is ready (as Envers: register in the Integrator, run in the
+ * observer).
+ */
+public final class EntanglementIntegrator implements Integrator {
+  private static final Logger LOG = Logger.getLogger(EntanglementIntegrator.class);
+
+  @Override
+  public void integrate(Metadata metadata, BootstrapContext bootstrapContext,
+      SessionFactoryImplementor sessionFactory) {
+    var settings = sessionFactory.getServiceRegistry()
+        .requireService(ConfigurationService.class).getSettings();
+    Optional<EntanglementConfig> config = EntanglementConfig.from(settings);
+    if (config.isEmpty()) {
+      LOG.debug("Entanglement is not enabled for this persistence unit (no entanglement.node.name)");
+      return;
+    }
+    NodeRuntime runtime = new NodeRuntime(config.get());
+    CaptureListener listener = new CaptureListener(() -> runtime, runtime::model);
+    var listeners = sessionFactory.getEventListenerRegistry();
+    listeners.appendListeners(EventType.POST_INSERT, listener);
+    listeners.appendListeners(EventType.POST_UPDATE, listener);
+    listeners.appendListeners(EventType.POST_DELETE, listener);
+    sessionFactory.addObserver(runtime);
+  }
+}

@@ -1,0 +1,21 @@
+package dev.entanglement.hibernate.internal.capture;
+
+import dev.entanglement.hibernate.internal.peer.Outgoing;
+import dev.entanglement.hibernate.internal.store.Bookkeeping;
+import java.util.List;
+
+/** What capture needs from the running node. Implementations are thread-safe. */
+public interface CaptureSink {
+  String nodeName();
+
+  Bookkeeping bookkeeping();
+
+  /** The next serial for this node's own objects. */
+  long nextSerial();
+
+  /** Offers committed changes to every connected peer. Never blocks on the network. */
+  void publish(List<Outgoing> changes);
+
+  /** Called when capture failed and peers may have missed a change. Never throws. */
+  void captureFailed(String what, Throwable cause);
+}

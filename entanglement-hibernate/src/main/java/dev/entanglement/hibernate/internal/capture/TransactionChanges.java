@@ -1,0 +1,137 @@
+package dev.entanglement.hibernate.internal.capture;
+
+import dev.entanglement.hibernate.internal.model.EntangledType;
+import dev.entanglement.hibernate.internal.peer.Outgoing;
+import dev.entanglement.hibernate.internal.store.Bookkeeping.ObjectRow;
+import dev.entanglement.proto.v1.Change;
+import dev.entanglement.proto.v1.Operation;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.hibernate.engine.spi.SharedSessionContractImplementor;
+import org.hibernate.engine.spi.TransactionCompletionCallbacks.AfterCompletionCallback;
+import org.hibernate.engine.spi.TransactionCompletionCallbacks.BeforeCompletionCallback;
+import org.jboss.logging.Logger;
+
+/**
+ * The replicated changes of one transaction, one entry per object (later flushes of the same
+ * object replace earlier ones). Before completion it writes their bookkeeping rows in the same
+ * transaction with one batched statement; after a successful commit it encodes them and offers
+ * them to the peers. A rollback sends nothing.
+ *
+ * <h2>Concurrency</h2>
+ * Confined to the thread of the session whose transaction it belongs to.
+ */
+final class TransactionChanges implements BeforeCompletionCallback, AfterCompletionCallback {
+  private static final Logger LOG = Logger.getLogger(TransactionChanges.class);
+
+  private final CaptureSink sink;
+  private final Runnable onComplete;
+  private final Map<String, Captured> changes = new LinkedHashMap<>();
+
+  /** One object's latest state in this transaction; {@code state} is null for a delete. */
+  private static final class Captured {
+    final EntangledType type;
+    final String idText;
+    final Object id;
+    Object[] state;
+    /** Whether the object was inserted by this transaction (so insert then delete is nothing). */
+    final boolean inserted;
+    long serial;
+
+    Captured(EntangledType type, Object id, String idText, Object[] state, boolean inserted) {
+      this.type = type;
+      this.id = id;
+      this.idText = idText;
+      this.state = state;
+      this.inserted = inserted;
+    }
+  }
+
+  TransactionChanges(CaptureSink sink, Runnable onComplete) {
+    this.sink = sink;
+    this.onComplete = onComplete;
+  }
+
+  void record(EntangledType type, Object id, Object[] state) {
+    String idText = type.idText(id);
+    String key = type.name() + '#' + idText;
+    Captured previous = changes.get(key);
+    if (previous == null) {
+      // an insert's first event is an insert; an update or delete's first event is not
+      changes.put(key, new Captured(type, id, idText, state, false));
+    } else if (state == null && previous.inserted) {
+      changes.remove(key); // created and deleted in one transaction: nobody ever saw it
+    } else {
+      previous.state = state;
+    }
+  }
+
+  /** Marks the first event of an object as an insert, so that a later delete cancels it. */
+  void recordInsert(EntangledType type, Object id, Object[] state) {
+    String idText = type.idText(id);
+    String key = type.name() + '#' + idText;
+    Captured previous = changes.get(key);
+    if (previous == null) {
+      changes.put(key, new Captured(type, id, idText, state, true));
+    } else {
+      previous.state = state;
+    }
+  }
+
+  @Override
+  public void doBeforeTransactionCompletion(SharedSessionContractImplementor session) {
+    if (changes.isEmpty()) {
+      return;
+    }
+    try {
+      List<ObjectRow> rows = new ArrayList<>(changes.size());
+      String node = sink.nodeName();
+      for (Captured c : changes.values()) {
+        c.serial = sink.nextSerial();
+        rows.add(new ObjectRow(c.type.name(), c.idText, node, c.serial, c.state == null));
+      }
+      sink.bookkeeping().write(
+          session.getJdbcCoordinator().getLogicalConnection().getPhysicalConnection(), rows);
+    } catch (Exception e) {
+      // never fail the application's commit because of the plugin; peers are repaired later
+      LOG.errorf(e, "Entanglement could not write its bookkeeping for %d changed objects",
+          changes.size());
+      sink.captureFailed(changes.size() + " objects", e);
+    }
+  }
+
+  @Override
+  public void doAfterTransactionCompletion(boolean success, SharedSessionContractImplementor session) {
+    onComplete.run();
+    if (!success || changes.isEmpty()) {
+      return;
+    }
+    try {
+      List<Outgoing> outgoing = new ArrayList<>(changes.size());
+      String node = sink.nodeName();
+      for (Map.Entry<String, Captured> entry : changes.entrySet()) {
+        Captured c = entry.getValue();
+        Change.Builder change = Change.newBuilder()
+            .setEntity(c.type.name())
+            .setId(c.type.idCodec().encode(c.id))
+            .setOwner(node)
+            .setSerial(c.serial);
+        if (c.state == null) {
+          change.setOperation(Operation.DELETE);
+        } else {
+          change.setOperation(Operation.UPSERT);
+          List<dev.entanglement.proto.v1.Attribute> attributes = new ArrayList<>();
+          c.type.encode(c.state, attributes);
+          change.addAllAttributes(attributes);
+        }
+        outgoing.add(new Outgoing(entry.getKey(), c.type.priority(), c.type.coalesce(), change.build()));
+      }
+      sink.publish(outgoing);
+    } catch (RuntimeException e) {
+      LOG.errorf(e, "Entanglement could not offer %d committed changes to its peers", changes.size());
+      sink.captureFailed(changes.size() + " objects", e);
+    }
+  }
+}

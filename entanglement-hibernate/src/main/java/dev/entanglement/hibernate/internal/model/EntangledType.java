@@ -1,0 +1,102 @@
+package dev.entanglement.hibernate.internal.model;
+
+import dev.entanglement.proto.v1.Attribute;
+import dev.entanglement.proto.v1.RejectReason;
+import dev.entanglement.proto.v1.Value;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.hibernate.persister.entity.EntityPersister;
+
+/**
+ * One replicated entity type (a concrete or abstract class of an {@code @Entangled} hierarchy):
+ * how its identifier and each replicated property travel. Immutable; built at boot.
+ */
+public final class EntangledType {
+  private final String name;
+  private final EntityPersister persister;
+  private final boolean coalesce;
+  private final int priority;
+  private final ScalarCodec idCodec;
+  private final String[] propertyNames;
+  private final PropertyCodec[] codecs;
+  private final Map<String, Integer> indexByName = new HashMap<>();
+
+  EntangledType(String name, EntityPersister persister, boolean coalesce, int priority,
+      ScalarCodec idCodec, PropertyCodec[] codecs) {
+    this.name = name;
+    this.persister = persister;
+    this.coalesce = coalesce;
+    this.priority = priority;
+    this.idCodec = idCodec;
+    this.propertyNames = persister.getPropertyNames();
+    this.codecs = codecs;
+    for (int i = 0; i < codecs.length; i++) {
+      if (codecs[i] != null) {
+        indexByName.put(propertyNames[i], i);
+      }
+    }
+  }
+
+  /** The JPA entity name, which is the type's name on the wire. */
+  public String name() {
+    return name;
+  }
+
+  public EntityPersister persister() {
+    return persister;
+  }
+
+  public boolean coalesce() {
+    return coalesce;
+  }
+
+  public int priority() {
+    return priority;
+  }
+
+  public ScalarCodec idCodec() {
+    return idCodec;
+  }
+
+  /** The object's identifier as the text stored in the plugin's tables. */
+  public String idText(Object id) {
+    return id.toString();
+  }
+
+  /** Encodes the replicated properties of an entity state array. */
+  public void encode(Object[] state, List<Attribute> into) {
+    for (int i = 0; i < codecs.length; i++) {
+      if (codecs[i] != null) {
+        into.add(Attribute.newBuilder().setName(propertyNames[i])
+            .setValue(codecs[i].encode(state[i])).build());
+      }
+    }
+  }
+
+  /**
+   * Builds the state to write from received attributes. Properties that are not replicated keep
+   * their value in {@code base}; replicated properties missing from the message keep it too (a
+   * sender with an older mapping).
+   *
+   * @param base the receiver's current state of the object, or a new object's state; modified
+   */
+  public Object[] decode(List<Attribute> attributes, Object[] base,
+      PropertyCodec.ReferenceLoader loader) throws DecodeException {
+    for (Attribute attribute : attributes) {
+      Integer index = indexByName.get(attribute.getName());
+      if (index == null) {
+        throw new DecodeException(RejectReason.UNKNOWN_ATTRIBUTE,
+            "entity %s has no replicated attribute '%s'".formatted(name, attribute.getName()));
+      }
+      Value value = attribute.getValue();
+      base[index] = codecs[index].decode(value, base[index], name + "." + attribute.getName(), loader);
+    }
+    return base;
+  }
+
+  @Override
+  public String toString() {
+    return name;
+  }
+}

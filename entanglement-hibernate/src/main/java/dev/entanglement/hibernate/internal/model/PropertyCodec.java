@@ -1,0 +1,164 @@
+package dev.entanglement.hibernate.internal.model;
+
+import dev.entanglement.proto.v1.Attribute;
+import dev.entanglement.proto.v1.Composite;
+import dev.entanglement.proto.v1.Reference;
+import dev.entanglement.proto.v1.RejectReason;
+import dev.entanglement.proto.v1.Value;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.hibernate.metamodel.spi.EmbeddableInstantiator;
+import org.hibernate.proxy.HibernateProxy;
+import org.hibernate.type.ComponentType;
+
+/**
+ * Converts the value of one replicated property (a basic value, an embeddable, or a reference to
+ * another replicated entity) to and from the wire. Immutable; built at boot.
+ */
+public sealed interface PropertyCodec {
+
+  /** Loads referenced objects at the receiver. */
+  @FunctionalInterface
+  interface ReferenceLoader {
+    /** Returns the object, or null if this node does not have it. */
+    Object load(EntangledType type, Object id);
+  }
+
+  Value encode(Object value);
+
+  /**
+   * @param current the receiver's current value of the property (null for a new object); kept
+   *     for attributes that are not replicated inside embeddables
+   */
+  Object decode(Value value, Object current, String what, ReferenceLoader loader)
+      throws DecodeException;
+
+  /** A basic value. */
+  record Scalar(ScalarCodec codec) implements PropertyCodec {
+    @Override
+    public Value encode(Object value) {
+      return codec.encode(value);
+    }
+
+    @Override
+    public Object decode(Value value, Object current, String what, ReferenceLoader loader)
+        throws DecodeException {
+      return codec.decode(value, what);
+    }
+  }
+
+  /**
+   * A reference to an object of another replicated entity type. It travels as the declared target
+   * type and the id; the receiver's lookup by that type also finds objects of its subclasses.
+   */
+  final class Ref implements PropertyCodec {
+    private final String targetName;
+    private final Map<String, EntangledType> types;
+
+    /** @param types all replicated types by name, filled once every codec is built */
+    public Ref(String targetName, Map<String, EntangledType> types) {
+      this.targetName = targetName;
+      this.types = types;
+    }
+
+    @Override
+    public Value encode(Object value) {
+      if (value == null) {
+        return Values.NULL;
+      }
+      EntangledType target = types.get(targetName);
+      var lazy = HibernateProxy.extractLazyInitializer(value);
+      Object id = lazy != null
+          ? lazy.getInternalIdentifier()
+          : target.persister().getIdentifier(value, (org.hibernate.engine.spi.SharedSessionContractImplementor) null);
+      return Value.newBuilder().setReference(Reference.newBuilder()
+          .setEntity(targetName).setId(target.idCodec().encode(id))).build();
+    }
+
+    @Override
+    public Object decode(Value value, Object current, String what, ReferenceLoader loader)
+        throws DecodeException {
+      if (value.getKindCase() == Value.KindCase.NULL) {
+        return null;
+      }
+      if (value.getKindCase() != Value.KindCase.REFERENCE) {
+        throw new DecodeException(RejectReason.WRONG_TYPE, "%s expects a reference to %s, got %s"
+            .formatted(what, targetName, Values.describeKind(value)));
+      }
+      Reference ref = value.getReference();
+      EntangledType type = types.get(ref.getEntity());
+      if (type == null) {
+        throw new DecodeException(RejectReason.UNKNOWN_ENTITY,
+            "%s references unknown entity type '%s'".formatted(what, ref.getEntity()));
+      }
+      Object id = type.idCodec().decode(ref.getId(), what + " (id of the referenced " + type.name() + ")");
+      if (id == null) {
+        throw new DecodeException(RejectReason.MALFORMED, what + " references an object without id");
+      }
+      Object target = loader.load(type, id);
+      if (target == null) {
+        throw new DecodeException(RejectReason.MISSING_REFERENCE,
+            "%s references %s#%s, which this node does not have".formatted(what, type.name(), id));
+      }
+      return target;
+    }
+  }
+
+  /** An embeddable value: its replicated attributes by name. */
+  record Embedded(ComponentType type, List<String> names, List<PropertyCodec> codecs)
+      implements PropertyCodec {
+
+    @Override
+    public Value encode(Object value) {
+      if (value == null) {
+        return Values.NULL;
+      }
+      Object[] values = type.getPropertyValues(value);
+      Composite.Builder composite = Composite.newBuilder();
+      for (int i = 0; i < codecs.size(); i++) {
+        PropertyCodec codec = codecs.get(i);
+        if (codec != null) {
+          composite.addAttributes(Attribute.newBuilder()
+              .setName(names.get(i)).setValue(codec.encode(values[i])));
+        }
+      }
+      return Value.newBuilder().setComposite(composite).build();
+    }
+
+    @Override
+    public Object decode(Value value, Object current, String what, ReferenceLoader loader)
+        throws DecodeException {
+      if (value.getKindCase() == Value.KindCase.NULL) {
+        return null;
+      }
+      if (value.getKindCase() != Value.KindCase.COMPOSITE) {
+        throw new DecodeException(RejectReason.WRONG_TYPE, "%s expects an embeddable, got %s"
+            .formatted(what, Values.describeKind(value)));
+      }
+      Object[] currentValues = current == null ? null : type.getPropertyValues(current);
+      Object[] values = new Object[codecs.size()];
+      Map<String, Value> received = new HashMap<>();
+      for (Attribute attribute : value.getComposite().getAttributesList()) {
+        received.put(attribute.getName(), attribute.getValue());
+      }
+      for (int i = 0; i < codecs.size(); i++) {
+        PropertyCodec codec = codecs.get(i);
+        Object currentValue = currentValues == null ? null : currentValues[i];
+        if (codec == null) {
+          values[i] = currentValue;
+          continue;
+        }
+        Value v = received.remove(names.get(i));
+        values[i] = codec.decode(v == null ? Values.NULL : v, currentValue, what + "." + names.get(i), loader);
+      }
+      if (!received.isEmpty()) {
+        throw new DecodeException(RejectReason.UNKNOWN_ATTRIBUTE, "%s has no replicated attribute %s"
+            .formatted(what, received.keySet().iterator().next()));
+      }
+      EmbeddableInstantiator instantiator = type.getMappingModelPart().getEmbeddableTypeDescriptor()
+          .getRepresentationStrategy().getInstantiator();
+      return instantiator.instantiate(() -> values);
+    }
+  }
+}

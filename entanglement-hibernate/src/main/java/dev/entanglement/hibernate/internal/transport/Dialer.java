@@ -1,0 +1,138 @@
+package dev.entanglement.hibernate.internal.transport;
+
+import dev.entanglement.hibernate.internal.peer.PeerConnection;
+import dev.entanglement.hibernate.internal.peer.PeerHost;
+import dev.entanglement.proto.v1.Envelope;
+import dev.entanglement.proto.v1.ReplicationGrpc;
+import io.grpc.Channel;
+import io.grpc.ManagedChannel;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import java.time.Duration;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.jboss.logging.Logger;
+
+/**
+ * Keeps one outgoing stream to a peer address open: dials, and when the stream ends (or cannot
+ * be opened) dials again after an exponential backoff with full jitter.
+ *
+ * <h2>Concurrency</h2>
+ * All fields but the final ones are guarded by {@code this}. Dial attempts run on the node's
+ * scheduler; the stream itself is owned by its {@link PeerConnection}.
+ */
+public final class Dialer {
+  private static final Logger LOG = Logger.getLogger(Dialer.class);
+
+  private final PeerHost host;
+  private final String target;
+  private final Channel channel;
+  private final ManagedChannel ownedChannel;
+  private final ScheduledExecutorService scheduler;
+  private final Duration initialDelay;
+  private final Duration maxDelay;
+  private final Consumer<PeerConnection> opened;
+
+  private PeerConnection current;
+  private ScheduledFuture<?> pending;
+  private int failures;
+  private boolean stopped;
+
+  /**
+   * @param ownedChannel the channel to shut down with the dialer, or null if the caller owns it
+   * @param opened told of every connection the dialer opens
+   */
+  public Dialer(PeerHost host, String target, Channel channel, ManagedChannel ownedChannel,
+      ScheduledExecutorService scheduler, Duration initialDelay, Duration maxDelay,
+      Consumer<PeerConnection> opened) {
+    this.host = host;
+    this.target = target;
+    this.channel = channel;
+    this.ownedChannel = ownedChannel;
+    this.scheduler = scheduler;
+    this.initialDelay = initialDelay;
+    this.maxDelay = maxDelay;
+    this.opened = opened;
+  }
+
+  public String target() {
+    return target;
+  }
+
+  public synchronized void start() {
+    dial();
+  }
+
+  private synchronized void dial() {
+    if (stopped) {
+      return;
+    }
+    pending = null;
+    PeerConnection connection = new PeerConnection(host, true, target);
+    current = connection;
+    ReplicationGrpc.newStub(channel).exchange(new ClientResponseObserver<Envelope, Envelope>() {
+      @Override
+      public void beforeStart(ClientCallStreamObserver<Envelope> requestStream) {
+        requestStream.disableAutoRequestWithInitial(1);
+        connection.attach(requestStream);
+      }
+
+      @Override
+      public void onNext(Envelope envelope) {
+        connection.onNext(envelope);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        connection.onError(t);
+        ended(connection, t.toString());
+      }
+
+      @Override
+      public void onCompleted() {
+        connection.onCompleted();
+        ended(connection, "closed by peer");
+      }
+    });
+    opened.accept(connection);
+    connection.sendHello();
+  }
+
+  private synchronized void ended(PeerConnection connection, String why) {
+    if (connection != current || stopped) {
+      return;
+    }
+    current = null;
+    if (connection.peerName() != null && connection.changesReceived() + connection.changesSent() > 0) {
+      failures = 0; // it worked for a while: start the backoff again from the bottom
+    }
+    long ceiling = Math.min(maxDelay.toMillis(), initialDelay.toMillis() << Math.min(failures, 20));
+    long delay = ThreadLocalRandom.current().nextLong(initialDelay.toMillis(), Math.max(ceiling, initialDelay.toMillis()) + 1);
+    failures++;
+    LOG.debugf("Node '%s' dials %s again in %d ms (%s)", host.nodeName(), target, delay, why);
+    pending = scheduler.schedule(this::dial, delay, TimeUnit.MILLISECONDS);
+  }
+
+  /** Stops dialing and shuts down the channel if the dialer created it. */
+  public void stop() {
+    synchronized (this) {
+      stopped = true;
+      if (pending != null) {
+        pending.cancel(false);
+      }
+    }
+    if (ownedChannel != null) {
+      ownedChannel.shutdown();
+    }
+  }
+
+  /** Waits for the owned channel to terminate. */
+  public void awaitTermination(Duration timeout) throws InterruptedException {
+    if (ownedChannel != null && !ownedChannel.awaitTermination(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+      ownedChannel.shutdownNow();
+    }
+  }
+}

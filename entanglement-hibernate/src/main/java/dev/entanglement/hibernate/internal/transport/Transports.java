@@ -1,0 +1,50 @@
+package dev.entanglement.hibernate.internal.transport;
+
+import io.grpc.BindableService;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.InsecureServerCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+
+/**
+ * Builds gRPC servers and channels for {@link PeerAddress}es. Callbacks run directly on the
+ * transport threads (gRPC's direct executor): the plugin never blocks there, it only hands work
+ * to its own executors, which saves a thread switch per message.
+ */
+public final class Transports {
+  /** Largest message accepted, in bytes: a full batch of large objects fits. */
+  public static final int MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+  private Transports() {}
+
+  public static Server startServer(PeerAddress address, BindableService service) throws IOException {
+    if (!address.isNetwork()) {
+      return InProcessServerBuilder.forName(address.host()).directExecutor()
+          .maxInboundMessageSize(MAX_MESSAGE_BYTES).addService(service).build().start();
+    }
+    return NettyServerBuilder.forAddress(new InetSocketAddress(address.host(), address.port()),
+            InsecureServerCredentials.create())
+        .directExecutor()
+        .maxInboundMessageSize(MAX_MESSAGE_BYTES)
+        .addService(service)
+        .build()
+        .start();
+  }
+
+  public static ManagedChannel channel(PeerAddress address) {
+    if (!address.isNetwork()) {
+      return InProcessChannelBuilder.forName(address.host()).directExecutor()
+          .maxInboundMessageSize(MAX_MESSAGE_BYTES).build();
+    }
+    return NettyChannelBuilder.forAddress(address.host(), address.port(), InsecureChannelCredentials.create())
+        .directExecutor()
+        .maxInboundMessageSize(MAX_MESSAGE_BYTES)
+        .build();
+  }
+}
