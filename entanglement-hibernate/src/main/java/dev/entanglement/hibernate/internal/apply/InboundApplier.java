@@ -193,10 +193,11 @@ public final class InboundApplier {
       Object[] state = type.decode(change.getAttributesList(), persister.getValues(target),
           (referenced, referencedId) -> session.get(referenced.persister().getEntityName(), referencedId));
       persister.setValues(target, state);
+      // written through the persister as the owner decided it: the id as it is (an insert would
+      // generate a new one for @GeneratedValue ids), the version as it is (an update bumps it)
       if (existing == null) {
-        session.insert(persister.getEntityName(), target);
+        persister.getInsertCoordinator().insert(target, id, state, implementor);
       } else {
-        // written as the owner decided it, version included (a plain update would bump the version)
         persister.getUpdateCoordinator().update(
             target, id, null, state, oldVersion, null, null, false, implementor);
       }

@@ -1,0 +1,3 @@
+package dev.entanglement.hibernate.testing.model;
+
+public enum Color { RED, GREEN, BLUE }

@@ -1,0 +1,17 @@
+package dev.entanglement.hibernate.testing.model;
+
+import dev.entanglement.hibernate.annotations.Entangled;
+import jakarta.persistence.Entity;
+import jakarta.persistence.Id;
+import jakarta.persistence.Inheritance;
+import jakarta.persistence.InheritanceType;
+import java.util.UUID;
+
+/** Joined inheritance root. */
+@Entity
+@Entangled
+@Inheritance(strategy = InheritanceType.JOINED)
+public class Document {
+  @Id public UUID id = UUID.randomUUID();
+  public String title;
+}
