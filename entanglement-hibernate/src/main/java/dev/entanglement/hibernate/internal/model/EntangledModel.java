@@ -154,13 +154,33 @@ public final class EntangledModel {
       throw new EntanglementConfigurationException(
           "attribute %s is an association Entanglement cannot replicate; mark it @NotEntangled".formatted(what));
     }
-    ScalarCodec codec = ScalarCodec.forType(type.getReturnedClass());
+    Class<?> javaType = declaredType(owner, property, type.getReturnedClass());
+    ScalarCodec codec = ScalarCodec.forType(javaType);
     if (codec == null) {
       throw new EntanglementConfigurationException(("attribute %s has type %s, which Entanglement "
           + "cannot replicate; supported: %s. Use a supported type or mark the attribute "
-          + "@NotEntangled").formatted(what, type.getReturnedClass().getName(), ScalarCodec.supportedTypes()));
+          + "@NotEntangled").formatted(what, javaType.getName(), ScalarCodec.supportedTypes()));
     }
     return new PropertyCodec.Scalar(codec);
+  }
+
+  /**
+   * The Java type of the field or getter behind a basic property (Hibernate reports {@code int}
+   * as {@code Integer}, but a primitive cannot take null).
+   */
+  private static Class<?> declaredType(Class<?> owner, String property, Class<?> fallback) {
+    String capitalized = Character.toUpperCase(property.charAt(0)) + property.substring(1);
+    for (Class<?> c = owner; c != null && c != Object.class; c = c.getSuperclass()) {
+      for (AnnotatedElement element : members(c, property, capitalized)) {
+        Class<?> declared = element instanceof java.lang.reflect.Field f ? f.getType()
+            : ((java.lang.reflect.Method) element).getReturnType();
+        // an AttributeConverter maps the declared type to the one Hibernate stores
+        if (declared == fallback || declared.isPrimitive()) {
+          return declared;
+        }
+      }
+    }
+    return fallback;
   }
 
   /** Whether the field or getter for the property carries {@link NotEntangled}. */

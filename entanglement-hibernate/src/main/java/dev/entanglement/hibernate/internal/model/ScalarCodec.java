@@ -46,11 +46,13 @@ public final class ScalarCodec {
   private final Class<?> javaType;
   private final Kind kind;
   private final boolean primitive;
+  private final String typeName;
 
-  private ScalarCodec(Class<?> javaType, Kind kind, boolean primitive) {
+  private ScalarCodec(Class<?> javaType, Kind kind, boolean primitive, String typeName) {
     this.javaType = javaType;
     this.kind = kind;
     this.primitive = primitive;
+    this.typeName = typeName;
   }
 
   /** The codec for a Java type, or null when the type is not supported. */
@@ -80,7 +82,7 @@ public final class ScalarCodec {
     } else {
       return null;
     }
-    return new ScalarCodec(boxed, kind, primitive);
+    return new ScalarCodec(boxed, kind, primitive, type.getSimpleName());
   }
 
   /** Names the supported types, for boot error messages. */
@@ -124,7 +126,7 @@ public final class ScalarCodec {
     if (value.getKindCase() == Value.KindCase.NULL || value.getKindCase() == Value.KindCase.KIND_NOT_SET) {
       if (primitive) {
         throw new DecodeException(RejectReason.WRONG_TYPE,
-            "%s is a primitive %s and cannot be null".formatted(what, javaType.getSimpleName()));
+            "%s is a primitive %s and cannot be null".formatted(what, typeName));
       }
       return null;
     }
@@ -160,7 +162,7 @@ public final class ScalarCodec {
     } catch (NumberFormatException | DateTimeParseException e) {
       throw new DecodeException(RejectReason.WRONG_TYPE,
           "%s expects a %s, got unreadable %s '%s'".formatted(
-              what, javaType.getSimpleName(), Values.describeKind(value), Values.shortText(value)));
+              what, typeName, Values.describeKind(value), Values.shortText(value)));
     } catch (IllegalArgumentException e) { // UUID.fromString
       throw new DecodeException(RejectReason.WRONG_TYPE,
           "%s expects a UUID, got '%s'".formatted(what, Values.shortText(value)));
@@ -171,7 +173,7 @@ public final class ScalarCodec {
     if (value.getKindCase() != expected) {
       throw new DecodeException(RejectReason.WRONG_TYPE,
           "%s expects %s (%s), got %s".formatted(what, Values.describeKind(expected),
-              javaType.getSimpleName(), Values.describeKind(value)));
+              typeName, Values.describeKind(value)));
     }
     return value;
   }
@@ -193,7 +195,7 @@ public final class ScalarCodec {
     }
     if (v < min || v > max) {
       throw new DecodeException(RejectReason.WRONG_TYPE,
-          "%s is a %s; %d is out of its range".formatted(what, javaType.getSimpleName(), v));
+          "%s is a %s; %d is out of its range".formatted(what, typeName, v));
     }
     if (javaType == Integer.class) {
       return (int) v;
