@@ -1,0 +1,243 @@
+package dev.entanglement.hibernate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.entanglement.hibernate.annotations.Entangled;
+import dev.entanglement.hibernate.annotations.NotEntangled;
+import dev.entanglement.hibernate.testing.Database;
+import dev.entanglement.hibernate.testing.TestNode;
+import dev.entanglement.hibernate.testing.model.Item;
+import jakarta.persistence.ElementCollection;
+import jakarta.persistence.Entity;
+import jakarta.persistence.GeneratedValue;
+import jakarta.persistence.GenerationType;
+import jakarta.persistence.Id;
+import jakarta.persistence.IdClass;
+import jakarta.persistence.ManyToOne;
+import java.io.Serializable;
+import java.util.Date;
+import java.util.List;
+import java.util.UUID;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.Test;
+
+/** Misconfiguration fails the SessionFactory build with a message that says what to do. */
+class BootValidationTest {
+
+  private static Throwable configurationError(Throwable thrown) {
+    for (Throwable t = thrown; t != null; t = t.getCause()) {
+      if (t instanceof EntanglementConfigurationException) {
+        return t;
+      }
+    }
+    throw new AssertionError("no EntanglementConfigurationException in the causes", thrown);
+  }
+
+  private static void assertBootFails(UnaryOperator<TestNode.Builder> settings, String message, Class<?>... entities) {
+    TestNode.Builder builder = settings.apply(TestNode.builder("a", Database.H2, entities));
+    assertThatThrownBy(builder::start)
+        .satisfies(e -> assertThat(configurationError(e)).hasMessage(message));
+  }
+
+  private static void assertMappingRejected(Class<?> entity, String problem) {
+    assertBootFails(UnaryOperator.identity(), "Entanglement cannot replicate these mappings:\n  - " + problem,
+        entity, NotReplicated.class);
+  }
+
+  // ---- settings ----------------------------------------------------------------------------
+
+  @Test
+  void invalidNodeName() {
+    assertBootFails(b -> b.set(EntanglementSettings.NODE_NAME, "site a!"),
+        "Setting entanglement.node.name has the invalid value 'site a!'; expected 1 to 64 letters, "
+            + "digits, '.', '_' or '-', unique among the nodes that replicate together", Item.class);
+  }
+
+  @Test
+  void malformedListenAddress() {
+    assertBootFails(b -> b.set(EntanglementSettings.LISTEN, "localhost"),
+        "Setting entanglement.listen has the invalid value 'localhost'; expected host:port "
+            + "(e.g. 127.0.0.1:7400) or inprocess:NAME", Item.class);
+    assertBootFails(b -> b.set(EntanglementSettings.LISTEN, "127.0.0.1:70000"),
+        "Setting entanglement.listen has the invalid value '127.0.0.1:70000'; expected host:port "
+            + "with a port from 0 to 65535", Item.class);
+  }
+
+  @Test
+  void malformedPeerList() {
+    assertBootFails(b -> b.set(EntanglementSettings.PEERS, "inprocess:x,,inprocess:y"),
+        "Setting entanglement.peers has the invalid value 'inprocess:x,,inprocess:y'; expected a "
+            + "comma-separated list of host:port or inprocess:NAME, without empty items", Item.class);
+    assertBootFails(b -> b.set(EntanglementSettings.PEERS, "inprocess:x,host:port"),
+        "Setting entanglement.peers has the invalid value 'host:port'; expected host:port with a "
+            + "numeric port from 0 to 65535", Item.class);
+  }
+
+  @Test
+  void tcpWithoutTlsOrPlaintext() {
+    assertBootFails(b -> b.set(EntanglementSettings.LISTEN, "127.0.0.1:0"),
+        "entanglement.transport.plaintext is false (the default) but TCP addresses are configured "
+            + "(entanglement.listen, entanglement.peers): mutual TLS is required by default and is not "
+            + "available in this version yet; set entanglement.transport.plaintext=true for loopback "
+            + "tests and demos on a trusted network", Item.class);
+  }
+
+  @Test
+  void booleanAndNumberSettings() {
+    assertBootFails(b -> b.set(EntanglementSettings.PLAINTEXT, "yes"),
+        "Setting entanglement.transport.plaintext has the invalid value 'yes'; expected true or false", Item.class);
+    assertBootFails(b -> b.set(EntanglementSettings.OUTBOX_BATCH_SIZE, "many"),
+        "Setting entanglement.outbox.batch_size has the invalid value 'many'; expected a whole "
+            + "number from 1 to 10000", Item.class);
+    assertBootFails(b -> b.set(EntanglementSettings.APPLY_WINDOW, "0"),
+        "Setting entanglement.apply.window has the invalid value '0'; expected a whole number from 1 to 1024",
+        Item.class);
+    assertBootFails(b -> b.set(EntanglementSettings.RECONNECT_INITIAL_DELAY_MS, "500")
+            .set(EntanglementSettings.RECONNECT_MAX_DELAY_MS, "100"),
+        "Setting entanglement.reconnect.max_delay_ms has the invalid value '100'; expected at least "
+            + "entanglement.reconnect.initial_delay_ms (500)", Item.class);
+  }
+
+  @Test
+  void tlsSettingsNotYetSupported() {
+    assertBootFails(b -> b.set(EntanglementSettings.TLS_CERTIFICATE, "/etc/node.pem"),
+        "Setting entanglement.tls.certificate has the invalid value '/etc/node.pem'; expected nothing: "
+            + "mutual TLS is not supported by this version yet; use in-process peers, or "
+            + "entanglement.transport.plaintext=true on a trusted network", Item.class);
+  }
+
+  @Test
+  void applicationMigrations_missingTables() {
+    assertBootFails(b -> b.set(EntanglementSettings.SCHEMA_MIGRATE, "false"),
+        "Setting entanglement.schema.migrate is false, but table entanglement_node does not exist: "
+            + "add classpath:entanglement/db/migration to your Flyway locations, or set "
+            + "entanglement.schema.migrate=true", Item.class);
+  }
+
+  // ---- mappings ----------------------------------------------------------------------------
+
+  @Entity(name = "IdentityThing")
+  @Entangled
+  static class IdentityThing {
+    @Id @GeneratedValue(strategy = GenerationType.IDENTITY) Long id;
+  }
+
+  @Entity(name = "SequenceThing")
+  @Entangled
+  static class SequenceThing {
+    @Id @GeneratedValue(strategy = GenerationType.SEQUENCE) Long id;
+  }
+
+  @Entity(name = "DatedThing")
+  @Entangled
+  static class DatedThing {
+    @Id UUID id;
+    Date created;
+  }
+
+  @Entity(name = "TaggedThing")
+  @Entangled
+  static class TaggedThing {
+    @Id UUID id;
+    @ElementCollection List<String> tags;
+  }
+
+  @Entity(name = "NotReplicated")
+  static class NotReplicated {
+    @Id UUID id;
+  }
+
+  @Entity(name = "PointingThing")
+  @Entangled
+  static class PointingThing {
+    @Id UUID id;
+    @ManyToOne NotReplicated target;
+  }
+
+  static class PairKey implements Serializable {
+    private static final long serialVersionUID = 1L;
+    UUID left;
+    UUID right;
+  }
+
+  @Entity(name = "PairThing")
+  @Entangled
+  @IdClass(PairKey.class)
+  static class PairThing {
+    @Id UUID left;
+    @Id UUID right;
+  }
+
+  @Entity(name = "ExcludedThing")
+  @Entangled
+  static class ExcludedThing {
+    @Id UUID id;
+    @NotEntangled Date created;
+    @NotEntangled @ElementCollection List<String> tags;
+    @NotEntangled @ManyToOne NotReplicated target;
+  }
+
+  @Test
+  void databaseGeneratedIds_refused() {
+    assertMappingRejected(IdentityThing.class, "entity IdentityThing: IdentityThing.id is generated by "
+        + "IdentityGenerator, which is unique only within one database; replicated objects need ids that "
+        + "are unique across nodes. Use @Id @GeneratedValue(strategy = GenerationType.UUID) UUID id, or "
+        + "assign the id in the application");
+    assertMappingRejected(SequenceThing.class, "entity SequenceThing: SequenceThing.id is generated by "
+        + "SequenceStyleGenerator, which is unique only within one database; replicated objects need ids "
+        + "that are unique across nodes. Use @Id @GeneratedValue(strategy = GenerationType.UUID) UUID id, "
+        + "or assign the id in the application");
+  }
+
+  @Test
+  void unsupportedAttributeType_refused() {
+    assertMappingRejected(DatedThing.class, "attribute DatedThing.created has type java.util.Date, which "
+        + "Entanglement cannot replicate; supported: " + supportedTypes()
+        + ". Use a supported type or mark the attribute @NotEntangled");
+  }
+
+  private static String supportedTypes() {
+    return "String, char, the integer and floating-point types, boolean, byte[], BigDecimal, "
+        + "BigInteger, UUID, enums and the java.time types (Instant, LocalDate, LocalTime, "
+        + "LocalDateTime, OffsetDateTime, OffsetTime, ZonedDateTime, Duration, Year, YearMonth, "
+        + "MonthDay)";
+  }
+
+  @Test
+  void owningCollection_refused() {
+    assertMappingRejected(TaggedThing.class, "attribute TaggedThing.tags is a collection that owns its "
+        + "table or join column (element collection, @ManyToMany, or @OneToMany without mappedBy); "
+        + "Entanglement replicates relationships through @ManyToOne. Map it from the other side "
+        + "(@ManyToOne there, mappedBy here) or mark it @NotEntangled");
+  }
+
+  @Test
+  void referenceToEntityThatIsNotEntangled_refused() {
+    assertMappingRejected(PointingThing.class, "attribute PointingThing.target references NotReplicated, "
+        + "which is not @Entangled: a peer could not resolve the reference. Mark NotReplicated "
+        + "@Entangled, or the attribute @NotEntangled");
+  }
+
+  @Test
+  void compositeId_refused() {
+    assertMappingRejected(PairThing.class, "entity PairThing has a composite identifier; @Entangled "
+        + "entities need a single identifier attribute (a UUID or an id the application assigns)");
+  }
+
+  @Test
+  void excludedAttributes_areAccepted() {
+    try (TestNode node = TestNode.builder("a", Database.H2, ExcludedThing.class, NotReplicated.class).start()) {
+      assertThat(node.entanglement().nodeName()).isEqualTo("a");
+    }
+  }
+
+  @Test
+  void everyProblemIsListedAtOnce() {
+    TestNode.Builder builder = TestNode.builder("a", Database.H2, IdentityThing.class, DatedThing.class);
+    assertThatThrownBy(builder::start).satisfies(e -> assertThat(configurationError(e).getMessage())
+        .startsWith("Entanglement cannot replicate these mappings:\n  - ")
+        .contains("entity IdentityThing: IdentityThing.id is generated by IdentityGenerator")
+        .contains("attribute DatedThing.created has type java.util.Date"));
+  }
+}
