@@ -100,4 +100,31 @@ public final class Entanglement {
   public List<PeerStatus> peers() {
     return runtime.peers();
   }
+
+  /**
+   * Asks a connected peer to send all the objects it owns again. With {@code clear}, this node
+   * also removes the objects of that peer it holds but the peer no longer has. Completes when
+   * the resynchronization has been applied here; fails if the peer is not connected or the
+   * connection ends first.
+   */
+  public CompletableFuture<Void> resync(String peerName, boolean clear) {
+    return runtime.resync(peerName, clear);
+  }
+
+  /**
+   * Received changes this node could not apply (for example a row whose parent has not arrived,
+   * or a constraint violation), kept and retried (table {@code entanglement_parked}).
+   */
+  public int parkedChanges() {
+    return runtime.parkedChanges();
+  }
+
+  /**
+   * Runs the periodic housekeeping now: removes tombstones every known peer has acknowledged,
+   * and retries parked changes. It also runs every
+   * {@link EntanglementSettings#COMPACTION_INTERVAL_MS}.
+   */
+  public void runHousekeeping() {
+    runtime.runHousekeeping();
+  }
 }

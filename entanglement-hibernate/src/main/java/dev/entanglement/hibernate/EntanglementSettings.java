@@ -70,4 +70,30 @@ public final class EntanglementSettings {
 
   /** Longest delay between dial attempts, in milliseconds, 1 to 3600000. Defaults to {@code 30000}. */
   public static final String RECONNECT_MAX_DELAY_MS = "entanglement.reconnect.max_delay_ms";
+
+  /**
+   * Most bytes per second this node sends to each peer, 0 for no limit. Under a limit, changes
+   * that wait coalesce into their latest state, so a slow link carries the latest state of
+   * every object rather than a backlog of history. Defaults to {@code 0}.
+   */
+  public static final String BANDWIDTH_LIMIT = "entanglement.bandwidth.bytes_per_second";
+
+  /**
+   * How often a node that has sent nothing else sends a heartbeat (and reports progress), in
+   * milliseconds, 10 to 3600000. Defaults to {@code 5000}.
+   */
+  public static final String HEARTBEAT_INTERVAL_MS = "entanglement.heartbeat.interval_ms";
+
+  /**
+   * How long a peer may stay silent while this node waits for its messages before the stream is
+   * considered dead and dialed again, in milliseconds; more than the heartbeat interval.
+   * Defaults to {@code 15000}.
+   */
+  public static final String HEARTBEAT_TIMEOUT_MS = "entanglement.heartbeat.timeout_ms";
+
+  /**
+   * How often the node removes tombstones every known peer has acknowledged, and retries
+   * received changes it could not apply, in milliseconds. Defaults to {@code 60000}.
+   */
+  public static final String COMPACTION_INTERVAL_MS = "entanglement.compaction.interval_ms";
 }

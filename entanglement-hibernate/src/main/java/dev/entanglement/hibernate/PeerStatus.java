@@ -12,7 +12,9 @@ import java.time.Instant;
  * @param since when the connection entered its state
  * @param outboxDepth changes waiting to be sent (at most one per object for coalescing types)
  * @param coalesced changes replaced by a newer state of the same object before being sent
- * @param changesSent changes sent to the peer
+ * @param changesSent changes sent to the peer (catch-up included)
+ * @param catchUpObjectsSent objects read from the database for the peer's catch-up
+ * @param bytesSent bytes of messages sent to the peer (protobuf size, without gRPC framing)
  * @param changesAcknowledged changes the peer applied or already had
  * @param changesRejectedByPeer changes the peer refused (see its log and ours for the reasons)
  * @param changesReceived changes received from the peer
@@ -27,6 +29,8 @@ public record PeerStatus(
     int outboxDepth,
     long coalesced,
     long changesSent,
+    long catchUpObjectsSent,
+    long bytesSent,
     long changesAcknowledged,
     long changesRejectedByPeer,
     long changesReceived,

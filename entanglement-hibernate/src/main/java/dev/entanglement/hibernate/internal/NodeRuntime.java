@@ -11,13 +11,18 @@ import dev.entanglement.hibernate.internal.peer.Outgoing;
 import dev.entanglement.hibernate.internal.peer.PeerConnection;
 import dev.entanglement.hibernate.internal.peer.PeerHost;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
+import dev.entanglement.hibernate.internal.store.CatchUpReader;
 import dev.entanglement.hibernate.internal.store.SchemaMigrator;
 import dev.entanglement.hibernate.internal.transport.Dialer;
 import dev.entanglement.hibernate.internal.transport.PeerAddress;
 import dev.entanglement.hibernate.internal.transport.ReplicationService;
 import dev.entanglement.hibernate.internal.transport.Transports;
 import dev.entanglement.proto.v1.Ack;
+import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.ChangeBatch;
+import dev.entanglement.proto.v1.OwnerPosition;
+import dev.entanglement.proto.v1.SyncMarker;
+import java.util.TreeSet;
 import io.grpc.BindableService;
 import io.grpc.Channel;
 import io.grpc.ManagedChannel;
@@ -42,6 +47,7 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import dev.entanglement.hibernate.internal.peer.PeerHost.CatchUpChunk;
 import org.hibernate.SessionFactory;
 import org.hibernate.SessionFactoryObserver;
 import org.hibernate.engine.jdbc.connections.spi.ConnectionProvider;
@@ -68,7 +74,13 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
   private transient volatile SessionFactoryImplementor factory;
   private transient Bookkeeping bookkeeping;
   private transient InboundApplier applier;
-  private final transient AtomicLong serial = new AtomicLong();
+  private transient CatchUpReader catchUpReader;
+  private final transient Object serialLock = new Object();
+  private transient long lastSerial; // guarded by serialLock
+  private final transient TreeSet<Long> unfinishedSerials = new TreeSet<>(); // guarded by serialLock
+  private transient volatile long compactedThrough;
+  private final transient Map<String, Long> peerAcknowledged = new ConcurrentHashMap<>(); // not yet written
+  private final transient Map<String, Long> peerAcknowledgedWritten = new ConcurrentHashMap<>();
   private final transient AtomicLong captureFailures = new AtomicLong();
   private transient ExecutorService pool;
   private transient ScheduledExecutorService scheduler;
@@ -112,7 +124,9 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
             SchemaMigrator.verify(connection);
           }
           Bookkeeping.claimNode(connection, config.nodeName());
-          serial.set(Bookkeeping.lastSerial(connection, config.nodeName()));
+          lastSerial = Bookkeeping.lastSerial(connection, config.nodeName());
+          compactedThrough = Bookkeeping.compactedThrough(connection, config.nodeName());
+          peerAcknowledgedWritten.putAll(bookkeeping.peerPositions(connection, config.nodeName()));
         } finally {
           connection.setAutoCommit(autoCommit);
         }
@@ -124,6 +138,8 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
           "Entanglement could not read its tables at start: " + e.getMessage(), e);
     }
     applier = new InboundApplier(sf, scanned, bookkeeping, config.nodeName());
+    applier.load();
+    catchUpReader = new CatchUpReader(sf, scanned, bookkeeping);
     String node = config.nodeName();
     pool = Executors.newCachedThreadPool(threads("entanglement-" + node + "-worker"));
     scheduler = Executors.newSingleThreadScheduledExecutor(threads("entanglement-" + node + "-scheduler"));
@@ -144,9 +160,14 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
       ManagedChannel channel = Transports.channel(address);
       startDialer(address.toString(), channel, channel);
     }
+    long every = config.compactionInterval().toMillis();
+    scheduler.scheduleWithFixedDelay(this::housekeeping, every, every, TimeUnit.MILLISECONDS);
+    long flush = config.heartbeatInterval().toMillis();
+    scheduler.scheduleWithFixedDelay(this::writePeerPositions, flush, flush, TimeUnit.MILLISECONDS);
+    pool.execute(() -> applier.retryParked(Integer.MAX_VALUE));
     RUNNING.put(sessionFactory, this);
     LOG.infof("Entanglement node '%s' started (%d replicated entity types, last serial %d)",
-        node, scanned.types().size(), serial.get());
+        node, scanned.types().size(), lastSerial);
   }
 
   @Override
@@ -175,6 +196,7 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
     if (server != null) {
       server.shutdown();
     }
+    writePeerPositions();
     try {
       for (Dialer dialer : dialers) {
         dialer.awaitTermination(Duration.ofSeconds(5));
@@ -266,7 +288,8 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
     List<PeerStatus> result = new ArrayList<>();
     for (PeerConnection c : connections) {
       result.add(new PeerStatus(c.peerName(), c.address(), c.dialer(), c.state().name(), c.since(),
-          c.outboxDepth(), c.coalesced(), c.changesSent(), c.changesAcknowledged(),
+          c.outboxDepth(), c.coalesced(), c.changesSent(), c.catchUpObjectsSent(), c.bytesSent(),
+          c.changesAcknowledged(),
           c.changesRejectedByPeer(), c.changesReceived(), c.changesRejectedHere()));
     }
     return result;
@@ -296,7 +319,168 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
 
   @Override
   public long nextSerial() {
-    return serial.incrementAndGet();
+    synchronized (serialLock) {
+      long next = ++lastSerial;
+      unfinishedSerials.add(next);
+      return next;
+    }
+  }
+
+  @Override
+  public void finished(List<Long> serials) {
+    if (serials.isEmpty()) {
+      return;
+    }
+    synchronized (serialLock) {
+      unfinishedSerials.removeAll(serials);
+    }
+  }
+
+  @Override
+  public long lowestUnfinishedSerial() {
+    synchronized (serialLock) {
+      return unfinishedSerials.isEmpty() ? lastSerial + 1 : unfinishedSerials.first();
+    }
+  }
+
+  @Override
+  public void ensureSerialAbove(long serial) {
+    synchronized (serialLock) {
+      lastSerial = Math.max(lastSerial, serial);
+    }
+  }
+
+  @Override
+  public long compactedThrough() {
+    return compactedThrough;
+  }
+
+  @Override
+  public CatchUpChunk readCatchUp(String owner, long after, int limit) {
+    return catchUpReader.read(owner, after, limit);
+  }
+
+  @Override
+  public void acknowledged(String peer, String owner, long serial) {
+    if (owner.equals(config.nodeName())) {
+      peerAcknowledged.merge(peer, serial, Math::max);
+    }
+  }
+
+  @Override
+  public List<OwnerPosition> heldPositions() {
+    List<OwnerPosition> held = new ArrayList<>();
+    applier.positions().forEach((owner, serial) ->
+        held.add(OwnerPosition.newBuilder().setOwner(owner).setSerial(serial).build()));
+    return held;
+  }
+
+  @Override
+  public String objectKey(Change change) {
+    return applier.objectKey(change);
+  }
+
+  @Override
+  public void endFullSync(String peer, SyncMarker end, Set<String> received) {
+    applier.endFullSync(peer, end, received);
+  }
+
+  @Override
+  public long bandwidthLimit() {
+    return config.bandwidthLimit();
+  }
+
+  @Override
+  public Duration heartbeatInterval() {
+    return config.heartbeatInterval();
+  }
+
+  @Override
+  public Duration heartbeatTimeout() {
+    return config.heartbeatTimeout();
+  }
+
+  @Override
+  public ScheduledExecutorService scheduler() {
+    return scheduler;
+  }
+
+  /** Writes the peers' acknowledged positions that moved (they only guide compaction and lag). */
+  private void writePeerPositions() {
+    if (peerAcknowledged.isEmpty()) {
+      return;
+    }
+    Map<String, Long> moved = new java.util.HashMap<>();
+    peerAcknowledged.forEach((peer, serial) -> {
+      if (serial > peerAcknowledgedWritten.getOrDefault(peer, -1L)) {
+        moved.put(peer, serial);
+      }
+    });
+    if (moved.isEmpty()) {
+      return;
+    }
+    try (var session = factory.openStatelessSession()) {
+      session.beginTransaction();
+      session.doWork(connection -> {
+        for (Map.Entry<String, Long> entry : moved.entrySet()) {
+          bookkeeping.writePeerPosition(connection, entry.getKey(), config.nodeName(), entry.getValue());
+        }
+      });
+      session.getTransaction().commit();
+      peerAcknowledgedWritten.putAll(moved);
+    } catch (RuntimeException e) {
+      LOG.warnf("Could not record the peers' positions: %s", e.getMessage());
+    }
+  }
+
+  /**
+   * Removes tombstones every known peer has acknowledged, and retries parked changes. A peer
+   * that comes back after its tombstones are gone gets a full synchronization with a sweep.
+   */
+  private void housekeeping() {
+    try {
+      writePeerPositions();
+      long through = lowestUnfinishedSerial() - 1;
+      for (long acked : peerAcknowledgedWritten.values()) {
+        through = Math.min(through, acked);
+      }
+      if (through > compactedThrough) {
+        long target = through;
+        int removed;
+        try (var session = factory.openStatelessSession()) {
+          session.beginTransaction();
+          removed = session.doReturningWork(c -> bookkeeping.compactTombstones(c, config.nodeName(), target));
+          session.getTransaction().commit();
+        }
+        compactedThrough = target;
+        if (removed > 0) {
+          LOG.debugf("Node '%s' removed %d tombstones acknowledged by every known peer (through serial %d)",
+              config.nodeName(), removed, target);
+        }
+      }
+      applier.retryParked(1000);
+    } catch (RuntimeException e) {
+      LOG.warnf("Entanglement housekeeping failed: %s", e.getMessage());
+    }
+  }
+
+  /** Runs tombstone compaction and parked retries now (tests, admin). */
+  public void runHousekeeping() {
+    housekeeping();
+  }
+
+  public int parkedChanges() {
+    return applier.parkedCount();
+  }
+
+  public java.util.concurrent.CompletableFuture<Void> resync(String peerName, boolean clear) {
+    PeerConnection connection = peers.get(peerName);
+    if (connection == null) {
+      return java.util.concurrent.CompletableFuture.failedFuture(new IllegalArgumentException(
+          "node '%s' has no connected peer named '%s'; connected: %s".formatted(
+              config.nodeName(), peerName, peers.keySet())));
+    }
+    return connection.requestResync(clear);
   }
 
   @Override

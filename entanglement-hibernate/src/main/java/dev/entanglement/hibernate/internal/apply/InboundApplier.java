@@ -1,23 +1,33 @@
 package dev.entanglement.hibernate.internal.apply;
 
+import com.google.protobuf.InvalidProtocolBufferException;
 import dev.entanglement.hibernate.internal.model.DecodeException;
 import dev.entanglement.hibernate.internal.model.EntangledModel;
 import dev.entanglement.hibernate.internal.model.EntangledType;
+import dev.entanglement.hibernate.internal.model.Values;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
 import dev.entanglement.hibernate.internal.store.Bookkeeping.ObjectRow;
+import dev.entanglement.hibernate.internal.store.Bookkeeping.ParkedRow;
 import dev.entanglement.proto.v1.Ack;
 import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.ChangeBatch;
 import dev.entanglement.proto.v1.Operation;
 import dev.entanglement.proto.v1.Outcome;
 import dev.entanglement.proto.v1.OutcomeStatus;
+import dev.entanglement.proto.v1.OwnerPosition;
 import dev.entanglement.proto.v1.RejectReason;
+import dev.entanglement.proto.v1.SyncMarker;
+import dev.entanglement.proto.v1.Value;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import org.hibernate.JDBCException;
 import org.hibernate.StatelessSession;
 import org.hibernate.Transaction;
@@ -28,23 +38,36 @@ import org.hibernate.persister.entity.EntityPersister;
 import org.jboss.logging.Logger;
 
 /**
- * Applies a peer's batch of changes to the local database in one transaction through a stateless
- * session (whose writes capture ignores, so nothing echoes), with the bookkeeping rows in the
- * same transaction, and answers with one outcome per change. A change that cannot be applied is
- * rejected on its own: decoding problems are found before writing, and when the database refuses
- * the batch, the changes are applied again one transaction each to single out the culprit.
+ * Applies peers' changes to the local database through a stateless session (whose writes
+ * capture ignores, so nothing echoes), with the bookkeeping rows, the owner positions the batch
+ * completes and the changes it had to park, all in the same transaction; answers with one
+ * outcome per change. Decoding problems are found before writing; when the database refuses a
+ * batch, its changes are applied again one transaction each to single out the culprit.
+ *
+ * <p>A change that cannot be applied is <em>parked</em> (table {@code entanglement_parked}, with
+ * its reason) and retried: after every batch that applied something, and at every compaction
+ * interval. A newer state of the object replaces it. Parked changes are what lets positions move
+ * on without ever skipping an object unnoticed. Changes that cannot become applicable without a
+ * fix at the sender (malformed, unknown entity, not the owner) are rejected but not parked.
  *
  * <h2>Concurrency</h2>
- * Stateless and thread-safe; each peer's batches are applied one at a time, in order, by that
- * peer's apply executor.
+ * Thread-safe: each peer's batches are applied one at a time, in order, by that peer's apply
+ * executor; the caches ({@code positions}, {@code parkedKeys}) are concurrent and updated after
+ * the transaction that wrote the same rows commits.
  */
 public final class InboundApplier {
   private static final Logger LOG = Logger.getLogger(InboundApplier.class);
+  private static final Set<RejectReason> PARKED_REASONS = EnumSet.of(RejectReason.MISSING_REFERENCE,
+      RejectReason.CONSTRAINT_VIOLATION, RejectReason.WRONG_TYPE, RejectReason.UNKNOWN_ATTRIBUTE,
+      RejectReason.INTERNAL);
 
   private final SessionFactoryImplementor factory;
   private final EntangledModel model;
   private final Bookkeeping bookkeeping;
   private final String nodeName;
+  private final Map<String, Long> positions = new ConcurrentHashMap<>();
+  private final Set<String> parkedKeys = ConcurrentHashMap.newKeySet();
+  private final AtomicLong parkedRetriesApplied = new AtomicLong();
 
   public InboundApplier(SessionFactoryImplementor factory, EntangledModel model,
       Bookkeeping bookkeeping, String nodeName) {
@@ -54,46 +77,163 @@ public final class InboundApplier {
     this.nodeName = nodeName;
   }
 
+  /** Loads the positions and parked changes kept in the database. */
+  public void load() {
+    try (StatelessSession session = factory.openStatelessSession()) {
+      session.doWork(connection -> {
+        positions.putAll(bookkeeping.ownerPositions(connection));
+        for (ParkedRow row : bookkeeping.parked(connection, Integer.MAX_VALUE)) {
+          parkedKeys.add(row.entity() + '#' + row.id());
+        }
+      });
+    }
+  }
+
+  /** How far this node holds each owner's objects (durable). */
+  public Map<String, Long> positions() {
+    return Map.copyOf(positions);
+  }
+
+  public int parkedCount() {
+    return parkedKeys.size();
+  }
+
+  public long parkedRetriesApplied() {
+    return parkedRetriesApplied.get();
+  }
+
   /** Applies the batch; the returned Ack is durable when this returns. Never throws. */
   public Ack apply(String peer, ChangeBatch batch) {
     int count = batch.getChangesCount();
     Outcome[] outcomes = new Outcome[count];
     List<Integer> valid = new ArrayList<>(count);
     for (int i = 0; i < count; i++) {
-      Change change = batch.getChanges(i);
       try {
-        check(change);
+        check(batch.getChanges(i));
         valid.add(i);
       } catch (DecodeException e) {
         outcomes[i] = rejected(i, e.reason(), e.getMessage());
       }
     }
-    if (!valid.isEmpty()) {
+    Map<String, Long> newPositions = advance(batch.getPositionsList());
+    List<String> unparked = new ArrayList<>();
+    try {
       try {
-        applyInOneTransaction(batch, valid, outcomes);
+        inTransaction((session, connection) -> {
+          applyChanges(session, connection, batch, valid, outcomes, unparked);
+          finish(connection, batch, outcomes, newPositions, unparked);
+        });
       } catch (RuntimeException | SQLException batchFailure) {
         // the database refused something: find out which, one change per transaction
+        unparked.clear();
         for (int i : valid) {
           try {
             outcomes[i] = null;
-            applyInOneTransaction(batch, List.of(i), outcomes);
+            List<String> unparkedHere = new ArrayList<>();
+            inTransaction((session, connection) -> applyChanges(session, connection, batch, List.of(i), outcomes, unparkedHere));
+            unparked.addAll(unparkedHere);
           } catch (RuntimeException | SQLException e) {
             outcomes[i] = databaseRejection(i, batch.getChanges(i), e);
           }
         }
+        inTransaction((session, connection) -> finish(connection, batch, outcomes, newPositions, List.of()));
+      }
+    } catch (RuntimeException | SQLException e) {
+      // not even the bookkeeping could be written: answer nothing as applied
+      LOG.errorf(e, "Could not apply a batch from peer '%s'", peer);
+      for (int i = 0; i < count; i++) {
+        if (outcomes[i] == null || outcomes[i].getStatus() != OutcomeStatus.REJECTED) {
+          outcomes[i] = rejected(i, RejectReason.INTERNAL, "internal error at the receiver: " + e);
+        }
+      }
+      return ack(peer, batch, outcomes);
+    }
+    newPositions.forEach((owner, serial) -> positions.merge(owner, serial, Math::max));
+    unparked.forEach(parkedKeys::remove);
+    for (Outcome outcome : outcomes) {
+      if (outcome.getStatus() == OutcomeStatus.REJECTED && PARKED_REASONS.contains(outcome.getReason())) {
+        String key = objectKey(batch.getChanges(outcome.getIndex()));
+        if (key != null) {
+          parkedKeys.add(key);
+        }
       }
     }
+    boolean appliedSomething = false;
+    for (Outcome outcome : outcomes) {
+      appliedSomething |= outcome.getStatus() == OutcomeStatus.APPLIED;
+    }
+    if (appliedSomething && !parkedKeys.isEmpty()) {
+      retryParked(100); // e.g. the parent a parked child was missing may just have arrived
+    }
+    return ack(peer, batch, outcomes);
+  }
+
+  private Ack ack(String peer, ChangeBatch batch, Outcome[] outcomes) {
     Ack.Builder ack = Ack.newBuilder().setRequestId(batch.getRequestId());
     for (Outcome outcome : outcomes) {
       if (outcome.getStatus() == OutcomeStatus.REJECTED) {
         Change change = batch.getChanges(outcome.getIndex());
         LOG.warnf("Rejected a change from peer '%s' of %s#%s (%s): %s", peer, change.getEntity(),
-            dev.entanglement.hibernate.internal.model.Values.shortText(change.getId()),
-            outcome.getReason(), outcome.getMessage());
+            Values.shortText(change.getId()), outcome.getReason(), outcome.getMessage());
       }
       ack.addOutcomes(outcome);
     }
     return ack.build();
+  }
+
+  /** The positions to store: never lower than what is held already. */
+  private Map<String, Long> advance(List<OwnerPosition> received) {
+    Map<String, Long> result = new HashMap<>();
+    for (OwnerPosition position : received) {
+      if (position.getSerial() > positions.getOrDefault(position.getOwner(), 0L)) {
+        result.put(position.getOwner(), position.getSerial());
+      }
+    }
+    return result;
+  }
+
+  /** Writes what completes a batch: its parked changes and the positions it reaches. */
+  private void finish(Connection connection, ChangeBatch batch, Outcome[] outcomes,
+      Map<String, Long> newPositions, List<String> unparked) throws SQLException {
+    List<ParkedRow> park = new ArrayList<>();
+    for (Outcome outcome : outcomes) {
+      if (outcome.getStatus() == OutcomeStatus.REJECTED && PARKED_REASONS.contains(outcome.getReason())) {
+        ParkedRow row = parkedRow(batch.getChanges(outcome.getIndex()), outcome, 1);
+        if (row != null) {
+          park.add(row);
+        }
+      }
+    }
+    bookkeeping.park(connection, park);
+    bookkeeping.writeOwnerPositions(connection, newPositions);
+  }
+
+  private ParkedRow parkedRow(Change change, Outcome outcome, int attempts) {
+    EntangledType type = model.byName(change.getEntity());
+    if (type == null) {
+      return null;
+    }
+    try {
+      Object id = type.idCodec().decode(change.getId(), type.name() + " id");
+      return new ParkedRow(type.name(), type.idText(id), change.getOwner(), change.getSerial(),
+          outcome.getReason().name(), outcome.getMessage(), change.toByteArray(), attempts);
+    } catch (DecodeException e) {
+      return null;
+    }
+  }
+
+  /** The key {@code entity#id} of a change, or null when it cannot be read. */
+  public String objectKey(Change change) {
+    EntangledType type = model.byName(change.getEntity());
+    if (type == null) {
+      return null;
+    }
+    try {
+      Object id = type.idCodec().decode(change.getId(), "id");
+      return id == null ? null : type.key(type.idText(id));
+    } catch (DecodeException e) {
+      return null;
+    }
   }
 
   /** Checks what can be checked without the database. */
@@ -101,8 +241,8 @@ public final class InboundApplier {
     if (change.getEntity().isEmpty()) {
       throw new DecodeException(RejectReason.MALFORMED, "change without an entity name");
     }
-    if (!change.hasId() || change.getId().getKindCase() == dev.entanglement.proto.v1.Value.KindCase.KIND_NOT_SET
-        || change.getId().getKindCase() == dev.entanglement.proto.v1.Value.KindCase.NULL) {
+    if (!change.hasId() || change.getId().getKindCase() == Value.KindCase.KIND_NOT_SET
+        || change.getId().getKindCase() == Value.KindCase.NULL) {
       throw new DecodeException(RejectReason.MALFORMED, "change of " + change.getEntity() + " without an id");
     }
     if (change.getOwner().isEmpty()) {
@@ -122,33 +262,18 @@ public final class InboundApplier {
     }
   }
 
-  private void applyInOneTransaction(ChangeBatch batch, List<Integer> indexes, Outcome[] outcomes)
-      throws SQLException {
+  /** Work inside one transaction of a stateless session, on its JDBC connection. */
+  @FunctionalInterface
+  private interface Work {
+    void run(StatelessSession session, Connection connection) throws SQLException;
+  }
+
+  private void inTransaction(Work work) throws SQLException {
     try (StatelessSession session = factory.openStatelessSession()) {
       Transaction tx = session.beginTransaction();
       try {
         Connection connection = session.doReturningWork(c -> c);
-        Map<String, ObjectRow> rows = new HashMap<>();
-        List<Integer> pending = indexes;
-        boolean progress = true;
-        // a child may come before its parent in the same batch: retry those after the rest
-        while (!pending.isEmpty() && progress) {
-          progress = false;
-          List<Integer> missingReference = new ArrayList<>();
-          for (int i : pending) {
-            try {
-              outcomes[i] = applyOne(session, connection, i, batch.getChanges(i), rows);
-              progress |= outcomes[i].getStatus() == OutcomeStatus.APPLIED;
-            } catch (DecodeException e) {
-              outcomes[i] = rejected(i, e.reason(), e.getMessage());
-              if (e.reason() == RejectReason.MISSING_REFERENCE) {
-                missingReference.add(i);
-              }
-            }
-          }
-          pending = missingReference;
-        }
-        bookkeeping.write(connection, new ArrayList<>(rows.values()));
+        work.run(session, connection);
         tx.commit();
       } catch (RuntimeException | SQLException e) {
         if (tx.isActive()) {
@@ -159,12 +284,44 @@ public final class InboundApplier {
     }
   }
 
+  private void applyChanges(StatelessSession session, Connection connection, ChangeBatch batch, List<Integer> indexes,
+      Outcome[] outcomes, List<String> unparked) throws SQLException {
+    Map<String, ObjectRow> rows = new HashMap<>();
+    List<Integer> pending = indexes;
+    boolean progress = true;
+    // a child may come before its parent in the same batch: retry those after the rest
+    while (!pending.isEmpty() && progress) {
+      progress = false;
+      List<Integer> missingReference = new ArrayList<>();
+      for (int i : pending) {
+        try {
+          outcomes[i] = applyOne(session, connection, i, batch.getChanges(i), rows);
+          progress |= outcomes[i].getStatus() == OutcomeStatus.APPLIED;
+        } catch (DecodeException e) {
+          outcomes[i] = rejected(i, e.reason(), e.getMessage());
+          if (e.reason() == RejectReason.MISSING_REFERENCE) {
+            missingReference.add(i);
+          }
+        }
+      }
+      pending = missingReference;
+    }
+    bookkeeping.write(connection, new ArrayList<>(rows.values()));
+    for (String key : rows.keySet()) {
+      if (parkedKeys.contains(key)) {
+        int hash = key.indexOf('#');
+        bookkeeping.unpark(connection, key.substring(0, hash), key.substring(hash + 1));
+        unparked.add(key);
+      }
+    }
+  }
+
   private Outcome applyOne(StatelessSession session, Connection connection, int index,
       Change change, Map<String, ObjectRow> rows) throws DecodeException, SQLException {
     EntangledType type = model.byName(change.getEntity());
     Object id = type.idCodec().decode(change.getId(), type.name() + " id");
     String idText = type.idText(id);
-    String key = type.name() + '#' + idText;
+    String key = type.key(idText);
     ObjectRow known = rows.containsKey(key) ? rows.get(key) : bookkeeping.read(connection, type.name(), idText);
     if (known != null) {
       if (known.owner().equals(nodeName)) {
@@ -175,36 +332,174 @@ public final class InboundApplier {
         return Outcome.newBuilder().setIndex(index).setStatus(OutcomeStatus.ALREADY_CURRENT).build();
       }
     }
-    EntityPersister persister = type.persister();
-    SharedSessionContractImplementor implementor = (SharedSessionContractImplementor) session;
-    Object existing = session.get(persister.getEntityName(), id);
     boolean delete = change.getOperation() == Operation.DELETE;
     if (delete) {
-      if (existing != null) {
-        session.delete(existing);
-      }
+      deleteObject(session, type, id);
     } else {
-      if (existing != null && existing.getClass() != persister.getMappedClass()) {
-        session.delete(existing); // the object's subclass changed at the owner
-        existing = null;
-      }
-      Object target = existing != null ? existing : persister.instantiate(id, implementor);
-      Object oldVersion = existing != null && persister.isVersioned() ? persister.getVersion(existing) : null;
-      Object[] state = type.decode(change.getAttributesList(), persister.getValues(target),
-          (referenced, referencedId) -> session.get(referenced.persister().getEntityName(), referencedId));
-      persister.setValues(target, state);
-      // written through the persister as the owner decided it: the id as it is (an insert would
-      // generate a new one for @GeneratedValue ids), the version as it is (an update bumps it)
-      if (existing == null) {
-        persister.getInsertCoordinator().insert(target, id, state, implementor);
-      } else {
-        persister.getUpdateCoordinator().update(
-            target, id, null, state, oldVersion, null, null, false, implementor);
-      }
+      upsertObject(session, type, id, change);
     }
     rows.put(key, new ObjectRow(type.name(), idText, change.getOwner(), change.getSerial(), delete));
     return Outcome.newBuilder().setIndex(index).setStatus(OutcomeStatus.APPLIED).build();
   }
+
+  private void deleteObject(StatelessSession session, EntangledType type, Object id) {
+    Object existing = session.get(type.persister().getEntityName(), id);
+    if (existing != null) {
+      session.delete(existing);
+    }
+  }
+
+  private void upsertObject(StatelessSession session, EntangledType type, Object id, Change change)
+      throws DecodeException {
+    EntityPersister persister = type.persister();
+    SharedSessionContractImplementor implementor = (SharedSessionContractImplementor) session;
+    Object existing = session.get(persister.getEntityName(), id);
+    if (existing != null && existing.getClass() != persister.getMappedClass()) {
+      session.delete(existing); // the object's subclass changed at the owner
+      existing = null;
+    }
+    Object target = existing != null ? existing : persister.instantiate(id, implementor);
+    Object oldVersion = existing != null && persister.isVersioned() ? persister.getVersion(existing) : null;
+    Object[] state = type.decode(change.getAttributesList(), persister.getValues(target),
+        (referenced, referencedId) -> session.get(referenced.persister().getEntityName(), referencedId));
+    persister.setValues(target, state);
+    // written through the persister as the owner decided it: the id as it is (an insert would
+    // generate a new one for @GeneratedValue ids), the version as it is (an update bumps it)
+    if (existing == null) {
+      persister.getInsertCoordinator().insert(target, id, state, implementor);
+    } else {
+      persister.getUpdateCoordinator().update(
+          target, id, null, state, oldVersion, null, null, false, implementor);
+    }
+  }
+
+  // ---- parked changes ---------------------------------------------------------------------
+
+  /** Tries the parked changes again; returns how many could be applied now. Never throws. */
+  public synchronized int retryParked(int limit) {
+    if (parkedKeys.isEmpty()) {
+      return 0;
+    }
+    List<ParkedRow> rows;
+    try (StatelessSession session = factory.openStatelessSession()) {
+      rows = session.doReturningWork(connection -> bookkeeping.parked(connection, limit));
+    } catch (RuntimeException e) {
+      LOG.errorf(e, "Could not read the parked changes");
+      return 0;
+    }
+    int applied = 0;
+    for (ParkedRow row : rows) {
+      String key = row.entity() + '#' + row.id();
+      Change change;
+      try {
+        change = Change.parseFrom(row.change());
+      } catch (InvalidProtocolBufferException e) {
+        LOG.errorf("Parked change of %s cannot be read any more; dropping it", key);
+        change = null;
+      }
+      Outcome[] outcome = new Outcome[1];
+      ChangeBatch single = change == null ? null : ChangeBatch.newBuilder().addChanges(change).build();
+      try {
+        if (single != null) {
+          check(single.getChanges(0));
+        }
+        inTransaction((session, connection) -> {
+          if (single != null) {
+            applyChanges(session, connection, single, List.of(0), outcome, new ArrayList<>());
+          }
+          if (single == null || outcome[0].getStatus() != OutcomeStatus.REJECTED) {
+            bookkeeping.unpark(connection, row.entity(), row.id());
+          } else {
+            bookkeeping.park(connection, List.of(new ParkedRow(row.entity(), row.id(), row.owner(),
+                row.serial(), outcome[0].getReason().name(), outcome[0].getMessage(), row.change(),
+                row.attempts() + 1)));
+          }
+        });
+        if (single == null || outcome[0].getStatus() != OutcomeStatus.REJECTED) {
+          parkedKeys.remove(key);
+          if (outcome[0] != null && outcome[0].getStatus() == OutcomeStatus.APPLIED) {
+            applied++;
+            parkedRetriesApplied.incrementAndGet();
+            LOG.infof("Applied the parked change of %s on retry %d", key, row.attempts());
+          }
+        }
+      } catch (DecodeException e) {
+        dropUnusable(key, row, e.getMessage());
+      } catch (RuntimeException | SQLException e) {
+        LOG.debugf("Parked change of %s still cannot be applied: %s", key, e.getMessage());
+      }
+    }
+    return applied;
+  }
+
+  private void dropUnusable(String key, ParkedRow row, String why) {
+    LOG.warnf("Parked change of %s can never apply here (%s); dropping it", key, why);
+    try {
+      inTransaction((session, connection) -> bookkeeping.unpark(connection, row.entity(), row.id()));
+      parkedKeys.remove(key);
+    } catch (RuntimeException | SQLException e) {
+      LOG.errorf(e, "Could not drop the parked change of %s", key);
+    }
+  }
+
+  // ---- full synchronization ---------------------------------------------------------------
+
+  /**
+   * Ends a full synchronization of an owner: with a sweep, removes the owner's objects this node
+   * holds that were not received (the owner no longer has them), then sets the owner's position.
+   * Never throws.
+   */
+  public void endFullSync(String peer, SyncMarker end, Set<String> received) {
+    String owner = end.getOwner();
+    int removed = 0;
+    try {
+      if (end.getSweep()) {
+        List<ObjectRow> stale = new ArrayList<>();
+        try (StatelessSession session = factory.openStatelessSession()) {
+          for (ObjectRow row : session.doReturningWork(c -> bookkeeping.liveObjects(c, owner))) {
+            if (!received.contains(row.entity() + '#' + row.id()) && row.serial() <= end.getSerial()) {
+              stale.add(row);
+            }
+          }
+        }
+        // children before parents: retry what a reference still holds while progress is made
+        boolean progress = true;
+        while (!stale.isEmpty() && progress) {
+          progress = false;
+          List<ObjectRow> left = new ArrayList<>();
+          for (ObjectRow row : stale) {
+            try {
+              inTransaction((session, connection) -> {
+                EntangledType type = model.byName(row.entity());
+                if (type != null) {
+                  deleteObject(session, type, type.idCodec().parseText(row.id()));
+                }
+                bookkeeping.write(connection, List.of(new ObjectRow(row.entity(), row.id(), owner, row.serial(), true)));
+              });
+              removed++;
+              progress = true;
+            } catch (RuntimeException | SQLException e) {
+              left.add(row);
+            }
+          }
+          stale = left;
+        }
+        if (!stale.isEmpty()) {
+          LOG.warnf("Full synchronization of '%s' from peer '%s': %d objects the owner no longer has "
+              + "could not be removed here (still referenced?), e.g. %s#%s", owner, peer, stale.size(),
+              stale.get(0).entity(), stale.get(0).id());
+        }
+      }
+      inTransaction((session, connection) -> bookkeeping.writeOwnerPositions(connection, Map.of(owner, end.getSerial())));
+      positions.put(owner, end.getSerial());
+      LOG.infof("Full synchronization of '%s' from peer '%s' complete through serial %d (%d objects "
+          + "received, %d removed)", owner, peer, end.getSerial(), received.size(), removed);
+    } catch (RuntimeException | SQLException e) {
+      LOG.errorf(e, "Could not complete the full synchronization of '%s' from peer '%s'", owner, peer);
+    }
+  }
+
+  // ---- failures ---------------------------------------------------------------------------
 
   private Outcome databaseRejection(int index, Change change, Exception e) {
     Throwable cause = e;
@@ -212,26 +507,21 @@ public final class InboundApplier {
         && !(cause instanceof JDBCException) && !(cause instanceof SQLException)) {
       cause = cause.getCause();
     }
-    if (cause instanceof ConstraintViolationException violation) {
-      return rejected(index, RejectReason.CONSTRAINT_VIOLATION, "the database refused %s: %s"
-          .formatted(change.getEntity(), firstLine(violation.getSQLException().getMessage())));
-    }
+    String message = null;
     if (cause instanceof JDBCException jdbc) {
-      return rejected(index, RejectReason.CONSTRAINT_VIOLATION, "the database refused %s: %s"
-          .formatted(change.getEntity(), firstLine(jdbc.getSQLException().getMessage())));
+      message = jdbc.getSQLException().getMessage();
+    } else if (cause instanceof SQLException sql) {
+      message = sql.getMessage();
     }
-    if (cause instanceof SQLException sql) {
-      return rejected(index, RejectReason.CONSTRAINT_VIOLATION, "the database refused %s: %s"
-          .formatted(change.getEntity(), firstLine(sql.getMessage())));
+    if (message != null) {
+      return rejected(index, RejectReason.CONSTRAINT_VIOLATION,
+          "the database refused %s: %s".formatted(change.getEntity(), firstLine(message)));
     }
     LOG.errorf(e, "Could not apply a change of %s", change.getEntity());
     return rejected(index, RejectReason.INTERNAL, "internal error at the receiver: " + e);
   }
 
   private static String firstLine(String message) {
-    if (message == null) {
-      return "(no message)";
-    }
     int newline = message.indexOf('\n');
     String line = newline < 0 ? message : message.substring(0, newline);
     return line.length() > 300 ? line.substring(0, 297) + "..." : line;

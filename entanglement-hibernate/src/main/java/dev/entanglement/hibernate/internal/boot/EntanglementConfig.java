@@ -23,7 +23,11 @@ public record EntanglementConfig(
     int outboxBatchSize,
     int applyWindow,
     Duration reconnectInitialDelay,
-    Duration reconnectMaxDelay) {
+    Duration reconnectMaxDelay,
+    long bandwidthLimit,
+    Duration heartbeatInterval,
+    Duration heartbeatTimeout,
+    Duration compactionInterval) {
 
   private static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
@@ -88,6 +92,14 @@ public record EntanglementConfig(
           "at least " + EntanglementSettings.RECONNECT_INITIAL_DELAY_MS + " ("
               + initial.toMillis() + ")");
     }
+    Duration heartbeat = Duration.ofMillis(
+        integer(settings, EntanglementSettings.HEARTBEAT_INTERVAL_MS, 5_000, 10, 3_600_000));
+    Duration silence = Duration.ofMillis(
+        integer(settings, EntanglementSettings.HEARTBEAT_TIMEOUT_MS, 15_000, 10, 3_600_000));
+    if (silence.compareTo(heartbeat) <= 0) {
+      throw bad(EntanglementSettings.HEARTBEAT_TIMEOUT_MS, silence.toMillis(),
+          "more than " + EntanglementSettings.HEARTBEAT_INTERVAL_MS + " (" + heartbeat.toMillis() + ")");
+    }
     return Optional.of(new EntanglementConfig(
         nodeName,
         listen,
@@ -97,7 +109,11 @@ public record EntanglementConfig(
         integer(settings, EntanglementSettings.OUTBOX_BATCH_SIZE, 256, 1, 10_000),
         integer(settings, EntanglementSettings.APPLY_WINDOW, 4, 1, 1024),
         initial,
-        max));
+        max,
+        integer(settings, EntanglementSettings.BANDWIDTH_LIMIT, 0, 0, Integer.MAX_VALUE),
+        heartbeat,
+        silence,
+        Duration.ofMillis(integer(settings, EntanglementSettings.COMPACTION_INTERVAL_MS, 60_000, 10, 86_400_000))));
   }
 
   private static PeerAddress address(String setting, String value) {

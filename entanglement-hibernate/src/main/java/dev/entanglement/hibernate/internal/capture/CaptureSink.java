@@ -10,8 +10,11 @@ public interface CaptureSink {
 
   Bookkeeping bookkeeping();
 
-  /** The next serial for this node's own objects. */
+  /** The next serial for this node's own objects; unfinished until {@link #finished}. */
   long nextSerial();
+
+  /** The transaction that took these serials has completed (committed and published, or not). */
+  void finished(List<Long> serials);
 
   /** Offers committed changes to every connected peer. Never blocks on the network. */
   void publish(List<Outgoing> changes);

@@ -4,7 +4,6 @@ import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.peer.Outgoing;
 import dev.entanglement.hibernate.internal.store.Bookkeeping.ObjectRow;
 import dev.entanglement.proto.v1.Change;
-import dev.entanglement.proto.v1.Operation;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -29,6 +28,7 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
   private final CaptureSink sink;
   private final Runnable onComplete;
   private final Map<String, Captured> changes = new LinkedHashMap<>();
+  private final List<Long> serials = new ArrayList<>(2);
 
   /** One object's latest state in this transaction; {@code state} is null for a delete. */
   private static final class Captured {
@@ -56,7 +56,7 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
 
   void record(EntangledType type, Object id, Object[] state) {
     String idText = type.idText(id);
-    String key = type.name() + '#' + idText;
+    String key = type.key(idText);
     Captured previous = changes.get(key);
     if (previous == null) {
       // an insert's first event is an insert; an update or delete's first event is not
@@ -71,7 +71,7 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
   /** Marks the first event of an object as an insert, so that a later delete cancels it. */
   void recordInsert(EntangledType type, Object id, Object[] state) {
     String idText = type.idText(id);
-    String key = type.name() + '#' + idText;
+    String key = type.key(idText);
     Captured previous = changes.get(key);
     if (previous == null) {
       changes.put(key, new Captured(type, id, idText, state, true));
@@ -90,6 +90,7 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
       String node = sink.nodeName();
       for (Captured c : changes.values()) {
         c.serial = sink.nextSerial();
+        serials.add(c.serial);
         rows.add(new ObjectRow(c.type.name(), c.idText, node, c.serial, c.state == null));
       }
       sink.bookkeeping().write(
@@ -105,28 +106,26 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
   @Override
   public void doAfterTransactionCompletion(boolean success, SharedSessionContractImplementor session) {
     onComplete.run();
-    if (!success || changes.isEmpty()) {
-      return;
+    try {
+      if (success && !changes.isEmpty()) {
+        publish();
+      }
+    } finally {
+      // only now: every serial below the lowest unfinished one is in the outboxes (or rolled back)
+      sink.finished(serials);
     }
+  }
+
+  private void publish() {
     try {
       List<Outgoing> outgoing = new ArrayList<>(changes.size());
       String node = sink.nodeName();
       for (Map.Entry<String, Captured> entry : changes.entrySet()) {
         Captured c = entry.getValue();
-        Change.Builder change = Change.newBuilder()
-            .setEntity(c.type.name())
-            .setId(c.type.idCodec().encode(c.id))
-            .setOwner(node)
-            .setSerial(c.serial);
-        if (c.state == null) {
-          change.setOperation(Operation.DELETE);
-        } else {
-          change.setOperation(Operation.UPSERT);
-          List<dev.entanglement.proto.v1.Attribute> attributes = new ArrayList<>();
-          c.type.encode(c.state, attributes);
-          change.addAllAttributes(attributes);
-        }
-        outgoing.add(new Outgoing(entry.getKey(), c.type.priority(), c.type.coalesce(), change.build()));
+        Change change = c.state == null
+            ? c.type.delete(c.id, node, c.serial)
+            : c.type.upsert(c.id, c.state, node, c.serial);
+        outgoing.add(new Outgoing(entry.getKey(), c.type.priority(), c.type.coalesce(), change));
       }
       sink.publish(outgoing);
     } catch (RuntimeException e) {

@@ -98,7 +98,7 @@ public final class EntangledModel {
               name, name, idName, generator.getClass().getSimpleName(), idName));
     }
     ScalarCodec codec = ScalarCodec.forType(idType.getReturnedClass());
-    if (codec == null) {
+    if (codec == null || !codec.usableAsId()) {
       throw new EntanglementConfigurationException("entity %s: identifier %s has type %s; supported: %s"
           .formatted(name, idName, idType.getReturnedClass().getName(), ScalarCodec.supportedTypes()));
     }

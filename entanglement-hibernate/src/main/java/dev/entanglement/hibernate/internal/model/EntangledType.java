@@ -64,6 +64,30 @@ public final class EntangledType {
     return id.toString();
   }
 
+  /** The key of an object in outboxes and sweeps: {@code entity#id}. */
+  public String key(String idText) {
+    return name + '#' + idText;
+  }
+
+  /** The wire form of an object's state as decided by its owner. */
+  public dev.entanglement.proto.v1.Change upsert(Object id, Object[] state, String owner, long serial) {
+    List<Attribute> attributes = new java.util.ArrayList<>(codecs.length);
+    encode(state, attributes);
+    return dev.entanglement.proto.v1.Change.newBuilder()
+        .setEntity(name).setId(idCodec.encode(id)).setOwner(owner).setSerial(serial)
+        .setOperation(dev.entanglement.proto.v1.Operation.UPSERT)
+        .addAllAttributes(attributes)
+        .build();
+  }
+
+  /** The wire form of an object's deletion. */
+  public dev.entanglement.proto.v1.Change delete(Object id, String owner, long serial) {
+    return dev.entanglement.proto.v1.Change.newBuilder()
+        .setEntity(name).setId(idCodec.encode(id)).setOwner(owner).setSerial(serial)
+        .setOperation(dev.entanglement.proto.v1.Operation.DELETE)
+        .build();
+  }
+
   /** Encodes the replicated properties of an entity state array. */
   public void encode(Object[] state, List<Attribute> into) {
     for (int i = 0; i < codecs.length; i++) {

@@ -118,6 +118,41 @@ public final class ScalarCodec {
   }
 
   /**
+   * Reads the text form ({@code toString()}) of a value back, as stored in the plugin's tables
+   * for identifiers.
+   *
+   * @throws IllegalArgumentException if the text is not a value of this type
+   */
+  public Object parseText(String text) {
+    return switch (kind) {
+      case TEXT -> javaType == Character.class ? (Object) text.charAt(0) : text;
+      case INTEGER -> {
+        long v = Long.parseLong(text);
+        if (javaType == Integer.class) {
+          yield (int) v;
+        }
+        yield javaType == Short.class ? (Object) (short) v : javaType == Byte.class ? (Object) (byte) v : (Object) v;
+      }
+      case REAL -> javaType == Float.class ? (Object) Float.parseFloat(text) : (Object) Double.parseDouble(text);
+      case BOOLEAN -> Boolean.parseBoolean(text);
+      case DECIMAL -> javaType == BigInteger.class ? new BigInteger(text) : new BigDecimal(text);
+      case UUID -> java.util.UUID.fromString(text);
+      case TEMPORAL -> TEMPORALS.get(javaType).apply(text);
+      case ENUM -> {
+        @SuppressWarnings({"unchecked", "rawtypes"})
+        Object constant = Enum.valueOf((Class) javaType, text);
+        yield constant;
+      }
+      case BINARY -> throw new IllegalArgumentException("binary values have no text form");
+    };
+  }
+
+  /** Whether values of this type can serve as identifiers (they have a text form). */
+  public boolean usableAsId() {
+    return kind != Kind.BINARY;
+  }
+
+  /**
    * Reads a wire value as this codec's Java type.
    *
    * @param what names the attribute for messages, e.g. {@code Item.count}

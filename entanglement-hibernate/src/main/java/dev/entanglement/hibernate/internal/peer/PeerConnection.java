@@ -4,10 +4,14 @@ import dev.entanglement.proto.v1.Ack;
 import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.ChangeBatch;
 import dev.entanglement.proto.v1.Envelope;
+import dev.entanglement.proto.v1.Heartbeat;
 import dev.entanglement.proto.v1.Hello;
 import dev.entanglement.proto.v1.Outcome;
 import dev.entanglement.proto.v1.OutcomeStatus;
+import dev.entanglement.proto.v1.OwnerPosition;
 import dev.entanglement.proto.v1.RejectReason;
+import dev.entanglement.proto.v1.ResyncRequest;
+import dev.entanglement.proto.v1.SyncMarker;
 import io.grpc.Status;
 import io.grpc.stub.CallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -16,26 +20,32 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
 import org.jboss.logging.Logger;
 
 /**
- * One Exchange stream with one peer, whichever side dialed. It runs the handshake, sends the
- * peer's outbox as batches paced by gRPC flow control, hands received batches to the apply
+ * One Exchange stream with one peer, whichever side dialed. It runs the handshake, catches the
+ * peer up from the database, sends the outbox as batches paced by gRPC flow control (and the
+ * bandwidth limit), tells the peer how far it is complete, hands received batches to the apply
  * executor and answers each with an Ack once it is durable.
  *
  * <h2>Concurrency</h2>
  * gRPC's outbound observer is not thread-safe, so every call on {@code out} and every field
  * marked "serial" is confined to {@code serial}, a serial executor over the node's pool. Inbound
- * callbacks run on the transport thread and only hand work off: received batches go to
- * {@code applySerial} (one batch at a time, in order), everything else to {@code serial}. The
- * outbox is thread-safe and is filled by committing application threads, which never wait for
- * the network. Counters are atomics so that status snapshots can be read from any thread.
+ * callbacks run on the transport thread and only hand work off: received batches and sync
+ * markers go to {@code applySerial} (one at a time, in order), everything else to {@code serial}.
+ * Fields marked "apply" are confined to {@code applySerial}. The outbox is thread-safe and is
+ * filled by committing application threads, which never wait for the network. Counters are
+ * atomics so that status snapshots can be read from any thread.
  */
 public final class PeerConnection implements StreamObserver<Envelope> {
   private static final Logger LOG = Logger.getLogger(PeerConnection.class);
@@ -43,6 +53,7 @@ public final class PeerConnection implements StreamObserver<Envelope> {
   /** The protocol version this node speaks. */
   public static final int PROTOCOL_VERSION = 1;
   private static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
+  private static final int CATCH_UP_CHUNK = 1024;
 
   /** Where a connection is in its life. */
   public enum State { HANDSHAKING, STREAMING, CLOSED }
@@ -57,20 +68,35 @@ public final class PeerConnection implements StreamObserver<Envelope> {
   private final CompletableFuture<Void> closedFuture = new CompletableFuture<>();
 
   private CallStreamObserver<Envelope> out; // serial (set once before the call starts)
-  private final ArrayDeque<Ack> pendingAcks = new ArrayDeque<>(); // serial
-  private final Map<Long, Integer> inFlight = new HashMap<>(); // serial: request id -> changes
+  private final ArrayDeque<Envelope> urgent = new ArrayDeque<>(); // serial: acks, markers, requests
+  private final Map<Long, Long> inFlight = new HashMap<>(); // serial: request id -> position sent
   private final List<CompletableFuture<Void>> caughtUpWaiters = new ArrayList<>(); // serial
+  private final Map<Long, CompletableFuture<Void>> resyncWaiters = new HashMap<>(); // serial
   private final Map<RejectReason, Long> rejectionsLogged = new EnumMap<>(RejectReason.class); // serial
   private long nextRequestId; // serial
+  private CatchUp catchUp; // serial: the one running, or null
+  private final ArrayDeque<CatchUp> queuedCatchUps = new ArrayDeque<>(); // serial
+  private long positionSent; // serial: the highest position of this node sent to the peer
+  private long granted = 1; // serial: messages requested from the peer so far (1: the Hello)
+  private TokenBucket bucket; // serial
+  private ScheduledFuture<?> ticker; // serial
+  private ScheduledFuture<?> pacedDrain; // serial
+  private long lastSentNanos; // serial
+
+  private final Map<String, Set<String>> fullSyncKeys = new HashMap<>(); // apply
 
   private volatile State state = State.HANDSHAKING;
   private volatile String peerName;
   private volatile Instant since = Instant.now();
+  private volatile long lastReceivedNanos = System.nanoTime();
+  private final AtomicLong messagesReceived = new AtomicLong();
   private final AtomicLong changesSent = new AtomicLong();
+  private final AtomicLong bytesSent = new AtomicLong();
   private final AtomicLong changesAcknowledged = new AtomicLong();
   private final AtomicLong changesRejectedByPeer = new AtomicLong();
   private final AtomicLong changesReceived = new AtomicLong();
   private final AtomicLong changesRejectedHere = new AtomicLong();
+  private final AtomicLong catchUpObjectsSent = new AtomicLong();
 
   /**
    * @param dialer whether this node opened the stream (it sends Hello first)
@@ -97,7 +123,7 @@ public final class PeerConnection implements StreamObserver<Envelope> {
   public void sendHello() {
     serial.execute(() -> {
       if (state == State.HANDSHAKING) {
-        out.onNext(Envelope.newBuilder().setHello(hello()).build());
+        send(Envelope.newBuilder().setHello(hello()).build());
       }
     });
   }
@@ -107,6 +133,8 @@ public final class PeerConnection implements StreamObserver<Envelope> {
         .setProtocolVersion(PROTOCOL_VERSION)
         .setNodeName(host.nodeName())
         .addCapabilities("batched-ack")
+        .addCapabilities("catch-up")
+        .addAllOwners(host.heldPositions())
         .build();
   }
 
@@ -114,6 +142,8 @@ public final class PeerConnection implements StreamObserver<Envelope> {
 
   @Override
   public void onNext(Envelope envelope) {
+    lastReceivedNanos = System.nanoTime();
+    messagesReceived.incrementAndGet();
     switch (envelope.getBodyCase()) {
       case HELLO -> serial.execute(() -> onHello(envelope.getHello()));
       case CHANGES -> {
@@ -124,26 +154,28 @@ public final class PeerConnection implements StreamObserver<Envelope> {
         ChangeBatch batch = envelope.getChanges();
         changesReceived.addAndGet(batch.getChangesCount());
         applySerial.execute(() -> {
+          collectFullSyncKeys(batch);
           Ack ack = host.apply(peerName, batch);
           long rejected = ack.getOutcomesList().stream()
               .filter(o -> o.getStatus() == OutcomeStatus.REJECTED).count();
           changesRejectedHere.addAndGet(rejected);
-          serial.execute(() -> {
-            if (state == State.STREAMING) {
-              pendingAcks.add(ack);
-              out.request(1);
-              drain();
-            }
-          });
+          serial.execute(() -> sendUrgentAndGrantOne(Envelope.newBuilder().setAck(ack).build()));
         });
       }
+      case SYNC_MARKER -> applySerial.execute(() -> {
+        onSyncMarker(envelope.getSyncMarker());
+        serial.execute(() -> sendUrgentAndGrantOne(null));
+      });
       case ACK -> serial.execute(() -> onAck(envelope.getAck()));
+      case RESYNC_REQUEST -> serial.execute(() -> {
+        onResyncRequest(envelope.getResyncRequest());
+        grant(1);
+      });
+      case HEARTBEAT -> serial.execute(() -> grant(1));
       default -> serial.execute(() -> {
         // a newer peer's message kind: skip it, but keep the stream going
         LOG.debugf("Ignoring an envelope of an unknown kind from peer '%s'", peerName);
-        if (state != State.CLOSED) {
-          out.request(1);
-        }
+        grant(1);
       });
     }
   }
@@ -161,6 +193,42 @@ public final class PeerConnection implements StreamObserver<Envelope> {
       }
       closed("peer closed the stream");
     });
+  }
+
+  // ---- apply executor -----------------------------------------------------------------------
+
+  private void collectFullSyncKeys(ChangeBatch batch) {
+    if (fullSyncKeys.isEmpty()) {
+      return;
+    }
+    for (Change change : batch.getChangesList()) {
+      Set<String> keys = fullSyncKeys.get(change.getOwner());
+      if (keys != null) {
+        String key = host.objectKey(change);
+        if (key != null) {
+          keys.add(key);
+        }
+      }
+    }
+  }
+
+  private void onSyncMarker(SyncMarker marker) {
+    switch (marker.getKind()) {
+      case FULL_SYNC_START -> fullSyncKeys.put(marker.getOwner(), new HashSet<>());
+      case FULL_SYNC_END -> {
+        Set<String> received = fullSyncKeys.remove(marker.getOwner());
+        host.endFullSync(peerName, marker, received == null ? Set.of() : received);
+        if (marker.getResyncRequestId() != 0) {
+          serial.execute(() -> {
+            CompletableFuture<Void> waiter = resyncWaiters.remove(marker.getResyncRequestId());
+            if (waiter != null) {
+              waiter.complete(null);
+            }
+          });
+        }
+      }
+      default -> LOG.debugf("Ignoring a sync marker of unknown kind from peer '%s'", peerName);
+    }
   }
 
   // ---- serial -------------------------------------------------------------------------------
@@ -186,6 +254,8 @@ public final class PeerConnection implements StreamObserver<Envelope> {
       return;
     }
     peerName = name;
+    // live changes reach the outbox from now on; the catch-up read starts after this, so every
+    // change is in one or the other (or both: the outbox keeps the newer)
     String refusal = host.register(this);
     if (refusal != null) {
       peerName = null; // not registered: unregister must not remove the other connection
@@ -193,30 +263,83 @@ public final class PeerConnection implements StreamObserver<Envelope> {
       return;
     }
     if (!dialer) {
-      out.onNext(Envelope.newBuilder().setHello(hello()).build());
+      send(Envelope.newBuilder().setHello(hello()).build());
     }
     state = State.STREAMING;
     since = Instant.now();
+    bucket = new TokenBucket(host.bandwidthLimit(), System.nanoTime());
+    startCatchUp(hello);
     LOG.infof("Node '%s' connected to peer '%s' (%s, %s)", host.nodeName(), name,
         dialer ? "dialed" : "accepted", address);
-    out.request(host.applyWindow());
+    grant(host.applyWindow());
+    long tick = host.heartbeatInterval().toMillis();
+    ticker = host.scheduler().scheduleAtFixedRate(() -> serial.execute(this::tick), tick, tick, TimeUnit.MILLISECONDS);
+    drain();
+  }
+
+  /** Decides how to bring the peer up to date with this node's objects. */
+  private void startCatchUp(Hello hello) {
+    String self = host.nodeName();
+    long held = hello.getOwnersList().stream().filter(p -> p.getOwner().equals(self))
+        .mapToLong(OwnerPosition::getSerial).findFirst().orElse(0L);
+    long lowest = host.lowestUnfinishedSerial();
+    // what the peer holds is what it has durably applied: it counts as acknowledged (and makes
+    // the peer known to tombstone compaction from its first connection on)
+    host.acknowledged(hello.getNodeName(), self, held >= lowest ? 0 : held);
+    if (held >= lowest) {
+      // the peer holds serials this node never finished (its database was restored or reset):
+      // continue above them, and replace everything the peer has of this node
+      LOG.warnf("Peer '%s' holds objects of node '%s' up to serial %d, beyond this node's own %d: "
+          + "sending all objects again with a sweep", hello.getNodeName(), self, held, lowest - 1);
+      host.ensureSerialAbove(held);
+      queueCatchUp(new CatchUp(self, 0, true, true, 0));
+    } else if (held < host.compactedThrough()) {
+      LOG.infof("Peer '%s' was away past tombstone compaction (it holds serial %d, tombstones up to %d "
+          + "are gone): full synchronization with a sweep", hello.getNodeName(), held, host.compactedThrough());
+      queueCatchUp(new CatchUp(self, 0, true, true, 0));
+    } else {
+      queueCatchUp(new CatchUp(self, held, false, false, 0));
+    }
+  }
+
+  private void queueCatchUp(CatchUp next) {
+    if (catchUp == null) {
+      beginCatchUp(next);
+    } else {
+      queuedCatchUps.add(next);
+    }
+  }
+
+  private void beginCatchUp(CatchUp next) {
+    catchUp = next;
+    positionSent = Math.min(positionSent, next.cursor);
+    if (next.full) {
+      urgent.add(Envelope.newBuilder().setSyncMarker(SyncMarker.newBuilder()
+          .setKind(SyncMarker.Kind.FULL_SYNC_START).setOwner(next.owner)).build());
+    }
+  }
+
+  private void onResyncRequest(ResyncRequest request) {
+    LOG.infof("Peer '%s' asks for a full resynchronization%s", peerName, request.getClear() ? " with a sweep" : "");
+    queueCatchUp(new CatchUp(host.nodeName(), 0, true, request.getClear(), request.getRequestId()));
     drain();
   }
 
   private void onAck(Ack ack) {
-    Integer count = inFlight.remove(ack.getRequestId());
-    if (count == null) {
+    grant(1);
+    Long position = inFlight.remove(ack.getRequestId());
+    if (position == null) {
       LOG.warnf("Peer '%s' acknowledged unknown request %d", peerName, ack.getRequestId());
-      out.request(1);
       return;
     }
     for (Outcome outcome : ack.getOutcomesList()) {
       if (outcome.getStatus() == OutcomeStatus.REJECTED) {
         changesRejectedByPeer.incrementAndGet();
-        // log each reason once at WARN (the receiver logs every rejection), then at DEBUG
+        // log each reason once at WARN (the receiver logs and parks every rejection), then DEBUG
         long seen = rejectionsLogged.merge(outcome.getReason(), 1L, Long::sum);
         if (seen == 1) {
-          LOG.warnf("Peer '%s' rejected a change (%s): %s (further %s rejections from this peer are logged at DEBUG)",
+          LOG.warnf("Peer '%s' rejected a change (%s): %s (it keeps the change and retries it; "
+              + "further %s rejections from this peer are logged at DEBUG)",
               peerName, outcome.getReason(), outcome.getMessage(), outcome.getReason());
         } else {
           LOG.debugf("Peer '%s' rejected a change (%s): %s", peerName, outcome.getReason(), outcome.getMessage());
@@ -225,8 +348,28 @@ public final class PeerConnection implements StreamObserver<Envelope> {
         changesAcknowledged.incrementAndGet();
       }
     }
-    out.request(1);
+    if (position > 0) {
+      host.acknowledged(peerName, host.nodeName(), position);
+    }
     checkCaughtUp();
+  }
+
+  private void grant(int messages) {
+    if (state == State.STREAMING) {
+      granted += messages;
+      out.request(messages);
+    }
+  }
+
+  private void sendUrgentAndGrantOne(Envelope envelope) {
+    if (state != State.STREAMING) {
+      return;
+    }
+    if (envelope != null) {
+      urgent.add(envelope);
+    }
+    grant(1);
+    drain();
   }
 
   private void requestDrain() {
@@ -243,27 +386,158 @@ public final class PeerConnection implements StreamObserver<Envelope> {
       return;
     }
     while (out.isReady()) {
-      Ack ack = pendingAcks.poll();
-      if (ack != null) {
-        out.onNext(Envelope.newBuilder().setAck(ack).build());
+      long wait = bucket.waitNanos(System.nanoTime());
+      if (wait > 0) {
+        if (pacedDrain == null || pacedDrain.isDone()) {
+          pacedDrain = host.scheduler().schedule(this::requestDrain, wait, TimeUnit.NANOSECONDS);
+        }
+        return;
+      }
+      Envelope next = urgent.poll();
+      if (next != null) {
+        send(next);
         continue;
       }
-      List<Change> batch = outbox.poll(host.outboxBatchSize());
+      List<Change> batch = outbox.poll(host.outboxBatchSize(), bucket.messageBudget());
       if (batch.isEmpty()) {
-        break;
+        if (!finishCatchUp()) {
+          break;
+        }
+        continue;
       }
-      long requestId = ++nextRequestId;
-      inFlight.put(requestId, batch.size());
-      changesSent.addAndGet(batch.size());
-      out.onNext(Envelope.newBuilder()
-          .setChanges(ChangeBatch.newBuilder().setRequestId(requestId).addAllChanges(batch))
-          .build());
+      sendBatch(batch);
     }
+    readMoreCatchUp();
     checkCaughtUp();
   }
 
+  /** Sends a batch with the position it completes (if it moves), and tracks it until acked. */
+  private void sendBatch(List<Change> batch) {
+    long requestId = ++nextRequestId;
+    ChangeBatch.Builder message = ChangeBatch.newBuilder().setRequestId(requestId).addAllChanges(batch);
+    long position = completePosition();
+    if (position > positionSent) {
+      positionSent = position;
+      message.addPositions(OwnerPosition.newBuilder().setOwner(host.nodeName()).setSerial(position));
+    }
+    inFlight.put(requestId, position);
+    changesSent.addAndGet(batch.size());
+    send(Envelope.newBuilder().setChanges(message).build());
+  }
+
+  /**
+   * How far the peer will hold this node's objects once everything sent so far is applied:
+   * below every unfinished transaction, every change still waiting in the outbox and what a
+   * running catch-up has not read yet. -1 during a full synchronization (its end marker carries
+   * the position instead).
+   */
+  private long completePosition() {
+    if (catchUp != null && catchUp.full) {
+      return -1;
+    }
+    // read the unfinished serials before the outbox: a change finishes only after it is offered
+    long position = host.lowestUnfinishedSerial() - 1;
+    long waiting = outbox.lowestWaiting(host.nodeName());
+    if (waiting != Long.MAX_VALUE) {
+      position = Math.min(position, waiting - 1);
+    }
+    if (catchUp != null && !catchUp.readAll) {
+      position = Math.min(position, catchUp.cursor);
+    }
+    return position;
+  }
+
+  /** Ends a catch-up whose objects have all been sent; returns whether there is more to send. */
+  private boolean finishCatchUp() {
+    if (catchUp == null || !catchUp.readAll || catchUp.endSent) {
+      return false;
+    }
+    catchUp.endSent = true;
+    CatchUp done = catchUp;
+    catchUp = null;
+    LOG.debugf("Caught up peer '%s' with %d objects of '%s'", peerName, done.objectsRead, done.owner);
+    if (done.full) {
+      long position = completePosition();
+      positionSent = position;
+      urgent.add(Envelope.newBuilder().setSyncMarker(SyncMarker.newBuilder()
+          .setKind(SyncMarker.Kind.FULL_SYNC_END).setOwner(done.owner).setSerial(position)
+          .setSweep(done.sweep).setResyncRequestId(done.resyncRequestId)).build());
+    }
+    CatchUp next = queuedCatchUps.poll();
+    if (next != null) {
+      beginCatchUp(next);
+    }
+    return true;
+  }
+
+  /** Reads the next chunk of the running catch-up when the outbox runs low. */
+  private void readMoreCatchUp() {
+    CatchUp running = catchUp;
+    if (running == null || running.readAll || running.reading || outbox.size() >= 2 * host.outboxBatchSize()) {
+      return;
+    }
+    running.reading = true;
+    long after = running.cursor;
+    host.pool().execute(() -> {
+      PeerHost.CatchUpChunk chunk;
+      try {
+        chunk = host.readCatchUp(running.owner, after, CATCH_UP_CHUNK);
+      } catch (RuntimeException e) {
+        LOG.errorf(e, "Could not read catch-up for peer '%s'", peerName);
+        serial.execute(() -> fail(Status.INTERNAL, "this node could not read its catch-up: " + e));
+        return;
+      }
+      serial.execute(() -> {
+        for (Outgoing change : chunk.changes()) {
+          outbox.offer(change);
+        }
+        catchUpObjectsSent.addAndGet(chunk.changes().size());
+        running.objectsRead += chunk.changes().size();
+        running.cursor = Math.max(running.cursor, chunk.lastSerial());
+        running.readAll = chunk.complete();
+        running.reading = false;
+        drain();
+      });
+    });
+  }
+
+  private void send(Envelope envelope) {
+    int size = envelope.getSerializedSize();
+    bytesSent.addAndGet(size);
+    long now = System.nanoTime();
+    if (bucket != null) {
+      bucket.spend(size, now);
+    }
+    lastSentNanos = now;
+    out.onNext(envelope);
+  }
+
+  /** Every heartbeat interval: show signs of life, report progress, detect a silent peer. */
+  private void tick() {
+    if (state != State.STREAMING) {
+      return;
+    }
+    long now = System.nanoTime();
+    long outstanding = granted - messagesReceived.get();
+    long silent = now - lastReceivedNanos;
+    if (outstanding > 0 && silent > host.heartbeatTimeout().toNanos()) {
+      fail(Status.UNAVAILABLE, "peer '%s' sent nothing for %d ms (entanglement.heartbeat.timeout_ms is %d)"
+          .formatted(peerName, TimeUnit.NANOSECONDS.toMillis(silent), host.heartbeatTimeout().toMillis()));
+      return;
+    }
+    if (now - lastSentNanos >= host.heartbeatInterval().toNanos() / 2 && out.isReady()) {
+      long position = completePosition();
+      if (position > positionSent && outbox.size() == 0) {
+        sendBatch(List.of()); // nothing to send, but the position moved (e.g. rolled-back serials)
+      } else {
+        send(Envelope.newBuilder().setHeartbeat(Heartbeat.getDefaultInstance()).build());
+      }
+    }
+  }
+
   private void checkCaughtUp() {
-    if (!caughtUpWaiters.isEmpty() && inFlight.isEmpty() && outbox.size() == 0) {
+    if (!caughtUpWaiters.isEmpty() && inFlight.isEmpty() && outbox.size() == 0 && catchUp == null
+        && urgent.isEmpty()) {
       caughtUpWaiters.forEach(f -> f.complete(null));
       caughtUpWaiters.clear();
     }
@@ -286,12 +560,21 @@ public final class PeerConnection implements StreamObserver<Envelope> {
     boolean wasStreaming = state == State.STREAMING;
     state = State.CLOSED;
     since = Instant.now();
+    if (ticker != null) {
+      ticker.cancel(false);
+    }
+    if (pacedDrain != null) {
+      pacedDrain.cancel(false);
+    }
     if (wasStreaming) {
       LOG.infof("Node '%s' disconnected from peer '%s': %s", host.nodeName(), peerName, why);
     }
-    caughtUpWaiters.forEach(f -> f.completeExceptionally(new IllegalStateException(
-        "the connection with peer '" + peerName + "' ended: " + why)));
+    IllegalStateException ended = new IllegalStateException(
+        "the connection with peer '" + peerName + "' ended: " + why);
+    caughtUpWaiters.forEach(f -> f.completeExceptionally(ended));
     caughtUpWaiters.clear();
+    resyncWaiters.values().forEach(f -> f.completeExceptionally(ended));
+    resyncWaiters.clear();
     host.unregister(this);
     closedFuture.complete(null);
   }
@@ -307,7 +590,9 @@ public final class PeerConnection implements StreamObserver<Envelope> {
     requestDrain();
   }
 
-  /** Completes when everything offered so far has been answered by the peer. */
+  /**
+   * Completes when everything offered so far (and the catch-up) has been answered by the peer.
+   */
   public CompletableFuture<Void> caughtUp() {
     CompletableFuture<Void> result = new CompletableFuture<>();
     serial.execute(() -> {
@@ -317,6 +602,27 @@ public final class PeerConnection implements StreamObserver<Envelope> {
       }
       caughtUpWaiters.add(result);
       checkCaughtUp();
+    });
+    return result;
+  }
+
+  /**
+   * Asks the peer to send all its objects again; with {@code clear}, this node also removes the
+   * peer's objects the peer no longer has. Completes when the full synchronization has been
+   * applied here.
+   */
+  public CompletableFuture<Void> requestResync(boolean clear) {
+    CompletableFuture<Void> result = new CompletableFuture<>();
+    serial.execute(() -> {
+      if (state != State.STREAMING) {
+        result.completeExceptionally(new IllegalStateException("the connection with peer '" + peerName + "' is not open"));
+        return;
+      }
+      long id = ++nextRequestId;
+      resyncWaiters.put(id, result);
+      urgent.add(Envelope.newBuilder().setResyncRequest(ResyncRequest.newBuilder()
+          .setRequestId(id).setClear(clear)).build());
+      drain();
     });
     return result;
   }
@@ -362,6 +668,14 @@ public final class PeerConnection implements StreamObserver<Envelope> {
 
   public long changesSent() {
     return changesSent.get();
+  }
+
+  public long bytesSent() {
+    return bytesSent.get();
+  }
+
+  public long catchUpObjectsSent() {
+    return catchUpObjectsSent.get();
   }
 
   public long changesAcknowledged() {

@@ -1,8 +1,15 @@
 package dev.entanglement.hibernate.internal.peer;
 
 import dev.entanglement.proto.v1.Ack;
+import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.ChangeBatch;
+import dev.entanglement.proto.v1.OwnerPosition;
+import dev.entanglement.proto.v1.SyncMarker;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledExecutorService;
 
 /** What a peer connection needs from its node. Implementations are thread-safe. */
 public interface PeerHost {
@@ -12,11 +19,60 @@ public interface PeerHost {
 
   int applyWindow();
 
+  /** Bytes per second this node may send to one peer; 0 for no limit. */
+  long bandwidthLimit();
+
+  Duration heartbeatInterval();
+
+  Duration heartbeatTimeout();
+
   /** The shared pool under the per-peer serial executors. */
   Executor pool();
 
+  ScheduledExecutorService scheduler();
+
+  // ---- the sending side -------------------------------------------------------------------
+
+  /**
+   * Every serial below this one is finished: its transaction committed (and its changes were
+   * offered to the connected peers) or rolled back.
+   */
+  long lowestUnfinishedSerial();
+
+  /** This node's tombstones up to this serial are compacted away. */
+  long compactedThrough();
+
+  /** Makes sure this node's next serial is above {@code serial} (a peer holds that much). */
+  void ensureSerialAbove(long serial);
+
+  /** A chunk of catch-up read from the database: encoded changes and how far it got. */
+  record CatchUpChunk(List<Outgoing> changes, long lastSerial, boolean complete) {}
+
+  /** Reads (blocking) the owner's objects changed after {@code after}, in serial order. */
+  CatchUpChunk readCatchUp(String owner, long after, int limit);
+
+  /** The peer has durably applied the owner's objects through {@code serial}. */
+  void acknowledged(String peer, String owner, long serial);
+
+  // ---- the receiving side -----------------------------------------------------------------
+
+  /** How far this node holds each owner's objects, for its Hello. */
+  List<OwnerPosition> heldPositions();
+
   /** Applies a received batch durably and returns the answer. Blocking; never throws. */
   Ack apply(String peer, ChangeBatch batch);
+
+  /** The key {@code entity#id} of a received change, or null if it cannot be read. */
+  String objectKey(Change change);
+
+  /**
+   * Completes a full synchronization of an owner: removes (when the marker says sweep) the
+   * owner's objects that were not received, and sets the owner's position. Blocking; never
+   * throws.
+   */
+  void endFullSync(String peer, SyncMarker end, Set<String> received);
+
+  // ---- connections ------------------------------------------------------------------------
 
   /**
    * Called once the peer's Hello is accepted; returns a reason to refuse the connection (e.g. a

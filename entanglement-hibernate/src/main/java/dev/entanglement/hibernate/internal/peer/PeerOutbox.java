@@ -2,6 +2,7 @@ package dev.entanglement.hibernate.internal.peer;
 
 import dev.entanglement.proto.v1.Change;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -10,56 +11,91 @@ import java.util.TreeMap;
 
 /**
  * Changes waiting to be sent to one peer: at most one per object for coalescing types (a newer
- * state replaces the unsent one and keeps its place in the queue, so a hot object is not starved),
- * every change in order for types that opt out. Lower priorities leave first.
+ * state replaces the unsent one and keeps its place in the queue, so a hot object is not
+ * starved; an older state, e.g. read by catch-up after a live change was offered, never
+ * replaces a newer one), every change in order for types that opt out. Lower priorities leave
+ * first. It also knows the lowest serial still waiting per owner, from which the sender tells
+ * the peer how far it is complete.
  *
  * <h2>Concurrency</h2>
- * {@link #offer} runs on application threads inside Hibernate's after-commit callback, {@link #poll}
- * on the peer's serial executor. Both hold {@code lock} briefly; nothing here blocks on the network.
+ * {@link #offer} runs on application threads inside Hibernate's after-commit callback and on
+ * the catch-up reader, {@link #poll} on the peer's serial executor. All state is guarded by
+ * {@code lock}, held briefly; nothing here blocks on the network.
  */
 final class PeerOutbox {
   private final Object lock = new Object();
   // guarded by lock: priority -> (coalescing key or unique token -> change), in arrival order
   private final TreeMap<Integer, LinkedHashMap<Object, Change>> lanes = new TreeMap<>();
+  // guarded by lock: owner -> multiset of the serials waiting
+  private final Map<String, TreeMap<Long, Integer>> serials = new HashMap<>();
   private int size;
   private long coalesced;
-  private long offered;
 
-  /** Adds a change; returns true if it replaced an unsent change of the same object. */
+  /** Adds a change; returns true if it replaced (or was superseded by) a waiting change of the same object. */
   boolean offer(Outgoing outgoing) {
+    Change change = outgoing.change();
     synchronized (lock) {
-      offered++;
       LinkedHashMap<Object, Change> lane = lanes.computeIfAbsent(outgoing.priority(), p -> new LinkedHashMap<>());
       // a non-coalescing change gets a key of its own, so it never replaces another
       Object key = outgoing.coalesce() ? outgoing.key() : new Object();
-      Change previous = lane.put(key, outgoing.change());
+      Change previous = lane.get(key);
       if (previous != null) {
         coalesced++;
+        if (previous.getSerial() > change.getSerial() && previous.getOwner().equals(change.getOwner())) {
+          return true; // what waits is newer already
+        }
+        lane.put(key, change);
+        removeSerial(previous);
+        addSerial(change);
         return true;
       }
+      lane.put(key, change);
+      addSerial(change);
       size++;
       return false;
     }
   }
 
-  /** Removes and returns up to {@code max} changes, lowest priority first. */
-  List<Change> poll(int max) {
+  /**
+   * Removes and returns up to {@code maxCount} changes and about {@code maxBytes} (at least one
+   * change), lowest priority first.
+   */
+  List<Change> poll(int maxCount, long maxBytes) {
     synchronized (lock) {
-      List<Change> batch = new ArrayList<>(Math.min(max, size));
+      List<Change> batch = new ArrayList<>(Math.min(maxCount, size));
+      long bytes = 0;
       Iterator<Map.Entry<Integer, LinkedHashMap<Object, Change>>> lanesIt = lanes.entrySet().iterator();
-      while (batch.size() < max && lanesIt.hasNext()) {
+      outer:
+      while (lanesIt.hasNext()) {
         LinkedHashMap<Object, Change> lane = lanesIt.next().getValue();
         Iterator<Change> it = lane.values().iterator();
-        while (batch.size() < max && it.hasNext()) {
-          batch.add(it.next());
+        while (it.hasNext()) {
+          Change next = it.next();
+          int nextBytes = next.getSerializedSize();
+          if (batch.size() >= maxCount || (!batch.isEmpty() && bytes + nextBytes > maxBytes)) {
+            break outer;
+          }
+          batch.add(next);
+          bytes += nextBytes;
           it.remove();
+          removeSerial(next);
         }
-        if (lane.isEmpty()) {
-          lanesIt.remove();
-        }
+        lanesIt.remove();
       }
       size -= batch.size();
       return batch;
+    }
+  }
+
+  List<Change> poll(int maxCount) {
+    return poll(maxCount, Long.MAX_VALUE);
+  }
+
+  /** The lowest serial of the owner's changes still waiting, or {@code Long.MAX_VALUE}. */
+  long lowestWaiting(String owner) {
+    synchronized (lock) {
+      TreeMap<Long, Integer> waiting = serials.get(owner);
+      return waiting == null || waiting.isEmpty() ? Long.MAX_VALUE : waiting.firstKey();
     }
   }
 
@@ -69,16 +105,21 @@ final class PeerOutbox {
     }
   }
 
-  /** How many changes were replaced by a newer state before being sent. */
+  /** How many changes were merged into a waiting change of the same object. */
   long coalesced() {
     synchronized (lock) {
       return coalesced;
     }
   }
 
-  long offered() {
-    synchronized (lock) {
-      return offered;
+  private void addSerial(Change change) {
+    serials.computeIfAbsent(change.getOwner(), o -> new TreeMap<>()).merge(change.getSerial(), 1, Integer::sum);
+  }
+
+  private void removeSerial(Change change) {
+    TreeMap<Long, Integer> waiting = serials.get(change.getOwner());
+    if (waiting != null) {
+      waiting.computeIfPresent(change.getSerial(), (s, n) -> n == 1 ? null : n - 1);
     }
   }
 }

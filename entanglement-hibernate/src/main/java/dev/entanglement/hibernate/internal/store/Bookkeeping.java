@@ -7,28 +7,44 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.hibernate.dialect.Dialect;
 import org.hibernate.dialect.H2Dialect;
 import org.hibernate.dialect.PostgreSQLDialect;
 
 /**
- * Reads and writes the plugin's bookkeeping rows (per-object owner, serial and tombstone, node
- * identity) on a connection the caller owns, inside the caller's transaction. Stateless and
- * thread-safe: the SQL differs only by database.
+ * Reads and writes the plugin's bookkeeping rows (per-object owner, serial and tombstone; owner
+ * positions; parked changes; peers' acknowledged positions; node identity) on a connection the
+ * caller owns, inside the caller's transaction. Stateless and thread-safe: the SQL differs only
+ * by database.
  */
 public final class Bookkeeping {
 
   /** One object's bookkeeping row. */
   public record ObjectRow(String entity, String id, String owner, long serial, boolean deleted) {}
 
-  private static final String SELECT_OBJECT =
-      "SELECT owner_node, serial, deleted FROM entanglement_object WHERE entity_name = ? AND object_id = ?";
+  /** A received change that could not be applied, kept for retrying. */
+  public record ParkedRow(String entity, String id, String owner, long serial, String reason,
+      String message, byte[] change, int attempts) {}
 
+  private final boolean h2;
   private final String upsertObject;
+  private final String upsertOwnerPosition;
+  private final String upsertPeerPosition;
+  private final String upsertParked;
 
-  private Bookkeeping(String upsertObject) {
-    this.upsertObject = upsertObject;
+  private Bookkeeping(boolean h2) {
+    this.h2 = h2;
+    this.upsertObject = upsert("entanglement_object", List.of("entity_name", "object_id"),
+        List.of("owner_node", "serial", "deleted"));
+    this.upsertOwnerPosition = upsert("entanglement_owner_position", List.of("owner_node"), List.of("serial"));
+    this.upsertPeerPosition = upsert("entanglement_peer_position", List.of("peer_name", "owner_node"),
+        List.of("acked_serial"));
+    this.upsertParked = upsert("entanglement_parked", List.of("entity_name", "object_id"),
+        List.of("owner_node", "serial", "reason", "message", "change_data", "attempts"));
   }
 
   /**
@@ -36,20 +52,30 @@ public final class Bookkeeping {
    */
   public static Bookkeeping forDialect(Dialect dialect) {
     if (dialect instanceof H2Dialect) {
-      return new Bookkeeping("MERGE INTO entanglement_object "
-          + "(entity_name, object_id, owner_node, serial, deleted) KEY (entity_name, object_id) "
-          + "VALUES (?, ?, ?, ?, ?)");
+      return new Bookkeeping(true);
     }
     if (dialect instanceof PostgreSQLDialect) {
-      return new Bookkeeping("INSERT INTO entanglement_object "
-          + "(entity_name, object_id, owner_node, serial, deleted) VALUES (?, ?, ?, ?, ?) "
-          + "ON CONFLICT (entity_name, object_id) DO UPDATE SET owner_node = EXCLUDED.owner_node, "
-          + "serial = EXCLUDED.serial, deleted = EXCLUDED.deleted");
+      return new Bookkeeping(false);
     }
     throw new EntanglementConfigurationException(("the database dialect %s is not supported by "
         + "Entanglement; supported: H2 (H2Dialect) and PostgreSQL (PostgreSQLDialect)")
         .formatted(dialect.getClass().getName()));
   }
+
+  private String upsert(String table, List<String> keys, List<String> values) {
+    List<String> columns = new ArrayList<>(keys);
+    columns.addAll(values);
+    String placeholders = String.join(", ", columns.stream().map(c -> "?").toList());
+    if (h2) {
+      return "MERGE INTO %s (%s) KEY (%s) VALUES (%s)".formatted(
+          table, String.join(", ", columns), String.join(", ", keys), placeholders);
+    }
+    return "INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) DO UPDATE SET %s".formatted(
+        table, String.join(", ", columns), placeholders, String.join(", ", keys),
+        String.join(", ", values.stream().map(v -> v + " = EXCLUDED." + v).toList()));
+  }
+
+  // ---- objects ----------------------------------------------------------------------------
 
   /** Writes the rows with one batched statement. */
   public void write(Connection connection, List<ObjectRow> rows) throws SQLException {
@@ -57,30 +83,26 @@ public final class Bookkeeping {
       return;
     }
     try (PreparedStatement statement = connection.prepareStatement(upsertObject)) {
-      if (rows.size() == 1) {
-        bind(statement, rows.get(0));
-        statement.executeUpdate();
-        return;
-      }
       for (ObjectRow row : rows) {
-        bind(statement, row);
+        statement.setString(1, row.entity());
+        statement.setString(2, row.id());
+        statement.setString(3, row.owner());
+        statement.setLong(4, row.serial());
+        statement.setBoolean(5, row.deleted());
+        if (rows.size() == 1) {
+          statement.executeUpdate();
+          return;
+        }
         statement.addBatch();
       }
       statement.executeBatch();
     }
   }
 
-  private static void bind(PreparedStatement statement, ObjectRow row) throws SQLException {
-    statement.setString(1, row.entity());
-    statement.setString(2, row.id());
-    statement.setString(3, row.owner());
-    statement.setLong(4, row.serial());
-    statement.setBoolean(5, row.deleted());
-  }
-
   /** The object's row, or null when this node has never had it. */
   public ObjectRow read(Connection connection, String entity, String id) throws SQLException {
-    try (PreparedStatement statement = connection.prepareStatement(SELECT_OBJECT)) {
+    try (PreparedStatement statement = connection.prepareStatement(
+        "SELECT owner_node, serial, deleted FROM entanglement_object WHERE entity_name = ? AND object_id = ?")) {
       statement.setString(1, entity);
       statement.setString(2, id);
       try (ResultSet rs = statement.executeQuery()) {
@@ -91,6 +113,174 @@ public final class Bookkeeping {
       }
     }
   }
+
+  /** The owner's objects (tombstones included) with a serial above {@code after}, in serial order. */
+  public List<ObjectRow> changedSince(Connection connection, String owner, long after, int limit)
+      throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(
+        "SELECT entity_name, object_id, serial, deleted FROM entanglement_object "
+            + "WHERE owner_node = ? AND serial > ? ORDER BY serial LIMIT ?")) {
+      statement.setString(1, owner);
+      statement.setLong(2, after);
+      statement.setInt(3, limit);
+      List<ObjectRow> rows = new ArrayList<>();
+      try (ResultSet rs = statement.executeQuery()) {
+        while (rs.next()) {
+          rows.add(new ObjectRow(rs.getString(1), rs.getString(2), owner, rs.getLong(3), rs.getBoolean(4)));
+        }
+      }
+      return rows;
+    }
+  }
+
+  /** The owner's objects that exist here (not deleted). */
+  public List<ObjectRow> liveObjects(Connection connection, String owner) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(
+        "SELECT entity_name, object_id, serial FROM entanglement_object WHERE owner_node = ? AND deleted = FALSE")) {
+      statement.setString(1, owner);
+      List<ObjectRow> rows = new ArrayList<>();
+      try (ResultSet rs = statement.executeQuery()) {
+        while (rs.next()) {
+          rows.add(new ObjectRow(rs.getString(1), rs.getString(2), owner, rs.getLong(3), false));
+        }
+      }
+      return rows;
+    }
+  }
+
+  /**
+   * Removes this node's tombstones up to a serial and records that they are gone. Returns how
+   * many were removed.
+   */
+  public int compactTombstones(Connection connection, String node, long through) throws SQLException {
+    int removed;
+    try (PreparedStatement statement = connection.prepareStatement(
+        "DELETE FROM entanglement_object WHERE owner_node = ? AND deleted = TRUE AND serial <= ?")) {
+      statement.setString(1, node);
+      statement.setLong(2, through);
+      removed = statement.executeUpdate();
+    }
+    try (PreparedStatement statement = connection.prepareStatement(
+        "UPDATE entanglement_node SET compacted_through = ? WHERE node_name = ? AND compacted_through < ?")) {
+      statement.setLong(1, through);
+      statement.setString(2, node);
+      statement.setLong(3, through);
+      statement.executeUpdate();
+    }
+    return removed;
+  }
+
+  // ---- positions --------------------------------------------------------------------------
+
+  /** How far this node holds each owner's objects. */
+  public Map<String, Long> ownerPositions(Connection connection) throws SQLException {
+    Map<String, Long> positions = new HashMap<>();
+    try (PreparedStatement statement = connection.prepareStatement(
+        "SELECT owner_node, serial FROM entanglement_owner_position");
+        ResultSet rs = statement.executeQuery()) {
+      while (rs.next()) {
+        positions.put(rs.getString(1), rs.getLong(2));
+      }
+    }
+    return positions;
+  }
+
+  public void writeOwnerPositions(Connection connection, Map<String, Long> positions) throws SQLException {
+    if (positions.isEmpty()) {
+      return;
+    }
+    try (PreparedStatement statement = connection.prepareStatement(upsertOwnerPosition)) {
+      for (Map.Entry<String, Long> position : positions.entrySet()) {
+        statement.setString(1, position.getKey());
+        statement.setLong(2, position.getValue());
+        statement.addBatch();
+      }
+      statement.executeBatch();
+    }
+  }
+
+  /** What each peer has acknowledged of one owner's objects. */
+  public Map<String, Long> peerPositions(Connection connection, String owner) throws SQLException {
+    Map<String, Long> positions = new HashMap<>();
+    try (PreparedStatement statement = connection.prepareStatement(
+        "SELECT peer_name, acked_serial FROM entanglement_peer_position WHERE owner_node = ?")) {
+      statement.setString(1, owner);
+      try (ResultSet rs = statement.executeQuery()) {
+        while (rs.next()) {
+          positions.put(rs.getString(1), rs.getLong(2));
+        }
+      }
+    }
+    return positions;
+  }
+
+  public void writePeerPosition(Connection connection, String peer, String owner, long serial) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(upsertPeerPosition)) {
+      statement.setString(1, peer);
+      statement.setString(2, owner);
+      statement.setLong(3, serial);
+      statement.executeUpdate();
+    }
+  }
+
+  // ---- parked changes ---------------------------------------------------------------------
+
+  public void park(Connection connection, List<ParkedRow> rows) throws SQLException {
+    if (rows.isEmpty()) {
+      return;
+    }
+    try (PreparedStatement statement = connection.prepareStatement(upsertParked)) {
+      for (ParkedRow row : rows) {
+        statement.setString(1, row.entity());
+        statement.setString(2, row.id());
+        statement.setString(3, row.owner());
+        statement.setLong(4, row.serial());
+        statement.setString(5, row.reason());
+        String message = row.message();
+        statement.setString(6, message.length() > 1000 ? message.substring(0, 997) + "..." : message);
+        statement.setBytes(7, row.change());
+        statement.setInt(8, row.attempts());
+        statement.addBatch();
+      }
+      statement.executeBatch();
+    }
+  }
+
+  /** Removes the parked change of an object, if any (a newer state was applied). */
+  public void unpark(Connection connection, String entity, String id) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(
+        "DELETE FROM entanglement_parked WHERE entity_name = ? AND object_id = ?")) {
+      statement.setString(1, entity);
+      statement.setString(2, id);
+      statement.executeUpdate();
+    }
+  }
+
+  public List<ParkedRow> parked(Connection connection, int limit) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(
+        "SELECT entity_name, object_id, owner_node, serial, reason, message, change_data, attempts "
+            + "FROM entanglement_parked ORDER BY serial LIMIT ?")) {
+      statement.setInt(1, limit);
+      List<ParkedRow> rows = new ArrayList<>();
+      try (ResultSet rs = statement.executeQuery()) {
+        while (rs.next()) {
+          rows.add(new ParkedRow(rs.getString(1), rs.getString(2), rs.getString(3), rs.getLong(4),
+              rs.getString(5), rs.getString(6), rs.getBytes(7), rs.getInt(8)));
+        }
+      }
+      return rows;
+    }
+  }
+
+  public long countParked(Connection connection) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement("SELECT COUNT(*) FROM entanglement_parked");
+        ResultSet rs = statement.executeQuery()) {
+      rs.next();
+      return rs.getLong(1);
+    }
+  }
+
+  // ---- node -------------------------------------------------------------------------------
 
   /**
    * Records this database's node name on first start, and refuses a database that belongs to a
@@ -118,13 +308,25 @@ public final class Bookkeeping {
     }
   }
 
-  /** The highest serial this node has given to its own objects. */
+  /** Serials of this node's tombstones up to this one have been compacted away. */
+  public static long compactedThrough(Connection connection, String nodeName) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(
+        "SELECT compacted_through FROM entanglement_node WHERE node_name = ?")) {
+      statement.setString(1, nodeName);
+      try (ResultSet rs = statement.executeQuery()) {
+        return rs.next() ? rs.getLong(1) : 0L;
+      }
+    }
+  }
+
+  /** The highest serial this node has given to its own objects (compacted ones included). */
   public static long lastSerial(Connection connection, String nodeName) throws SQLException {
     try (PreparedStatement statement = connection.prepareStatement(
         "SELECT MAX(serial) FROM entanglement_object WHERE owner_node = ?")) {
       statement.setString(1, nodeName);
       try (ResultSet rs = statement.executeQuery()) {
-        return rs.next() ? rs.getLong(1) : 0L;
+        long max = rs.next() ? rs.getLong(1) : 0L;
+        return Math.max(max, compactedThrough(connection, nodeName));
       }
     }
   }

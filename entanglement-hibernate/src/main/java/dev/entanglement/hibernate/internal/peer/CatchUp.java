@@ -1,0 +1,34 @@
+package dev.entanglement.hibernate.internal.peer;
+
+/**
+ * The progress of sending one owner's changed objects from the database to a peer that was
+ * away: read in chunks, in serial order, as the outbox drains, so that a large catch-up costs
+ * memory for one chunk, not for everything changed.
+ *
+ * <h2>Concurrency</h2>
+ * Not thread-safe: confined to the peer's serial executor (a chunk is read on the pool, and its
+ * result handed back to the serial executor).
+ */
+final class CatchUp {
+  final String owner;
+  /** Whether this is a full synchronization bracketed by markers. */
+  final boolean full;
+  /** Whether the receiver removes the owner's objects it did not receive (full only). */
+  final boolean sweep;
+  /** The peer's resync request this answers, or 0. */
+  final long resyncRequestId;
+  /** The highest serial read so far: everything of the owner up to it is in the outbox or sent. */
+  long cursor;
+  boolean reading;
+  boolean readAll;
+  boolean endSent;
+  long objectsRead;
+
+  CatchUp(String owner, long after, boolean full, boolean sweep, long resyncRequestId) {
+    this.owner = owner;
+    this.cursor = after;
+    this.full = full;
+    this.sweep = sweep;
+    this.resyncRequestId = resyncRequestId;
+  }
+}
