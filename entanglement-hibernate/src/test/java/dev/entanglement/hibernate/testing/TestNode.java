@@ -18,10 +18,23 @@ import org.hibernate.jpa.HibernatePersistenceConfiguration;
 public final class TestNode implements AutoCloseable {
   private final String name;
   private final EntityManagerFactory factory;
+  private final Builder builder;
 
-  private TestNode(String name, EntityManagerFactory factory) {
+  private TestNode(String name, EntityManagerFactory factory, Builder builder) {
     this.name = name;
     this.factory = factory;
+    this.builder = builder;
+  }
+
+  /** Closes this node and starts it again on the same database (a restart). */
+  public TestNode restart() {
+    close();
+    return builder.set("hibernate.hbm2ddl.auto", "update").start();
+  }
+
+  /** A builder for this node again (same database), to start it later with other settings. */
+  public Builder again() {
+    return builder.set("hibernate.hbm2ddl.auto", "update");
   }
 
   public static Builder builder(String name, Database database, Class<?>... entities) {
@@ -67,7 +80,7 @@ public final class TestNode implements AutoCloseable {
     }
 
     public TestNode start() {
-      return new TestNode(name, buildFactory());
+      return new TestNode(name, buildFactory(), this);
     }
   }
 
@@ -112,6 +125,48 @@ public final class TestNode implements AutoCloseable {
 
   public <T> List<T> all(Class<T> type) {
     return read(em -> em.createQuery("from " + type.getName(), type).getResultList());
+  }
+
+  /** The rows of a table as sorted text, for comparing whole tables between nodes. */
+  public List<String> table(String table) {
+    return read(em -> {
+      List<?> rows = em.createNativeQuery("select * from " + table).getResultList();
+      List<String> text = new java.util.ArrayList<>();
+      for (Object row : rows) {
+        Object[] columns = row instanceof Object[] array ? array : new Object[] {row};
+        StringBuilder line = new StringBuilder();
+        for (Object column : columns) {
+          line.append(column instanceof byte[] bytes ? java.util.Arrays.toString(bytes) : String.valueOf(column)).append('|');
+        }
+        text.add(line.toString());
+      }
+      java.util.Collections.sort(text);
+      return text;
+    });
+  }
+
+  /** The status of the open stream with a peer, or null when there is none. */
+  public dev.entanglement.hibernate.PeerStatus status(String peer) {
+    return entanglement().peers().stream()
+        .filter(p -> peer.equals(p.name()) && p.state().equals("STREAMING")).findFirst().orElse(null);
+  }
+
+  /** Waits until this node has an open stream with the peer. */
+  public void awaitConnected(String peer) {
+    org.awaitility.Awaitility.await().alias(name + " connected to " + peer)
+        .atMost(java.time.Duration.ofSeconds(30))
+        .until(() -> entanglement().connectedPeers().contains(peer));
+  }
+
+  /** Waits until the peer has answered everything this node has to send it. */
+  public void awaitCaughtUp(String peer) {
+    org.awaitility.Awaitility.await().alias(peer + " caught up with " + name)
+        .atMost(java.time.Duration.ofSeconds(60))
+        .ignoreExceptions()
+        .until(() -> {
+          entanglement().caughtUp(peer).get(10, java.util.concurrent.TimeUnit.SECONDS);
+          return true;
+        });
   }
 
   /** Runs native SQL and returns the first column of the first row. */

@@ -81,6 +81,7 @@ public final class PeerConnection implements StreamObserver<Envelope> {
   private TokenBucket bucket; // serial
   private ScheduledFuture<?> ticker; // serial
   private ScheduledFuture<?> pacedDrain; // serial
+  private boolean pacedDrainPending; // serial
   private long lastSentNanos; // serial
 
   private final Map<String, Set<String>> fullSyncKeys = new HashMap<>(); // apply
@@ -388,8 +389,12 @@ public final class PeerConnection implements StreamObserver<Envelope> {
     while (out.isReady()) {
       long wait = bucket.waitNanos(System.nanoTime());
       if (wait > 0) {
-        if (pacedDrain == null || pacedDrain.isDone()) {
-          pacedDrain = host.scheduler().schedule(this::requestDrain, wait, TimeUnit.NANOSECONDS);
+        if (!pacedDrainPending) {
+          pacedDrainPending = true;
+          pacedDrain = host.scheduler().schedule(() -> serial.execute(() -> {
+            pacedDrainPending = false;
+            drain();
+          }), wait, TimeUnit.NANOSECONDS);
         }
         return;
       }
