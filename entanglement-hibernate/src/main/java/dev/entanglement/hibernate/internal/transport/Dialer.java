@@ -106,13 +106,20 @@ public final class Dialer {
       return;
     }
     current = null;
-    if (connection.peerName() != null && connection.changesReceived() + connection.changesSent() > 0) {
-      failures = 0; // it worked for a while: start the backoff again from the bottom
+    boolean wasConnected = connection.peerName() != null;
+    if (wasConnected) {
+      failures = 0; // it worked: start the backoff again from the bottom
     }
+    // exponential backoff with full jitter: a crowd of nodes does not redial in lockstep
     long ceiling = Math.min(maxDelay.toMillis(), initialDelay.toMillis() << Math.min(failures, 20));
     long delay = ThreadLocalRandom.current().nextLong(initialDelay.toMillis(), Math.max(ceiling, initialDelay.toMillis()) + 1);
     failures++;
-    LOG.debugf("Node '%s' dials %s again in %d ms (%s)", host.nodeName(), target, delay, why);
+    if (failures == 1) {
+      LOG.infof("Node '%s' lost or could not open its stream to %s (%s); dialing again with "
+          + "backoff (first in %d ms, at most every %d ms)", host.nodeName(), target, why, delay, maxDelay.toMillis());
+    } else {
+      LOG.debugf("Node '%s' dials %s again in %d ms (attempt %d: %s)", host.nodeName(), target, delay, failures, why);
+    }
     pending = scheduler.schedule(this::dial, delay, TimeUnit.MILLISECONDS);
   }
 
