@@ -7,7 +7,10 @@ import dev.entanglement.hibernate.internal.peer.PeerHost.CatchUpChunk;
 import dev.entanglement.hibernate.internal.store.Bookkeeping.ObjectRow;
 import dev.entanglement.proto.v1.Change;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.hibernate.StatelessSession;
 import org.hibernate.engine.spi.SessionFactoryImplementor;
 import org.jboss.logging.Logger;
@@ -41,24 +44,44 @@ public final class CatchUpReader {
       session.beginTransaction();
       try {
         List<ObjectRow> rows = session.doReturningWork(c -> bookkeeping.changedSince(c, owner, after, limit));
-        List<Outgoing> changes = new ArrayList<>(rows.size());
         long last = after;
+        // load the live objects of each type with one query per type, not one per object
+        Map<EntangledType, List<Object>> idsByType = new LinkedHashMap<>();
+        List<Object> ids = new ArrayList<>(rows.size());
         for (ObjectRow row : rows) {
           last = Math.max(last, row.serial());
+          EntangledType type = model.byName(row.entity());
+          Object id = type == null ? null : type.idCodec().parseText(row.id());
+          ids.add(id);
+          if (type != null && !row.deleted()) {
+            idsByType.computeIfAbsent(type, t -> new ArrayList<>()).add(id);
+          }
+        }
+        Map<String, Object> loaded = new HashMap<>();
+        for (Map.Entry<EntangledType, List<Object>> entry : idsByType.entrySet()) {
+          EntangledType type = entry.getKey();
+          List<?> entities = session.getMultiple(type.persister().getMappedClass(), entry.getValue());
+          for (int i = 0; i < entities.size(); i++) {
+            if (entities.get(i) != null) {
+              loaded.put(type.key(type.idText(entry.getValue().get(i))), entities.get(i));
+            }
+          }
+        }
+        List<Outgoing> changes = new ArrayList<>(rows.size());
+        for (int i = 0; i < rows.size(); i++) {
+          ObjectRow row = rows.get(i);
           EntangledType type = model.byName(row.entity());
           if (type == null) {
             LOG.debugf("Catch-up skips %s#%s: not a replicated entity any more", row.entity(), row.id());
             continue;
           }
-          Object id = type.idCodec().parseText(row.id());
-          Object entity = row.deleted() ? null : session.get(type.persister().getEntityName(), id);
-          Change change;
-          if (entity == null) {
-            change = type.delete(id, owner, row.serial());
-          } else {
-            change = type.upsert(id, type.persister().getValues(entity), owner, row.serial());
-          }
-          changes.add(new Outgoing(type.key(row.id()), type.priority(), type.coalesce(), change));
+          Object id = ids.get(i);
+          String key = type.key(row.id());
+          Object entity = row.deleted() ? null : loaded.get(key);
+          Change change = entity == null
+              ? type.delete(id, owner, row.serial())
+              : type.upsert(id, type.persister().getValues(entity), owner, row.serial());
+          changes.add(new Outgoing(key, type.priority(), type.coalesce(), change));
         }
         session.getTransaction().commit();
         return new CatchUpChunk(changes, last, rows.size() < limit);
