@@ -81,6 +81,7 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
   private transient volatile long compactedThrough;
   private final transient Map<String, Long> peerAcknowledged = new ConcurrentHashMap<>(); // not yet written
   private final transient Map<String, Long> peerAcknowledgedWritten = new ConcurrentHashMap<>();
+  private final transient Map<String, String> routes = new ConcurrentHashMap<>(); // owner -> peer it came from
   private final transient AtomicLong captureFailures = new AtomicLong();
   private transient ExecutorService pool;
   private transient ScheduledExecutorService scheduler;
@@ -139,6 +140,17 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
     }
     applier = new InboundApplier(sf, scanned, bookkeeping, config.nodeName());
     applier.load();
+    applier.hooks(new InboundApplier.Hooks() {
+      @Override
+      public String directionProblem(String owner, String peer) {
+        return NodeRuntime.this.directionProblem(owner, peer);
+      }
+
+      @Override
+      public void applied(String peer, List<Change> changes) {
+        relay(peer, changes);
+      }
+    });
     catchUpReader = new CatchUpReader(sf, scanned, bookkeeping);
     String node = config.nodeName();
     pool = Executors.newCachedThreadPool(threads("entanglement-" + node + "-worker"));
@@ -376,6 +388,55 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
   }
 
   @Override
+  public long heldPosition(String owner) {
+    return applier.positions().getOrDefault(owner, 0L);
+  }
+
+  /**
+   * Changes of an owner that is a peer of this node come only from it; those of an owner further
+   * away come through the peer they were last received from (the route requests take back).
+   */
+  private String directionProblem(String owner, String peer) {
+    if (peers.containsKey(owner) && !owner.equals(peer)) {
+      return "changes of '%s' come directly from it to node '%s', not through peer '%s'"
+          .formatted(owner, config.nodeName(), peer);
+    }
+    if (!owner.equals(peer)) {
+      routes.put(owner, peer);
+    }
+    return null;
+  }
+
+  /** The peer towards an owner: the owner itself when connected, else where its changes came from. */
+  public String routeTo(String owner) {
+    if (peers.containsKey(owner)) {
+      return owner;
+    }
+    String via = routes.get(owner);
+    return via != null && peers.containsKey(via) ? via : null;
+  }
+
+  /** Floods changes applied from one peer on to the others (never back, never to their owner). */
+  private void relay(String from, List<Change> changes) {
+    for (PeerConnection connection : peers.values()) {
+      String to = connection.peerName();
+      if (to.equals(from)) {
+        continue;
+      }
+      for (Change change : changes) {
+        if (to.equals(change.getOwner())) {
+          continue;
+        }
+        var type = model.byName(change.getEntity());
+        String key = applier.objectKey(change);
+        if (type != null && key != null) {
+          connection.offer(new Outgoing(key, type.priority(), type.coalesce(), change));
+        }
+      }
+    }
+  }
+
+  @Override
   public String objectKey(Change change) {
     return applier.objectKey(change);
   }
@@ -558,8 +619,8 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
   public synchronized void unregister(PeerConnection connection) {
     connections.remove(connection);
     String peer = connection.peerName();
-    if (peer != null) {
-      peers.remove(peer, connection);
+    if (peer != null && peers.remove(peer, connection)) {
+      routes.values().removeIf(peer::equals);
     }
   }
 }

@@ -61,10 +61,33 @@ public final class InboundApplier {
       RejectReason.CONSTRAINT_VIOLATION, RejectReason.WRONG_TYPE, RejectReason.UNKNOWN_ATTRIBUTE,
       RejectReason.INTERNAL);
 
+  /** What the node decides around applying: where an owner's changes may come from, and relaying. */
+  public interface Hooks {
+    /** Null if a change of this owner may come from this peer, else why not. */
+    String directionProblem(String owner, String peer);
+
+    /**
+     * Called once changes are durably applied and before they count in this node's positions
+     * (so that relaying them to other peers is never behind what a position promises).
+     *
+     * @param peer the peer they came from, or null (a parked change applied on retry)
+     */
+    void applied(String peer, List<Change> changes);
+  }
+
   private final SessionFactoryImplementor factory;
   private final EntangledModel model;
   private final Bookkeeping bookkeeping;
   private final String nodeName;
+  private volatile Hooks hooks = new Hooks() {
+    @Override
+    public String directionProblem(String owner, String peer) {
+      return null;
+    }
+
+    @Override
+    public void applied(String peer, List<Change> changes) {}
+  };
   private final Map<String, Long> positions = new ConcurrentHashMap<>();
   private final Set<String> parkedKeys = ConcurrentHashMap.newKeySet();
   private final AtomicLong parkedRetriesApplied = new AtomicLong();
@@ -75,6 +98,10 @@ public final class InboundApplier {
     this.model = model;
     this.bookkeeping = bookkeeping;
     this.nodeName = nodeName;
+  }
+
+  public void hooks(Hooks hooks) {
+    this.hooks = hooks;
   }
 
   /** Loads the positions and parked changes kept in the database. */
@@ -110,6 +137,10 @@ public final class InboundApplier {
     for (int i = 0; i < count; i++) {
       try {
         check(batch.getChanges(i));
+        String problem = hooks.directionProblem(batch.getChanges(i).getOwner(), peer);
+        if (problem != null) {
+          throw new DecodeException(RejectReason.NOT_OWNER, problem);
+        }
         valid.add(i);
       } catch (DecodeException e) {
         outcomes[i] = rejected(i, e.reason(), e.getMessage());
@@ -147,6 +178,15 @@ public final class InboundApplier {
         }
       }
       return ack(peer, batch, outcomes);
+    }
+    List<Change> applied = new ArrayList<>();
+    for (Outcome outcome : outcomes) {
+      if (outcome.getStatus() == OutcomeStatus.APPLIED) {
+        applied.add(batch.getChanges(outcome.getIndex()));
+      }
+    }
+    if (!applied.isEmpty()) {
+      hooks.applied(peer, applied);
     }
     newPositions.forEach((owner, serial) -> positions.merge(owner, serial, Math::max));
     unparked.forEach(parkedKeys::remove);
@@ -331,6 +371,10 @@ public final class InboundApplier {
       if (known.owner().equals(change.getOwner()) && known.serial() >= change.getSerial()) {
         return Outcome.newBuilder().setIndex(index).setStatus(OutcomeStatus.ALREADY_CURRENT).build();
       }
+      if (!known.owner().equals(change.getOwner()) && !known.deleted()) {
+        throw new DecodeException(RejectReason.NOT_OWNER, ("%s is owned by '%s'; a change from '%s' "
+            + "cannot take it over").formatted(key, known.owner(), change.getOwner()));
+      }
     }
     boolean delete = change.getOperation() == Operation.DELETE;
     if (delete) {
@@ -418,6 +462,7 @@ public final class InboundApplier {
         if (single == null || outcome[0].getStatus() != OutcomeStatus.REJECTED) {
           parkedKeys.remove(key);
           if (outcome[0] != null && outcome[0].getStatus() == OutcomeStatus.APPLIED) {
+            hooks.applied(null, List.of(single.getChanges(0)));
             applied++;
             parkedRetriesApplied.incrementAndGet();
             LOG.infof("Applied the parked change of %s on retry %d", key, row.attempts());

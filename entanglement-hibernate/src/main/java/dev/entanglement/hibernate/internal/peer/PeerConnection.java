@@ -69,14 +69,14 @@ public final class PeerConnection implements StreamObserver<Envelope> {
 
   private CallStreamObserver<Envelope> out; // serial (set once before the call starts)
   private final ArrayDeque<Envelope> urgent = new ArrayDeque<>(); // serial: acks, markers, requests
-  private final Map<Long, Long> inFlight = new HashMap<>(); // serial: request id -> position sent
+  private final Map<Long, Map<String, Long>> inFlight = new HashMap<>(); // serial: request id -> positions sent
   private final List<CompletableFuture<Void>> caughtUpWaiters = new ArrayList<>(); // serial
   private final Map<Long, CompletableFuture<Void>> resyncWaiters = new HashMap<>(); // serial
   private final Map<RejectReason, Long> rejectionsLogged = new EnumMap<>(RejectReason.class); // serial
   private long nextRequestId; // serial
   private CatchUp catchUp; // serial: the one running, or null
   private final ArrayDeque<CatchUp> queuedCatchUps = new ArrayDeque<>(); // serial
-  private long positionSent; // serial: the highest position of this node sent to the peer
+  private final Map<String, Long> positionSent = new HashMap<>(); // serial: per owner, the highest sent
   private long granted = 1; // serial: messages requested from the peer so far (1: the Hello)
   private TokenBucket bucket; // serial
   private ScheduledFuture<?> ticker; // serial
@@ -301,9 +301,24 @@ public final class PeerConnection implements StreamObserver<Envelope> {
     } else {
       queueCatchUp(new CatchUp(self, held, false, false, 0));
     }
+    // the objects of other owners this node holds (it relays them), from where the peer is
+    for (OwnerPosition position : host.heldPositions()) {
+      String owner = position.getOwner();
+      if (owner.equals(self) || owner.equals(hello.getNodeName())) {
+        continue;
+      }
+      long peerHolds = hello.getOwnersList().stream().filter(p -> p.getOwner().equals(owner))
+          .mapToLong(OwnerPosition::getSerial).findFirst().orElse(0L);
+      if (peerHolds < position.getSerial()) {
+        queueCatchUp(new CatchUp(owner, peerHolds, false, false, 0));
+      } else {
+        positionSent.put(owner, peerHolds);
+      }
+    }
   }
 
   private void queueCatchUp(CatchUp next) {
+    positionSent.merge(next.owner, next.cursor, Math::min);
     if (catchUp == null) {
       beginCatchUp(next);
     } else {
@@ -313,7 +328,7 @@ public final class PeerConnection implements StreamObserver<Envelope> {
 
   private void beginCatchUp(CatchUp next) {
     catchUp = next;
-    positionSent = Math.min(positionSent, next.cursor);
+    positionSent.put(next.owner, Math.min(positionSent.getOrDefault(next.owner, 0L), next.cursor));
     if (next.full) {
       urgent.add(Envelope.newBuilder().setSyncMarker(SyncMarker.newBuilder()
           .setKind(SyncMarker.Kind.FULL_SYNC_START).setOwner(next.owner)).build());
@@ -328,8 +343,8 @@ public final class PeerConnection implements StreamObserver<Envelope> {
 
   private void onAck(Ack ack) {
     grant(1);
-    Long position = inFlight.remove(ack.getRequestId());
-    if (position == null) {
+    Map<String, Long> positions = inFlight.remove(ack.getRequestId());
+    if (positions == null) {
       LOG.warnf("Peer '%s' acknowledged unknown request %d", peerName, ack.getRequestId());
       return;
     }
@@ -349,9 +364,7 @@ public final class PeerConnection implements StreamObserver<Envelope> {
         changesAcknowledged.incrementAndGet();
       }
     }
-    if (position > 0) {
-      host.acknowledged(peerName, host.nodeName(), position);
-    }
+    positions.forEach((owner, position) -> host.acknowledged(peerName, owner, position));
     checkCaughtUp();
   }
 
@@ -416,38 +429,69 @@ public final class PeerConnection implements StreamObserver<Envelope> {
     checkCaughtUp();
   }
 
-  /** Sends a batch with the position it completes (if it moves), and tracks it until acked. */
+  /** Sends a batch with the positions it completes (those that move), tracked until acked. */
   private void sendBatch(List<Change> batch) {
     long requestId = ++nextRequestId;
     ChangeBatch.Builder message = ChangeBatch.newBuilder().setRequestId(requestId).addAllChanges(batch);
-    long position = completePosition();
-    if (position > positionSent) {
-      positionSent = position;
-      message.addPositions(OwnerPosition.newBuilder().setOwner(host.nodeName()).setSerial(position));
-    }
-    inFlight.put(requestId, position);
+    Map<String, Long> positions = movedPositions();
+    positions.forEach((owner, position) ->
+        message.addPositions(OwnerPosition.newBuilder().setOwner(owner).setSerial(position)));
+    positionSent.putAll(positions);
+    inFlight.put(requestId, positions);
     changesSent.addAndGet(batch.size());
     send(Envelope.newBuilder().setChanges(message).build());
   }
 
+  /** The owners whose complete position moved since it was last sent. */
+  private Map<String, Long> movedPositions() {
+    Map<String, Long> moved = new HashMap<>();
+    for (String owner : servedOwners()) {
+      long position = completePosition(owner);
+      if (position > positionSent.getOrDefault(owner, 0L)) {
+        moved.put(owner, position);
+      }
+    }
+    return moved;
+  }
+
+  /** This node and every other owner whose objects it holds, but the peer itself. */
+  private List<String> servedOwners() {
+    List<String> owners = new ArrayList<>();
+    owners.add(host.nodeName());
+    for (OwnerPosition held : host.heldPositions()) {
+      if (!held.getOwner().equals(peerName) && !held.getOwner().equals(host.nodeName())) {
+        owners.add(held.getOwner());
+      }
+    }
+    return owners;
+  }
+
   /**
-   * How far the peer will hold this node's objects once everything sent so far is applied:
-   * below every unfinished transaction, every change still waiting in the outbox and what a
-   * running catch-up has not read yet. -1 during a full synchronization (its end marker carries
-   * the position instead).
+   * How far the peer will hold an owner's objects once everything sent so far is applied: for
+   * this node, below every unfinished transaction; for another owner, no further than this node
+   * holds it itself; and in both cases below every change of the owner still waiting in the
+   * outbox and what a catch-up of the owner has not read yet. -1 during a full synchronization
+   * of the owner (its end marker carries the position instead).
    */
-  private long completePosition() {
-    if (catchUp != null && catchUp.full) {
+  private long completePosition(String owner) {
+    if (catchUp != null && catchUp.owner.equals(owner) && catchUp.full) {
       return -1;
     }
     // read the unfinished serials before the outbox: a change finishes only after it is offered
-    long position = host.lowestUnfinishedSerial() - 1;
-    long waiting = outbox.lowestWaiting(host.nodeName());
+    long position = owner.equals(host.nodeName())
+        ? host.lowestUnfinishedSerial() - 1
+        : host.heldPosition(owner);
+    long waiting = outbox.lowestWaiting(owner);
     if (waiting != Long.MAX_VALUE) {
       position = Math.min(position, waiting - 1);
     }
-    if (catchUp != null && !catchUp.readAll) {
+    if (catchUp != null && catchUp.owner.equals(owner) && !catchUp.readAll) {
       position = Math.min(position, catchUp.cursor);
+    }
+    for (CatchUp queued : queuedCatchUps) {
+      if (queued.owner.equals(owner)) {
+        position = Math.min(position, queued.cursor);
+      }
     }
     return position;
   }
@@ -462,8 +506,8 @@ public final class PeerConnection implements StreamObserver<Envelope> {
     catchUp = null;
     LOG.debugf("Caught up peer '%s' with %d objects of '%s'", peerName, done.objectsRead, done.owner);
     if (done.full) {
-      long position = completePosition();
-      positionSent = position;
+      long position = completePosition(done.owner);
+      positionSent.put(done.owner, position);
       urgent.add(Envelope.newBuilder().setSyncMarker(SyncMarker.newBuilder()
           .setKind(SyncMarker.Kind.FULL_SYNC_END).setOwner(done.owner).setSerial(position)
           .setSweep(done.sweep).setResyncRequestId(done.resyncRequestId)).build());
@@ -531,8 +575,7 @@ public final class PeerConnection implements StreamObserver<Envelope> {
       return;
     }
     if (now - lastSentNanos >= host.heartbeatInterval().toNanos() / 2 && out.isReady()) {
-      long position = completePosition();
-      if (position > positionSent && outbox.size() == 0) {
+      if (outbox.size() == 0 && !movedPositions().isEmpty()) {
         sendBatch(List.of()); // nothing to send, but the position moved (e.g. rolled-back serials)
       } else {
         send(Envelope.newBuilder().setHeartbeat(Heartbeat.getDefaultInstance()).build());

@@ -59,6 +59,9 @@ public interface PeerHost {
   /** How far this node holds each owner's objects, for its Hello. */
   List<OwnerPosition> heldPositions();
 
+  /** How far this node holds one other owner's objects (durably applied and relayed). */
+  long heldPosition(String owner);
+
   /** Applies a received batch durably and returns the answer. Blocking; never throws. */
   Ack apply(String peer, ChangeBatch batch);
 
