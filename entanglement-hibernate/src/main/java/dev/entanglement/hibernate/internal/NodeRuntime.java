@@ -346,6 +346,9 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
     synchronized (serialLock) {
       unfinishedSerials.removeAll(serials);
     }
+    for (PeerConnection connection : peers.values()) {
+      connection.positionsMayMove();
+    }
   }
 
   @Override
@@ -585,7 +588,15 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
 
   @Override
   public Ack apply(String peer, ChangeBatch batch) {
-    return applier.apply(peer, batch);
+    Ack ack = applier.apply(peer, batch);
+    if (batch.getPositionsCount() > 0) {
+      for (PeerConnection connection : peers.values()) {
+        if (!connection.peerName().equals(peer)) {
+          connection.positionsMayMove(); // what this node holds of relayed owners moved
+        }
+      }
+    }
+    return ack;
   }
 
   @Override

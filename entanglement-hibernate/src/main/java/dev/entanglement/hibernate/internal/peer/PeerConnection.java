@@ -65,6 +65,7 @@ public final class PeerConnection implements StreamObserver<Envelope> {
   private final SerialExecutor applySerial;
   private final PeerOutbox outbox = new PeerOutbox();
   private final AtomicBoolean drainScheduled = new AtomicBoolean();
+  private final AtomicBoolean positionFlushScheduled = new AtomicBoolean();
   private final CompletableFuture<Void> closedFuture = new CompletableFuture<>();
 
   private CallStreamObserver<Envelope> out; // serial (set once before the call starts)
@@ -628,6 +629,22 @@ public final class PeerConnection implements StreamObserver<Envelope> {
   }
 
   // ---- any thread ---------------------------------------------------------------------------
+
+  /**
+   * Positions may have moved without a change to send (a transaction finished after its change
+   * left, a relayed owner's position advanced): tell the peer soon, in an empty batch, unless a
+   * batch with changes carries it first. At most one such message per 20 ms.
+   */
+  public void positionsMayMove() {
+    if (state == State.STREAMING && positionFlushScheduled.compareAndSet(false, true)) {
+      host.scheduler().schedule(() -> serial.execute(() -> {
+        positionFlushScheduled.set(false);
+        if (state == State.STREAMING && outbox.size() == 0 && out.isReady() && !movedPositions().isEmpty()) {
+          sendBatch(List.of());
+        }
+      }), 20, TimeUnit.MILLISECONDS);
+    }
+  }
 
   /** Queues a committed change for this peer. Never blocks on the network. */
   public void offer(Outgoing change) {
