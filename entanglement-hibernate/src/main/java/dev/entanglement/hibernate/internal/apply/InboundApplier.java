@@ -346,6 +346,9 @@ public final class InboundApplier {
       }
       pending = missingReference;
     }
+    // the persister's coordinators may batch statements (PostgreSQL's dialect batches by
+    // default): run them before writing the bookkeeping on the same connection
+    ((SharedSessionContractImplementor) session).getJdbcCoordinator().executeBatch();
     bookkeeping.write(connection, new ArrayList<>(rows.values()));
     for (String key : rows.keySet()) {
       if (parkedKeys.contains(key)) {
