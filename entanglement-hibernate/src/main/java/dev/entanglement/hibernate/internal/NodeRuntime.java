@@ -396,14 +396,13 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
   }
 
   /**
-   * Changes of an owner that is a peer of this node come only from it; those of an owner further
-   * away come through the peer they were last received from (the route requests take back).
+   * A full-state change of another owner is accepted from any peer: the owner's serial orders
+   * its states, so copies arriving over several paths (a triangle, a ring) are answered
+   * ALREADY_CURRENT, not refused. Refusing a path would be worse than noise: a position later
+   * received over that path could then skip the refused change. Where an owner's changes come
+   * from is remembered as the route its update requests take back.
    */
   private String directionProblem(String owner, String peer) {
-    if (peers.containsKey(owner) && !owner.equals(peer)) {
-      return "changes of '%s' come directly from it to node '%s', not through peer '%s'"
-          .formatted(owner, config.nodeName(), peer);
-    }
     if (!owner.equals(peer)) {
       routes.put(owner, peer);
     }
@@ -421,6 +420,7 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
 
   /** Floods changes applied from one peer on to the others (never back, never to their owner). */
   private void relay(String from, List<Change> changes) {
+    LOG.debugf("Node '%s' relays %d changes from '%s' to %s", config.nodeName(), changes.size(), from, peers.keySet());
     for (PeerConnection connection : peers.values()) {
       String to = connection.peerName();
       if (to.equals(from)) {

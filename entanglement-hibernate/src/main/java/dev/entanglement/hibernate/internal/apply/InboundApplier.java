@@ -131,14 +131,19 @@ public final class InboundApplier {
 
   /** Applies the batch; the returned Ack is durable when this returns. Never throws. */
   public Ack apply(String peer, ChangeBatch batch) {
+    LOG.debugf("Node '%s' applies %d changes from '%s' (positions %s)", nodeName, batch.getChangesCount(), peer, batch.getPositionsList());
     int count = batch.getChangesCount();
     Outcome[] outcomes = new Outcome[count];
     List<Integer> valid = new ArrayList<>(count);
+    // decided once per owner for the whole batch, for its changes and its positions alike: a
+    // position from a direction whose changes are refused would skip them
+    Map<String, String> directionProblems = new HashMap<>();
     for (int i = 0; i < count; i++) {
       try {
         check(batch.getChanges(i));
-        String problem = hooks.directionProblem(batch.getChanges(i).getOwner(), peer);
-        if (problem != null) {
+        String owner = batch.getChanges(i).getOwner();
+        String problem = directionProblems.computeIfAbsent(owner, o -> String.valueOf(hooks.directionProblem(o, peer)));
+        if (!problem.equals("null")) {
           throw new DecodeException(RejectReason.NOT_OWNER, problem);
         }
         valid.add(i);
@@ -146,7 +151,15 @@ public final class InboundApplier {
         outcomes[i] = rejected(i, e.reason(), e.getMessage());
       }
     }
-    Map<String, Long> newPositions = advance(batch.getPositionsList());
+    List<OwnerPosition> acceptedPositions = new ArrayList<>();
+    for (OwnerPosition position : batch.getPositionsList()) {
+      String problem = directionProblems.computeIfAbsent(position.getOwner(),
+          o -> String.valueOf(hooks.directionProblem(o, peer)));
+      if (problem.equals("null")) {
+        acceptedPositions.add(position);
+      }
+    }
+    Map<String, Long> newPositions = advance(acceptedPositions);
     List<String> unparked = new ArrayList<>();
     try {
       try {
@@ -156,6 +169,7 @@ public final class InboundApplier {
         });
       } catch (RuntimeException | SQLException batchFailure) {
         // the database refused something: find out which, one change per transaction
+        LOG.debugf(batchFailure, "Node '%s': a batch from '%s' failed as a whole; applying its changes one by one", nodeName, peer);
         unparked.clear();
         for (int i : valid) {
           try {
@@ -372,6 +386,7 @@ public final class InboundApplier {
             + "change claiming owner '%s' cannot overwrite it").formatted(key, nodeName, change.getOwner()));
       }
       if (known.owner().equals(change.getOwner()) && known.serial() >= change.getSerial()) {
+        LOG.debugf("Node '%s' already has %s at serial %d (received %d)", nodeName, key, known.serial(), change.getSerial());
         return Outcome.newBuilder().setIndex(index).setStatus(OutcomeStatus.ALREADY_CURRENT).build();
       }
       if (!known.owner().equals(change.getOwner()) && !known.deleted()) {

@@ -69,11 +69,19 @@ public final class SchemaMigrator {
     @Override
     public Connection getConnection() throws SQLException {
       Connection connection = provider.getConnection();
+      java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
       return (Connection) Proxy.newProxyInstance(SchemaMigrator.class.getClassLoader(),
           new Class<?>[] {Connection.class}, (proxy, method, args) -> {
             if (method.getName().equals("close") && method.getParameterCount() == 0) {
-              provider.closeConnection(connection);
+              // hand it back once only: Flyway may close a connection twice, and a pool given
+              // the same connection twice would share it between two sessions
+              if (closed.compareAndSet(false, true)) {
+                provider.closeConnection(connection);
+              }
               return null;
+            }
+            if (method.getName().equals("isClosed") && method.getParameterCount() == 0 && closed.get()) {
+              return true;
             }
             try {
               return method.invoke(connection, args);
