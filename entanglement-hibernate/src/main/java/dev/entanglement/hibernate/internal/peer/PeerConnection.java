@@ -119,6 +119,14 @@ public final class PeerConnection implements StreamObserver<Envelope> {
   public void attach(CallStreamObserver<Envelope> outbound) {
     this.out = outbound;
     outbound.setOnReadyHandler(this::requestDrain);
+    // a link that swallows everything (black hole) must not leave a handshake waiting for ever
+    long timeout = host.heartbeatTimeout().toMillis();
+    host.scheduler().schedule(() -> serial.execute(() -> {
+      if (state == State.HANDSHAKING) {
+        fail(Status.UNAVAILABLE, "no Hello from %s within %d ms (entanglement.heartbeat.timeout_ms)"
+            .formatted(address, timeout));
+      }
+    }), timeout, TimeUnit.MILLISECONDS);
   }
 
   /** The dialer's first move, after the call has started: introduce this node. */
