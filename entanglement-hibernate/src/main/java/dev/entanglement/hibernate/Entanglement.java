@@ -127,4 +127,107 @@ public final class Entanglement {
   public void runHousekeeping() {
     runtime.runHousekeeping();
   }
+
+  /**
+   * Changes an object wherever its owner is, and returns the owner's result. In a transaction of
+   * its own, loads the object, applies {@code change} and commits. For an object this node owns,
+   * that is an ordinary commit and the future is already complete. For another node's object,
+   * nothing is written here: the changed attributes travel as an update request to the owner
+   * (through intermediate nodes if needed), which decides; the future completes with this
+   * node's copy once it holds the owner's resulting state, or fails with an
+   * {@link UpdateRequestException} saying why (refused, not found, conflict, owner unreachable,
+   * connection lost).
+   *
+   * <p>Committing a change of another node's object in an application's own transaction does
+   * the same (the local write is vetoed and a request forwarded), without a future to wait on.
+   */
+  public <T> CompletableFuture<T> update(Class<T> type, Object id, java.util.function.Consumer<? super T> change) {
+    return inScope(session -> {
+      T entity = session.find(type, id);
+      if (entity == null) {
+        throw new UpdateRequestException.NotFound(null,
+            "node '%s' has no %s with id %s".formatted(nodeName(), type.getSimpleName(), id));
+      }
+      change.accept(entity);
+      return entity;
+    });
+  }
+
+  /** Deletes an object wherever its owner is; see {@link #update}. */
+  public <T> CompletableFuture<Void> delete(Class<T> type, Object id) {
+    return this.<T>inScope(session -> {
+      T entity = session.find(type, id);
+      if (entity == null) {
+        throw new UpdateRequestException.NotFound(null,
+            "node '%s' has no %s with id %s".formatted(nodeName(), type.getSimpleName(), id));
+      }
+      session.remove(entity);
+      return null;
+    }).thenApply(ignored -> null);
+  }
+
+  /**
+   * Creates an object owned by {@code owner}: this node persists it if it is the owner, and
+   * otherwise asks the owner to create it (nothing is written here until the owner's result
+   * arrives). A UUID id that is not set is generated here, so the caller knows it.
+   */
+  @SuppressWarnings("unchecked")
+  public <T> CompletableFuture<T> create(T entity, String owner) {
+    if (owner.equals(nodeName())) {
+      return inScope(session -> {
+        session.persist(entity);
+        return entity;
+      });
+    }
+    try {
+      var persister = runtime.factory().getMappingMetamodel().getEntityDescriptor(entity.getClass());
+      var type = runtime.model().byEntityName(persister.getEntityName());
+      if (type == null) {
+        throw new IllegalArgumentException(entity.getClass().getName() + " is not an @Entangled entity");
+      }
+      Object id = persister.getIdentifier(entity, (org.hibernate.engine.spi.SharedSessionContractImplementor) null);
+      if (id == null && type.idCodec().javaType() == java.util.UUID.class) {
+        id = java.util.UUID.randomUUID();
+        persister.setIdentifier(entity, id, null);
+      }
+      if (id == null) {
+        throw new IllegalArgumentException("set the id of the " + type.name() + " to create at '" + owner + "'");
+      }
+      var request = new dev.entanglement.hibernate.internal.ownership.ForwardRequest(type, id,
+          type.key(type.idText(id)), owner, dev.entanglement.proto.v1.RequestKind.CREATE,
+          type.changedAttributes(null, persister.getValues(entity)), null);
+      return (CompletableFuture<T>) runtime.submit(request);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  /** The node that owns an object this node holds, if it holds it. */
+  public Optional<String> ownerOf(Class<?> type, Object id) {
+    return runtime.ownerOf(runtime.factory().getMappingMetamodel().getEntityDescriptor(type).getEntityName(), id);
+  }
+
+  @SuppressWarnings("unchecked")
+  private <T> CompletableFuture<T> inScope(java.util.function.Function<org.hibernate.Session, T> work) {
+    try (var scope = dev.entanglement.hibernate.internal.ownership.RequestScope.open();
+        var session = runtime.factory().openSession()) {
+      session.beginTransaction();
+      T result;
+      try {
+        result = work.apply(session);
+        session.getTransaction().commit();
+      } catch (RuntimeException e) {
+        if (session.getTransaction().isActive()) {
+          session.getTransaction().rollback();
+        }
+        throw e;
+      }
+      if (scope.futures().isEmpty()) {
+        return CompletableFuture.completedFuture(result);
+      }
+      return (CompletableFuture<T>) (CompletableFuture<?>) scope.futures().get(0);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
 }

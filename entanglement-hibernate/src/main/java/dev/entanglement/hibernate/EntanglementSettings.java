@@ -96,4 +96,10 @@ public final class EntanglementSettings {
    * received changes it could not apply, in milliseconds. Defaults to {@code 60000}.
    */
   public static final String COMPACTION_INTERVAL_MS = "entanglement.compaction.interval_ms";
+
+  /**
+   * How long an update request to another node's object may wait for the owner's answer
+   * (including while no route to the owner exists), in milliseconds. Defaults to {@code 10000}.
+   */
+  public static final String REQUEST_TIMEOUT_MS = "entanglement.request.timeout_ms";
 }

@@ -82,6 +82,10 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
   private final transient Map<String, Long> peerAcknowledged = new ConcurrentHashMap<>(); // not yet written
   private final transient Map<String, Long> peerAcknowledgedWritten = new ConcurrentHashMap<>();
   private final transient Map<String, String> routes = new ConcurrentHashMap<>(); // owner -> peer it came from
+  private final transient dev.entanglement.hibernate.internal.ownership.Ownership ownership =
+      new dev.entanglement.hibernate.internal.ownership.Ownership();
+  private transient dev.entanglement.hibernate.internal.ownership.Forwarder forwarder;
+  private transient dev.entanglement.hibernate.internal.ownership.RequestExecutor requestExecutor;
   private final transient AtomicLong captureFailures = new AtomicLong();
   private transient ExecutorService pool;
   private transient ScheduledExecutorService scheduler;
@@ -128,6 +132,9 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
           lastSerial = Bookkeeping.lastSerial(connection, config.nodeName());
           compactedThrough = Bookkeeping.compactedThrough(connection, config.nodeName());
           peerAcknowledgedWritten.putAll(bookkeeping.peerPositions(connection, config.nodeName()));
+          for (Bookkeeping.ObjectRow row : bookkeeping.ownedByOthers(connection, config.nodeName())) {
+            ownership.owned(row.entity() + '#' + row.id(), row.owner());
+          }
         } finally {
           connection.setAutoCommit(autoCommit);
         }
@@ -148,10 +155,44 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
 
       @Override
       public void applied(String peer, List<Change> changes) {
+        for (Change change : changes) {
+          String key = applier.objectKey(change);
+          if (key != null) {
+            if (change.getOperation() == dev.entanglement.proto.v1.Operation.DELETE) {
+              ownership.gone(key);
+            } else {
+              ownership.owned(key, change.getOwner());
+            }
+          }
+        }
         relay(peer, changes);
+        forwarder.applied(changes);
       }
     });
     catchUpReader = new CatchUpReader(sf, scanned, bookkeeping);
+    forwarder = new dev.entanglement.hibernate.internal.ownership.Forwarder(new ForwarderHost());
+    requestExecutor = new dev.entanglement.hibernate.internal.ownership.RequestExecutor(sf, scanned, bookkeeping,
+        new dev.entanglement.hibernate.internal.ownership.RequestExecutor.Host() {
+          @Override
+          public String nodeName() {
+            return config.nodeName();
+          }
+
+          @Override
+          public long nextSerial() {
+            return NodeRuntime.this.nextSerial();
+          }
+
+          @Override
+          public void finished(List<Long> serials) {
+            NodeRuntime.this.finished(serials);
+          }
+
+          @Override
+          public void publish(List<Outgoing> changes) {
+            NodeRuntime.this.publish(changes);
+          }
+        });
     String node = config.nodeName();
     pool = Executors.newCachedThreadPool(threads("entanglement-" + node + "-worker"));
     scheduler = Executors.newSingleThreadScheduledExecutor(threads("entanglement-" + node + "-scheduler"));
@@ -391,6 +432,109 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
   }
 
   @Override
+  public dev.entanglement.hibernate.internal.ownership.Ownership ownership() {
+    return ownership;
+  }
+
+  @Override
+  public List<java.util.concurrent.CompletableFuture<Object>> forward(
+      List<dev.entanglement.hibernate.internal.ownership.ForwardRequest> requests) {
+    List<java.util.concurrent.CompletableFuture<Object>> futures = new ArrayList<>(requests.size());
+    for (var request : requests) {
+      futures.add(forwarder.submit(request));
+    }
+    return futures;
+  }
+
+  @Override
+  public void onUpdateRequest(String peer, dev.entanglement.proto.v1.UpdateRequest request) {
+    pool.execute(() -> {
+      if (request.getOwner().equals(config.nodeName())) {
+        forwarder.answer(peer, requestExecutor.execute(request).toBuilder().setRequestId(request.getRequestId()).build());
+      } else {
+        forwarder.relay(peer, request);
+      }
+    });
+  }
+
+  @Override
+  public void onRequestOutcome(String peer, dev.entanglement.proto.v1.RequestOutcome outcome) {
+    pool.execute(() -> forwarder.outcome(peer, outcome));
+  }
+
+  public SessionFactoryImplementor factory() {
+    return factory;
+  }
+
+  /** The owner of an object this node holds, if it holds it. */
+  public Optional<String> ownerOf(String entityName, Object id) {
+    var type = model.byEntityName(entityName);
+    if (type == null) {
+      return Optional.empty();
+    }
+    try (var session = factory.openStatelessSession()) {
+      Bookkeeping.ObjectRow row = session.doReturningWork(c -> bookkeeping.read(c, type.name(), type.idText(id)));
+      return row == null || row.deleted() ? Optional.empty() : Optional.of(row.owner());
+    }
+  }
+
+  /** Submits a request of this node (explicit API), e.g. a create for another owner. */
+  public java.util.concurrent.CompletableFuture<Object> submit(dev.entanglement.hibernate.internal.ownership.ForwardRequest request) {
+    return forwarder.submit(request);
+  }
+
+  /** The forwarder's view of the node. */
+  private final class ForwarderHost implements dev.entanglement.hibernate.internal.ownership.Forwarder.Host {
+    @Override
+    public String nodeName() {
+      return config.nodeName();
+    }
+
+    @Override
+    public String routeTo(String owner) {
+      return NodeRuntime.this.routeTo(owner);
+    }
+
+    @Override
+    public boolean send(String peer, dev.entanglement.proto.v1.Envelope envelope) {
+      PeerConnection connection = peers.get(peer);
+      return connection != null && connection.sendUrgent(envelope);
+    }
+
+    @Override
+    public long heldSerial(String key) {
+      int hash = key.indexOf('#');
+      try (var session = factory.openStatelessSession()) {
+        Bookkeeping.ObjectRow row = session.doReturningWork(
+            c -> bookkeeping.read(c, key.substring(0, hash), key.substring(hash + 1)));
+        return row == null ? -1 : row.serial();
+      }
+    }
+
+    @Override
+    public Object load(dev.entanglement.hibernate.internal.ownership.ForwardRequest request) {
+      try (var session = factory.openSession()) {
+        return session.find(request.type().persister().getMappedClass(), request.id());
+      }
+    }
+
+    @Override
+    public ScheduledExecutorService scheduler() {
+      return scheduler;
+    }
+
+    @Override
+    public java.util.concurrent.Executor pool() {
+      return pool;
+    }
+
+    @Override
+    public Duration timeout() {
+      return config.requestTimeout();
+    }
+  }
+
+  @Override
   public long heldPosition(String owner) {
     return applier.positions().getOrDefault(owner, 0L);
   }
@@ -620,9 +764,11 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
       }
       peers.put(peer, connection);
       existing.close();
+      pool.execute(forwarder::flush);
       return null;
     }
     peers.put(peer, connection);
+    pool.execute(forwarder::flush);
     return null;
   }
 
@@ -632,6 +778,7 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
     String peer = connection.peerName();
     if (peer != null && peers.remove(peer, connection)) {
       routes.values().removeIf(peer::equals);
+      forwarder.peerGone(peer);
     }
   }
 }

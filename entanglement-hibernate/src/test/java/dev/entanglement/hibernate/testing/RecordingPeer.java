@@ -101,6 +101,11 @@ public final class RecordingPeer implements AutoCloseable {
         .orElseThrow();
   }
 
+  /** Everything received so far, in order. */
+  public List<Envelope> received() {
+    return List.copyOf(received);
+  }
+
   public List<Hello> hellos() {
     return received.stream().filter(Envelope::hasHello).map(Envelope::getHello).toList();
   }

@@ -27,7 +27,8 @@ public record EntanglementConfig(
     long bandwidthLimit,
     Duration heartbeatInterval,
     Duration heartbeatTimeout,
-    Duration compactionInterval) {
+    Duration compactionInterval,
+    Duration requestTimeout) {
 
   private static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
@@ -113,7 +114,8 @@ public record EntanglementConfig(
         integer(settings, EntanglementSettings.BANDWIDTH_LIMIT, 0, 0, Integer.MAX_VALUE),
         heartbeat,
         silence,
-        Duration.ofMillis(integer(settings, EntanglementSettings.COMPACTION_INTERVAL_MS, 60_000, 10, 86_400_000))));
+        Duration.ofMillis(integer(settings, EntanglementSettings.COMPACTION_INTERVAL_MS, 60_000, 10, 86_400_000)),
+        Duration.ofMillis(integer(settings, EntanglementSettings.REQUEST_TIMEOUT_MS, 10_000, 1, 86_400_000))));
   }
 
   private static PeerAddress address(String setting, String value) {

@@ -37,6 +37,9 @@ public final class EntanglementIntegrator implements Integrator {
     listeners.appendListeners(EventType.POST_INSERT, listener);
     listeners.appendListeners(EventType.POST_UPDATE, listener);
     listeners.appendListeners(EventType.POST_DELETE, listener);
+    // changes of other nodes' objects are vetoed here and become update requests
+    listeners.appendListeners(EventType.PRE_UPDATE, listener);
+    listeners.appendListeners(EventType.PRE_DELETE, listener);
     sessionFactory.addObserver(runtime);
   }
 }

@@ -19,6 +19,16 @@ public interface CaptureSink {
   /** Offers committed changes to every connected peer. Never blocks on the network. */
   void publish(List<Outgoing> changes);
 
+  /** Which objects other nodes own. */
+  dev.entanglement.hibernate.internal.ownership.Ownership ownership();
+
+  /**
+   * Sends committed changes of other nodes' objects to their owners. Never blocks on the
+   * network; returns one future per request.
+   */
+  List<java.util.concurrent.CompletableFuture<Object>> forward(
+      List<dev.entanglement.hibernate.internal.ownership.ForwardRequest> requests);
+
   /** Called when capture failed and peers may have missed a change. Never throws. */
   void captureFailed(String what, Throwable cause);
 }

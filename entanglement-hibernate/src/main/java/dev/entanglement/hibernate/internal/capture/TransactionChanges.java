@@ -29,6 +29,9 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
   private final Runnable onComplete;
   private final Map<String, Captured> changes = new LinkedHashMap<>();
   private final List<Long> serials = new ArrayList<>(2);
+  // changes of other nodes' objects: one request per object, attributes merged
+  private final Map<String, dev.entanglement.hibernate.internal.ownership.ForwardRequest> requests =
+      new LinkedHashMap<>();
 
   /** One object's latest state in this transaction; {@code state} is null for a delete. */
   private static final class Captured {
@@ -80,6 +83,16 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
     }
   }
 
+  void recordRequest(dev.entanglement.hibernate.internal.ownership.ForwardRequest request) {
+    requests.merge(request.key(), request, (earlier, later) -> {
+      Map<String, dev.entanglement.proto.v1.Value> merged = new LinkedHashMap<>(earlier.attributes());
+      merged.putAll(later.attributes());
+      return new dev.entanglement.hibernate.internal.ownership.ForwardRequest(later.type(), later.id(),
+          later.key(), later.owner(), later.kind(), merged,
+          earlier.expectedVersion() != null ? earlier.expectedVersion() : later.expectedVersion());
+    });
+  }
+
   @Override
   public void doBeforeTransactionCompletion(SharedSessionContractImplementor session) {
     if (changes.isEmpty()) {
@@ -109,6 +122,14 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
     try {
       if (success && !changes.isEmpty()) {
         publish();
+      }
+      if (success && !requests.isEmpty()) {
+        try {
+          sink.forward(new ArrayList<>(requests.values()))
+              .forEach(dev.entanglement.hibernate.internal.ownership.RequestScope::collect);
+        } catch (RuntimeException e) {
+          LOG.errorf(e, "Entanglement could not forward %d update requests", requests.size());
+        }
       }
     } finally {
       // only now: every serial below the lowest unfinished one is in the outboxes (or rolled back)

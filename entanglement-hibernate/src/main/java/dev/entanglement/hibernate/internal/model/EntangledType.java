@@ -88,6 +88,31 @@ public final class EntangledType {
         .build();
   }
 
+  /**
+   * The replicated attributes that differ between two states of an object (an update request
+   * carries only those), without the version, which the owner bumps itself.
+   */
+  public Map<String, dev.entanglement.proto.v1.Value> changedAttributes(Object[] old, Object[] now) {
+    Map<String, dev.entanglement.proto.v1.Value> changed = new java.util.LinkedHashMap<>();
+    org.hibernate.type.Type[] types = persister.getPropertyTypes();
+    int version = persister.isVersioned() ? persister.getVersionPropertyIndex() : -1;
+    for (int i = 0; i < codecs.length; i++) {
+      if (codecs[i] != null && i != version && (old == null || !types[i].isEqual(old[i], now[i]))) {
+        changed.put(propertyNames[i], codecs[i].encode(now[i]));
+      }
+    }
+    return changed;
+  }
+
+  /** The object's version in a state, encoded, or null for unversioned entities. */
+  public dev.entanglement.proto.v1.Value version(Object[] state) {
+    if (!persister.isVersioned() || state == null) {
+      return null;
+    }
+    int index = persister.getVersionPropertyIndex();
+    return codecs[index] == null ? null : codecs[index].encode(state[index]);
+  }
+
   /** Encodes the replicated properties of an entity state array. */
   public void encode(Object[] state, List<Attribute> into) {
     for (int i = 0; i < codecs.length; i++) {

@@ -182,6 +182,18 @@ public final class PeerConnection implements StreamObserver<Envelope> {
         grant(1);
       });
       case HEARTBEAT -> serial.execute(() -> grant(1));
+      case UPDATE_REQUEST -> serial.execute(() -> {
+        grant(1);
+        if (state == State.STREAMING) {
+          host.onUpdateRequest(peerName, envelope.getUpdateRequest());
+        }
+      });
+      case REQUEST_OUTCOME -> serial.execute(() -> {
+        grant(1);
+        if (state == State.STREAMING) {
+          host.onRequestOutcome(peerName, envelope.getRequestOutcome());
+        }
+      });
       default -> serial.execute(() -> {
         // a newer peer's message kind: skip it, but keep the stream going
         LOG.debugf("Ignoring an envelope of an unknown kind from peer '%s'", peerName);
@@ -652,6 +664,23 @@ public final class PeerConnection implements StreamObserver<Envelope> {
         }
       }), 20, TimeUnit.MILLISECONDS);
     }
+  }
+
+  /**
+   * Sends a small control message (update request, outcome) ahead of waiting changes. Returns
+   * false if the connection is not open. Never blocks.
+   */
+  public boolean sendUrgent(Envelope envelope) {
+    if (state != State.STREAMING) {
+      return false;
+    }
+    serial.execute(() -> {
+      if (state == State.STREAMING) {
+        urgent.add(envelope);
+        drain();
+      }
+    });
+    return true;
   }
 
   /** Queues a committed change for this peer. Never blocks on the network. */

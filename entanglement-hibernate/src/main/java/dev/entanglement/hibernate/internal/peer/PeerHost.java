@@ -75,6 +75,12 @@ public interface PeerHost {
    */
   void endFullSync(String peer, SyncMarker end, Set<String> received);
 
+  /** An update request arrived from a peer (for this node, or to pass on). Never blocks. */
+  void onUpdateRequest(String peer, dev.entanglement.proto.v1.UpdateRequest request);
+
+  /** The outcome of a request this node sent or passed on. Never blocks. */
+  void onRequestOutcome(String peer, dev.entanglement.proto.v1.RequestOutcome outcome);
+
   // ---- connections ------------------------------------------------------------------------
 
   /**

@@ -133,6 +133,21 @@ public final class Bookkeeping {
     }
   }
 
+  /** The existing objects owned by other nodes than this one. */
+  public List<ObjectRow> ownedByOthers(Connection connection, String node) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(
+        "SELECT entity_name, object_id, owner_node FROM entanglement_object WHERE owner_node <> ? AND deleted = FALSE")) {
+      statement.setString(1, node);
+      List<ObjectRow> rows = new ArrayList<>();
+      try (ResultSet rs = statement.executeQuery()) {
+        while (rs.next()) {
+          rows.add(new ObjectRow(rs.getString(1), rs.getString(2), rs.getString(3), 0, false));
+        }
+      }
+      return rows;
+    }
+  }
+
   /** The owner's objects that exist here (not deleted). */
   public List<ObjectRow> liveObjects(Connection connection, String owner) throws SQLException {
     try (PreparedStatement statement = connection.prepareStatement(

@@ -1,0 +1,73 @@
+package dev.entanglement.hibernate;
+
+/**
+ * An update request to another node's object did not succeed; the subclass says why. The
+ * requesting node's database is unchanged by the request (it never writes objects it does not
+ * own).
+ */
+public class UpdateRequestException extends EntanglementException {
+  private static final long serialVersionUID = 1L;
+  private final String owner;
+
+  public UpdateRequestException(String owner, String message) {
+    super(message);
+    this.owner = owner;
+  }
+
+  /** The node that owns the object. */
+  public String owner() {
+    return owner;
+  }
+
+  /** The owner, or a node on the way, refused the request (policy, validation, constraint). */
+  public static final class Refused extends UpdateRequestException {
+    private static final long serialVersionUID = 1L;
+    private final String reason;
+
+    public Refused(String owner, String reason, String message) {
+      super(owner, message);
+      this.reason = reason;
+    }
+
+    /** The reason code, e.g. {@code CONSTRAINT_VIOLATION}, {@code WRONG_TYPE}, {@code POLICY}. */
+    public String reason() {
+      return reason;
+    }
+  }
+
+  /** The owner does not have the object. */
+  public static final class NotFound extends UpdateRequestException {
+    private static final long serialVersionUID = 1L;
+
+    public NotFound(String owner, String message) {
+      super(owner, message);
+    }
+  }
+
+  /** The object changed at the owner since the version the request was made from. */
+  public static final class Conflict extends UpdateRequestException {
+    private static final long serialVersionUID = 1L;
+
+    public Conflict(String owner, String message) {
+      super(owner, message);
+    }
+  }
+
+  /** No answer from the owner within {@code entanglement.request.timeout_ms}, or no route to it. */
+  public static final class OwnerUnreachable extends UpdateRequestException {
+    private static final long serialVersionUID = 1L;
+
+    public OwnerUnreachable(String owner, String message) {
+      super(owner, message);
+    }
+  }
+
+  /** The connection the request left on ended before the answer came back. */
+  public static final class ConnectionLost extends UpdateRequestException {
+    private static final long serialVersionUID = 1L;
+
+    public ConnectionLost(String owner, String message) {
+      super(owner, message);
+    }
+  }
+}

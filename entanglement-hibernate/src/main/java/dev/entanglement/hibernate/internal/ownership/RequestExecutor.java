@@ -1,0 +1,220 @@
+package dev.entanglement.hibernate.internal.ownership;
+
+import dev.entanglement.hibernate.internal.model.DecodeException;
+import dev.entanglement.hibernate.internal.model.EntangledModel;
+import dev.entanglement.hibernate.internal.model.EntangledType;
+import dev.entanglement.hibernate.internal.peer.Outgoing;
+import dev.entanglement.hibernate.internal.store.Bookkeeping;
+import dev.entanglement.hibernate.internal.store.Bookkeeping.ObjectRow;
+import dev.entanglement.proto.v1.Change;
+import dev.entanglement.proto.v1.RejectReason;
+import dev.entanglement.proto.v1.RequestKind;
+import dev.entanglement.proto.v1.RequestOutcome;
+import dev.entanglement.proto.v1.RequestStatus;
+import dev.entanglement.proto.v1.UpdateRequest;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.List;
+import org.hibernate.JDBCException;
+import org.hibernate.StatelessSession;
+import org.hibernate.Transaction;
+import org.hibernate.engine.spi.SessionFactoryImplementor;
+import org.hibernate.engine.spi.SharedSessionContractImplementor;
+import org.hibernate.persister.entity.EntityPersister;
+import org.jboss.logging.Logger;
+
+/**
+ * The owner's side of update requests: decides a request in its own transaction (the object
+ * must exist and be this node's, the version must match, the values must fit the mapping and the
+ * database's constraints), writes it with its bookkeeping and a new serial, and offers the
+ * resulting state to every peer like any change of this node's own objects.
+ *
+ * <h2>Concurrency</h2>
+ * Stateless and thread-safe; runs on the node's pool.
+ */
+public final class RequestExecutor {
+  private static final Logger LOG = Logger.getLogger(RequestExecutor.class);
+
+  /** What deciding a request needs from the node. */
+  public interface Host {
+    String nodeName();
+
+    long nextSerial();
+
+    void finished(List<Long> serials);
+
+    void publish(List<Outgoing> changes);
+  }
+
+  private final SessionFactoryImplementor factory;
+  private final EntangledModel model;
+  private final Bookkeeping bookkeeping;
+  private final Host host;
+
+  public RequestExecutor(SessionFactoryImplementor factory, EntangledModel model, Bookkeeping bookkeeping, Host host) {
+    this.factory = factory;
+    this.model = model;
+    this.bookkeeping = bookkeeping;
+    this.host = host;
+  }
+
+  /** Decides a request; the outcome's request id is left for the caller to set. Never throws. */
+  public RequestOutcome execute(UpdateRequest request) {
+    String self = host.nodeName();
+    EntangledType type = model.byName(request.getEntity());
+    if (type == null) {
+      return refused(RejectReason.UNKNOWN_ENTITY, "node '%s' has no @Entangled entity named '%s'"
+          .formatted(self, request.getEntity()));
+    }
+    Object id;
+    try {
+      id = type.idCodec().decode(request.getId(), type.name() + " id");
+    } catch (DecodeException e) {
+      return refused(e.reason(), e.getMessage());
+    }
+    if (id == null) {
+      return refused(RejectReason.MALFORMED, "a request for " + type.name() + " without an id");
+    }
+    String idText = type.idText(id);
+    String key = type.key(idText);
+    EntityPersister persister = type.persister();
+    long serial = -1;
+    Change result = null;
+    try (StatelessSession session = factory.openStatelessSession()) {
+      Transaction tx = session.beginTransaction();
+      try {
+        Connection connection = session.doReturningWork(c -> c);
+        SharedSessionContractImplementor implementor = (SharedSessionContractImplementor) session;
+        ObjectRow known = bookkeeping.read(connection, type.name(), idText);
+        if (known != null && !known.deleted() && !known.owner().equals(self)) {
+          tx.rollback();
+          return refused(RejectReason.NOT_OWNER, "%s is owned by '%s', not by '%s'".formatted(key, known.owner(), self));
+        }
+        Object existing = session.get(persister.getEntityName(), id);
+        RequestKind kind = request.getKind();
+        Object[] state = null;
+        if (kind == RequestKind.CREATE) {
+          if (existing != null) {
+            tx.rollback();
+            return outcome(RequestStatus.CONFLICT, "%s exists already at its owner '%s'".formatted(key, self));
+          }
+          Object created = persister.instantiate(id, implementor);
+          state = type.decode(request.getAttributesList(), persister.getValues(created), loader(session));
+          if (persister.isVersioned() && state[persister.getVersionPropertyIndex()] == null) {
+            state[persister.getVersionPropertyIndex()] = firstVersion(persister);
+          }
+          persister.setValues(created, state);
+          persister.getInsertCoordinator().insert(created, id, state, implementor);
+        } else if (existing == null) {
+          tx.rollback();
+          return outcome(RequestStatus.NOT_FOUND, "%s does not exist at its owner '%s'".formatted(key, self));
+        } else if (kind == RequestKind.REMOVE) {
+          session.delete(existing);
+        } else if (kind == RequestKind.UPDATE) {
+          Object current = persister.isVersioned() ? persister.getVersion(existing) : null;
+          if (request.hasExpectedVersion() && current != null
+              && !type.version(persister.getValues(existing)).equals(request.getExpectedVersion())) {
+            tx.rollback();
+            return outcome(RequestStatus.CONFLICT, "%s changed at its owner '%s' since the version the request was made from (%s, now %s)"
+                .formatted(key, self, dev.entanglement.hibernate.internal.model.Values.shortText(request.getExpectedVersion()), current));
+          }
+          state = type.decode(request.getAttributesList(), persister.getValues(existing), loader(session));
+          if (persister.isVersioned()) {
+            state[persister.getVersionPropertyIndex()] = nextVersion(current);
+          }
+          persister.setValues(existing, state);
+          persister.getUpdateCoordinator().update(existing, id, null, state, current, null, null, false, implementor);
+        } else {
+          tx.rollback();
+          return refused(RejectReason.MALFORMED, "a request for %s with kind %s".formatted(key, kind));
+        }
+        implementor.getJdbcCoordinator().executeBatch();
+        serial = host.nextSerial();
+        bookkeeping.write(connection, List.of(new ObjectRow(type.name(), idText, self, serial, kind == RequestKind.REMOVE)));
+        tx.commit();
+        result = kind == RequestKind.REMOVE ? type.delete(id, self, serial) : type.upsert(id, state, self, serial);
+      } catch (DecodeException e) {
+        rollback(tx);
+        return refused(e.reason(), e.getMessage());
+      } catch (RuntimeException | SQLException e) {
+        rollback(tx);
+        String message = databaseMessage(e);
+        if (message == null) {
+          LOG.errorf(e, "Could not decide a request for %s", key);
+          return refused(RejectReason.INTERNAL, "internal error at the owner '%s': %s".formatted(self, e));
+        }
+        return refused(RejectReason.CONSTRAINT_VIOLATION, "the owner '%s' refused %s: %s".formatted(self, key, message));
+      }
+    } finally {
+      if (serial >= 0) {
+        try {
+          if (result != null) {
+            host.publish(List.of(new Outgoing(key, type.priority(), type.coalesce(), result)));
+          }
+        } finally {
+          host.finished(List.of(serial));
+        }
+      }
+    }
+    return RequestOutcome.newBuilder().setStatus(RequestStatus.DONE).setSerial(serial).build();
+  }
+
+  private static dev.entanglement.hibernate.internal.model.PropertyCodec.ReferenceLoader loader(StatelessSession session) {
+    return (referenced, referencedId) -> session.get(referenced.persister().getEntityName(), referencedId);
+  }
+
+  private static Object firstVersion(EntityPersister persister) {
+    Class<?> type = persister.getVersionMapping().getJavaType().getJavaTypeClass();
+    if (type == Integer.class || type == int.class) {
+      return 0;
+    } else if (type == Long.class || type == long.class) {
+      return 0L;
+    } else if (type == Short.class || type == short.class) {
+      return (short) 0;
+    }
+    return Instant.now();
+  }
+
+  private static Object nextVersion(Object current) {
+    if (current instanceof Integer i) {
+      return i + 1;
+    } else if (current instanceof Long l) {
+      return l + 1;
+    } else if (current instanceof Short s) {
+      return (short) (s + 1);
+    }
+    return Instant.now();
+  }
+
+  private static void rollback(Transaction tx) {
+    if (tx.isActive()) {
+      tx.rollback();
+    }
+  }
+
+  private static String databaseMessage(Exception e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof JDBCException jdbc) {
+        return firstLine(jdbc.getSQLException().getMessage());
+      }
+      if (t instanceof SQLException sql) {
+        return firstLine(sql.getMessage());
+      }
+    }
+    return null;
+  }
+
+  private static String firstLine(String message) {
+    int newline = message.indexOf('\n');
+    return newline < 0 ? message : message.substring(0, newline);
+  }
+
+  private static RequestOutcome refused(RejectReason reason, String message) {
+    return RequestOutcome.newBuilder().setStatus(RequestStatus.REFUSED).setReason(reason).setMessage(message).build();
+  }
+
+  private static RequestOutcome outcome(RequestStatus status, String message) {
+    return RequestOutcome.newBuilder().setStatus(status).setMessage(message).build();
+  }
+}
