@@ -1,0 +1,2 @@
+/** The demo's entities: a board and its tasks, both {@code @Entangled}. */
+package dev.entanglement.sample.model;
