@@ -329,12 +329,13 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
 
   public CompletableFuture<Void> caughtUp(String peerName) {
     PeerConnection connection = peers.get(peerName);
-    if (connection == null) {
-      return CompletableFuture.failedFuture(new IllegalArgumentException(
-          "node '%s' has no connected peer named '%s'; connected: %s".formatted(
-              config.nodeName(), peerName, peers.keySet())));
-    }
-    return connection.caughtUp();
+    return connection == null ? notConnected(peerName) : connection.caughtUp();
+  }
+
+  private <T> CompletableFuture<T> notConnected(String peerName) {
+    return CompletableFuture.failedFuture(new IllegalArgumentException(
+        "node '%s' has no connected peer named '%s'; connected: %s".formatted(
+            config.nodeName(), peerName, peers.keySet())));
   }
 
   public List<PeerStatus> peers() {
@@ -683,12 +684,7 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
 
   public java.util.concurrent.CompletableFuture<Void> resync(String peerName, boolean clear) {
     PeerConnection connection = peers.get(peerName);
-    if (connection == null) {
-      return java.util.concurrent.CompletableFuture.failedFuture(new IllegalArgumentException(
-          "node '%s' has no connected peer named '%s'; connected: %s".formatted(
-              config.nodeName(), peerName, peers.keySet())));
-    }
-    return connection.requestResync(clear);
+    return connection == null ? notConnected(peerName) : connection.requestResync(clear);
   }
 
   @Override

@@ -28,12 +28,10 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
-import org.hibernate.JDBCException;
 import org.hibernate.StatelessSession;
 import org.hibernate.Transaction;
 import org.hibernate.engine.spi.SessionFactoryImplementor;
 import org.hibernate.engine.spi.SharedSessionContractImplementor;
-import org.hibernate.exception.ConstraintViolationException;
 import org.hibernate.persister.entity.EntityPersister;
 import org.jboss.logging.Logger;
 
@@ -565,29 +563,13 @@ public final class InboundApplier {
   // ---- failures ---------------------------------------------------------------------------
 
   private Outcome databaseRejection(int index, Change change, Exception e) {
-    Throwable cause = e;
-    while (cause != null && !(cause instanceof ConstraintViolationException)
-        && !(cause instanceof JDBCException) && !(cause instanceof SQLException)) {
-      cause = cause.getCause();
-    }
-    String message = null;
-    if (cause instanceof JDBCException jdbc) {
-      message = jdbc.getSQLException().getMessage();
-    } else if (cause instanceof SQLException sql) {
-      message = sql.getMessage();
-    }
+    String message = dev.entanglement.hibernate.internal.store.SqlErrors.message(e);
     if (message != null) {
       return rejected(index, RejectReason.CONSTRAINT_VIOLATION,
-          "the database refused %s: %s".formatted(change.getEntity(), firstLine(message)));
+          "the database refused %s: %s".formatted(change.getEntity(), message));
     }
     LOG.errorf(e, "Could not apply a change of %s", change.getEntity());
     return rejected(index, RejectReason.INTERNAL, "internal error at the receiver: " + e);
-  }
-
-  private static String firstLine(String message) {
-    int newline = message.indexOf('\n');
-    String line = newline < 0 ? message : message.substring(0, newline);
-    return line.length() > 300 ? line.substring(0, 297) + "..." : line;
   }
 
   private static Outcome rejected(int index, RejectReason reason, String message) {

@@ -16,7 +16,6 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.util.List;
-import org.hibernate.JDBCException;
 import org.hibernate.StatelessSession;
 import org.hibernate.Transaction;
 import org.hibernate.engine.spi.SessionFactoryImplementor;
@@ -139,7 +138,7 @@ public final class RequestExecutor {
         return refused(e.reason(), e.getMessage());
       } catch (RuntimeException | SQLException e) {
         rollback(tx);
-        String message = databaseMessage(e);
+        String message = dev.entanglement.hibernate.internal.store.SqlErrors.message(e);
         if (message == null) {
           LOG.errorf(e, "Could not decide a request for %s", key);
           return refused(RejectReason.INTERNAL, "internal error at the owner '%s': %s".formatted(self, e));
@@ -191,23 +190,6 @@ public final class RequestExecutor {
     if (tx.isActive()) {
       tx.rollback();
     }
-  }
-
-  private static String databaseMessage(Exception e) {
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t instanceof JDBCException jdbc) {
-        return firstLine(jdbc.getSQLException().getMessage());
-      }
-      if (t instanceof SQLException sql) {
-        return firstLine(sql.getMessage());
-      }
-    }
-    return null;
-  }
-
-  private static String firstLine(String message) {
-    int newline = message.indexOf('\n');
-    return newline < 0 ? message : message.substring(0, newline);
   }
 
   private static RequestOutcome refused(RejectReason reason, String message) {
