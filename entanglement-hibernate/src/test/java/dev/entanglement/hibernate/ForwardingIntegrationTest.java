@@ -155,7 +155,8 @@ class ForwardingIntegrationTest {
         .set("hibernate.hbm2ddl.auto", "update");
     TestNode owner = ownerBuilder.start();
     TestNode requester = track(TestNode.builder("c", Database.H2, Item.class).peers("inprocess:" + address)
-        .set(EntanglementSettings.REQUEST_TIMEOUT_MS, "1500")
+        // long enough for the owner to restart on a busy machine while the requests wait
+        .set(EntanglementSettings.REQUEST_TIMEOUT_MS, "8000")
         .set(EntanglementSettings.RECONNECT_INITIAL_DELAY_MS, "20")
         .set(EntanglementSettings.RECONNECT_MAX_DELAY_MS, "100").start());
     requester.awaitConnected("a");
@@ -167,7 +168,7 @@ class ForwardingIntegrationTest {
 
     Throwable unreachable = cause(requester.entanglement().update(Item.class, item.getId(), i -> i.setQuantity(2)));
     assertThat(unreachable).isInstanceOf(UpdateRequestException.OwnerUnreachable.class)
-        .hasMessage("no route to owner 'a' of Item#" + item.getId() + " within 1500 ms");
+        .hasMessage("no route to owner 'a' of Item#" + item.getId() + " within 8000 ms");
 
     // two partial updates while the owner is away: one request with both when it is back
     CompletableFuture<Item> name = requester.entanglement().update(Item.class, item.getId(), i -> i.setName("merged"));

@@ -1,2 +1,0 @@
-/** The benchmark harness ({@link dev.entanglement.benchmarks.BenchmarkMain}): not part of the product. */
-package dev.entanglement.benchmarks;
