@@ -64,7 +64,7 @@ class ForwardingIntegrationTest {
     b = track(TestNode.builder("b", database, Item.class).listenInProcess(addressB)
         .peers("inprocess:" + addressA).start());
     c = track(TestNode.builder("c", database, Item.class).peers("inprocess:" + addressB)
-        .set(EntanglementSettings.REQUEST_TIMEOUT_MS, "3000").start());
+        .set(EntanglementSettings.REQUEST_TIMEOUT_MS, "15000").start());
     a.awaitConnected("b");
     c.awaitConnected("b");
   }
