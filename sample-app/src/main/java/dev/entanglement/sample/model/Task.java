@@ -2,6 +2,7 @@ package dev.entanglement.sample.model;
 
 import dev.entanglement.hibernate.annotations.Entangled;
 import dev.entanglement.hibernate.annotations.NotEntangled;
+import jakarta.persistence.Embedded;
 import jakarta.persistence.Entity;
 import jakarta.persistence.EnumType;
 import jakarta.persistence.Enumerated;
@@ -13,18 +14,24 @@ import jakarta.persistence.ManyToOne;
 import jakarta.persistence.Version;
 import java.util.UUID;
 
-/** A task on a board: replicated, except for a note that stays on the node that wrote it. */
+/**
+ * A task on a board. Everything is replicated (the embedded assignment, the reference to the
+ * board, the version) except the note marked {@link NotEntangled}, which stays on the node that
+ * wrote it.
+ */
 @Entity
 @Entangled
 public class Task {
   /** Where a task stands. */
   public enum Status { TODO, DOING, DONE }
 
+  // ids must be unique across nodes: UUIDs generated where the task is created
   @Id @GeneratedValue(strategy = GenerationType.UUID) private UUID id;
   private String title;
   @Enumerated(EnumType.STRING) private Status status = Status.TODO;
+  @Embedded private Assignment assignment;
   @ManyToOne(fetch = FetchType.LAZY) private Board board;
-  @NotEntangled private String privateNote;
+  @NotEntangled private String localNote;
   @Version private long version;
 
   protected Task() {}
@@ -54,8 +61,27 @@ public class Task {
     this.status = status;
   }
 
-  public void setPrivateNote(String privateNote) {
-    this.privateNote = privateNote;
+  /** Null when nobody is assigned. */
+  public Assignment getAssignment() {
+    return assignment;
+  }
+
+  public void setAssignment(Assignment assignment) {
+    this.assignment = assignment;
+  }
+
+  /** Null for a task without a board. */
+  public Board getBoard() {
+    return board;
+  }
+
+  /** A note for this node only: never sent to peers, never overwritten by them. */
+  public String getLocalNote() {
+    return localNote;
+  }
+
+  public void setLocalNote(String localNote) {
+    this.localNote = localNote;
   }
 
   public long getVersion() {
