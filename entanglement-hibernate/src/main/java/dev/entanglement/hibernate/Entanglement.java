@@ -83,9 +83,11 @@ public final class Entanglement {
   }
 
   /**
-   * Completes when every change this node committed so far has been answered by the peer
-   * (applied, already current, or rejected), i.e. nothing is waiting to be sent or in flight.
-   * Fails if the peer is not connected or the connection ends first.
+   * Completes when everything this node had to send the peer so far (its own committed changes,
+   * the changes it relays, the peer's catch-up) has been answered by the peer (applied, already
+   * current, or rejected): nothing is waiting or in flight on this link. It covers one link: to
+   * know a change reached a node two hops away, wait on each hop in turn. Fails if the peer is
+   * not connected or the connection ends first.
    */
   public CompletableFuture<Void> caughtUp(String peerName) {
     return runtime.caughtUp(peerName);
