@@ -127,16 +127,19 @@ public final class Forwarder {
           toSend.add(p);
         }
       }
-      if (!unsent.isEmpty() && (retry == null || retry.isDone())) {
-        retry = host.scheduler().schedule(() -> host.pool().execute(this::flush), 100, TimeUnit.MILLISECONDS);
-      }
     }
     for (Pending p : toSend) {
       if (!host.send(p.via, Envelope.newBuilder().setUpdateRequest(toWire(p)).build())) {
+        // the route's stream is not open yet (e.g. still handshaking): try again shortly
         synchronized (lock) {
           p.via = null;
           unsent.putIfAbsent(p.request.key(), p);
         }
+      }
+    }
+    synchronized (lock) {
+      if (!unsent.isEmpty() && (retry == null || retry.isDone())) {
+        retry = host.scheduler().schedule(() -> host.pool().execute(this::flush), 100, TimeUnit.MILLISECONDS);
       }
     }
   }
