@@ -1,11 +1,16 @@
-package dev.entanglement.benchmarks;
+package dev.entanglement.benchmarks.model;
 
 import dev.entanglement.hibernate.annotations.Entangled;
 import jakarta.persistence.Entity;
 import jakarta.persistence.Id;
 import java.util.UUID;
 
-/** The measured entity: an application-assigned UUID and six fields, as in limits-measured.md. */
+/**
+ * The measured entity: an application-assigned UUID and six fields, as in limits-measured.md, so
+ * the plugin-off figures are comparable with the Hibernate ceilings measured there. The same class
+ * serves the plugin-off persistence unit: without {@code entanglement.node.name} the annotation
+ * is inert.
+ */
 @Entity
 @Entangled
 public class BenchItem {
@@ -27,5 +32,12 @@ public class BenchItem {
     this.price = seq * 0.01;
     this.active = true;
     this.note = "benchmark row";
+  }
+
+  /** The update workload: three fields change, as in limits-measured.md. */
+  public void touch(long n) {
+    this.quantity = (int) n;
+    this.price = n * 0.5;
+    this.name = "updated-" + n;
   }
 }
