@@ -204,6 +204,32 @@ public final class Entanglement {
     }
   }
 
+  /**
+   * Hands an object this node owns over to another node, which decides its state from then on.
+   * The hand-over is a change of this node's (it travels through relays and outages like any
+   * change); from its commit on, changes made here to the object become update requests to the
+   * new owner, and an application transaction that changed the object and had not committed yet
+   * is rolled back with an {@link EntanglementException}. The new owner takes the object over
+   * when it receives the hand-over, with the object's ownership epoch raised by one, so every
+   * node ends with the same owner whatever the order in which states arrive.
+   *
+   * <p>The future completes with this node's copy once it holds the new owner's first state. It
+   * fails with {@link UpdateRequestException.NotFound} if this node has no such object,
+   * {@link UpdateRequestException.Refused} if another node owns it, or
+   * {@link UpdateRequestException.OwnerUnreachable} if the new owner has not taken it over within
+   * {@code entanglement.request.timeout_ms}; the hand-over still stands then and completes when
+   * the new owner receives it.
+   */
+  @SuppressWarnings("unchecked")
+  public <T> CompletableFuture<T> transfer(Class<T> type, Object id, String newOwner) {
+    try {
+      String entityName = runtime.factory().getMappingMetamodel().getEntityDescriptor(type).getEntityName();
+      return (CompletableFuture<T>) runtime.transfer(entityName, id, newOwner);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
   /** The node that owns an object this node holds, if it holds it. */
   public Optional<String> ownerOf(Class<?> type, Object id) {
     return runtime.ownerOf(runtime.factory().getMappingMetamodel().getEntityDescriptor(type).getEntityName(), id);

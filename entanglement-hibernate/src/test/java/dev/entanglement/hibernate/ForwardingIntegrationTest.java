@@ -199,7 +199,8 @@ class ForwardingIntegrationTest {
     Change takeover = change.toBuilder().setOwner("q").setSerial(2).build();
     var ack = owner.awaitAck(owner.sendChanges(takeover)).getOutcomes(0);
     assertThat(ack.getReason()).isEqualTo(RejectReason.NOT_OWNER);
-    assertThat(ack.getMessage()).isEqualTo("Item#" + id + " is owned by 'p'; a change from 'q' cannot take it over");
+    assertThat(ack.getMessage()).isEqualTo("Item#" + id + " is owned by 'p'; a change from 'q' cannot take it over "
+        + "(a hand-over raises the ownership epoch, this change keeps epoch 0)");
 
     // a request for p's object coming from p's own direction is refused
     owner.request(10);

@@ -86,6 +86,9 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
       new dev.entanglement.hibernate.internal.ownership.Ownership();
   private transient dev.entanglement.hibernate.internal.ownership.Forwarder forwarder;
   private transient dev.entanglement.hibernate.internal.ownership.RequestExecutor requestExecutor;
+  private transient dev.entanglement.hibernate.internal.ownership.Handover handover;
+  /** Decides update requests and hand-overs one at a time, in the order they arrive. */
+  private transient java.util.concurrent.Executor decisions;
   private final transient AtomicLong captureFailures = new AtomicLong();
   private transient ExecutorService pool;
   private transient ScheduledExecutorService scheduler;
@@ -109,6 +112,7 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
   @Override
   public void sessionFactoryCreated(SessionFactory sessionFactory) {
     SessionFactoryImplementor sf = (SessionFactoryImplementor) sessionFactory;
+    List<Bookkeeping.ObjectRow> ownershipRows;
     EntangledModel scanned = EntangledModel.scan(sf);
     if (scanned.isEmpty()) {
       LOG.infof("Entanglement node '%s': no @Entangled entities in this persistence unit; nothing is captured",
@@ -132,8 +136,14 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
           lastSerial = Bookkeeping.lastSerial(connection, config.nodeName());
           compactedThrough = Bookkeeping.compactedThrough(connection, config.nodeName());
           peerAcknowledgedWritten.putAll(bookkeeping.peerPositions(connection, config.nodeName()));
-          for (Bookkeeping.ObjectRow row : bookkeeping.ownedByOthers(connection, config.nodeName())) {
-            ownership.owned(row.entity() + '#' + row.id(), row.owner());
+          ownershipRows = bookkeeping.ownershipRows(connection, config.nodeName());
+          for (Bookkeeping.ObjectRow row : ownershipRows) {
+            String key = row.entity() + '#' + row.id();
+            if (row.effectiveOwner().equals(config.nodeName())) {
+              ownership.ownedHere(key, row.owner().equals(config.nodeName()) ? row.epoch() : 0);
+            } else {
+              ownership.owned(key, row.effectiveOwner());
+            }
           }
         } finally {
           connection.setAutoCommit(autoCommit);
@@ -158,11 +168,13 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
         for (Change change : changes) {
           String key = applier.objectKey(change);
           if (key != null) {
+            String effectiveOwner = change.getHandoverTo().isEmpty() ? change.getOwner() : change.getHandoverTo();
             if (change.getOperation() == dev.entanglement.proto.v1.Operation.DELETE) {
               ownership.gone(key);
-            } else {
-              ownership.owned(key, change.getOwner());
+            } else if (!effectiveOwner.equals(config.nodeName())) {
+              ownership.owned(key, effectiveOwner);
             }
+            handover.applied(key, change);
           }
         }
         relay(peer, changes);
@@ -196,6 +208,10 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
     String node = config.nodeName();
     pool = Executors.newCachedThreadPool(threads("entanglement-" + node + "-worker"));
     scheduler = Executors.newSingleThreadScheduledExecutor(threads("entanglement-" + node + "-scheduler"));
+    decisions = new dev.entanglement.hibernate.internal.peer.SerialExecutor(pool);
+    handover = new dev.entanglement.hibernate.internal.ownership.Handover(sf, scanned, bookkeeping, ownership, decisions,
+        new HandoverHost());
+    handover.takeOverPending(ownershipRows);
     model = scanned;
     factory = sf;
     running = true;
@@ -449,13 +465,84 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
 
   @Override
   public void onUpdateRequest(String peer, dev.entanglement.proto.v1.UpdateRequest request) {
-    pool.execute(() -> {
-      if (request.getOwner().equals(config.nodeName())) {
-        forwarder.answer(peer, requestExecutor.execute(request).toBuilder().setRequestId(request.getRequestId()).build());
+    decisions.execute(() -> {
+      dev.entanglement.proto.v1.UpdateRequest routed = followObject(request);
+      if (routed.getOwner().equals(config.nodeName())) {
+        forwarder.answer(peer, requestExecutor.execute(routed).toBuilder().setRequestId(routed.getRequestId()).build());
       } else {
-        forwarder.relay(peer, request);
+        forwarder.relay(peer, routed);
       }
     });
+  }
+
+  /**
+   * A request addressed to this node for an object it handed over goes on to the node that
+   * decides the object now.
+   */
+  private dev.entanglement.proto.v1.UpdateRequest followObject(dev.entanglement.proto.v1.UpdateRequest request) {
+    if (!request.getOwner().equals(config.nodeName())) {
+      return request;
+    }
+    var type = model.byName(request.getEntity());
+    if (type == null) {
+      return request;
+    }
+    try {
+      Object id = type.idCodec().decode(request.getId(), "id");
+      String now = id == null ? null : ownership.remoteOwner(type.key(type.idText(id)));
+      return now == null ? request : request.toBuilder().setOwner(now).build();
+    } catch (dev.entanglement.hibernate.internal.model.DecodeException e) {
+      return request; // the executor answers it with the reason
+    }
+  }
+
+  /** Hands an own object over to another node (see {@link dev.entanglement.hibernate.internal.ownership.Handover}). */
+  public java.util.concurrent.CompletableFuture<Object> transfer(String entityName, Object id, String newOwner) {
+    var type = model.byEntityName(entityName);
+    if (type == null) {
+      return java.util.concurrent.CompletableFuture.failedFuture(
+          new IllegalArgumentException(entityName + " is not an @Entangled entity"));
+    }
+    return handover.start(type, id, newOwner);
+  }
+
+  private final class HandoverHost implements dev.entanglement.hibernate.internal.ownership.Handover.Host {
+    @Override
+    public String nodeName() {
+      return config.nodeName();
+    }
+
+    @Override
+    public long nextSerial() {
+      return NodeRuntime.this.nextSerial();
+    }
+
+    @Override
+    public void finished(List<Long> serials) {
+      NodeRuntime.this.finished(serials);
+    }
+
+    @Override
+    public void publish(List<Outgoing> changes) {
+      NodeRuntime.this.publish(changes);
+    }
+
+    @Override
+    public Object load(dev.entanglement.hibernate.internal.model.EntangledType type, Object id) {
+      try (var session = factory.openSession()) {
+        return session.find(type.persister().getMappedClass(), id);
+      }
+    }
+
+    @Override
+    public ScheduledExecutorService scheduler() {
+      return scheduler;
+    }
+
+    @Override
+    public Duration timeout() {
+      return config.requestTimeout();
+    }
   }
 
   @Override
@@ -475,7 +562,7 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
     }
     try (var session = factory.openStatelessSession()) {
       Bookkeeping.ObjectRow row = session.doReturningWork(c -> bookkeeping.read(c, type.name(), type.idText(id)));
-      return row == null || row.deleted() ? Optional.empty() : Optional.of(row.owner());
+      return row == null || row.deleted() ? Optional.empty() : Optional.of(row.effectiveOwner());
     }
   }
 

@@ -361,7 +361,7 @@ public final class InboundApplier {
     // the persister's coordinators may batch statements (PostgreSQL's dialect batches by
     // default): run them before writing the bookkeeping on the same connection
     ((SharedSessionContractImplementor) session).getJdbcCoordinator().executeBatch();
-    bookkeeping.write(connection, new ArrayList<>(rows.values()));
+    bookkeeping.writeWithEpoch(connection, new ArrayList<>(rows.values()));
     for (String key : rows.keySet()) {
       if (parkedKeys.contains(key)) {
         int hash = key.indexOf('#');
@@ -379,17 +379,33 @@ public final class InboundApplier {
     String key = type.key(idText);
     ObjectRow known = rows.containsKey(key) ? rows.get(key) : bookkeeping.read(connection, type.name(), idText);
     if (known != null) {
-      if (known.owner().equals(nodeName)) {
-        throw new DecodeException(RejectReason.NOT_OWNER, ("%s is owned by this node ('%s'); a "
-            + "change claiming owner '%s' cannot overwrite it").formatted(key, nodeName, change.getOwner()));
-      }
-      if (known.owner().equals(change.getOwner()) && known.serial() >= change.getSerial()) {
-        LOG.debugf("Node '%s' already has %s at serial %d (received %d)", nodeName, key, known.serial(), change.getSerial());
+      long epoch = change.getEpoch();
+      if (epoch < known.epoch()) {
+        LOG.debugf("Node '%s' has %s at ownership epoch %d (received %d from '%s')", nodeName, key,
+            known.epoch(), epoch, change.getOwner());
         return Outcome.newBuilder().setIndex(index).setStatus(OutcomeStatus.ALREADY_CURRENT).build();
       }
-      if (!known.owner().equals(change.getOwner()) && !known.deleted()) {
-        throw new DecodeException(RejectReason.NOT_OWNER, ("%s is owned by '%s'; a change from '%s' "
-            + "cannot take it over").formatted(key, known.owner(), change.getOwner()));
+      if (epoch > known.epoch()) {
+        // a later owner: only the node this node handed the object to may take over its own object
+        if (known.owner().equals(nodeName) && !change.getOwner().equals(known.handoverTo())) {
+          throw new DecodeException(RejectReason.NOT_OWNER, ("%s is owned by this node ('%s') and was not "
+              + "handed over to '%s'; its epoch %d cannot replace epoch %d").formatted(key, nodeName,
+              change.getOwner(), epoch, known.epoch()));
+        }
+      } else {
+        if (known.owner().equals(nodeName)) {
+          throw new DecodeException(RejectReason.NOT_OWNER, ("%s is owned by this node ('%s'); a "
+              + "change claiming owner '%s' cannot overwrite it").formatted(key, nodeName, change.getOwner()));
+        }
+        if (known.owner().equals(change.getOwner()) && known.serial() >= change.getSerial()) {
+          LOG.debugf("Node '%s' already has %s at serial %d (received %d)", nodeName, key, known.serial(), change.getSerial());
+          return Outcome.newBuilder().setIndex(index).setStatus(OutcomeStatus.ALREADY_CURRENT).build();
+        }
+        if (!known.owner().equals(change.getOwner()) && !known.deleted()) {
+          throw new DecodeException(RejectReason.NOT_OWNER, ("%s is owned by '%s'; a change from '%s' "
+              + "cannot take it over (a hand-over raises the ownership epoch, this change keeps epoch %d)")
+              .formatted(key, known.owner(), change.getOwner(), epoch));
+        }
       }
     }
     boolean delete = change.getOperation() == Operation.DELETE;
@@ -398,7 +414,8 @@ public final class InboundApplier {
     } else {
       upsertObject(session, type, id, change);
     }
-    rows.put(key, new ObjectRow(type.name(), idText, change.getOwner(), change.getSerial(), delete));
+    rows.put(key, new ObjectRow(type.name(), idText, change.getOwner(), change.getSerial(), delete,
+        change.getEpoch(), delete || change.getHandoverTo().isEmpty() ? null : change.getHandoverTo()));
     return Outcome.newBuilder().setIndex(index).setStatus(OutcomeStatus.APPLIED).build();
   }
 

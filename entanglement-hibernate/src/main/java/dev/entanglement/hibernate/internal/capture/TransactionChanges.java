@@ -98,6 +98,7 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
     if (changes.isEmpty()) {
       return;
     }
+    refuseHandedOver();
     try {
       List<ObjectRow> rows = new ArrayList<>(changes.size());
       String node = sink.nodeName();
@@ -113,6 +114,23 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
       LOG.errorf(e, "Entanglement could not write its bookkeeping for %d changed objects",
           changes.size());
       sink.captureFailed(changes.size() + " objects", e);
+    }
+  }
+
+  /**
+   * The one deliberate failure of an application's commit: an object this transaction changed
+   * was handed over to another node while the transaction ran. Committing would write a state
+   * the new owner never sees (it decides the object from now on), so the transaction is rolled
+   * back like an optimistic-lock failure; retried, the change goes to the new owner as a request.
+   */
+  private void refuseHandedOver() {
+    for (Map.Entry<String, Captured> entry : changes.entrySet()) {
+      String newOwner = sink.ownership().remoteOwner(entry.getKey());
+      if (newOwner != null) {
+        throw new dev.entanglement.hibernate.EntanglementException(("%s was handed over to node '%s' while this "
+            + "transaction ran; the transaction is rolled back. Retry it: the change then goes to '%s' as an "
+            + "update request").formatted(entry.getKey(), newOwner, newOwner));
+      }
     }
   }
 
@@ -146,6 +164,10 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
         Change change = c.state == null
             ? c.type.delete(c.id, node, c.serial)
             : c.type.upsert(c.id, c.state, node, c.serial);
+        long epoch = sink.ownership().ownEpoch(entry.getKey());
+        if (epoch > 0) {
+          change = change.toBuilder().setEpoch(epoch).build();
+        }
         outgoing.add(new Outgoing(entry.getKey(), c.type.priority(), c.type.coalesce(), change));
       }
       sink.publish(outgoing);

@@ -88,7 +88,13 @@ public final class RequestExecutor {
         ObjectRow known = bookkeeping.read(connection, type.name(), idText);
         if (known != null && !known.deleted() && !known.owner().equals(self)) {
           tx.rollback();
-          return refused(RejectReason.NOT_OWNER, "%s is owned by '%s', not by '%s'".formatted(key, known.owner(), self));
+          return refused(RejectReason.NOT_OWNER, "%s is owned by '%s', not by '%s'%s".formatted(key, known.owner(), self,
+              self.equals(known.handoverTo()) ? " (it is being handed to '" + self + "', which has not taken it over yet)" : ""));
+        }
+        if (known != null && !known.deleted() && known.handoverTo() != null) {
+          tx.rollback();
+          return outcome(RequestStatus.CONFLICT, "%s is being handed over from '%s' to '%s'; retry the request"
+              .formatted(key, self, known.handoverTo()));
         }
         Object existing = session.get(persister.getEntityName(), id);
         RequestKind kind = request.getKind();
@@ -133,6 +139,9 @@ public final class RequestExecutor {
         bookkeeping.write(connection, List.of(new ObjectRow(type.name(), idText, self, serial, kind == RequestKind.REMOVE)));
         tx.commit();
         result = kind == RequestKind.REMOVE ? type.delete(id, self, serial) : type.upsert(id, state, self, serial);
+        if (known != null && known.epoch() > 0) {
+          result = result.toBuilder().setEpoch(known.epoch()).build();
+        }
       } catch (DecodeException e) {
         rollback(tx);
         return refused(e.reason(), e.getMessage());

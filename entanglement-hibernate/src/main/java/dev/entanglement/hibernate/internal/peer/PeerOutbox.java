@@ -41,7 +41,7 @@ final class PeerOutbox {
       Change previous = lane.get(key);
       if (previous != null) {
         coalesced++;
-        if (previous.getSerial() > change.getSerial() && previous.getOwner().equals(change.getOwner())) {
+        if (newer(previous, change)) {
           return true; // what waits is newer already
         }
         lane.put(key, change);
@@ -54,6 +54,14 @@ final class PeerOutbox {
       size++;
       return false;
     }
+  }
+
+  /** Whether a waiting state is newer than an offered one: a later ownership epoch, or the same owner's later serial. */
+  private static boolean newer(Change waiting, Change offered) {
+    if (waiting.getEpoch() != offered.getEpoch()) {
+      return waiting.getEpoch() > offered.getEpoch();
+    }
+    return waiting.getSerial() > offered.getSerial() && waiting.getOwner().equals(offered.getOwner());
   }
 
   /**

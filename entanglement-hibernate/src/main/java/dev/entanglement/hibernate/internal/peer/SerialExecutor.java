@@ -14,14 +14,14 @@ import org.jboss.logging.Logger;
  * {@code queue} and {@code running} are guarded by {@code this}. A task that throws is logged and
  * does not stop the tasks after it.
  */
-final class SerialExecutor implements Executor {
+public final class SerialExecutor implements Executor {
   private static final Logger LOG = Logger.getLogger(SerialExecutor.class);
 
   private final Executor delegate;
   private final Queue<Runnable> queue = new ArrayDeque<>();
   private boolean running;
 
-  SerialExecutor(Executor delegate) {
+  public SerialExecutor(Executor delegate) {
     this.delegate = delegate;
   }
 

@@ -23,8 +23,23 @@ import org.hibernate.dialect.PostgreSQLDialect;
  */
 public final class Bookkeeping {
 
-  /** One object's bookkeeping row. */
-  public record ObjectRow(String entity, String id, String owner, long serial, boolean deleted) {}
+  /**
+   * One object's bookkeeping row.
+   *
+   * @param epoch the ownership epoch (0 until the object's first hand-over)
+   * @param handoverTo the node the owner is handing the object to, or null
+   */
+  public record ObjectRow(String entity, String id, String owner, long serial, boolean deleted, long epoch,
+      String handoverTo) {
+    public ObjectRow(String entity, String id, String owner, long serial, boolean deleted) {
+      this(entity, id, owner, serial, deleted, 0, null);
+    }
+
+    /** The node that decides the object's next state: the hand-over's target while one is pending. */
+    public String effectiveOwner() {
+      return handoverTo != null ? handoverTo : owner;
+    }
+  }
 
   /** A received change that could not be applied, kept for retrying. */
   public record ParkedRow(String entity, String id, String owner, long serial, String reason,
@@ -32,6 +47,7 @@ public final class Bookkeeping {
 
   private final boolean h2;
   private final String upsertObject;
+  private final String upsertObjectWithEpoch;
   private final String upsertOwnerPosition;
   private final String upsertPeerPosition;
   private final String upsertParked;
@@ -40,6 +56,8 @@ public final class Bookkeeping {
     this.h2 = h2;
     this.upsertObject = upsert("entanglement_object", List.of("entity_name", "object_id"),
         List.of("owner_node", "serial", "deleted"));
+    this.upsertObjectWithEpoch = upsert("entanglement_object", List.of("entity_name", "object_id"),
+        List.of("owner_node", "serial", "deleted", "epoch", "handover_to"));
     this.upsertOwnerPosition = upsert("entanglement_owner_position", List.of("owner_node"), List.of("serial"));
     this.upsertPeerPosition = upsert("entanglement_peer_position", List.of("peer_name", "owner_node"),
         List.of("acked_serial"));
@@ -77,18 +95,34 @@ public final class Bookkeeping {
 
   // ---- objects ----------------------------------------------------------------------------
 
-  /** Writes the rows with one batched statement. */
+  /**
+   * Writes the rows of this node's own changes with one batched statement, leaving each row's
+   * epoch and hand-over as they are (the capture path: the owner's epoch does not change there).
+   */
   public void write(Connection connection, List<ObjectRow> rows) throws SQLException {
+    writeRows(connection, rows, false);
+  }
+
+  /** Writes the rows with one batched statement, epoch and hand-over included (received states). */
+  public void writeWithEpoch(Connection connection, List<ObjectRow> rows) throws SQLException {
+    writeRows(connection, rows, true);
+  }
+
+  private void writeRows(Connection connection, List<ObjectRow> rows, boolean withEpoch) throws SQLException {
     if (rows.isEmpty()) {
       return;
     }
-    try (PreparedStatement statement = connection.prepareStatement(upsertObject)) {
+    try (PreparedStatement statement = connection.prepareStatement(withEpoch ? upsertObjectWithEpoch : upsertObject)) {
       for (ObjectRow row : rows) {
         statement.setString(1, row.entity());
         statement.setString(2, row.id());
         statement.setString(3, row.owner());
         statement.setLong(4, row.serial());
         statement.setBoolean(5, row.deleted());
+        if (withEpoch) {
+          statement.setLong(6, row.epoch());
+          statement.setString(7, row.handoverTo());
+        }
         if (rows.size() == 1) {
           statement.executeUpdate();
           return;
@@ -102,14 +136,16 @@ public final class Bookkeeping {
   /** The object's row, or null when this node has never had it. */
   public ObjectRow read(Connection connection, String entity, String id) throws SQLException {
     try (PreparedStatement statement = connection.prepareStatement(
-        "SELECT owner_node, serial, deleted FROM entanglement_object WHERE entity_name = ? AND object_id = ?")) {
+        "SELECT owner_node, serial, deleted, epoch, handover_to FROM entanglement_object "
+            + "WHERE entity_name = ? AND object_id = ?")) {
       statement.setString(1, entity);
       statement.setString(2, id);
       try (ResultSet rs = statement.executeQuery()) {
         if (!rs.next()) {
           return null;
         }
-        return new ObjectRow(entity, id, rs.getString(1), rs.getLong(2), rs.getBoolean(3));
+        return new ObjectRow(entity, id, rs.getString(1), rs.getLong(2), rs.getBoolean(3), rs.getLong(4),
+            rs.getString(5));
       }
     }
   }
@@ -118,7 +154,7 @@ public final class Bookkeeping {
   public List<ObjectRow> changedSince(Connection connection, String owner, long after, int limit)
       throws SQLException {
     try (PreparedStatement statement = connection.prepareStatement(
-        "SELECT entity_name, object_id, serial, deleted FROM entanglement_object "
+        "SELECT entity_name, object_id, serial, deleted, epoch, handover_to FROM entanglement_object "
             + "WHERE owner_node = ? AND serial > ? ORDER BY serial LIMIT ?")) {
       statement.setString(1, owner);
       statement.setLong(2, after);
@@ -126,22 +162,28 @@ public final class Bookkeeping {
       List<ObjectRow> rows = new ArrayList<>();
       try (ResultSet rs = statement.executeQuery()) {
         while (rs.next()) {
-          rows.add(new ObjectRow(rs.getString(1), rs.getString(2), owner, rs.getLong(3), rs.getBoolean(4)));
+          rows.add(new ObjectRow(rs.getString(1), rs.getString(2), owner, rs.getLong(3), rs.getBoolean(4),
+              rs.getLong(5), rs.getString(6)));
         }
       }
       return rows;
     }
   }
 
-  /** The existing objects owned by other nodes than this one. */
-  public List<ObjectRow> ownedByOthers(Connection connection, String node) throws SQLException {
+  /**
+   * The existing objects whose ownership is not simply "this node's, epoch 0": owned by other
+   * nodes, being handed over, or once handed over.
+   */
+  public List<ObjectRow> ownershipRows(Connection connection, String node) throws SQLException {
     try (PreparedStatement statement = connection.prepareStatement(
-        "SELECT entity_name, object_id, owner_node FROM entanglement_object WHERE owner_node <> ? AND deleted = FALSE")) {
+        "SELECT entity_name, object_id, owner_node, serial, epoch, handover_to FROM entanglement_object "
+            + "WHERE deleted = FALSE AND (owner_node <> ? OR epoch > 0 OR handover_to IS NOT NULL)")) {
       statement.setString(1, node);
       List<ObjectRow> rows = new ArrayList<>();
       try (ResultSet rs = statement.executeQuery()) {
         while (rs.next()) {
-          rows.add(new ObjectRow(rs.getString(1), rs.getString(2), rs.getString(3), 0, false));
+          rows.add(new ObjectRow(rs.getString(1), rs.getString(2), rs.getString(3), rs.getLong(4), false,
+              rs.getLong(5), rs.getString(6)));
         }
       }
       return rows;

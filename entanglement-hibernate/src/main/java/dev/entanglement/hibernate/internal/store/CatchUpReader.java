@@ -81,6 +81,13 @@ public final class CatchUpReader {
           Change change = entity == null
               ? type.delete(id, owner, row.serial())
               : type.upsert(id, type.persister().getValues(entity), owner, row.serial());
+          if (row.epoch() > 0 || row.handoverTo() != null) {
+            Change.Builder withEpoch = change.toBuilder().setEpoch(row.epoch());
+            if (row.handoverTo() != null && !row.deleted()) {
+              withEpoch.setHandoverTo(row.handoverTo());
+            }
+            change = withEpoch.build();
+          }
           changes.add(new Outgoing(key, type.priority(), type.coalesce(), change));
         }
         session.getTransaction().commit();
