@@ -230,6 +230,33 @@ public final class Entanglement {
     }
   }
 
+  /**
+   * Starts a transition on an object this node holds (any node may, owner or not): provisional
+   * state that every node receives at once and can show through a {@link TransitionListener},
+   * and that no node writes to its database. Starting it breaks a transition of the same object
+   * that was in progress. See {@link Transition} for how it ends.
+   *
+   * @throws IllegalArgumentException if the class is not an {@code @Entangled} entity or this
+   *     node has no such object
+   */
+  public <T> Transition<T> startTransition(Class<T> type, Object id) {
+    String entityName = runtime.factory().getMappingMetamodel().getEntityDescriptor(type).getEntityName();
+    var entangled = runtime.model().byEntityName(entityName);
+    if (entangled == null) {
+      throw new IllegalArgumentException(type.getName() + " is not an @Entangled entity");
+    }
+    return runtime.transitions().start(type, entangled, id);
+  }
+
+  /** Registers a listener for the transitions this node sees (its own and other nodes'). */
+  public void addTransitionListener(TransitionListener listener) {
+    runtime.transitions().addListener(listener);
+  }
+
+  public void removeTransitionListener(TransitionListener listener) {
+    runtime.transitions().removeListener(listener);
+  }
+
   /** The node that owns an object this node holds, if it holds it. */
   public Optional<String> ownerOf(Class<?> type, Object id) {
     return runtime.ownerOf(runtime.factory().getMappingMetamodel().getEntityDescriptor(type).getEntityName(), id);

@@ -87,6 +87,7 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
   private transient dev.entanglement.hibernate.internal.ownership.Forwarder forwarder;
   private transient dev.entanglement.hibernate.internal.ownership.RequestExecutor requestExecutor;
   private transient dev.entanglement.hibernate.internal.ownership.Handover handover;
+  private transient dev.entanglement.hibernate.internal.transition.Transitions transitions;
   /** Decides update requests and hand-overs one at a time, in the order they arrive. */
   private transient java.util.concurrent.Executor decisions;
   private final transient AtomicLong captureFailures = new AtomicLong();
@@ -175,6 +176,7 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
               ownership.owned(key, effectiveOwner);
             }
             handover.applied(key, change);
+            transitions.committed(key, change);
           }
         }
         relay(peer, changes);
@@ -212,6 +214,8 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
     handover = new dev.entanglement.hibernate.internal.ownership.Handover(sf, scanned, bookkeeping, ownership, decisions,
         new HandoverHost());
     handover.takeOverPending(ownershipRows);
+    transitions = new dev.entanglement.hibernate.internal.transition.Transitions(scanned, new TransitionHost(),
+        new dev.entanglement.hibernate.internal.peer.SerialExecutor(pool));
     model = scanned;
     factory = sf;
     running = true;
@@ -780,6 +784,85 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
       for (Outgoing change : changes) {
         connection.offer(change);
       }
+    }
+    for (Outgoing change : changes) {
+      transitions.committed(change.key(), change.change());
+    }
+  }
+
+  @Override
+  public void onTransition(String peer, dev.entanglement.proto.v1.TransitionUpdate update) {
+    transitions.received(peer, update);
+  }
+
+  public dev.entanglement.hibernate.internal.transition.Transitions transitions() {
+    return transitions;
+  }
+
+  /** The transitions' view of the node. */
+  private final class TransitionHost implements dev.entanglement.hibernate.internal.transition.Transitions.Host {
+    @Override
+    public String nodeName() {
+      return config.nodeName();
+    }
+
+    @Override
+    public String ownerOf(dev.entanglement.hibernate.internal.model.EntangledType type, String key) {
+      String remote = ownership.remoteOwner(key);
+      return remote != null ? remote : config.nodeName();
+    }
+
+    @Override
+    public Bookkeeping.ObjectRow heldRow(dev.entanglement.hibernate.internal.model.EntangledType type, String idText) {
+      try (var session = factory.openStatelessSession()) {
+        return session.doReturningWork(c -> bookkeeping.read(c, type.name(), idText));
+      }
+    }
+
+    @Override
+    public void flood(String exceptPeer, dev.entanglement.proto.v1.Envelope envelope) {
+      for (PeerConnection connection : peers.values()) {
+        if (connection.peerName() != null && !connection.peerName().equals(exceptPeer)) {
+          connection.sendUrgent(envelope);
+        }
+      }
+    }
+
+    @Override
+    public Object load(dev.entanglement.hibernate.internal.model.EntangledType type, Object id) {
+      try (var session = factory.openSession()) {
+        return session.find(type.persister().getMappedClass(), id);
+      }
+    }
+
+    @Override
+    public java.util.Map<String, Object> decode(dev.entanglement.hibernate.internal.model.EntangledType type, Object id,
+        List<dev.entanglement.proto.v1.Attribute> attributes) throws dev.entanglement.hibernate.internal.model.DecodeException {
+      try (var session = factory.openStatelessSession()) {
+        Object current = session.get(type.persister().getEntityName(), id);
+        Object[] state = current == null ? new Object[type.persister().getPropertyNames().length]
+            : type.persister().getValues(current);
+        type.decode(attributes, state,
+            (referenced, referencedId) -> session.get(referenced.persister().getEntityName(), referencedId));
+        java.util.Map<String, Object> values = new java.util.LinkedHashMap<>();
+        String[] names = type.persister().getPropertyNames();
+        for (var attribute : attributes) {
+          for (int i = 0; i < names.length; i++) {
+            if (names[i].equals(attribute.getName())) {
+              values.put(names[i], state[i]);
+            }
+          }
+        }
+        return values;
+      }
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public java.util.concurrent.CompletableFuture<Object> commit(dev.entanglement.hibernate.internal.model.EntangledType type,
+        Object id, java.util.function.Consumer<Object> change) {
+      return dev.entanglement.hibernate.Entanglement.of(factory).update(
+          (Class<Object>) type.persister().getMappedClass(), id, change);
     }
   }
 

@@ -194,6 +194,12 @@ public final class PeerConnection implements StreamObserver<Envelope> {
           host.onRequestOutcome(peerName, envelope.getRequestOutcome());
         }
       });
+      case TRANSITION -> serial.execute(() -> {
+        grant(1);
+        if (state == State.STREAMING) {
+          host.onTransition(peerName, envelope.getTransition());
+        }
+      });
       default -> serial.execute(() -> {
         // a newer peer's message kind: skip it, but keep the stream going
         LOG.debugf("Ignoring an envelope of an unknown kind from peer '%s'", peerName);
