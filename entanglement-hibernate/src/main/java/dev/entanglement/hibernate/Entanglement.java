@@ -257,6 +257,29 @@ public final class Entanglement {
     runtime.transitions().removeListener(listener);
   }
 
+  /**
+   * Adds a policy of this node at run time (after those of {@link EntanglementSettings#POLICY})
+   * and applies the new decisions to every connected peer, as {@link #policyChanged()} does.
+   */
+  public void addPolicy(dev.entanglement.hibernate.policy.Policy policy) {
+    runtime.addPolicy(policy);
+  }
+
+  /**
+   * Tells the plugin that policy decisions may have changed (they depend on application state):
+   * every connected peer is synchronized again under the new decisions, so objects a peer may no
+   * longer see are withdrawn there (removed from its database) and objects it may now see
+   * arrive. The work happens in the background; {@link #caughtUp(String)} completes after it.
+   */
+  public void policyChanged() {
+    runtime.policyChanged();
+  }
+
+  /** How many sends and receives the policies denied, by {@code peer|send or receive|reason}. */
+  public java.util.Map<String, Long> policyDenials() {
+    return runtime.policyDenials();
+  }
+
   /** The node that owns an object this node holds, if it holds it. */
   public Optional<String> ownerOf(Class<?> type, Object id) {
     return runtime.ownerOf(runtime.factory().getMappingMetamodel().getEntityDescriptor(type).getEntityName(), id);

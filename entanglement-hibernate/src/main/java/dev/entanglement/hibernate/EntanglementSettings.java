@@ -102,4 +102,13 @@ public final class EntanglementSettings {
    * (including while no route to the owner exists), in milliseconds. Defaults to {@code 10000}.
    */
   public static final String REQUEST_TIMEOUT_MS = "entanglement.request.timeout_ms";
+
+  /**
+   * The node's policies ({@link dev.entanglement.hibernate.policy.Policy}): fully qualified class
+   * names, comma separated, each with a public no-argument constructor; or, in the properties
+   * map given in code, a {@code Policy} instance or a collection of them. Entity types may add
+   * their own with {@link dev.entanglement.hibernate.annotations.EntangledPolicy}. Defaults to
+   * none: every peer sees and may request everything.
+   */
+  public static final String POLICY = "entanglement.policy";
 }

@@ -88,6 +88,8 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
   private transient dev.entanglement.hibernate.internal.ownership.RequestExecutor requestExecutor;
   private transient dev.entanglement.hibernate.internal.ownership.Handover handover;
   private transient dev.entanglement.hibernate.internal.transition.Transitions transitions;
+  private final List<dev.entanglement.hibernate.policy.Policy> nodePolicies = new ArrayList<>();
+  private transient dev.entanglement.hibernate.internal.policy.PolicyPoints policy;
   /** Decides update requests and hand-overs one at a time, in the order they arrive. */
   private transient java.util.concurrent.Executor decisions;
   private final transient AtomicLong captureFailures = new AtomicLong();
@@ -156,12 +158,30 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
       throw new EntanglementConfigurationException(
           "Entanglement could not read its tables at start: " + e.getMessage(), e);
     }
+    policy = new dev.entanglement.hibernate.internal.policy.PolicyPoints(
+        new dev.entanglement.hibernate.internal.policy.PolicyEngine(nodePolicies, scanned, this::peerRef), scanned, sf);
     applier = new InboundApplier(sf, scanned, bookkeeping, config.nodeName());
     applier.load();
     applier.hooks(new InboundApplier.Hooks() {
       @Override
       public String directionProblem(String owner, String peer) {
         return NodeRuntime.this.directionProblem(owner, peer);
+      }
+
+      @Override
+      public String deniedMessage(String peer, dev.entanglement.hibernate.internal.model.EntangledType type, Change change) {
+        return policy.changeDenied(peer, type, change);
+      }
+
+      @Override
+      public boolean objectStage() {
+        return policy.objectStage();
+      }
+
+      @Override
+      public String deniedObject(String peer, dev.entanglement.hibernate.internal.model.EntangledType type, Change change,
+          Object incoming, Object stored) {
+        return policy.objectDenied(peer, type, policy.messageOf(type, change), incoming, stored);
       }
 
       @Override
@@ -205,6 +225,12 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
           @Override
           public void publish(List<Outgoing> changes) {
             NodeRuntime.this.publish(changes);
+          }
+
+          @Override
+          public String deniedObject(String peer, dev.entanglement.hibernate.internal.model.EntangledType type,
+              dev.entanglement.proto.v1.UpdateRequest request, Object incoming, Object stored) {
+            return policy.objectDenied(peer, type, policy.messageOf(type, request), incoming, stored);
           }
         });
     String node = config.nodeName();
@@ -470,9 +496,20 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
   @Override
   public void onUpdateRequest(String peer, dev.entanglement.proto.v1.UpdateRequest request) {
     decisions.execute(() -> {
+      String denial = policy.requestDenied(peer, request);
+      if (denial != null) {
+        forwarder.answer(peer, dev.entanglement.proto.v1.RequestOutcome.newBuilder().setRequestId(request.getRequestId())
+            .setStatus(dev.entanglement.proto.v1.RequestStatus.REFUSED)
+            .setReason(dev.entanglement.proto.v1.RejectReason.POLICY)
+            .setMessage("node '%s' refused the request of '%s' for %s#%s: %s".formatted(config.nodeName(),
+                request.getOrigin(), request.getEntity(),
+                dev.entanglement.hibernate.internal.model.Values.shortText(request.getId()), denial))
+            .build());
+        return;
+      }
       dev.entanglement.proto.v1.UpdateRequest routed = followObject(request);
       if (routed.getOwner().equals(config.nodeName())) {
-        forwarder.answer(peer, requestExecutor.execute(routed).toBuilder().setRequestId(routed.getRequestId()).build());
+        forwarder.answer(peer, requestExecutor.execute(peer, routed).toBuilder().setRequestId(routed.getRequestId()).build());
       } else {
         forwarder.relay(peer, routed);
       }
@@ -792,7 +829,45 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
 
   @Override
   public void onTransition(String peer, dev.entanglement.proto.v1.TransitionUpdate update) {
-    transitions.received(peer, update);
+    if (policy.transitionDenied(peer, update) == null) {
+      transitions.received(peer, update);
+    }
+  }
+
+  @Override
+  public boolean sendDenied(String peer, Outgoing change) {
+    return policy.sendDenied(peer, change.change()) != null;
+  }
+
+  /** The peer as policies see it. */
+  private dev.entanglement.hibernate.policy.PeerRef peerRef(String name) {
+    return new dev.entanglement.hibernate.policy.PeerRef(name, null);
+  }
+
+  /** Policies given at boot ({@code entanglement.policy}); before the factory is built. */
+  public void nodePolicies(List<dev.entanglement.hibernate.policy.Policy> policies) {
+    nodePolicies.addAll(policies);
+  }
+
+  /** Adds a policy at run time and applies the new decisions to every peer. */
+  public void addPolicy(dev.entanglement.hibernate.policy.Policy added) {
+    policy.engine().add(added);
+    policyChanged();
+  }
+
+  /**
+   * Decisions may have changed: every connected peer is sent everything again as a full
+   * synchronization with a sweep, so withdrawn objects disappear there and granted ones arrive.
+   */
+  public void policyChanged() {
+    for (PeerConnection connection : peers.values()) {
+      connection.pushFullSync();
+    }
+  }
+
+  /** Policy denials so far, by "peer|send or receive|reason". */
+  public java.util.Map<String, Long> policyDenials() {
+    return policy.engine().denials();
   }
 
   public dev.entanglement.hibernate.internal.transition.Transitions transitions() {
@@ -822,7 +897,8 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
     @Override
     public void flood(String exceptPeer, dev.entanglement.proto.v1.Envelope envelope) {
       for (PeerConnection connection : peers.values()) {
-        if (connection.peerName() != null && !connection.peerName().equals(exceptPeer)) {
+        if (connection.peerName() != null && !connection.peerName().equals(exceptPeer)
+            && policy.sendDenied(connection.peerName(), envelope.getTransition()) == null) {
           connection.sendUrgent(envelope);
         }
       }

@@ -71,6 +71,21 @@ public final class InboundApplier {
      * @param peer the peer they came from, or null (a parked change applied on retry)
      */
     void applied(String peer, List<Change> changes);
+
+    /** The policies' denial of a received change at the message stage, or null. */
+    default String deniedMessage(String peer, EntangledType type, Change change) {
+      return null;
+    }
+
+    /** Whether the policies decide at the object stage (else no copies are constructed for them). */
+    default boolean objectStage() {
+      return false;
+    }
+
+    /** The policies' denial of a received change at the object stage, or null. */
+    default String deniedObject(String peer, EntangledType type, Change change, Object incoming, Object stored) {
+      return null;
+    }
   }
 
   private final SessionFactoryImplementor factory;
@@ -139,6 +154,11 @@ public final class InboundApplier {
     for (int i = 0; i < count; i++) {
       try {
         check(batch.getChanges(i));
+        String denial = peer == null ? null
+            : hooks.deniedMessage(peer, model.byName(batch.getChanges(i).getEntity()), batch.getChanges(i));
+        if (denial != null) {
+          throw new DecodeException(RejectReason.POLICY, denial);
+        }
         String owner = batch.getChanges(i).getOwner();
         String problem = directionProblems.computeIfAbsent(owner, o -> String.valueOf(hooks.directionProblem(o, peer)));
         if (!problem.equals("null")) {
@@ -162,7 +182,7 @@ public final class InboundApplier {
     try {
       try {
         inTransaction((session, connection) -> {
-          applyChanges(session, connection, batch, valid, outcomes, unparked);
+          applyChanges(session, connection, batch, valid, outcomes, unparked, peer);
           finish(connection, batch, outcomes, newPositions, unparked);
         });
       } catch (RuntimeException | SQLException batchFailure) {
@@ -173,7 +193,7 @@ public final class InboundApplier {
           try {
             outcomes[i] = null;
             List<String> unparkedHere = new ArrayList<>();
-            inTransaction((session, connection) -> applyChanges(session, connection, batch, List.of(i), outcomes, unparkedHere));
+            inTransaction((session, connection) -> applyChanges(session, connection, batch, List.of(i), outcomes, unparkedHere, peer));
             unparked.addAll(unparkedHere);
           } catch (RuntimeException | SQLException e) {
             outcomes[i] = databaseRejection(i, batch.getChanges(i), e);
@@ -223,7 +243,7 @@ public final class InboundApplier {
   private Ack ack(String peer, ChangeBatch batch, Outcome[] outcomes) {
     Ack.Builder ack = Ack.newBuilder().setRequestId(batch.getRequestId());
     for (Outcome outcome : outcomes) {
-      if (outcome.getStatus() == OutcomeStatus.REJECTED) {
+      if (outcome.getStatus() == OutcomeStatus.REJECTED && outcome.getReason() != RejectReason.POLICY) {
         Change change = batch.getChanges(outcome.getIndex());
         LOG.warnf("Rejected a change from peer '%s' of %s#%s (%s): %s", peer, change.getEntity(),
             Values.shortText(change.getId()), outcome.getReason(), outcome.getMessage());
@@ -337,7 +357,7 @@ public final class InboundApplier {
   }
 
   private void applyChanges(StatelessSession session, Connection connection, ChangeBatch batch, List<Integer> indexes,
-      Outcome[] outcomes, List<String> unparked) throws SQLException {
+      Outcome[] outcomes, List<String> unparked, String peer) throws SQLException {
     Map<String, ObjectRow> rows = new HashMap<>();
     List<Integer> pending = indexes;
     boolean progress = true;
@@ -347,7 +367,7 @@ public final class InboundApplier {
       List<Integer> missingReference = new ArrayList<>();
       for (int i : pending) {
         try {
-          outcomes[i] = applyOne(session, connection, i, batch.getChanges(i), rows);
+          outcomes[i] = applyOne(session, connection, i, batch.getChanges(i), rows, peer);
           progress |= outcomes[i].getStatus() == OutcomeStatus.APPLIED;
         } catch (DecodeException e) {
           outcomes[i] = rejected(i, e.reason(), e.getMessage());
@@ -372,7 +392,7 @@ public final class InboundApplier {
   }
 
   private Outcome applyOne(StatelessSession session, Connection connection, int index,
-      Change change, Map<String, ObjectRow> rows) throws DecodeException, SQLException {
+      Change change, Map<String, ObjectRow> rows, String peer) throws DecodeException, SQLException {
     EntangledType type = model.byName(change.getEntity());
     Object id = type.idCodec().decode(change.getId(), type.name() + " id");
     String idText = type.idText(id);
@@ -397,7 +417,11 @@ public final class InboundApplier {
           throw new DecodeException(RejectReason.NOT_OWNER, ("%s is owned by this node ('%s'); a "
               + "change claiming owner '%s' cannot overwrite it").formatted(key, nodeName, change.getOwner()));
         }
-        if (known.owner().equals(change.getOwner()) && known.serial() >= change.getSerial()) {
+        // a swept (withdrawn) object keeps its last state's serial: the same state sent again
+        // (re-granted, resynchronized) restores it; a real deletion has a serial of its own
+        boolean restores = known.deleted() && known.serial() == change.getSerial()
+            && change.getOperation() == Operation.UPSERT;
+        if (known.owner().equals(change.getOwner()) && known.serial() >= change.getSerial() && !restores) {
           LOG.debugf("Node '%s' already has %s at serial %d (received %d)", nodeName, key, known.serial(), change.getSerial());
           return Outcome.newBuilder().setIndex(index).setStatus(OutcomeStatus.ALREADY_CURRENT).build();
         }
@@ -410,9 +434,16 @@ public final class InboundApplier {
     }
     boolean delete = change.getOperation() == Operation.DELETE;
     if (delete) {
+      if (peer != null && hooks.objectStage()) {
+        Object stored = session.get(type.persister().getEntityName(), id);
+        String denial = hooks.deniedObject(peer, type, change, null, stored);
+        if (denial != null) {
+          throw new DecodeException(RejectReason.POLICY, denial);
+        }
+      }
       deleteObject(session, type, id);
     } else {
-      upsertObject(session, type, id, change);
+      upsertObject(session, type, id, change, peer);
     }
     rows.put(key, new ObjectRow(type.name(), idText, change.getOwner(), change.getSerial(), delete,
         change.getEpoch(), delete || change.getHandoverTo().isEmpty() ? null : change.getHandoverTo()));
@@ -426,12 +457,21 @@ public final class InboundApplier {
     }
   }
 
-  private void upsertObject(StatelessSession session, EntangledType type, Object id, Change change)
+  private void upsertObject(StatelessSession session, EntangledType type, Object id, Change change, String peer)
       throws DecodeException {
     EntityPersister persister = type.persister();
     SharedSessionContractImplementor implementor = (SharedSessionContractImplementor) session;
     Object existing = session.get(persister.getEntityName(), id);
+    Object stored = null;
+    boolean objectStage = peer != null && hooks.objectStage();
+    if (objectStage && existing != null) {
+      stored = copy(persister, implementor, id, existing.getClass() == persister.getMappedClass()
+          ? persister.getValues(existing).clone() : null);
+    }
     if (existing != null && existing.getClass() != persister.getMappedClass()) {
+      if (objectStage) {
+        stored = existing;
+      }
       session.delete(existing); // the object's subclass changed at the owner
       existing = null;
     }
@@ -439,6 +479,12 @@ public final class InboundApplier {
     Object oldVersion = existing != null && persister.isVersioned() ? persister.getVersion(existing) : null;
     Object[] state = type.decode(change.getAttributesList(), persister.getValues(target),
         (referenced, referencedId) -> session.get(referenced.persister().getEntityName(), referencedId));
+    if (objectStage) {
+      String denial = hooks.deniedObject(peer, type, change, copy(persister, implementor, id, state.clone()), stored);
+      if (denial != null) {
+        throw new DecodeException(RejectReason.POLICY, denial);
+      }
+    }
     persister.setValues(target, state);
     // written through the persister as the owner decided it: the id as it is (an insert would
     // generate a new one for @GeneratedValue ids), the version as it is (an update bumps it)
@@ -448,6 +494,16 @@ public final class InboundApplier {
       persister.getUpdateCoordinator().update(
           target, id, null, state, oldVersion, null, null, false, implementor);
     }
+  }
+
+  /** A detached instance with the given state, for policies to look at. */
+  private static Object copy(EntityPersister persister, SharedSessionContractImplementor session, Object id, Object[] state) {
+    if (state == null) {
+      return null;
+    }
+    Object copy = persister.instantiate(id, session);
+    persister.setValues(copy, state);
+    return copy;
   }
 
   // ---- parked changes ---------------------------------------------------------------------
@@ -482,7 +538,7 @@ public final class InboundApplier {
         }
         inTransaction((session, connection) -> {
           if (single != null) {
-            applyChanges(session, connection, single, List.of(0), outcome, new ArrayList<>());
+            applyChanges(session, connection, single, List.of(0), outcome, new ArrayList<>(), null);
           }
           if (single == null || outcome[0].getStatus() != OutcomeStatus.REJECTED) {
             bookkeeping.unpark(connection, row.entity(), row.id());

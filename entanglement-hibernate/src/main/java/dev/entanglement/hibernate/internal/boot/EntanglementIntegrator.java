@@ -32,6 +32,10 @@ public final class EntanglementIntegrator implements Integrator {
       return;
     }
     NodeRuntime runtime = new NodeRuntime(config.get());
+    ClassLoader loader = Thread.currentThread().getContextClassLoader();
+    runtime.nodePolicies(dev.entanglement.hibernate.internal.policy.PolicyEngine.fromSetting(
+        dev.entanglement.hibernate.EntanglementSettings.POLICY, settings.get(dev.entanglement.hibernate.EntanglementSettings.POLICY),
+        loader != null ? loader : EntanglementIntegrator.class.getClassLoader()));
     CaptureListener listener = new CaptureListener(() -> runtime, runtime::model);
     var listeners = sessionFactory.getEventListenerRegistry();
     listeners.appendListeners(EventType.POST_INSERT, listener);

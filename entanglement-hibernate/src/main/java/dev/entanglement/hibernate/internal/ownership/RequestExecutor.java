@@ -44,6 +44,11 @@ public final class RequestExecutor {
     void finished(List<Long> serials);
 
     void publish(List<Outgoing> changes);
+
+    /** The policies' denial of a request at the object stage, or null. */
+    default String deniedObject(String peer, EntangledType type, UpdateRequest request, Object incoming, Object stored) {
+      return null;
+    }
   }
 
   private final SessionFactoryImplementor factory;
@@ -59,7 +64,7 @@ public final class RequestExecutor {
   }
 
   /** Decides a request; the outcome's request id is left for the caller to set. Never throws. */
-  public RequestOutcome execute(UpdateRequest request) {
+  public RequestOutcome execute(String peer, UpdateRequest request) {
     String self = host.nodeName();
     EntangledType type = model.byName(request.getEntity());
     if (type == null) {
@@ -110,11 +115,21 @@ public final class RequestExecutor {
             state[persister.getVersionPropertyIndex()] = firstVersion(persister);
           }
           persister.setValues(created, state);
+          String denial = host.deniedObject(peer, type, request, created, null);
+          if (denial != null) {
+            tx.rollback();
+            return refused(RejectReason.POLICY, denial);
+          }
           persister.getInsertCoordinator().insert(created, id, state, implementor);
         } else if (existing == null) {
           tx.rollback();
           return outcome(RequestStatus.NOT_FOUND, "%s does not exist at its owner '%s'".formatted(key, self));
         } else if (kind == RequestKind.REMOVE) {
+          String denial = host.deniedObject(peer, type, request, null, existing);
+          if (denial != null) {
+            tx.rollback();
+            return refused(RejectReason.POLICY, denial);
+          }
           session.delete(existing);
         } else if (kind == RequestKind.UPDATE) {
           Object current = persister.isVersioned() ? persister.getVersion(existing) : null;
@@ -124,7 +139,17 @@ public final class RequestExecutor {
             return outcome(RequestStatus.CONFLICT, "%s changed at its owner '%s' since the version the request was made from (%s, now %s)"
                 .formatted(key, self, dev.entanglement.hibernate.internal.model.Values.shortText(request.getExpectedVersion()), current));
           }
+          Object[] before = persister.getValues(existing).clone();
           state = type.decode(request.getAttributesList(), persister.getValues(existing), loader(session));
+          Object incoming = persister.instantiate(id, implementor);
+          persister.setValues(incoming, state);
+          Object stored = persister.instantiate(id, implementor);
+          persister.setValues(stored, before);
+          String denial = host.deniedObject(peer, type, request, incoming, stored);
+          if (denial != null) {
+            tx.rollback();
+            return refused(RejectReason.POLICY, denial);
+          }
           if (persister.isVersioned()) {
             state[persister.getVersionPropertyIndex()] = nextVersion(current);
           }

@@ -562,8 +562,15 @@ public final class PeerConnection implements StreamObserver<Envelope> {
         serial.execute(() -> fail(Status.INTERNAL, "this node could not read its catch-up: " + e));
         return;
       }
+      // policies decide here, off the serial executor (an object-level policy may read the database)
+      List<Outgoing> allowed = new ArrayList<>(chunk.changes().size());
+      for (Outgoing change : chunk.changes()) {
+        if (!host.sendDenied(peerName, change)) {
+          allowed.add(change);
+        }
+      }
       serial.execute(() -> {
-        for (Outgoing change : chunk.changes()) {
+        for (Outgoing change : allowed) {
           outbox.offer(change);
         }
         catchUpObjectsSent.addAndGet(chunk.changes().size());
@@ -690,7 +697,7 @@ public final class PeerConnection implements StreamObserver<Envelope> {
 
   /** Queues a committed change for this peer. Never blocks on the network. */
   public void offer(Outgoing change) {
-    if (state == State.CLOSED) {
+    if (state == State.CLOSED || host.sendDenied(peerName, change)) {
       return;
     }
     outbox.offer(change);
@@ -711,6 +718,27 @@ public final class PeerConnection implements StreamObserver<Envelope> {
       checkCaughtUp();
     });
     return result;
+  }
+
+  /**
+   * Sends the peer everything again (this node's objects and those it relays), each owner as a
+   * full synchronization with a sweep: what the peer holds of those owners and is not sent is
+   * removed there. Used when policy decisions changed, so withdrawn objects disappear and
+   * granted ones arrive.
+   */
+  public void pushFullSync() {
+    serial.execute(() -> {
+      if (state != State.STREAMING) {
+        return;
+      }
+      queueCatchUp(new CatchUp(host.nodeName(), 0, true, true, 0));
+      for (OwnerPosition position : host.heldPositions()) {
+        if (!position.getOwner().equals(host.nodeName()) && !position.getOwner().equals(peerName)) {
+          queueCatchUp(new CatchUp(position.getOwner(), 0, true, true, 0));
+        }
+      }
+      drain();
+    });
   }
 
   /**

@@ -81,6 +81,11 @@ public interface PeerHost {
   /** The outcome of a request this node sent or passed on. Never blocks. */
   void onRequestOutcome(String peer, dev.entanglement.proto.v1.RequestOutcome outcome);
 
+  /** Whether the policies deny sending this change to the peer (it is then never on the wire). */
+  default boolean sendDenied(String peer, Outgoing change) {
+    return false;
+  }
+
   /** A transition update from a peer (called on the connection's serial executor; must not block). */
   default void onTransition(String peer, dev.entanglement.proto.v1.TransitionUpdate update) {}
 

@@ -1,0 +1,231 @@
+package dev.entanglement.hibernate.internal.policy;
+
+import dev.entanglement.hibernate.internal.model.DecodeException;
+import dev.entanglement.hibernate.internal.model.EntangledModel;
+import dev.entanglement.hibernate.internal.model.EntangledType;
+import dev.entanglement.hibernate.internal.model.Values;
+import dev.entanglement.hibernate.policy.Decision;
+import dev.entanglement.hibernate.policy.IncomingMessage;
+import dev.entanglement.hibernate.policy.IncomingObject;
+import dev.entanglement.hibernate.policy.ObjectRef;
+import dev.entanglement.proto.v1.Attribute;
+import dev.entanglement.proto.v1.Change;
+import dev.entanglement.proto.v1.Operation;
+import dev.entanglement.proto.v1.TransitionUpdate;
+import dev.entanglement.proto.v1.UpdateRequest;
+import dev.entanglement.proto.v1.Value;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import org.hibernate.engine.spi.SessionFactoryImplementor;
+
+/**
+ * The plugin's control points in wire terms: turns changes, requests and transitions into what
+ * policies see, asks the {@link PolicyEngine}, and counts and logs each denial. Returns the
+ * denial's reason, or null when the object may pass.
+ *
+ * <h2>Concurrency</h2>
+ * Stateless apart from the engine; thread-safe.
+ */
+public final class PolicyPoints {
+  private final PolicyEngine engine;
+  private final EntangledModel model;
+  private final SessionFactoryImplementor factory;
+
+  public PolicyPoints(PolicyEngine engine, EntangledModel model, SessionFactoryImplementor factory) {
+    this.engine = engine;
+    this.model = model;
+    this.factory = factory;
+  }
+
+  public PolicyEngine engine() {
+    return engine;
+  }
+
+  // ---- send ----------------------------------------------------------------------------------
+
+  /** Whether a change may go to the peer. */
+  public String sendDenied(String peer, Change change) {
+    if (engine.isEmpty() || peer == null) {
+      return null;
+    }
+    EntangledType type = model.byName(change.getEntity());
+    if (type == null) {
+      return null;
+    }
+    String owner = change.getHandoverTo().isEmpty() ? change.getOwner() : change.getHandoverTo();
+    return send(peer, type, change.getId(), owner, change.getOperation() == Operation.DELETE, "the change of");
+  }
+
+  /** Whether a transition may go to the peer. */
+  public String sendDenied(String peer, TransitionUpdate update) {
+    if (engine.isEmpty() || peer == null) {
+      return null;
+    }
+    EntangledType type = model.byName(update.getEntity());
+    return type == null ? null : send(peer, type, update.getId(), update.getOwner(), false, "the transition of");
+  }
+
+  private String send(String peer, EntangledType type, Value idValue, String owner, boolean deleted, String what) {
+    Object id;
+    try {
+      id = type.idCodec().decode(idValue, type.name() + " id");
+    } catch (DecodeException e) {
+      return null;
+    }
+    ObjectRef ref = new LazyRef(type, id, owner, deleted);
+    Decision decision = engine.send(peer, type, ref);
+    if (decision.isDeny()) {
+      engine.denied(peer, "send", what + " " + type.key(String.valueOf(id)), decision);
+      return decision.reason();
+    }
+    return null;
+  }
+
+  /** An object whose entity is read only when a policy asks for it. */
+  private final class LazyRef implements ObjectRef {
+    private final EntangledType type;
+    private final Object id;
+    private final String owner;
+    private final boolean deleted;
+
+    LazyRef(EntangledType type, Object id, String owner, boolean deleted) {
+      this.type = type;
+      this.id = id;
+      this.owner = owner;
+      this.deleted = deleted;
+    }
+
+    @Override
+    public Class<?> entityType() {
+      return type.persister().getMappedClass();
+    }
+
+    @Override
+    public String entityName() {
+      return type.name();
+    }
+
+    @Override
+    public Object id() {
+      return id;
+    }
+
+    @Override
+    public String owner() {
+      return owner;
+    }
+
+    @Override
+    public boolean deleted() {
+      return deleted;
+    }
+
+    @Override
+    public Object entity() {
+      try (var session = factory.openStatelessSession()) {
+        return session.get(type.persister().getEntityName(), id);
+      }
+    }
+  }
+
+  // ---- receive -------------------------------------------------------------------------------
+
+  public String changeDenied(String peer, EntangledType type, Change change) {
+    if (engine.isEmpty()) {
+      return null;
+    }
+    return message(peer, type, new IncomingMessage(
+        change.getOperation() == Operation.DELETE ? IncomingMessage.Kind.DELETE : IncomingMessage.Kind.UPSERT,
+        change.getEntity(), javaType(type), Values.shortText(change.getId()), change.getOwner(), change.getOwner(),
+        names(change.getAttributesList())));
+  }
+
+  public String requestDenied(String peer, UpdateRequest request) {
+    if (engine.isEmpty()) {
+      return null;
+    }
+    EntangledType type = model.byName(request.getEntity());
+    IncomingMessage.Kind kind = switch (request.getKind()) {
+      case CREATE -> IncomingMessage.Kind.CREATE_REQUEST;
+      case REMOVE -> IncomingMessage.Kind.REMOVE_REQUEST;
+      default -> IncomingMessage.Kind.UPDATE_REQUEST;
+    };
+    return message(peer, type, new IncomingMessage(kind, request.getEntity(), javaType(type),
+        Values.shortText(request.getId()), request.getOwner(), request.getOrigin(), names(request.getAttributesList())));
+  }
+
+  public String transitionDenied(String peer, TransitionUpdate update) {
+    if (engine.isEmpty()) {
+      return null;
+    }
+    EntangledType type = model.byName(update.getEntity());
+    return message(peer, type, new IncomingMessage(IncomingMessage.Kind.TRANSITION, update.getEntity(), javaType(type),
+        Values.shortText(update.getId()), update.getOwner(), update.getOrigin(), names(update.getAttributesList())));
+  }
+
+  private String message(String peer, EntangledType type, IncomingMessage message) {
+    Decision decision = engine.receiveMessage(peer, type, message);
+    if (decision.isDeny()) {
+      engine.denied(peer, "receive", describe(message), decision);
+      return decision.reason();
+    }
+    return null;
+  }
+
+  public boolean objectStage() {
+    return engine.hasObjectStage();
+  }
+
+  public String objectDenied(String peer, EntangledType type, IncomingMessage message, Object incoming, Object stored) {
+    if (engine.isEmpty() || peer == null) {
+      return null;
+    }
+    Decision decision = engine.receiveObject(peer, type, new IncomingObject(message, incoming, stored));
+    if (decision.isDeny()) {
+      engine.denied(peer, "receive", describe(message), decision);
+      return decision.reason();
+    }
+    return null;
+  }
+
+  /** The message-stage view of a change, for the object stage. */
+  public IncomingMessage messageOf(EntangledType type, Change change) {
+    return new IncomingMessage(
+        change.getOperation() == Operation.DELETE ? IncomingMessage.Kind.DELETE : IncomingMessage.Kind.UPSERT,
+        change.getEntity(), javaType(type), Values.shortText(change.getId()), change.getOwner(), change.getOwner(),
+        names(change.getAttributesList()));
+  }
+
+  /** The message-stage view of a request, for the object stage. */
+  public IncomingMessage messageOf(EntangledType type, UpdateRequest request) {
+    IncomingMessage.Kind kind = switch (request.getKind()) {
+      case CREATE -> IncomingMessage.Kind.CREATE_REQUEST;
+      case REMOVE -> IncomingMessage.Kind.REMOVE_REQUEST;
+      default -> IncomingMessage.Kind.UPDATE_REQUEST;
+    };
+    return new IncomingMessage(kind, request.getEntity(), javaType(type), Values.shortText(request.getId()),
+        request.getOwner(), request.getOrigin(), names(request.getAttributesList()));
+  }
+
+  private static String describe(IncomingMessage message) {
+    String kind = switch (message.kind()) {
+      case UPSERT, DELETE -> "a change of";
+      case UPDATE_REQUEST, CREATE_REQUEST, REMOVE_REQUEST -> "an update request for";
+      case TRANSITION -> "a transition of";
+    };
+    return kind + " " + message.entityName() + "#" + message.idText();
+  }
+
+  private static Class<?> javaType(EntangledType type) {
+    return type == null ? null : type.persister().getMappedClass();
+  }
+
+  private static Set<String> names(List<Attribute> attributes) {
+    Set<String> names = new LinkedHashSet<>();
+    for (Attribute attribute : attributes) {
+      names.add(attribute.getName());
+    }
+    return names;
+  }
+}

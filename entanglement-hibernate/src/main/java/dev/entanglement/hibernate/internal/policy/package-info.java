@@ -1,0 +1,2 @@
+/** Evaluation of the configured policies at each control point, with denial counters and a quiet log. */
+package dev.entanglement.hibernate.internal.policy;

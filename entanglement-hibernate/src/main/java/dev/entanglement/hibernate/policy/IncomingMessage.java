@@ -1,0 +1,39 @@
+package dev.entanglement.hibernate.policy;
+
+import java.util.Set;
+
+/**
+ * A received message about one object, before anything is decoded or constructed: the first,
+ * cheap receive stage. Immutable.
+ *
+ * @param kind what the message asks
+ * @param entityName the entity name as received
+ * @param entityType the entity class, or null if this node has no such {@code @Entangled} entity
+ * @param idText the object's id as text
+ * @param owner the owner the message names (for a request: the owner it is addressed to)
+ * @param origin the node that made the request, or the owner for a change
+ * @param attributeNames the names of the attributes carried
+ */
+public record IncomingMessage(Kind kind, String entityName, Class<?> entityType, String idText, String owner,
+    String origin, Set<String> attributeNames) {
+  /** What a received message asks. */
+  public enum Kind {
+    /** The owner's new state of an object. */
+    UPSERT,
+    /** The owner deleted the object. */
+    DELETE,
+    /** A request to the owner to change attributes of an object. */
+    UPDATE_REQUEST,
+    /** A request to the owner to create an object. */
+    CREATE_REQUEST,
+    /** A request to the owner to delete an object. */
+    REMOVE_REQUEST,
+    /** Provisional state of a transition. */
+    TRANSITION
+  }
+
+  /** Whether the message asks the owner to do something (update, create or remove). */
+  public boolean isRequest() {
+    return kind == Kind.UPDATE_REQUEST || kind == Kind.CREATE_REQUEST || kind == Kind.REMOVE_REQUEST;
+  }
+}
