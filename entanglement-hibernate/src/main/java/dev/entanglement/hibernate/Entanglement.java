@@ -280,6 +280,15 @@ public final class Entanglement {
     return runtime.policyDenials();
   }
 
+  /**
+   * Removes an owner for good (a node that left): deletes its objects here, refuses its changes
+   * from now on, and floods the removal so that its objects disappear at every node. Completes
+   * with the number of objects deleted here. The refusal lasts until this node restarts.
+   */
+  public CompletableFuture<Integer> removeOwner(String owner) {
+    return runtime.removeOwner(owner);
+  }
+
   /** The node that owns an object this node holds, if it holds it. */
   public Optional<String> ownerOf(Class<?> type, Object id) {
     return runtime.ownerOf(runtime.factory().getMappingMetamodel().getEntityDescriptor(type).getEntityName(), id);

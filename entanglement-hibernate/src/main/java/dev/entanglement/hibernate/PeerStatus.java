@@ -19,6 +19,7 @@ import java.time.Instant;
  * @param changesRejectedByPeer changes the peer refused (see its log and ours for the reasons)
  * @param changesReceived changes received from the peer
  * @param changesRejectedHere received changes this node refused
+ * @param changesAppliedHere received changes this node applied (not counting copies it already had)
  */
 public record PeerStatus(
     String name,
@@ -34,4 +35,5 @@ public record PeerStatus(
     long changesAcknowledged,
     long changesRejectedByPeer,
     long changesReceived,
-    long changesRejectedHere) {}
+    long changesRejectedHere,
+    long changesAppliedHere) {}

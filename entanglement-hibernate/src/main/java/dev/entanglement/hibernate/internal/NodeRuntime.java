@@ -89,6 +89,8 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
   private transient dev.entanglement.hibernate.internal.ownership.Handover handover;
   private transient dev.entanglement.hibernate.internal.transition.Transitions transitions;
   private final List<dev.entanglement.hibernate.policy.Policy> nodePolicies = new ArrayList<>();
+  /** Owners removed by an operator (here or elsewhere), with the node where it was done. */
+  private final java.util.Map<String, String> removedOwners = new java.util.concurrent.ConcurrentHashMap<>();
   private transient dev.entanglement.hibernate.internal.policy.PolicyPoints policy;
   /** Decides update requests and hand-overs one at a time, in the order they arrive. */
   private transient java.util.concurrent.Executor decisions;
@@ -170,7 +172,17 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
 
       @Override
       public String deniedMessage(String peer, dev.entanglement.hibernate.internal.model.EntangledType type, Change change) {
+        String removedBy = removedOwners.get(change.getOwner());
+        if (removedBy != null) {
+          return "owner '%s' was removed by an operator at '%s'; its objects are not accepted".formatted(
+              change.getOwner(), removedBy);
+        }
         return policy.changeDenied(peer, type, change);
+      }
+
+      @Override
+      public boolean relayIgnored(String owner, String peer) {
+        return !owner.equals(peer) && peers.containsKey(owner);
       }
 
       @Override
@@ -390,7 +402,7 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
       result.add(new PeerStatus(c.peerName(), c.address(), c.dialer(), c.state().name(), c.since(),
           c.outboxDepth(), c.coalesced(), c.changesSent(), c.catchUpObjectsSent(), c.bytesSent(),
           c.changesAcknowledged(),
-          c.changesRejectedByPeer(), c.changesReceived(), c.changesRejectedHere()));
+          c.changesRejectedByPeer(), c.changesReceived(), c.changesRejectedHere(), c.changesAppliedHere()));
     }
     return result;
   }
@@ -863,6 +875,45 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
     for (PeerConnection connection : peers.values()) {
       connection.pushFullSync();
     }
+  }
+
+  /**
+   * Removes an owner for good: deletes its objects here, refuses its changes from now on, and
+   * floods the removal so every node does the same. Completes when this node's objects are gone.
+   */
+  public java.util.concurrent.CompletableFuture<Integer> removeOwner(String owner) {
+    if (owner.equals(config.nodeName())) {
+      return java.util.concurrent.CompletableFuture.failedFuture(new IllegalArgumentException(
+          "node '%s' cannot remove itself as an owner".formatted(owner)));
+    }
+    return java.util.concurrent.CompletableFuture.supplyAsync(() -> ownerRemoved(null,
+        dev.entanglement.proto.v1.OwnerRemoved.newBuilder().setOwner(owner).setRemovedBy(config.nodeName()).build()), pool);
+  }
+
+  @Override
+  public void onOwnerRemoved(String peer, dev.entanglement.proto.v1.OwnerRemoved removed) {
+    if (!removed.getOwner().equals(config.nodeName())) {
+      pool.execute(() -> ownerRemoved(peer, removed));
+    }
+  }
+
+  private int ownerRemoved(String from, dev.entanglement.proto.v1.OwnerRemoved removed) {
+    String owner = removed.getOwner();
+    if (removedOwners.putIfAbsent(owner, removed.getRemovedBy()) != null) {
+      return 0; // known already: not passed on again (loops end here)
+    }
+    routes.remove(owner);
+    int count = applier.removeOwner(owner);
+    ownership.forgetOwner(owner);
+    LOG.infof("Node '%s' removed owner '%s' (removed by an operator at '%s'): %d objects deleted", config.nodeName(),
+        owner, removed.getRemovedBy(), count);
+    var envelope = dev.entanglement.proto.v1.Envelope.newBuilder().setOwnerRemoved(removed).build();
+    for (PeerConnection connection : peers.values()) {
+      if (connection.peerName() != null && !connection.peerName().equals(from)) {
+        connection.sendUrgent(envelope);
+      }
+    }
+    return count;
   }
 
   /** Policy denials so far, by "peer|send or receive|reason". */

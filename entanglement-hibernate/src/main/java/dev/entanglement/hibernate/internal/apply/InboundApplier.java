@@ -77,6 +77,15 @@ public final class InboundApplier {
       return null;
     }
 
+    /**
+     * Whether changes and positions of this owner coming from this peer are ignored (answered
+     * ALREADY_CURRENT, positions dropped): the owner is connected directly, so its own stream is
+     * the one source of its states, and nobody else can speak for it here.
+     */
+    default boolean relayIgnored(String owner, String peer) {
+      return false;
+    }
+
     /** Whether the policies decide at the object stage (else no copies are constructed for them). */
     default boolean objectStage() {
       return false;
@@ -160,6 +169,10 @@ public final class InboundApplier {
           throw new DecodeException(RejectReason.POLICY, denial);
         }
         String owner = batch.getChanges(i).getOwner();
+        if (peer != null && hooks.relayIgnored(owner, peer)) {
+          outcomes[i] = Outcome.newBuilder().setIndex(i).setStatus(OutcomeStatus.ALREADY_CURRENT).build();
+          continue;
+        }
         String problem = directionProblems.computeIfAbsent(owner, o -> String.valueOf(hooks.directionProblem(o, peer)));
         if (!problem.equals("null")) {
           throw new DecodeException(RejectReason.NOT_OWNER, problem);
@@ -171,6 +184,9 @@ public final class InboundApplier {
     }
     List<OwnerPosition> acceptedPositions = new ArrayList<>();
     for (OwnerPosition position : batch.getPositionsList()) {
+      if (peer != null && hooks.relayIgnored(position.getOwner(), peer)) {
+        continue;
+      }
       String problem = directionProblems.computeIfAbsent(position.getOwner(),
           o -> String.valueOf(hooks.directionProblem(o, peer)));
       if (problem.equals("null")) {
@@ -583,6 +599,51 @@ public final class InboundApplier {
    * holds that were not received (the owner no longer has them), then sets the owner's position.
    * Never throws.
    */
+  /**
+   * Deletes every object of a removed owner (children before parents, retried while progress is
+   * made) and forgets the owner. Returns how many objects were deleted. Never throws.
+   */
+  public synchronized int removeOwner(String owner) {
+    int removed = 0;
+    try {
+      List<ObjectRow> live;
+      try (StatelessSession session = factory.openStatelessSession()) {
+        live = session.doReturningWork(c -> bookkeeping.liveObjects(c, owner));
+      }
+      boolean progress = true;
+      while (!live.isEmpty() && progress) {
+        progress = false;
+        List<ObjectRow> left = new ArrayList<>();
+        for (ObjectRow row : live) {
+          try {
+            inTransaction((session, connection) -> {
+              EntangledType type = model.byName(row.entity());
+              if (type != null) {
+                deleteObject(session, type, type.idCodec().parseText(row.id()));
+              }
+            });
+            removed++;
+            progress = true;
+          } catch (RuntimeException | SQLException e) {
+            left.add(row);
+          }
+        }
+        live = left;
+      }
+      if (!live.isEmpty()) {
+        LOG.warnf("Removing owner '%s': %d of its objects could not be deleted here (still referenced?), e.g. %s#%s",
+            owner, live.size(), live.get(0).entity(), live.get(0).id());
+      }
+      inTransaction((session, connection) -> bookkeeping.forgetOwner(connection, owner));
+      positions.remove(owner);
+      parkedKeys.clear();
+      load();
+    } catch (RuntimeException | SQLException e) {
+      LOG.errorf(e, "Could not remove the objects of owner '%s'", owner);
+    }
+    return removed;
+  }
+
   public void endFullSync(String peer, SyncMarker end, Set<String> received) {
     String owner = end.getOwner();
     int removed = 0;

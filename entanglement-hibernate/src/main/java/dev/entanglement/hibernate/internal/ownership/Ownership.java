@@ -57,6 +57,11 @@ public final class Ownership {
     return epoch == null ? 0 : epoch;
   }
 
+  /** Forgets every object of a removed owner. */
+  public void forgetOwner(String owner) {
+    ownerByKey.values().removeIf(owner::equals);
+  }
+
   public int size() {
     return ownerByKey.size();
   }

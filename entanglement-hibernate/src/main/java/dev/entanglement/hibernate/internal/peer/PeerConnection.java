@@ -98,6 +98,7 @@ public final class PeerConnection implements StreamObserver<Envelope> {
   private final AtomicLong changesRejectedByPeer = new AtomicLong();
   private final AtomicLong changesReceived = new AtomicLong();
   private final AtomicLong changesRejectedHere = new AtomicLong();
+  private final AtomicLong changesAppliedHere = new AtomicLong();
   private final AtomicLong catchUpObjectsSent = new AtomicLong();
 
   /**
@@ -169,6 +170,8 @@ public final class PeerConnection implements StreamObserver<Envelope> {
           long rejected = ack.getOutcomesList().stream()
               .filter(o -> o.getStatus() == OutcomeStatus.REJECTED).count();
           changesRejectedHere.addAndGet(rejected);
+          changesAppliedHere.addAndGet(ack.getOutcomesList().stream()
+              .filter(o -> o.getStatus() == OutcomeStatus.APPLIED).count());
           serial.execute(() -> sendUrgentAndGrantOne(Envelope.newBuilder().setAck(ack).build()));
         });
       }
@@ -192,6 +195,12 @@ public final class PeerConnection implements StreamObserver<Envelope> {
         grant(1);
         if (state == State.STREAMING) {
           host.onRequestOutcome(peerName, envelope.getRequestOutcome());
+        }
+      });
+      case OWNER_REMOVED -> serial.execute(() -> {
+        grant(1);
+        if (state == State.STREAMING) {
+          host.onOwnerRemoved(peerName, envelope.getOwnerRemoved());
         }
       });
       case TRANSITION -> serial.execute(() -> {
@@ -827,5 +836,9 @@ public final class PeerConnection implements StreamObserver<Envelope> {
 
   public long changesRejectedHere() {
     return changesRejectedHere.get();
+  }
+
+  public long changesAppliedHere() {
+    return changesAppliedHere.get();
   }
 }

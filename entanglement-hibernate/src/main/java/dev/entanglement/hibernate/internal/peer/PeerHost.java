@@ -86,6 +86,9 @@ public interface PeerHost {
     return false;
   }
 
+  /** An owner was removed by an operator somewhere (called on the connection's serial executor). */
+  default void onOwnerRemoved(String peer, dev.entanglement.proto.v1.OwnerRemoved removed) {}
+
   /** A transition update from a peer (called on the connection's serial executor; must not block). */
   default void onTransition(String peer, dev.entanglement.proto.v1.TransitionUpdate update) {}
 

@@ -205,6 +205,18 @@ public final class Bookkeeping {
     }
   }
 
+  /** Forgets everything about an owner: its objects' rows and this node's position of it. */
+  public void forgetOwner(Connection connection, String owner) throws SQLException {
+    for (String sql : List.of("DELETE FROM entanglement_object WHERE owner_node = ?",
+        "DELETE FROM entanglement_owner_position WHERE owner_node = ?",
+        "DELETE FROM entanglement_parked WHERE owner_node = ?")) {
+      try (PreparedStatement statement = connection.prepareStatement(sql)) {
+        statement.setString(1, owner);
+        statement.executeUpdate();
+      }
+    }
+  }
+
   /**
    * Removes this node's tombstones up to a serial and records that they are gone. Returns how
    * many were removed.
