@@ -63,7 +63,7 @@ public final class SampleApp {
    * Hibernate and Entanglement log through JBoss Logging; send it to java.util.logging and show
    * warnings and errors only, so that the demo's tables stay readable.
    */
-  static void quietLogging() {
+  public static void quietLogging() {
     System.setProperty("org.jboss.logging.provider", "jdk");
     Logger root = Logger.getLogger("");
     root.setLevel(Level.WARNING);

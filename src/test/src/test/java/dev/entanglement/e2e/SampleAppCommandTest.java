@@ -77,6 +77,45 @@ class SampleAppCommandTest {
     assertThat(out).as(both).doesNotContain("Exception");
   }
 
+  @Test
+  void exerciseDemo_theReadmesMainCommand_asAProcess_exitsZero_andKeepsTheTeamsApart(@TempDir Path dir) throws Exception {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    String classpath = System.getProperty("java.class.path");
+    Path stdout = dir.resolve("stdout.txt");
+    Path stderr = dir.resolve("stderr.txt");
+    Process process = new ProcessBuilder(java, "-cp", classpath, "dev.entanglement.sample.Main")
+        .redirectOutput(stdout.toFile())
+        .redirectError(stderr.toFile())
+        .start();
+    boolean exited = process.waitFor(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+    if (!exited) {
+      process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
+    String out = Files.readString(stdout, StandardCharsets.UTF_8);
+    String err = Files.readString(stderr, StandardCharsets.UTF_8);
+    String both = "stdout:\n" + out + "\nstderr:\n" + err;
+    assertThat(exited).as("exited within %s%n%s", TIMEOUT, both).isTrue();
+    assertThat(process.exitValue()).as(both).isZero();
+    List<String> lines = out.lines().map(String::strip).toList();
+    assertThat(lines).as(both).containsSubsequence(
+        "== 1. red and blue register their machines; staff posts an announcement and a board marker",
+        "== 2. blue hands blue-dc over to staff (staff's objects are shared with everyone)",
+        "== 3. a change proposed at staff for a blue machine is forwarded through range to blue",
+        "== 4. blue's attempt on a red machine is refused; nothing changed",
+        "== 5. a marker dragged by red (a transition), then committed by its owner",
+        "== 6. blue is away; staff announces phase 2 and moves the marker; red's web server is compromised",
+        "== 7. blue is back and catches up (with what it may see only)",
+        "Every check held: red never received blue's machines, blue never red's; staff saw everything.");
+    for (String step : List.of("== 1.", "== 7.")) {
+      List<String> table = rows(lines, step);
+      assertThat(table.stream().filter(row -> row.startsWith("red ")).findFirst().orElseThrow()).as(both)
+          .doesNotContain("blue-mail");
+      assertThat(table.stream().filter(row -> row.startsWith("blue ")).findFirst().orElseThrow()).as(both)
+          .doesNotContain("red-web", "red-db");
+    }
+    assertThat(err).as(both).doesNotContain("SEVERE", "Exception");
+  }
+
   /** The rows of the table under a heading, with the padding collapsed to single spaces. */
   private static List<String> rows(List<String> lines, String heading) {
     int start = -1;

@@ -1,0 +1,405 @@
+package dev.entanglement.sample.exercise;
+
+import dev.entanglement.hibernate.Entanglement;
+import dev.entanglement.hibernate.EntanglementSettings;
+import dev.entanglement.hibernate.Transition;
+import dev.entanglement.hibernate.TransitionEvent;
+import dev.entanglement.hibernate.TransitionListener;
+import dev.entanglement.hibernate.UpdateRequestException;
+import jakarta.persistence.EntityManager;
+import jakarta.persistence.EntityManagerFactory;
+import jakarta.persistence.Persistence;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+
+/**
+ * The exercise: {@code staff}, {@code range}, {@code red} and {@code blue}, four nodes in one JVM,
+ * each with its own H2 database, over gRPC on loopback. {@code range} listens; the others dial
+ * it, so it is the gateway between them. Every node runs {@link ExerciseRules}.
+ *
+ * <p>The script: the teams register the machines they work on and hand one over; staff follows
+ * everything; a blue analyst at staff proposes a change to a blue machine (forwarded to blue,
+ * accepted); blue's change to a red machine is refused; red drags a marker on the shared board
+ * (a transition everyone sees live, then commits); blue goes away, things change, blue catches
+ * up. After each step it prints what each node holds in its own database, and checks that the
+ * teams never see each other's machines. Exits 0 when every check held.
+ */
+public final class ExerciseDemo {
+  static final String USAGE = "usage: ExerciseDemo [--keep-running]";
+  private static final String UNIT = "exercise"; // META-INF/persistence.xml
+  private static final long WAIT_SECONDS = 30;
+  private static final List<String> NODES = List.of("staff", "range", "red", "blue");
+
+  private final PrintStream out;
+  private final Map<String, EntityManagerFactory> nodes = new LinkedHashMap<>(); // guarded by this
+  private final String run = UUID.randomUUID().toString().substring(0, 8);
+  private final List<String> seenLive = new CopyOnWriteArrayList<>();
+  private String rangeAddress;
+  private boolean scriptDone;
+
+  private ExerciseDemo(PrintStream out) {
+    this.out = out;
+  }
+
+  public static void main(String[] args) {
+    dev.entanglement.sample.SampleApp.quietLogging();
+    System.exit(run(args, System.out));
+  }
+
+  /** Runs the demo, printing to {@code out}; returns the process exit code. */
+  public static int run(String[] args, PrintStream out) {
+    boolean keepRunning = false;
+    for (String arg : args) {
+      switch (arg) {
+        case "--keep-running" -> keepRunning = true;
+        case "--help", "-h" -> {
+          out.println(USAGE);
+          return 0;
+        }
+        default -> {
+          out.println("unknown option '" + arg + "'");
+          out.println(USAGE);
+          return 2;
+        }
+      }
+    }
+    ExerciseDemo demo = new ExerciseDemo(out);
+    boolean interrupted = false;
+    try {
+      demo.script();
+      if (keepRunning) {
+        demo.waitUntilStopped();
+      }
+      return 0;
+    } catch (InterruptedException e) {
+      interrupted = true;
+      out.println(demo.scriptDone ? "Stopped." : "Interrupted.");
+      return demo.scriptDone ? 0 : 1;
+    } catch (Exception e) {
+      out.println("The demo failed: " + e);
+      e.printStackTrace(out);
+      return 1;
+    } finally {
+      demo.close();
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private void script() throws Exception {
+    start("range", null);
+    rangeAddress = entanglement("range").listenAddress().orElseThrow();
+    for (String node : List.of("staff", "red", "blue")) {
+      start(node, rangeAddress);
+    }
+    for (String node : List.of("staff", "red", "blue")) {
+      awaitConnected(node);
+    }
+    out.println("Four nodes, each with its own H2 database: range listens on " + rangeAddress
+        + "; staff, red and blue dial it.");
+    out.println("Rules on every node (ExerciseRules): red and blue share with staff and range, never with each other.");
+    out.println();
+
+    Marker objective = new Marker(1, "objective A");
+    inTransaction("staff", em -> {
+      em.persist(new Announcement(1, "Exercise starts at 09:00"));
+      em.persist(objective);
+      return null;
+    });
+    inTransaction("red", em -> {
+      em.persist(new Machine("red-web", "red"));
+      em.persist(new Machine("red-db", "red"));
+      return null;
+    });
+    inTransaction("blue", em -> {
+      em.persist(new Machine("blue-mail", "blue"));
+      em.persist(new Machine("blue-dc", "blue"));
+      return null;
+    });
+    show("1. red and blue register their machines; staff posts an announcement and a board marker");
+
+    Machine handed = entanglement("blue").transfer(Machine.class, new Machine("blue-dc", "blue").getId(), "staff")
+        .get(WAIT_SECONDS, TimeUnit.SECONDS);
+    out.printf("blue handed %s over to staff: its owner is now %s everywhere%n", handed.getName(),
+        entanglement("blue").ownerOf(Machine.class, handed.getId()).orElse("?"));
+    show("2. blue hands blue-dc over to staff (staff's objects are shared with everyone)");
+
+    Machine blueMail = new Machine("blue-mail", "blue");
+    Machine patched = entanglement("staff")
+        .update(Machine.class, blueMail.getId(), m -> m.setStatus("patched by blue analyst"))
+        .get(WAIT_SECONDS, TimeUnit.SECONDS);
+    out.printf("a blue analyst at staff asked blue to patch blue-mail: blue decided, status '%s', version %d%n",
+        patched.getStatus(), patched.getVersion());
+    show("3. a change proposed at staff for a blue machine is forwarded through range to blue");
+
+    try {
+      entanglement("blue").create(new Machine("red-web", "red"), "red").get(WAIT_SECONDS, TimeUnit.SECONDS);
+      throw new IllegalStateException("blue's change of a red machine was accepted");
+    } catch (ExecutionException e) {
+      if (!(e.getCause() instanceof UpdateRequestException.Refused refused)) {
+        throw e;
+      }
+      out.printf("blue tried to overwrite red-web: refused (%s): %s%n", refused.reason(), refused.getMessage());
+    }
+    show("4. blue's attempt on a red machine is refused; nothing changed");
+
+    for (String node : List.of("staff", "range", "blue")) {
+      entanglement(node).addTransitionListener(new LiveBoard(node));
+    }
+    Transition<Marker> drag = entanglement("red").startTransition(Marker.class, objective.getId());
+    drag.update(m -> m.moveTo(5, 5)).update(m -> m.moveTo(10, 10));
+    awaitUntil(() -> seenLive.stream().filter(line -> line.contains("(10,10) provisional")).count() == 3,
+        "every node to see red's drag");
+    out.println("red drags the marker; what the other nodes are shown while it moves (not stored anywhere):");
+    seenLive.forEach(line -> out.println("  " + line));
+    checkMarkerEverywhere(0, 0);
+    out.println("their databases still hold the marker at (0,0)");
+    seenLive.clear();
+    Marker dropped = drag.commit().get(WAIT_SECONDS, TimeUnit.SECONDS);
+    out.printf("red drops it: staff, the owner, commits %s%n", dropped);
+    show("5. a marker dragged by red (a transition), then committed by its owner");
+
+    stop("blue");
+    inTransaction("staff", em -> {
+      em.persist(new Announcement(2, "Phase 2 starts now"));
+      em.find(Marker.class, objective.getId()).moveTo(20, 5);
+      return null;
+    });
+    inTransaction("red", em -> {
+      em.find(Machine.class, new Machine("red-web", "red").getId()).setStatus("compromised");
+      return null;
+    });
+    show("6. blue is away; staff announces phase 2 and moves the marker; red's web server is compromised");
+
+    start("blue", rangeAddress);
+    awaitConnected("blue");
+    show("7. blue is back and catches up (with what it may see only)");
+
+    out.println("Every check held: red never received blue's machines, blue never red's; staff saw everything.");
+    scriptDone = true;
+  }
+
+  /** Shows other nodes' transitions as they arrive, like a board UI would. */
+  private final class LiveBoard implements TransitionListener {
+    private final String node;
+
+    LiveBoard(String node) {
+      this.node = node;
+    }
+
+    @Override
+    public void provisional(TransitionEvent event) {
+      if (event.values().containsKey("x")) {
+        seenLive.add("%-5s sees the marker at (%s,%s) provisional, dragged by %s".formatted(node,
+            event.values().get("x"), event.values().get("y"), event.origin()));
+      }
+    }
+  }
+
+  // ---- nodes -----------------------------------------------------------------------------------
+
+  private Map<String, Object> nodeSettings(String node, String peer) {
+    Map<String, Object> settings = new HashMap<>();
+    settings.put("jakarta.persistence.jdbc.url", "jdbc:h2:mem:exercise-" + node + "-" + run + ";DB_CLOSE_DELAY=-1");
+    settings.put(EntanglementSettings.NODE_NAME, node);
+    settings.put(EntanglementSettings.LISTEN, "127.0.0.1:0");
+    if (peer != null) {
+      settings.put(EntanglementSettings.PEERS, peer);
+    }
+    settings.put(EntanglementSettings.RECONNECT_INITIAL_DELAY_MS, "50");
+    settings.put(EntanglementSettings.RECONNECT_MAX_DELAY_MS, "500");
+    return settings;
+  }
+
+  private void start(String node, String peer) {
+    EntityManagerFactory factory = Persistence.createEntityManagerFactory(UNIT, nodeSettings(node, peer));
+    synchronized (this) {
+      nodes.put(node, factory);
+    }
+  }
+
+  private void stop(String node) throws InterruptedException {
+    EntityManagerFactory factory;
+    synchronized (this) {
+      factory = nodes.remove(node);
+    }
+    factory.close();
+    awaitUntil(() -> !entanglement("range").connectedPeers().contains(node), "range to see " + node + " leave");
+  }
+
+  private synchronized void close() {
+    for (EntityManagerFactory factory : nodes.values()) {
+      if (factory.isOpen()) {
+        factory.close();
+      }
+    }
+    nodes.clear();
+  }
+
+  private synchronized List<String> running() {
+    return NODES.stream().filter(nodes::containsKey).toList();
+  }
+
+  private synchronized Entanglement entanglement(String node) {
+    return Entanglement.of(nodes.get(node));
+  }
+
+  private synchronized EntityManagerFactory factory(String node) {
+    return nodes.get(node);
+  }
+
+  private void awaitConnected(String node) throws InterruptedException {
+    awaitUntil(() -> entanglement(node).connectedPeers().contains("range")
+        && entanglement("range").connectedPeers().contains(node), node + " and range to connect");
+  }
+
+  private static void awaitUntil(BooleanSupplier condition, String what) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("timed out waiting for " + what);
+      }
+      TimeUnit.MILLISECONDS.sleep(10);
+    }
+  }
+
+  /** Every link caught up both ways, twice: range relays what it applies from one team to the others. */
+  private void awaitCaughtUp() throws Exception {
+    for (int round = 0; round < 2; round++) {
+      for (String node : running()) {
+        if (!node.equals("range")) {
+          entanglement(node).caughtUp("range").get(WAIT_SECONDS, TimeUnit.SECONDS);
+          entanglement("range").caughtUp(node).get(WAIT_SECONDS, TimeUnit.SECONDS);
+        }
+      }
+    }
+  }
+
+  private <T> T inTransaction(String node, Function<EntityManager, T> work) {
+    EntityManager em = factory(node).createEntityManager();
+    try {
+      em.getTransaction().begin();
+      T result = work.apply(em);
+      em.getTransaction().commit();
+      return result;
+    } finally {
+      if (em.getTransaction().isActive()) {
+        em.getTransaction().rollback();
+      }
+      em.close();
+    }
+  }
+
+  // ---- what each node holds ----------------------------------------------------------------------
+
+  private void show(String step) throws Exception {
+    awaitCaughtUp();
+    out.println("== " + step);
+    List<List<String>> table = new ArrayList<>();
+    table.add(List.of("node", "machines (owner: status)", "announcements", "marker"));
+    for (String node : running()) {
+      table.add(rowOf(node));
+    }
+    int[] widths = new int[4];
+    for (List<String> row : table) {
+      for (int i = 0; i < row.size(); i++) {
+        widths[i] = Math.max(widths[i], row.get(i).length());
+      }
+    }
+    for (List<String> row : table) {
+      StringBuilder line = new StringBuilder();
+      for (int i = 0; i < row.size(); i++) {
+        line.append("  ").append(row.get(i)).append(" ".repeat(widths[i] - row.get(i).length()));
+      }
+      out.println(line.toString().stripTrailing());
+    }
+    out.println();
+    checkVisibility();
+  }
+
+  private List<String> rowOf(String node) {
+    EntityManager em = factory(node).createEntityManager();
+    try {
+      String machines = em.createQuery("from Machine order by name", Machine.class).getResultList().stream()
+          .map(m -> "%s (%s: %s)".formatted(m.getName(),
+              entanglement(node).ownerOf(Machine.class, m.getId()).orElse("?"), m.getStatus()))
+          .collect(Collectors.joining(", "));
+      long announcements = em.createQuery("select count(a) from Announcement a", Long.class).getSingleResult();
+      Marker marker = em.find(Marker.class, 1L);
+      return List.of(node, machines.isEmpty() ? "(none)" : machines, String.valueOf(announcements),
+          marker == null ? "-" : marker.toString());
+    } finally {
+      em.close();
+    }
+  }
+
+  private List<String> machineTeams(String node) {
+    EntityManager em = factory(node).createEntityManager();
+    try {
+      return em.createQuery("select m.name from Machine m", String.class).getResultList();
+    } finally {
+      em.close();
+    }
+  }
+
+  /** The rules the demo shows, checked in every node's database after every step. */
+  private void checkVisibility() {
+    for (String node : running()) {
+      for (String machine : machineTeams(node)) {
+        String owner = entanglement(node).ownerOf(Machine.class,
+            UUID.nameUUIDFromBytes(machine.getBytes(java.nio.charset.StandardCharsets.UTF_8))).orElse("?");
+        if ((node.equals("red") && owner.equals("blue")) || (node.equals("blue") && owner.equals("red"))) {
+          throw new IllegalStateException(node + " holds " + machine + " of team " + owner);
+        }
+      }
+    }
+  }
+
+  private void checkMarkerEverywhere(int x, int y) {
+    for (String node : running()) {
+      EntityManager em = factory(node).createEntityManager();
+      try {
+        Marker marker = em.find(Marker.class, 1L);
+        if (marker == null || marker.getX() != x || marker.getY() != y) {
+          throw new IllegalStateException(node + " stored the marker at " + marker + ", expected (" + x + "," + y + ")");
+        }
+      } finally {
+        em.close();
+      }
+    }
+  }
+
+  private void waitUntilStopped() throws InterruptedException {
+    out.println();
+    out.println("The nodes keep running (--keep-running). They listen on:");
+    for (String node : running()) {
+      out.printf("  %-6s %s%n", node, entanglement(node).listenAddress().orElse("-"));
+    }
+    out.println("Press Ctrl-C to stop.");
+    out.flush();
+    Thread hook = new Thread(this::close, "exercise-demo-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    try {
+      new CountDownLatch(1).await();
+    } finally {
+      try {
+        Runtime.getRuntime().removeShutdownHook(hook);
+      } catch (IllegalStateException shuttingDown) {
+        // Ctrl-C: the hook runs
+      }
+    }
+  }
+}

@@ -1,0 +1,90 @@
+package dev.entanglement.sample.exercise;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The exercise demo runs to the end and each step's table shows the visibility the rules promise. */
+class ExerciseDemoTest {
+  private static String output;
+  private static int status;
+
+  @BeforeAll
+  static void runTheDemo() {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    status = ExerciseDemo.run(new String[0], new PrintStream(bytes, true, StandardCharsets.UTF_8));
+    output = bytes.toString(StandardCharsets.UTF_8);
+  }
+
+  /** One step's table: node -> [machines, announcements, marker]. */
+  static Map<String, List<String>> table(String step) {
+    List<String> lines = output.lines().toList();
+    int heading = -1;
+    for (int i = 0; i < lines.size(); i++) {
+      if (lines.get(i).startsWith("== " + step + ". ")) {
+        heading = i;
+      }
+    }
+    assertThat(heading).as("step %s printed in:%n%s", step, output).isNotNegative();
+    assertThat(lines.get(heading + 1).trim().split("\\s{2,}"))
+        .containsExactly("node", "machines (owner: status)", "announcements", "marker");
+    Map<String, List<String>> rows = new LinkedHashMap<>();
+    for (int i = heading + 2; i < lines.size() && !lines.get(i).isBlank(); i++) {
+      String[] cells = lines.get(i).trim().split("\\s{2,}");
+      rows.put(cells[0], List.of(cells[1], cells[2], cells[3]));
+    }
+    return rows;
+  }
+
+  @Test
+  void exitsZero_afterEveryCheckHeld() {
+    assertThat(status).as(output).isZero();
+    assertThat(output).contains("Every check held: red never received blue's machines, blue never red's; staff saw everything.");
+  }
+
+  @Test
+  void step1_teamsSeeTheirOwnMachines_staffAndRangeSeeAll_everyoneSeesTheAnnouncement() {
+    Map<String, List<String>> rows = table("1");
+    String all = "blue-dc (blue: running), blue-mail (blue: running), red-db (red: running), red-web (red: running)";
+    assertThat(rows.get("staff")).containsExactly(all, "1", "objective A (0,0)");
+    assertThat(rows.get("range")).containsExactly(all, "1", "objective A (0,0)");
+    assertThat(rows.get("red")).containsExactly("red-db (red: running), red-web (red: running)", "1", "objective A (0,0)");
+    assertThat(rows.get("blue")).containsExactly("blue-dc (blue: running), blue-mail (blue: running)", "1",
+        "objective A (0,0)");
+  }
+
+  @Test
+  void steps2to4_handOver_forwardedRequest_andRefusal() {
+    assertThat(table("2").get("red").get(0)).isEqualTo("blue-dc (staff: running), red-db (red: running), red-web (red: running)");
+    assertThat(table("3").get("blue").get(0)).contains("blue-mail (blue: patched by blue analyst)");
+    assertThat(table("3").get("staff").get(0)).contains("blue-mail (blue: patched by blue analyst)");
+    assertThat(output).containsPattern("blue tried to overwrite red-web: refused \\(POLICY\\): node 'range' refused the "
+        + "request of 'blue' for Machine#[0-9a-f-]+: team 'blue' may not change objects of team 'red'");
+    assertThat(table("4").get("red").get(0)).contains("red-web (red: running)");
+  }
+
+  @Test
+  void step5_theDragIsSeenLiveEverywhere_thenCommitted() {
+    for (String node : List.of("staff", "range", "blue")) {
+      assertThat(output).contains(String.format("%-5s sees the marker at (10,10) provisional, dragged by red", node));
+    }
+    assertThat(output).contains("their databases still hold the marker at (0,0)");
+    table("5").values().forEach(row -> assertThat(row.get(2)).isEqualTo("objective A (10,10)"));
+  }
+
+  @Test
+  void steps6and7_blueIsAway_thenCatchesUpWithWhatItMaySee() {
+    assertThat(table("6")).doesNotContainKey("blue");
+    Map<String, List<String>> back = table("7");
+    assertThat(back.get("blue")).containsExactly("blue-dc (staff: running), blue-mail (blue: patched by blue analyst)",
+        "2", "objective A (20,5)");
+    assertThat(back.get("red").get(0)).contains("red-web (red: compromised)").doesNotContain("blue-mail");
+  }
+}
