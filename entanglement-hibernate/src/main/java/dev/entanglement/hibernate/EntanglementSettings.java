@@ -33,20 +33,31 @@ public final class EntanglementSettings {
   public static final String PEERS = "entanglement.peers";
 
   /**
-   * Allows unencrypted, unauthenticated TCP connections. Mutual TLS is the default; this must be
-   * set to {@code true} explicitly for loopback tests and demos. In-process connections need no
-   * TLS. Defaults to {@code false}.
+   * Allows unencrypted, unauthenticated TCP connections. TCP needs mutual TLS otherwise; this
+   * must be set to {@code true} explicitly for loopback tests and demos, and cannot be combined
+   * with the TLS settings. In-process connections need no TLS. Defaults to {@code false}.
    */
   public static final String PLAINTEXT = "entanglement.transport.plaintext";
 
-  /** PEM file with this node's certificate chain (mutual TLS). Reserved: not supported yet. */
+  /**
+   * PEM file with this node's certificate chain (mutual TLS), leaf first. Its subject CN (or a
+   * DNS name) must be the node's name: peers check that the name in the Hello is the
+   * certificate's. The node's identity is this certificate's SHA-256 fingerprint.
+   */
   public static final String TLS_CERTIFICATE = "entanglement.tls.certificate";
 
-  /** PEM file with this node's private key (mutual TLS). Reserved: not supported yet. */
+  /** PEM file with this node's private key, PKCS#8 ({@code -----BEGIN PRIVATE KEY-----}). */
   public static final String TLS_PRIVATE_KEY = "entanglement.tls.private_key";
 
-  /** PEM file with the certificates of trusted peers or CAs. Reserved: not supported yet. */
+  /** PEM file with the certificates of the CAs whose node certificates this node trusts. */
   public static final String TLS_TRUST = "entanglement.tls.trust";
+
+  /**
+   * SHA-256 fingerprints of peer certificates this node trusts whoever signed them, comma
+   * separated, 64 hex digits each (colons allowed). With {@link #TLS_TRUST}, a peer is trusted if
+   * either accepts it.
+   */
+  public static final String TLS_TRUSTED_FINGERPRINTS = "entanglement.tls.trusted_fingerprints";
 
   /**
    * Whether the plugin applies the migrations of its own tables (Flyway, history table

@@ -6,7 +6,7 @@ import java.time.Instant;
  * A snapshot of one peer connection, for applications, tests and operators. Immutable.
  *
  * @param name the peer's node name (null while the handshake has not completed)
- * @param address the address dialed, or "inbound stream" for connections the peer opened
+ * @param address the address dialed, or the remote address of a connection the peer opened
  * @param dialed whether this node dialed the peer
  * @param state HANDSHAKING, STREAMING or CLOSED
  * @param since when the connection entered its state

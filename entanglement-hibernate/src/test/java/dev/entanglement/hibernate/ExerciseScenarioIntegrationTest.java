@@ -4,24 +4,26 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import dev.entanglement.hibernate.testing.Certificates;
 import dev.entanglement.hibernate.testing.Database;
 import dev.entanglement.hibernate.testing.ExercisePolicy;
 import dev.entanglement.hibernate.testing.TestNode;
 import dev.entanglement.hibernate.testing.model.Item;
 import dev.entanglement.hibernate.testing.model.Memo;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The exercise: {@code staff}, {@code range} (a gateway), {@code red} and {@code blue}; red and
- * blue connect only to range, staff connects to range. Every node runs {@link ExercisePolicy}
+ * The exercise over mutual TLS on loopback: {@code staff}, {@code range} (a gateway), {@code red}
+ * and {@code blue}; red and blue connect only to range, staff connects to range. Every node runs {@link ExercisePolicy}
  * (by class name). Machines are {@link Item}s owned by the team that registered them;
  * announcements are staff's {@link Memo}s.
  */
@@ -32,29 +34,35 @@ class ExerciseScenarioIntegrationTest {
   private TestNode red;
   private TestNode blue;
 
+  @TempDir Path certificateDir;
+
+  /** Four nodes over mutual TLS on loopback, certificates from one exercise CA. */
   @BeforeEach
-  void exercise() {
-    String rangeAddress = "ex-range-" + UUID.randomUUID();
-    range = node("range", rangeAddress, null);
-    staff = node("staff", null, rangeAddress);
-    red = node("red", null, rangeAddress);
-    blue = node("blue", null, rangeAddress);
+  void exercise() throws Exception {
+    Certificates certificates = new Certificates(certificateDir);
+    range = node(certificates, "range", null);
+    String rangeAddress = range.entanglement().listenAddress().orElseThrow();
+    staff = node(certificates, "staff", rangeAddress);
+    red = node(certificates, "red", rangeAddress);
+    blue = node(certificates, "blue", rangeAddress);
     for (String name : List.of("staff", "red", "blue")) {
       range.awaitConnected(name);
     }
+    for (TestNode node : List.of(staff, red, blue)) {
+      assertThat(node.entanglement().peers().get(0).address()).isEqualTo(rangeAddress);
+    }
   }
 
-  private TestNode node(String name, String listen, String dial) {
+  private TestNode node(Certificates certificates, String name, String dial) throws Exception {
     TestNode.Builder builder = TestNode.builder(name, Database.H2, Item.class, Memo.class)
         .set(EntanglementSettings.POLICY, ExercisePolicy.class.getName())
         .set(EntanglementSettings.REQUEST_TIMEOUT_MS, "15000");
-    if (listen != null) {
-      builder.listenInProcess(listen);
+    if (dial == null) {
+      builder.set(EntanglementSettings.LISTEN, "127.0.0.1:0");
+    } else {
+      builder.peers(dial);
     }
-    if (dial != null) {
-      builder.peers("inprocess:" + dial);
-    }
-    return track(builder.start());
+    return track(certificates.tls(builder, name, "exercise", "exercise").start());
   }
 
   @AfterEach

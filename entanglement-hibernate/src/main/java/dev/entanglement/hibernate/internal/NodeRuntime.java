@@ -259,7 +259,7 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
     running = true;
     try {
       if (config.listen().isPresent()) {
-        server = Transports.startServer(config.listen().get(), replicationService());
+        server = Transports.startServer(config.listen().get(), replicationService(), config.tls());
         LOG.infof("Entanglement node '%s' listens on %s", node, listenAddress().orElse("?"));
       }
     } catch (IOException e) {
@@ -268,7 +268,7 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
           .formatted(config.listen().get()) + "but the node could not listen there: " + e.getMessage(), e);
     }
     for (PeerAddress address : config.peers()) {
-      ManagedChannel channel = Transports.channel(address);
+      ManagedChannel channel = Transports.channel(address, config.tls());
       startDialer(address.toString(), channel, channel);
     }
     long every = config.compactionInterval().toMillis();
@@ -365,11 +365,11 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("peer address '%s' is invalid; expected %s".formatted(target, e.getMessage()));
     }
-    if (address.isNetwork() && !config.plaintext()) {
-      throw new EntanglementException(("cannot dial %s: TCP peers need mutual TLS, which this "
-          + "version does not support yet, or entanglement.transport.plaintext=true").formatted(target));
+    if (address.isNetwork() && !config.plaintext() && config.tls() == null) {
+      throw new EntanglementException(("cannot dial %s: TCP peers need mutual TLS (entanglement.tls.*), "
+          + "or entanglement.transport.plaintext=true on a trusted network").formatted(target));
     }
-    ManagedChannel channel = Transports.channel(address);
+    ManagedChannel channel = Transports.channel(address, config.tls());
     startDialer(address.toString(), channel, channel);
   }
 
@@ -853,7 +853,8 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
 
   /** The peer as policies see it. */
   private dev.entanglement.hibernate.policy.PeerRef peerRef(String name) {
-    return new dev.entanglement.hibernate.policy.PeerRef(name, null);
+    PeerConnection connection = name == null ? null : peers.get(name);
+    return new dev.entanglement.hibernate.policy.PeerRef(name, connection == null ? null : connection.fingerprint());
   }
 
   /** Policies given at boot ({@code entanglement.policy}); before the factory is built. */

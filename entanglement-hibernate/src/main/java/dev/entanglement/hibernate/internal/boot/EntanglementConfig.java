@@ -28,7 +28,8 @@ public record EntanglementConfig(
     Duration heartbeatInterval,
     Duration heartbeatTimeout,
     Duration compactionInterval,
-    Duration requestTimeout) {
+    Duration requestTimeout,
+    dev.entanglement.hibernate.internal.transport.TlsConfig tls) {
 
   private static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
@@ -67,22 +68,21 @@ public record EntanglementConfig(
       }
     }
     boolean plaintext = bool(settings, EntanglementSettings.PLAINTEXT, false);
-    for (String tls : List.of(EntanglementSettings.TLS_CERTIFICATE,
-        EntanglementSettings.TLS_PRIVATE_KEY, EntanglementSettings.TLS_TRUST)) {
-      if (text(settings, tls) != null) {
-        throw bad(tls, settings.get(tls),
-            "nothing: mutual TLS is not supported by this version yet; use in-process peers, or "
-                + EntanglementSettings.PLAINTEXT + "=true on a trusted network");
-      }
+    var tls = dev.entanglement.hibernate.internal.transport.TlsConfig.read(nodeName,
+        text(settings, EntanglementSettings.TLS_CERTIFICATE), text(settings, EntanglementSettings.TLS_PRIVATE_KEY),
+        text(settings, EntanglementSettings.TLS_TRUST), text(settings, EntanglementSettings.TLS_TRUSTED_FINGERPRINTS));
+    if (tls != null && plaintext) {
+      throw bad(EntanglementSettings.PLAINTEXT, "true", ("false when mutual TLS is configured (%s is set): a node "
+          + "either uses mutual TLS or, on a trusted network, plaintext").formatted(EntanglementSettings.TLS_CERTIFICATE));
     }
     boolean networked = listen.map(PeerAddress::isNetwork).orElse(false)
         || peers.stream().anyMatch(PeerAddress::isNetwork);
-    if (networked && !plaintext) {
-      throw new EntanglementConfigurationException(("%s is false (the default) but TCP addresses "
-          + "are configured (%s, %s): mutual TLS is required by default and is not available in "
-          + "this version yet; set %s=true for loopback tests and demos on a trusted network")
-          .formatted(EntanglementSettings.PLAINTEXT, EntanglementSettings.LISTEN,
-              EntanglementSettings.PEERS, EntanglementSettings.PLAINTEXT));
+    if (networked && !plaintext && tls == null) {
+      throw new EntanglementConfigurationException(("TCP addresses are configured (%s, %s) but neither mutual TLS "
+          + "(%s, %s, and %s or %s) nor %s=true is set: TCP needs mutual TLS, or plaintext asked for explicitly "
+          + "for loopback tests and demos on a trusted network").formatted(EntanglementSettings.LISTEN,
+          EntanglementSettings.PEERS, EntanglementSettings.TLS_CERTIFICATE, EntanglementSettings.TLS_PRIVATE_KEY,
+          EntanglementSettings.TLS_TRUST, EntanglementSettings.TLS_TRUSTED_FINGERPRINTS, EntanglementSettings.PLAINTEXT));
     }
     Duration initial = Duration.ofMillis(
         integer(settings, EntanglementSettings.RECONNECT_INITIAL_DELAY_MS, 100, 1, 3_600_000));
@@ -115,7 +115,8 @@ public record EntanglementConfig(
         heartbeat,
         silence,
         Duration.ofMillis(integer(settings, EntanglementSettings.COMPACTION_INTERVAL_MS, 60_000, 10, 86_400_000)),
-        Duration.ofMillis(integer(settings, EntanglementSettings.REQUEST_TIMEOUT_MS, 10_000, 1, 86_400_000))));
+        Duration.ofMillis(integer(settings, EntanglementSettings.REQUEST_TIMEOUT_MS, 10_000, 1, 86_400_000)),
+        tls));
   }
 
   private static PeerAddress address(String setting, String value) {

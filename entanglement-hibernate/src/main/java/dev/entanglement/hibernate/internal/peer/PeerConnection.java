@@ -99,6 +99,8 @@ public final class PeerConnection implements StreamObserver<Envelope> {
   private final AtomicLong changesReceived = new AtomicLong();
   private final AtomicLong changesRejectedHere = new AtomicLong();
   private final AtomicLong changesAppliedHere = new AtomicLong();
+  /** The certificate the peer presented in the TLS handshake (null in-process or plaintext). */
+  private volatile java.security.cert.X509Certificate peerCertificate;
   private final AtomicLong catchUpObjectsSent = new AtomicLong();
 
   /**
@@ -288,6 +290,18 @@ public final class PeerConnection implements StreamObserver<Envelope> {
     if (name.equals(host.nodeName())) {
       fail(Status.FAILED_PRECONDITION, ("the peer has the same node name '%s' as this node: "
           + "every node needs a name of its own (entanglement.node.name), or a node dialed itself").formatted(name));
+      return;
+    }
+    java.security.cert.X509Certificate certificate = peerCertificate;
+    if (certificate != null && !certificateNames(certificate).contains(name)) {
+      String message = ("the peer at %s introduced itself as '%s', but its certificate (SHA-256 fingerprint %s) is "
+          + "issued to %s").formatted(address, name, fingerprint(), certificateNames(certificate));
+      if (dev.entanglement.hibernate.internal.transport.QuietLog.first(host.nodeName() + message.replaceAll(":[0-9]+ ", " "))) {
+        LOG.warnf("Node '%s' refused a connection: %s (repeats are logged at DEBUG for a minute)", host.nodeName(), message);
+      } else {
+        LOG.debugf("Node '%s' refused a connection: %s", host.nodeName(), message);
+      }
+      fail(Status.PERMISSION_DENIED, message);
       return;
     }
     peerName = name;
@@ -836,6 +850,42 @@ public final class PeerConnection implements StreamObserver<Envelope> {
 
   public long changesRejectedHere() {
     return changesRejectedHere.get();
+  }
+
+  /** Sets the certificate the peer presented in the TLS handshake, before its Hello is handled. */
+  public void peerCertificate(java.security.cert.X509Certificate certificate) {
+    if (certificate != null) {
+      peerCertificate = certificate;
+    }
+  }
+
+  /** The SHA-256 fingerprint of the peer's verified certificate, or null without TLS. */
+  public String fingerprint() {
+    java.security.cert.X509Certificate certificate = peerCertificate;
+    return certificate == null ? null : dev.entanglement.hibernate.tls.Fingerprints.sha256(certificate);
+  }
+
+  /** The names a certificate is issued to: its subject CN and its DNS names. */
+  private static java.util.Set<String> certificateNames(java.security.cert.X509Certificate certificate) {
+    java.util.Set<String> names = new java.util.LinkedHashSet<>();
+    try {
+      for (var rdn : new javax.naming.ldap.LdapName(certificate.getSubjectX500Principal().getName()).getRdns()) {
+        if (rdn.getType().equalsIgnoreCase("CN")) {
+          names.add(String.valueOf(rdn.getValue()));
+        }
+      }
+      var alternatives = certificate.getSubjectAlternativeNames();
+      if (alternatives != null) {
+        for (var alternative : alternatives) {
+          if (alternative.size() == 2 && Integer.valueOf(2).equals(alternative.get(0))) {
+            names.add(String.valueOf(alternative.get(1)));
+          }
+        }
+      }
+    } catch (javax.naming.InvalidNameException | java.security.cert.CertificateParsingException e) {
+      LOG.debugf("Could not read the names of certificate %s: %s", certificate.getSubjectX500Principal(), e);
+    }
+    return names;
   }
 
   public long changesAppliedHere() {

@@ -73,7 +73,7 @@ public final class Dialer {
     pending = null;
     PeerConnection connection = new PeerConnection(host, true, target);
     current = connection;
-    ReplicationGrpc.newStub(channel).exchange(new ClientResponseObserver<Envelope, Envelope>() {
+    ReplicationGrpc.newStub(channel).withOption(TlsIdentity.CONNECTION, connection).exchange(new ClientResponseObserver<Envelope, Envelope>() {
       @Override
       public void beforeStart(ClientCallStreamObserver<Envelope> requestStream) {
         requestStream.disableAutoRequestWithInitial(1);
@@ -88,7 +88,7 @@ public final class Dialer {
       @Override
       public void onError(Throwable t) {
         connection.onError(t);
-        ended(connection, t.toString());
+        ended(connection, describe(t));
       }
 
       @Override
@@ -99,6 +99,32 @@ public final class Dialer {
     });
     opened.accept(connection);
     connection.sendHello();
+  }
+
+  /** A failure in words; TLS handshake failures say so and give the innermost reason. */
+  static String describe(Throwable failure) {
+    Throwable tls = null;
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof javax.net.ssl.SSLException || t instanceof java.security.cert.CertificateException) {
+        tls = t;
+      }
+    }
+    if (tls == null) {
+      io.grpc.Status refusal = io.grpc.Status.fromThrowable(failure);
+      if (refusal.getCode() == io.grpc.Status.Code.PERMISSION_DENIED) {
+        return "TLS identity refused by the peer: " + refusal.getDescription();
+      }
+      String status = refusal.toString();
+      if (status.contains("NotSslRecordException") || status.contains("first record does not look like a TLS")) {
+        return "TLS handshake failed: the peer does not speak TLS (a plaintext node?)";
+      }
+      return failure.toString();
+    }
+    Throwable root = tls;
+    while (root.getCause() != null) {
+      root = root.getCause();
+    }
+    return "TLS handshake failed: " + root.getMessage();
   }
 
   private synchronized void ended(PeerConnection connection, String why) {
@@ -114,7 +140,10 @@ public final class Dialer {
     long ceiling = Math.min(maxDelay.toMillis(), initialDelay.toMillis() << Math.min(failures, 20));
     long delay = ThreadLocalRandom.current().nextLong(initialDelay.toMillis(), Math.max(ceiling, initialDelay.toMillis()) + 1);
     failures++;
-    if (failures == 1) {
+    if (why.startsWith("TLS") && QuietLog.first(host.nodeName() + target + why)) {
+      LOG.warnf("Node '%s' could not open its stream to %s: %s; dialing again with backoff (first in %d ms, "
+          + "at most every %d ms)", host.nodeName(), target, why, delay, maxDelay.toMillis());
+    } else if (failures == 1 && !why.startsWith("TLS")) {
       LOG.infof("Node '%s' lost or could not open its stream to %s (%s); dialing again with "
           + "backoff (first in %d ms, at most every %d ms)", host.nodeName(), target, why, delay, maxDelay.toMillis());
     } else {

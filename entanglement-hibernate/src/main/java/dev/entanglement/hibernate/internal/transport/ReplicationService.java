@@ -25,7 +25,9 @@ public final class ReplicationService extends ReplicationGrpc.ReplicationImplBas
   @Override
   public StreamObserver<Envelope> exchange(StreamObserver<Envelope> responseObserver) {
     ServerCallStreamObserver<Envelope> out = (ServerCallStreamObserver<Envelope>) responseObserver;
-    PeerConnection connection = new PeerConnection(host, false, "inbound stream");
+    String remote = TlsIdentity.REMOTE_ADDRESS.get();
+    PeerConnection connection = new PeerConnection(host, false, remote == null ? "inbound stream" : remote);
+    connection.peerCertificate(TlsIdentity.PEER_CERTIFICATE.get());
     out.disableAutoRequest();
     connection.attach(out);
     out.request(1); // the Hello; the apply window is granted once the peer is known

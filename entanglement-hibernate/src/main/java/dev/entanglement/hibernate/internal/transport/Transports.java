@@ -23,28 +23,36 @@ public final class Transports {
 
   private Transports() {}
 
-  public static Server startServer(PeerAddress address, BindableService service) throws IOException {
+  /**
+   * Starts a server: in-process, or Netty over TCP with mutual TLS when {@code tls} is given
+   * (plaintext otherwise, which the configuration allows only when asked for explicitly).
+   */
+  public static Server startServer(PeerAddress address, BindableService service, TlsConfig tls) throws IOException {
     if (!address.isNetwork()) {
       return InProcessServerBuilder.forName(address.host()).directExecutor()
           .maxInboundMessageSize(MAX_MESSAGE_BYTES).addService(service).build().start();
     }
     return NettyServerBuilder.forAddress(new InetSocketAddress(address.host(), address.port()),
-            InsecureServerCredentials.create())
+            tls == null ? InsecureServerCredentials.create()
+                : io.grpc.netty.shaded.io.grpc.netty.NettySslContextServerCredentials.create(tls.serverContext()))
         .directExecutor()
         .maxInboundMessageSize(MAX_MESSAGE_BYTES)
-        .addService(service)
+        .addService(io.grpc.ServerInterceptors.intercept(service, TlsIdentity.serverInterceptor()))
         .build()
         .start();
   }
 
-  public static ManagedChannel channel(PeerAddress address) {
+  public static ManagedChannel channel(PeerAddress address, TlsConfig tls) {
     if (!address.isNetwork()) {
       return InProcessChannelBuilder.forName(address.host()).directExecutor()
           .maxInboundMessageSize(MAX_MESSAGE_BYTES).build();
     }
-    return NettyChannelBuilder.forAddress(address.host(), address.port(), InsecureChannelCredentials.create())
+    return NettyChannelBuilder.forAddress(address.host(), address.port(),
+            tls == null ? InsecureChannelCredentials.create()
+                : io.grpc.netty.shaded.io.grpc.netty.NettySslContextChannelCredentials.create(tls.clientContext()))
         .directExecutor()
         .maxInboundMessageSize(MAX_MESSAGE_BYTES)
+        .intercept(TlsIdentity.clientInterceptor())
         .build();
   }
 }
