@@ -9,7 +9,10 @@ import dev.entanglement.hibernate.UpdateRequestException;
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.EntityManagerFactory;
 import jakarta.persistence.Persistence;
+import dev.entanglement.hibernate.tls.DevCertificates;
 import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -26,7 +29,8 @@ import java.util.stream.Collectors;
 
 /**
  * The exercise: {@code staff}, {@code range}, {@code red} and {@code blue}, four nodes in one JVM,
- * each with its own H2 database, over gRPC on loopback. {@code range} listens; the others dial
+ * each with its own H2 database, over gRPC with mutual TLS on loopback (development certificates
+ * made on the first run). {@code range} listens; the others dial
  * it, so it is the gateway between them. Every node runs {@link ExerciseRules}.
  *
  * <p>The script: the teams register the machines they work on and hand one over; staff follows
@@ -37,7 +41,9 @@ import java.util.stream.Collectors;
  * teams never see each other's machines. Exits 0 when every check held.
  */
 public final class ExerciseDemo {
-  static final String USAGE = "usage: ExerciseDemo [--keep-running]";
+  static final String USAGE = "usage: ExerciseDemo [--keep-running] [--certificates DIR]";
+  /** Where the development certificates are kept between runs, unless --certificates says otherwise. */
+  static final Path DEFAULT_CERTIFICATES = Path.of(System.getProperty("java.io.tmpdir"), "entanglement-exercise-certificates");
   private static final String UNIT = "exercise"; // META-INF/persistence.xml
   private static final long WAIT_SECONDS = 30;
   private static final List<String> NODES = List.of("staff", "range", "red", "blue");
@@ -47,6 +53,7 @@ public final class ExerciseDemo {
   private final String run = UUID.randomUUID().toString().substring(0, 8);
   private final List<String> seenLive = new CopyOnWriteArrayList<>();
   private String rangeAddress;
+  private Path certificates = DEFAULT_CERTIFICATES;
   private boolean scriptDone;
 
   private ExerciseDemo(PrintStream out) {
@@ -61,9 +68,19 @@ public final class ExerciseDemo {
   /** Runs the demo, printing to {@code out}; returns the process exit code. */
   public static int run(String[] args, PrintStream out) {
     boolean keepRunning = false;
-    for (String arg : args) {
+    Path certificateDir = DEFAULT_CERTIFICATES;
+    for (int i = 0; i < args.length; i++) {
+      String arg = args[i];
       switch (arg) {
         case "--keep-running" -> keepRunning = true;
+        case "--certificates" -> {
+          if (i + 1 == args.length) {
+            out.println("--certificates needs a directory");
+            out.println(USAGE);
+            return 2;
+          }
+          certificateDir = Path.of(args[++i]);
+        }
         case "--help", "-h" -> {
           out.println(USAGE);
           return 0;
@@ -76,6 +93,7 @@ public final class ExerciseDemo {
       }
     }
     ExerciseDemo demo = new ExerciseDemo(out);
+    demo.certificates = certificateDir;
     boolean interrupted = false;
     try {
       demo.script();
@@ -100,6 +118,7 @@ public final class ExerciseDemo {
   }
 
   private void script() throws Exception {
+    createCertificates();
     start("range", null);
     rangeAddress = entanglement("range").listenAddress().orElseThrow();
     for (String node : List.of("staff", "red", "blue")) {
@@ -109,7 +128,7 @@ public final class ExerciseDemo {
       awaitConnected(node);
     }
     out.println("Four nodes, each with its own H2 database: range listens on " + rangeAddress
-        + "; staff, red and blue dial it.");
+        + "; staff, red and blue dial it, over mutual TLS (certificates in " + certificates + ").");
     out.println("Rules on every node (ExerciseRules): red and blue share with staff and range, never with each other.");
     out.println();
 
@@ -209,6 +228,19 @@ public final class ExerciseDemo {
     }
   }
 
+  /** The exercise CA and one certificate per node, created on the first run and kept. */
+  private void createCertificates() throws Exception {
+    Path ca = certificates.resolve("ca");
+    if (!Files.exists(ca.resolve(DevCertificates.CERTIFICATE))) {
+      DevCertificates.createCa(ca, "Exercise CA");
+    }
+    for (String node : NODES) {
+      if (!Files.exists(certificates.resolve(node).resolve(DevCertificates.CERTIFICATE))) {
+        DevCertificates.createNode(certificates.resolve(node), ca, node);
+      }
+    }
+  }
+
   // ---- nodes -----------------------------------------------------------------------------------
 
   private Map<String, Object> nodeSettings(String node, String peer) {
@@ -221,6 +253,9 @@ public final class ExerciseDemo {
     }
     settings.put(EntanglementSettings.RECONNECT_INITIAL_DELAY_MS, "50");
     settings.put(EntanglementSettings.RECONNECT_MAX_DELAY_MS, "500");
+    settings.put(EntanglementSettings.TLS_CERTIFICATE, certificates.resolve(node).resolve(DevCertificates.CERTIFICATE).toString());
+    settings.put(EntanglementSettings.TLS_PRIVATE_KEY, certificates.resolve(node).resolve(DevCertificates.PRIVATE_KEY).toString());
+    settings.put(EntanglementSettings.TLS_TRUST, certificates.resolve("ca").resolve(DevCertificates.CERTIFICATE).toString());
     return settings;
   }
 

@@ -19,7 +19,9 @@ class ExerciseDemoTest {
   @BeforeAll
   static void runTheDemo() {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    status = ExerciseDemo.run(new String[0], new PrintStream(bytes, true, StandardCharsets.UTF_8));
+    java.nio.file.Path certificates = java.nio.file.Path.of("target", "exercise-certificates-" + System.nanoTime());
+    status = ExerciseDemo.run(new String[] {"--certificates", certificates.toString()},
+        new PrintStream(bytes, true, StandardCharsets.UTF_8));
     output = bytes.toString(StandardCharsets.UTF_8);
   }
 
@@ -46,6 +48,7 @@ class ExerciseDemoTest {
   @Test
   void exitsZero_afterEveryCheckHeld() {
     assertThat(status).as(output).isZero();
+    assertThat(output).contains("over mutual TLS (certificates in ");
     assertThat(output).contains("Every check held: red never received blue's machines, blue never red's; staff saw everything.");
   }
 
