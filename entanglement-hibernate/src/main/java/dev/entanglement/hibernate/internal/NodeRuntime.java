@@ -92,6 +92,7 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
   /** Owners removed by an operator (here or elsewhere), with the node where it was done. */
   private final java.util.Map<String, String> removedOwners = new java.util.concurrent.ConcurrentHashMap<>();
   private transient dev.entanglement.hibernate.internal.policy.PolicyPoints policy;
+  private transient dev.entanglement.hibernate.internal.ephemeral.EphemeralStore ephemerals;
   /** Decides update requests and hand-overs one at a time, in the order they arrive. */
   private transient java.util.concurrent.Executor decisions;
   private final transient AtomicLong captureFailures = new AtomicLong();
@@ -181,6 +182,11 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
       }
 
       @Override
+      public dev.entanglement.proto.v1.Outcome applyEphemeral(String peer, Change change) {
+        return ephemerals.apply(peer, change);
+      }
+
+      @Override
       public boolean relayIgnored(String owner, String peer) {
         return !owner.equals(peer) && peers.containsKey(owner);
       }
@@ -254,6 +260,24 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
     handover.takeOverPending(ownershipRows);
     transitions = new dev.entanglement.hibernate.internal.transition.Transitions(scanned, new TransitionHost(),
         new dev.entanglement.hibernate.internal.peer.SerialExecutor(pool));
+    ephemerals = new dev.entanglement.hibernate.internal.ephemeral.EphemeralStore(
+        new dev.entanglement.hibernate.internal.ephemeral.EphemeralStore.Host() {
+          @Override
+          public String nodeName() {
+            return config.nodeName();
+          }
+
+          @Override
+          public java.util.Collection<PeerConnection> connections() {
+            return peers.values();
+          }
+
+          @Override
+          public String receiveDenied(String peer, Class<?> type, Change change) {
+            return policy.ephemeralDenied(peer, type, change);
+          }
+        }, new dev.entanglement.hibernate.internal.peer.SerialExecutor(pool));
+    policy.ephemeralTypes(ephemerals::typeNamed);
     model = scanned;
     factory = sf;
     running = true;
@@ -275,6 +299,14 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
     scheduler.scheduleWithFixedDelay(this::housekeeping, every, every, TimeUnit.MILLISECONDS);
     long flush = config.heartbeatInterval().toMillis();
     scheduler.scheduleWithFixedDelay(this::writePeerPositions, flush, flush, TimeUnit.MILLISECONDS);
+    // ephemeral objects whose time to live passed disappear within about 100 ms of it
+    scheduler.scheduleWithFixedDelay(() -> {
+      try {
+        ephemerals.expire();
+      } catch (RuntimeException e) {
+        LOG.errorf(e, "Could not expire ephemeral objects");
+      }
+    }, 100, 100, TimeUnit.MILLISECONDS);
     pool.execute(() -> applier.retryParked(Integer.MAX_VALUE));
     RUNNING.put(sessionFactory, this);
     LOG.infof("Entanglement node '%s' started (%d replicated entity types, last serial %d)",
@@ -917,6 +949,11 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
     return count;
   }
 
+  /** The ephemeral objects of a record type (registered on first use). */
+  public <T> dev.entanglement.hibernate.EphemeralObjects<T> ephemeral(Class<T> type, Duration ttl) {
+    return ephemerals.register(type, ttl);
+  }
+
   /** Policy denials so far, by "peer|send or receive|reason". */
   public java.util.Map<String, Long> policyDenials() {
     return policy.engine().denials();
@@ -1059,10 +1096,12 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
       peers.put(peer, connection);
       existing.close();
       pool.execute(forwarder::flush);
+      pool.execute(() -> ephemerals.connected(connection));
       return null;
     }
     peers.put(peer, connection);
     pool.execute(forwarder::flush);
+    pool.execute(() -> ephemerals.connected(connection));
     return null;
   }
 
@@ -1073,6 +1112,7 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
     if (peer != null && peers.remove(peer, connection)) {
       routes.values().removeIf(peer::equals);
       forwarder.peerGone(peer);
+      pool.execute(() -> ephemerals.disconnected(peer));
     }
   }
 }
