@@ -308,6 +308,21 @@ public final class Entanglement {
     return runtime.ephemeral(type, timeToLive);
   }
 
+  /**
+   * The admin service ({@code entanglement.v1.Admin}) behind its access control, for an
+   * application that binds it into its own gRPC server instead of setting
+   * {@link EntanglementSettings#ADMIN_LISTEN}. Calls need the configured token or admin
+   * certificate.
+   */
+  public io.grpc.ServerServiceDefinition adminService() {
+    return runtime.adminService();
+  }
+
+  /** The address the admin server listens on (with the port actually bound), if there is one. */
+  public Optional<String> adminAddress() {
+    return runtime.adminAddress();
+  }
+
   /** The node that owns an object this node holds, if it holds it. */
   public Optional<String> ownerOf(Class<?> type, Object id) {
     return runtime.ownerOf(runtime.factory().getMappingMetamodel().getEntityDescriptor(type).getEntityName(), id);
