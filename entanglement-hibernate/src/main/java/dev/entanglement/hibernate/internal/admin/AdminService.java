@@ -238,8 +238,8 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
     answer(observer, () -> {
       PeerConnection c = streaming(request.getPeer());
       c.pause().join();
-      return PeerActionResponse.newBuilder().setMessage("the flow with peer '%s' is paused both ways; changes coalesce "
-          + "meanwhile".formatted(c.peerName())).build();
+      return PeerActionResponse.newBuilder().setMessage(("the flow with peer '%s' is paused both ways; changes coalesce "
+          + "meanwhile").formatted(c.peerName())).build();
     });
   }
 
