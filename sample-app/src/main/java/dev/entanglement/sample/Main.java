@@ -4,11 +4,11 @@ import dev.entanglement.sample.exercise.ExerciseDemo;
 import java.util.Arrays;
 
 /**
- * Chooses a demo: {@code exercise} (the default) or {@code tasks}; the rest of the arguments go
- * to the demo. {@code mvn -q -pl sample-app exec:java -Dexec.args="tasks --keep-running"}.
+ * Chooses a demo: {@code exercise} (the default), {@code tasks}, or {@code entangled} (the
+ * configuration-file replicator); the rest of the arguments go to it. {@code mvn -q -pl sample-app exec:java -Dexec.args="tasks --keep-running"}.
  */
 public final class Main {
-  static final String USAGE = "usage: Main [exercise|tasks] [--keep-running]";
+  static final String USAGE = "usage: Main [exercise|tasks] [--keep-running] | entangled --help";
 
   private Main() {}
 
@@ -19,6 +19,7 @@ public final class Main {
     int status = switch (demo) {
       case "exercise" -> ExerciseDemo.run(rest, System.out);
       case "tasks" -> SampleApp.run(rest, System.out);
+      case "entangled" -> dev.entanglement.sample.entangled.EntangledMain.run(rest);
       default -> {
         System.out.println("unknown demo '" + demo + "'");
         System.out.println(USAGE);
