@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import dev.entanglement.hibernate.policy.Decision;
+import dev.entanglement.hibernate.policy.IncomingObject;
+import dev.entanglement.hibernate.policy.Policy;
 import dev.entanglement.hibernate.testing.Database;
 import dev.entanglement.hibernate.testing.TestNode;
 import dev.entanglement.hibernate.testing.model.Item;
@@ -54,9 +57,11 @@ class AdminApiIntegrationTest {
   private ManagedChannel channel;
   private AdminGrpc.AdminBlockingStub admin;
 
+  private String addressA;
+
   @BeforeEach
   void nodes() {
-    String addressA = "adm-a-" + UUID.randomUUID();
+    addressA = "adm-a-" + UUID.randomUUID();
     a = track(TestNode.builder("a", Database.H2, Item.class).listenInProcess(addressA)
         .set(EntanglementSettings.ADMIN_LISTEN, "127.0.0.1:0").set(EntanglementSettings.ADMIN_TOKEN, TOKEN)
         .set(EntanglementSettings.METRICS_REGISTRY, meters).start());
@@ -168,16 +173,55 @@ class AdminApiIntegrationTest {
   }
 
   @Test
-  void pauseAndResume_stopAndRestartTheFlow() {
+  void pauseAndResume_stopAndRestartTheFlowBothWays() {
     admin.pausePeer(PeerRef.newBuilder().setPeer("b").build());
     assertThat(peer("b").getPaused()).isTrue();
-    Item held = createAtA(1, "P").get(0);
-    await().during(Duration.ofMillis(800)).atMost(Duration.ofSeconds(3)).until(() -> b.find(Item.class, held.getId()) == null);
+    Item toB = createAtA(1, "P").get(0);
+    Item fromB = new Item("FROM-B", "made at b while paused", 1);
+    b.inTransaction(em -> em.persist(fromB));
+    await().during(Duration.ofMillis(800)).atMost(Duration.ofSeconds(3))
+        .until(() -> b.find(Item.class, toB.getId()) == null && a.find(Item.class, fromB.getId()) == null);
     assertThat(peer("b").getOutboxDepth()).isEqualTo(1);
     assertThat(a.entanglement().connectedPeers()).as("the stream stays open while paused").contains("b");
+    assertThat(b.entanglement().connectedPeers()).contains("a");
+
+    admin.resumePeer(PeerRef.newBuilder().setPeer("b").build());
+    await().atMost(Duration.ofSeconds(10))
+        .until(() -> b.find(Item.class, toB.getId()) != null && a.find(Item.class, fromB.getId()) != null);
+    assertThat(peer("b").getPaused()).isFalse();
+  }
+
+  @Test
+  void aPause_outlastsAReconnect_untilResumed() {
+    admin.pausePeer(PeerRef.newBuilder().setPeer("b").build());
+    b = track(b.restart());
+    await().atMost(Duration.ofSeconds(10)).until(() -> a.entanglement().connectedPeers().contains("b")
+        && b.entanglement().connectedPeers().contains("a"));
+    assertThat(peer("b").getPaused()).as("the new stream starts paused").isTrue();
+    Item held = createAtA(1, "Q").get(0);
+    await().during(Duration.ofMillis(800)).atMost(Duration.ofSeconds(3)).until(() -> b.find(Item.class, held.getId()) == null);
+
     admin.resumePeer(PeerRef.newBuilder().setPeer("b").build());
     await().atMost(Duration.ofSeconds(10)).until(() -> b.find(Item.class, held.getId()) != null);
-    assertThat(peer("b").getPaused()).isFalse();
+  }
+
+  @Test
+  void resync_byOwner_sendsThatOwnersObjectsAgain_andRefusesOwnersItCannotSend() {
+    createAtA(3, "O");
+    a.awaitCaughtUp("b");
+    long before = peer("b").getChangesSent();
+    assertThat(admin.resync(AdminResyncRequest.newBuilder().setPeer("b").setOwner("a").build()).getMessage())
+        .isEqualTo("sending peer 'b' the objects of owner 'a' again, with a sweep");
+    await().atMost(Duration.ofSeconds(10)).until(() -> peer("b").getChangesSent() >= before + 3);
+    a.awaitCaughtUp("b");
+    assertThat(b.all(Item.class)).hasSize(3);
+
+    assertStatus(() -> admin.resync(AdminResyncRequest.newBuilder().setPeer("b").setOwner("zed").build()),
+        Status.Code.NOT_FOUND, "node 'a' holds no objects of an owner named 'zed'; its owners: [a]");
+    assertStatus(() -> admin.resync(AdminResyncRequest.newBuilder().setPeer("b").setOwner("b").build()),
+        Status.Code.INVALID_ARGUMENT, "peer 'b' is the owner 'b' itself; a resync sends a peer the objects of other owners");
+    assertStatus(() -> admin.resync(AdminResyncRequest.newBuilder().setPeer("b").setEntity("Nope").build()),
+        Status.Code.NOT_FOUND, "node 'a' has no @Entangled entity named 'Nope'; it has [Item]");
   }
 
   @Test
@@ -195,7 +239,30 @@ class AdminApiIntegrationTest {
     await().during(Duration.ofMillis(800)).atMost(Duration.ofSeconds(3))
         .until(() -> c.all(Item.class).size() == 2 && !a.entanglement().connectedPeers().contains("c"));
     assertStatus(() -> admin.removePeer(PeerRef.newBuilder().setPeer("c").build()), Status.Code.NOT_FOUND,
-        "node 'a' has no peer named or added as 'c'");
+        "node 'a' has no peer named or added as 'c'; connected: [b], dialing: []");
+  }
+
+  @Test
+  void addPeer_refusesAnAddressItAlreadyDials_andTcpWithoutTls() {
+    String addressC = "adm-c-" + UUID.randomUUID();
+    track(TestNode.builder("c", Database.H2, Item.class).listenInProcess(addressC).start());
+    admin.addPeer(AddPeerRequest.newBuilder().setAddress("inprocess:" + addressC).build());
+    assertStatus(() -> admin.addPeer(AddPeerRequest.newBuilder().setAddress("inprocess:" + addressC).build()),
+        Status.Code.ALREADY_EXISTS, "node 'a' already dials inprocess:%s; it dials [inprocess:%s]".formatted(addressC, addressC));
+    assertStatus(() -> admin.addPeer(AddPeerRequest.newBuilder().setAddress("10.9.8.7:7400").build()),
+        Status.Code.FAILED_PRECONDITION, "cannot dial 10.9.8.7:7400: TCP peers need mutual TLS (entanglement.tls.*), "
+            + "or entanglement.transport.plaintext=true on a trusted network");
+    assertStatus(() -> admin.addPeer(AddPeerRequest.newBuilder().setAddress("nowhere:port").build()),
+        Status.Code.INVALID_ARGUMENT, "peer address 'nowhere:port' is invalid; expected host:port with a numeric port from 0 to 65535");
+    assertStatus(() -> admin.addPeer(AddPeerRequest.newBuilder().setAddress(" ").build()),
+        Status.Code.INVALID_ARGUMENT, "the peer address is missing");
+    assertThat(a.entanglement().connectedPeers()).as("the node keeps running").contains("b");
+  }
+
+  @Test
+  void removingAPeerThatDialedIn_saysItMayDialAgain() {
+    assertThat(admin.removePeer(PeerRef.newBuilder().setPeer("b").build()).getMessage())
+        .isEqualTo("node 'a' closed the stream 'b' had dialed in (it may dial again: remove 'a' from its peers to keep them apart)");
   }
 
   @Test
@@ -206,7 +273,45 @@ class AdminApiIntegrationTest {
             + "(entanglement.admin.token) or an admin client certificate (entanglement.admin.trusted_fingerprints)");
     assertStatus(() -> withToken("wrong-token-0123456789").pausePeer(PeerRef.newBuilder().setPeer("b").build()),
         Status.Code.PERMISSION_DENIED, "the admin token presented to node 'a' is not the one configured");
+    assertStatus(() -> withToken("wrong-token-0123456789").removePeer(PeerRef.newBuilder().setPeer("b").build()),
+        Status.Code.PERMISSION_DENIED, "the admin token presented to node 'a' is not the one configured");
     assertThat(peer("b").getPaused()).as("nothing changed").isFalse();
+    assertThat(a.entanglement().connectedPeers()).as("nothing changed").contains("b");
+  }
+
+  @Test
+  void garbledCredentials_areUnauthenticated() {
+    Metadata headers = new Metadata();
+    headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Basic YWRtaW46YWRtaW4=");
+    AdminGrpc.AdminBlockingStub basic = AdminGrpc.newBlockingStub(channel)
+        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers)).withDeadlineAfter(10, TimeUnit.SECONDS);
+    assertStatus(() -> basic.pausePeer(PeerRef.newBuilder().setPeer("b").build()), Status.Code.UNAUTHENTICATED,
+        "the authorization header sent to node 'a' is not 'Bearer <token>'");
+    assertThat(peer("b").getPaused()).as("nothing changed").isFalse();
+  }
+
+  @Test
+  void rejections_areCountedByPeerAndReason_inListPeersAndMeters() {
+    Policy fewOnly = new Policy() {
+      @Override
+      public Decision receiveObject(dev.entanglement.hibernate.policy.PeerRef peer, IncomingObject object) {
+        return Decision.denyIf(((Item) object.incoming()).getQuantity() > 100, "large stocks are not taken");
+      }
+    };
+    TestNode c = track(TestNode.builder("c", Database.H2, Item.class).peers("inprocess:" + addressA)
+        .set(EntanglementSettings.POLICY, fewOnly).set(EntanglementSettings.METRICS_REGISTRY, meters).start());
+    a.awaitConnected("c");
+    a.inTransaction(em -> em.persist(new Item("BIG", "large", 500)));
+    await().atMost(Duration.ofSeconds(10)).until(() -> peer("c").getRejectedByPeerByReasonMap().getOrDefault("POLICY", 0L) >= 1);
+    assertThat(peer("c").getRejectedByPeer()).isPositive();
+    assertThat(peer("b").getRejectedByPeerByReasonMap()).isEmpty();
+    assertThat(meters.get("entanglement.peer.rejections").tags("node", "a", "peer", "c", "side", "peer", "reason", "POLICY")
+        .counter().count()).isPositive();
+    await().atMost(Duration.ofSeconds(10)).until(() -> meters.find("entanglement.peer.rejections")
+        .tags("node", "c", "peer", "a", "side", "here", "reason", "POLICY").counter() != null);
+    assertThat(meters.get("entanglement.peer.policy.denials").tags("node", "c", "peer", "a").functionCounter().count())
+        .isPositive();
+    assertThat(c.all(Item.class)).isEmpty();
   }
 
   @Test
@@ -248,6 +353,17 @@ class AdminApiIntegrationTest {
     assertThat(meters.get("entanglement.peer.bytes.sent").tags("node", "a", "peer", "b").functionCounter().count()).isPositive();
     assertThat(meters.get("entanglement.peer.lag.serials").tags("node", "a", "peer", "b").gauge().value()).isZero();
     assertThat(meters.get("entanglement.peers.connected").tag("node", "a").gauge().value()).isEqualTo(1);
+    assertThat(meters.get("entanglement.peer.lag.objects").tags("node", "a", "peer", "b").gauge().value()).isZero();
+    assertThat(meters.get("entanglement.peer.paused").tags("node", "a", "peer", "b").gauge().value()).isZero();
+    admin.pausePeer(PeerRef.newBuilder().setPeer("b").build());
+    assertThat(meters.get("entanglement.peer.paused").tags("node", "a", "peer", "b").gauge().value()).isEqualTo(1);
+    createAtA(2, "N");
+    await().atMost(Duration.ofSeconds(10))
+        .until(() -> meters.get("entanglement.peer.lag.objects").tags("node", "a", "peer", "b").gauge().value() == 2);
+    assertThat(meters.get("entanglement.peer.lag.serials").tags("node", "a", "peer", "b").gauge().value()).isEqualTo(2);
+    admin.resumePeer(PeerRef.newBuilder().setPeer("b").build());
+    await().atMost(Duration.ofSeconds(10))
+        .until(() -> meters.get("entanglement.peer.lag.objects").tags("node", "a", "peer", "b").gauge().value() == 0);
     b.inTransaction(em -> em.persist(new Item("FROM-B", "b's", 1)));
     await().atMost(Duration.ofSeconds(10)).until(() -> meters.find("entanglement.apply.changes").tag("node", "a").counter() != null
         && meters.get("entanglement.apply.changes").tag("node", "a").counter().count() >= 1);

@@ -108,6 +108,8 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
   private final transient Map<String, PeerConnection> peers = new ConcurrentHashMap<>();
   private final transient List<PeerConnection> connections = new CopyOnWriteArrayList<>();
   private final transient List<Dialer> dialers = new CopyOnWriteArrayList<>();
+  /** Peers an operator paused: their next streams start paused too, until resumed. */
+  private final transient Set<String> pausedPeers = ConcurrentHashMap.newKeySet();
   private transient volatile boolean running;
 
   public NodeRuntime(EntanglementConfig config) {
@@ -588,7 +590,7 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
         io.grpc.protobuf.services.ProtoReflectionServiceV1.newInstance().bindService());
     try {
       adminServer = Transports.startServer(address, services,
-          config.tls() == null ? null : config.tls().adminServerContext(adminConfig.fingerprints()));
+          config.tls() == null ? null : config.tls().adminServerContext());
     } catch (IOException e) {
       stop();
       throw new EntanglementConfigurationException("Setting entanglement.admin.listen has the value '%s', "
@@ -665,7 +667,64 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
       connection.close();
       found = true;
     }
+    if (found) {
+      pausedPeers.remove(nameOrAddress);
+    }
     return found;
+  }
+
+  /** The addresses this node dials (as given in entanglement.peers or added). */
+  public List<String> dialTargets() {
+    return dialers.stream().map(Dialer::target).toList();
+  }
+
+  /**
+   * Pauses the flow with a connected peer, for this stream and the next ones, until resumed.
+   * Returns false if no stream with the peer is open.
+   */
+  public boolean pausePeer(String peer) {
+    PeerConnection connection = peers.get(peer);
+    if (connection == null) {
+      return false;
+    }
+    pausedPeers.add(peer);
+    connection.pause().join();
+    return true;
+  }
+
+  /** Resumes the flow with a paused peer. Returns false if no stream with the peer is open. */
+  public boolean resumePeer(String peer) {
+    pausedPeers.remove(peer);
+    PeerConnection connection = peers.get(peer);
+    if (connection == null) {
+      return false;
+    }
+    connection.resume().join();
+    return true;
+  }
+
+  private dev.entanglement.hibernate.internal.metrics.NodeMetrics.PeerFigures peerFigures(String peer) {
+    return new dev.entanglement.hibernate.internal.metrics.NodeMetrics.PeerFigures() {
+      @Override
+      public long lagSerials() {
+        return Math.max(0, lastSerial() - acknowledgedBy(peer, config.nodeName()));
+      }
+
+      @Override
+      public long lagObjects() {
+        return countChangedSince(config.nodeName(), acknowledgedBy(peer, config.nodeName()));
+      }
+
+      @Override
+      public long policyDenials() {
+        return NodeRuntime.this.policyDenials(peer);
+      }
+    };
+  }
+
+  @Override
+  public void rejected(String peer, boolean here, dev.entanglement.proto.v1.RejectReason reason) {
+    metrics.rejected(peer, here, reason.name());
   }
 
   /**
@@ -1277,17 +1336,23 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
             .formatted(node, peer, dialedByOld);
       }
       peers.put(peer, connection);
+      if (pausedPeers.contains(peer)) {
+        connection.pauseFromStart();
+      }
       existing.close();
       pool.execute(forwarder::flush);
       pool.execute(() -> ephemerals.connected(connection));
       metrics.peerGone(existing);
-      metrics.peerConnected(connection, () -> Math.max(0, lastSerial() - acknowledgedBy(peer, config.nodeName())));
+      metrics.peerConnected(connection, peerFigures(peer));
       return null;
     }
     peers.put(peer, connection);
+    if (pausedPeers.contains(peer)) {
+      connection.pauseFromStart();
+    }
     pool.execute(forwarder::flush);
     pool.execute(() -> ephemerals.connected(connection));
-    metrics.peerConnected(connection, () -> Math.max(0, lastSerial() - acknowledgedBy(peer, config.nodeName())));
+    metrics.peerConnected(connection, peerFigures(peer));
     return null;
   }
 

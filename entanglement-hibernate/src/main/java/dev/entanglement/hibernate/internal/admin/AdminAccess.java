@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.admin;
 
+import dev.entanglement.hibernate.internal.transport.QuietLog;
 import dev.entanglement.hibernate.tls.Fingerprints;
 import io.grpc.Grpc;
 import io.grpc.Metadata;
@@ -10,6 +11,7 @@ import io.grpc.Status;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.cert.Certificate;
+import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.util.Set;
 import javax.net.ssl.SSLPeerUnverifiedException;
@@ -19,9 +21,10 @@ import org.jboss.logging.Logger;
 /**
  * Lets an admin call through only with credentials: an admin client certificate whose
  * fingerprint is configured, or the bearer token ({@code authorization: Bearer <token>}). No or
- * unreadable credentials: {@code UNAUTHENTICATED}; wrong ones: {@code PERMISSION_DENIED}. The
- * call is not started, so nothing changes. Health checks and reflection stay open: they reveal
- * the service names only. Immutable.
+ * unreadable credentials: {@code UNAUTHENTICATED}; wrong ones (a wrong token, or a certificate
+ * that is not an admin certificate and no token): {@code PERMISSION_DENIED}. The call is not
+ * started, so nothing changes. Health checks and reflection stay open: they reveal the service
+ * names only. Refusals are logged at INFO once a minute per kind, then at DEBUG. Immutable.
  */
 public final class AdminAccess implements ServerInterceptor {
   private static final Logger LOG = Logger.getLogger(AdminAccess.class);
@@ -43,39 +46,60 @@ public final class AdminAccess implements ServerInterceptor {
     if (service != null && (service.startsWith("grpc.health.") || service.startsWith("grpc.reflection."))) {
       return next.startCall(call, headers);
     }
-    String fingerprint = clientFingerprint(call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION));
+    String method = call.getMethodDescriptor().getFullMethodName();
+    X509Certificate certificate = clientCertificate(call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION));
+    String fingerprint = certificate == null ? null : Fingerprints.sha256(certificate);
     if (fingerprint != null && fingerprints.contains(fingerprint)) {
+      try {
+        certificate.checkValidity();
+      } catch (CertificateException e) {
+        return refuse(call, Status.PERMISSION_DENIED.withDescription(("the admin certificate presented to node '%s' "
+            + "(SHA-256 %s) is not valid now: %s").formatted(nodeName, fingerprint, e.getMessage())), method);
+      }
       return next.startCall(call, headers);
     }
     String authorization = headers.get(AUTHORIZATION);
-    if (authorization == null || !authorization.startsWith("Bearer ") || authorization.length() <= 7) {
+    if (authorization == null && fingerprint != null) {
+      return refuse(call, Status.PERMISSION_DENIED.withDescription(("the client certificate presented to node '%s' "
+          + "(SHA-256 %s) is not an admin certificate (entanglement.admin.trusted_fingerprints), and no token came with it")
+          .formatted(nodeName, fingerprint)), method);
+    }
+    if (authorization == null) {
       return refuse(call, Status.UNAUTHENTICATED.withDescription(("admin calls to node '%s' need credentials: an "
           + "'authorization: Bearer <token>' header (entanglement.admin.token) or an admin client certificate "
-          + "(entanglement.admin.trusted_fingerprints)").formatted(nodeName)), call.getMethodDescriptor().getFullMethodName());
+          + "(entanglement.admin.trusted_fingerprints)").formatted(nodeName)), method);
+    }
+    if (!authorization.startsWith("Bearer ") || authorization.substring(7).isBlank()) {
+      return refuse(call, Status.UNAUTHENTICATED.withDescription(("the authorization header sent to node '%s' is not "
+          + "'Bearer <token>'").formatted(nodeName)), method);
     }
     byte[] presented = authorization.substring(7).trim().getBytes(StandardCharsets.UTF_8);
     if (token == null || !MessageDigest.isEqual(token, presented)) {
       return refuse(call, Status.PERMISSION_DENIED.withDescription(
-          "the admin token presented to node '%s' is not the one configured".formatted(nodeName)),
-          call.getMethodDescriptor().getFullMethodName());
+          "the admin token presented to node '%s' is not the one configured".formatted(nodeName)), method);
     }
     return next.startCall(call, headers);
   }
 
   private <Q, R> ServerCall.Listener<Q> refuse(ServerCall<Q, R> call, Status status, String method) {
-    LOG.infof("Node '%s' refused an admin call to %s from %s: %s", nodeName, method,
-        call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR), status.getDescription());
+    String message = "Node '%s' refused an admin call to %s: %s".formatted(nodeName, method, status.getDescription());
+    if (QuietLog.first(message)) {
+      LOG.infof("%s (from %s; repeats are logged at DEBUG for a minute)", message,
+          call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR));
+    } else {
+      LOG.debugf("%s (from %s)", message, call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR));
+    }
     call.close(status, new Metadata());
     return new ServerCall.Listener<>() {};
   }
 
-  private static String clientFingerprint(SSLSession session) {
+  private static X509Certificate clientCertificate(SSLSession session) {
     if (session == null) {
       return null;
     }
     try {
       Certificate[] chain = session.getPeerCertificates();
-      return chain.length > 0 && chain[0] instanceof X509Certificate x509 ? Fingerprints.sha256(x509) : null;
+      return chain.length > 0 && chain[0] instanceof X509Certificate x509 ? x509 : null;
     } catch (SSLPeerUnverifiedException e) {
       return null;
     }

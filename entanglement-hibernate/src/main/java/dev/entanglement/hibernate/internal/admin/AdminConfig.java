@@ -20,8 +20,12 @@ import java.util.Set;
  * @param fingerprints SHA-256 fingerprints of admin client certificates (over mutual TLS)
  */
 public record AdminConfig(Optional<PeerAddress> listen, String token, Set<String> fingerprints) {
-  /** @throws EntanglementConfigurationException naming the bad setting and value */
-  public static AdminConfig from(Map<String, Object> settings, boolean tls) {
+  /**
+   * @param tls whether the node has mutual TLS (the admin server then uses it)
+   * @param plaintext whether entanglement.transport.plaintext=true allows plaintext TCP
+   * @throws EntanglementConfigurationException naming the bad setting and value
+   */
+  public static AdminConfig from(Map<String, Object> settings, boolean tls, boolean plaintext) {
     String listenText = text(settings, EntanglementSettings.ADMIN_LISTEN);
     Optional<PeerAddress> listen = Optional.empty();
     if (listenText != null) {
@@ -74,7 +78,18 @@ public record AdminConfig(Optional<PeerAddress> listen, String token, Set<String
           EntanglementSettings.ADMIN_LISTEN, listenText, EntanglementSettings.ADMIN_TOKEN,
           EntanglementSettings.ADMIN_TOKEN_FILE, EntanglementSettings.ADMIN_TRUSTED_FINGERPRINTS));
     }
+    if (listen.isPresent() && listen.get().isNetwork() && !tls && !plaintext && !loopback(listen.get().host())) {
+      throw new EntanglementConfigurationException(("Setting %s is '%s', a non-loopback address, but the node has "
+          + "no mutual TLS (entanglement.tls.*): the admin token would cross the network in clear text; expected "
+          + "a loopback address (127.0.0.1, ::1, localhost), mutual TLS, or entanglement.transport.plaintext=true "
+          + "on a trusted network").formatted(EntanglementSettings.ADMIN_LISTEN, listenText));
+    }
     return new AdminConfig(listen, token, Set.copyOf(fingerprints));
+  }
+
+  /** A loopback host written literally (no name lookup at boot). */
+  static boolean loopback(String host) {
+    return host.equals("localhost") || host.startsWith("127.") || host.equals("::1") || host.equals("0:0:0:0:0:0:0:1");
   }
 
   private static String text(Map<String, Object> settings, String setting) {

@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.admin;
 
+import dev.entanglement.hibernate.EntanglementException;
 import dev.entanglement.hibernate.internal.NodeRuntime;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.peer.PeerConnection;
@@ -116,6 +117,8 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
         if (c.fingerprint() != null) {
           info.setFingerprint(c.fingerprint());
         }
+        c.rejectedByPeerByReason().forEach((reason, count) -> info.putRejectedByPeerByReason(reason.name(), count));
+        c.rejectedHereByReason().forEach((reason, count) -> info.putRejectedHereByReason(reason.name(), count));
         response.addPeers(info);
       }
       return response.build();
@@ -155,8 +158,7 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
       String idText = required(request.getId(), "the object id");
       EntangledType type = runtime.model().byName(entity);
       if (type == null) {
-        throw notFound("node '%s' has no @Entangled entity named '%s'; it has %s".formatted(runtime.nodeName(), entity,
-            runtime.model().types().stream().map(EntangledType::name).sorted().toList()));
+        throw notFound(unknownEntity(entity));
       }
       Object id;
       try {
@@ -195,6 +197,11 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
     });
   }
 
+  private String unknownEntity(String entity) {
+    return "node '%s' has no @Entangled entity named '%s'; it has %s".formatted(runtime.nodeName(), entity,
+        runtime.model().types().stream().map(EntangledType::name).sorted().toList());
+  }
+
   @Override
   public void resync(AdminResyncRequest request, StreamObserver<AdminResyncResponse> observer) {
     answer(observer, () -> {
@@ -205,8 +212,20 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
       }
       String owner = request.getOwner().isBlank() ? null : request.getOwner().trim();
       String entity = request.getEntity().isBlank() ? null : request.getEntity().trim();
+      if (owner != null) {
+        if (owner.equals(peer)) {
+          throw new IllegalArgumentException(("peer '%s' is the owner '%s' itself; a resync sends a peer the objects "
+              + "of other owners").formatted(peer, owner));
+        }
+        java.util.Set<String> owners = new java.util.TreeSet<>(runtime.ownerCounts().keySet());
+        owners.add(runtime.nodeName());
+        if (!owners.contains(owner)) {
+          throw notFound("node '%s' holds no objects of an owner named '%s'; its owners: %s"
+              .formatted(runtime.nodeName(), owner, owners));
+        }
+      }
       if (entity != null && runtime.model().byName(entity) == null) {
-        throw notFound("node '%s' has no @Entangled entity named '%s'".formatted(runtime.nodeName(), entity));
+        throw notFound(unknownEntity(entity));
       }
       return AdminResyncResponse.newBuilder().setMessage(runtime.resync(peer, owner, entity)).build();
     });
@@ -216,7 +235,15 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
   public void addPeer(AddPeerRequest request, StreamObserver<PeerActionResponse> observer) {
     answer(observer, () -> {
       String address = required(request.getAddress(), "the peer address");
-      runtime.connect(address);
+      if (runtime.dialTargets().contains(address)) {
+        throw Status.ALREADY_EXISTS.withDescription("node '%s' already dials %s; it dials %s"
+            .formatted(runtime.nodeName(), address, runtime.dialTargets())).asRuntimeException();
+      }
+      try {
+        runtime.connect(address);
+      } catch (EntanglementException e) { // e.g. a TCP address without TLS or plaintext
+        throw Status.FAILED_PRECONDITION.withDescription(e.getMessage()).asRuntimeException();
+      }
       return PeerActionResponse.newBuilder().setMessage("node '%s' dials %s".formatted(runtime.nodeName(), address)).build();
     });
   }
@@ -225,11 +252,15 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
   public void removePeer(PeerRef request, StreamObserver<PeerActionResponse> observer) {
     answer(observer, () -> {
       String peer = required(request.getPeer(), "the peer");
+      boolean dialed = runtime.dialTargets().contains(peer) || runtime.connection(peer).map(PeerConnection::dialer).orElse(false);
       if (!runtime.removePeer(peer)) {
-        throw notFound("node '%s' has no peer named or added as '%s'".formatted(runtime.nodeName(), peer));
+        throw notFound("node '%s' has no peer named or added as '%s'; connected: %s, dialing: %s"
+            .formatted(runtime.nodeName(), peer, runtime.connectedPeers(), runtime.dialTargets()));
       }
-      return PeerActionResponse.newBuilder()
-          .setMessage("node '%s' stopped dialing '%s' and closed its stream".formatted(runtime.nodeName(), peer)).build();
+      return PeerActionResponse.newBuilder().setMessage(dialed
+          ? "node '%s' stopped dialing '%s' and closed its stream".formatted(runtime.nodeName(), peer)
+          : ("node '%s' closed the stream '%s' had dialed in (it may dial again: remove '%s' from its peers to keep "
+              + "them apart)").formatted(runtime.nodeName(), peer, runtime.nodeName())).build();
     });
   }
 
@@ -237,7 +268,7 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
   public void pausePeer(PeerRef request, StreamObserver<PeerActionResponse> observer) {
     answer(observer, () -> {
       PeerConnection c = streaming(request.getPeer());
-      c.pause().join();
+      runtime.pausePeer(c.peerName());
       return PeerActionResponse.newBuilder().setMessage(("the flow with peer '%s' is paused both ways; changes coalesce "
           + "meanwhile").formatted(c.peerName())).build();
     });
@@ -247,7 +278,7 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
   public void resumePeer(PeerRef request, StreamObserver<PeerActionResponse> observer) {
     answer(observer, () -> {
       PeerConnection c = streaming(request.getPeer());
-      c.resume().join();
+      runtime.resumePeer(c.peerName());
       return PeerActionResponse.newBuilder().setMessage("the flow with peer '%s' resumed".formatted(c.peerName())).build();
     });
   }

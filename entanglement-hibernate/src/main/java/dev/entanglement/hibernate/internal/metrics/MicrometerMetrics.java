@@ -16,13 +16,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.function.LongSupplier;
 import java.util.function.ToDoubleFunction;
 
 /**
  * The node's Micrometer meters, tagged {@code node} (and {@code peer} for per-peer ones):
- * capture and apply rates and latencies, and per peer the figures of the admin API. Loaded only
- * when Micrometer is present.
+ * capture and apply rates and latencies, per peer the figures of the admin API, and rejections
+ * by peer, side and reason. Loaded only when Micrometer is present (see {@link NodeMetrics#create}).
  *
  * <h2>Concurrency</h2>
  * Thread-safe: Micrometer meters are; the per-peer meter lists are a concurrent map.
@@ -73,12 +72,26 @@ final class MicrometerMetrics implements NodeMetrics {
   }
 
   @Override
-  public void peerConnected(PeerConnection c, LongSupplier lagSerials) {
+  public void rejected(String peer, boolean here, String reason) {
+    Counter.builder("entanglement.peer.rejections")
+        .description("changes rejected, by the peer (side=peer) or here (side=here), by reason")
+        .tags(node.and("peer", peer, "side", here ? "here" : "peer", "reason", reason))
+        .register(registry).increment();
+  }
+
+  @Override
+  public void peerConnected(PeerConnection c, PeerFigures figures) {
     Tags tags = node.and("peer", c.peerName());
     List<Meter> meters = new ArrayList<>();
     meters.add(gauge("entanglement.peer.outbox.depth", "changes waiting to be sent", tags, c, PeerConnection::outboxDepth));
-    meters.add(Gauge.builder("entanglement.peer.lag.serials", lagSerials, s -> s.getAsLong()).tags(tags)
+    meters.add(gauge("entanglement.peer.paused", "1 while an operator has paused the flow", tags, c, p -> p.paused() ? 1 : 0));
+    meters.add(Gauge.builder("entanglement.peer.lag.serials", figures, PeerFigures::lagSerials).tags(tags)
         .description("this node's serials the peer has not acknowledged").register(registry));
+    meters.add(Gauge.builder("entanglement.peer.lag.objects", figures, MicrometerMetrics::lagObjects).tags(tags)
+        .description("this node's objects changed beyond what the peer acknowledged (counted in the database when read)")
+        .register(registry));
+    meters.add(FunctionCounter.builder("entanglement.peer.policy.denials", figures, PeerFigures::policyDenials).tags(tags)
+        .description("changes the policies kept from or refused to the peer").register(registry));
     meters.add(counter("entanglement.peer.changes.sent", "changes sent", tags, c, PeerConnection::changesSent));
     meters.add(counter("entanglement.peer.changes.received", "changes received", tags, c, PeerConnection::changesReceived));
     meters.add(counter("entanglement.peer.changes.applied", "received changes applied", tags, c, PeerConnection::changesAppliedHere));
@@ -88,6 +101,14 @@ final class MicrometerMetrics implements NodeMetrics {
     meters.add(counter("entanglement.peer.bytes.sent", "bytes sent", tags, c, PeerConnection::bytesSent));
     meters.add(counter("entanglement.peer.bytes.received", "bytes received", tags, c, PeerConnection::bytesReceived));
     peerMeters.put(c, meters);
+  }
+
+  private static double lagObjects(PeerFigures figures) {
+    try {
+      return figures.lagObjects();
+    } catch (RuntimeException e) { // the database is away or the node is stopping: no figure
+      return Double.NaN;
+    }
   }
 
   private Meter gauge(String name, String description, Tags tags, PeerConnection c, ToDoubleFunction<PeerConnection> value) {

@@ -1,7 +1,6 @@
 package dev.entanglement.hibernate.internal.metrics;
 
 import dev.entanglement.hibernate.internal.peer.PeerConnection;
-import java.util.function.LongSupplier;
 import org.jboss.logging.Logger;
 
 /**
@@ -19,8 +18,23 @@ public interface NodeMetrics {
   /** A batch of {@code changes} from a peer was applied in {@code nanos}. */
   default void applied(int changes, long nanos) {}
 
+  /** What the runtime works out about one peer (the connection does not keep it). */
+  interface PeerFigures {
+    /** This node's serials the peer has not acknowledged. */
+    long lagSerials();
+
+    /** This node's objects changed beyond what the peer acknowledged (a database count). */
+    long lagObjects();
+
+    /** Changes the policies kept from or refused to the peer. */
+    long policyDenials();
+  }
+
   /** A peer's stream is open: its meters appear. */
-  default void peerConnected(PeerConnection connection, LongSupplier lagSerials) {}
+  default void peerConnected(PeerConnection connection, PeerFigures figures) {}
+
+  /** A change was rejected, by the peer ({@code here} false) or here, for {@code reason}. */
+  default void rejected(String peer, boolean here, String reason) {}
 
   /** A peer's stream ended: its meters go. */
   default void peerGone(PeerConnection connection) {}

@@ -86,6 +86,9 @@ public final class PeerConnection implements StreamObserver<Envelope> {
   private long lastSentNanos; // serial
 
   private final Map<String, Set<String>> fullSyncKeys = new HashMap<>(); // apply
+  private final ArrayDeque<Runnable> heldWhilePaused = new ArrayDeque<>(); // apply
+  private final Map<RejectReason, AtomicLong> rejectedByPeerByReason = new java.util.concurrent.ConcurrentHashMap<>();
+  private final Map<RejectReason, AtomicLong> rejectedHereByReason = new java.util.concurrent.ConcurrentHashMap<>();
 
   private volatile State state = State.HANDSHAKING;
   private volatile String peerName;
@@ -170,21 +173,22 @@ public final class PeerConnection implements StreamObserver<Envelope> {
         }
         ChangeBatch batch = envelope.getChanges();
         changesReceived.addAndGet(batch.getChangesCount());
-        applySerial.execute(() -> {
+        applySerial.execute(() -> applyOrHold(() -> {
           collectFullSyncKeys(batch);
           Ack ack = host.apply(peerName, batch);
           long rejected = ack.getOutcomesList().stream()
               .filter(o -> o.getStatus() == OutcomeStatus.REJECTED).count();
           changesRejectedHere.addAndGet(rejected);
+          countRejectionsHere(ack);
           changesAppliedHere.addAndGet(ack.getOutcomesList().stream()
               .filter(o -> o.getStatus() == OutcomeStatus.APPLIED).count());
           serial.execute(() -> sendUrgentAndGrantOne(Envelope.newBuilder().setAck(ack).build()));
-        });
+        }));
       }
-      case SYNC_MARKER -> applySerial.execute(() -> {
+      case SYNC_MARKER -> applySerial.execute(() -> applyOrHold(() -> {
         onSyncMarker(envelope.getSyncMarker());
         serial.execute(() -> sendUrgentAndGrantOne(null));
-      });
+      }));
       case ACK -> serial.execute(() -> onAck(envelope.getAck()));
       case RESYNC_REQUEST -> serial.execute(() -> {
         onResyncRequest(envelope.getResyncRequest());
@@ -404,6 +408,7 @@ public final class PeerConnection implements StreamObserver<Envelope> {
     for (Outcome outcome : ack.getOutcomesList()) {
       if (outcome.getStatus() == OutcomeStatus.REJECTED) {
         changesRejectedByPeer.incrementAndGet();
+        countRejection(rejectedByPeerByReason, outcome.getReason(), false);
         // log each reason once at WARN (the receiver logs and parks every rejection), then DEBUG
         long seen = rejectionsLogged.merge(outcome.getReason(), 1L, Long::sum);
         if (seen == 1) {
@@ -435,7 +440,8 @@ public final class PeerConnection implements StreamObserver<Envelope> {
   /**
    * Pauses the flow both ways without ending the stream: nothing more is sent to the peer but
    * acknowledgements and heartbeats, and nothing more is read from it (its sending waits in flow
-   * control). Changes keep coalescing in the outbox meanwhile.
+   * control; batches already granted arrive but are held unapplied and unacknowledged until the
+   * flow resumes). Changes keep coalescing in the outbox meanwhile.
    */
   public CompletableFuture<Void> pause() {
     CompletableFuture<Void> done = new CompletableFuture<>();
@@ -452,6 +458,7 @@ public final class PeerConnection implements StreamObserver<Envelope> {
     serial.execute(() -> {
       if (paused) {
         paused = false;
+        applySerial.execute(this::releaseHeld);
         int withheld = withheldGrants;
         withheldGrants = 0;
         if (withheld > 0) {
@@ -466,6 +473,46 @@ public final class PeerConnection implements StreamObserver<Envelope> {
 
   public boolean paused() {
     return paused;
+  }
+
+  /**
+   * Starts the connection paused (an operator paused the peer before this stream). Called by
+   * the host from {@link PeerHost#register} (on the serial executor), before anything flows.
+   */
+  public void pauseFromStart() {
+    paused = true;
+  }
+
+  /** Applies a received batch or marker now, or holds it (in order) while the flow is paused. On apply. */
+  private void applyOrHold(Runnable work) {
+    if (paused || !heldWhilePaused.isEmpty()) {
+      heldWhilePaused.add(work);
+      return;
+    }
+    work.run();
+  }
+
+  /** Applies what arrived while paused, in arrival order. On apply. */
+  private void releaseHeld() {
+    Runnable next;
+    while (!paused && (next = heldWhilePaused.poll()) != null) {
+      next.run();
+    }
+  }
+
+  private void countRejectionsHere(Ack ack) {
+    for (Outcome outcome : ack.getOutcomesList()) {
+      if (outcome.getStatus() == OutcomeStatus.REJECTED) {
+        countRejection(rejectedHereByReason, outcome.getReason(), true);
+      }
+    }
+  }
+
+  private void countRejection(Map<RejectReason, AtomicLong> counts, RejectReason reason, boolean here) {
+    counts.computeIfAbsent(reason, r -> new AtomicLong()).incrementAndGet();
+    if (peerName != null) {
+      host.rejected(peerName, here, reason);
+    }
   }
 
   private void sendUrgentAndGrantOne(Envelope envelope) {
@@ -909,6 +956,22 @@ public final class PeerConnection implements StreamObserver<Envelope> {
 
   public long changesRejectedHere() {
     return changesRejectedHere.get();
+  }
+
+  /** Changes the peer rejected, by reason. */
+  public Map<RejectReason, Long> rejectedByPeerByReason() {
+    return snapshot(rejectedByPeerByReason);
+  }
+
+  /** Changes from the peer rejected here, by reason. */
+  public Map<RejectReason, Long> rejectedHereByReason() {
+    return snapshot(rejectedHereByReason);
+  }
+
+  private static Map<RejectReason, Long> snapshot(Map<RejectReason, AtomicLong> counts) {
+    Map<RejectReason, Long> copy = new EnumMap<>(RejectReason.class);
+    counts.forEach((reason, count) -> copy.put(reason, count.get()));
+    return copy;
   }
 
   /** Sets the certificate the peer presented in the TLS handshake, before its Hello is handled. */

@@ -92,6 +92,9 @@ public interface PeerHost {
   /** A transition update from a peer (called on the connection's serial executor; must not block). */
   default void onTransition(String peer, dev.entanglement.proto.v1.TransitionUpdate update) {}
 
+  /** A change was rejected: by the peer ({@code here} false) or here; for metrics. Must not block. */
+  default void rejected(String peer, boolean here, dev.entanglement.proto.v1.RejectReason reason) {}
+
   // ---- connections ------------------------------------------------------------------------
 
   /**

@@ -100,12 +100,14 @@ public final class TlsConfig {
 
   /**
    * The admin server's context: this node's certificate; a client certificate is optional (token
-   * callers need none) and, when presented, must be one of the admin fingerprints.
+   * callers need none). Any presented certificate completes the handshake (the client proves it
+   * holds the key); whether it is an admin certificate is decided per call by {@code AdminAccess},
+   * so a wrong one gets PERMISSION_DENIED with its fingerprint rather than a bare TLS failure.
    */
-  public SslContext adminServerContext(java.util.Set<String> adminFingerprints) {
+  public SslContext adminServerContext() {
     try {
       return GrpcSslContexts.configure(SslContextBuilder.forServer(key, chain.toArray(X509Certificate[]::new)))
-          .trustManager(new PeerTrust(trust.nodeName() + " (admin)", List.of(), adminFingerprints))
+          .trustManager(new AnyClientCertificate())
           .clientAuth(ClientAuth.OPTIONAL).build();
     } catch (SSLException e) {
       throw new EntanglementConfigurationException("mutual TLS could not be set up for the admin server: " + e.getMessage(), e);
