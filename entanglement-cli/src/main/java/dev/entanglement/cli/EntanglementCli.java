@@ -65,15 +65,30 @@ public final class EntanglementCli {
     commandLine.setOut(out);
     commandLine.setErr(err);
     commandLine.setExecutionExceptionHandler((e, cmd, parsed) -> {
-      cmd.getErr().println("error: " + (e instanceof StatusRuntimeException s
-          ? s.getStatus().getCode() + ": " + s.getStatus().getDescription() : e.getMessage()));
+      cmd.getErr().println("error: " + describe(e));
       return 1;
     });
     return commandLine.execute(args);
   }
 
+  /** One line for a failed call: the status and the node's message, or why the node was not reached. */
+  static String describe(Exception e) {
+    if (e instanceof StatusRuntimeException s) {
+      io.grpc.Status status = s.getStatus();
+      if (status.getCode() == io.grpc.Status.Code.UNAVAILABLE || status.getCode() == io.grpc.Status.Code.DEADLINE_EXCEEDED) {
+        Throwable cause = status.getCause();
+        return "%s: the admin API could not be reached (%s%s)".formatted(status.getCode(), status.getDescription(),
+            cause == null ? "" : "; " + cause.getMessage());
+      }
+      return status.getCode() + ": " + status.getDescription();
+    }
+    return e.getMessage() == null ? e.toString() : e.getMessage();
+  }
+
   /** Where and how to reach a node's admin API. */
   static final class Target {
+    @Spec(Spec.Target.MIXEE) CommandSpec spec;
+
     @Option(names = "--target", required = true, description = "the node's admin address, host:port")
     String target;
 
@@ -104,7 +119,33 @@ public final class EntanglementCli {
     @Option(names = "--timeout", defaultValue = "20", description = "seconds to wait for the answer (default ${DEFAULT-VALUE})")
     long timeoutSeconds;
 
+    /** The token given, read from its file, or null; bad usage is a ParameterException (exit status 2). */
+    private String bearer() {
+      if (token != null && tokenFile != null) {
+        throw new CommandLine.ParameterException(spec.commandLine(), "--token and --token-file are alternatives; give one");
+      }
+      if (tokenFile == null) {
+        return token;
+      }
+      try {
+        String read = Files.readString(tokenFile).trim();
+        if (read.isEmpty()) {
+          throw new CommandLine.ParameterException(spec.commandLine(),
+              "--token-file '%s' is empty; expected the node's admin token".formatted(tokenFile));
+        }
+        return read;
+      } catch (java.io.IOException e) {
+        throw new CommandLine.ParameterException(spec.commandLine(),
+            "--token-file '%s' cannot be read (%s); expected a file holding the node's admin token".formatted(tokenFile, e));
+      }
+    }
+
     <T> T call(Function<AdminGrpc.AdminBlockingStub, T> call) throws Exception {
+      if (plaintext && (trust != null || certificate != null || key != null)) {
+        throw new CommandLine.ParameterException(spec.commandLine(),
+            "--plaintext and the --tls-* options are alternatives; give --plaintext for a node without mutual TLS");
+      }
+      String bearer = bearer();
       NettyChannelBuilder builder = NettyChannelBuilder.forTarget(target);
       if (plaintext) {
         builder.usePlaintext();
@@ -115,7 +156,7 @@ public final class EntanglementCli {
         }
         if (certificate != null || key != null) {
           if (certificate == null || key == null) {
-            throw new CommandLine.ParameterException(new CommandLine(this), "--tls-cert and --tls-key go together");
+            throw new CommandLine.ParameterException(spec.commandLine(), "--tls-cert and --tls-key go together");
           }
           ssl.keyManager(certificate.toFile(), key.toFile());
         }
@@ -127,7 +168,6 @@ public final class EntanglementCli {
       ManagedChannel channel = builder.build();
       try {
         AdminGrpc.AdminBlockingStub stub = AdminGrpc.newBlockingStub(channel).withDeadlineAfter(timeoutSeconds, TimeUnit.SECONDS);
-        String bearer = token != null ? token : tokenFile != null ? Files.readString(tokenFile).trim() : null;
         if (bearer != null) {
           Metadata headers = new Metadata();
           headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + bearer);
@@ -141,12 +181,24 @@ public final class EntanglementCli {
 
     void print(PrintWriter out, MessageOrBuilder message, Runnable table) throws Exception {
       if (json) {
-        out.println(JsonFormat.printer().includingDefaultValueFields().print(message));
+        out.println(readable(JsonFormat.printer().includingDefaultValueFields().print(message)));
       } else {
         table.run();
       }
       out.flush();
     }
+  }
+
+  private static final java.util.regex.Pattern HTML_ESCAPE =
+      java.util.regex.Pattern.compile("(?<!\\\\)((?:\\\\\\\\)*)\\\\u00(27|3c|3e|3d|26)");
+
+  /**
+   * JsonFormat escapes {@code ' < > = &} as for HTML ({@code \u0027}); a terminal reader wants
+   * them as they are. Both are the same JSON.
+   */
+  static String readable(String json) {
+    return HTML_ESCAPE.matcher(json).replaceAll(m -> java.util.regex.Matcher.quoteReplacement(
+        m.group(1) + (char) Integer.parseInt(m.group(2), 16)));
   }
 
   /** Prints rows as aligned columns. */
@@ -172,6 +224,15 @@ public final class EntanglementCli {
     }
   }
 
+  /** The instant to the millisecond (the node reports it to the nanosecond). */
+  private static String since(String instant) {
+    try {
+      return java.time.Instant.parse(instant).truncatedTo(java.time.temporal.ChronoUnit.MILLIS).toString();
+    } catch (java.time.format.DateTimeParseException e) {
+      return instant;
+    }
+  }
+
   private static String rate(double bytesPerSecond) {
     return bytesPerSecond >= 1024 ? "%.1f KB/s".formatted(bytesPerSecond / 1024) : "%.0f B/s".formatted(bytesPerSecond);
   }
@@ -190,7 +251,7 @@ public final class EntanglementCli {
         List<List<String>> rows = new ArrayList<>();
         for (PeerInfo p : response.getPeersList()) {
           rows.add(List.of(p.getName().isEmpty() ? "?" : p.getName(), p.getAddress(),
-              p.getState() + (p.getPaused() ? " (paused)" : ""), p.getSince(), String.valueOf(p.getLagSerials()),
+              p.getState() + (p.getPaused() ? " (paused)" : ""), since(p.getSince()), String.valueOf(p.getLagSerials()),
               String.valueOf(p.getLagObjects()), String.valueOf(p.getOutboxDepth()), rate(p.getBytesSentPerSecond()),
               rate(p.getBytesReceivedPerSecond()), String.valueOf(p.getChangesSent()), String.valueOf(p.getChangesReceived()),
               String.valueOf(p.getCoalesced()), String.valueOf(p.getRejectedByPeer() + p.getRejectedHere())));

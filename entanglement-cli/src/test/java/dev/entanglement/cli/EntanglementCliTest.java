@@ -4,9 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.entanglement.hibernate.EntanglementSettings;
+import dev.entanglement.hibernate.testing.Certificates;
 import dev.entanglement.hibernate.testing.Database;
 import dev.entanglement.hibernate.testing.TestNode;
 import dev.entanglement.hibernate.testing.model.Item;
+import dev.entanglement.hibernate.tls.DevCertificates;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -24,6 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
 class EntanglementCliTest {
   private static final String TOKEN = "cli-token-0123456789abcdef";
   private final List<AutoCloseable> closeables = new ArrayList<>();
+  @TempDir Path dir;
   private TestNode a;
   private TestNode b;
   private String target;
@@ -100,8 +103,15 @@ class EntanglementCliTest {
     Run owners = admin("owners");
     assertThat(owners.out().lines().toList()).anySatisfy(line -> assertThat(line.split("\\s{2,}")).containsExactly("a", "1", "1", "0"));
 
+    Run objectJson = admin("object", "Item", item.getId().toString(), "--json");
+    assertThat(objectJson.out()).contains("\"owner\": \"a\"", "\"acknowledgedBy\": [\"b\"]", "\"entity\": \"Item\"");
+    assertThat(admin("owners", "--json").out()).contains("\"owner\": \"a\"", "\"objects\": \"1\"");
+
     Run resync = admin("resync", "b", "--entity", "Item");
-    assertThat(resync.out().strip()).isEqualTo("sending peer 'b' 1 objects of Item again");
+    assertThat(resync.out().strip()).isEqualTo("sending peer 'b' 1 object of Item again");
+    assertThat(admin("resync", "b", "--owner", "a").out().strip())
+        .isEqualTo("sending peer 'b' the objects of owner 'a' again, with a sweep");
+    assertThat(admin("resync", "b", "--json").out()).contains("\"message\": \"sending peer 'b' everything again, with a sweep\"");
 
     Run pause = admin("peer", "pause", "b");
     assertThat(pause.out().strip()).isEqualTo("the flow with peer 'b' is paused both ways; changes coalesce meanwhile");
@@ -112,7 +122,27 @@ class EntanglementCliTest {
     assertThat(admin("peer", "resume", "b").status()).isZero();
     await().atMost(Duration.ofSeconds(10)).until(() -> b.find(Item.class, held.getId()) != null);
 
-    assertThat(admin("peer", "remove", "b").out().strip()).isEqualTo("node 'a' stopped dialing 'b' and closed its stream");
+    assertThat(admin("peer", "remove", "b").out().strip())
+        .isEqualTo("node 'a' closed the stream 'b' had dialed in (it may dial again: remove 'a' from its peers to keep them apart)");
+  }
+
+  @Test
+  void peerAdd_andRemove_ofADialedPeer() {
+    String addressC = "cli-c-" + UUID.randomUUID();
+    TestNode c = track(TestNode.builder("c", Database.H2, Item.class).listenInProcess(addressC).start());
+    assertThat(admin("peer", "add", "inprocess:" + addressC).out().strip()).isEqualTo("node 'a' dials inprocess:" + addressC);
+    c.awaitConnected("a");
+    assertThat(admin("peers").out().lines().map(line -> line.split("\\s{2,}")[0])).contains("b", "c");
+    assertThat(admin("peer", "remove", "c").out().strip()).isEqualTo("node 'a' stopped dialing 'c' and closed its stream");
+    await().atMost(Duration.ofSeconds(10)).until(() -> !a.entanglement().connectedPeers().contains("c"));
+  }
+
+  @Test
+  void theTokenFromAFile() throws Exception {
+    Path file = Files.writeString(dir.resolve("admin.token"), TOKEN + "\n");
+    Run peers = run("peers", "--target", target, "--plaintext", "--token-file", file.toString());
+    assertThat(peers.status()).as(peers.err()).isZero();
+    assertThat(peers.out()).startsWith("node a");
   }
 
   @Test
@@ -131,10 +161,61 @@ class EntanglementCliTest {
     Run usage = run("peers");
     assertThat(usage.status()).isEqualTo(2);
     assertThat(usage.err()).contains("Missing required option: '--target=<target>'");
+
+    Run both = run("peers", "--target", target, "--plaintext", "--token", TOKEN, "--token-file", "x");
+    assertThat(both.status()).isEqualTo(2);
+    assertThat(both.err()).startsWith("--token and --token-file are alternatives; give one\n").contains("Usage: entanglement peers");
+
+    Path missingFile = dir.resolve("missing.token");
+    Run unreadable = run("peers", "--target", target, "--plaintext", "--token-file", missingFile.toString());
+    assertThat(unreadable.status()).isEqualTo(2);
+    assertThat(unreadable.err()).startsWith("--token-file '%s' cannot be read".formatted(missingFile))
+        .contains("expected a file holding the node's admin token");
+
+    Run unknownPeer = admin("peer", "pause", "zed");
+    assertThat(unknownPeer.status()).isEqualTo(1);
+    assertThat(unknownPeer.err().strip()).isEqualTo("error: NOT_FOUND: node 'a' has no open stream with a peer named 'zed'; connected: [b]");
+
+    Run nobody = run("peers", "--target", "127.0.0.1:1", "--plaintext", "--token", TOKEN, "--timeout", "5");
+    assertThat(nobody.status()).isEqualTo(1);
+    assertThat(nobody.err()).startsWith("error: UNAVAILABLE: the admin API could not be reached");
   }
 
   @Test
-  void certificateCommands(@TempDir Path dir) throws Exception {
+  void overMutualTls_withAnAdminCertificate() throws Exception {
+    Certificates certificates = new Certificates(dir);
+    Path operator = certificates.node("operator", "main");
+    try (TestNode secure = certificates.tls(TestNode.builder("s", Database.H2, Item.class)
+            .set(EntanglementSettings.LISTEN, "127.0.0.1:0").set(EntanglementSettings.ADMIN_LISTEN, "127.0.0.1:0")
+            .set(EntanglementSettings.ADMIN_TRUSTED_FINGERPRINTS, certificates.fingerprint("operator", "main")),
+        "s", "main", "main").start()) {
+      String secureTarget = secure.entanglement().adminAddress().orElseThrow();
+      String ca = certificates.ca("main").resolve(DevCertificates.CERTIFICATE).toString();
+      Run peers = run("peers", "--target", secureTarget, "--tls-trust", ca, "--server-name", "s",
+          "--tls-cert", operator.resolve(DevCertificates.CERTIFICATE).toString(),
+          "--tls-key", operator.resolve(DevCertificates.PRIVATE_KEY).toString());
+      assertThat(peers.status()).as(peers.err()).isZero();
+      assertThat(peers.out().lines().toList()).startsWith("node s").contains("(none)");
+
+      Run anonymous = run("peers", "--target", secureTarget, "--tls-trust", ca, "--server-name", "s");
+      assertThat(anonymous.status()).isEqualTo(1);
+      assertThat(anonymous.err()).startsWith("error: UNAUTHENTICATED: admin calls to node 's' need credentials");
+
+      Run halfPair = run("peers", "--target", secureTarget, "--tls-trust", ca, "--tls-cert", "x.pem");
+      assertThat(halfPair.status()).isEqualTo(2);
+      assertThat(halfPair.err()).startsWith("--tls-cert and --tls-key go together\n");
+    }
+  }
+
+  @Test
+  void json_showsQuotesAsTheyAre_andKeepsEscapedBackslashes() {
+    assertThat(EntanglementCli.readable("{\"m\": \"peer \\u0027b\\u0027 \\u003c\\u003e\\u003d\\u0026\"}"))
+        .isEqualTo("{\"m\": \"peer 'b' <>=&\"}");
+    assertThat(EntanglementCli.readable("\"a\\\\u0027\"")).as("an escaped backslash followed by text").isEqualTo("\"a\\\\u0027\"");
+  }
+
+  @Test
+  void certificateCommands() throws Exception {
     Run ca = run("cert", "ca", dir.resolve("ca").toString());
     assertThat(ca.status()).as(ca.err()).isZero();
     assertThat(ca.out()).startsWith("CA 'Entanglement development CA' written to " + dir.resolve("ca"));

@@ -312,7 +312,10 @@ public final class Entanglement {
    * The admin service ({@code entanglement.v1.Admin}) behind its access control, for an
    * application that binds it into its own gRPC server instead of setting
    * {@link EntanglementSettings#ADMIN_LISTEN}. Calls need the configured token or admin
-   * certificate.
+   * certificate (the latter when the application's server does mutual TLS).
+   *
+   * @throws EntanglementConfigurationException if neither {@link EntanglementSettings#ADMIN_TOKEN}
+   *     (or its file) nor {@link EntanglementSettings#ADMIN_TRUSTED_FINGERPRINTS} is set
    */
   public io.grpc.ServerServiceDefinition adminService() {
     return runtime.adminService();

@@ -127,7 +127,8 @@ public final class EntanglementSettings {
    * Where the admin gRPC service listens ({@code host:port} or {@code inprocess:NAME}), next to
    * gRPC health and server reflection. Needs {@link #ADMIN_TOKEN} (or {@link #ADMIN_TOKEN_FILE})
    * and/or {@link #ADMIN_TRUSTED_FINGERPRINTS}. With mutual TLS configured, the admin server uses
-   * this node's certificate. Defaults to none: no admin server (the application may bind
+   * this node's certificate; without it, a TCP address must be loopback unless {@link #PLAINTEXT}
+   * is {@code true}. Defaults to none: no admin server (the application may bind
    * {@link Entanglement#adminService()} into its own gRPC server).
    */
   public static final String ADMIN_LISTEN = "entanglement.admin.listen";
@@ -140,7 +141,8 @@ public final class EntanglementSettings {
 
   /**
    * SHA-256 fingerprints of admin client certificates, comma separated: callers presenting one
-   * of these certificates over mutual TLS need no token.
+   * of these certificates over mutual TLS need no token. Another certificate without the token
+   * gets PERMISSION_DENIED.
    */
   public static final String ADMIN_TRUSTED_FINGERPRINTS = "entanglement.admin.trusted_fingerprints";
 

@@ -107,6 +107,34 @@ class AdminSettingsTest {
   }
 
   @Test
+  void adminService_boundIntoTheApplicationsOwnServer_keepsItsAccessControl() throws Exception {
+    try (TestNode bare = TestNode.builder("bare", Database.H2, Item.class).start()) {
+      assertThatThrownBy(() -> bare.entanglement().adminService()).isInstanceOf(EntanglementConfigurationException.class)
+          .hasMessage("The admin service needs credentials: set entanglement.admin.token (or entanglement.admin.token_file) "
+              + "and/or entanglement.admin.trusted_fingerprints; it is never open to whoever reaches the server");
+    }
+    try (TestNode a = TestNode.builder("a", Database.H2, Item.class).set(EntanglementSettings.ADMIN_TOKEN, TOKEN).start()) {
+      assertThat(a.entanglement().adminAddress()).as("no admin server of the plugin's own").isEmpty();
+      String name = "app-server-" + java.util.UUID.randomUUID();
+      io.grpc.Server server = io.grpc.inprocess.InProcessServerBuilder.forName(name)
+          .addService(a.entanglement().adminService()).build().start();
+      ManagedChannel channel = io.grpc.inprocess.InProcessChannelBuilder.forName(name).build();
+      try {
+        assertThatThrownBy(() -> AdminGrpc.newBlockingStub(channel).listPeers(ListPeersRequest.getDefaultInstance()))
+            .isInstanceOfSatisfying(io.grpc.StatusRuntimeException.class,
+                e -> assertThat(e.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.UNAUTHENTICATED));
+        Metadata headers = new Metadata();
+        headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + TOKEN);
+        assertThat(AdminGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
+            .listPeers(ListPeersRequest.getDefaultInstance()).getNode()).isEqualTo("a");
+      } finally {
+        channel.shutdownNow();
+        server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  @Test
   void anAdminListenerWithTls_andOnlyAdminCertificates_boots() throws Exception {
     Certificates certificates = new Certificates(dir);
     certificates.node("operator", "main");

@@ -559,6 +559,7 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
 
   /** The admin service with its access control, for the application's own gRPC server. */
   public io.grpc.ServerServiceDefinition adminService() {
+    adminConfig.requireCredentials();
     return io.grpc.ServerInterceptors.intercept(new dev.entanglement.hibernate.internal.admin.AdminService(this),
         new dev.entanglement.hibernate.internal.admin.AdminAccess(config.nodeName(), adminConfig));
   }
@@ -745,12 +746,14 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
       throw new IllegalArgumentException("node '%s' has no @Entangled entity named '%s'".formatted(config.nodeName(), entity));
     }
     List<Outgoing> changes = catchUpReader.readEntity(entity, owner);
+    int offered = 0;
     for (Outgoing change : changes) {
-      if (!peer.equals(change.change().getOwner())) {
+      if (!peer.equals(change.change().getOwner())) { // the peer's own objects are not sent back to it
         connection.offer(change);
+        offered++;
       }
     }
-    return "sending peer '%s' %d objects of %s%s again".formatted(peer, changes.size(), entity,
+    return "sending peer '%s' %d %s of %s%s again".formatted(peer, offered, offered == 1 ? "object" : "objects", entity,
         owner == null ? "" : " owned by '" + owner + "'");
   }
 

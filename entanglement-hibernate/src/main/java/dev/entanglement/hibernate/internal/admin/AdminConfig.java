@@ -87,6 +87,15 @@ public record AdminConfig(Optional<PeerAddress> listen, String token, Set<String
     return new AdminConfig(listen, token, Set.copyOf(fingerprints));
   }
 
+  /** @throws EntanglementConfigurationException if no admin credentials are configured */
+  public void requireCredentials() {
+    if (token == null && fingerprints.isEmpty()) {
+      throw new EntanglementConfigurationException(("The admin service needs credentials: set %s (or %s) and/or %s; "
+          + "it is never open to whoever reaches the server").formatted(EntanglementSettings.ADMIN_TOKEN,
+          EntanglementSettings.ADMIN_TOKEN_FILE, EntanglementSettings.ADMIN_TRUSTED_FINGERPRINTS));
+    }
+  }
+
   /** A loopback host written literally (no name lookup at boot). */
   static boolean loopback(String host) {
     return host.equals("localhost") || host.startsWith("127.") || host.equals("::1") || host.equals("0:0:0:0:0:0:0:1");
