@@ -33,8 +33,10 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -104,7 +106,7 @@ final class FileReplicator implements AutoCloseable {
     this.nodeName = nodeName;
     this.factory = factory;
     this.entanglement = Entanglement.of(factory);
-    this.files = Map.copyOf(files);
+    this.files = Collections.unmodifiableMap(new LinkedHashMap<>(files)); // in the order listed
     files.forEach((name, file) -> namesByFile.put(file, name));
     this.scanInterval = scanInterval;
     this.pollInterval = pollInterval;
@@ -284,6 +286,12 @@ final class FileReplicator implements AutoCloseable {
       Verdict verdict = Alignment.judge(own.get(name), peer);
       if (verdict.action() == Action.ADOPT_PEER) {
         verdict = adopt(name, peer.node());
+      } else if (verdict.status() == Status.ALIGNED && peer.generation() > own.get(name).basedOn()) {
+        // same content: this node's version now includes the peer's, so that the next change on
+        // either side supersedes the other's (and a deletion is told apart from a conflict)
+        long seen = peer.generation();
+        update(name, version -> version.setVersion(version.getGeneration(), seen, version.isChangedApart(),
+            version.getCause(), version.getRecorded()));
       }
       report(name, verdict);
     }
