@@ -16,7 +16,10 @@ package dev.entanglement.sample.entangled;
  * </ul>
  * When neither supersedes (different at start, or changed on both nodes independently), it is
  * split-brain too. A further change made while connected is based on the peer's version it has
- * seen, so it supersedes and resolves the split-brain; so does a forced alignment.
+ * seen, so it supersedes and resolves the split-brain; so does a forced alignment. A node that
+ * finds the peer's content equal to its own records the peer's generation as seen (the
+ * {@link FileReplicator}'s poll does), so after aligned nodes, the next change on either side
+ * supersedes, and a deletion is told apart from a conflict.
  */
 final class Alignment {
   private Alignment() {}

@@ -23,7 +23,10 @@ import java.util.Map;
  * @param files the files to keep aligned
  * @param scanInterval how often every file's checksum is recomputed (the watch service's safety net)
  * @param pollInterval how often received versions are looked at
- * @param tlsCertificate, tlsPrivateKey, tlsTrust, tlsTrustedFingerprints mutual TLS; all null: plaintext
+ * @param tlsCertificate this node's certificate (PEM) for mutual TLS; all four TLS values null: plaintext
+ * @param tlsPrivateKey its private key (PEM, PKCS#8)
+ * @param tlsTrust the CA certificates trusted for the peer (PEM)
+ * @param tlsTrustedFingerprints pinned SHA-256 fingerprints of trusted peer certificates, comma separated
  * @param settings further persistence-unit properties (plugin and Hibernate settings), last word
  */
 public record EntangledConfig(

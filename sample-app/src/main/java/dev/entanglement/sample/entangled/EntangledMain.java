@@ -160,8 +160,9 @@ public final class EntangledMain implements Callable<Integer> {
   }
 
   /**
-   * The plugin and Hibernate log through JBoss Logging to java.util.logging: warnings only,
-   * except this package's own messages (files changed, written, in split-brain), on one line each.
+   * The plugin and Hibernate log through JBoss Logging to java.util.logging, on one line each:
+   * warnings, and the information of this package (files changed, written, in split-brain) and
+   * of the plugin (peers connected and lost).
    */
   public static void configureLogging() {
     System.setProperty("org.jboss.logging.provider", "jdk");
@@ -172,7 +173,7 @@ public final class EntangledMain implements Callable<Integer> {
       handler.setLevel(Level.INFO);
       handler.setFormatter(new SimpleFormatter()); // reads the format set above
     }
-    java.util.logging.Logger own = java.util.logging.Logger.getLogger(EntangledMain.class.getPackageName());
+    java.util.logging.Logger own = java.util.logging.Logger.getLogger("dev.entanglement");
     own.setLevel(Level.INFO);
     java.util.logging.Logger hibernate = java.util.logging.Logger.getLogger("org.hibernate");
     hibernate.setLevel(Level.SEVERE); // its connection pool warning is expected here

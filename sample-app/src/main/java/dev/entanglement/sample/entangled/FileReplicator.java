@@ -97,7 +97,9 @@ final class FileReplicator implements AutoCloseable {
 
   // owned by the sync thread
   private final Map<String, VersionRow> own = new HashMap<>();
-  private final Map<String, String> problems = new HashMap<>();
+  private final Map<String, String> problems = new HashMap<>(); // reading the file, cleared by a good read
+  private final Map<String, String> writeProblems = new HashMap<>(); // writing the peer's version
+  private final Map<String, String> lastLoggedProblem = new HashMap<>();
   private final Map<String, Status> reported = new HashMap<>();
   private final Set<String> foreignNodesWarned = new TreeSet<>();
 
@@ -168,13 +170,17 @@ final class FileReplicator implements AutoCloseable {
     } catch (IOException e) {
       LOG.debugf(e, "closing the watch service of node '%s'", nodeName);
     }
-    sync.shutdownNow();
+    // no interrupt: a task may be inside a database transaction, which should end normally
+    sync.shutdown();
     try {
       if (watcher != null) {
         watcher.join(TimeUnit.SECONDS.toMillis(10));
       }
-      sync.awaitTermination(10, TimeUnit.SECONDS);
+      if (!sync.awaitTermination(10, TimeUnit.SECONDS)) {
+        sync.shutdownNow();
+      }
     } catch (InterruptedException e) {
+      sync.shutdownNow();
       Thread.currentThread().interrupt();
     }
   }
@@ -214,7 +220,7 @@ final class FileReplicator implements AutoCloseable {
     DiskFile found = disk;
     FileVersion version = new FileVersion(nodeName, name);
     version.setFile(found.content(), found.md5(), found.modified());
-    version.setVersion(1, 0, false, Cause.REGISTERED, Instant.now());
+    version.setVersion(1, 0, false, Cause.REGISTERED, now());
     inTransaction(em -> {
       em.persist(version);
       return null;
@@ -242,7 +248,7 @@ final class FileReplicator implements AutoCloseable {
       if (current.present()) {
         update(name, version -> {
           version.setFile(null, null, null);
-          version.setCause(Cause.DELETED, Instant.now());
+          version.setCause(Cause.DELETED, now());
         });
         LOG.warnf("%s was deleted on node '%s'; deletions are not replicated, so the peer keeps its copy", name,
             nodeName);
@@ -261,7 +267,7 @@ final class FileReplicator implements AutoCloseable {
     long generation = current.generation() + 1;
     update(name, version -> {
       version.setFile(disk.content(), disk.md5(), disk.modified());
-      version.setVersion(generation, basedOn, apart, Cause.CHANGED, Instant.now());
+      version.setVersion(generation, basedOn, apart, Cause.CHANGED, now());
     });
     if (apart) {
       LOG.warnf("%s changed on node '%s' (generation %d) while %s: it is split-brain until it changes again"
@@ -286,7 +292,13 @@ final class FileReplicator implements AutoCloseable {
       Verdict verdict = Alignment.judge(own.get(name), peer);
       if (verdict.action() == Action.ADOPT_PEER) {
         verdict = adopt(name, peer.node());
-      } else if (verdict.status() == Status.ALIGNED && peer.generation() > own.get(name).basedOn()) {
+      } else {
+        writeProblems.remove(name);
+      }
+      if (!problems.containsKey(name) && !writeProblems.containsKey(name)) {
+        lastLoggedProblem.remove(name); // solved: the same problem is logged again if it comes back
+      }
+      if (verdict.status() == Status.ALIGNED && peer.generation() > own.get(name).basedOn()) {
         // same content: this node's version now includes the peer's, so that the next change on
         // either side supersedes the other's (and a deletion is told apart from a conflict)
         long seen = peer.generation();
@@ -308,7 +320,7 @@ final class FileReplicator implements AutoCloseable {
     }
     byte[] content = source.getContent();
     if (content == null || !md5(content).equals(peer.md5())) {
-      problem(name, "node '" + peerNode + "''s version (generation " + peer.generation()
+      writeProblem(name, "node '" + peerNode + "''s version (generation " + peer.generation()
           + ") does not carry content matching its MD5: not written");
       return verdict;
     }
@@ -317,14 +329,14 @@ final class FileReplicator implements AutoCloseable {
     try {
       modified = writeAtomically(file, content);
     } catch (IOException e) {
-      problem(name, "cannot write node '" + peerNode + "''s version to " + file + ": " + e);
+      writeProblem(name, "cannot write node '" + peerNode + "''s version to " + file + ": " + e);
       return verdict;
     }
-    problems.remove(name);
+    writeProblems.remove(name);
     long generation = own.get(name).generation();
     update(name, version -> {
       version.setFile(content, peer.md5(), modified);
-      version.setVersion(generation, peer.generation(), false, Cause.ADOPTED, Instant.now());
+      version.setVersion(generation, peer.generation(), false, Cause.ADOPTED, now());
     });
     LOG.infof("%s: wrote node '%s''s version (generation %d) to %s", name, peerNode, peer.generation(), file);
     return Alignment.judge(own.get(name), peer);
@@ -358,7 +370,7 @@ final class FileReplicator implements AutoCloseable {
         alreadyAligned.add(name);
       } else {
         update(name, version -> version.setVersion(current.generation() + 1,
-            Math.max(current.basedOn(), peer.generation()), false, Cause.FORCED, Instant.now()));
+            Math.max(current.basedOn(), peer.generation()), false, Cause.FORCED, now()));
         forced.add(name);
         LOG.infof("%s: node '%s' forces its version (generation %d) onto node '%s'", name, nodeName,
             current.generation() + 1, peer.node());
@@ -381,7 +393,7 @@ final class FileReplicator implements AutoCloseable {
       VersionRow remote = peers.get(name);
       Verdict verdict = Alignment.judge(local, remote);
       reports.add(new StateReport.FileReport(name, entry.getValue().toString(), verdict.status().label(),
-          verdict.detail(), problems.get(name), StateReport.VersionReport.of(local),
+          verdict.detail(), writeProblems.getOrDefault(name, problems.get(name)), StateReport.VersionReport.of(local),
           StateReport.VersionReport.of(remote)));
     }
     return new StateReport(nodeName, peerName, !connected.isEmpty(), reports);
@@ -464,15 +476,27 @@ final class FileReplicator implements AutoCloseable {
       return;
     }
     if (verdict.status() == Status.SPLIT_BRAIN) {
-      LOG.warnf("%s is in split-brain: %s", name, verdict.detail());
+      LOG.warnf("%s is in split-brain (seen from node '%s'): %s", name, nodeName, verdict.detail());
     } else {
-      LOG.infof("%s is %s: %s", name, verdict.status().label(), verdict.detail());
+      LOG.infof("%s is %s (seen from node '%s'): %s", name, verdict.status().label(), nodeName, verdict.detail());
     }
   }
 
-  /** Records what went wrong with a file (shown by the state); logs it once per distinct problem. */
+  /** Records what went wrong reading a file (shown by the state until a good read). */
   private void problem(String name, String message) {
-    if (!message.equals(problems.put(name, message))) {
+    problems.put(name, message);
+    logProblem(name, message);
+  }
+
+  /** Records what went wrong writing the peer's version (shown until written, or no longer due). */
+  private void writeProblem(String name, String message) {
+    writeProblems.put(name, message);
+    logProblem(name, message);
+  }
+
+  /** Once per distinct problem, so a file that cannot be written does not flood the log every poll. */
+  private void logProblem(String name, String message) {
+    if (!message.equals(lastLoggedProblem.put(name, message))) {
       LOG.warnf("%s on node '%s': %s", name, nodeName, message);
     }
   }
@@ -605,6 +629,11 @@ final class FileReplicator implements AutoCloseable {
     } catch (IOException | RuntimeException e) {
       LOG.tracef(e, "cannot sync directory %s", directory);
     }
+  }
+
+  /** The time a version is recorded, to the millisecond (as the database keeps it and the state shows it). */
+  private static Instant now() {
+    return Instant.now().truncatedTo(ChronoUnit.MILLIS);
   }
 
   static String md5(byte[] content) {

@@ -146,6 +146,34 @@ class EntangledReplicationTest {
     pair.awaitStatusOnBoth(APP, "aligned");
   }
 
+  @Test
+  void aFileThatCannotBeWritten_isReportedAsAProblem_andWrittenOnceItCan() throws Exception {
+    pair = new EntangledPair(temp, APP);
+    pair.write("a", APP, "port = 8080\n");
+    pair.write("b", APP, "port = 8080\n");
+    pair.start();
+    pair.awaitStatusOnBoth(APP, "aligned");
+    // b's file becomes a directory: neither readable as a file nor replaceable by one
+    Files.delete(pair.file("b", APP));
+    Files.createDirectory(pair.file("b", APP));
+    await().atMost(EntangledPair.WAIT).untilAsserted(() ->
+        assertThat(pair.fileState("b", APP).get("problem").asText()).contains("is a directory now"));
+
+    pair.write("a", APP, "port = 8083\n");
+
+    await().atMost(EntangledPair.WAIT).untilAsserted(() ->
+        assertThat(pair.fileState("b", APP).get("problem").asText())
+            .startsWith("cannot write node 'a''s version to " + pair.file("b", APP)));
+    assertThat(pair.strayFiles("b", APP)).isEmpty();
+    assertThat(pair.state("a").get("peerConnected").asBoolean()).isTrue(); // both carry on
+
+    Files.delete(pair.file("b", APP));
+    await().atMost(EntangledPair.WAIT).untilAsserted(() -> assertThat(pair.file("b", APP)).isRegularFile());
+    assertThat(pair.read("b", APP)).isEqualTo("port = 8083\n");
+    pair.awaitStatusOnBoth(APP, "aligned");
+    assertThat(pair.fileState("b", APP).get("problem").isNull()).isTrue();
+  }
+
   private static Object fileKey(Path file) throws Exception {
     return Files.readAttributes(file, BasicFileAttributes.class).fileKey();
   }
