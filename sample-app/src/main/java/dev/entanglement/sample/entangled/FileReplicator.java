@@ -12,6 +12,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.ClosedWatchServiceException;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileSystemException;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -295,8 +296,11 @@ final class FileReplicator implements AutoCloseable {
       } else {
         writeProblems.remove(name);
       }
-      if (!problems.containsKey(name) && !writeProblems.containsKey(name)) {
-        lastLoggedProblem.remove(name); // solved: the same problem is logged again if it comes back
+      if (!problems.containsKey(name)) {
+        lastLoggedProblem.remove(name + "|read"); // solved: logged again if it comes back
+      }
+      if (!writeProblems.containsKey(name)) {
+        lastLoggedProblem.remove(name + "|write");
       }
       if (verdict.status() == Status.ALIGNED && peer.generation() > own.get(name).basedOn()) {
         // same content: this node's version now includes the peer's, so that the next change on
@@ -329,7 +333,10 @@ final class FileReplicator implements AutoCloseable {
     try {
       modified = writeAtomically(file, content);
     } catch (IOException e) {
-      writeProblem(name, "cannot write node '" + peerNode + "''s version to " + file + ": " + e);
+      // the reason only: the temporary file's random name would make every attempt's message new
+      String reason = e instanceof FileSystemException fileSystem && fileSystem.getReason() != null
+          ? fileSystem.getReason() : e.toString();
+      writeProblem(name, "cannot write node '" + peerNode + "''s version to " + file + ": " + reason);
       return verdict;
     }
     writeProblems.remove(name);
@@ -485,19 +492,19 @@ final class FileReplicator implements AutoCloseable {
   /** Records what went wrong reading a file (shown by the state until a good read). */
   private void problem(String name, String message) {
     problems.put(name, message);
-    logProblem(name, message);
+    logProblem(name + "|read", message);
   }
 
   /** Records what went wrong writing the peer's version (shown until written, or no longer due). */
   private void writeProblem(String name, String message) {
     writeProblems.put(name, message);
-    logProblem(name, message);
+    logProblem(name + "|write", message);
   }
 
   /** Once per distinct problem, so a file that cannot be written does not flood the log every poll. */
-  private void logProblem(String name, String message) {
-    if (!message.equals(lastLoggedProblem.put(name, message))) {
-      LOG.warnf("%s on node '%s': %s", name, nodeName, message);
+  private void logProblem(String key, String message) {
+    if (!message.equals(lastLoggedProblem.put(key, message))) {
+      LOG.warnf("%s on node '%s': %s", key.substring(0, key.lastIndexOf('|')), nodeName, message);
     }
   }
 
