@@ -132,8 +132,12 @@ public final class EntangledMain implements Callable<Integer> {
     EntangledNode running;
     try {
       running = EntangledNode.start(config());
-    } catch (EntangledConfigException | EntanglementConfigurationException e) {
-      err.println("entangled: " + e.getMessage());
+    } catch (RuntimeException e) {
+      Throwable refusal = configurationProblem(e);
+      if (refusal == null) {
+        throw e;
+      }
+      err.println("entangled: " + refusal.getMessage());
       return 2;
     }
     out.printf("entangled node '%s' is running: management API %sstate (API page %sdocs). Ctrl-C stops it.%n",
@@ -157,6 +161,16 @@ public final class EntangledMain implements Callable<Integer> {
       Thread.currentThread().interrupt();
     }
     return 0;
+  }
+
+  /** The refused setting behind a failed start (Hibernate wraps the plugin's), or null. */
+  private static Throwable configurationProblem(Throwable failure) {
+    for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
+      if (cause instanceof EntangledConfigException || cause instanceof EntanglementConfigurationException) {
+        return cause;
+      }
+    }
+    return null;
   }
 
   /**

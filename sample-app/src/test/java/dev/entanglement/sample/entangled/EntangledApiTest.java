@@ -287,6 +287,19 @@ class EntangledApiTest {
     assertThat(data).doesNotExist();
   }
 
+  @Test
+  void aBadPluginSetting_isRefusedByTheCommand_withThePluginsMessage() throws Exception {
+    Path root = Files.createDirectories(temp.resolve("root"));
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    int status = EntangledMain.run(new String[] {"--node", "bad name!", "--listen", "127.0.0.1:0", "--http-port", "0",
+        "--data-dir", temp.resolve("data").toString(), "--root", root.toString(), "--file", root.resolve("app.conf").toString()},
+        new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
+    assertThat(status).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .startsWith("entangled: Setting entanglement.node.name has the invalid value 'bad name!'");
+  }
+
   private static void start(List<String> common, String... more) {
     List<String> args = new ArrayList<>(common);
     args.addAll(List.of(more));
