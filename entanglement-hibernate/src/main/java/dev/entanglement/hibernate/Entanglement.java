@@ -289,6 +289,40 @@ public final class Entanglement {
     return runtime.removeOwner(owner);
   }
 
+  /**
+   * The synchronized in-memory objects of a record type (see {@link EphemeralObjects}); kept at
+   * the other nodes until their owner goes away. Every node that wants them calls this with the
+   * same type (matched by the record's simple name).
+   *
+   * @throws IllegalArgumentException if the type is not a record of supported component types
+   */
+  public <T> EphemeralObjects<T> ephemeral(Class<T> type) {
+    return runtime.ephemeral(type, null);
+  }
+
+  /**
+   * As {@link #ephemeral(Class)}, and every node drops an object that was not put again within
+   * {@code timeToLive} (its owner too: an owner keeps an object alive by putting it again).
+   */
+  public <T> EphemeralObjects<T> ephemeral(Class<T> type, java.time.Duration timeToLive) {
+    return runtime.ephemeral(type, timeToLive);
+  }
+
+  /**
+   * The admin service ({@code entanglement.v1.Admin}) behind its access control, for an
+   * application that binds it into its own gRPC server instead of setting
+   * {@link EntanglementSettings#ADMIN_LISTEN}. Calls need the configured token or admin
+   * certificate.
+   */
+  public io.grpc.ServerServiceDefinition adminService() {
+    return runtime.adminService();
+  }
+
+  /** The address the admin server listens on (with the port actually bound), if there is one. */
+  public Optional<String> adminAddress() {
+    return runtime.adminAddress();
+  }
+
   /** The node that owns an object this node holds, if it holds it. */
   public Optional<String> ownerOf(Class<?> type, Object id) {
     return runtime.ownerOf(runtime.factory().getMappingMetamodel().getEntityDescriptor(type).getEntityName(), id);

@@ -122,4 +122,32 @@ public final class EntanglementSettings {
    * none: every peer sees and may request everything.
    */
   public static final String POLICY = "entanglement.policy";
+
+  /**
+   * Where the admin gRPC service listens ({@code host:port} or {@code inprocess:NAME}), next to
+   * gRPC health and server reflection. Needs {@link #ADMIN_TOKEN} (or {@link #ADMIN_TOKEN_FILE})
+   * and/or {@link #ADMIN_TRUSTED_FINGERPRINTS}. With mutual TLS configured, the admin server uses
+   * this node's certificate. Defaults to none: no admin server (the application may bind
+   * {@link Entanglement#adminService()} into its own gRPC server).
+   */
+  public static final String ADMIN_LISTEN = "entanglement.admin.listen";
+
+  /** The bearer token admin calls present ({@code authorization: Bearer <token>}), at least 16 characters. */
+  public static final String ADMIN_TOKEN = "entanglement.admin.token";
+
+  /** A file holding the admin bearer token (instead of {@link #ADMIN_TOKEN}). */
+  public static final String ADMIN_TOKEN_FILE = "entanglement.admin.token_file";
+
+  /**
+   * SHA-256 fingerprints of admin client certificates, comma separated: callers presenting one
+   * of these certificates over mutual TLS need no token.
+   */
+  public static final String ADMIN_TRUSTED_FINGERPRINTS = "entanglement.admin.trusted_fingerprints";
+
+  /**
+   * The Micrometer {@code MeterRegistry} the node's meters go to, as an object in the properties
+   * map given in code. Defaults to Micrometer's global registry when Micrometer is on the
+   * classpath; without Micrometer the plugin reports no metrics.
+   */
+  public static final String METRICS_REGISTRY = "entanglement.metrics.registry";
 }

@@ -77,10 +77,11 @@ class BootValidationTest {
   @Test
   void tcpWithoutTlsOrPlaintext() {
     assertBootFails(b -> b.set(EntanglementSettings.LISTEN, "127.0.0.1:0"),
-        "entanglement.transport.plaintext is false (the default) but TCP addresses are configured "
-            + "(entanglement.listen, entanglement.peers): mutual TLS is required by default and is not "
-            + "available in this version yet; set entanglement.transport.plaintext=true for loopback "
-            + "tests and demos on a trusted network", Item.class);
+        "TCP addresses are configured (entanglement.listen, entanglement.peers) but neither mutual TLS "
+            + "(entanglement.tls.certificate, entanglement.tls.private_key, and entanglement.tls.trust or "
+            + "entanglement.tls.trusted_fingerprints) nor entanglement.transport.plaintext=true is set: TCP needs "
+            + "mutual TLS, or plaintext asked for explicitly for loopback tests and demos on a trusted network",
+        Item.class);
   }
 
   @Test
@@ -100,11 +101,10 @@ class BootValidationTest {
   }
 
   @Test
-  void tlsSettingsNotYetSupported() {
+  void tlsCertificateWithoutKey() {
     assertBootFails(b -> b.set(EntanglementSettings.TLS_CERTIFICATE, "/etc/node.pem"),
-        "Setting entanglement.tls.certificate has the invalid value '/etc/node.pem'; expected nothing: "
-            + "mutual TLS is not supported by this version yet; use in-process peers, or "
-            + "entanglement.transport.plaintext=true on a trusted network", Item.class);
+        "Setting entanglement.tls.private_key is missing: mutual TLS needs both entanglement.tls.certificate "
+            + "and entanglement.tls.private_key (PEM files of this node's certificate chain and private key)", Item.class);
   }
 
   @Test

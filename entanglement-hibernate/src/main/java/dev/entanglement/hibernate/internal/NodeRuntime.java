@@ -80,6 +80,7 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
   private final transient TreeSet<Long> unfinishedSerials = new TreeSet<>(); // guarded by serialLock
   private transient volatile long compactedThrough;
   private final transient Map<String, Long> peerAcknowledged = new ConcurrentHashMap<>(); // not yet written
+  private final transient Map<String, Map<String, Long>> ackedByPeer = new ConcurrentHashMap<>(); // peer -> owner -> serial
   private final transient Map<String, Long> peerAcknowledgedWritten = new ConcurrentHashMap<>();
   private final transient Map<String, String> routes = new ConcurrentHashMap<>(); // owner -> peer it came from
   private final transient dev.entanglement.hibernate.internal.ownership.Ownership ownership =
@@ -92,6 +93,12 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
   /** Owners removed by an operator (here or elsewhere), with the node where it was done. */
   private final java.util.Map<String, String> removedOwners = new java.util.concurrent.ConcurrentHashMap<>();
   private transient dev.entanglement.hibernate.internal.policy.PolicyPoints policy;
+  private transient dev.entanglement.hibernate.internal.ephemeral.EphemeralStore ephemerals;
+  private transient dev.entanglement.hibernate.internal.admin.AdminConfig adminConfig =
+      new dev.entanglement.hibernate.internal.admin.AdminConfig(Optional.empty(), null, java.util.Set.of());
+  private transient volatile Server adminServer;
+  private transient dev.entanglement.hibernate.internal.metrics.NodeMetrics metrics =
+      dev.entanglement.hibernate.internal.metrics.NodeMetrics.NONE;
   /** Decides update requests and hand-overs one at a time, in the order they arrive. */
   private transient java.util.concurrent.Executor decisions;
   private final transient AtomicLong captureFailures = new AtomicLong();
@@ -181,6 +188,11 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
       }
 
       @Override
+      public dev.entanglement.proto.v1.Outcome applyEphemeral(String peer, Change change) {
+        return ephemerals.apply(peer, change);
+      }
+
+      @Override
       public boolean relayIgnored(String owner, String peer) {
         return !owner.equals(peer) && peers.containsKey(owner);
       }
@@ -254,6 +266,24 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
     handover.takeOverPending(ownershipRows);
     transitions = new dev.entanglement.hibernate.internal.transition.Transitions(scanned, new TransitionHost(),
         new dev.entanglement.hibernate.internal.peer.SerialExecutor(pool));
+    ephemerals = new dev.entanglement.hibernate.internal.ephemeral.EphemeralStore(
+        new dev.entanglement.hibernate.internal.ephemeral.EphemeralStore.Host() {
+          @Override
+          public String nodeName() {
+            return config.nodeName();
+          }
+
+          @Override
+          public java.util.Collection<PeerConnection> connections() {
+            return peers.values();
+          }
+
+          @Override
+          public String receiveDenied(String peer, Class<?> type, Change change) {
+            return policy.ephemeralDenied(peer, type, change);
+          }
+        }, new dev.entanglement.hibernate.internal.peer.SerialExecutor(pool));
+    policy.ephemeralTypes(ephemerals::typeNamed);
     model = scanned;
     factory = sf;
     running = true;
@@ -267,6 +297,9 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
       throw new EntanglementConfigurationException("Setting entanglement.listen has the value '%s', "
           .formatted(config.listen().get()) + "but the node could not listen there: " + e.getMessage(), e);
     }
+    if (adminConfig.listen().isPresent()) {
+      startAdminServer(adminConfig.listen().get());
+    }
     for (PeerAddress address : config.peers()) {
       ManagedChannel channel = Transports.channel(address, config.tls());
       startDialer(address.toString(), channel, channel);
@@ -275,6 +308,14 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
     scheduler.scheduleWithFixedDelay(this::housekeeping, every, every, TimeUnit.MILLISECONDS);
     long flush = config.heartbeatInterval().toMillis();
     scheduler.scheduleWithFixedDelay(this::writePeerPositions, flush, flush, TimeUnit.MILLISECONDS);
+    // ephemeral objects whose time to live passed disappear within about 100 ms of it
+    scheduler.scheduleWithFixedDelay(() -> {
+      try {
+        ephemerals.expire();
+      } catch (RuntimeException e) {
+        LOG.errorf(e, "Could not expire ephemeral objects");
+      }
+    }, 100, 100, TimeUnit.MILLISECONDS);
     pool.execute(() -> applier.retryParked(Integer.MAX_VALUE));
     RUNNING.put(sessionFactory, this);
     LOG.infof("Entanglement node '%s' started (%d replicated entity types, last serial %d)",
@@ -306,6 +347,9 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
     }
     if (server != null) {
       server.shutdown();
+    }
+    if (adminServer != null) {
+      adminServer.shutdownNow();
     }
     writePeerPositions();
     try {
@@ -480,6 +524,175 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
     if (owner.equals(config.nodeName())) {
       peerAcknowledged.merge(peer, serial, Math::max);
     }
+    ackedByPeer.computeIfAbsent(peer, p -> new ConcurrentHashMap<>()).merge(owner, serial, Math::max);
+  }
+
+  // ---- what operators see and do (the admin service) ----------------------------------------
+
+  /** How many of an owner's rows have a serial above {@code after} (0 if it cannot be read). */
+  public long countChangedSince(String owner, long after) {
+    try (var session = factory.openStatelessSession()) {
+      return session.doReturningWork(c -> bookkeeping.countChangedSince(c, owner, after));
+    }
+  }
+
+  /** An object's bookkeeping row, or null. */
+  public Bookkeeping.ObjectRow objectRow(String entity, String id) {
+    try (var session = factory.openStatelessSession()) {
+      return session.doReturningWork(c -> bookkeeping.read(c, entity, id));
+    }
+  }
+
+  /** Per owner held here: [live objects, tombstones]. */
+  public Map<String, long[]> ownerCounts() {
+    try (var session = factory.openStatelessSession()) {
+      return session.doReturningWork(bookkeeping::ownerCounts);
+    }
+  }
+
+  /** How far this node holds each other owner's objects. */
+  public Map<String, Long> heldPositionsByOwner() {
+    return applier.positions();
+  }
+
+  /** The admin service with its access control, for the application's own gRPC server. */
+  public io.grpc.ServerServiceDefinition adminService() {
+    return io.grpc.ServerInterceptors.intercept(new dev.entanglement.hibernate.internal.admin.AdminService(this),
+        new dev.entanglement.hibernate.internal.admin.AdminAccess(config.nodeName(), adminConfig));
+  }
+
+  /** Sets where the node's metrics go (set at boot). */
+  public void metrics(dev.entanglement.hibernate.internal.metrics.NodeMetrics metrics) {
+    this.metrics = metrics;
+  }
+
+  @Override
+  public void captured(int changes, long nanos) {
+    metrics.captured(changes, nanos);
+  }
+
+  /** Sets the admin settings read at boot. */
+  public void adminConfig(dev.entanglement.hibernate.internal.admin.AdminConfig admin) {
+    this.adminConfig = admin;
+  }
+
+  /** The admin server: the admin service behind its access control, gRPC health and reflection. */
+  private void startAdminServer(PeerAddress address) {
+    var health = new io.grpc.protobuf.services.HealthStatusManager();
+    health.setStatus("", io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING);
+    health.setStatus(dev.entanglement.proto.v1.AdminGrpc.SERVICE_NAME, io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING);
+    var access = new dev.entanglement.hibernate.internal.admin.AdminAccess(config.nodeName(), adminConfig);
+    List<io.grpc.ServerServiceDefinition> services = List.of(
+        io.grpc.ServerInterceptors.intercept(new dev.entanglement.hibernate.internal.admin.AdminService(this), access),
+        health.getHealthService().bindService(),
+        io.grpc.protobuf.services.ProtoReflectionServiceV1.newInstance().bindService());
+    try {
+      adminServer = Transports.startServer(address, services,
+          config.tls() == null ? null : config.tls().adminServerContext(adminConfig.fingerprints()));
+    } catch (IOException e) {
+      stop();
+      throw new EntanglementConfigurationException("Setting entanglement.admin.listen has the value '%s', "
+          .formatted(address) + "but the node could not listen there: " + e.getMessage(), e);
+    }
+    LOG.infof("Entanglement node '%s' serves its admin API on %s", config.nodeName(), adminAddress().orElse("?"));
+  }
+
+  /** Where the admin server listens, with the port actually bound. */
+  public Optional<String> adminAddress() {
+    Server admin = adminServer;
+    if (admin == null) {
+      return Optional.empty();
+    }
+    PeerAddress configured = adminConfig.listen().orElseThrow();
+    return Optional.of(configured.isNetwork() ? configured.host() + ":" + admin.getPort() : configured.toString());
+  }
+
+  /** Every connection, handshaking ones included. */
+  public List<PeerConnection> allConnections() {
+    return List.copyOf(connections);
+  }
+
+  public Optional<PeerConnection> connection(String peer) {
+    return Optional.ofNullable(peers.get(peer));
+  }
+
+  /** The highest serial this node has given out. */
+  public long lastSerial() {
+    synchronized (serialLock) {
+      return lastSerial;
+    }
+  }
+
+  /** How far a peer acknowledged an owner's objects in this run (0 if never). */
+  public long acknowledgedBy(String peer, String owner) {
+    Map<String, Long> byOwner = ackedByPeer.get(peer);
+    Long serial = byOwner == null ? null : byOwner.get(owner);
+    return serial == null ? 0 : serial;
+  }
+
+  public Bookkeeping bookkeepingStore() {
+    return bookkeeping;
+  }
+
+  public int pendingRequests(String key) {
+    return forwarder.pendingFor(key);
+  }
+
+  public String transitionOf(String key) {
+    return transitions.describe(key);
+  }
+
+  public long policyDenials(String peer) {
+    return policy.engine().denials(peer);
+  }
+
+  /**
+   * Stops dialing a peer (by node name or by the address it was added with) and ends its stream.
+   * Returns false if there is no such peer.
+   */
+  public boolean removePeer(String nameOrAddress) {
+    boolean found = false;
+    for (Dialer dialer : dialers) {
+      PeerConnection current = dialer.current();
+      if (dialer.target().equals(nameOrAddress) || current != null && nameOrAddress.equals(current.peerName())) {
+        dialers.remove(dialer);
+        dialer.stop();
+        found = true;
+      }
+    }
+    PeerConnection connection = peers.get(nameOrAddress);
+    if (connection != null) {
+      connection.close();
+      found = true;
+    }
+    return found;
+  }
+
+  /**
+   * Sends a peer everything again: all, one owner's objects (full synchronization with a sweep),
+   * or the current state of one entity type (optionally one owner's), without a sweep.
+   */
+  public String resync(String peer, String owner, String entity) {
+    PeerConnection connection = peers.get(peer);
+    if (connection == null) {
+      throw new IllegalArgumentException("node '%s' has no open stream with a peer named '%s'".formatted(config.nodeName(), peer));
+    }
+    if (entity == null) {
+      connection.pushFullSync(owner);
+      return owner == null ? "sending peer '%s' everything again, with a sweep".formatted(peer)
+          : "sending peer '%s' the objects of owner '%s' again, with a sweep".formatted(peer, owner);
+    }
+    if (model.byName(entity) == null) {
+      throw new IllegalArgumentException("node '%s' has no @Entangled entity named '%s'".formatted(config.nodeName(), entity));
+    }
+    List<Outgoing> changes = catchUpReader.readEntity(entity, owner);
+    for (Outgoing change : changes) {
+      if (!peer.equals(change.change().getOwner())) {
+        connection.offer(change);
+      }
+    }
+    return "sending peer '%s' %d objects of %s%s again".formatted(peer, changes.size(), entity,
+        owner == null ? "" : " owned by '" + owner + "'");
   }
 
   @Override
@@ -917,6 +1130,11 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
     return count;
   }
 
+  /** The ephemeral objects of a record type (registered on first use). */
+  public <T> dev.entanglement.hibernate.EphemeralObjects<T> ephemeral(Class<T> type, Duration ttl) {
+    return ephemerals.register(type, ttl);
+  }
+
   /** Policy denials so far, by "peer|send or receive|reason". */
   public java.util.Map<String, Long> policyDenials() {
     return policy.engine().denials();
@@ -1026,7 +1244,9 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
 
   @Override
   public Ack apply(String peer, ChangeBatch batch) {
+    long started = System.nanoTime();
     Ack ack = applier.apply(peer, batch);
+    metrics.applied(batch.getChangesCount(), System.nanoTime() - started);
     if (batch.getPositionsCount() > 0) {
       for (PeerConnection connection : peers.values()) {
         if (!connection.peerName().equals(peer)) {
@@ -1059,10 +1279,15 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
       peers.put(peer, connection);
       existing.close();
       pool.execute(forwarder::flush);
+      pool.execute(() -> ephemerals.connected(connection));
+      metrics.peerGone(existing);
+      metrics.peerConnected(connection, () -> Math.max(0, lastSerial() - acknowledgedBy(peer, config.nodeName())));
       return null;
     }
     peers.put(peer, connection);
     pool.execute(forwarder::flush);
+    pool.execute(() -> ephemerals.connected(connection));
+    metrics.peerConnected(connection, () -> Math.max(0, lastSerial() - acknowledgedBy(peer, config.nodeName())));
     return null;
   }
 
@@ -1073,6 +1298,8 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
     if (peer != null && peers.remove(peer, connection)) {
       routes.values().removeIf(peer::equals);
       forwarder.peerGone(peer);
+      pool.execute(() -> ephemerals.disconnected(peer));
+      metrics.peerGone(connection);
     }
   }
 }

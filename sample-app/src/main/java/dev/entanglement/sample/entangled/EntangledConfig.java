@@ -27,6 +27,9 @@ import java.util.Map;
  * @param tlsPrivateKey its private key (PEM, PKCS#8)
  * @param tlsTrust the CA certificates trusted for the peer (PEM)
  * @param tlsTrustedFingerprints pinned SHA-256 fingerprints of trusted peer certificates, comma separated
+ * @param plaintext unencrypted gRPC between the nodes, chosen explicitly (instead of TLS)
+ * @param adminListen where the plugin's admin gRPC API listens, or null for none
+ * @param adminTokenFile the file with the admin API's bearer token, or null
  * @param settings further persistence-unit properties (plugin and Hibernate settings), last word
  */
 public record EntangledConfig(
@@ -44,6 +47,9 @@ public record EntangledConfig(
     Path tlsPrivateKey,
     Path tlsTrust,
     String tlsTrustedFingerprints,
+    boolean plaintext,
+    String adminListen,
+    Path adminTokenFile,
     Map<String, String> settings) {
 
   public EntangledConfig {
@@ -120,6 +126,18 @@ public record EntangledConfig(
     if (!peers.isEmpty()) {
       properties.put(EntanglementSettings.PEERS, String.join(",", peers));
     }
+    if (tls() && plaintext) {
+      throw new EntangledConfigException("--plaintext and --tls-*: choose one (mutual TLS, or unencrypted gRPC on a"
+          + " trusted network)");
+    }
+    if (!tls() && !plaintext) {
+      throw new EntangledConfigException("no transport security chosen: give --tls-cert, --tls-key and --tls-trust"
+          + " (mutual TLS), or --plaintext (unencrypted: loopback or a trusted network only)");
+    }
+    if (adminListen != null) {
+      properties.put(EntanglementSettings.ADMIN_LISTEN, adminListen);
+    }
+    putIfGiven(properties, EntanglementSettings.ADMIN_TOKEN_FILE, adminTokenFile);
     if (tls()) {
       putIfGiven(properties, EntanglementSettings.TLS_CERTIFICATE, tlsCertificate);
       putIfGiven(properties, EntanglementSettings.TLS_PRIVATE_KEY, tlsPrivateKey);

@@ -22,8 +22,8 @@ import picocli.CommandLine.Option;
  * The {@code entangled} command: one node of a two-node configuration-file replicator.
  *
  * <pre>
- * entangled --node a --listen 127.0.0.1:7001 --data-dir /var/lib/entangled --file /etc/app.conf
- * entangled --node b --peer 127.0.0.1:7001 --http-port 9877 --data-dir /var/lib/entangled-b --file /etc/app.conf
+ * entangled --node a --listen 127.0.0.1:7001 --data-dir /var/lib/entangled --file /etc/app.conf --plaintext
+ * entangled --node b --peer 127.0.0.1:7001 --http-port 9877 --data-dir /var/lib/entangled-b --file /etc/app.conf --plaintext
  * </pre>
  *
  * Options may also come from a file, one per line: {@code entangled @node-a.args}. It runs until
@@ -75,6 +75,10 @@ public final class EntangledMain implements Callable<Integer> {
       description = "Look at the peer's received versions this often (default: ${DEFAULT-VALUE}).")
   long pollIntervalMs;
 
+  @Option(names = "--plaintext",
+      description = "Unencrypted gRPC between the nodes: loopback or a trusted network only (otherwise --tls-*).")
+  boolean plaintext;
+
   @Option(names = "--tls-cert", paramLabel = "PEM", description = "This node's certificate (mutual TLS).")
   Path tlsCertificate;
 
@@ -87,6 +91,13 @@ public final class EntangledMain implements Callable<Integer> {
   @Option(names = "--tls-trusted-fingerprints", paramLabel = "SHA256[,...]",
       description = "Pinned SHA-256 fingerprints of trusted peer certificates.")
   String tlsTrustedFingerprints;
+
+  @Option(names = "--admin-listen", paramLabel = "HOST:PORT",
+      description = "Serve the plugin's admin gRPC API here (peers, objects, resync; needs --admin-token-file).")
+  String adminListen;
+
+  @Option(names = "--admin-token-file", paramLabel = "FILE", description = "The admin API's bearer token.")
+  Path adminTokenFile;
 
   @Option(names = "--setting", paramLabel = "KEY=VALUE",
       description = "Any further plugin or Hibernate setting, e.g. entanglement.reconnect.max_delay_ms=2000. Repeatable.")
@@ -124,7 +135,7 @@ public final class EntangledMain implements Callable<Integer> {
   EntangledConfig config() {
     return new EntangledConfig(node, listen, peers, httpHost, httpPort, dataDir, root, files,
         Duration.ofMillis(scanIntervalMs), Duration.ofMillis(pollIntervalMs), tlsCertificate, tlsPrivateKey, tlsTrust,
-        tlsTrustedFingerprints, settings);
+        tlsTrustedFingerprints, plaintext, adminListen, adminTokenFile, settings);
   }
 
   @Override

@@ -48,9 +48,9 @@ public final class EntangledNode implements AutoCloseable {
     } catch (IOException e) {
       throw new EntangledConfigException("--data-dir " + config.dataDir() + ": cannot create it (" + e + ")", e);
     }
-    if (!config.tls()) {
-      LOG.warnf("node '%s' talks to its peer over plaintext gRPC (no --tls-* options): for loopback or a trusted"
-          + " network only", config.nodeName());
+    if (config.plaintext()) {
+      LOG.warnf("node '%s' talks to its peer over plaintext gRPC (--plaintext): for loopback or a trusted network"
+          + " only", config.nodeName());
     }
     EntityManagerFactory factory = Persistence.createEntityManagerFactory(UNIT, settings);
     FileReplicator replicator = null;

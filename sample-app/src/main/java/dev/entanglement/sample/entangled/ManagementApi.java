@@ -23,7 +23,8 @@ import org.jboss.logging.Logger;
  * <ul>
  *   <li>{@code GET /api/1/state}: every file's status, with both nodes' versions;</li>
  *   <li>{@code POST /api/1/force[?path=NAME]}: align the peer to this node (all files, or one);</li>
- *   <li>{@code GET /api/1/openapi.json}: the OpenAPI description;</li>
+ *   <li>{@code GET /api/1/openapi.json} (also as {@code openapi.yaml}: JSON is YAML): the OpenAPI
+ *       description;</li>
  *   <li>{@code GET /api/1/docs}: a Swagger UI page (from the {@code org.webjars:swagger-ui} jar).</li>
  * </ul>
  * Errors are JSON {@code {"error": "..."}} with a sentence saying what was wrong and what is
@@ -109,6 +110,11 @@ final class ManagementApi implements AutoCloseable {
             requireMethod(method, "GET", path);
             send(exchange, 200, "application/json", resource(OPENAPI));
           }
+          case BASE + "openapi.yaml" -> {
+            // the same document: JSON is valid YAML 1.2, so tools that ask for YAML read it too
+            requireMethod(method, "GET", path);
+            send(exchange, 200, "application/yaml", resource(OPENAPI));
+          }
           case BASE + "docs", BASE + "docs/" -> {
             requireMethod(method, "GET", path);
             String page = new String(resource(DOCS_PAGE), StandardCharsets.UTF_8);
@@ -120,7 +126,7 @@ final class ManagementApi implements AutoCloseable {
               sendAsset(exchange, path.substring((BASE + "docs/").length()));
             } else {
               throw new ApiException(404, "no such resource: " + path + " (the API is " + BASE + "state, "
-                  + BASE + "force, " + BASE + "openapi.json and " + BASE + "docs)");
+                  + BASE + "force, " + BASE + "openapi.json or .yaml, and " + BASE + "docs)");
             }
           }
         }

@@ -54,6 +54,8 @@ public final class ExerciseDemo {
   private final List<String> seenLive = new CopyOnWriteArrayList<>();
   private String rangeAddress;
   private Path certificates = DEFAULT_CERTIFICATES;
+  /** The admin token of this run (every node's admin API), printed with --keep-running. */
+  private final String adminToken = UUID.randomUUID().toString().replace("-", "");
   private boolean scriptDone;
 
   private ExerciseDemo(PrintStream out) {
@@ -256,6 +258,8 @@ public final class ExerciseDemo {
     settings.put(EntanglementSettings.TLS_CERTIFICATE, certificates.resolve(node).resolve(DevCertificates.CERTIFICATE).toString());
     settings.put(EntanglementSettings.TLS_PRIVATE_KEY, certificates.resolve(node).resolve(DevCertificates.PRIVATE_KEY).toString());
     settings.put(EntanglementSettings.TLS_TRUST, certificates.resolve("ca").resolve(DevCertificates.CERTIFICATE).toString());
+    settings.put(EntanglementSettings.ADMIN_LISTEN, "127.0.0.1:0");
+    settings.put(EntanglementSettings.ADMIN_TOKEN, adminToken);
     return settings;
   }
 
@@ -419,10 +423,16 @@ public final class ExerciseDemo {
 
   private void waitUntilStopped() throws InterruptedException {
     out.println();
-    out.println("The nodes keep running (--keep-running). They listen on:");
+    out.println("The nodes keep running (--keep-running):");
+    out.printf("  %-6s %-22s %s%n", "node", "replication", "admin API");
     for (String node : running()) {
-      out.printf("  %-6s %s%n", node, entanglement(node).listenAddress().orElse("-"));
+      out.printf("  %-6s %-22s %s%n", node, entanglement(node).listenAddress().orElse("-"),
+          entanglement(node).adminAddress().orElse("-"));
     }
+    out.println("Ask a node with the command-line client (mvn -B -q -DskipTests install builds it), e.g.:");
+    out.printf("  entanglement-cli/bin/entanglement peers --target %s --server-name range --tls-trust %s --token %s%n",
+        entanglement("range").adminAddress().orElse("?"), certificates.resolve("ca").resolve(DevCertificates.CERTIFICATE),
+        adminToken);
     out.println("Press Ctrl-C to stop.");
     out.flush();
     Thread hook = new Thread(this::close, "exercise-demo-shutdown");

@@ -226,6 +226,11 @@ class EntangledApiTest {
     assertThat(description.get("components").get("schemas").get("FileState").get("properties").get("status")
         .get("enum")).extracting(JsonNode::asText).containsExactly("aligned", "misaligned", "split-brain");
 
+    HttpResponse<String> yaml = pair.get("a", "openapi.yaml");
+    assertThat(yaml.statusCode()).isEqualTo(200);
+    assertThat(yaml.headers().firstValue("Content-Type")).hasValue("application/yaml");
+    assertThat(EntangledPair.json(yaml.body())).isEqualTo(description);
+
     HttpResponse<String> page = pair.get("a", "docs");
     assertThat(page.statusCode()).isEqualTo(200);
     assertThat(page.headers().firstValue("Content-Type")).hasValue("text/html; charset=utf-8");
@@ -250,7 +255,8 @@ class EntangledApiTest {
     Path directory = Files.createDirectories(root.resolve("etc/conf.d"));
     Path data = temp.resolve("data");
     String[] args = {"--node", "a", "--listen", "127.0.0.1:0", "--http-port", "0", "--data-dir", data.toString(),
-        "--root", root.toString(), "--file", root.resolve("etc/app.conf").toString(), "--file", directory.toString()};
+        "--root", root.toString(), "--file", root.resolve("etc/app.conf").toString(), "--file", directory.toString(),
+        "--plaintext"};
 
     assertThatThrownBy(() -> EntangledNode.start(EntangledMain.parse(args)))
         .isInstanceOf(EntangledConfigException.class)
@@ -272,7 +278,8 @@ class EntangledApiTest {
   void otherBadStarts_areRefusedWithTheOptionAndWhatIsExpected() throws Exception {
     Path root = Files.createDirectories(temp.resolve("root"));
     Path data = temp.resolve("data");
-    List<String> common = List.of("--node", "a", "--http-port", "0", "--data-dir", data.toString(), "--root", root.toString());
+    List<String> common = List.of("--node", "a", "--http-port", "0", "--data-dir", data.toString(), "--root", root.toString(),
+        "--plaintext");
 
     assertThatThrownBy(() -> start(common, "--listen", "127.0.0.1:0", "--file", "/elsewhere/app.conf"))
         .hasMessage("--file /elsewhere/app.conf: is not under --root " + root
@@ -292,7 +299,8 @@ class EntangledApiTest {
     Path root = Files.createDirectories(temp.resolve("root"));
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     int status = EntangledMain.run(new String[] {"--node", "bad name!", "--listen", "127.0.0.1:0", "--http-port", "0",
-        "--data-dir", temp.resolve("data").toString(), "--root", root.toString(), "--file", root.resolve("app.conf").toString()},
+        "--data-dir", temp.resolve("data").toString(), "--root", root.toString(), "--file", root.resolve("app.conf").toString(),
+        "--plaintext"},
         new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
         new PrintStream(err, true, StandardCharsets.UTF_8));
     assertThat(status).isEqualTo(2);

@@ -126,7 +126,11 @@ final class EntangledPair implements AutoCloseable {
     for (String name : names) {
       args.addAll(List.of("--file", file(node, name).toString()));
     }
-    args.addAll(extraArgs.getOrDefault(node, List.of()));
+    List<String> extra = extraArgs.getOrDefault(node, List.of());
+    if (!extra.contains("--tls-cert")) {
+      args.add("--plaintext"); // loopback
+    }
+    args.addAll(extra);
     return args;
   }
 

@@ -127,6 +127,22 @@ class EntangledReplicationTest {
   }
 
   @Test
+  void aMissingFile_isCreatedWithMode644_whenThePeerForcesAlignment() throws Exception {
+    pair = new EntangledPair(temp, APP);
+    pair.write("a", APP, "only on a\n");
+    pair.start();
+    pair.awaitStatusOnBoth(APP, "split-brain");
+
+    var forced = pair.post("a", "force?path=" + APP);
+
+    assertThat(forced.statusCode()).as(forced.body()).isEqualTo(200);
+    await().atMost(EntangledPair.WAIT).untilAsserted(() -> assertThat(pair.file("b", APP)).exists());
+    assertThat(pair.read("b", APP)).isEqualTo("only on a\n");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(pair.file("b", APP)))).isEqualTo("rw-r--r--");
+    pair.awaitStatusOnBoth(APP, "aligned");
+  }
+
+  @Test
   void aDeletedFile_isNotDeletedOnThePeer_andComesBackWhenThePeerChangesIt() throws Exception {
     pair = new EntangledPair(temp, APP);
     pair.write("a", APP, "port = 8080\n");

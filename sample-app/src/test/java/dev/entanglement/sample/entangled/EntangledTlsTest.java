@@ -1,6 +1,7 @@
 package dev.entanglement.sample.entangled;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.entanglement.hibernate.tls.DevCertificates;
@@ -47,9 +48,9 @@ class EntangledTlsTest {
   }
 
   @Test
-  void withoutTlsOptions_theSettingsSayPlaintext_withThem_theyNameTheFiles() {
+  void plaintextOrTls_isAnExplicitChoice_andTheSettingsFollowIt() {
     EntangledConfig plain = EntangledMain.parse("--node", "a", "--listen", "127.0.0.1:7001", "--data-dir", "/tmp/x",
-        "--file", "/etc/app.conf");
+        "--file", "/etc/app.conf", "--plaintext");
     assertThat(plain.persistenceSettings()).containsEntry("entanglement.transport.plaintext", "true")
         .doesNotContainKey("entanglement.tls.certificate");
     EntangledConfig tls = EntangledMain.parse("--node", "a", "--listen", "127.0.0.1:7001", "--data-dir", "/tmp/x",
@@ -60,5 +61,15 @@ class EntangledTlsTest {
         .containsEntry("entanglement.tls.private_key", "/certs/a-key.pem")
         .containsEntry("entanglement.tls.trust", "/certs/ca.pem")
         .doesNotContainKey("entanglement.transport.plaintext");
+
+    EntangledConfig neither = EntangledMain.parse("--node", "a", "--listen", "127.0.0.1:7001", "--data-dir", "/tmp/x",
+        "--file", "/etc/app.conf");
+    assertThatThrownBy(neither::persistenceSettings).isInstanceOf(EntangledConfigException.class)
+        .hasMessage("no transport security chosen: give --tls-cert, --tls-key and --tls-trust (mutual TLS), or"
+            + " --plaintext (unencrypted: loopback or a trusted network only)");
+    EntangledConfig both = EntangledMain.parse("--node", "a", "--listen", "127.0.0.1:7001", "--data-dir", "/tmp/x",
+        "--file", "/etc/app.conf", "--plaintext", "--tls-cert", "/certs/a.pem");
+    assertThatThrownBy(both::persistenceSettings).isInstanceOf(EntangledConfigException.class)
+        .hasMessageStartingWith("--plaintext and --tls-*: choose one");
   }
 }

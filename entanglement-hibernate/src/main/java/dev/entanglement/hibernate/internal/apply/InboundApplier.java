@@ -86,6 +86,12 @@ public final class InboundApplier {
       return false;
     }
 
+    /** Applies an ephemeral object (in memory); returns its outcome (index left for the caller). */
+    default Outcome applyEphemeral(String peer, Change change) {
+      return Outcome.newBuilder().setStatus(OutcomeStatus.REJECTED).setReason(RejectReason.UNKNOWN_ENTITY)
+          .setMessage("this node keeps no ephemeral objects").build();
+    }
+
     /** Whether the policies decide at the object stage (else no copies are constructed for them). */
     default boolean objectStage() {
       return false;
@@ -161,6 +167,10 @@ public final class InboundApplier {
     // position from a direction whose changes are refused would skip them
     Map<String, String> directionProblems = new HashMap<>();
     for (int i = 0; i < count; i++) {
+      if (batch.getChanges(i).getEphemeral()) {
+        outcomes[i] = hooks.applyEphemeral(peer, batch.getChanges(i)).toBuilder().setIndex(i).build();
+        continue;
+      }
       try {
         check(batch.getChanges(i));
         String denial = peer == null ? null
@@ -229,7 +239,7 @@ public final class InboundApplier {
     }
     List<Change> applied = new ArrayList<>();
     for (Outcome outcome : outcomes) {
-      if (outcome.getStatus() == OutcomeStatus.APPLIED) {
+      if (outcome.getStatus() == OutcomeStatus.APPLIED && !batch.getChanges(outcome.getIndex()).getEphemeral()) {
         applied.add(batch.getChanges(outcome.getIndex()));
       }
     }

@@ -32,6 +32,9 @@ public final class EntanglementIntegrator implements Integrator {
       return;
     }
     NodeRuntime runtime = new NodeRuntime(config.get());
+    runtime.metrics(dev.entanglement.hibernate.internal.metrics.NodeMetrics.create(config.get().nodeName(),
+        settings.get(dev.entanglement.hibernate.EntanglementSettings.METRICS_REGISTRY)));
+    runtime.adminConfig(dev.entanglement.hibernate.internal.admin.AdminConfig.from(settings, config.get().tls() != null));
     ClassLoader loader = Thread.currentThread().getContextClassLoader();
     runtime.nodePolicies(dev.entanglement.hibernate.internal.policy.PolicyEngine.fromSetting(
         dev.entanglement.hibernate.EntanglementSettings.POLICY, settings.get(dev.entanglement.hibernate.EntanglementSettings.POLICY),

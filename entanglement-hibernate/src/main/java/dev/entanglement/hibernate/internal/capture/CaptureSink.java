@@ -31,4 +31,7 @@ public interface CaptureSink {
 
   /** Called when capture failed and peers may have missed a change. Never throws. */
   void captureFailed(String what, Throwable cause);
+
+  /** A transaction wrote the bookkeeping of its captured changes (for metrics). */
+  default void captured(int changes, long nanos) {}
 }

@@ -99,6 +99,7 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
       return;
     }
     refuseHandedOver();
+    long started = System.nanoTime();
     try {
       List<ObjectRow> rows = new ArrayList<>(changes.size());
       String node = sink.nodeName();
@@ -109,6 +110,7 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
       }
       sink.bookkeeping().write(
           session.getJdbcCoordinator().getLogicalConnection().getPhysicalConnection(), rows);
+      sink.captured(rows.size(), System.nanoTime() - started);
     } catch (Exception e) {
       // never fail the application's commit because of the plugin; peers are repaired later
       LOG.errorf(e, "Entanglement could not write its bookkeeping for %d changed objects",

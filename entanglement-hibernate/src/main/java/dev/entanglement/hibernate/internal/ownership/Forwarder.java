@@ -369,6 +369,19 @@ public final class Forwarder {
     p.futures.forEach(f -> f.completeExceptionally(e));
   }
 
+  /** This node's unsettled requests for one object. */
+  public int pendingFor(String key) {
+    synchronized (lock) {
+      int count = 0;
+      for (Pending p : pending.values()) {
+        if (p.request.key().equals(key)) {
+          count++;
+        }
+      }
+      return count;
+    }
+  }
+
   /** Requests of this node not settled yet (sent or waiting for a route). */
   public int pendingCount() {
     synchronized (lock) {

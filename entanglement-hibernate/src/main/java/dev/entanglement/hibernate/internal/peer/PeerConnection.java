@@ -91,6 +91,9 @@ public final class PeerConnection implements StreamObserver<Envelope> {
   private volatile String peerName;
   private volatile Instant since = Instant.now();
   private volatile long lastReceivedNanos = System.nanoTime();
+  private volatile boolean paused; // written on serial
+  private int withheldGrants; // serial
+  private final AtomicLong bytesReceived = new AtomicLong();
   private final AtomicLong messagesReceived = new AtomicLong();
   private final AtomicLong changesSent = new AtomicLong();
   private final AtomicLong bytesSent = new AtomicLong();
@@ -157,6 +160,7 @@ public final class PeerConnection implements StreamObserver<Envelope> {
   public void onNext(Envelope envelope) {
     lastReceivedNanos = System.nanoTime();
     messagesReceived.incrementAndGet();
+    bytesReceived.addAndGet(envelope.getSerializedSize());
     switch (envelope.getBodyCase()) {
       case HELLO -> serial.execute(() -> onHello(envelope.getHello()));
       case CHANGES -> {
@@ -419,9 +423,49 @@ public final class PeerConnection implements StreamObserver<Envelope> {
 
   private void grant(int messages) {
     if (state == State.STREAMING) {
+      if (paused) {
+        withheldGrants += messages; // the peer's sending waits in gRPC flow control
+        return;
+      }
       granted += messages;
       out.request(messages);
     }
+  }
+
+  /**
+   * Pauses the flow both ways without ending the stream: nothing more is sent to the peer but
+   * acknowledgements and heartbeats, and nothing more is read from it (its sending waits in flow
+   * control). Changes keep coalescing in the outbox meanwhile.
+   */
+  public CompletableFuture<Void> pause() {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    serial.execute(() -> {
+      paused = true;
+      done.complete(null);
+    });
+    return done;
+  }
+
+  /** Resumes a paused flow: what waited is sent, and reading goes on. */
+  public CompletableFuture<Void> resume() {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    serial.execute(() -> {
+      if (paused) {
+        paused = false;
+        int withheld = withheldGrants;
+        withheldGrants = 0;
+        if (withheld > 0) {
+          grant(withheld);
+        }
+        drain();
+      }
+      done.complete(null);
+    });
+    return done;
+  }
+
+  public boolean paused() {
+    return paused;
   }
 
   private void sendUrgentAndGrantOne(Envelope envelope) {
@@ -464,6 +508,9 @@ public final class PeerConnection implements StreamObserver<Envelope> {
       if (next != null) {
         send(next);
         continue;
+      }
+      if (paused) {
+        return;
       }
       List<Change> batch = outbox.poll(host.outboxBatchSize(), bucket.messageBudget());
       if (batch.isEmpty()) {
@@ -750,14 +797,22 @@ public final class PeerConnection implements StreamObserver<Envelope> {
    * granted ones arrive.
    */
   public void pushFullSync() {
+    pushFullSync(null);
+  }
+
+  /** As {@link #pushFullSync()}, for one owner's objects only (null: every owner). */
+  public void pushFullSync(String onlyOwner) {
     serial.execute(() -> {
       if (state != State.STREAMING) {
         return;
       }
-      queueCatchUp(new CatchUp(host.nodeName(), 0, true, true, 0));
+      if (onlyOwner == null || onlyOwner.equals(host.nodeName())) {
+        queueCatchUp(new CatchUp(host.nodeName(), 0, true, true, 0));
+      }
       for (OwnerPosition position : host.heldPositions()) {
-        if (!position.getOwner().equals(host.nodeName()) && !position.getOwner().equals(peerName)) {
-          queueCatchUp(new CatchUp(position.getOwner(), 0, true, true, 0));
+        String owner = position.getOwner();
+        if (!owner.equals(host.nodeName()) && !owner.equals(peerName) && (onlyOwner == null || onlyOwner.equals(owner))) {
+          queueCatchUp(new CatchUp(owner, 0, true, true, 0));
         }
       }
       drain();
@@ -826,6 +881,10 @@ public final class PeerConnection implements StreamObserver<Envelope> {
 
   public long changesSent() {
     return changesSent.get();
+  }
+
+  public long bytesReceived() {
+    return bytesReceived.get();
   }
 
   public long bytesSent() {

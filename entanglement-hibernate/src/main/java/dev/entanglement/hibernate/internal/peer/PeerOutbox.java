@@ -121,10 +121,16 @@ final class PeerOutbox {
   }
 
   private void addSerial(Change change) {
+    if (change.getEphemeral()) {
+      return; // in memory only: no position waits for it
+    }
     serials.computeIfAbsent(change.getOwner(), o -> new TreeMap<>()).merge(change.getSerial(), 1, Integer::sum);
   }
 
   private void removeSerial(Change change) {
+    if (change.getEphemeral()) {
+      return;
+    }
     TreeMap<Long, Integer> waiting = serials.get(change.getOwner());
     if (waiting != null) {
       waiting.computeIfPresent(change.getSerial(), (s, n) -> n == 1 ? null : n - 1);

@@ -38,6 +38,13 @@ public final class PolicyPoints {
     this.factory = factory;
   }
 
+  private volatile java.util.function.Function<String, Class<?>> ephemeralTypes = name -> null;
+
+  /** Where the classes of ephemeral types are looked up by wire name. */
+  public void ephemeralTypes(java.util.function.Function<String, Class<?>> lookup) {
+    this.ephemeralTypes = lookup;
+  }
+
   public PolicyEngine engine() {
     return engine;
   }
@@ -47,6 +54,19 @@ public final class PolicyPoints {
   /** Whether a change may go to the peer. */
   public String sendDenied(String peer, Change change) {
     if (engine.isEmpty() || peer == null) {
+      return null;
+    }
+    if (change.getEphemeral()) {
+      Class<?> javaType = ephemeralTypes.apply(change.getEntity());
+      if (javaType == null) {
+        return null;
+      }
+      ObjectRef ref = new EphemeralRef(javaType, change);
+      Decision decision = engine.send(peer, null, ref);
+      if (decision.isDeny()) {
+        engine.denied(peer, "send", "the ephemeral " + change.getEntity() + " '" + change.getId().getText() + "'", decision);
+        return decision.reason();
+      }
       return null;
     }
     EntangledType type = model.byName(change.getEntity());
@@ -127,6 +147,58 @@ public final class PolicyPoints {
         return session.get(type.persister().getEntityName(), id);
       }
     }
+  }
+
+  /** An ephemeral object a send decision is about; its "entity" is the record itself. */
+  private static final class EphemeralRef implements ObjectRef {
+    private final Class<?> type;
+    private final Change change;
+
+    EphemeralRef(Class<?> type, Change change) {
+      this.type = type;
+      this.change = change;
+    }
+
+    @Override
+    public Class<?> entityType() {
+      return type;
+    }
+
+    @Override
+    public String entityName() {
+      return change.getEntity();
+    }
+
+    @Override
+    public Object id() {
+      return change.getId().getText();
+    }
+
+    @Override
+    public String owner() {
+      return change.getOwner();
+    }
+
+    @Override
+    public boolean deleted() {
+      return change.getOperation() == Operation.DELETE;
+    }
+
+    @Override
+    public Object entity() {
+      return null;
+    }
+  }
+
+  /** The message stage for an ephemeral object from a peer. */
+  public String ephemeralDenied(String peer, Class<?> javaType, Change change) {
+    if (engine.isEmpty()) {
+      return null;
+    }
+    return message(peer, null, new IncomingMessage(
+        change.getOperation() == Operation.DELETE ? IncomingMessage.Kind.DELETE : IncomingMessage.Kind.UPSERT,
+        change.getEntity(), javaType, change.getId().getText(), change.getOwner(), change.getOwner(),
+        names(change.getAttributesList())));
   }
 
   // ---- receive -------------------------------------------------------------------------------

@@ -190,6 +190,48 @@ public final class Bookkeeping {
     }
   }
 
+  /** Every row of an entity type (a scoped resync sends them all). */
+  public List<ObjectRow> rowsOfEntity(Connection connection, String entity) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(
+        "SELECT object_id, owner_node, serial, deleted, epoch, handover_to FROM entanglement_object WHERE entity_name = ?")) {
+      statement.setString(1, entity);
+      List<ObjectRow> rows = new ArrayList<>();
+      try (ResultSet rs = statement.executeQuery()) {
+        while (rs.next()) {
+          rows.add(new ObjectRow(entity, rs.getString(1), rs.getString(2), rs.getLong(3), rs.getBoolean(4),
+              rs.getLong(5), rs.getString(6)));
+        }
+      }
+      return rows;
+    }
+  }
+
+  /** Per owner: [live objects, tombstones] held here. */
+  public Map<String, long[]> ownerCounts(Connection connection) throws SQLException {
+    Map<String, long[]> counts = new java.util.TreeMap<>();
+    try (PreparedStatement statement = connection.prepareStatement(
+        "SELECT owner_node, deleted, COUNT(*) FROM entanglement_object GROUP BY owner_node, deleted");
+        ResultSet rs = statement.executeQuery()) {
+      while (rs.next()) {
+        counts.computeIfAbsent(rs.getString(1), o -> new long[2])[rs.getBoolean(2) ? 1 : 0] = rs.getLong(3);
+      }
+    }
+    return counts;
+  }
+
+  /** How many of an owner's rows have a serial above {@code after}. */
+  public long countChangedSince(Connection connection, String owner, long after) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(
+        "SELECT COUNT(*) FROM entanglement_object WHERE owner_node = ? AND serial > ?")) {
+      statement.setString(1, owner);
+      statement.setLong(2, after);
+      try (ResultSet rs = statement.executeQuery()) {
+        rs.next();
+        return rs.getLong(1);
+      }
+    }
+  }
+
   /** The owner's objects that exist here (not deleted). */
   public List<ObjectRow> liveObjects(Connection connection, String owner) throws SQLException {
     try (PreparedStatement statement = connection.prepareStatement(

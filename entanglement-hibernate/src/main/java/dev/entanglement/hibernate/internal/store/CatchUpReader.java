@@ -40,58 +40,34 @@ public final class CatchUpReader {
   }
 
   public CatchUpChunk read(String owner, long after, int limit) {
+    return inTransaction(session -> {
+      List<ObjectRow> rows = session.doReturningWork(c -> bookkeeping.changedSince(c, owner, after, limit));
+      long last = after;
+      for (ObjectRow row : rows) {
+        last = Math.max(last, row.serial());
+      }
+      return new CatchUpChunk(changes(session, rows), last, rows.size() < limit);
+    });
+  }
+
+  /** The current state of every object of an entity type this node holds (for a scoped resync). */
+  public List<Outgoing> readEntity(String entity, String ownerOrNull) {
+    return inTransaction(session -> {
+      List<ObjectRow> rows = session.doReturningWork(c -> bookkeeping.rowsOfEntity(c, entity));
+      if (ownerOrNull != null) {
+        rows = rows.stream().filter(row -> row.owner().equals(ownerOrNull)).toList();
+      }
+      return changes(session, rows);
+    });
+  }
+
+  private <T> T inTransaction(java.util.function.Function<StatelessSession, T> work) {
     try (StatelessSession session = factory.openStatelessSession()) {
       session.beginTransaction();
       try {
-        List<ObjectRow> rows = session.doReturningWork(c -> bookkeeping.changedSince(c, owner, after, limit));
-        long last = after;
-        // load the live objects of each type with one query per type, not one per object
-        Map<EntangledType, List<Object>> idsByType = new LinkedHashMap<>();
-        List<Object> ids = new ArrayList<>(rows.size());
-        for (ObjectRow row : rows) {
-          last = Math.max(last, row.serial());
-          EntangledType type = model.byName(row.entity());
-          Object id = type == null ? null : type.idCodec().parseText(row.id());
-          ids.add(id);
-          if (type != null && !row.deleted()) {
-            idsByType.computeIfAbsent(type, t -> new ArrayList<>()).add(id);
-          }
-        }
-        Map<String, Object> loaded = new HashMap<>();
-        for (Map.Entry<EntangledType, List<Object>> entry : idsByType.entrySet()) {
-          EntangledType type = entry.getKey();
-          List<?> entities = session.getMultiple(type.persister().getMappedClass(), entry.getValue());
-          for (int i = 0; i < entities.size(); i++) {
-            if (entities.get(i) != null) {
-              loaded.put(type.key(type.idText(entry.getValue().get(i))), entities.get(i));
-            }
-          }
-        }
-        List<Outgoing> changes = new ArrayList<>(rows.size());
-        for (int i = 0; i < rows.size(); i++) {
-          ObjectRow row = rows.get(i);
-          EntangledType type = model.byName(row.entity());
-          if (type == null) {
-            LOG.debugf("Catch-up skips %s#%s: not a replicated entity any more", row.entity(), row.id());
-            continue;
-          }
-          Object id = ids.get(i);
-          String key = type.key(row.id());
-          Object entity = row.deleted() ? null : loaded.get(key);
-          Change change = entity == null
-              ? type.delete(id, owner, row.serial())
-              : type.upsert(id, type.persister().getValues(entity), owner, row.serial());
-          if (row.epoch() > 0 || row.handoverTo() != null) {
-            Change.Builder withEpoch = change.toBuilder().setEpoch(row.epoch());
-            if (row.handoverTo() != null && !row.deleted()) {
-              withEpoch.setHandoverTo(row.handoverTo());
-            }
-            change = withEpoch.build();
-          }
-          changes.add(new Outgoing(key, type.priority(), type.coalesce(), change));
-        }
+        T result = work.apply(session);
         session.getTransaction().commit();
-        return new CatchUpChunk(changes, last, rows.size() < limit);
+        return result;
       } catch (RuntimeException e) {
         if (session.getTransaction().isActive()) {
           session.getTransaction().rollback();
@@ -99,5 +75,53 @@ public final class CatchUpReader {
         throw e;
       }
     }
+  }
+
+  /** The rows' objects as changes, loaded with one query per entity type. */
+  private List<Outgoing> changes(StatelessSession session, List<ObjectRow> rows) {
+    Map<EntangledType, List<Object>> idsByType = new LinkedHashMap<>();
+    List<Object> ids = new ArrayList<>(rows.size());
+    for (ObjectRow row : rows) {
+      EntangledType type = model.byName(row.entity());
+      Object id = type == null ? null : type.idCodec().parseText(row.id());
+      ids.add(id);
+      if (type != null && !row.deleted()) {
+        idsByType.computeIfAbsent(type, t -> new ArrayList<>()).add(id);
+      }
+    }
+    Map<String, Object> loaded = new HashMap<>();
+    for (Map.Entry<EntangledType, List<Object>> entry : idsByType.entrySet()) {
+      EntangledType type = entry.getKey();
+      List<?> entities = session.getMultiple(type.persister().getMappedClass(), entry.getValue());
+      for (int i = 0; i < entities.size(); i++) {
+        if (entities.get(i) != null) {
+          loaded.put(type.key(type.idText(entry.getValue().get(i))), entities.get(i));
+        }
+      }
+    }
+    List<Outgoing> changes = new ArrayList<>(rows.size());
+    for (int i = 0; i < rows.size(); i++) {
+      ObjectRow row = rows.get(i);
+      EntangledType type = model.byName(row.entity());
+      if (type == null) {
+        LOG.debugf("Catch-up skips %s#%s: not a replicated entity any more", row.entity(), row.id());
+        continue;
+      }
+      Object id = ids.get(i);
+      String key = type.key(row.id());
+      Object entity = row.deleted() ? null : loaded.get(key);
+      Change change = entity == null
+          ? type.delete(id, row.owner(), row.serial())
+          : type.upsert(id, type.persister().getValues(entity), row.owner(), row.serial());
+      if (row.epoch() > 0 || row.handoverTo() != null) {
+        Change.Builder withEpoch = change.toBuilder().setEpoch(row.epoch());
+        if (row.handoverTo() != null && !row.deleted()) {
+          withEpoch.setHandoverTo(row.handoverTo());
+        }
+        change = withEpoch.build();
+      }
+      changes.add(new Outgoing(key, type.priority(), type.coalesce(), change));
+    }
+    return changes;
   }
 }

@@ -119,6 +119,12 @@ public final class Transitions {
     listeners.remove(listener);
   }
 
+  /** The transition in progress on an object, as "origin:id", or null. */
+  public synchronized String describe(String key) {
+    Active active = byObject.get(key);
+    return active == null ? null : active.name();
+  }
+
   /** How many transitions this node tracks now. */
   public synchronized int active() {
     return byObject.size();

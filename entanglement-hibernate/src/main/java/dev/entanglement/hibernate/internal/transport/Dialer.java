@@ -62,6 +62,11 @@ public final class Dialer {
     return target;
   }
 
+  /** The connection of the current attempt, or null between attempts. */
+  public synchronized PeerConnection current() {
+    return current;
+  }
+
   public synchronized void start() {
     dial();
   }

@@ -41,6 +41,10 @@ final class PeerTrust extends X509ExtendedTrustManager {
     }
   }
 
+  String nodeName() {
+    return nodeName;
+  }
+
   private void check(X509Certificate[] chain, String role, String address) throws CertificateException {
     if (chain == null || chain.length == 0) {
       throw refuse(role, address, null, "it presented no certificate");

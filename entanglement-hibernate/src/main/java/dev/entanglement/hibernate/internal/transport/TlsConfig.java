@@ -98,6 +98,20 @@ public final class TlsConfig {
     }
   }
 
+  /**
+   * The admin server's context: this node's certificate; a client certificate is optional (token
+   * callers need none) and, when presented, must be one of the admin fingerprints.
+   */
+  public SslContext adminServerContext(java.util.Set<String> adminFingerprints) {
+    try {
+      return GrpcSslContexts.configure(SslContextBuilder.forServer(key, chain.toArray(X509Certificate[]::new)))
+          .trustManager(new PeerTrust(trust.nodeName() + " (admin)", List.of(), adminFingerprints))
+          .clientAuth(ClientAuth.OPTIONAL).build();
+    } catch (SSLException e) {
+      throw new EntanglementConfigurationException("mutual TLS could not be set up for the admin server: " + e.getMessage(), e);
+    }
+  }
+
   SslContext clientContext() {
     try {
       return GrpcSslContexts.forClient().keyManager(key, chain.toArray(X509Certificate[]::new))

@@ -11,6 +11,7 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.util.List;
 
 /**
  * Builds gRPC servers and channels for {@link PeerAddress}es. Callbacks run directly on the
@@ -40,6 +41,21 @@ public final class Transports {
         .addService(io.grpc.ServerInterceptors.intercept(service, TlsIdentity.serverInterceptor()))
         .build()
         .start();
+  }
+
+  /** Starts a server for the given (already intercepted) services, with this TLS context or none. */
+  public static Server startServer(PeerAddress address, List<io.grpc.ServerServiceDefinition> services,
+      io.grpc.netty.shaded.io.netty.handler.ssl.SslContext tls) throws IOException {
+    if (!address.isNetwork()) {
+      InProcessServerBuilder builder = InProcessServerBuilder.forName(address.host()).directExecutor();
+      services.forEach(builder::addService);
+      return builder.build().start();
+    }
+    NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(address.host(), address.port()),
+        tls == null ? InsecureServerCredentials.create()
+            : io.grpc.netty.shaded.io.grpc.netty.NettySslContextServerCredentials.create(tls));
+    services.forEach(builder::addService);
+    return builder.build().start();
   }
 
   public static ManagedChannel channel(PeerAddress address, TlsConfig tls) {

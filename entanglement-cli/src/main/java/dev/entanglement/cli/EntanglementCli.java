@@ -1,0 +1,409 @@
+package dev.entanglement.cli;
+
+import com.google.protobuf.MessageOrBuilder;
+import com.google.protobuf.util.JsonFormat;
+import dev.entanglement.hibernate.tls.DevCertificates;
+import dev.entanglement.hibernate.tls.Fingerprints;
+import dev.entanglement.proto.v1.AddPeerRequest;
+import dev.entanglement.proto.v1.AdminGrpc;
+import dev.entanglement.proto.v1.AdminResyncRequest;
+import dev.entanglement.proto.v1.DescribeObjectRequest;
+import dev.entanglement.proto.v1.ListOwnersRequest;
+import dev.entanglement.proto.v1.ListOwnersResponse;
+import dev.entanglement.proto.v1.ListPeersRequest;
+import dev.entanglement.proto.v1.ListPeersResponse;
+import dev.entanglement.proto.v1.ObjectDescription;
+import dev.entanglement.proto.v1.OwnerInfo;
+import dev.entanglement.proto.v1.PeerActionResponse;
+import dev.entanglement.proto.v1.PeerInfo;
+import dev.entanglement.proto.v1.PeerRef;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder;
+import io.grpc.stub.MetadataUtils;
+import java.io.File;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code entanglement}: every admin call of a node, as tables or JSON, and the development
+ * certificate commands. Exit status: 0 done, 1 the call failed (the reason is printed), 2 bad
+ * usage.
+ */
+@Command(name = "entanglement", mixinStandardHelpOptions = true, version = "entanglement 0.1",
+    description = "Operates Entanglement nodes through their admin API.",
+    subcommands = {EntanglementCli.Peers.class, EntanglementCli.ObjectCommand.class, EntanglementCli.Owners.class,
+        EntanglementCli.Resync.class, EntanglementCli.Peer.class, EntanglementCli.Cert.class})
+public final class EntanglementCli {
+  private EntanglementCli() {}
+
+  public static void main(String[] args) {
+    System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+  }
+
+  /** Runs a command line, printing to {@code out} and {@code err}; returns the exit status. */
+  public static int run(String[] args, PrintWriter out, PrintWriter err) {
+    CommandLine commandLine = new CommandLine(new EntanglementCli());
+    commandLine.setOut(out);
+    commandLine.setErr(err);
+    commandLine.setExecutionExceptionHandler((e, cmd, parsed) -> {
+      cmd.getErr().println("error: " + (e instanceof StatusRuntimeException s
+          ? s.getStatus().getCode() + ": " + s.getStatus().getDescription() : e.getMessage()));
+      return 1;
+    });
+    return commandLine.execute(args);
+  }
+
+  /** Where and how to reach a node's admin API. */
+  static final class Target {
+    @Option(names = "--target", required = true, description = "the node's admin address, host:port")
+    String target;
+
+    @Option(names = "--token", description = "the admin bearer token")
+    String token;
+
+    @Option(names = "--token-file", description = "a file holding the admin bearer token")
+    Path tokenFile;
+
+    @Option(names = "--plaintext", description = "no TLS (a node without mutual TLS)")
+    boolean plaintext;
+
+    @Option(names = "--tls-trust", description = "PEM file of the CA that signed the node's certificate")
+    Path trust;
+
+    @Option(names = "--tls-cert", description = "PEM file of an admin client certificate")
+    Path certificate;
+
+    @Option(names = "--tls-key", description = "PEM file of its PKCS#8 private key")
+    Path key;
+
+    @Option(names = "--server-name", description = "the name in the node's certificate (its node name) when --target is an IP address")
+    String serverName;
+
+    @Option(names = "--json", description = "print the answer as JSON")
+    boolean json;
+
+    @Option(names = "--timeout", defaultValue = "20", description = "seconds to wait for the answer (default ${DEFAULT-VALUE})")
+    long timeoutSeconds;
+
+    <T> T call(Function<AdminGrpc.AdminBlockingStub, T> call) throws Exception {
+      NettyChannelBuilder builder = NettyChannelBuilder.forTarget(target);
+      if (plaintext) {
+        builder.usePlaintext();
+      } else {
+        SslContextBuilder ssl = GrpcSslContexts.forClient();
+        if (trust != null) {
+          ssl.trustManager(trust.toFile());
+        }
+        if (certificate != null || key != null) {
+          if (certificate == null || key == null) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--tls-cert and --tls-key go together");
+          }
+          ssl.keyManager(certificate.toFile(), key.toFile());
+        }
+        builder.sslContext(ssl.build());
+      }
+      if (serverName != null) {
+        builder.overrideAuthority(serverName);
+      }
+      ManagedChannel channel = builder.build();
+      try {
+        AdminGrpc.AdminBlockingStub stub = AdminGrpc.newBlockingStub(channel).withDeadlineAfter(timeoutSeconds, TimeUnit.SECONDS);
+        String bearer = token != null ? token : tokenFile != null ? Files.readString(tokenFile).trim() : null;
+        if (bearer != null) {
+          Metadata headers = new Metadata();
+          headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + bearer);
+          stub = stub.withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers));
+        }
+        return call.apply(stub);
+      } finally {
+        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      }
+    }
+
+    void print(PrintWriter out, MessageOrBuilder message, Runnable table) throws Exception {
+      if (json) {
+        out.println(JsonFormat.printer().includingDefaultValueFields().print(message));
+      } else {
+        table.run();
+      }
+      out.flush();
+    }
+  }
+
+  /** Prints rows as aligned columns. */
+  static void table(PrintWriter out, List<String> header, List<List<String>> rows) {
+    List<List<String>> all = new ArrayList<>();
+    all.add(header);
+    all.addAll(rows);
+    int[] widths = new int[header.size()];
+    for (List<String> row : all) {
+      for (int i = 0; i < row.size(); i++) {
+        widths[i] = Math.max(widths[i], row.get(i).length());
+      }
+    }
+    for (List<String> row : all) {
+      StringBuilder line = new StringBuilder();
+      for (int i = 0; i < row.size(); i++) {
+        line.append(row.get(i)).append(" ".repeat(widths[i] - row.get(i).length() + 2));
+      }
+      out.println(line.toString().stripTrailing());
+    }
+    if (rows.isEmpty()) {
+      out.println("(none)");
+    }
+  }
+
+  private static String rate(double bytesPerSecond) {
+    return bytesPerSecond >= 1024 ? "%.1f KB/s".formatted(bytesPerSecond / 1024) : "%.0f B/s".formatted(bytesPerSecond);
+  }
+
+  @Command(name = "peers", description = "The node's peers: state, lag, outbox, rates and counters.")
+  static final class Peers implements Callable<Integer> {
+    @Mixin Target target;
+    @Spec CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+      ListPeersResponse response = target.call(stub -> stub.listPeers(ListPeersRequest.getDefaultInstance()));
+      PrintWriter out = spec.commandLine().getOut();
+      target.print(out, response, () -> {
+        out.println("node " + response.getNode());
+        List<List<String>> rows = new ArrayList<>();
+        for (PeerInfo p : response.getPeersList()) {
+          rows.add(List.of(p.getName().isEmpty() ? "?" : p.getName(), p.getAddress(),
+              p.getState() + (p.getPaused() ? " (paused)" : ""), p.getSince(), String.valueOf(p.getLagSerials()),
+              String.valueOf(p.getLagObjects()), String.valueOf(p.getOutboxDepth()), rate(p.getBytesSentPerSecond()),
+              rate(p.getBytesReceivedPerSecond()), String.valueOf(p.getChangesSent()), String.valueOf(p.getChangesReceived()),
+              String.valueOf(p.getCoalesced()), String.valueOf(p.getRejectedByPeer() + p.getRejectedHere())));
+        }
+        table(out, List.of("PEER", "ADDRESS", "STATE", "SINCE", "LAG", "LAG OBJECTS", "OUTBOX", "SENT/S", "RECEIVED/S",
+            "SENT", "RECEIVED", "COALESCED", "REJECTED"), rows);
+      });
+      return 0;
+    }
+  }
+
+  @Command(name = "object", description = "One object: owner, serial, who acknowledged it, pending requests and transitions.")
+  static final class ObjectCommand implements Callable<Integer> {
+    @Mixin Target target;
+    @Spec CommandSpec spec;
+
+    @Parameters(index = "0", description = "the entity name, e.g. Machine")
+    String entity;
+
+    @Parameters(index = "1", description = "the object's id")
+    String id;
+
+    @Override
+    public Integer call() throws Exception {
+      ObjectDescription o = target.call(stub -> stub.describeObject(
+          DescribeObjectRequest.newBuilder().setEntity(entity).setId(id).build()));
+      PrintWriter out = spec.commandLine().getOut();
+      target.print(out, o, () -> table(out, List.of("FIELD", "VALUE"), List.of(
+          List.of("object", o.getEntity() + "#" + o.getId()),
+          List.of("owner", o.getOwner() + (o.getHandoverTo().isEmpty() ? "" : " (handing over to " + o.getHandoverTo() + ")")),
+          List.of("serial", String.valueOf(o.getSerial())),
+          List.of("epoch", String.valueOf(o.getEpoch())),
+          List.of("deleted", String.valueOf(o.getDeleted())),
+          List.of("acknowledged by", String.join(", ", o.getAcknowledgedByList())),
+          List.of("not yet acknowledged by", String.join(", ", o.getNotYetAcknowledgedByList())),
+          List.of("pending requests", String.valueOf(o.getPendingRequests())),
+          List.of("transitions", String.join(", ", o.getTransitionsList())))));
+      return 0;
+    }
+  }
+
+  @Command(name = "owners", description = "The owners whose objects the node holds.")
+  static final class Owners implements Callable<Integer> {
+    @Mixin Target target;
+    @Spec CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+      ListOwnersResponse response = target.call(stub -> stub.listOwners(ListOwnersRequest.getDefaultInstance()));
+      PrintWriter out = spec.commandLine().getOut();
+      target.print(out, response, () -> {
+        List<List<String>> rows = new ArrayList<>();
+        for (OwnerInfo o : response.getOwnersList()) {
+          rows.add(List.of(o.getOwner(), String.valueOf(o.getHeldSerial()), String.valueOf(o.getObjects()),
+              String.valueOf(o.getTombstones())));
+        }
+        table(out, List.of("OWNER", "HELD SERIAL", "OBJECTS", "TOMBSTONES"), rows);
+      });
+      return 0;
+    }
+  }
+
+  @Command(name = "resync", description = "Sends a peer everything again: all, one owner's objects, or one entity type's.")
+  static final class Resync implements Callable<Integer> {
+    @Mixin Target target;
+    @Spec CommandSpec spec;
+
+    @Parameters(index = "0", description = "the peer's node name")
+    String peer;
+
+    @Option(names = "--owner", description = "only this owner's objects")
+    String owner;
+
+    @Option(names = "--entity", description = "only this entity type")
+    String entity;
+
+    @Override
+    public Integer call() throws Exception {
+      AdminResyncRequest.Builder request = AdminResyncRequest.newBuilder().setPeer(peer);
+      if (owner != null) {
+        request.setOwner(owner);
+      }
+      if (entity != null) {
+        request.setEntity(entity);
+      }
+      var response = target.call(stub -> stub.resync(request.build()));
+      PrintWriter out = spec.commandLine().getOut();
+      target.print(out, response, () -> out.println(response.getMessage()));
+      return 0;
+    }
+  }
+
+  @Command(name = "peer", description = "Adds, removes, pauses or resumes a peer.",
+      subcommands = {Peer.Add.class, Peer.Remove.class, Peer.Pause.class, Peer.Resume.class})
+  static final class Peer {
+    abstract static class Action implements Callable<Integer> {
+      @Mixin Target target;
+      @Spec CommandSpec spec;
+
+      abstract PeerActionResponse call(AdminGrpc.AdminBlockingStub stub);
+
+      @Override
+      public Integer call() throws Exception {
+        PeerActionResponse response = target.call(this::call);
+        PrintWriter out = spec.commandLine().getOut();
+        target.print(out, response, () -> out.println(response.getMessage()));
+        return 0;
+      }
+    }
+
+    @Command(name = "add", description = "Dials a new peer.")
+    static final class Add extends Action {
+      @Parameters(index = "0", description = "host:port")
+      String address;
+
+      @Override
+      PeerActionResponse call(AdminGrpc.AdminBlockingStub stub) {
+        return stub.addPeer(AddPeerRequest.newBuilder().setAddress(address).build());
+      }
+    }
+
+    @Command(name = "remove", description = "Stops dialing a peer and closes its stream.")
+    static final class Remove extends Action {
+      @Parameters(index = "0", description = "the peer's name or the address it was added with")
+      String peer;
+
+      @Override
+      PeerActionResponse call(AdminGrpc.AdminBlockingStub stub) {
+        return stub.removePeer(PeerRef.newBuilder().setPeer(peer).build());
+      }
+    }
+
+    @Command(name = "pause", description = "Pauses the flow with a peer both ways, keeping the stream.")
+    static final class Pause extends Action {
+      @Parameters(index = "0", description = "the peer's name")
+      String peer;
+
+      @Override
+      PeerActionResponse call(AdminGrpc.AdminBlockingStub stub) {
+        return stub.pausePeer(PeerRef.newBuilder().setPeer(peer).build());
+      }
+    }
+
+    @Command(name = "resume", description = "Resumes a paused flow.")
+    static final class Resume extends Action {
+      @Parameters(index = "0", description = "the peer's name")
+      String peer;
+
+      @Override
+      PeerActionResponse call(AdminGrpc.AdminBlockingStub stub) {
+        return stub.resumePeer(PeerRef.newBuilder().setPeer(peer).build());
+      }
+    }
+  }
+
+  @Command(name = "cert", description = "Development certificates (not for production).",
+      subcommands = {Cert.Ca.class, Cert.Node.class, Cert.Fingerprint.class})
+  static final class Cert {
+    @Command(name = "ca", description = "Creates a development CA in DIR.")
+    static final class Ca implements Callable<Integer> {
+      @Spec CommandSpec spec;
+
+      @Parameters(index = "0", description = "the directory to write certificate.pem and private-key.pem to")
+      Path dir;
+
+      @Option(names = "--name", defaultValue = "Entanglement development CA", description = "the CA's name")
+      String name;
+
+      @Override
+      public Integer call() throws Exception {
+        X509Certificate ca = DevCertificates.createCa(dir, name);
+        spec.commandLine().getOut().printf("CA '%s' written to %s (SHA-256 %s)%n", name, dir, Fingerprints.sha256(ca));
+        return 0;
+      }
+    }
+
+    @Command(name = "node", description = "Creates a node certificate in DIR, signed by the CA in --ca.")
+    static final class Node implements Callable<Integer> {
+      @Spec CommandSpec spec;
+
+      @Parameters(index = "0", description = "the directory to write certificate.pem and private-key.pem to")
+      Path dir;
+
+      @Option(names = "--ca", required = true, description = "the CA's directory")
+      Path ca;
+
+      @Option(names = "--name", required = true, description = "the node's name (entanglement.node.name)")
+      String name;
+
+      @Override
+      public Integer call() throws Exception {
+        X509Certificate node = DevCertificates.createNode(dir, ca, name);
+        spec.commandLine().getOut().printf("certificate of node '%s' written to %s (SHA-256 %s)%n", name, dir,
+            Fingerprints.sha256(node));
+        return 0;
+      }
+    }
+
+    @Command(name = "fingerprint", description = "Prints a certificate's SHA-256 fingerprint (a node's identity).")
+    static final class Fingerprint implements Callable<Integer> {
+      @Spec CommandSpec spec;
+
+      @Parameters(index = "0", description = "a PEM certificate file")
+      File file;
+
+      @Override
+      public Integer call() throws Exception {
+        try (var in = Files.newInputStream(file.toPath())) {
+          X509Certificate certificate = (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in);
+          spec.commandLine().getOut().println(Fingerprints.sha256(certificate));
+        }
+        return 0;
+      }
+    }
+  }
+}

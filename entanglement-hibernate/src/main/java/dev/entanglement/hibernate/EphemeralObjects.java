@@ -1,0 +1,59 @@
+package dev.entanglement.hibernate;
+
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Synchronized in-memory objects of one type that are not JPA entities: presence, cursor
+ * positions, request and response records, errors. Obtained with {@link Entanglement#ephemeral};
+ * every node that wants them registers the same record type.
+ *
+ * <p>They travel like entities (coalesced per object, through the same streams, relays and
+ * policies) but never touch a database. Each object is owned by the node that put it first; only
+ * its owner changes or removes it. At the other nodes it disappears when its owner goes away (the
+ * stream it came over ends) or when its time to live passes without a newer state; the owner
+ * keeps it alive by putting it again. A node that connects receives the current objects.
+ *
+ * <p>Thread-safe.
+ *
+ * @param <T> a record type whose components are strings, numbers, booleans, enums, UUIDs,
+ *     {@code java.time} values, {@code BigDecimal} or {@code byte[]}
+ */
+public interface EphemeralObjects<T> {
+  /**
+   * Creates or replaces the object {@code id} with this node as its owner, and sends it to every
+   * peer.
+   *
+   * @throws IllegalStateException if another node owns {@code id}
+   */
+  void put(String id, T value);
+
+  /**
+   * Removes an object this node owns, everywhere. Returns whether it existed.
+   *
+   * @throws IllegalStateException if another node owns {@code id}
+   */
+  boolean remove(String id);
+
+  /** The object as this node knows it now. */
+  Optional<T> get(String id);
+
+  /** Every object of the type this node knows now, by id. */
+  Map<String, T> all();
+
+  /** The node that owns the object, if this node knows it. */
+  Optional<String> ownerOf(String id);
+
+  /** Calls the listener for every change of an object of the type (on a plugin thread, in order). */
+  void subscribe(Listener<T> listener);
+
+  void unsubscribe(Listener<T> listener);
+
+  /** Told of ephemeral objects that appear, change and disappear. */
+  interface Listener<T> {
+    void updated(String id, T value, String owner);
+
+    /** The object is gone: removed by its owner, its owner went away, or its time to live passed. */
+    default void removed(String id, String owner) {}
+  }
+}

@@ -1,0 +1,272 @@
+package dev.entanglement.hibernate.internal.admin;
+
+import dev.entanglement.hibernate.internal.NodeRuntime;
+import dev.entanglement.hibernate.internal.model.EntangledType;
+import dev.entanglement.hibernate.internal.peer.PeerConnection;
+import dev.entanglement.hibernate.internal.store.Bookkeeping;
+import dev.entanglement.proto.v1.AddPeerRequest;
+import dev.entanglement.proto.v1.AdminGrpc;
+import dev.entanglement.proto.v1.AdminResyncRequest;
+import dev.entanglement.proto.v1.AdminResyncResponse;
+import dev.entanglement.proto.v1.DescribeObjectRequest;
+import dev.entanglement.proto.v1.ListOwnersRequest;
+import dev.entanglement.proto.v1.ListOwnersResponse;
+import dev.entanglement.proto.v1.ListPeersRequest;
+import dev.entanglement.proto.v1.ListPeersResponse;
+import dev.entanglement.proto.v1.ObjectDescription;
+import dev.entanglement.proto.v1.OwnerInfo;
+import dev.entanglement.proto.v1.PeerActionResponse;
+import dev.entanglement.proto.v1.PeerInfo;
+import dev.entanglement.proto.v1.PeerRef;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.jboss.logging.Logger;
+
+/**
+ * The admin calls, answered from the node's runtime. Bad arguments get {@code INVALID_ARGUMENT}
+ * or {@code NOT_FOUND} with a message naming the value and what was expected; an unexpected
+ * failure gets {@code INTERNAL} with a one-line message (the stack trace stays in this node's
+ * log). Rates are measured between calls (at least one second apart) per peer.
+ *
+ * <h2>Concurrency</h2>
+ * Thread-safe: the runtime's accessors are; the rate samples are a concurrent map.
+ */
+public final class AdminService extends AdminGrpc.AdminImplBase {
+  private static final Logger LOG = Logger.getLogger(AdminService.class);
+
+  private record Sample(long nanos, long sent, long received, double sentRate, double receivedRate) {}
+
+  private final NodeRuntime runtime;
+  private final Map<PeerConnection, Sample> samples = new ConcurrentHashMap<>();
+
+  public AdminService(NodeRuntime runtime) {
+    this.runtime = runtime;
+  }
+
+  private <T> void answer(StreamObserver<T> observer, Supplier<T> work) {
+    T result;
+    try {
+      result = work.get();
+    } catch (StatusRuntimeException e) {
+      observer.onError(e);
+      return;
+    } catch (IllegalArgumentException e) {
+      observer.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
+      return;
+    } catch (RuntimeException e) {
+      LOG.errorf(e, "An admin call failed on node '%s'", runtime.nodeName());
+      observer.onError(Status.INTERNAL.withDescription("node '%s' could not answer: %s"
+          .formatted(runtime.nodeName(), e.getMessage())).asRuntimeException());
+      return;
+    }
+    observer.onNext(result);
+    observer.onCompleted();
+  }
+
+  private static StatusRuntimeException notFound(String message) {
+    return Status.NOT_FOUND.withDescription(message).asRuntimeException();
+  }
+
+  private static String required(String value, String what) {
+    if (value == null || value.isBlank()) {
+      throw new IllegalArgumentException(what + " is missing");
+    }
+    return value.trim();
+  }
+
+  @Override
+  public void listPeers(ListPeersRequest request, StreamObserver<ListPeersResponse> observer) {
+    answer(observer, () -> {
+      String self = runtime.nodeName();
+      long last = runtime.lastSerial();
+      ListPeersResponse.Builder response = ListPeersResponse.newBuilder().setNode(self);
+      for (PeerConnection c : runtime.allConnections()) {
+        if (c.state() == PeerConnection.State.CLOSED) {
+          samples.remove(c);
+          continue;
+        }
+        String name = c.peerName();
+        long acknowledged = name == null ? 0 : runtime.acknowledgedBy(name, self);
+        Sample sample = rates(c);
+        PeerInfo.Builder info = PeerInfo.newBuilder()
+            .setName(name == null ? "" : name)
+            .setAddress(c.address())
+            .setDialed(c.dialer())
+            .setState(c.state().name())
+            .setSince(c.since().toString())
+            .setProtocolVersion(PeerConnection.PROTOCOL_VERSION)
+            .setLagSerials(Math.max(0, last - acknowledged))
+            .setLagObjects(name == null ? 0 : runtime.countChangedSince(self, acknowledged))
+            .setOutboxDepth(c.outboxDepth())
+            .setBytesSentPerSecond(sample.sentRate)
+            .setBytesReceivedPerSecond(sample.receivedRate)
+            .setCoalesced(c.coalesced())
+            .setRejectedByPeer(c.changesRejectedByPeer())
+            .setRejectedHere(c.changesRejectedHere())
+            .setChangesSent(c.changesSent())
+            .setChangesReceived(c.changesReceived())
+            .setChangesApplied(c.changesAppliedHere())
+            .setPaused(c.paused())
+            .setPolicyDenials(name == null ? 0 : runtime.policyDenials(name));
+        if (c.fingerprint() != null) {
+          info.setFingerprint(c.fingerprint());
+        }
+        response.addPeers(info);
+      }
+      return response.build();
+    });
+  }
+
+  /** Bytes per second each way since the previous sample (or since the connection began). */
+  private Sample rates(PeerConnection c) {
+    long now = System.nanoTime();
+    long sent = c.bytesSent();
+    long received = c.bytesReceived();
+    Sample previous = samples.get(c);
+    if (previous != null && now - previous.nanos < TimeUnit.SECONDS.toNanos(1)) {
+      return previous;
+    }
+    double seconds;
+    long sentBefore;
+    long receivedBefore;
+    if (previous == null) {
+      seconds = Math.max(1e-3, (System.currentTimeMillis() - c.since().toEpochMilli()) / 1000.0);
+      sentBefore = 0;
+      receivedBefore = 0;
+    } else {
+      seconds = (now - previous.nanos) / 1e9;
+      sentBefore = previous.sent;
+      receivedBefore = previous.received;
+    }
+    Sample sample = new Sample(now, sent, received, (sent - sentBefore) / seconds, (received - receivedBefore) / seconds);
+    samples.put(c, sample);
+    return sample;
+  }
+
+  @Override
+  public void describeObject(DescribeObjectRequest request, StreamObserver<ObjectDescription> observer) {
+    answer(observer, () -> {
+      String entity = required(request.getEntity(), "the entity name");
+      String idText = required(request.getId(), "the object id");
+      EntangledType type = runtime.model().byName(entity);
+      if (type == null) {
+        throw notFound("node '%s' has no @Entangled entity named '%s'; it has %s".formatted(runtime.nodeName(), entity,
+            runtime.model().types().stream().map(EntangledType::name).sorted().toList()));
+      }
+      Object id;
+      try {
+        id = type.idCodec().parseText(idText);
+      } catch (RuntimeException e) {
+        throw new IllegalArgumentException("'%s' is not an id of %s; expected a %s".formatted(idText, entity,
+            type.idCodec().javaType().getSimpleName()));
+      }
+      String canonical = type.idText(id);
+      Bookkeeping.ObjectRow row = runtime.objectRow(type.name(), canonical);
+      if (row == null) {
+        throw notFound("node '%s' holds no %s with id %s".formatted(runtime.nodeName(), entity, canonical));
+      }
+      ObjectDescription.Builder description = ObjectDescription.newBuilder().setEntity(entity).setId(canonical)
+          .setOwner(row.owner()).setSerial(row.serial()).setEpoch(row.epoch()).setDeleted(row.deleted())
+          .setPendingRequests(runtime.pendingRequests(type.key(canonical)));
+      if (row.handoverTo() != null) {
+        description.setHandoverTo(row.handoverTo());
+      }
+      for (PeerConnection c : runtime.allConnections()) {
+        String peer = c.peerName();
+        if (peer == null || c.state() != PeerConnection.State.STREAMING || peer.equals(row.owner())) {
+          continue;
+        }
+        if (runtime.acknowledgedBy(peer, row.owner()) >= row.serial()) {
+          description.addAcknowledgedBy(peer);
+        } else {
+          description.addNotYetAcknowledgedBy(peer);
+        }
+      }
+      String transition = runtime.transitionOf(type.key(canonical));
+      if (transition != null) {
+        description.addTransitions(transition);
+      }
+      return description.build();
+    });
+  }
+
+  @Override
+  public void resync(AdminResyncRequest request, StreamObserver<AdminResyncResponse> observer) {
+    answer(observer, () -> {
+      String peer = required(request.getPeer(), "the peer name");
+      if (runtime.connection(peer).isEmpty()) {
+        throw notFound("node '%s' has no open stream with a peer named '%s'; connected: %s"
+            .formatted(runtime.nodeName(), peer, runtime.connectedPeers()));
+      }
+      String owner = request.getOwner().isBlank() ? null : request.getOwner().trim();
+      String entity = request.getEntity().isBlank() ? null : request.getEntity().trim();
+      if (entity != null && runtime.model().byName(entity) == null) {
+        throw notFound("node '%s' has no @Entangled entity named '%s'".formatted(runtime.nodeName(), entity));
+      }
+      return AdminResyncResponse.newBuilder().setMessage(runtime.resync(peer, owner, entity)).build();
+    });
+  }
+
+  @Override
+  public void addPeer(AddPeerRequest request, StreamObserver<PeerActionResponse> observer) {
+    answer(observer, () -> {
+      String address = required(request.getAddress(), "the peer address");
+      runtime.connect(address);
+      return PeerActionResponse.newBuilder().setMessage("node '%s' dials %s".formatted(runtime.nodeName(), address)).build();
+    });
+  }
+
+  @Override
+  public void removePeer(PeerRef request, StreamObserver<PeerActionResponse> observer) {
+    answer(observer, () -> {
+      String peer = required(request.getPeer(), "the peer");
+      if (!runtime.removePeer(peer)) {
+        throw notFound("node '%s' has no peer named or added as '%s'".formatted(runtime.nodeName(), peer));
+      }
+      return PeerActionResponse.newBuilder()
+          .setMessage("node '%s' stopped dialing '%s' and closed its stream".formatted(runtime.nodeName(), peer)).build();
+    });
+  }
+
+  @Override
+  public void pausePeer(PeerRef request, StreamObserver<PeerActionResponse> observer) {
+    answer(observer, () -> {
+      PeerConnection c = streaming(request.getPeer());
+      c.pause().join();
+      return PeerActionResponse.newBuilder().setMessage(("the flow with peer '%s' is paused both ways; changes coalesce "
+          + "meanwhile").formatted(c.peerName())).build();
+    });
+  }
+
+  @Override
+  public void resumePeer(PeerRef request, StreamObserver<PeerActionResponse> observer) {
+    answer(observer, () -> {
+      PeerConnection c = streaming(request.getPeer());
+      c.resume().join();
+      return PeerActionResponse.newBuilder().setMessage("the flow with peer '%s' resumed".formatted(c.peerName())).build();
+    });
+  }
+
+  private PeerConnection streaming(String peer) {
+    String name = required(peer, "the peer name");
+    return runtime.connection(name).orElseThrow(() -> notFound("node '%s' has no open stream with a peer named '%s'; connected: %s"
+        .formatted(runtime.nodeName(), name, runtime.connectedPeers())));
+  }
+
+  @Override
+  public void listOwners(ListOwnersRequest request, StreamObserver<ListOwnersResponse> observer) {
+    answer(observer, () -> {
+      ListOwnersResponse.Builder response = ListOwnersResponse.newBuilder();
+      Map<String, Long> held = runtime.heldPositionsByOwner();
+      runtime.ownerCounts().forEach((owner, counts) -> response.addOwners(OwnerInfo.newBuilder().setOwner(owner)
+          .setHeldSerial(owner.equals(runtime.nodeName()) ? runtime.lastSerial() : held.getOrDefault(owner, 0L))
+          .setObjects(counts[0]).setTombstones(counts[1])));
+      return response.build();
+    });
+  }
+}

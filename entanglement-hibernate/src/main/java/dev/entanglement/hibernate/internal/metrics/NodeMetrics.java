@@ -1,0 +1,43 @@
+package dev.entanglement.hibernate.internal.metrics;
+
+import dev.entanglement.hibernate.internal.peer.PeerConnection;
+import java.util.function.LongSupplier;
+import org.jboss.logging.Logger;
+
+/**
+ * What the node reports to a metrics system. {@link #create} binds Micrometer when the
+ * application has it (the plugin does not require it) and otherwise returns {@link #NONE}.
+ * Implementations are thread-safe.
+ */
+public interface NodeMetrics {
+  /** Reports nothing. */
+  NodeMetrics NONE = new NodeMetrics() {};
+
+  /** A transaction wrote the bookkeeping of {@code changes} captured changes in {@code nanos}. */
+  default void captured(int changes, long nanos) {}
+
+  /** A batch of {@code changes} from a peer was applied in {@code nanos}. */
+  default void applied(int changes, long nanos) {}
+
+  /** A peer's stream is open: its meters appear. */
+  default void peerConnected(PeerConnection connection, LongSupplier lagSerials) {}
+
+  /** A peer's stream ended: its meters go. */
+  default void peerGone(PeerConnection connection) {}
+
+  /**
+   * Micrometer's meters if Micrometer is on the classpath, in {@code registry} (a
+   * {@code MeterRegistry}) or its global registry when {@code registry} is null; else NONE.
+   */
+  static NodeMetrics create(String nodeName, Object registry) {
+    try {
+      Class.forName("io.micrometer.core.instrument.MeterRegistry", false, NodeMetrics.class.getClassLoader());
+    } catch (ClassNotFoundException | LinkageError absent) {
+      if (registry != null) {
+        Logger.getLogger(NodeMetrics.class).warnf("entanglement.metrics.registry is set but Micrometer is not on the classpath");
+      }
+      return NONE;
+    }
+    return MicrometerMetrics.bind(nodeName, registry);
+  }
+}
