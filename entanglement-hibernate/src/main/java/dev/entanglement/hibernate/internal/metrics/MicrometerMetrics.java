@@ -33,7 +33,13 @@ final class MicrometerMetrics implements NodeMetrics {
   private final Counter captureChanges;
   private final Timer applyTimer;
   private final Counter applyChanges;
-  private final Map<PeerConnection, List<Meter>> peerMeters = new ConcurrentHashMap<>();
+  /**
+   * A peer's meters, and the figures its gauges read: Micrometer holds gauge state weakly, so
+   * the figures are kept here until the peer's stream ends (else a reading could be NaN).
+   */
+  private record PeerMeters(List<Meter> meters, PeerFigures figures) {}
+
+  private final Map<PeerConnection, PeerMeters> peerMeters = new ConcurrentHashMap<>();
 
   private MicrometerMetrics(MeterRegistry registry, String nodeName) {
     this.registry = registry;
@@ -100,7 +106,7 @@ final class MicrometerMetrics implements NodeMetrics {
     meters.add(counter("entanglement.peer.rejected.here", "received changes rejected here", tags, c, PeerConnection::changesRejectedHere));
     meters.add(counter("entanglement.peer.bytes.sent", "bytes sent", tags, c, PeerConnection::bytesSent));
     meters.add(counter("entanglement.peer.bytes.received", "bytes received", tags, c, PeerConnection::bytesReceived));
-    peerMeters.put(c, meters);
+    peerMeters.put(c, new PeerMeters(meters, figures));
   }
 
   private static double lagObjects(PeerFigures figures) {
@@ -121,9 +127,9 @@ final class MicrometerMetrics implements NodeMetrics {
 
   @Override
   public void peerGone(PeerConnection c) {
-    List<Meter> meters = peerMeters.remove(c);
-    if (meters != null) {
-      meters.forEach(registry::remove);
+    PeerMeters gone = peerMeters.remove(c);
+    if (gone != null) {
+      gone.meters().forEach(registry::remove);
     }
   }
 }
