@@ -137,6 +137,34 @@ class AdminApiIntegrationTest {
     });
   }
 
+  private ObjectDescription describe(Item item) {
+    return admin.describeObject(DescribeObjectRequest.newBuilder().setEntity("Item").setId(item.getId().toString()).build());
+  }
+
+  @Test
+  void describeObject_showsTransitionsInProgress_andPendingUpdateRequests() {
+    Item ofB = new Item("OF-B", "b's", 1);
+    b.inTransaction(em -> em.persist(ofB));
+    await().atMost(Duration.ofSeconds(10)).until(() -> a.find(Item.class, ofB.getId()) != null);
+    assertThat(describe(ofB).getTransitionsList()).isEmpty();
+
+    Transition<Item> drag = b.entanglement().startTransition(Item.class, ofB.getId());
+    drag.update(i -> i.setName("dragging"));
+    await().atMost(Duration.ofSeconds(10)).until(() -> describe(ofB).getTransitionsCount() == 1);
+    assertThat(describe(ofB).getTransitionsList()).containsExactly("b:" + drag.id());
+    drag.cancel();
+    await().atMost(Duration.ofSeconds(10)).until(() -> describe(ofB).getTransitionsCount() == 0);
+
+    // a's change of b's object is an update request to b; with b away it waits for a route
+    assertThat(describe(ofB).getPendingRequests()).isZero();
+    b.close();
+    await().atMost(Duration.ofSeconds(10)).until(() -> !a.entanglement().connectedPeers().contains("b"));
+    CompletableFuture<Item> asked = a.entanglement().update(Item.class, ofB.getId(), i -> i.setQuantity(2));
+    await().atMost(Duration.ofSeconds(5)).until(() -> describe(ofB).getPendingRequests() == 1);
+    assertThat(describe(ofB).getOwner()).isEqualTo("b");
+    asked.cancel(false);
+  }
+
   @Test
   void badArguments_getClearStatuses_neverAStackTrace() {
     assertStatus(() -> admin.describeObject(DescribeObjectRequest.newBuilder().setEntity("Nope").setId("1").build()),
