@@ -202,12 +202,12 @@ class MutualTlsIntegrationTest {
         .start());
 
     awaitRedials("mallory", address(a), 3);
-    String names = "introduced itself as 'mallory', but its certificate (subject CN=wc, SHA-256 fingerprint "
+    String names = ": it introduced itself as 'mallory', but its certificate (subject CN=wc, SHA-256 fingerprint "
         + certificates.fingerprint("wc", "main") + ") is issued to [wc, localhost]";
-    assertThat(log.warnings("Node 'wa' refused a connection: the peer at 127.0.0.1:", names)).hasSize(1);
+    assertThat(log.warnings("Node 'wa' refused the connection from 127.0.0.1:", names)).hasSize(1);
     assertThat(log.warnings("Node 'wa'")).as("one line at the refusing node").hasSize(1);
     assertThat(log.warnings("Node 'mallory' could not open its stream to " + address(a),
-        "refused by the peer: node 'wa' refused the connection", names)).hasSize(1);
+        "refused by the peer: node 'wa' refused the connection from 127.0.0.1:", names)).hasSize(1);
     assertNeverConnected(a, mallory);
 
     TestNode wcNode = track(certificates.tls(dialing("wc", a), "wc", "main", "main").start());
@@ -215,6 +215,26 @@ class MutualTlsIntegrationTest {
     await().atMost(Duration.ofSeconds(10)).until(() -> wcNode.all(Item.class).size() == 1);
     assertThat(mallory.all(Item.class)).as("nothing crossed").isEmpty();
     assertStillRunning(mallory);
+  }
+
+  @Test
+  void wrongCertificate_ofTheListeningNode_isRefusedByTheDialingNode() throws Exception {
+    // the listening node presents iwc's certificate (trusted CA) but introduces itself as "impostor"
+    Path iwc = certificates.node("iwc", "main");
+    TestNode impostor = track(listening("impostor")
+        .set(EntanglementSettings.TLS_CERTIFICATE, iwc.resolve(DevCertificates.CERTIFICATE).toString())
+        .set(EntanglementSettings.TLS_PRIVATE_KEY, iwc.resolve(DevCertificates.PRIVATE_KEY).toString())
+        .set(EntanglementSettings.TLS_TRUST, certificates.ca("main").resolve(DevCertificates.CERTIFICATE).toString())
+        .start());
+    impostor.inTransaction(em -> em.persist(new Item("FAKE", "from an impostor", 1)));
+    TestNode b = track(certificates.tls(dialing("ib", impostor), "ib", "main", "main").start());
+
+    awaitRedials("ib", address(impostor), 3);
+    assertThat(log.warnings("Node 'ib' refused the connection to " + address(impostor) + ": it introduced itself as "
+        + "'impostor', but its certificate (subject CN=iwc, SHA-256 fingerprint " + certificates.fingerprint("iwc", "main")
+        + ") is issued to [iwc, localhost]")).hasSize(1);
+    await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5)).until(() -> b.entanglement().connectedPeers().isEmpty());
+    assertThat(b.all(Item.class)).as("nothing crossed").isEmpty();
   }
 
   @Test
@@ -276,6 +296,20 @@ class MutualTlsIntegrationTest {
   private static void assertStillRunning(TestNode node) {
     node.inTransaction(em -> em.persist(new Item("LOCAL-" + node.name(), "local", 1)));
     assertThat(node.all(Item.class)).extracting(Item::getCode).contains("LOCAL-" + node.name());
+  }
+
+  @Test
+  void aStoppedNode_releasesTheNettyThreadsOfItsServer() throws Exception {
+    TestNode node = certificates.tls(listening("loops"), "loops", "main", "main").start();
+    TestNode peer = track(certificates.tls(dialing("looppeer", node), "looppeer", "main", "main").start());
+    peer.awaitConnected("loops");
+    assertThat(threads("entanglement-loops-netty")).isNotEmpty();
+    node.close();
+    await().atMost(Duration.ofSeconds(20)).until(() -> threads("entanglement-loops-netty").isEmpty());
+  }
+
+  private static List<String> threads(String prefix) {
+    return Thread.getAllStackTraces().keySet().stream().map(Thread::getName).filter(n -> n.startsWith(prefix)).toList();
   }
 
   @Test

@@ -301,16 +301,16 @@ public final class PeerConnection implements StreamObserver<Envelope> {
     }
     java.security.cert.X509Certificate certificate = peerCertificate;
     if (certificate != null && !certificateNames(certificate).contains(name)) {
-      String message = ("the peer at %s introduced itself as '%s', but its certificate (subject %s, SHA-256 "
-          + "fingerprint %s) is issued to %s").formatted(address, name,
+      String refusal = ("refused the connection %s %s: it introduced itself as '%s', but its certificate (subject %s, "
+          + "SHA-256 fingerprint %s) is issued to %s").formatted(dialer ? "to" : "from", address, name,
           certificate.getSubjectX500Principal().getName(), fingerprint(), certificateNames(certificate));
       // one WARN per kind of refusal a minute (the peer redials); the port changes with every dial
-      if (dev.entanglement.hibernate.internal.transport.QuietLog.first(host.nodeName() + message.replaceAll(":[0-9]+ ", " "))) {
-        LOG.warnf("Node '%s' refused a connection: %s (repeats are logged at DEBUG for a minute)", host.nodeName(), message);
+      if (dev.entanglement.hibernate.internal.transport.QuietLog.first(host.nodeName() + refusal.replaceAll(":[0-9]+: ", ": "))) {
+        LOG.warnf("Node '%s' %s (repeats are logged at DEBUG for a minute)", host.nodeName(), refusal);
       } else {
-        LOG.debugf("Node '%s' refused a connection: %s", host.nodeName(), message);
+        LOG.debugf("Node '%s' %s", host.nodeName(), refusal);
       }
-      end(Status.PERMISSION_DENIED, "node '%s' refused the connection: %s".formatted(host.nodeName(), message));
+      end(Status.PERMISSION_DENIED, "node '" + host.nodeName() + "' " + refusal);
       return;
     }
     peerName = name;

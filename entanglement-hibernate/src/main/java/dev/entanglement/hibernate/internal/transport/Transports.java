@@ -85,7 +85,7 @@ public final class Transports {
       SslContext tls, UnaryOperator<NettyServerBuilder> configure) throws IOException {
     boolean epoll = Epoll.isAvailable();
     IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
-    String threads = "entanglement-" + label.replaceAll("[^A-Za-z0-9._-]+", "-") + "-netty";
+    String threads = "entanglement-" + label.replaceAll("[^A-Za-z0-9._-]+", "-").replaceAll("-$", "") + "-netty";
     EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory(threads + "-accept", true), io);
     EventLoopGroup workers = new MultiThreadIoEventLoopGroup(0, new DefaultThreadFactory(threads, true), io);
     ChannelInboundHandlerAdapter acceptor = new WatchAccepted(label, tls != null);
