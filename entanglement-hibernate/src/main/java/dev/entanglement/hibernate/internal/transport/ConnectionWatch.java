@@ -109,12 +109,10 @@ final class ConnectionWatch extends ChannelInboundHandlerAdapter {
       return;
     }
     String message = String.valueOf(root.getMessage());
-    String lower = message.toLowerCase(Locale.ROOT);
-    if (lower.contains("unknown_ca") || lower.contains("bad_certificate") || lower.contains("certificate_unknown")
-        || lower.contains("unsupported_certificate")) {
+    if (PeerTrust.distrustAlert(message)) {
       report(ctx, "could not complete the TLS handshake with", "the peer does not trust this node's certificate ("
           + message + "); its log says why");
-    } else if (root instanceof ClosedChannelException || lower.contains("closed")) {
+    } else if (root instanceof ClosedChannelException || message.toLowerCase(Locale.ROOT).contains("closed")) {
       report(ctx, "could not complete the TLS handshake with", "the peer closed the connection during the "
           + "handshake (" + message + "); it may not trust this node's certificate, its log says why");
     } else {

@@ -12,7 +12,6 @@ import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import java.security.cert.CertificateException;
 import java.time.Duration;
-import java.util.Locale;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
@@ -143,9 +142,7 @@ public final class Dialer {
     }
     if (tls) {
       String message = String.valueOf(root.getMessage());
-      String lower = message.toLowerCase(Locale.ROOT);
-      if (lower.contains("unknown_ca") || lower.contains("bad_certificate") || lower.contains("certificate_unknown")
-          || lower.contains("unsupported_certificate") || lower.contains("certificate_required")) {
+      if (PeerTrust.distrustAlert(message)) {
         return new Failure("TLS handshake failed: the peer does not trust this node's certificate (" + message
             + "); its log says why", true);
       }

@@ -13,6 +13,7 @@ import java.security.cert.X509Certificate;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.X509ExtendedTrustManager;
@@ -47,6 +48,16 @@ final class PeerTrust extends X509ExtendedTrustManager {
 
   String nodeName() {
     return nodeName;
+  }
+
+  /**
+   * Whether a failed handshake's message is the peer's alert that it does not trust this node's
+   * certificate (the alert names of OpenSSL/BoringSSL and of the JDK's TLS stack).
+   */
+  static boolean distrustAlert(String message) {
+    String lower = String.valueOf(message).toLowerCase(Locale.ROOT);
+    return lower.contains("unknown_ca") || lower.contains("bad_certificate") || lower.contains("certificate_unknown")
+        || lower.contains("unsupported_certificate") || lower.contains("certificate_required");
   }
 
   private void check(X509Certificate[] chain) throws CertificateException {
