@@ -20,6 +20,8 @@ import java.time.Instant;
  * @param changesReceived changes received from the peer
  * @param changesRejectedHere received changes this node refused
  * @param changesAppliedHere received changes this node applied (not counting copies it already had)
+ * @param identity who the peer is: its name and, over mutual TLS, its verified certificate's
+ *     fingerprint and subject (null while the handshake has not completed)
  */
 public record PeerStatus(
     String name,
@@ -36,4 +38,5 @@ public record PeerStatus(
     long changesRejectedByPeer,
     long changesReceived,
     long changesRejectedHere,
-    long changesAppliedHere) {}
+    long changesAppliedHere,
+    PeerIdentity identity) {}

@@ -291,7 +291,7 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
     running = true;
     try {
       if (config.listen().isPresent()) {
-        server = Transports.startServer(config.listen().get(), replicationService(), config.tls());
+        server = Transports.startServer(node, config.listen().get(), replicationService(), config.tls());
         LOG.infof("Entanglement node '%s' listens on %s", node, listenAddress().orElse("?"));
       }
     } catch (IOException e) {
@@ -448,7 +448,8 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
       result.add(new PeerStatus(c.peerName(), c.address(), c.dialer(), c.state().name(), c.since(),
           c.outboxDepth(), c.coalesced(), c.changesSent(), c.catchUpObjectsSent(), c.bytesSent(),
           c.changesAcknowledged(),
-          c.changesRejectedByPeer(), c.changesReceived(), c.changesRejectedHere(), c.changesAppliedHere()));
+          c.changesRejectedByPeer(), c.changesReceived(), c.changesRejectedHere(), c.changesAppliedHere(),
+          c.identity()));
     }
     return result;
   }
@@ -590,7 +591,7 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
         health.getHealthService().bindService(),
         io.grpc.protobuf.services.ProtoReflectionServiceV1.newInstance().bindService());
     try {
-      adminServer = Transports.startServer(address, services,
+      adminServer = Transports.startServer(config.nodeName() + " (admin)", address, services,
           config.tls() == null ? null : config.tls().adminServerContext());
     } catch (IOException e) {
       stop();

@@ -40,6 +40,27 @@ public final class NodePair implements AutoCloseable {
     }
   }
 
+  /**
+   * Two nodes over mutual TLS on loopback: certificates for "a" and "b" from the CA "main" of
+   * {@code certificates}, each trusting that CA.
+   */
+  public static NodePair startTls(Database database, Certificates certificates, Class<?>... entities) {
+    return start(database, Transport.NETTY, a -> tls(certificates, withoutPlaintext(a), "a"),
+        b -> tls(certificates, withoutPlaintext(b), "b"), entities);
+  }
+
+  private static TestNode.Builder withoutPlaintext(TestNode.Builder builder) {
+    return builder.set(dev.entanglement.hibernate.EntanglementSettings.PLAINTEXT, "false");
+  }
+
+  private static TestNode.Builder tls(Certificates certificates, TestNode.Builder builder, String node) {
+    try {
+      return certificates.tls(builder, node, "main", "main");
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot create the test certificates of " + node, e);
+    }
+  }
+
   @Override
   public void close() {
     b.close();

@@ -107,6 +107,9 @@ public final class PeerConnection implements StreamObserver<Envelope> {
   private final AtomicLong changesAppliedHere = new AtomicLong();
   /** The certificate the peer presented in the TLS handshake (null in-process or plaintext). */
   private volatile java.security.cert.X509Certificate peerCertificate;
+  private volatile String peerFingerprint; // of peerCertificate, computed once
+  /** Who the peer is, once its Hello was accepted (null before). */
+  private volatile dev.entanglement.hibernate.PeerIdentity identity;
   private final AtomicLong catchUpObjectsSent = new AtomicLong();
 
   /**
@@ -302,17 +305,21 @@ public final class PeerConnection implements StreamObserver<Envelope> {
     }
     java.security.cert.X509Certificate certificate = peerCertificate;
     if (certificate != null && !certificateNames(certificate).contains(name)) {
-      String message = ("the peer at %s introduced itself as '%s', but its certificate (SHA-256 fingerprint %s) is "
-          + "issued to %s").formatted(address, name, fingerprint(), certificateNames(certificate));
-      if (dev.entanglement.hibernate.internal.transport.QuietLog.first(host.nodeName() + message.replaceAll(":[0-9]+ ", " "))) {
-        LOG.warnf("Node '%s' refused a connection: %s (repeats are logged at DEBUG for a minute)", host.nodeName(), message);
+      String refusal = ("refused the connection %s %s: it introduced itself as '%s', but its certificate (subject %s, "
+          + "SHA-256 fingerprint %s) is issued to %s").formatted(dialer ? "to" : "from", address, name,
+          certificate.getSubjectX500Principal().getName(), fingerprint(), certificateNames(certificate));
+      // one WARN per kind of refusal a minute (the peer redials); the port changes with every dial
+      if (dev.entanglement.hibernate.internal.transport.QuietLog.first(host.nodeName() + refusal.replaceAll(":[0-9]+: ", ": "))) {
+        LOG.warnf("Node '%s' %s (repeats are logged at DEBUG for a minute)", host.nodeName(), refusal);
       } else {
-        LOG.debugf("Node '%s' refused a connection: %s", host.nodeName(), message);
+        LOG.debugf("Node '%s' %s", host.nodeName(), refusal);
       }
-      fail(Status.PERMISSION_DENIED, message);
+      end(Status.PERMISSION_DENIED, "node '" + host.nodeName() + "' " + refusal);
       return;
     }
     peerName = name;
+    identity = certificate == null ? dev.entanglement.hibernate.PeerIdentity.unverified(name)
+        : new dev.entanglement.hibernate.PeerIdentity(name, fingerprint(), certificate.getSubjectX500Principal().getName());
     // live changes reach the outbox from now on; the catch-up read starts after this, so every
     // change is in one or the other (or both: the outbox keeps the newer)
     String refusal = host.register(this);
@@ -747,6 +754,14 @@ public final class PeerConnection implements StreamObserver<Envelope> {
     }
     LOG.warnf("Node '%s' closes the stream with %s: %s", host.nodeName(),
         peerName != null ? "peer '" + peerName + "'" : address, description);
+    end(status, description);
+  }
+
+  /** Ends the stream with an error status, the reason already logged. */
+  private void end(Status status, String description) {
+    if (state == State.CLOSED) {
+      return;
+    }
     out.onError(status.withDescription(description).asRuntimeException());
     closed(description);
   }
@@ -977,14 +992,19 @@ public final class PeerConnection implements StreamObserver<Envelope> {
   /** Sets the certificate the peer presented in the TLS handshake, before its Hello is handled. */
   public void peerCertificate(java.security.cert.X509Certificate certificate) {
     if (certificate != null) {
+      peerFingerprint = dev.entanglement.hibernate.tls.Fingerprints.sha256(certificate);
       peerCertificate = certificate;
     }
   }
 
   /** The SHA-256 fingerprint of the peer's verified certificate, or null without TLS. */
   public String fingerprint() {
-    java.security.cert.X509Certificate certificate = peerCertificate;
-    return certificate == null ? null : dev.entanglement.hibernate.tls.Fingerprints.sha256(certificate);
+    return peerFingerprint;
+  }
+
+  /** Who the peer is: set when its Hello is accepted, null before (and if it was refused). */
+  public dev.entanglement.hibernate.PeerIdentity identity() {
+    return identity;
   }
 
   /** The names a certificate is issued to: its subject CN and its DNS names. */

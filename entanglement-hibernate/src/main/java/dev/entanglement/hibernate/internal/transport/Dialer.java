@@ -6,14 +6,18 @@ import dev.entanglement.proto.v1.Envelope;
 import dev.entanglement.proto.v1.ReplicationGrpc;
 import io.grpc.Channel;
 import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.netty.shaded.io.netty.handler.ssl.NotSslRecordException;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
+import java.security.cert.CertificateException;
 import java.time.Duration;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import javax.net.ssl.SSLException;
 import org.jboss.logging.Logger;
 
 /**
@@ -99,40 +103,65 @@ public final class Dialer {
       @Override
       public void onCompleted() {
         connection.onCompleted();
-        ended(connection, "closed by peer");
+        ended(connection, new Failure("closed by peer", false));
       }
     });
     opened.accept(connection);
     connection.sendHello();
   }
 
-  /** A failure in words; TLS handshake failures say so and give the innermost reason. */
-  static String describe(Throwable failure) {
-    Throwable tls = null;
+  /**
+   * Why a stream failed, in words, and whether it was a refusal: a TLS handshake that failed
+   * (either side distrusting the other's certificate, or one side not speaking TLS) or the peer
+   * refusing this node's identity. Refusals are logged at WARN; other failures are the usual
+   * comings and goings of peers.
+   */
+  record Failure(String reason, boolean refusal) {}
+
+  private static final String GOAWAY_DEBUG = "debug data: ";
+
+  static Failure describe(Throwable failure) {
+    Throwable root = failure;
+    CertificateException ours = null;
+    boolean tls = false;
+    boolean notTls = false;
     for (Throwable t = failure; t != null; t = t.getCause()) {
-      if (t instanceof javax.net.ssl.SSLException || t instanceof java.security.cert.CertificateException) {
-        tls = t;
+      if (t instanceof CertificateException c && ours == null && String.valueOf(c.getMessage()).startsWith(PeerTrust.REFUSAL)) {
+        ours = c;
       }
+      tls |= t instanceof SSLException || t instanceof CertificateException;
+      notTls |= t instanceof NotSslRecordException;
+      root = t;
     }
-    if (tls == null) {
-      io.grpc.Status refusal = io.grpc.Status.fromThrowable(failure);
-      if (refusal.getCode() == io.grpc.Status.Code.PERMISSION_DENIED) {
-        return "TLS identity refused by the peer: " + refusal.getDescription();
+    if (ours != null) {
+      return new Failure("TLS handshake failed: " + ours.getMessage(), true);
+    }
+    if (notTls) {
+      return new Failure("TLS handshake failed: the peer answered in plaintext; it does not speak TLS "
+          + "(does it have entanglement.transport.plaintext=true?)", true);
+    }
+    if (tls) {
+      String message = String.valueOf(root.getMessage());
+      if (PeerTrust.distrustAlert(message)) {
+        return new Failure("TLS handshake failed: the peer does not trust this node's certificate (" + message
+            + "); its log says why", true);
       }
-      String status = refusal.toString();
-      if (status.contains("NotSslRecordException") || status.contains("first record does not look like a TLS")) {
-        return "TLS handshake failed: the peer does not speak TLS (a plaintext node?)";
-      }
-      return failure.toString();
+      return new Failure("TLS handshake failed: " + message, true);
     }
-    Throwable root = tls;
-    while (root.getCause() != null) {
-      root = root.getCause();
+    Status status = Status.fromThrowable(failure);
+    String description = String.valueOf(status.getDescription());
+    if (description.contains("INADEQUATE_SECURITY")) { // the GOAWAY of ConnectionWatch
+      int debug = description.indexOf(GOAWAY_DEBUG);
+      return new Failure("the peer requires mutual TLS, and this node dials in plaintext"
+          + (debug < 0 ? "" : " (" + description.substring(debug + GOAWAY_DEBUG.length()).strip() + ")"), true);
     }
-    return "TLS handshake failed: " + root.getMessage();
+    if (status.getCode() == Status.Code.PERMISSION_DENIED) {
+      return new Failure("refused by the peer: " + description, true);
+    }
+    return new Failure(failure.toString(), false);
   }
 
-  private synchronized void ended(PeerConnection connection, String why) {
+  private synchronized void ended(PeerConnection connection, Failure failure) {
     if (connection != current || stopped) {
       return;
     }
@@ -145,10 +174,12 @@ public final class Dialer {
     long ceiling = Math.min(maxDelay.toMillis(), initialDelay.toMillis() << Math.min(failures, 20));
     long delay = ThreadLocalRandom.current().nextLong(initialDelay.toMillis(), Math.max(ceiling, initialDelay.toMillis()) + 1);
     failures++;
-    if (why.startsWith("TLS") && QuietLog.first(host.nodeName() + target + why)) {
+    String why = failure.reason();
+    if (failure.refusal() && QuietLog.first(host.nodeName() + " dialing " + target + ": " + why)) {
       LOG.warnf("Node '%s' could not open its stream to %s: %s; dialing again with backoff (first in %d ms, "
-          + "at most every %d ms)", host.nodeName(), target, why, delay, maxDelay.toMillis());
-    } else if (failures == 1 && !why.startsWith("TLS")) {
+          + "at most every %d ms; repeats of this refusal are logged at DEBUG for a minute)", host.nodeName(), target,
+          why, delay, maxDelay.toMillis());
+    } else if (failures == 1 && !failure.refusal()) {
       LOG.infof("Node '%s' lost or could not open its stream to %s (%s); dialing again with "
           + "backoff (first in %d ms, at most every %d ms)", host.nodeName(), target, why, delay, maxDelay.toMillis());
     } else {
