@@ -22,9 +22,12 @@ import java.util.Optional;
 public interface EphemeralObjects<T> {
   /**
    * Creates or replaces the object {@code id} with this node as its owner, and sends it to every
-   * peer.
+   * peer. Never waits for the network. With a time to live, putting the object again (even
+   * unchanged) keeps it alive.
    *
-   * @throws IllegalStateException if another node owns {@code id}
+   * @throws IllegalStateException if another node owns {@code id}: only an object's owner writes
+   *     it (a request/response pattern is two objects, one owned by each side)
+   * @throws IllegalArgumentException if {@code id} is empty or {@code value} is null
    */
   void put(String id, T value);
 
@@ -49,8 +52,18 @@ public interface EphemeralObjects<T> {
 
   void unsubscribe(Listener<T> listener);
 
-  /** Told of ephemeral objects that appear, change and disappear. */
+  /**
+   * Told of ephemeral objects that appear, change and disappear, in the order this node learns
+   * of them, on one plugin thread per node. A listener that throws is logged and does not stop
+   * the others.
+   */
   interface Listener<T> {
+    /** An object this node did not know appeared (put here, or received). Defaults to {@link #updated}. */
+    default void added(String id, T value, String owner) {
+      updated(id, value, owner);
+    }
+
+    /** A newer state of an object this node knew. */
     void updated(String id, T value, String owner);
 
     /** The object is gone: removed by its owner, its owner went away, or its time to live passed. */
