@@ -452,7 +452,9 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
 
   public CompletableFuture<Void> caughtUp(String peerName) {
     PeerConnection connection = peers.get(peerName);
-    return connection == null ? notConnected(peerName) : connection.caughtUp();
+    // ephemeral objects put so far are offered first (their sends are queued in order)
+    return connection == null ? notConnected(peerName)
+        : ephemerals.queuedSends().thenCompose(ignored -> connection.caughtUp());
   }
 
   private <T> CompletableFuture<T> notConnected(String peerName) {

@@ -492,6 +492,13 @@ public final class EphemeralStore {
     }
   }
 
+  /** Completes once every send queued so far has reached the peers' outboxes. */
+  public java.util.concurrent.CompletableFuture<Void> queuedSends() {
+    java.util.concurrent.CompletableFuture<Void> done = new java.util.concurrent.CompletableFuture<>();
+    outgoing.execute(() -> done.complete(null));
+    return done;
+  }
+
   /** How many objects this node knows, of every type (registered here or not). */
   public synchronized int size() {
     return entries.size();
