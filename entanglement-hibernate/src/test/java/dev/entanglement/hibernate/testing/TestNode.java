@@ -75,8 +75,9 @@ public final class TestNode implements AutoCloseable {
      * the same database, without a pool), and returns it.
      */
     public CountingDataSource countConnections() {
-      CountingDataSource dataSource = new CountingDataSource((String) settings.get("jakarta.persistence.jdbc.url"),
-          (String) settings.get("jakarta.persistence.jdbc.user"), (String) settings.get("jakarta.persistence.jdbc.password"));
+      CountingDataSource dataSource = new CountingDataSource((String) settings.remove("jakarta.persistence.jdbc.url"),
+          (String) settings.remove("jakarta.persistence.jdbc.user"), (String) settings.remove("jakarta.persistence.jdbc.password"));
+      settings.remove("hibernate.connection.pool_size");
       settings.put("hibernate.connection.datasource", dataSource);
       return dataSource;
     }
