@@ -10,14 +10,17 @@ import java.util.Optional;
  *
  * <p>They travel like entities (coalesced per object, through the same streams, relays and
  * policies) but never touch a database. Each object is owned by the node that put it first; only
- * its owner changes or removes it. At the other nodes it disappears when its owner goes away (the
- * stream it came over ends) or when its time to live passes without a newer state; the owner
- * keeps it alive by putting it again. A node that connects receives the current objects.
+ * its owner changes or removes it. At the other nodes it disappears when its owner removes it,
+ * when its owner goes away (every way to it ends; a node that still reaches the owner another
+ * way keeps it) or when its time to live passes without a newer state; the owner keeps it alive
+ * by putting it again. A node that connects receives the current objects. See
+ * {@code docs/ephemeral.md}.
  *
  * <p>Thread-safe.
  *
- * @param <T> a record type whose components are strings, numbers, booleans, enums, UUIDs,
- *     {@code java.time} values, {@code BigDecimal} or {@code byte[]}
+ * @param <T> a record type whose components have the types entity attributes may have: strings,
+ *     {@code char}, numbers, booleans, enums, {@code UUID}, {@code BigDecimal},
+ *     {@code BigInteger}, {@code byte[]} and {@code java.time} values
  */
 public interface EphemeralObjects<T> {
   /**
