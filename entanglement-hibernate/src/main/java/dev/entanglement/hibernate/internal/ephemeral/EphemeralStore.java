@@ -48,7 +48,9 @@ import org.jboss.logging.Logger;
  * {@code entries} and {@code lastSerial} are guarded by {@code this}. Sends to the outboxes and
  * listener callbacks are queued while holding it, on two serial executors ({@code outgoing},
  * {@code callbacks}), so they happen in the order of the changes without running policies or
- * application code under the lock. Registrations are in concurrent maps.
+ * application code under the lock (a policy or listener may take the application's locks while
+ * an application thread holding them waits to put). {@link #queuedSends} lets
+ * {@code caughtUp} wait for the sends queued before it. Registrations are in concurrent maps.
  */
 public final class EphemeralStore {
   private static final Logger LOG = Logger.getLogger(EphemeralStore.class);
