@@ -171,7 +171,8 @@ class EphemeralWireIntegrationTest {
 
   @Test
   void aRestartedOwnersStates_replaceOlderOnes_althoughItsSerialsStartAgain() {
-    presence();
+    List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+    presence().subscribe((id, p, owner) -> seen.add(id + " " + p.status() + " by " + owner)); // added is updated too
     RecordingPeer owner = track(RecordingPeer.handshake(address, "o"));
     assertThat(send(owner, presence("ana", "o", 100, 5, "online").build()).getStatus()).isEqualTo(OutcomeStatus.APPLIED);
     assertThat(send(owner, presence("ana", "o", 100, 4, "older").build()).getStatus())
@@ -188,6 +189,8 @@ class EphemeralWireIntegrationTest {
     assertThat(send(owner, presence("ana", "o", 200, 2, "").setOperation(Operation.DELETE).clearAttributes().build())
         .getStatus()).isEqualTo(OutcomeStatus.APPLIED);
     assertThat(presence().get("ana")).isEmpty();
+    await().atMost(Duration.ofSeconds(5)).until(() -> seen.size() == 2);
+    assertThat(seen).containsExactly("ana online by o", "ana back by o");
   }
 
   @Test
