@@ -93,6 +93,7 @@ class RandomizedConvergenceTest {
       counters.put(name, 0);
     }
     List<String> log = new ArrayList<>();
+    Map<UUID, String> handOvers = new HashMap<>(); // object -> new owner, until it has taken it over
     for (int round = 0; round < ROUNDS; round++) {
       for (String name : NAMES) {
         int transactions = random.nextInt(4);
@@ -100,6 +101,26 @@ class RandomizedConvergenceTest {
           randomTransaction(name, random, owned.get(name), counters);
         }
       }
+      // hand an object over now and then; it belongs to no node's list until the new owner has it
+      if (random.nextInt(10) < 3) {
+        String from = NAMES[random.nextInt(NAMES.length)];
+        String to = NAMES[(java.util.Arrays.asList(NAMES).indexOf(from) + 1 + random.nextInt(NAMES.length - 1)) % NAMES.length];
+        List<UUID> fromOwned = owned.get(from);
+        if (!fromOwned.isEmpty()) {
+          UUID id = fromOwned.remove(random.nextInt(fromOwned.size()));
+          nodes.get(from).entanglement().transfer(Item.class, id, to); // completes, or times out while apart
+          handOvers.put(id, to);
+          log.add("round " + round + ": hand " + id + " from " + from + " to " + to);
+        }
+      }
+      handOvers.entrySet().removeIf(handOver -> {
+        String to = handOver.getValue();
+        if (to.equals(nodes.get(to).entanglement().ownerOf(Item.class, handOver.getKey()).orElse(""))) {
+          owned.get(to).add(handOver.getKey());
+          return true;
+        }
+        return false;
+      });
       if (random.nextInt(10) < 3) {
         FaultyProxy proxy = proxies.get(random.nextInt(proxies.size()));
         boolean cut = random.nextBoolean();
@@ -129,6 +150,28 @@ class RandomizedConvergenceTest {
       for (String peer : NAMES) {
         if (!peer.equals(name)) {
           nodes.get(name).awaitCaughtUp(peer);
+        }
+      }
+    }
+    for (Map.Entry<UUID, String> handOver : handOvers.entrySet()) {
+      org.awaitility.Awaitility.await().alias("hand-over of " + handOver.getKey() + " (seed " + seed + ")")
+          .atMost(java.time.Duration.ofSeconds(30)).until(() -> handOver.getValue().equals(
+              nodes.get(handOver.getValue()).entanglement().ownerOf(Item.class, handOver.getKey()).orElse("")));
+      owned.get(handOver.getValue()).add(handOver.getKey());
+    }
+    for (String name : NAMES) {
+      for (String peer : NAMES) {
+        if (!peer.equals(name)) {
+          nodes.get(name).awaitCaughtUp(peer);
+        }
+      }
+    }
+    // one owner per object, the same at every node
+    for (Map.Entry<String, List<UUID>> entry : owned.entrySet()) {
+      for (UUID id : entry.getValue()) {
+        for (String name : NAMES) {
+          assertThat(nodes.get(name).entanglement().ownerOf(Item.class, id))
+              .as("seed %d: the owner of %s at %s; events %s", seed, id, name, log).contains(entry.getKey());
         }
       }
     }

@@ -1,25 +1,31 @@
 package dev.entanglement.sample;
 
+import dev.entanglement.sample.entangled.EntangledMain;
 import dev.entanglement.sample.exercise.ExerciseDemo;
 import java.util.Arrays;
 
 /**
- * Chooses a demo: {@code exercise} (the default), {@code tasks}, or {@code entangled} (the
- * configuration-file replicator); the rest of the arguments go to it. {@code mvn -q -pl sample-app exec:java -Dexec.args="tasks --keep-running"}.
+ * Chooses a demo: {@code exercise} (the default) or {@code tasks}; the rest of the arguments go
+ * to the demo. {@code mvn -q -pl sample-app exec:java -Dexec.args="tasks --keep-running"}.
+ * {@code entangled} runs one node of the configuration-file replicator instead
+ * ({@link EntangledMain}; {@code entangled --help} lists its options).
  */
 public final class Main {
-  static final String USAGE = "usage: Main [exercise|tasks] [--keep-running] | entangled --help";
+  static final String USAGE = "usage: Main [exercise|tasks] [--keep-running] | Main entangled --help";
 
   private Main() {}
 
   public static void main(String[] args) {
+    if (args.length > 0 && args[0].equals("entangled")) {
+      EntangledMain.main(Arrays.copyOfRange(args, 1, args.length)); // a long-running node, its own logging
+      return;
+    }
     SampleApp.quietLogging();
     String demo = args.length > 0 && !args[0].startsWith("-") ? args[0] : "exercise";
     String[] rest = args.length > 0 && !args[0].startsWith("-") ? Arrays.copyOfRange(args, 1, args.length) : args;
     int status = switch (demo) {
       case "exercise" -> ExerciseDemo.run(rest, System.out);
       case "tasks" -> SampleApp.run(rest, System.out);
-      case "entangled" -> dev.entanglement.sample.entangled.EntangledMain.run(rest);
       default -> {
         System.out.println("unknown demo '" + demo + "'");
         System.out.println(USAGE);
