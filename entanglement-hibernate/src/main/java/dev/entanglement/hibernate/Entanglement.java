@@ -83,11 +83,11 @@ public final class Entanglement {
   }
 
   /**
-   * Completes when everything this node had to send the peer so far (its own committed changes,
-   * the changes it relays, the peer's catch-up) has been answered by the peer (applied, already
-   * current, or rejected): nothing is waiting or in flight on this link. It covers one link: to
-   * know a change reached a node two hops away, wait on each hop in turn. Fails if the peer is
-   * not connected or the connection ends first.
+   * Completes when everything this node had to send the peer so far (its own committed changes
+   * and ephemeral objects, the changes it relays, the peer's catch-up) has been answered by the
+   * peer (applied, already current, or rejected): nothing is waiting or in flight on this link.
+   * It covers one link: to know a change reached a node two hops away, wait on each hop in turn.
+   * Fails if the peer is not connected or the connection ends first.
    */
   public CompletableFuture<Void> caughtUp(String peerName) {
     return runtime.caughtUp(peerName);
@@ -291,10 +291,13 @@ public final class Entanglement {
 
   /**
    * The synchronized in-memory objects of a record type (see {@link EphemeralObjects}); kept at
-   * the other nodes until their owner goes away. Every node that wants them calls this with the
-   * same type (matched by the record's simple name).
+   * the other nodes until their owner removes them or goes away. Every node that wants them
+   * calls this with the same type (matched by the record's simple name); calling it again
+   * returns the same objects.
    *
-   * @throws IllegalArgumentException if the type is not a record of supported component types
+   * @throws IllegalArgumentException naming the problem: not a record, a component of a type
+   *     entities cannot have either, a name another ephemeral type or an {@code @Entangled}
+   *     entity has, or another time to live than at the first registration
    */
   public <T> EphemeralObjects<T> ephemeral(Class<T> type) {
     return runtime.ephemeral(type, null);
@@ -302,7 +305,8 @@ public final class Entanglement {
 
   /**
    * As {@link #ephemeral(Class)}, and every node drops an object that was not put again within
-   * {@code timeToLive} (its owner too: an owner keeps an object alive by putting it again).
+   * {@code timeToLive} (its owner too: an owner keeps an object alive by putting it again). The
+   * owner's time to live travels with each state and governs at the other nodes.
    */
   public <T> EphemeralObjects<T> ephemeral(Class<T> type, java.time.Duration timeToLive) {
     return runtime.ephemeral(type, timeToLive);

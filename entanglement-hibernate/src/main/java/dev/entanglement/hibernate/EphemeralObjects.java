@@ -10,21 +10,27 @@ import java.util.Optional;
  *
  * <p>They travel like entities (coalesced per object, through the same streams, relays and
  * policies) but never touch a database. Each object is owned by the node that put it first; only
- * its owner changes or removes it. At the other nodes it disappears when its owner goes away (the
- * stream it came over ends) or when its time to live passes without a newer state; the owner
- * keeps it alive by putting it again. A node that connects receives the current objects.
+ * its owner changes or removes it. At the other nodes it disappears when its owner removes it,
+ * when its owner goes away (every way to it ends; a node that still reaches the owner another
+ * way keeps it) or when its time to live passes without a newer state; the owner keeps it alive
+ * by putting it again. A node that connects receives the current objects. See
+ * {@code docs/ephemeral.md}.
  *
  * <p>Thread-safe.
  *
- * @param <T> a record type whose components are strings, numbers, booleans, enums, UUIDs,
- *     {@code java.time} values, {@code BigDecimal} or {@code byte[]}
+ * @param <T> a record type whose components have the types entity attributes may have: strings,
+ *     {@code char}, numbers, booleans, enums, {@code UUID}, {@code BigDecimal},
+ *     {@code BigInteger}, {@code byte[]} and {@code java.time} values
  */
 public interface EphemeralObjects<T> {
   /**
    * Creates or replaces the object {@code id} with this node as its owner, and sends it to every
-   * peer.
+   * peer. Never waits for the network. With a time to live, putting the object again (even
+   * unchanged) keeps it alive.
    *
-   * @throws IllegalStateException if another node owns {@code id}
+   * @throws IllegalStateException if another node owns {@code id}: only an object's owner writes
+   *     it (a request/response pattern is two objects, one owned by each side)
+   * @throws IllegalArgumentException if {@code id} is empty or {@code value} is null
    */
   void put(String id, T value);
 
@@ -49,8 +55,18 @@ public interface EphemeralObjects<T> {
 
   void unsubscribe(Listener<T> listener);
 
-  /** Told of ephemeral objects that appear, change and disappear. */
+  /**
+   * Told of ephemeral objects that appear, change and disappear, in the order this node learns
+   * of them, on one plugin thread per node. A listener that throws is logged and does not stop
+   * the others.
+   */
   interface Listener<T> {
+    /** An object this node did not know appeared (put here, or received). Defaults to {@link #updated}. */
+    default void added(String id, T value, String owner) {
+      updated(id, value, owner);
+    }
+
+    /** A newer state of an object this node knew. */
     void updated(String id, T value, String owner);
 
     /** The object is gone: removed by its owner, its owner went away, or its time to live passed. */

@@ -281,11 +281,32 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
           }
 
           @Override
+          public PeerConnection connection(String peer) {
+            return peers.get(peer);
+          }
+
+          @Override
           public String receiveDenied(String peer, Class<?> type, Change change) {
             return policy.ephemeralDenied(peer, type, change);
           }
-        }, new dev.entanglement.hibernate.internal.peer.SerialExecutor(pool));
+
+          @Override
+          public String receiveObjectDenied(String peer, Class<?> type, Change change, Object incoming, Object stored) {
+            return policy.ephemeralObjectDenied(peer, type, change, incoming, stored);
+          }
+
+          @Override
+          public String removedBy(String owner) {
+            return removedOwners.get(owner);
+          }
+
+          @Override
+          public boolean isEntity(String name) {
+            return scanned.byName(name) != null;
+          }
+        }, pool);
     policy.ephemeralTypes(ephemerals::typeNamed);
+    policy.ephemeralValues(ephemerals::decoded);
     model = scanned;
     factory = sf;
     running = true;
@@ -433,7 +454,9 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
 
   public CompletableFuture<Void> caughtUp(String peerName) {
     PeerConnection connection = peers.get(peerName);
-    return connection == null ? notConnected(peerName) : connection.caughtUp();
+    // ephemeral objects put so far are offered first (their sends are queued in order)
+    return connection == null ? notConnected(peerName)
+        : ephemerals.queuedSends().thenCompose(ignored -> connection.caughtUp());
   }
 
   private <T> CompletableFuture<T> notConnected(String peerName) {
@@ -1152,6 +1175,7 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
     for (PeerConnection connection : peers.values()) {
       connection.pushFullSync();
     }
+    ephemerals.resend(); // grants only: see docs/ephemeral.md
   }
 
   /**
@@ -1182,6 +1206,7 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
     routes.remove(owner);
     int count = applier.removeOwner(owner);
     ownership.forgetOwner(owner);
+    ephemerals.ownerRemoved(owner);
     LOG.infof("Node '%s' removed owner '%s' (removed by an operator at '%s'): %d objects deleted", config.nodeName(),
         owner, removed.getRemovedBy(), count);
     var envelope = dev.entanglement.proto.v1.Envelope.newBuilder().setOwnerRemoved(removed).build();
@@ -1367,8 +1392,11 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
     if (peer != null && peers.remove(peer, connection)) {
       routes.values().removeIf(peer::equals);
       forwarder.peerGone(peer);
-      pool.execute(() -> ephemerals.disconnected(peer));
       metrics.peerGone(connection);
+    }
+    if (running && peer != null) {
+      // also when a newer stream with the peer replaced this one: what came over this one goes
+      pool.execute(() -> ephemerals.disconnected(connection));
     }
   }
 }

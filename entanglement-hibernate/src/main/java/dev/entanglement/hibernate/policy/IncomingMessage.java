@@ -8,7 +8,8 @@ import java.util.Set;
  *
  * @param kind what the message asks
  * @param entityName the entity name as received
- * @param entityType the entity class, or null if this node has no such {@code @Entangled} entity
+ * @param entityType the entity class, or null if this node has no such {@code @Entangled} entity;
+ *     for an ephemeral object, its record class, or null if this node has not registered it
  * @param idText the object's id as text
  * @param owner the owner the message names (for a request: the owner it is addressed to)
  * @param origin the node that made the request, or the owner for a change

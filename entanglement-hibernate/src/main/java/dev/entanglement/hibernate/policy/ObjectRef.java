@@ -5,7 +5,10 @@ package dev.entanglement.hibernate.policy;
  * database only when {@link #entity()} is called, so decide by type, id and owner where you can.
  */
 public interface ObjectRef {
-  /** The entity class. */
+  /**
+   * The entity class; for an ephemeral object, its record class (null at a node that has not
+   * registered the type and relays it undecoded).
+   */
   Class<?> entityType();
 
   /** The entity name (as on the wire). */
@@ -19,6 +22,9 @@ public interface ObjectRef {
   /** Whether the change is the object's deletion. */
   boolean deleted();
 
-  /** The object as this node holds it now (a detached copy), or null if it does not exist here. */
+  /**
+   * The object as this node holds it now (a detached copy), or null if it does not exist here;
+   * for an ephemeral object, the record being sent (null for a removal or an unregistered type).
+   */
   Object entity();
 }

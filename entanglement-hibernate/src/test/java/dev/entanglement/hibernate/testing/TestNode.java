@@ -70,6 +70,18 @@ public final class TestNode implements AutoCloseable {
       return set(EntanglementSettings.PEERS, peers);
     }
 
+    /**
+     * Makes the node borrow every database connection from a data source that counts them (over
+     * the same database, without a pool), and returns it.
+     */
+    public CountingDataSource countConnections() {
+      CountingDataSource dataSource = new CountingDataSource((String) settings.remove("jakarta.persistence.jdbc.url"),
+          (String) settings.remove("jakarta.persistence.jdbc.user"), (String) settings.remove("jakarta.persistence.jdbc.password"));
+      settings.remove("hibernate.connection.pool_size");
+      settings.put("hibernate.connection.datasource", dataSource);
+      return dataSource;
+    }
+
     public EntityManagerFactory buildFactory() {
       HibernatePersistenceConfiguration configuration = new HibernatePersistenceConfiguration(name);
       for (Class<?> entity : entities) {

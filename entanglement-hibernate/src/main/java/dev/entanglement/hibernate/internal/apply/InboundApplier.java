@@ -204,6 +204,9 @@ public final class InboundApplier {
       }
     }
     Map<String, Long> newPositions = advance(acceptedPositions);
+    if (valid.isEmpty() && newPositions.isEmpty() && nothingToPark(batch, outcomes)) {
+      return ack(peer, batch, outcomes); // e.g. ephemeral objects only: they never touch the database
+    }
     List<String> unparked = new ArrayList<>();
     try {
       try {
@@ -266,6 +269,16 @@ public final class InboundApplier {
     return ack(peer, batch, outcomes);
   }
 
+  private boolean nothingToPark(ChangeBatch batch, Outcome[] outcomes) {
+    for (Outcome outcome : outcomes) {
+      if (outcome.getStatus() == OutcomeStatus.REJECTED && PARKED_REASONS.contains(outcome.getReason())
+          && parkedRow(batch.getChanges(outcome.getIndex()), outcome, 1) != null) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   private Ack ack(String peer, ChangeBatch batch, Outcome[] outcomes) {
     Ack.Builder ack = Ack.newBuilder().setRequestId(batch.getRequestId());
     for (Outcome outcome : outcomes) {
@@ -307,7 +320,7 @@ public final class InboundApplier {
   }
 
   private ParkedRow parkedRow(Change change, Outcome outcome, int attempts) {
-    EntangledType type = model.byName(change.getEntity());
+    EntangledType type = change.getEphemeral() ? null : model.byName(change.getEntity());
     if (type == null) {
       return null;
     }
@@ -322,7 +335,8 @@ public final class InboundApplier {
 
   /** The key {@code entity#id} of a change, or null when it cannot be read. */
   public String objectKey(Change change) {
-    EntangledType type = model.byName(change.getEntity());
+    // an ephemeral type may have an entity's name at the sender: it is never one of these objects
+    EntangledType type = change.getEphemeral() ? null : model.byName(change.getEntity());
     if (type == null) {
       return null;
     }

@@ -45,6 +45,13 @@ public final class PolicyPoints {
     this.ephemeralTypes = lookup;
   }
 
+  private volatile java.util.function.Function<Change, Object> ephemeralValues = change -> null;
+
+  /** How an ephemeral change becomes its record, for {@link ObjectRef#entity()} (null when it cannot). */
+  public void ephemeralValues(java.util.function.Function<Change, Object> decoder) {
+    this.ephemeralValues = decoder;
+  }
+
   public PolicyEngine engine() {
     return engine;
   }
@@ -57,11 +64,10 @@ public final class PolicyPoints {
       return null;
     }
     if (change.getEphemeral()) {
+      // asked for types not registered here too (entityType null): a relay that does not know
+      // the record must still keep one team's objects from another
       Class<?> javaType = ephemeralTypes.apply(change.getEntity());
-      if (javaType == null) {
-        return null;
-      }
-      ObjectRef ref = new EphemeralRef(javaType, change);
+      ObjectRef ref = new EphemeralRef(javaType, change, ephemeralValues);
       Decision decision = engine.send(peer, null, ref);
       if (decision.isDeny()) {
         engine.denied(peer, "send", "the ephemeral " + change.getEntity() + " '" + change.getId().getText() + "'", decision);
@@ -149,14 +155,16 @@ public final class PolicyPoints {
     }
   }
 
-  /** An ephemeral object a send decision is about; its "entity" is the record itself. */
+  /** An ephemeral object a send decision is about; its "entity" is the record itself, decoded on demand. */
   private static final class EphemeralRef implements ObjectRef {
     private final Class<?> type;
     private final Change change;
+    private final java.util.function.Function<Change, Object> decoder;
 
-    EphemeralRef(Class<?> type, Change change) {
+    EphemeralRef(Class<?> type, Change change, java.util.function.Function<Change, Object> decoder) {
       this.type = type;
       this.change = change;
+      this.decoder = decoder;
     }
 
     @Override
@@ -186,7 +194,7 @@ public final class PolicyPoints {
 
     @Override
     public Object entity() {
-      return null;
+      return change.getOperation() == Operation.DELETE ? null : decoder.apply(change);
     }
   }
 
@@ -195,10 +203,19 @@ public final class PolicyPoints {
     if (engine.isEmpty()) {
       return null;
     }
-    return message(peer, null, new IncomingMessage(
+    return message(peer, null, ephemeralMessage(javaType, change));
+  }
+
+  /** The object stage for an ephemeral object from a peer: the record received, next to the one held. */
+  public String ephemeralObjectDenied(String peer, Class<?> javaType, Change change, Object incoming, Object stored) {
+    return objectDenied(peer, null, ephemeralMessage(javaType, change), incoming, stored);
+  }
+
+  private static IncomingMessage ephemeralMessage(Class<?> javaType, Change change) {
+    return new IncomingMessage(
         change.getOperation() == Operation.DELETE ? IncomingMessage.Kind.DELETE : IncomingMessage.Kind.UPSERT,
         change.getEntity(), javaType, change.getId().getText(), change.getOwner(), change.getOwner(),
-        names(change.getAttributesList())));
+        names(change.getAttributesList()));
   }
 
   // ---- receive -------------------------------------------------------------------------------
