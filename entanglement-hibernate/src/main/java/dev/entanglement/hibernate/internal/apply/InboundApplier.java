@@ -49,7 +49,8 @@ import org.jboss.logging.Logger;
  * fix at the sender (malformed, unknown entity, not the owner) are rejected but not parked.
  *
  * <h2>Concurrency</h2>
- * Thread-safe: each peer's batches are applied one at a time, in order, by that peer's apply
+ * Thread-safe: batches are applied one at a time per node ({@code this} is the lock of
+ * {@link #apply}, parked retries and owner removal), each peer's in order by that peer's apply
  * executor; the caches ({@code positions}, {@code parkedKeys}) are concurrent and updated after
  * the transaction that wrote the same rows commits.
  */
@@ -157,8 +158,13 @@ public final class InboundApplier {
     return parkedRetriesApplied.get();
   }
 
-  /** Applies the batch; the returned Ack is durable when this returns. Never throws. */
-  public Ack apply(String peer, ChangeBatch batch) {
+  /**
+   * Applies the batch; the returned Ack is durable when this returns. Never throws. One batch at
+   * a time per node: in a loop (a triangle, a ring) two peers can bring the same object at once,
+   * and two concurrent transactions on one row would fail one of them with an optimistic-lock
+   * error instead of answering the later copy ALREADY_CURRENT.
+   */
+  public synchronized Ack apply(String peer, ChangeBatch batch) {
     LOG.debugf("Node '%s' applies %d changes from '%s' (positions %s)", nodeName, batch.getChangesCount(), peer, batch.getPositionsList());
     int count = batch.getChangesCount();
     Outcome[] outcomes = new Outcome[count];
