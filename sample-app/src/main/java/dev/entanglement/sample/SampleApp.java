@@ -19,7 +19,6 @@ import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -38,7 +37,6 @@ import java.util.logging.Logger;
 public final class SampleApp {
   static final String USAGE = "usage: SampleApp [--keep-running]";
   private static final String UNIT = "tasks"; // META-INF/persistence.xml
-  private static final long WAIT_SECONDS = 30;
   private static final List<String> COLUMNS =
       List.of("node", "task", "status", "assignee", "due", "board", "version", "owner", "local note");
   // java.util.logging holds loggers weakly: keep the ones configured here, or their levels may go
@@ -177,7 +175,7 @@ public final class SampleApp {
     //    the future completes once charlie holds bravo's resulting state
     Task started = entanglement("charlie")
         .update(Task.class, review.getId(), task -> task.setStatus(Task.Status.DOING))
-        .get(WAIT_SECONDS, TimeUnit.SECONDS);
+        .get(Demos.WAIT_SECONDS, TimeUnit.SECONDS);
     out.printf("charlie asked bravo, the owner, to start 'Review': bravo's answer is %s, version %d%n",
         started.getStatus(), started.getVersion());
     show("5. charlie's change of bravo's task, decided by bravo");
@@ -245,7 +243,7 @@ public final class SampleApp {
     factory.close();
     links.removeIf(link -> link.contains(node));
     for (String other : nodeNames()) {
-      awaitUntil(() -> !entanglement(other).connectedPeers().contains(node), other + " to see " + node + " leave");
+      Demos.awaitUntil(() -> !entanglement(other).connectedPeers().contains(node), other + " to see " + node + " leave");
     }
   }
 
@@ -271,20 +269,10 @@ public final class SampleApp {
   }
 
   private void awaitConnected(String node, String peer) throws InterruptedException {
-    awaitUntil(() -> entanglement(node).connectedPeers().contains(peer)
+    Demos.awaitUntil(() -> entanglement(node).connectedPeers().contains(peer)
         && entanglement(peer).connectedPeers().contains(node), node + " and " + peer + " to connect");
   }
 
-  private static void awaitUntil(BooleanSupplier condition, String what) throws InterruptedException {
-    // Entanglement reports connections as status, not as futures: poll it
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new IllegalStateException("timed out waiting for " + what);
-      }
-      TimeUnit.MILLISECONDS.sleep(10);
-    }
-  }
 
   /**
    * Waits until every link has caught up in both directions: everything each node committed so
@@ -297,25 +285,14 @@ public final class SampleApp {
   private void awaitCaughtUp() throws Exception {
     for (int round = 0; round < 2; round++) {
       for (List<String> link : links) {
-        entanglement(link.get(0)).caughtUp(link.get(1)).get(WAIT_SECONDS, TimeUnit.SECONDS);
-        entanglement(link.get(1)).caughtUp(link.get(0)).get(WAIT_SECONDS, TimeUnit.SECONDS);
+        entanglement(link.get(0)).caughtUp(link.get(1)).get(Demos.WAIT_SECONDS, TimeUnit.SECONDS);
+        entanglement(link.get(1)).caughtUp(link.get(0)).get(Demos.WAIT_SECONDS, TimeUnit.SECONDS);
       }
     }
   }
 
   private <T> T inTransaction(String node, Function<EntityManager, T> work) {
-    EntityManager em = factory(node).createEntityManager();
-    try {
-      em.getTransaction().begin();
-      T result = work.apply(em);
-      em.getTransaction().commit();
-      return result;
-    } finally {
-      if (em.getTransaction().isActive()) {
-        em.getTransaction().rollback();
-      }
-      em.close();
-    }
+    return Demos.inTransaction(factory(node), work);
   }
 
   private void show(String step) throws Exception {
@@ -326,20 +303,7 @@ public final class SampleApp {
     for (String node : nodeNames()) {
       table.addAll(rowsOf(node));
     }
-    int[] widths = new int[COLUMNS.size()];
-    for (List<String> row : table) {
-      for (int i = 0; i < row.size(); i++) {
-        widths[i] = Math.max(widths[i], row.get(i).length());
-      }
-    }
-    for (List<String> row : table) {
-      StringBuilder line = new StringBuilder();
-      for (int i = 0; i < row.size(); i++) {
-        line.append(' ').append(' ').append(row.get(i)).append(" ".repeat(widths[i] - row.get(i).length()));
-      }
-      out.println(line.toString().stripTrailing());
-    }
-    out.println();
+    Demos.printTable(out, table);
   }
 
   /** What a node holds, read from its own database: one row per task, cells never blank. */

@@ -2,119 +2,64 @@ package dev.entanglement.hibernate.policy;
 
 import java.util.List;
 import java.util.Set;
+import java.util.function.BinaryOperator;
+import java.util.function.Function;
+import java.util.function.Predicate;
 
 /** Combinators and ready-made policies. */
 public final class Policies {
   private Policies() {}
 
-  /** All the policies, combined deny-overrides at every control point. */
+  /** All the policies, combined deny-overrides at every control point (asking stops at a denial). */
   public static Policy all(Policy... policies) {
-    List<Policy> list = List.of(policies);
-    return new Policy() {
-      @Override
-      public Decision sendToPeer(PeerRef peer) {
-        Decision d = Decision.abstain();
-        for (Policy p : list) {
-          d = d.and(p.sendToPeer(peer));
-        }
-        return d;
-      }
-
-      @Override
-      public Decision send(PeerRef peer, ObjectRef object) {
-        Decision d = Decision.abstain();
-        for (Policy p : list) {
-          d = d.and(p.send(peer, object));
-        }
-        return d;
-      }
-
-      @Override
-      public Decision receiveFromPeer(PeerRef peer) {
-        Decision d = Decision.abstain();
-        for (Policy p : list) {
-          d = d.and(p.receiveFromPeer(peer));
-        }
-        return d;
-      }
-
-      @Override
-      public Decision receiveMessage(PeerRef peer, IncomingMessage message) {
-        Decision d = Decision.abstain();
-        for (Policy p : list) {
-          d = d.and(p.receiveMessage(peer, message));
-        }
-        return d;
-      }
-
-      @Override
-      public Decision receiveObject(PeerRef peer, IncomingObject object) {
-        Decision d = Decision.abstain();
-        for (Policy p : list) {
-          d = d.and(p.receiveObject(peer, object));
-        }
-        return d;
-      }
-    };
+    return combined(List.of(policies), Decision::and, Decision::isDeny);
   }
 
   /** The first policy that does not abstain decides, at every control point. */
   public static Policy firstApplicable(Policy... policies) {
-    List<Policy> list = List.of(policies);
+    return combined(List.of(policies), Decision::orElse, decision -> !decision.isAbstain());
+  }
+
+  /**
+   * Asks the policies in order at each control point, folding their answers with
+   * {@code combine} from abstain, and stops once {@code decided} holds.
+   */
+  private static Policy combined(List<Policy> list, BinaryOperator<Decision> combine, Predicate<Decision> decided) {
     return new Policy() {
-      @Override
-      public Decision sendToPeer(PeerRef peer) {
-        for (Policy p : list) {
-          Decision d = p.sendToPeer(peer);
-          if (!d.isAbstain()) {
-            return d;
+      private Decision ask(Function<Policy, Decision> point) {
+        Decision decision = Decision.abstain();
+        for (Policy policy : list) {
+          decision = combine.apply(decision, point.apply(policy));
+          if (decided.test(decision)) {
+            break;
           }
         }
-        return Decision.abstain();
+        return decision;
+      }
+
+      @Override
+      public Decision sendToPeer(PeerRef peer) {
+        return ask(p -> p.sendToPeer(peer));
       }
 
       @Override
       public Decision send(PeerRef peer, ObjectRef object) {
-        for (Policy p : list) {
-          Decision d = p.send(peer, object);
-          if (!d.isAbstain()) {
-            return d;
-          }
-        }
-        return Decision.abstain();
+        return ask(p -> p.send(peer, object));
       }
 
       @Override
       public Decision receiveFromPeer(PeerRef peer) {
-        for (Policy p : list) {
-          Decision d = p.receiveFromPeer(peer);
-          if (!d.isAbstain()) {
-            return d;
-          }
-        }
-        return Decision.abstain();
+        return ask(p -> p.receiveFromPeer(peer));
       }
 
       @Override
       public Decision receiveMessage(PeerRef peer, IncomingMessage message) {
-        for (Policy p : list) {
-          Decision d = p.receiveMessage(peer, message);
-          if (!d.isAbstain()) {
-            return d;
-          }
-        }
-        return Decision.abstain();
+        return ask(p -> p.receiveMessage(peer, message));
       }
 
       @Override
       public Decision receiveObject(PeerRef peer, IncomingObject object) {
-        for (Policy p : list) {
-          Decision d = p.receiveObject(peer, object);
-          if (!d.isAbstain()) {
-            return d;
-          }
-        }
-        return Decision.abstain();
+        return ask(p -> p.receiveObject(peer, object));
       }
     };
   }

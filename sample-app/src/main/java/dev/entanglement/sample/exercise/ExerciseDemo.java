@@ -6,10 +6,11 @@ import dev.entanglement.hibernate.Transition;
 import dev.entanglement.hibernate.TransitionEvent;
 import dev.entanglement.hibernate.TransitionListener;
 import dev.entanglement.hibernate.UpdateRequestException;
+import dev.entanglement.hibernate.tls.DevCertificates;
+import dev.entanglement.sample.Demos;
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.EntityManagerFactory;
 import jakarta.persistence.Persistence;
-import dev.entanglement.hibernate.tls.DevCertificates;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,7 +24,6 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 
@@ -45,7 +45,6 @@ public final class ExerciseDemo {
   /** Where the development certificates are kept between runs, unless --certificates says otherwise. */
   static final Path DEFAULT_CERTIFICATES = Path.of(System.getProperty("java.io.tmpdir"), "entanglement-exercise-certificates");
   private static final String UNIT = "exercise"; // META-INF/persistence.xml
-  private static final long WAIT_SECONDS = 30;
   private static final List<String> NODES = List.of("staff", "range", "red", "blue");
 
   private final PrintStream out;
@@ -153,7 +152,7 @@ public final class ExerciseDemo {
     show("1. red and blue register their machines; staff posts an announcement and a board marker");
 
     Machine handed = entanglement("blue").transfer(Machine.class, new Machine("blue-dc", "blue").getId(), "staff")
-        .get(WAIT_SECONDS, TimeUnit.SECONDS);
+        .get(Demos.WAIT_SECONDS, TimeUnit.SECONDS);
     out.printf("blue handed %s over to staff: its owner is now %s everywhere%n", handed.getName(),
         entanglement("blue").ownerOf(Machine.class, handed.getId()).orElse("?"));
     show("2. blue hands blue-dc over to staff (staff's objects are shared with everyone)");
@@ -161,13 +160,13 @@ public final class ExerciseDemo {
     Machine blueMail = new Machine("blue-mail", "blue");
     Machine patched = entanglement("staff")
         .update(Machine.class, blueMail.getId(), m -> m.setStatus("patched by blue analyst"))
-        .get(WAIT_SECONDS, TimeUnit.SECONDS);
+        .get(Demos.WAIT_SECONDS, TimeUnit.SECONDS);
     out.printf("a blue analyst at staff asked blue to patch blue-mail: blue decided, status '%s', version %d%n",
         patched.getStatus(), patched.getVersion());
     show("3. a change proposed at staff for a blue machine is forwarded through range to blue");
 
     try {
-      entanglement("blue").create(new Machine("red-web", "red"), "red").get(WAIT_SECONDS, TimeUnit.SECONDS);
+      entanglement("blue").create(new Machine("red-web", "red"), "red").get(Demos.WAIT_SECONDS, TimeUnit.SECONDS);
       throw new IllegalStateException("blue's change of a red machine was accepted");
     } catch (ExecutionException e) {
       if (!(e.getCause() instanceof UpdateRequestException.Refused refused)) {
@@ -182,14 +181,14 @@ public final class ExerciseDemo {
     }
     Transition<Marker> drag = entanglement("red").startTransition(Marker.class, objective.getId());
     drag.update(m -> m.moveTo(5, 5)).update(m -> m.moveTo(10, 10));
-    awaitUntil(() -> seenLive.stream().filter(line -> line.contains("(10,10) provisional")).count() == 3,
+    Demos.awaitUntil(() -> seenLive.stream().filter(line -> line.contains("(10,10) provisional")).count() == 3,
         "every node to see red's drag");
     out.println("red drags the marker; what the other nodes are shown while it moves (not stored anywhere):");
     seenLive.forEach(line -> out.println("  " + line));
     checkMarkerEverywhere(0, 0);
     out.println("their databases still hold the marker at (0,0)");
     seenLive.clear();
-    Marker dropped = drag.commit().get(WAIT_SECONDS, TimeUnit.SECONDS);
+    Marker dropped = drag.commit().get(Demos.WAIT_SECONDS, TimeUnit.SECONDS);
     out.printf("red drops it: staff, the owner, commits %s%n", dropped);
     show("5. a marker dragged by red (a transition), then committed by its owner");
 
@@ -276,7 +275,7 @@ public final class ExerciseDemo {
       factory = nodes.remove(node);
     }
     factory.close();
-    awaitUntil(() -> !entanglement("range").connectedPeers().contains(node), "range to see " + node + " leave");
+    Demos.awaitUntil(() -> !entanglement("range").connectedPeers().contains(node), "range to see " + node + " leave");
   }
 
   private synchronized void close() {
@@ -301,45 +300,25 @@ public final class ExerciseDemo {
   }
 
   private void awaitConnected(String node) throws InterruptedException {
-    awaitUntil(() -> entanglement(node).connectedPeers().contains("range")
+    Demos.awaitUntil(() -> entanglement(node).connectedPeers().contains("range")
         && entanglement("range").connectedPeers().contains(node), node + " and range to connect");
   }
 
-  private static void awaitUntil(BooleanSupplier condition, String what) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new IllegalStateException("timed out waiting for " + what);
-      }
-      TimeUnit.MILLISECONDS.sleep(10);
-    }
-  }
 
   /** Every link caught up both ways, twice: range relays what it applies from one team to the others. */
   private void awaitCaughtUp() throws Exception {
     for (int round = 0; round < 2; round++) {
       for (String node : running()) {
         if (!node.equals("range")) {
-          entanglement(node).caughtUp("range").get(WAIT_SECONDS, TimeUnit.SECONDS);
-          entanglement("range").caughtUp(node).get(WAIT_SECONDS, TimeUnit.SECONDS);
+          entanglement(node).caughtUp("range").get(Demos.WAIT_SECONDS, TimeUnit.SECONDS);
+          entanglement("range").caughtUp(node).get(Demos.WAIT_SECONDS, TimeUnit.SECONDS);
         }
       }
     }
   }
 
   private <T> T inTransaction(String node, Function<EntityManager, T> work) {
-    EntityManager em = factory(node).createEntityManager();
-    try {
-      em.getTransaction().begin();
-      T result = work.apply(em);
-      em.getTransaction().commit();
-      return result;
-    } finally {
-      if (em.getTransaction().isActive()) {
-        em.getTransaction().rollback();
-      }
-      em.close();
-    }
+    return Demos.inTransaction(factory(node), work);
   }
 
   // ---- what each node holds ----------------------------------------------------------------------
@@ -352,20 +331,7 @@ public final class ExerciseDemo {
     for (String node : running()) {
       table.add(rowOf(node));
     }
-    int[] widths = new int[4];
-    for (List<String> row : table) {
-      for (int i = 0; i < row.size(); i++) {
-        widths[i] = Math.max(widths[i], row.get(i).length());
-      }
-    }
-    for (List<String> row : table) {
-      StringBuilder line = new StringBuilder();
-      for (int i = 0; i < row.size(); i++) {
-        line.append("  ").append(row.get(i)).append(" ".repeat(widths[i] - row.get(i).length()));
-      }
-      out.println(line.toString().stripTrailing());
-    }
-    out.println();
+    Demos.printTable(out, table);
     checkVisibility();
   }
 
