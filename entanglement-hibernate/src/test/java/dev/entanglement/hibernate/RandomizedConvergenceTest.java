@@ -115,7 +115,7 @@ class RandomizedConvergenceTest {
       }
       handOvers.entrySet().removeIf(handOver -> {
         String to = handOver.getValue();
-        if (to.equals(nodes.get(to).entanglement().ownerOf(Item.class, handOver.getKey()).orElse(""))) {
+        if (tookOver(to, handOver.getKey())) {
           owned.get(to).add(handOver.getKey());
           return true;
         }
@@ -155,8 +155,7 @@ class RandomizedConvergenceTest {
     }
     for (Map.Entry<UUID, String> handOver : handOvers.entrySet()) {
       org.awaitility.Awaitility.await().alias("hand-over of " + handOver.getKey() + " (seed " + seed + ")")
-          .atMost(java.time.Duration.ofSeconds(30)).until(() -> handOver.getValue().equals(
-              nodes.get(handOver.getValue()).entanglement().ownerOf(Item.class, handOver.getKey()).orElse("")));
+          .atMost(java.time.Duration.ofSeconds(30)).until(() -> tookOver(handOver.getValue(), handOver.getKey()));
       owned.get(handOver.getValue()).add(handOver.getKey());
     }
     for (String name : NAMES) {
@@ -189,6 +188,15 @@ class RandomizedConvergenceTest {
           .as("seed %d: node %s's Item table equals a's; events %s", seed, name, log)
           .isEqualTo(expected);
     }
+  }
+
+  /**
+   * Whether the new owner has taken the object over (its own row names it), not only learned of
+   * the hand-over: until then its changes of the object are requests, which the model here
+   * cannot follow.
+   */
+  private boolean tookOver(String node, UUID id) {
+    return node.equals(nodes.get(node).sql("select owner_node from entanglement_object where object_id = '" + id + "'"));
   }
 
   private void randomTransaction(String name, Random random, List<UUID> owned, Map<String, Integer> counters) {

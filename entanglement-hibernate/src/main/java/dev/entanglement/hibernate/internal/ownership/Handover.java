@@ -220,6 +220,7 @@ public final class Handover {
     Object id = type.idCodec().parseText(key.substring(key.indexOf('#') + 1));
     long serial = -1;
     Change change = null;
+    String previousOwner = null;
     try (StatelessSession session = factory.openStatelessSession()) {
       Transaction tx = session.beginTransaction();
       try {
@@ -235,8 +236,12 @@ public final class Handover {
         long epoch = row.epoch() + 1;
         bookkeeping.writeWithEpoch(connection, List.of(
             new ObjectRow(type.name(), type.idText(id), self, serial, false, epoch, null)));
-        tx.commit();
+        // own before the commit: an application change made as soon as the row is visible must be
+        // captured as this node's (its bookkeeping waits for this row's lock), not sent as a request
+        previousOwner = row.owner();
         ownership.ownedHere(key, epoch);
+        tx.commit();
+        previousOwner = null;
         change = type.upsert(id, type.persister().getValues(entityState), self, serial).toBuilder()
             .setEpoch(epoch).build();
         LOG.infof("Node '%s' took %s over from '%s' (epoch %d)", self, key, row.owner(), epoch);
@@ -244,6 +249,10 @@ public final class Handover {
         if (tx.isActive()) {
           tx.rollback();
         }
+        if (previousOwner != null) {
+          ownership.owned(key, previousOwner);
+        }
+        change = null;
         LOG.errorf(e, "Node '%s' could not take %s over; it retries when the hand-over is received again", self, key);
       }
     } finally {
