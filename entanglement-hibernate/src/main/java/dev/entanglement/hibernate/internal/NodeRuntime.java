@@ -7,7 +7,7 @@ import dev.entanglement.hibernate.internal.apply.InboundApplier;
 import dev.entanglement.hibernate.internal.boot.EntanglementConfig;
 import dev.entanglement.hibernate.internal.capture.CaptureSink;
 import dev.entanglement.hibernate.internal.model.EntangledModel;
-import dev.entanglement.hibernate.internal.peer.Outgoing;
+import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.hibernate.internal.peer.PeerConnection;
 import dev.entanglement.hibernate.internal.peer.PeerHost;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
@@ -47,7 +47,7 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import dev.entanglement.hibernate.internal.peer.PeerHost.CatchUpChunk;
+import dev.entanglement.hibernate.internal.core.CatchUpChunk;
 import org.hibernate.SessionFactory;
 import org.hibernate.SessionFactoryObserver;
 import org.hibernate.engine.jdbc.connections.spi.ConnectionProvider;
@@ -262,12 +262,12 @@ public final class NodeRuntime implements SessionFactoryObserver, CaptureSink, P
     String node = config.nodeName();
     pool = Executors.newCachedThreadPool(threads("entanglement-" + node + "-worker"));
     scheduler = Executors.newSingleThreadScheduledExecutor(threads("entanglement-" + node + "-scheduler"));
-    decisions = new dev.entanglement.hibernate.internal.peer.SerialExecutor(pool);
+    decisions = new dev.entanglement.hibernate.internal.core.SerialExecutor(pool);
     handover = new dev.entanglement.hibernate.internal.ownership.Handover(sf, scanned, bookkeeping, ownership, decisions,
         new HandoverHost());
     handover.takeOverPending(ownershipRows);
     transitions = new dev.entanglement.hibernate.internal.transition.Transitions(scanned, new TransitionHost(),
-        new dev.entanglement.hibernate.internal.peer.SerialExecutor(pool));
+        new dev.entanglement.hibernate.internal.core.SerialExecutor(pool));
     ephemerals = new dev.entanglement.hibernate.internal.ephemeral.EphemeralStore(
         new dev.entanglement.hibernate.internal.ephemeral.EphemeralStore.Host() {
           @Override

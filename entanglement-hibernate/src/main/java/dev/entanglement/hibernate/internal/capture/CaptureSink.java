@@ -1,6 +1,6 @@
 package dev.entanglement.hibernate.internal.capture;
 
-import dev.entanglement.hibernate.internal.peer.Outgoing;
+import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
 import java.util.List;
 

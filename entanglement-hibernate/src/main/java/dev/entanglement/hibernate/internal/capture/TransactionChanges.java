@@ -1,7 +1,7 @@
 package dev.entanglement.hibernate.internal.capture;
 
 import dev.entanglement.hibernate.internal.model.EntangledType;
-import dev.entanglement.hibernate.internal.peer.Outgoing;
+import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.hibernate.internal.store.Bookkeeping.ObjectRow;
 import dev.entanglement.proto.v1.Change;
 import java.util.ArrayList;

@@ -1,5 +1,8 @@
 package dev.entanglement.hibernate.internal.peer;
 
+import dev.entanglement.hibernate.internal.core.Outgoing;
+import dev.entanglement.hibernate.internal.core.SerialExecutor;
+import dev.entanglement.hibernate.internal.core.CatchUpChunk;
 import dev.entanglement.proto.v1.Ack;
 import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.ChangeBatch;
@@ -678,7 +681,7 @@ public final class PeerConnection implements StreamObserver<Envelope> {
     running.reading = true;
     long after = running.cursor;
     host.pool().execute(() -> {
-      PeerHost.CatchUpChunk chunk;
+      CatchUpChunk chunk;
       try {
         chunk = host.readCatchUp(running.owner, after, CATCH_UP_CHUNK);
       } catch (RuntimeException e) {

@@ -1,5 +1,7 @@
 package dev.entanglement.hibernate.internal.peer;
 
+import dev.entanglement.hibernate.internal.core.CatchUpChunk;
+import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.proto.v1.Ack;
 import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.ChangeBatch;
@@ -44,9 +46,6 @@ public interface PeerHost {
 
   /** Makes sure this node's next serial is above {@code serial} (a peer holds that much). */
   void ensureSerialAbove(long serial);
-
-  /** A chunk of catch-up read from the database: encoded changes and how far it got. */
-  record CatchUpChunk(List<Outgoing> changes, long lastSerial, boolean complete) {}
 
   /** Reads (blocking) the owner's objects changed after {@code after}, in serial order. */
   CatchUpChunk readCatchUp(String owner, long after, int limit);

@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.peer;
 
+import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.proto.v1.Change;
 import java.util.ArrayList;
 import java.util.HashMap;

@@ -2,8 +2,8 @@ package dev.entanglement.hibernate.internal.store;
 
 import dev.entanglement.hibernate.internal.model.EntangledModel;
 import dev.entanglement.hibernate.internal.model.EntangledType;
-import dev.entanglement.hibernate.internal.peer.Outgoing;
-import dev.entanglement.hibernate.internal.peer.PeerHost.CatchUpChunk;
+import dev.entanglement.hibernate.internal.core.Outgoing;
+import dev.entanglement.hibernate.internal.core.CatchUpChunk;
 import dev.entanglement.hibernate.internal.store.Bookkeeping.ObjectRow;
 import dev.entanglement.proto.v1.Change;
 import java.util.ArrayList;

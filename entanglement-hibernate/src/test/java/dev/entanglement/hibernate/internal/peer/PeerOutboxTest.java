@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.peer;
 
+import dev.entanglement.hibernate.internal.core.Outgoing;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.entanglement.proto.v1.Change;

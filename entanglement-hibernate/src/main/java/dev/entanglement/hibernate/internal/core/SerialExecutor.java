@@ -1,4 +1,4 @@
-package dev.entanglement.hibernate.internal.peer;
+package dev.entanglement.hibernate.internal.core;
 
 import java.util.ArrayDeque;
 import java.util.Queue;

@@ -1,4 +1,4 @@
-package dev.entanglement.hibernate.internal.peer;
+package dev.entanglement.hibernate.internal.core;
 
 import dev.entanglement.proto.v1.Change;
 
