@@ -8,7 +8,7 @@ import java.time.Instant;
  * @param name the peer's node name (null while the handshake has not completed)
  * @param address the address dialed, or the remote address of a connection the peer opened
  * @param dialed whether this node dialed the peer
- * @param state HANDSHAKING, STREAMING or CLOSED
+ * @param state where the connection is in its life
  * @param since when the connection entered its state
  * @param outboxDepth changes waiting to be sent (at most one per object for coalescing types)
  * @param coalesced changes replaced by a newer state of the same object before being sent
@@ -27,7 +27,7 @@ public record PeerStatus(
     String name,
     String address,
     boolean dialed,
-    String state,
+    State state,
     Instant since,
     int outboxDepth,
     long coalesced,
@@ -39,4 +39,15 @@ public record PeerStatus(
     long changesReceived,
     long changesRejectedHere,
     long changesAppliedHere,
-    PeerIdentity identity) {}
+    PeerIdentity identity) {
+
+  /** Where a connection is in its life. */
+  public enum State {
+    /** Opened; the peers' Hellos are not both accepted yet. */
+    HANDSHAKING,
+    /** Replicating. */
+    STREAMING,
+    /** Ended. */
+    CLOSED
+  }
+}

@@ -22,15 +22,15 @@ public class UpdateRequestException extends EntanglementException {
   /** The owner, or a node on the way, refused the request (policy, validation, constraint). */
   public static final class Refused extends UpdateRequestException {
     private static final long serialVersionUID = 1L;
-    private final String reason;
+    private final RefusalReason reason;
 
-    public Refused(String owner, String reason, String message) {
+    public Refused(String owner, RefusalReason reason, String message) {
       super(owner, message);
       this.reason = reason;
     }
 
-    /** The reason code, e.g. {@code CONSTRAINT_VIOLATION}, {@code WRONG_TYPE}, {@code POLICY}. */
-    public String reason() {
+    /** Why, e.g. {@link RefusalReason#CONSTRAINT_VIOLATION} or {@link RefusalReason#POLICY}. */
+    public RefusalReason reason() {
       return reason;
     }
   }
@@ -53,7 +53,10 @@ public class UpdateRequestException extends EntanglementException {
     }
   }
 
-  /** No answer from the owner within {@code entanglement.request.timeout_ms}, or no route to it. */
+  /**
+   * No answer from the owner within {@code entanglement.request.timeout_ms}, or no route to it.
+   * The outcome is unknown: the owner may have applied the request.
+   */
   public static final class OwnerUnreachable extends UpdateRequestException {
     private static final long serialVersionUID = 1L;
 
@@ -62,7 +65,10 @@ public class UpdateRequestException extends EntanglementException {
     }
   }
 
-  /** The connection the request left on ended before the answer came back. */
+  /**
+   * The connection the request left on ended before the answer came back. The outcome is
+   * unknown: the owner may have applied the request.
+   */
   public static final class ConnectionLost extends UpdateRequestException {
     private static final long serialVersionUID = 1L;
 

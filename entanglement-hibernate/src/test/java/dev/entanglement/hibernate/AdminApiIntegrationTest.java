@@ -322,7 +322,7 @@ class AdminApiIntegrationTest {
   void rejections_areCountedByPeerAndReason_inListPeersAndMeters() {
     Policy fewOnly = new Policy() {
       @Override
-      public Decision receiveObject(dev.entanglement.hibernate.policy.PeerRef peer, IncomingObject object) {
+      public Decision receiveObject(dev.entanglement.hibernate.policy.Peer peer, IncomingObject object) {
         return Decision.denyIf(((Item) object.incoming()).getQuantity() > 100, "large stocks are not taken");
       }
     };

@@ -149,9 +149,9 @@ class CatchUpIntegrationTest {
     assertThat(b.all(Item.class)).hasSize(7);
     // the stream dialed by "a" (the name that sorts first) is the one both keep
     await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
-      assertThat(a.entanglement().peers()).filteredOn(p -> p.state().equals("STREAMING"))
+      assertThat(a.entanglement().peers()).filteredOn(p -> p.state() == PeerStatus.State.STREAMING)
           .singleElement().satisfies(p -> assertThat(p.dialed()).isTrue());
-      assertThat(b.entanglement().peers()).filteredOn(p -> p.state().equals("STREAMING"))
+      assertThat(b.entanglement().peers()).filteredOn(p -> p.state() == PeerStatus.State.STREAMING)
           .singleElement().satisfies(p -> assertThat(p.dialed()).isFalse());
     });
   }

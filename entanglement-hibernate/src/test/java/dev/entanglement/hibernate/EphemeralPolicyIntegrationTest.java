@@ -1,12 +1,13 @@
 package dev.entanglement.hibernate;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.tuple;
 import static org.awaitility.Awaitility.await;
 
 import dev.entanglement.hibernate.policy.Decision;
 import dev.entanglement.hibernate.policy.IncomingObject;
 import dev.entanglement.hibernate.policy.ObjectRef;
-import dev.entanglement.hibernate.policy.PeerRef;
+import dev.entanglement.hibernate.policy.Peer;
 import dev.entanglement.hibernate.policy.Policy;
 import dev.entanglement.hibernate.testing.Database;
 import dev.entanglement.hibernate.testing.ExercisePolicy;
@@ -64,8 +65,11 @@ class EphemeralPolicyIntegrationTest {
     red.awaitCaughtUp("range");
     range.awaitCaughtUp("blue");
     assertThat(presence(blue).get("scout")).isEmpty();
-    assertThat(range.entanglement().policyDenials())
-        .containsKey("blue|send|objects of team 'red' are not shared with team 'blue'");
+    assertThat(range.entanglement().policyDenials()).anySatisfy(d -> {
+      assertThat(d.peer()).isEqualTo("blue");
+      assertThat(d.direction()).isEqualTo(PolicyDenial.Direction.SEND);
+      assertThat(d.lastReason()).isEqualTo("objects of team 'red' are not shared with team 'blue'");
+    });
   }
 
   private static TestNode.Builder exercise(String name) {
@@ -81,14 +85,14 @@ class EphemeralPolicyIntegrationTest {
     AtomicBoolean hideInvisible = new AtomicBoolean(true);
     a.entanglement().addPolicy(new Policy() {
       @Override
-      public Decision send(PeerRef peer, ObjectRef object) {
+      public Decision send(Peer peer, ObjectRef object) {
         return Decision.denyIf(hideInvisible.get() && object.entity() instanceof Presence p
             && p.status().equals("invisible"), "invisible presences stay here");
       }
     });
     b.entanglement().addPolicy(new Policy() {
       @Override
-      public Decision receiveObject(PeerRef peer, IncomingObject object) {
+      public Decision receiveObject(Peer peer, IncomingObject object) {
         return Decision.denyIf(object.incoming() instanceof Presence p && p.status().equals("rude"),
             "no rude presences here");
       }
@@ -99,8 +103,10 @@ class EphemeralPolicyIntegrationTest {
     presence(a).put("troll", new Presence("troll", "rude"));
     a.awaitCaughtUp("b");
     assertThat(presence(b).all().keySet()).containsExactly("vis");
-    assertThat(a.entanglement().policyDenials()).containsKey("b|send|invisible presences stay here");
-    assertThat(b.entanglement().policyDenials()).containsKey("a|receive|no rude presences here");
+    assertThat(a.entanglement().policyDenials()).extracting(PolicyDenial::peer, PolicyDenial::direction,
+        PolicyDenial::lastReason).contains(tuple("b", PolicyDenial.Direction.SEND, "invisible presences stay here"));
+    assertThat(b.entanglement().policyDenials()).extracting(PolicyDenial::peer, PolicyDenial::direction,
+        PolicyDenial::lastReason).contains(tuple("a", PolicyDenial.Direction.RECEIVE, "no rude presences here"));
 
     hideInvisible.set(false);
     a.entanglement().policyChanged();

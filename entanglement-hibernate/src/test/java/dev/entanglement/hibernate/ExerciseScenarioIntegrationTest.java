@@ -102,9 +102,11 @@ class ExerciseScenarioIntegrationTest {
     // what crossed the wire: red and blue each received exactly staff's announcement
     assertThat(applied(red)).isEqualTo(1);
     assertThat(applied(blue)).isEqualTo(1);
-    assertThat(range.entanglement().policyDenials())
-        .containsEntry("blue|send|objects of team 'red' are not shared with team 'blue'", 1L)
-        .containsEntry("red|send|objects of team 'blue' are not shared with team 'red'", 1L);
+    assertThat(range.entanglement().policyDenials()).containsExactlyInAnyOrder(
+        new PolicyDenial("blue", PolicyDenial.Direction.SEND, PolicyDenial.Check.SEND, 1,
+            "objects of team 'red' are not shared with team 'blue'"),
+        new PolicyDenial("red", PolicyDenial.Direction.SEND, PolicyDenial.Check.SEND, 1,
+            "objects of team 'blue' are not shared with team 'red'"));
 
     // a blue analyst at staff proposes a change to a blue machine: forwarded through range to blue
     Item changed = staff.entanglement().update(Item.class, blueMachine.getId(), m -> m.setName("patched by staff"))

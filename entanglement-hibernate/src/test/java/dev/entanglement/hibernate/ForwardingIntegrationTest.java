@@ -130,7 +130,7 @@ class ForwardingIntegrationTest {
     Throwable refused = cause(c.entanglement().update(Item.class, item.getId(), i -> i.setName(null)).thenApply(i -> i)
         .thenCompose(i -> c.entanglement().create(new Item("TAKEN", "dup", 1), "a")));
     assertThat(refused).isInstanceOf(UpdateRequestException.Refused.class);
-    assertThat(((UpdateRequestException.Refused) refused).reason()).isEqualTo("CONSTRAINT_VIOLATION");
+    assertThat(((UpdateRequestException.Refused) refused).reason()).isEqualTo(RefusalReason.CONSTRAINT_VIOLATION);
     assertThat(refused.getMessage()).startsWith("the owner 'a' refused Item#");
 
     // a removes its row behind the plugin's back: the request finds nothing

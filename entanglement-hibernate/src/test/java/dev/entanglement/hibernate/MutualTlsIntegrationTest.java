@@ -6,7 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.entanglement.hibernate.policy.Decision;
 import dev.entanglement.hibernate.policy.ObjectRef;
-import dev.entanglement.hibernate.policy.PeerRef;
+import dev.entanglement.hibernate.policy.Peer;
 import dev.entanglement.hibernate.policy.Policy;
 import dev.entanglement.hibernate.testing.Certificates;
 import dev.entanglement.hibernate.testing.Database;
@@ -84,7 +84,7 @@ class MutualTlsIntegrationTest {
     final Map<String, String> fingerprints = new ConcurrentHashMap<>();
 
     @Override
-    public Decision send(PeerRef peer, ObjectRef object) {
+    public Decision send(Peer peer, ObjectRef object) {
       fingerprints.put(peer.name(), String.valueOf(peer.fingerprint()));
       return Decision.abstain();
     }
@@ -289,7 +289,7 @@ class MutualTlsIntegrationTest {
   private static void assertNeverConnected(TestNode server, TestNode refused) {
     await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5)).until(() ->
         !server.entanglement().connectedPeers().contains(refused.name()) && refused.entanglement().connectedPeers().isEmpty());
-    assertThat(refused.entanglement().peers()).allSatisfy(p -> assertThat(p.state()).isNotEqualTo("STREAMING"));
+    assertThat(refused.entanglement().peers()).allSatisfy(p -> assertThat(p.state()).isNotEqualTo(PeerStatus.State.STREAMING));
   }
 
   /** The refused node still works locally: it commits (it keeps redialing too, see awaitRedials). */

@@ -38,27 +38,27 @@ public final class Policies {
       }
 
       @Override
-      public Decision sendToPeer(PeerRef peer) {
+      public Decision sendToPeer(Peer peer) {
         return ask(p -> p.sendToPeer(peer));
       }
 
       @Override
-      public Decision send(PeerRef peer, ObjectRef object) {
+      public Decision send(Peer peer, ObjectRef object) {
         return ask(p -> p.send(peer, object));
       }
 
       @Override
-      public Decision receiveFromPeer(PeerRef peer) {
+      public Decision receiveFromPeer(Peer peer) {
         return ask(p -> p.receiveFromPeer(peer));
       }
 
       @Override
-      public Decision receiveMessage(PeerRef peer, IncomingMessage message) {
+      public Decision receiveMessage(Peer peer, IncomingMessage message) {
         return ask(p -> p.receiveMessage(peer, message));
       }
 
       @Override
-      public Decision receiveObject(PeerRef peer, IncomingObject object) {
+      public Decision receiveObject(Peer peer, IncomingObject object) {
         return ask(p -> p.receiveObject(peer, object));
       }
     };
@@ -73,14 +73,14 @@ public final class Policies {
   public static Policy ownersVisibleTo(Set<String> owners, Set<String> peers) {
     return new Policy() {
       @Override
-      public Decision send(PeerRef peer, ObjectRef object) {
+      public Decision send(Peer peer, ObjectRef object) {
         return owners.contains(object.owner()) && !peers.contains(peer.name())
             ? Decision.deny("objects of %s are not shared with '%s'".formatted(owners, peer.name()))
             : Decision.abstain();
       }
 
       @Override
-      public Decision receiveMessage(PeerRef peer, IncomingMessage message) {
+      public Decision receiveMessage(Peer peer, IncomingMessage message) {
         return owners.contains(message.owner()) && !peers.contains(peer.name())
             ? Decision.deny("'%s' may not send objects of %s".formatted(peer.name(), message.owner()))
             : Decision.abstain();

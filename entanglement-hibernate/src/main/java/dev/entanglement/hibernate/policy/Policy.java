@@ -38,23 +38,23 @@ package dev.entanglement.hibernate.policy;
  * arrive.
  */
 public interface Policy {
-  default Decision sendToPeer(PeerRef peer) {
+  default Decision sendToPeer(Peer peer) {
     return Decision.abstain();
   }
 
-  default Decision send(PeerRef peer, ObjectRef object) {
+  default Decision send(Peer peer, ObjectRef object) {
     return Decision.abstain();
   }
 
-  default Decision receiveFromPeer(PeerRef peer) {
+  default Decision receiveFromPeer(Peer peer) {
     return Decision.abstain();
   }
 
-  default Decision receiveMessage(PeerRef peer, IncomingMessage message) {
+  default Decision receiveMessage(Peer peer, IncomingMessage message) {
     return Decision.abstain();
   }
 
-  default Decision receiveObject(PeerRef peer, IncomingObject object) {
+  default Decision receiveObject(Peer peer, IncomingObject object) {
     return Decision.abstain();
   }
 }

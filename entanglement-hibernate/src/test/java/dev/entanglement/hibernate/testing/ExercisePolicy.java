@@ -3,7 +3,7 @@ package dev.entanglement.hibernate.testing;
 import dev.entanglement.hibernate.policy.Decision;
 import dev.entanglement.hibernate.policy.IncomingMessage;
 import dev.entanglement.hibernate.policy.ObjectRef;
-import dev.entanglement.hibernate.policy.PeerRef;
+import dev.entanglement.hibernate.policy.Peer;
 import dev.entanglement.hibernate.policy.Policy;
 import java.util.Set;
 
@@ -16,14 +16,14 @@ public final class ExercisePolicy implements Policy {
   private static final Set<String> TEAMS = Set.of("red", "blue");
 
   @Override
-  public Decision send(PeerRef peer, ObjectRef object) {
+  public Decision send(Peer peer, ObjectRef object) {
     return Decision.denyIf(TEAMS.contains(peer.name()) && TEAMS.contains(object.owner())
         && !peer.name().equals(object.owner()),
         "objects of team '%s' are not shared with team '%s'".formatted(object.owner(), peer.name()));
   }
 
   @Override
-  public Decision receiveMessage(PeerRef peer, IncomingMessage message) {
+  public Decision receiveMessage(Peer peer, IncomingMessage message) {
     if (message.isRequest() && TEAMS.contains(message.origin()) && TEAMS.contains(message.owner())
         && !message.origin().equals(message.owner())) {
       return Decision.deny("team '%s' may not change objects of team '%s'".formatted(message.origin(), message.owner()));

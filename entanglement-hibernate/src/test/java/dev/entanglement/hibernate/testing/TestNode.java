@@ -1,6 +1,7 @@
 package dev.entanglement.hibernate.testing;
 
 import dev.entanglement.hibernate.Entanglement;
+import dev.entanglement.hibernate.PeerStatus;
 import dev.entanglement.hibernate.EntanglementSettings;
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.EntityManagerFactory;
@@ -158,9 +159,9 @@ public final class TestNode implements AutoCloseable {
   }
 
   /** The status of the open stream with a peer, or null when there is none. */
-  public dev.entanglement.hibernate.PeerStatus status(String peer) {
+  public PeerStatus status(String peer) {
     return entanglement().peers().stream()
-        .filter(p -> peer.equals(p.name()) && p.state().equals("STREAMING")).findFirst().orElse(null);
+        .filter(p -> peer.equals(p.name()) && p.state() == PeerStatus.State.STREAMING).findFirst().orElse(null);
   }
 
   /** Waits until this node has an open stream with the peer. */

@@ -2,7 +2,7 @@ package dev.entanglement.sample.entangled;
 
 import dev.entanglement.hibernate.policy.Decision;
 import dev.entanglement.hibernate.policy.IncomingMessage;
-import dev.entanglement.hibernate.policy.PeerRef;
+import dev.entanglement.hibernate.policy.Peer;
 import dev.entanglement.hibernate.policy.Policy;
 
 /**
@@ -13,7 +13,7 @@ import dev.entanglement.hibernate.policy.Policy;
  */
 public final class FileVersionRules implements Policy {
   @Override
-  public Decision receiveMessage(PeerRef peer, IncomingMessage message) {
+  public Decision receiveMessage(Peer peer, IncomingMessage message) {
     if (message.isRequest()) {
       return Decision.deny("file versions are written only by the node that holds the file: '"
           + message.origin() + "' asked to change '" + message.idText() + "' of node '" + message.owner() + "'");

@@ -3,7 +3,7 @@ package dev.entanglement.sample.exercise;
 import dev.entanglement.hibernate.policy.Decision;
 import dev.entanglement.hibernate.policy.IncomingMessage;
 import dev.entanglement.hibernate.policy.ObjectRef;
-import dev.entanglement.hibernate.policy.PeerRef;
+import dev.entanglement.hibernate.policy.Peer;
 import dev.entanglement.hibernate.policy.Policy;
 import java.util.Set;
 
@@ -17,13 +17,13 @@ public final class ExerciseRules implements Policy {
   private static final Set<String> TEAMS = Set.of("red", "blue");
 
   @Override
-  public Decision send(PeerRef peer, ObjectRef object) {
+  public Decision send(Peer peer, ObjectRef object) {
     return Decision.denyIf(isOtherTeam(peer.name(), object.owner()),
         "objects of team '%s' are not shared with team '%s'".formatted(object.owner(), peer.name()));
   }
 
   @Override
-  public Decision receiveMessage(PeerRef peer, IncomingMessage message) {
+  public Decision receiveMessage(Peer peer, IncomingMessage message) {
     if (message.isRequest()) {
       return Decision.denyIf(isOtherTeam(message.origin(), message.owner()),
           "team '%s' may not change objects of team '%s'".formatted(message.origin(), message.owner()));

@@ -1,7 +1,6 @@
 package dev.entanglement.hibernate.internal.admin;
 
 import dev.entanglement.hibernate.EntanglementException;
-import dev.entanglement.hibernate.internal.NodeRuntime;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.peer.PeerConnection;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
@@ -42,10 +41,10 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
 
   private record Sample(long nanos, long sent, long received, double sentRate, double receivedRate) {}
 
-  private final NodeRuntime runtime;
+  private final NodeQueries runtime;
   private final Map<PeerConnection, Sample> samples = new ConcurrentHashMap<>();
 
-  public AdminService(NodeRuntime runtime) {
+  public AdminService(NodeQueries runtime) {
     this.runtime = runtime;
   }
 

@@ -1,6 +1,9 @@
 package dev.entanglement.hibernate.internal.boot;
 
-import dev.entanglement.hibernate.internal.NodeRuntime;
+import dev.entanglement.hibernate.EntanglementSettings;
+import dev.entanglement.hibernate.internal.admin.AdminConfig;
+import dev.entanglement.hibernate.internal.metrics.NodeMetrics;
+import dev.entanglement.hibernate.internal.policy.PolicyEngine;
 import dev.entanglement.hibernate.internal.capture.CaptureListener;
 import java.util.Optional;
 import org.hibernate.boot.Metadata;
@@ -32,15 +35,12 @@ public final class EntanglementIntegrator implements Integrator {
       return;
     }
     NodeRuntime runtime = new NodeRuntime(config.get());
-    runtime.metrics(dev.entanglement.hibernate.internal.metrics.NodeMetrics.create(config.get().nodeName(),
-        settings.get(dev.entanglement.hibernate.EntanglementSettings.METRICS_REGISTRY)));
-    runtime.adminConfig(dev.entanglement.hibernate.internal.admin.AdminConfig.from(settings,
-        config.get().tls() != null, config.get().plaintext()));
+    runtime.metrics(NodeMetrics.create(config.get().nodeName(), settings.get(EntanglementSettings.METRICS_REGISTRY)));
+    runtime.adminConfig(AdminConfig.from(settings, config.get().tls() != null, config.get().plaintext()));
     ClassLoader loader = Thread.currentThread().getContextClassLoader();
-    runtime.nodePolicies(dev.entanglement.hibernate.internal.policy.PolicyEngine.fromSetting(
-        dev.entanglement.hibernate.EntanglementSettings.POLICY, settings.get(dev.entanglement.hibernate.EntanglementSettings.POLICY),
+    runtime.nodePolicies(PolicyEngine.fromSetting(EntanglementSettings.POLICY, settings.get(EntanglementSettings.POLICY),
         loader != null ? loader : EntanglementIntegrator.class.getClassLoader()));
-    CaptureListener listener = new CaptureListener(() -> runtime, runtime::model);
+    CaptureListener listener = new CaptureListener(runtime::captureSink, runtime::model);
     var listeners = sessionFactory.getEventListenerRegistry();
     listeners.appendListeners(EventType.POST_INSERT, listener);
     listeners.appendListeners(EventType.POST_UPDATE, listener);

@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.ownership;
 
+import dev.entanglement.hibernate.RefusalReason;
 import dev.entanglement.hibernate.UpdateRequestException;
 import dev.entanglement.proto.v1.Attribute;
 import dev.entanglement.proto.v1.Change;
@@ -223,7 +224,7 @@ public final class Forwarder {
     String owner = p.request.owner();
     switch (outcome.getStatus()) {
       case DONE -> awaitCopy(p, outcome.getSerial());
-      case REFUSED -> fail(p, new UpdateRequestException.Refused(owner, outcome.getReason().name(), outcome.getMessage()));
+      case REFUSED -> fail(p, new UpdateRequestException.Refused(owner, RefusalReason.named(outcome.getReason().name()), outcome.getMessage()));
       case NOT_FOUND -> fail(p, new UpdateRequestException.NotFound(owner, outcome.getMessage()));
       case CONFLICT -> fail(p, new UpdateRequestException.Conflict(owner, outcome.getMessage()));
       default -> fail(p, new UpdateRequestException.OwnerUnreachable(owner,

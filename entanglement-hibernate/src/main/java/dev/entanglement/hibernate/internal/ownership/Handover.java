@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.ownership;
 
+import dev.entanglement.hibernate.RefusalReason;
 import dev.entanglement.hibernate.UpdateRequestException;
 import dev.entanglement.hibernate.internal.model.EntangledModel;
 import dev.entanglement.hibernate.internal.model.EntangledType;
@@ -111,7 +112,7 @@ public final class Handover {
     }
     if (!ownership.handingOver(key, newOwner)) {
       String owner = ownership.remoteOwner(key);
-      future.completeExceptionally(new UpdateRequestException.Refused(owner, "NOT_OWNER",
+      future.completeExceptionally(new UpdateRequestException.Refused(owner, RefusalReason.NOT_OWNER,
           "%s is owned by '%s', not by '%s': only its owner can hand it over".formatted(key, owner, self)));
       return;
     }
@@ -135,7 +136,7 @@ public final class Handover {
         if (row != null && !row.owner().equals(self)) {
           tx.rollback();
           ownership.owned(key, row.effectiveOwner());
-          future.completeExceptionally(new UpdateRequestException.Refused(row.owner(), "NOT_OWNER",
+          future.completeExceptionally(new UpdateRequestException.Refused(row.owner(), RefusalReason.NOT_OWNER,
               "%s is owned by '%s', not by '%s': only its owner can hand it over".formatted(key, row.owner(), self)));
           return;
         }

@@ -1,6 +1,9 @@
 package dev.entanglement.hibernate.internal.policy;
 
 import dev.entanglement.hibernate.EntanglementConfigurationException;
+import dev.entanglement.hibernate.PolicyDenial;
+import dev.entanglement.hibernate.PolicyDenial.Check;
+import dev.entanglement.hibernate.PolicyDenial.Direction;
 import dev.entanglement.hibernate.annotations.EntangledPolicy;
 import dev.entanglement.hibernate.internal.model.EntangledModel;
 import dev.entanglement.hibernate.internal.model.EntangledType;
@@ -8,10 +11,11 @@ import dev.entanglement.hibernate.policy.Decision;
 import dev.entanglement.hibernate.policy.IncomingMessage;
 import dev.entanglement.hibernate.policy.IncomingObject;
 import dev.entanglement.hibernate.policy.ObjectRef;
-import dev.entanglement.hibernate.policy.PeerRef;
+import dev.entanglement.hibernate.policy.Peer;
 import dev.entanglement.hibernate.policy.Policy;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -37,12 +41,12 @@ public final class PolicyEngine {
 
   private final List<Policy> nodePolicies = new CopyOnWriteArrayList<>();
   private final Map<EntangledType, List<Policy>> typePolicies = new HashMap<>();
-  private final Function<String, PeerRef> peers;
-  private final Map<String, LongAdder> denials = new ConcurrentHashMap<>();
-  private final Map<String, Long> lastLogged = new ConcurrentHashMap<>();
+  private final Function<String, Peer> peers;
+  private final Map<DenialKey, DenialCount> denials = new ConcurrentHashMap<>();
+  private final Map<DenialKey, Long> lastLogged = new ConcurrentHashMap<>();
   private volatile boolean empty;
 
-  public PolicyEngine(List<Policy> nodePolicies, EntangledModel model, Function<String, PeerRef> peers) {
+  public PolicyEngine(List<Policy> nodePolicies, EntangledModel model, Function<String, Peer> peers) {
     this.nodePolicies.addAll(nodePolicies);
     this.peers = peers;
     for (EntangledType type : model.types()) {
@@ -116,7 +120,7 @@ public final class PolicyEngine {
     return empty;
   }
 
-  public PeerRef peer(String name) {
+  public Peer peer(String name) {
     return peers.apply(name);
   }
 
@@ -127,7 +131,7 @@ public final class PolicyEngine {
     if (empty) {
       return Decision.allow();
     }
-    PeerRef peer = peers.apply(peerName);
+    Peer peer = peers.apply(peerName);
     Decision decision = Decision.abstain();
     for (Policy policy : nodePolicies) {
       decision = decision.and(policy.sendToPeer(peer));
@@ -149,7 +153,7 @@ public final class PolicyEngine {
     if (empty) {
       return Decision.allow();
     }
-    PeerRef peer = peers.apply(peerName);
+    Peer peer = peers.apply(peerName);
     Decision decision = Decision.abstain();
     for (Policy policy : nodePolicies) {
       decision = decision.and(policy.receiveFromPeer(peer));
@@ -176,7 +180,7 @@ public final class PolicyEngine {
     if (empty) {
       return Decision.allow();
     }
-    PeerRef peer = peers.apply(peerName);
+    Peer peer = peers.apply(peerName);
     Decision decision = Decision.abstain();
     for (Policy policy : typePolicies.getOrDefault(type, List.of())) {
       decision = decision.and(policy.receiveObject(peer, object));
@@ -189,36 +193,49 @@ public final class PolicyEngine {
 
   // ---- audit ---------------------------------------------------------------------------------
 
-  /** Counts and logs a denial: "send" or "receive", what was denied, and why. */
-  public void denied(String peer, String direction, String what, Decision decision) {
-    String counter = peer + '|' + direction + '|' + decision.reason();
-    denials.computeIfAbsent(counter, k -> new LongAdder()).increment();
+  /** Counts and logs a denial: which way, at which check, what was denied, and why. */
+  public void denied(String peer, Direction direction, Check check, String what, Decision decision) {
+    DenialKey key = new DenialKey(peer, direction, check);
+    DenialCount count = denials.computeIfAbsent(key, k -> new DenialCount());
+    count.count.increment();
+    count.lastReason = decision.reason();
+    String way = direction == Direction.SEND ? "to" : "from";
     long now = System.nanoTime();
-    Long last = lastLogged.get(counter);
+    Long last = lastLogged.get(key);
     if (last == null || now - last > LOG_EVERY_NANOS) {
-      lastLogged.put(counter, now);
-      LOG.infof("Policy denied %s %s peer '%s': %s (counted per peer and reason; further denials of this kind "
-          + "are logged at DEBUG for a minute)", what, direction.equals("send") ? "to" : "from", peer, decision.reason());
+      lastLogged.put(key, now);
+      LOG.infof("Policy denied %s %s peer '%s': %s (counted per peer and check; further denials of this kind "
+          + "are logged at DEBUG for a minute)", what, way, peer, decision.reason());
     } else {
-      LOG.debugf("Policy denied %s %s peer '%s': %s", what, direction.equals("send") ? "to" : "from", peer, decision.reason());
+      LOG.debugf("Policy denied %s %s peer '%s': %s", what, way, peer, decision.reason());
     }
   }
 
-  /** Denials so far, by "peer|send or receive|reason". */
-  public Map<String, Long> denials() {
-    Map<String, Long> copy = new TreeMap<>();
-    denials.forEach((k, v) -> copy.put(k, v.sum()));
-    return copy;
+  /** Denials so far, per peer, direction and check. */
+  public List<PolicyDenial> denials() {
+    List<PolicyDenial> result = new ArrayList<>();
+    denials.forEach((k, v) -> result.add(new PolicyDenial(k.peer(), k.direction(), k.check(), v.count.sum(), v.lastReason)));
+    result.sort(Comparator.comparing(PolicyDenial::peer).thenComparing(PolicyDenial::direction)
+        .thenComparing(PolicyDenial::check));
+    return result;
   }
 
   /** Denials so far involving one peer. */
   public long denials(String peer) {
     long total = 0;
-    for (Map.Entry<String, LongAdder> entry : denials.entrySet()) {
-      if (entry.getKey().startsWith(peer + '|')) {
-        total += entry.getValue().sum();
+    for (Map.Entry<DenialKey, DenialCount> entry : denials.entrySet()) {
+      if (entry.getKey().peer().equals(peer)) {
+        total += entry.getValue().count.sum();
       }
     }
     return total;
+  }
+
+  /** What denials are counted by: a bounded set (peers times two directions times three checks). */
+  private record DenialKey(String peer, Direction direction, Check check) {}
+
+  private static final class DenialCount {
+    final LongAdder count = new LongAdder();
+    volatile String lastReason;
   }
 }

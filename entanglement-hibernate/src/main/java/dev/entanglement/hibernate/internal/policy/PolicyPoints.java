@@ -1,5 +1,7 @@
 package dev.entanglement.hibernate.internal.policy;
 
+import dev.entanglement.hibernate.PolicyDenial.Check;
+import dev.entanglement.hibernate.PolicyDenial.Direction;
 import dev.entanglement.hibernate.internal.model.DecodeException;
 import dev.entanglement.hibernate.internal.model.EntangledModel;
 import dev.entanglement.hibernate.internal.model.EntangledType;
@@ -70,7 +72,7 @@ public final class PolicyPoints {
       ObjectRef ref = new EphemeralRef(javaType, change, ephemeralValues);
       Decision decision = engine.send(peer, null, ref);
       if (decision.isDeny()) {
-        engine.denied(peer, "send", "the ephemeral " + change.getEntity() + " '" + change.getId().getText() + "'", decision);
+        engine.denied(peer, Direction.SEND, Check.SEND, "the ephemeral " + change.getEntity() + " '" + change.getId().getText() + "'", decision);
         return decision.reason();
       }
       return null;
@@ -102,7 +104,7 @@ public final class PolicyPoints {
     ObjectRef ref = new LazyRef(type, id, owner, deleted);
     Decision decision = engine.send(peer, type, ref);
     if (decision.isDeny()) {
-      engine.denied(peer, "send", what + " " + type.key(String.valueOf(id)), decision);
+      engine.denied(peer, Direction.SEND, Check.SEND, what + " " + type.key(String.valueOf(id)), decision);
       return decision.reason();
     }
     return null;
@@ -256,7 +258,7 @@ public final class PolicyPoints {
   private String message(String peer, EntangledType type, IncomingMessage message) {
     Decision decision = engine.receiveMessage(peer, type, message);
     if (decision.isDeny()) {
-      engine.denied(peer, "receive", describe(message), decision);
+      engine.denied(peer, Direction.RECEIVE, Check.RECEIVE_MESSAGE, describe(message), decision);
       return decision.reason();
     }
     return null;
@@ -272,7 +274,7 @@ public final class PolicyPoints {
     }
     Decision decision = engine.receiveObject(peer, type, new IncomingObject(message, incoming, stored));
     if (decision.isDeny()) {
-      engine.denied(peer, "receive", describe(message), decision);
+      engine.denied(peer, Direction.RECEIVE, Check.RECEIVE_OBJECT, describe(message), decision);
       return decision.reason();
     }
     return null;

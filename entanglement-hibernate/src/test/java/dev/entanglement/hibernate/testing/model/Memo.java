@@ -4,7 +4,7 @@ import dev.entanglement.hibernate.annotations.Entangled;
 import dev.entanglement.hibernate.annotations.EntangledPolicy;
 import dev.entanglement.hibernate.policy.Decision;
 import dev.entanglement.hibernate.policy.ObjectRef;
-import dev.entanglement.hibernate.policy.PeerRef;
+import dev.entanglement.hibernate.policy.Peer;
 import dev.entanglement.hibernate.policy.Policy;
 import jakarta.persistence.Entity;
 import jakarta.persistence.Id;
@@ -27,7 +27,7 @@ public class Memo {
   /** The type's own policy. */
   public static final class Confidential implements Policy {
     @Override
-    public Decision send(PeerRef peer, ObjectRef object) {
+    public Decision send(Peer peer, ObjectRef object) {
       CALLS.add("type send " + object.id());
       Memo memo = (Memo) object.entity();
       return Decision.denyIf(memo != null && memo.confidential, "confidential memos stay at their node");

@@ -7,7 +7,7 @@ package dev.entanglement.hibernate.policy;
  * @param fingerprint the SHA-256 fingerprint (lowercase hex) of the certificate the peer
  *     presented over mutual TLS, or null when the connection is in-process or plaintext
  */
-public record PeerRef(String name, String fingerprint) {
+public record Peer(String name, String fingerprint) {
   /** Whether the peer's identity was verified by a certificate. */
   public boolean verified() {
     return fingerprint != null;

@@ -1,0 +1,74 @@
+package dev.entanglement.hibernate.internal.admin;
+
+import dev.entanglement.hibernate.internal.model.EntangledModel;
+import dev.entanglement.hibernate.internal.peer.PeerConnection;
+import dev.entanglement.hibernate.internal.store.Bookkeeping;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * The one view of a node that operators' tools (the admin service) read and act through; they
+ * never reach into the runtime's fields. Implementations are thread-safe; methods that read the
+ * database say so.
+ */
+public interface NodeQueries {
+  String nodeName();
+
+  EntangledModel model();
+
+  /** The highest serial this node has given out. */
+  long lastSerial();
+
+  /** Every connection, handshaking ones included. */
+  List<PeerConnection> allConnections();
+
+  Optional<PeerConnection> connection(String peer);
+
+  Set<String> connectedPeers();
+
+  /** The addresses this node dials. */
+  List<String> dialTargets();
+
+  /** How far a peer acknowledged an owner's objects in this run (0 if never). */
+  long acknowledgedBy(String peer, String owner);
+
+  /** How many of an owner's rows have a serial above {@code after} (reads the database). */
+  long countChangedSince(String owner, long after);
+
+  /** An object's bookkeeping row, or null (reads the database). */
+  Bookkeeping.ObjectRow objectRow(String entity, String id);
+
+  /** Per owner held here: [live objects, tombstones] (reads the database). */
+  Map<String, long[]> ownerCounts();
+
+  /** How far this node holds each other owner's objects. */
+  Map<String, Long> heldPositionsByOwner();
+
+  /** Update requests waiting for the owner's answer, for one object. */
+  int pendingRequests(String key);
+
+  /** A transition in progress on the object, described, or null. */
+  String transitionOf(String key);
+
+  /** Policy denials involving one peer. */
+  long policyDenials(String peer);
+
+  // ---- actions -------------------------------------------------------------------------------
+
+  /** Dials a peer. */
+  void connect(String address);
+
+  /** Stops dialing a peer and ends its stream; false if there is no such peer. */
+  boolean removePeer(String nameOrAddress);
+
+  /** Pauses the flow with a peer (blocks until it holds); false if not connected. */
+  boolean pausePeer(String peer);
+
+  /** Resumes a paused peer (blocks until it flows); false if not connected. */
+  boolean resumePeer(String peer);
+
+  /** Sends a peer everything again, one owner's objects, or one entity type's; says what it did. */
+  String resync(String peer, String owner, String entity);
+}

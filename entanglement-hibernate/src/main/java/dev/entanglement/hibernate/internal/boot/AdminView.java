@@ -1,0 +1,146 @@
+package dev.entanglement.hibernate.internal.boot;
+
+import dev.entanglement.hibernate.internal.admin.NodeQueries;
+import dev.entanglement.hibernate.internal.core.Outgoing;
+import dev.entanglement.hibernate.internal.model.EntangledModel;
+import dev.entanglement.hibernate.internal.peer.PeerConnection;
+import dev.entanglement.hibernate.internal.store.Bookkeeping;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * The node as operators see it ({@link NodeQueries}), read from the rooms that own each figure.
+ *
+ * <h2>Concurrency</h2>
+ * Stateless; called on gRPC threads of the admin server.
+ */
+final class AdminView implements NodeQueries {
+  private final NodeRuntime node;
+
+  AdminView(NodeRuntime node) {
+    this.node = node;
+  }
+
+  @Override
+  public String nodeName() {
+    return node.config.nodeName();
+  }
+
+  @Override
+  public EntangledModel model() {
+    return node.model;
+  }
+
+  @Override
+  public long lastSerial() {
+    return node.clock.last();
+  }
+
+  @Override
+  public List<PeerConnection> allConnections() {
+    return node.peers.all();
+  }
+
+  @Override
+  public Optional<PeerConnection> connection(String peer) {
+    return node.peers.connection(peer);
+  }
+
+  @Override
+  public Set<String> connectedPeers() {
+    return node.peers.connectedNames();
+  }
+
+  @Override
+  public List<String> dialTargets() {
+    return node.peers.dialTargets();
+  }
+
+  @Override
+  public long acknowledgedBy(String peer, String owner) {
+    return node.ledger.acknowledgedBy(peer, owner);
+  }
+
+  @Override
+  public long countChangedSince(String owner, long after) {
+    return node.reads.countChangedSince(owner, after);
+  }
+
+  @Override
+  public Bookkeeping.ObjectRow objectRow(String entity, String id) {
+    return node.reads.row(entity, id);
+  }
+
+  @Override
+  public Map<String, long[]> ownerCounts() {
+    return node.reads.ownerCounts();
+  }
+
+  @Override
+  public Map<String, Long> heldPositionsByOwner() {
+    return node.applier.positions();
+  }
+
+  @Override
+  public int pendingRequests(String key) {
+    return node.forwarder.pendingFor(key);
+  }
+
+  @Override
+  public String transitionOf(String key) {
+    return node.transitions.describe(key);
+  }
+
+  @Override
+  public long policyDenials(String peer) {
+    return node.policy.engine().denials(peer);
+  }
+
+  @Override
+  public void connect(String address) {
+    node.peerHost.connect(address);
+  }
+
+  @Override
+  public boolean removePeer(String nameOrAddress) {
+    return node.peers.remove(nameOrAddress);
+  }
+
+  @Override
+  public boolean pausePeer(String peer) {
+    return node.peers.pause(peer);
+  }
+
+  @Override
+  public boolean resumePeer(String peer) {
+    return node.peers.resume(peer);
+  }
+
+  @Override
+  public String resync(String peer, String owner, String entity) {
+    PeerConnection connection = node.peers.get(peer);
+    if (connection == null) {
+      throw new IllegalArgumentException("node '%s' has no open stream with a peer named '%s'".formatted(
+          nodeName(), peer));
+    }
+    if (entity == null) {
+      connection.pushFullSync(owner);
+      return owner == null ? "sending peer '%s' everything again, with a sweep".formatted(peer)
+          : "sending peer '%s' the objects of owner '%s' again, with a sweep".formatted(peer, owner);
+    }
+    if (node.model.byName(entity) == null) {
+      throw new IllegalArgumentException("node '%s' has no @Entangled entity named '%s'".formatted(nodeName(), entity));
+    }
+    int offered = 0;
+    for (Outgoing change : node.catchUpReader.readEntity(entity, owner)) {
+      if (!peer.equals(change.change().getOwner())) { // the peer's own objects are not sent back to it
+        connection.offer(change);
+        offered++;
+      }
+    }
+    return "sending peer '%s' %d %s of %s%s again".formatted(peer, offered, offered == 1 ? "object" : "objects", entity,
+        owner == null ? "" : " owned by '" + owner + "'");
+  }
+}

@@ -1,0 +1,80 @@
+package dev.entanglement.hibernate.internal.boot;
+
+import dev.entanglement.hibernate.internal.apply.InboundApplier;
+import dev.entanglement.hibernate.internal.model.EntangledType;
+import dev.entanglement.proto.v1.Change;
+import dev.entanglement.proto.v1.Operation;
+import dev.entanglement.proto.v1.Outcome;
+import java.util.List;
+
+/**
+ * What the apply room asks of the rest of the node: routes, removed owners and policies before
+ * applying, and, once changes are durable, ownership, hand-overs, transitions, relaying and
+ * waiting requests.
+ *
+ * <h2>Concurrency</h2>
+ * Stateless; called on the apply path (one batch at a time per node).
+ */
+final class ApplyHooks implements InboundApplier.Hooks {
+  private final NodeRuntime node;
+
+  ApplyHooks(NodeRuntime node) {
+    this.node = node;
+  }
+
+  @Override
+  public String directionProblem(String owner, String peer) {
+    node.router.cameFrom(owner, peer);
+    return null;
+  }
+
+  @Override
+  public String deniedMessage(String peer, EntangledType type, Change change) {
+    String removedBy = node.ownerRemoval.removedBy(change.getOwner());
+    if (removedBy != null) {
+      return "owner '%s' was removed by an operator at '%s'; its objects are not accepted".formatted(
+          change.getOwner(), removedBy);
+    }
+    return node.policy.changeDenied(peer, type, change);
+  }
+
+  @Override
+  public Outcome applyEphemeral(String peer, Change change) {
+    return node.ephemerals.apply(peer, change);
+  }
+
+  @Override
+  public boolean relayIgnored(String owner, String peer) {
+    return !owner.equals(peer) && node.peers.isConnected(owner);
+  }
+
+  @Override
+  public boolean objectStage() {
+    return node.policy.objectStage();
+  }
+
+  @Override
+  public String deniedObject(String peer, EntangledType type, Change change, Object incoming, Object stored) {
+    return node.policy.objectDenied(peer, type, node.policy.messageOf(type, change), incoming, stored);
+  }
+
+  @Override
+  public void applied(String peer, List<Change> changes) {
+    String self = node.config.nodeName();
+    for (Change change : changes) {
+      String key = node.applier.objectKey(change);
+      if (key != null) {
+        String effectiveOwner = change.getHandoverTo().isEmpty() ? change.getOwner() : change.getHandoverTo();
+        if (change.getOperation() == Operation.DELETE) {
+          node.ownership.gone(key);
+        } else if (!effectiveOwner.equals(self)) {
+          node.ownership.owned(key, effectiveOwner);
+        }
+        node.handover.applied(key, change);
+        node.transitions.committed(key, change);
+      }
+    }
+    node.router.relay(peer, changes);
+    node.forwarder.applied(changes);
+  }
+}

@@ -1,0 +1,342 @@
+package dev.entanglement.hibernate.internal.boot;
+
+import dev.entanglement.hibernate.Entanglement;
+import dev.entanglement.hibernate.EphemeralObjects;
+import dev.entanglement.hibernate.PeerStatus;
+import dev.entanglement.hibernate.PolicyDenial;
+import dev.entanglement.hibernate.Transition;
+import dev.entanglement.hibernate.TransitionListener;
+import dev.entanglement.hibernate.UpdateRequestException;
+import dev.entanglement.hibernate.internal.admin.AdminAccess;
+import dev.entanglement.hibernate.internal.admin.AdminService;
+import dev.entanglement.hibernate.internal.model.EntangledType;
+import dev.entanglement.hibernate.internal.ownership.ForwardRequest;
+import dev.entanglement.hibernate.internal.ownership.RequestScope;
+import dev.entanglement.hibernate.internal.peer.PeerConnection;
+import dev.entanglement.hibernate.internal.store.Bookkeeping;
+import dev.entanglement.hibernate.policy.Policy;
+import dev.entanglement.proto.v1.RequestKind;
+import io.grpc.Channel;
+import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
+import jakarta.persistence.OptimisticLockException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import org.hibernate.Session;
+import org.hibernate.StaleStateException;
+import org.hibernate.engine.spi.SharedSessionContractImplementor;
+import org.hibernate.persister.entity.EntityPersister;
+
+/**
+ * The public {@link Entanglement} API of one running node: each call goes to the room that owns
+ * it; writes of other nodes' objects run in a request scope that collects their futures.
+ *
+ * <h2>Concurrency</h2>
+ * Stateless beyond the node it fronts; thread-safe.
+ */
+final class EntanglementNode implements Entanglement {
+  private final NodeRuntime node;
+
+  EntanglementNode(NodeRuntime node) {
+    this.node = node;
+  }
+
+  @Override
+  public String nodeName() {
+    return node.config.nodeName();
+  }
+
+  @Override
+  public Optional<String> listenAddress() {
+    return node.servers.replicationAddress();
+  }
+
+  @Override
+  public ServerServiceDefinition replicationService() {
+    return node.peerHost.replicationService().bindService();
+  }
+
+  @Override
+  public void connect(String address) {
+    node.peerHost.connect(address);
+  }
+
+  @Override
+  public void connect(String description, Channel channel) {
+    node.peerHost.dial(description, channel, null);
+  }
+
+  @Override
+  public CompletableFuture<Void> caughtUp(String peerName) {
+    PeerConnection connection = node.peers.get(peerName);
+    // ephemeral objects put so far are offered first (their sends are queued in order)
+    return connection == null ? node.peers.notConnected(peerName)
+        : node.ephemerals.queuedSends().thenCompose(ignored -> connection.caughtUp());
+  }
+
+  @Override
+  public Set<String> connectedPeers() {
+    return node.peers.connectedNames();
+  }
+
+  @Override
+  public List<PeerStatus> peers() {
+    List<PeerStatus> result = new ArrayList<>();
+    for (PeerConnection c : node.peers.all()) {
+      result.add(new PeerStatus(c.peerName(), c.address(), c.dialer(), PeerStatus.State.valueOf(c.state().name()),
+          c.since(), c.outboxDepth(), c.coalesced(), c.changesSent(), c.catchUpObjectsSent(), c.bytesSent(),
+          c.changesAcknowledged(), c.changesRejectedByPeer(), c.changesReceived(), c.changesRejectedHere(),
+          c.changesAppliedHere(), c.identity()));
+    }
+    return result;
+  }
+
+  @Override
+  public CompletableFuture<Void> resync(String peerName, boolean clear) {
+    PeerConnection connection = node.peers.get(peerName);
+    return connection == null ? node.peers.notConnected(peerName) : connection.requestResync(clear);
+  }
+
+  @Override
+  public int parkedChanges() {
+    return node.applier.parkedCount();
+  }
+
+  @Override
+  public void runHousekeeping() {
+    node.housekeeper.run();
+  }
+
+  @Override
+  public <T> CompletableFuture<T> update(Class<T> type, Object id, Consumer<? super T> change) {
+    return inScope(session -> {
+      T entity = session.find(type, id);
+      if (entity == null) {
+        throw new UpdateRequestException.NotFound(null,
+            "node '%s' has no %s with id %s".formatted(nodeName(), type.getSimpleName(), id));
+      }
+      change.accept(entity);
+      return entity;
+    });
+  }
+
+  @Override
+  public <T> CompletableFuture<Void> delete(Class<T> type, Object id) {
+    return this.<T>inScope(session -> {
+      T entity = session.find(type, id);
+      if (entity == null) {
+        throw new UpdateRequestException.NotFound(null,
+            "node '%s' has no %s with id %s".formatted(nodeName(), type.getSimpleName(), id));
+      }
+      session.remove(entity);
+      return null;
+    }).thenApply(ignored -> null);
+  }
+
+  @Override
+  @SuppressWarnings("unchecked")
+  public <T> CompletableFuture<T> create(T entity, String owner) {
+    if (owner.equals(nodeName())) {
+      return inScope(session -> {
+        session.persist(entity);
+        return entity;
+      });
+    }
+    try {
+      EntityPersister persister = node.factory.getMappingMetamodel().getEntityDescriptor(entity.getClass());
+      EntangledType type = node.model.byEntityName(persister.getEntityName());
+      if (type == null) {
+        throw new IllegalArgumentException(entity.getClass().getName() + " is not an @Entangled entity");
+      }
+      Object id = persister.getIdentifier(entity, (SharedSessionContractImplementor) null);
+      if (id == null && type.idCodec().javaType() == UUID.class) {
+        id = UUID.randomUUID();
+        persister.setIdentifier(entity, id, null);
+      }
+      if (id == null) {
+        throw new IllegalArgumentException("set the id of the " + type.name() + " to create at '" + owner + "'");
+      }
+      ForwardRequest request = new ForwardRequest(type, id, type.key(type.idText(id)), owner, RequestKind.CREATE,
+          type.changedAttributes(null, persister.getValues(entity)), null);
+      return (CompletableFuture<T>) node.forwarder.submit(request);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  @Override
+  @SuppressWarnings("unchecked")
+  public <T> CompletableFuture<T> transfer(Class<T> type, Object id, String newOwner) {
+    try {
+      EntangledType entangled = entangled(type);
+      return (CompletableFuture<T>) node.handover.start(entangled, id, newOwner);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  @Override
+  public <T> Transition<T> startTransition(Class<T> type, Object id) {
+    return node.transitions.start(type, entangled(type), id);
+  }
+
+  @Override
+  public void addTransitionListener(TransitionListener listener) {
+    node.transitions.addListener(listener);
+  }
+
+  @Override
+  public void removeTransitionListener(TransitionListener listener) {
+    node.transitions.removeListener(listener);
+  }
+
+  @Override
+  public void addPolicy(Policy policy) {
+    node.policy.engine().add(policy);
+    policyChanged();
+  }
+
+  @Override
+  public void policyChanged() {
+    for (PeerConnection connection : node.peers.connected()) {
+      connection.pushFullSync();
+    }
+    node.ephemerals.resend(); // grants only: see docs/ephemeral.md
+  }
+
+  @Override
+  public List<PolicyDenial> policyDenials() {
+    return node.policy.engine().denials();
+  }
+
+  @Override
+  public CompletableFuture<Integer> removeOwner(String owner) {
+    return node.ownerRemoval.remove(owner);
+  }
+
+  @Override
+  public <T> EphemeralObjects<T> ephemeral(Class<T> type) {
+    return node.ephemerals.register(type, null);
+  }
+
+  @Override
+  public <T> EphemeralObjects<T> ephemeral(Class<T> type, Duration timeToLive) {
+    return node.ephemerals.register(type, timeToLive);
+  }
+
+  @Override
+  public ServerServiceDefinition adminService() {
+    node.adminConfig.requireCredentials();
+    return ServerInterceptors.intercept(new AdminService(new AdminView(node)),
+        new AdminAccess(nodeName(), node.adminConfig));
+  }
+
+  @Override
+  public Optional<String> adminAddress() {
+    return node.servers.adminAddress();
+  }
+
+  @Override
+  public Optional<String> ownerOf(Class<?> type, Object id) {
+    EntangledType entangled = node.model.byEntityName(entityName(type));
+    if (entangled == null) {
+      return Optional.empty();
+    }
+    Bookkeeping.ObjectRow row = node.reads.row(entangled.name(), entangled.idText(id));
+    return row == null || row.deleted() ? Optional.empty() : Optional.of(row.effectiveOwner());
+  }
+
+  private String entityName(Class<?> type) {
+    return node.factory.getMappingMetamodel().getEntityDescriptor(type).getEntityName();
+  }
+
+  private EntangledType entangled(Class<?> type) {
+    EntangledType entangled = node.model.byEntityName(entityName(type));
+    if (entangled == null) {
+      throw new IllegalArgumentException(type.getName() + " is not an @Entangled entity");
+    }
+    return entangled;
+  }
+
+  /**
+   * Runs work in a transaction of its own, collecting the update requests it makes: completes
+   * with its result once every request has succeeded (at once if none was made), or fails with
+   * the first failure, the others attached as suppressed.
+   */
+  @SuppressWarnings("unchecked")
+  private <T> CompletableFuture<T> inScope(Function<Session, T> work) {
+    try (RequestScope scope = RequestScope.open(); Session session = node.factory.openSession()) {
+      session.beginTransaction();
+      T result;
+      try {
+        result = work.apply(session);
+        session.getTransaction().commit();
+      } catch (RuntimeException e) {
+        if (session.getTransaction().isActive()) {
+          session.getTransaction().rollback();
+        }
+        throw staleAsConflict(e);
+      }
+      List<CompletableFuture<Object>> requests = List.copyOf(scope.futures());
+      if (requests.isEmpty()) {
+        return CompletableFuture.completedFuture(result);
+      }
+      if (requests.size() == 1) {
+        return (CompletableFuture<T>) (CompletableFuture<?>) requests.get(0);
+      }
+      return allOf(requests).thenApply(results -> (T) results.get(0));
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  /**
+   * A local commit that lost an optimistic-lock race (a newer state of the object was applied
+   * meanwhile) is the same outcome as a request the owner refused for that reason.
+   */
+  private RuntimeException staleAsConflict(RuntimeException e) {
+    for (Throwable cause = e; cause != null; cause = cause.getCause()) {
+      if (cause instanceof OptimisticLockException || cause instanceof StaleStateException) {
+        UpdateRequestException.Conflict conflict = new UpdateRequestException.Conflict(nodeName(),
+            "the object changed at '%s' while this change was committed: %s".formatted(nodeName(), cause.getMessage()));
+        conflict.initCause(e);
+        return conflict;
+      }
+    }
+    return e;
+  }
+
+  /** Every request's result, in order, or the first failure with the others suppressed. */
+  private static CompletableFuture<List<Object>> allOf(List<CompletableFuture<Object>> requests) {
+    CompletableFuture<List<Object>> combined = new CompletableFuture<>();
+    CompletableFuture.allOf(requests.toArray(CompletableFuture[]::new)).whenComplete((ignored, failure) -> {
+      Throwable first = null;
+      List<Object> results = new ArrayList<>(requests.size());
+      for (CompletableFuture<Object> request : requests) {
+        try {
+          results.add(request.join());
+        } catch (RuntimeException e) {
+          Throwable cause = e.getCause() != null ? e.getCause() : e;
+          if (first == null) {
+            first = cause;
+          } else if (cause != first) {
+            first.addSuppressed(cause);
+          }
+        }
+      }
+      if (first != null) {
+        combined.completeExceptionally(first);
+      } else {
+        combined.complete(results);
+      }
+    });
+    return combined;
+  }
+}

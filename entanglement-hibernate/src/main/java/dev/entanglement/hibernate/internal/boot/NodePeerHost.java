@@ -1,0 +1,264 @@
+package dev.entanglement.hibernate.internal.boot;
+
+import dev.entanglement.hibernate.EntanglementException;
+import dev.entanglement.hibernate.internal.core.CatchUpChunk;
+import dev.entanglement.hibernate.internal.core.Outgoing;
+import dev.entanglement.hibernate.internal.model.DecodeException;
+import dev.entanglement.hibernate.internal.model.EntangledType;
+import dev.entanglement.hibernate.internal.model.Values;
+import dev.entanglement.hibernate.internal.peer.PeerConnection;
+import dev.entanglement.hibernate.internal.peer.PeerHost;
+import dev.entanglement.hibernate.internal.transport.PeerAddress;
+import dev.entanglement.hibernate.internal.transport.ReplicationService;
+import dev.entanglement.hibernate.internal.transport.Transports;
+import dev.entanglement.proto.v1.Ack;
+import dev.entanglement.proto.v1.Change;
+import dev.entanglement.proto.v1.ChangeBatch;
+import dev.entanglement.proto.v1.OwnerPosition;
+import dev.entanglement.proto.v1.OwnerRemoved;
+import dev.entanglement.proto.v1.RejectReason;
+import dev.entanglement.proto.v1.RequestOutcome;
+import dev.entanglement.proto.v1.RequestStatus;
+import dev.entanglement.proto.v1.SyncMarker;
+import dev.entanglement.proto.v1.TransitionUpdate;
+import dev.entanglement.proto.v1.UpdateRequest;
+import io.grpc.BindableService;
+import io.grpc.Channel;
+import io.grpc.ManagedChannel;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledExecutorService;
+
+/**
+ * The peer connections' view of the node ({@link PeerHost}): each call goes to the room that
+ * owns it (clock, ledger, applier, router, forwarder, policies, registry).
+ *
+ * <h2>Concurrency</h2>
+ * Stateless; called from the peers' serial executors and gRPC threads.
+ */
+final class NodePeerHost implements PeerHost {
+  private final NodeRuntime node;
+
+  NodePeerHost(NodeRuntime node) {
+    this.node = node;
+  }
+
+  // ---- dialing -------------------------------------------------------------------------------
+
+  BindableService replicationService() {
+    return new ReplicationService(this, node.peers::opened);
+  }
+
+  void dial(String target, Channel channel, ManagedChannel owned) {
+    node.peers.dial(this, target, channel, owned, node.scheduler, node.config.reconnectInitialDelay(),
+        node.config.reconnectMaxDelay());
+  }
+
+  void connect(String target) {
+    PeerAddress address;
+    try {
+      address = PeerAddress.parse(target);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("peer address '%s' is invalid; expected %s".formatted(target, e.getMessage()));
+    }
+    if (address.isNetwork() && !node.config.plaintext() && node.config.tls() == null) {
+      throw new EntanglementException(("cannot dial %s: TCP peers need mutual TLS (entanglement.tls.*), "
+          + "or entanglement.transport.plaintext=true on a trusted network").formatted(target));
+    }
+    ManagedChannel channel = Transports.channel(address, node.config.tls());
+    dial(address.toString(), channel, channel);
+  }
+
+  // ---- settings ------------------------------------------------------------------------------
+
+  @Override
+  public String nodeName() {
+    return node.config.nodeName();
+  }
+
+  @Override
+  public int outboxBatchSize() {
+    return node.config.outboxBatchSize();
+  }
+
+  @Override
+  public int applyWindow() {
+    return node.config.applyWindow();
+  }
+
+  @Override
+  public long bandwidthLimit() {
+    return node.config.bandwidthLimit();
+  }
+
+  @Override
+  public Duration heartbeatInterval() {
+    return node.config.heartbeatInterval();
+  }
+
+  @Override
+  public Duration heartbeatTimeout() {
+    return node.config.heartbeatTimeout();
+  }
+
+  @Override
+  public Executor pool() {
+    return node.pool;
+  }
+
+  @Override
+  public ScheduledExecutorService scheduler() {
+    return node.scheduler;
+  }
+
+  // ---- the sending side ----------------------------------------------------------------------
+
+  @Override
+  public long lowestUnfinishedSerial() {
+    return node.clock.lowestUnfinished();
+  }
+
+  @Override
+  public long compactedThrough() {
+    return node.housekeeper.compactedThrough();
+  }
+
+  @Override
+  public void ensureSerialAbove(long serial) {
+    node.clock.ensureAbove(serial);
+  }
+
+  @Override
+  public CatchUpChunk readCatchUp(String owner, long after, int limit) {
+    return node.catchUpReader.read(owner, after, limit);
+  }
+
+  @Override
+  public void acknowledged(String peer, String owner, long serial) {
+    node.ledger.acknowledged(peer, owner, serial);
+  }
+
+  @Override
+  public boolean sendDenied(String peer, Outgoing change) {
+    return node.policy.sendDenied(peer, change.change()) != null;
+  }
+
+  // ---- the receiving side --------------------------------------------------------------------
+
+  @Override
+  public List<OwnerPosition> heldPositions() {
+    List<OwnerPosition> held = new ArrayList<>();
+    node.applier.positions().forEach((owner, serial) ->
+        held.add(OwnerPosition.newBuilder().setOwner(owner).setSerial(serial).build()));
+    return held;
+  }
+
+  @Override
+  public long heldPosition(String owner) {
+    return node.applier.positions().getOrDefault(owner, 0L);
+  }
+
+  @Override
+  public Ack apply(String peer, ChangeBatch batch) {
+    long started = System.nanoTime();
+    Ack ack = node.applier.apply(peer, batch);
+    node.metrics.applied(batch.getChangesCount(), System.nanoTime() - started);
+    if (batch.getPositionsCount() > 0) {
+      for (PeerConnection connection : node.peers.others(peer)) {
+        connection.positionsMayMove(); // what this node holds of relayed owners moved
+      }
+    }
+    return ack;
+  }
+
+  @Override
+  public String objectKey(Change change) {
+    return node.applier.objectKey(change);
+  }
+
+  @Override
+  public void endFullSync(String peer, SyncMarker end, Set<String> received) {
+    node.applier.endFullSync(peer, end, received);
+  }
+
+  @Override
+  public void onUpdateRequest(String peer, UpdateRequest request) {
+    node.decisions.execute(() -> {
+      String denial = node.policy.requestDenied(peer, request);
+      if (denial != null) {
+        node.forwarder.answer(peer, RequestOutcome.newBuilder().setRequestId(request.getRequestId())
+            .setStatus(RequestStatus.REFUSED)
+            .setReason(RejectReason.POLICY)
+            .setMessage("node '%s' refused the request of '%s' for %s#%s: %s".formatted(nodeName(),
+                request.getOrigin(), request.getEntity(), Values.shortText(request.getId()), denial))
+            .build());
+        return;
+      }
+      UpdateRequest routed = followObject(request);
+      if (routed.getOwner().equals(nodeName())) {
+        node.forwarder.answer(peer,
+            node.requestExecutor.execute(peer, routed).toBuilder().setRequestId(routed.getRequestId()).build());
+      } else {
+        node.forwarder.relay(peer, routed);
+      }
+    });
+  }
+
+  /**
+   * A request addressed to this node for an object it handed over goes on to the node that
+   * decides the object now.
+   */
+  private UpdateRequest followObject(UpdateRequest request) {
+    if (!request.getOwner().equals(nodeName())) {
+      return request;
+    }
+    EntangledType type = node.model.byName(request.getEntity());
+    if (type == null) {
+      return request;
+    }
+    try {
+      Object id = type.idCodec().decode(request.getId(), "id");
+      String now = id == null ? null : node.ownership.remoteOwner(type.key(type.idText(id)));
+      return now == null ? request : request.toBuilder().setOwner(now).build();
+    } catch (DecodeException e) {
+      return request; // the executor answers it with the reason
+    }
+  }
+
+  @Override
+  public void onRequestOutcome(String peer, RequestOutcome outcome) {
+    node.pool.execute(() -> node.forwarder.outcome(peer, outcome));
+  }
+
+  @Override
+  public void onOwnerRemoved(String peer, OwnerRemoved removed) {
+    node.ownerRemoval.received(peer, removed);
+  }
+
+  @Override
+  public void onTransition(String peer, TransitionUpdate update) {
+    if (node.policy.transitionDenied(peer, update) == null) {
+      node.transitions.received(peer, update);
+    }
+  }
+
+  @Override
+  public void rejected(String peer, boolean here, RejectReason reason) {
+    node.metrics.rejected(peer, here, reason.name());
+  }
+
+  // ---- connections ---------------------------------------------------------------------------
+
+  @Override
+  public String register(PeerConnection connection) {
+    return node.peers.register(connection);
+  }
+
+  @Override
+  public void unregister(PeerConnection connection) {
+    node.peers.unregister(connection);
+  }
+}

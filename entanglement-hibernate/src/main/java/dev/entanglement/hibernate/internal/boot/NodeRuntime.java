@@ -1,0 +1,362 @@
+package dev.entanglement.hibernate.internal.boot;
+
+import dev.entanglement.hibernate.EntanglementConfigurationException;
+import dev.entanglement.hibernate.internal.admin.AdminConfig;
+import dev.entanglement.hibernate.internal.apply.InboundApplier;
+import dev.entanglement.hibernate.internal.core.SerialExecutor;
+import dev.entanglement.hibernate.internal.ephemeral.EphemeralStore;
+import dev.entanglement.hibernate.internal.metrics.NodeMetrics;
+import dev.entanglement.hibernate.internal.model.EntangledModel;
+import dev.entanglement.hibernate.internal.ownership.Forwarder;
+import dev.entanglement.hibernate.internal.ownership.Handover;
+import dev.entanglement.hibernate.internal.ownership.OwnerRemoval;
+import dev.entanglement.hibernate.internal.ownership.Ownership;
+import dev.entanglement.hibernate.internal.ownership.RequestExecutor;
+import dev.entanglement.hibernate.internal.ownership.Router;
+import dev.entanglement.hibernate.internal.peer.PeerRegistry;
+import dev.entanglement.hibernate.internal.policy.PolicyEngine;
+import dev.entanglement.hibernate.internal.policy.PolicyPoints;
+import dev.entanglement.hibernate.internal.store.AckLedger;
+import dev.entanglement.hibernate.internal.store.Bookkeeping;
+import dev.entanglement.hibernate.internal.store.BookkeepingReads;
+import dev.entanglement.hibernate.internal.store.CatchUpReader;
+import dev.entanglement.hibernate.internal.store.Housekeeper;
+import dev.entanglement.hibernate.internal.store.SchemaMigrator;
+import dev.entanglement.hibernate.internal.store.SerialClock;
+import dev.entanglement.hibernate.internal.transition.Transitions;
+import dev.entanglement.hibernate.internal.transport.PeerAddress;
+import dev.entanglement.hibernate.internal.transport.Servers;
+import dev.entanglement.hibernate.internal.transport.Transports;
+import dev.entanglement.hibernate.policy.Policy;
+import dev.entanglement.proto.v1.AdminGrpc;
+import io.grpc.ManagedChannel;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.hibernate.SessionFactory;
+import org.hibernate.SessionFactoryObserver;
+import org.hibernate.engine.jdbc.connections.spi.ConnectionProvider;
+import org.hibernate.engine.spi.SessionFactoryImplementor;
+import org.jboss.logging.Logger;
+
+/**
+ * The composition root of one SessionFactory's node: builds the rooms in order when Hibernate
+ * reports the factory ready, wires them, and stops them in reverse order when it closes. It
+ * holds no replication state of its own; the adapters beside it (package-private) let each room
+ * reach the others through its own small interface.
+ *
+ * <h2>Concurrency</h2>
+ * The component fields are written once in {@link #sessionFactoryCreated} on the thread that
+ * builds the SessionFactory, before {@code running} (volatile) is set and before any other thread
+ * can reach the node; afterwards they are only read. Start and stop run on Hibernate's thread.
+ */
+public final class NodeRuntime implements SessionFactoryObserver {
+  private static final long serialVersionUID = 1L;
+  private static final Logger LOG = Logger.getLogger(NodeRuntime.class);
+  /** The worker pool's queue: peers drive work onto it, so it is bounded (see {@link #pool}). */
+  private static final int WORK_QUEUE = 10_000;
+  /** Worker threads: enough that blocking database work of several peers proceeds side by side. */
+  private static final int WORKERS = Math.max(16, 4 * Runtime.getRuntime().availableProcessors());
+  private static final Map<SessionFactory, NodeRuntime> RUNNING = new ConcurrentHashMap<>();
+
+  final transient EntanglementConfig config;
+  final transient List<Policy> nodePolicies = new ArrayList<>();
+  transient AdminConfig adminConfig = new AdminConfig(java.util.Optional.empty(), null, java.util.Set.of());
+  transient NodeMetrics metrics = NodeMetrics.NONE;
+  final transient AtomicLong captureFailures = new AtomicLong();
+  private final transient NodeCaptureSink captureSink = new NodeCaptureSink(this);
+
+  transient SessionFactoryImplementor factory;
+  transient EntangledModel model;
+  transient Bookkeeping bookkeeping;
+  transient BookkeepingReads reads;
+  transient SerialClock clock;
+  transient AckLedger ledger;
+  transient Housekeeper housekeeper;
+  transient InboundApplier applier;
+  transient CatchUpReader catchUpReader;
+  final transient Ownership ownership = new Ownership();
+  transient Forwarder forwarder;
+  transient RequestExecutor requestExecutor;
+  transient Handover handover;
+  transient Transitions transitions;
+  transient PolicyPoints policy;
+  transient EphemeralStore ephemerals;
+  transient PeerRegistry peers;
+  transient Router router;
+  transient OwnerRemoval ownerRemoval;
+  transient Servers servers;
+  transient LocalChanges localChanges;
+  transient NodePeerHost peerHost;
+  transient EntanglementNode api;
+  /**
+   * Decides update requests and hand-overs one at a time, in the order they arrive.
+   */
+  transient SerialExecutor decisions;
+  /**
+   * Plugin work (applying batches, reading catch-up, removals, listener calls): at most
+   * {@link #WORKERS} threads (started on demand, ended when idle) and a bounded queue; when both are full the submitting
+   * thread runs the task itself (caller runs), which pushes back on the stream that drives it.
+   */
+  transient ThreadPoolExecutor pool;
+  transient ScheduledExecutorService scheduler;
+  private transient volatile boolean running;
+
+  public NodeRuntime(EntanglementConfig config) {
+    this.config = config;
+  }
+
+  /** The node of a SessionFactory, if the plugin runs for it. */
+  static NodeRuntime of(SessionFactory factory) {
+    return RUNNING.get(factory);
+  }
+
+  /** Policies given at boot ({@code entanglement.policy}); before the factory is built. */
+  public void nodePolicies(List<Policy> policies) {
+    nodePolicies.addAll(policies);
+  }
+
+  /** Sets where the node's metrics go (set at boot). */
+  public void metrics(NodeMetrics metrics) {
+    this.metrics = metrics;
+  }
+
+  /** Sets the admin settings read at boot. */
+  public void adminConfig(AdminConfig admin) {
+    this.adminConfig = admin;
+  }
+
+  /** The capture path's view of the node (valid once the factory is built). */
+  public NodeCaptureSink captureSink() {
+    return captureSink;
+  }
+
+  public EntangledModel model() {
+    return model;
+  }
+
+  boolean running() {
+    return running;
+  }
+
+  // ---- start -------------------------------------------------------------------------------
+
+  @Override
+  public void sessionFactoryCreated(SessionFactory sessionFactory) {
+    factory = (SessionFactoryImplementor) sessionFactory;
+    String node = config.nodeName();
+    model = EntangledModel.scan(factory);
+    if (model.isEmpty()) {
+      LOG.infof("Entanglement node '%s': no @Entangled entities in this persistence unit; nothing is captured", node);
+    }
+    bookkeeping = Bookkeeping.forDialect(factory.getJdbcServices().getDialect());
+    StartState start = readStartState();
+    reads = new BookkeepingReads(factory, bookkeeping);
+    clock = new SerialClock(start.lastSerial);
+    ledger = new AckLedger(factory, bookkeeping, node, start.peerPositions);
+    pool = new ThreadPoolExecutor(WORKERS, WORKERS, 60, TimeUnit.SECONDS,
+        new ArrayBlockingQueue<>(WORK_QUEUE), threads("entanglement-" + node + "-worker"),
+        new ThreadPoolExecutor.CallerRunsPolicy());
+    pool.allowCoreThreadTimeOut(true);
+    scheduler = Executors.newSingleThreadScheduledExecutor(threads("entanglement-" + node + "-scheduler"));
+    decisions = new SerialExecutor(pool);
+    peers = new PeerRegistry(node, pool);
+    policy = new PolicyPoints(new PolicyEngine(nodePolicies, model, this::policyPeer), model, factory);
+    applier = new InboundApplier(factory, model, bookkeeping, node);
+    applier.load();
+    housekeeper = new Housekeeper(factory, bookkeeping, node, clock, ledger, start.compactedThrough,
+        () -> applier.retryParked(1000));
+    router = new Router(node, peers, model, applier::objectKey);
+    localChanges = new LocalChanges(node, clock, peers, () -> transitions);
+    catchUpReader = new CatchUpReader(factory, model, bookkeeping);
+    OwnershipHosts hosts = new OwnershipHosts(this);
+    forwarder = new Forwarder(hosts.forwarder());
+    requestExecutor = new RequestExecutor(factory, model, bookkeeping, hosts.requestExecutor());
+    handover = new Handover(factory, model, bookkeeping, ownership, decisions, hosts.handover());
+    handover.takeOverPending(start.ownershipRows);
+    transitions = new Transitions(model, new TransitionHost(this), new SerialExecutor(pool));
+    ephemerals = new EphemeralStore(new EphemeralHost(this), pool);
+    policy.ephemeralTypes(ephemerals::typeNamed);
+    policy.ephemeralValues(ephemerals::decoded);
+    ownerRemoval = new OwnerRemoval(node, peers, pool, new OwnerRemoval.Forget() {
+      @Override
+      public int deleteObjects(String owner) {
+        return applier.removeOwner(owner);
+      }
+
+      @Override
+      public void forget(String owner) {
+        router.forget(owner);
+        ownership.forgetOwner(owner);
+        ephemerals.ownerRemoved(owner);
+      }
+    });
+    applier.hooks(new ApplyHooks(this));
+    peerHost = new NodePeerHost(this);
+    subscribeToPeers();
+    api = new EntanglementNode(this);
+    servers = new Servers(node, config.tls());
+    running = true;
+    try {
+      config.listen().ifPresent(address -> servers.startReplication(address, peerHost.replicationService()));
+      adminConfig.listen().ifPresent(address -> servers.startAdmin(address, api.adminService(),
+          AdminGrpc.SERVICE_NAME));
+    } catch (RuntimeException e) {
+      stop();
+      throw e;
+    }
+    for (PeerAddress address : config.peers()) {
+      ManagedChannel channel = Transports.channel(address, config.tls());
+      peerHost.dial(address.toString(), channel, channel);
+    }
+    long every = config.compactionInterval().toMillis();
+    scheduler.scheduleWithFixedDelay(housekeeper::run, every, every, TimeUnit.MILLISECONDS);
+    long flush = config.heartbeatInterval().toMillis();
+    scheduler.scheduleWithFixedDelay(ledger::flush, flush, flush, TimeUnit.MILLISECONDS);
+    // ephemeral objects whose time to live passed disappear within about 100 ms of it
+    scheduler.scheduleWithFixedDelay(() -> {
+      try {
+        ephemerals.expire();
+      } catch (RuntimeException e) {
+        LOG.errorf(e, "Could not expire ephemeral objects");
+      }
+    }, 100, 100, TimeUnit.MILLISECONDS);
+    pool.execute(() -> applier.retryParked(Integer.MAX_VALUE));
+    RUNNING.put(sessionFactory, this);
+    LOG.infof("Entanglement node '%s' started (%d replicated entity types, last serial %d)",
+        node, model.types().size(), start.lastSerial);
+  }
+
+  /** What the node reads of its tables before anything runs. */
+  private record StartState(long lastSerial, long compactedThrough, Map<String, Long> peerPositions,
+      List<Bookkeeping.ObjectRow> ownershipRows) {}
+
+  private StartState readStartState() {
+    String node = config.nodeName();
+    ConnectionProvider connectionProvider = factory.getServiceRegistry().requireService(ConnectionProvider.class);
+    if (config.migrateSchema()) {
+      SchemaMigrator.migrate(connectionProvider);
+    }
+    try {
+      Connection connection = connectionProvider.getConnection();
+      try {
+        boolean autoCommit = connection.getAutoCommit();
+        connection.setAutoCommit(true);
+        try {
+          if (!config.migrateSchema()) {
+            SchemaMigrator.verify(connection);
+          }
+          Bookkeeping.claimNode(connection, node);
+          StartState state = new StartState(Bookkeeping.lastSerial(connection, node),
+              Bookkeeping.compactedThrough(connection, node), bookkeeping.peerPositions(connection, node),
+              bookkeeping.ownershipRows(connection, node));
+          for (Bookkeeping.ObjectRow row : state.ownershipRows()) {
+            String key = row.entity() + '#' + row.id();
+            if (row.effectiveOwner().equals(node)) {
+              ownership.ownedHere(key, row.owner().equals(node) ? row.epoch() : 0);
+            } else {
+              ownership.owned(key, row.effectiveOwner());
+            }
+          }
+          return state;
+        } finally {
+          connection.setAutoCommit(autoCommit);
+        }
+      } finally {
+        connectionProvider.closeConnection(connection);
+      }
+    } catch (SQLException e) {
+      throw new EntanglementConfigurationException(
+          "Entanglement could not read its tables at start: " + e.getMessage(), e);
+    }
+  }
+
+  /** Who hears of peers coming and going. */
+  private void subscribeToPeers() {
+    peers.subscribe(router);
+    peers.subscribe(new PeerRegistry.Events() {
+      @Override
+      public void connected(dev.entanglement.hibernate.internal.peer.PeerConnection connection) {
+        pool.execute(forwarder::flush);
+        pool.execute(() -> ephemerals.connected(connection));
+        metrics.peerConnected(connection, new PeerFigures(NodeRuntime.this, connection.peerName()));
+      }
+
+      @Override
+      public void replaced(dev.entanglement.hibernate.internal.peer.PeerConnection old) {
+        metrics.peerGone(old);
+      }
+
+      @Override
+      public void gone(dev.entanglement.hibernate.internal.peer.PeerConnection connection) {
+        forwarder.peerGone(connection.peerName());
+        metrics.peerGone(connection);
+      }
+
+      @Override
+      public void streamEnded(dev.entanglement.hibernate.internal.peer.PeerConnection connection) {
+        ephemerals.disconnected(connection);
+      }
+    });
+  }
+
+  /** The peer as policies see it. */
+  private dev.entanglement.hibernate.policy.Peer policyPeer(String name) {
+    var connection = peers == null ? null : peers.get(name);
+    return new dev.entanglement.hibernate.policy.Peer(name, connection == null ? null : connection.fingerprint());
+  }
+
+  // ---- stop --------------------------------------------------------------------------------
+
+  @Override
+  public void sessionFactoryClosing(SessionFactory sessionFactory) {
+    RUNNING.remove(sessionFactory);
+    stop();
+  }
+
+  private void stop() {
+    if (!running) {
+      return;
+    }
+    running = false;
+    peers.stop();
+    servers.shutdown();
+    ledger.flush();
+    try {
+      peers.awaitDialers(java.time.Duration.ofSeconds(5));
+      servers.awaitTermination();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    scheduler.shutdownNow();
+    pool.shutdown();
+    try {
+      if (!pool.awaitTermination(5, TimeUnit.SECONDS)) {
+        pool.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    LOG.infof("Entanglement node '%s' stopped", config.nodeName());
+  }
+
+  private static ThreadFactory threads(String prefix) {
+    AtomicInteger count = new AtomicInteger();
+    return task -> {
+      Thread thread = new Thread(task, prefix + "-" + count.incrementAndGet());
+      thread.setDaemon(true);
+      return thread;
+    };
+  }
+}

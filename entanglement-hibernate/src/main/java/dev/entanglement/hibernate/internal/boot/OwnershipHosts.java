@@ -1,0 +1,152 @@
+package dev.entanglement.hibernate.internal.boot;
+
+import dev.entanglement.hibernate.internal.core.Outgoing;
+import dev.entanglement.hibernate.internal.model.EntangledType;
+import dev.entanglement.hibernate.internal.ownership.ForwardRequest;
+import dev.entanglement.hibernate.internal.ownership.Forwarder;
+import dev.entanglement.hibernate.internal.ownership.Handover;
+import dev.entanglement.hibernate.internal.ownership.RequestExecutor;
+import dev.entanglement.hibernate.internal.peer.PeerConnection;
+import dev.entanglement.hibernate.internal.store.Bookkeeping;
+import dev.entanglement.proto.v1.Envelope;
+import dev.entanglement.proto.v1.UpdateRequest;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledExecutorService;
+
+/**
+ * The ownership rooms' views of the node: the forwarder (routes, sending, held serials), the
+ * request executor and the hand-over (serials and publication of the owner's results).
+ *
+ * <h2>Concurrency</h2>
+ * Stateless; every view reads the node's components, which are thread-safe.
+ */
+final class OwnershipHosts {
+  private final NodeRuntime node;
+
+  OwnershipHosts(NodeRuntime node) {
+    this.node = node;
+  }
+
+  Object load(EntangledType type, Object id) {
+    try (var session = node.factory.openSession()) {
+      return session.find(type.persister().getMappedClass(), id);
+    }
+  }
+
+  Forwarder.Host forwarder() {
+    return new Forwarder.Host() {
+      @Override
+      public String nodeName() {
+        return node.config.nodeName();
+      }
+
+      @Override
+      public String routeTo(String owner) {
+        return node.router.routeTo(owner);
+      }
+
+      @Override
+      public boolean send(String peer, Envelope envelope) {
+        PeerConnection connection = node.peers.get(peer);
+        return connection != null && connection.sendUrgent(envelope);
+      }
+
+      @Override
+      public long heldSerial(String key) {
+        Bookkeeping.ObjectRow row = node.reads.row(key);
+        return row == null ? -1 : row.serial();
+      }
+
+      @Override
+      public Object load(ForwardRequest request) {
+        return OwnershipHosts.this.load(request.type(), request.id());
+      }
+
+      @Override
+      public ScheduledExecutorService scheduler() {
+        return node.scheduler;
+      }
+
+      @Override
+      public Executor pool() {
+        return node.pool;
+      }
+
+      @Override
+      public Duration timeout() {
+        return node.config.requestTimeout();
+      }
+    };
+  }
+
+  RequestExecutor.Host requestExecutor() {
+    return new RequestExecutor.Host() {
+      @Override
+      public String nodeName() {
+        return node.config.nodeName();
+      }
+
+      @Override
+      public long nextSerial() {
+        return node.localChanges.nextSerial();
+      }
+
+      @Override
+      public void finished(List<Long> serials) {
+        node.localChanges.finished(serials);
+      }
+
+      @Override
+      public void publish(List<Outgoing> changes) {
+        node.localChanges.publish(changes);
+      }
+
+      @Override
+      public String deniedObject(String peer, EntangledType type, UpdateRequest request, Object incoming,
+          Object stored) {
+        return node.policy.objectDenied(peer, type, node.policy.messageOf(type, request), incoming, stored);
+      }
+    };
+  }
+
+  Handover.Host handover() {
+    return new Handover.Host() {
+      @Override
+      public String nodeName() {
+        return node.config.nodeName();
+      }
+
+      @Override
+      public long nextSerial() {
+        return node.localChanges.nextSerial();
+      }
+
+      @Override
+      public void finished(List<Long> serials) {
+        node.localChanges.finished(serials);
+      }
+
+      @Override
+      public void publish(List<Outgoing> changes) {
+        node.localChanges.publish(changes);
+      }
+
+      @Override
+      public Object load(EntangledType type, Object id) {
+        return OwnershipHosts.this.load(type, id);
+      }
+
+      @Override
+      public ScheduledExecutorService scheduler() {
+        return node.scheduler;
+      }
+
+      @Override
+      public Duration timeout() {
+        return node.config.requestTimeout();
+      }
+    };
+  }
+}

@@ -1,0 +1,90 @@
+package dev.entanglement.hibernate.internal.boot;
+
+import dev.entanglement.hibernate.internal.model.DecodeException;
+import dev.entanglement.hibernate.internal.model.EntangledType;
+import dev.entanglement.hibernate.internal.peer.PeerConnection;
+import dev.entanglement.hibernate.internal.store.Bookkeeping;
+import dev.entanglement.hibernate.internal.transition.Transitions;
+import dev.entanglement.proto.v1.Attribute;
+import dev.entanglement.proto.v1.Envelope;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+
+/**
+ * The transitions' view of the node: owners, held rows, flooding to the peers the policies
+ * allow, decoding provisional values against the stored object, and committing through the
+ * owner.
+ *
+ * <h2>Concurrency</h2>
+ * Stateless; database work happens in a session of its own per call.
+ */
+final class TransitionHost implements Transitions.Host {
+  private final NodeRuntime node;
+
+  TransitionHost(NodeRuntime node) {
+    this.node = node;
+  }
+
+  @Override
+  public String nodeName() {
+    return node.config.nodeName();
+  }
+
+  @Override
+  public String ownerOf(EntangledType type, String key) {
+    String remote = node.ownership.remoteOwner(key);
+    return remote != null ? remote : node.config.nodeName();
+  }
+
+  @Override
+  public Bookkeeping.ObjectRow heldRow(EntangledType type, String idText) {
+    return node.reads.row(type.name(), idText);
+  }
+
+  @Override
+  public void flood(String exceptPeer, Envelope envelope) {
+    for (PeerConnection connection : node.peers.others(exceptPeer)) {
+      if (node.policy.sendDenied(connection.peerName(), envelope.getTransition()) == null) {
+        connection.sendUrgent(envelope);
+      }
+    }
+  }
+
+  @Override
+  public Object load(EntangledType type, Object id) {
+    try (var session = node.factory.openSession()) {
+      return session.find(type.persister().getMappedClass(), id);
+    }
+  }
+
+  @Override
+  public Map<String, Object> decode(EntangledType type, Object id, List<Attribute> attributes)
+      throws DecodeException {
+    try (var session = node.factory.openStatelessSession()) {
+      Object current = session.get(type.persister().getEntityName(), id);
+      Object[] state = current == null ? new Object[type.persister().getPropertyNames().length]
+          : type.persister().getValues(current);
+      type.decode(attributes, state,
+          (referenced, referencedId) -> session.get(referenced.persister().getEntityName(), referencedId));
+      Map<String, Object> values = new LinkedHashMap<>();
+      String[] names = type.persister().getPropertyNames();
+      for (Attribute attribute : attributes) {
+        for (int i = 0; i < names.length; i++) {
+          if (names[i].equals(attribute.getName())) {
+            values.put(names[i], state[i]);
+          }
+        }
+      }
+      return values;
+    }
+  }
+
+  @Override
+  @SuppressWarnings("unchecked")
+  public CompletableFuture<Object> commit(EntangledType type, Object id, Consumer<Object> change) {
+    return node.api.update((Class<Object>) type.persister().getMappedClass(), id, change);
+  }
+}

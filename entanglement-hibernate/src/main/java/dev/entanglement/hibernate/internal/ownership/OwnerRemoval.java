@@ -1,0 +1,85 @@
+package dev.entanglement.hibernate.internal.ownership;
+
+import dev.entanglement.hibernate.internal.peer.PeerConnection;
+import dev.entanglement.hibernate.internal.peer.PeerRegistry;
+import dev.entanglement.proto.v1.Envelope;
+import dev.entanglement.proto.v1.OwnerRemoved;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.function.ToIntFunction;
+import org.jboss.logging.Logger;
+
+/**
+ * Removal of an owner for good by an operator: its objects are deleted here, its changes refused
+ * from then on, and the removal flooded so every node does the same.
+ *
+ * <h2>Concurrency</h2>
+ * {@code removed} is a concurrent map; {@code putIfAbsent} makes each removal happen once per
+ * node even when it arrives over several paths at once. Removals run on {@code pool}.
+ */
+public final class OwnerRemoval {
+  private static final Logger LOG = Logger.getLogger(OwnerRemoval.class);
+
+  /** What else forgets a removed owner. */
+  public interface Forget {
+    /** Deletes the owner's objects here; returns how many. Blocking. */
+    int deleteObjects(String owner);
+
+    /** Forgets everything else known of the owner (routes, ownership, ephemeral objects). */
+    void forget(String owner);
+  }
+
+  private final String nodeName;
+  private final PeerRegistry peers;
+  private final Executor pool;
+  private final Forget forget;
+  /** Owner -> the node where an operator removed it. */
+  private final Map<String, String> removed = new ConcurrentHashMap<>();
+
+  public OwnerRemoval(String nodeName, PeerRegistry peers, Executor pool, Forget forget) {
+    this.nodeName = nodeName;
+    this.peers = peers;
+    this.pool = pool;
+    this.forget = forget;
+  }
+
+  /** The node where the owner was removed, or null if it was not. */
+  public String removedBy(String owner) {
+    return removed.get(owner);
+  }
+
+  /** An operator removes an owner here. Completes with the number of objects deleted here. */
+  public CompletableFuture<Integer> remove(String owner) {
+    if (owner.equals(nodeName)) {
+      return CompletableFuture.failedFuture(new IllegalArgumentException(
+          "node '%s' cannot remove itself as an owner".formatted(owner)));
+    }
+    OwnerRemoved removal = OwnerRemoved.newBuilder().setOwner(owner).setRemovedBy(nodeName).build();
+    return CompletableFuture.supplyAsync(() -> apply(null, removal), pool);
+  }
+
+  /** A removal arrived from a peer. Never blocks. */
+  public void received(String peer, OwnerRemoved removal) {
+    if (!removal.getOwner().equals(nodeName)) {
+      pool.execute(() -> apply(peer, removal));
+    }
+  }
+
+  private int apply(String from, OwnerRemoved removal) {
+    String owner = removal.getOwner();
+    if (removed.putIfAbsent(owner, removal.getRemovedBy()) != null) {
+      return 0; // known already: not passed on again (loops end here)
+    }
+    int count = forget.deleteObjects(owner);
+    forget.forget(owner);
+    LOG.infof("Node '%s' removed owner '%s' (removed by an operator at '%s'): %d objects deleted", nodeName,
+        owner, removal.getRemovedBy(), count);
+    Envelope envelope = Envelope.newBuilder().setOwnerRemoved(removal).build();
+    for (PeerConnection connection : peers.others(from)) {
+      connection.sendUrgent(envelope);
+    }
+    return count;
+  }
+}

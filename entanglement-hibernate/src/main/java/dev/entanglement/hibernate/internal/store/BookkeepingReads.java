@@ -1,0 +1,45 @@
+package dev.entanglement.hibernate.internal.store;
+
+import java.util.Map;
+import org.hibernate.engine.spi.SessionFactoryImplementor;
+
+/**
+ * Reads of the bookkeeping tables for operators and the ownership rooms, each in a short
+ * session of its own. Stateless and thread-safe.
+ */
+public final class BookkeepingReads {
+  private final SessionFactoryImplementor factory;
+  private final Bookkeeping bookkeeping;
+
+  public BookkeepingReads(SessionFactoryImplementor factory, Bookkeeping bookkeeping) {
+    this.factory = factory;
+    this.bookkeeping = bookkeeping;
+  }
+
+  /** An object's bookkeeping row, or null. */
+  public Bookkeeping.ObjectRow row(String entity, String id) {
+    try (var session = factory.openStatelessSession()) {
+      return session.doReturningWork(c -> bookkeeping.read(c, entity, id));
+    }
+  }
+
+  /** An object's row by its key {@code entity#id}, or null. */
+  public Bookkeeping.ObjectRow row(String key) {
+    int hash = key.indexOf('#');
+    return row(key.substring(0, hash), key.substring(hash + 1));
+  }
+
+  /** How many of an owner's rows have a serial above {@code after}. */
+  public long countChangedSince(String owner, long after) {
+    try (var session = factory.openStatelessSession()) {
+      return session.doReturningWork(c -> bookkeeping.countChangedSince(c, owner, after));
+    }
+  }
+
+  /** Per owner held here: [live objects, tombstones]. */
+  public Map<String, long[]> ownerCounts() {
+    try (var session = factory.openStatelessSession()) {
+      return session.doReturningWork(bookkeeping::ownerCounts);
+    }
+  }
+}

@@ -1,0 +1,48 @@
+package dev.entanglement.hibernate.internal.store;
+
+import java.util.List;
+import java.util.TreeSet;
+
+/**
+ * Gives out this node's serials and knows which are still unfinished, so that positions never
+ * pass a serial whose transaction may still commit.
+ *
+ * <h2>Concurrency</h2>
+ * {@code lastSerial} and {@code unfinished} are guarded by {@code this}; every method is short
+ * and never blocks on I/O.
+ */
+public final class SerialClock {
+  private long lastSerial; // guarded by this
+  private final TreeSet<Long> unfinished = new TreeSet<>(); // guarded by this
+
+  public SerialClock(long lastSerial) {
+    this.lastSerial = lastSerial;
+  }
+
+  /** The next serial for one of this node's objects; unfinished until {@link #finished}. */
+  public synchronized long next() {
+    long next = ++lastSerial;
+    unfinished.add(next);
+    return next;
+  }
+
+  /** The transaction that took these serials has completed (committed and published, or not). */
+  public synchronized void finished(List<Long> serials) {
+    unfinished.removeAll(serials);
+  }
+
+  /** Every serial below this one is finished. */
+  public synchronized long lowestUnfinished() {
+    return unfinished.isEmpty() ? lastSerial + 1 : unfinished.first();
+  }
+
+  /** Makes sure the next serial is above {@code serial} (a peer holds that much of ours). */
+  public synchronized void ensureAbove(long serial) {
+    lastSerial = Math.max(lastSerial, serial);
+  }
+
+  /** The highest serial given out. */
+  public synchronized long last() {
+    return lastSerial;
+  }
+}

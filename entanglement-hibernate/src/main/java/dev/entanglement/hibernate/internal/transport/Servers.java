@@ -1,0 +1,107 @@
+package dev.entanglement.hibernate.internal.transport;
+
+import dev.entanglement.hibernate.EntanglementConfigurationException;
+import io.grpc.BindableService;
+import io.grpc.Server;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.jboss.logging.Logger;
+
+/**
+ * The node's two servers: replication (where peers dial in) and admin (the admin service with
+ * gRPC health and reflection), each started only when its address is configured.
+ *
+ * <h2>Concurrency</h2>
+ * Started and stopped on the thread that builds or closes the SessionFactory; the server fields
+ * are volatile so that address queries from other threads see them.
+ */
+public final class Servers {
+  private static final Logger LOG = Logger.getLogger(Servers.class);
+
+  private final String nodeName;
+  private final TlsConfig tls;
+  private volatile Server replication;
+  private volatile PeerAddress replicationAddress;
+  private volatile Server admin;
+  private volatile PeerAddress adminAddress;
+
+  public Servers(String nodeName, TlsConfig tls) {
+    this.nodeName = nodeName;
+    this.tls = tls;
+  }
+
+  /** Serves replication on {@code address}; fails naming {@code entanglement.listen}. */
+  public void startReplication(PeerAddress address, BindableService service) {
+    try {
+      replication = Transports.startServer(nodeName, address, service, tls);
+      replicationAddress = address;
+    } catch (IOException e) {
+      throw new EntanglementConfigurationException("Setting entanglement.listen has the value '%s', ".formatted(address)
+          + "but the node could not listen there: " + e.getMessage(), e);
+    }
+    LOG.infof("Entanglement node '%s' listens on %s", nodeName, replicationAddress().orElse("?"));
+  }
+
+  /** Serves the (already access-controlled) admin service with health and reflection. */
+  public void startAdmin(PeerAddress address, ServerServiceDefinition adminService, String adminServiceName) {
+    HealthStatusManager health = new HealthStatusManager();
+    health.setStatus("", ServingStatus.SERVING);
+    health.setStatus(adminServiceName, ServingStatus.SERVING);
+    List<ServerServiceDefinition> services = List.of(adminService, health.getHealthService().bindService(),
+        ProtoReflectionServiceV1.newInstance().bindService());
+    try {
+      admin = Transports.startServer(nodeName + " (admin)", address, services, tls == null ? null : tls.adminServerContext());
+      adminAddress = address;
+    } catch (IOException e) {
+      throw new EntanglementConfigurationException("Setting entanglement.admin.listen has the value '%s', "
+          .formatted(address) + "but the node could not listen there: " + e.getMessage(), e);
+    }
+    LOG.infof("Entanglement node '%s' serves its admin API on %s", nodeName, adminAddress().orElse("?"));
+  }
+
+  /** The address replication listens on, with the port actually bound. */
+  public Optional<String> replicationAddress() {
+    Server server = replication;
+    if (server == null) {
+      return Optional.empty();
+    }
+    if (!replicationAddress.isNetwork()) {
+      return Optional.of(replicationAddress.toString());
+    }
+    InetSocketAddress bound = (InetSocketAddress) server.getListenSockets().get(0);
+    return Optional.of(new PeerAddress(replicationAddress.host(), bound.getPort()).toString());
+  }
+
+  /** Where the admin server listens, with the port actually bound. */
+  public Optional<String> adminAddress() {
+    Server server = admin;
+    if (server == null) {
+      return Optional.empty();
+    }
+    return Optional.of(adminAddress.isNetwork() ? adminAddress.host() + ":" + server.getPort() : adminAddress.toString());
+  }
+
+  /** Stops accepting streams (the open ones end with their connections). */
+  public void shutdown() {
+    if (replication != null) {
+      replication.shutdown();
+    }
+    if (admin != null) {
+      admin.shutdownNow();
+    }
+  }
+
+  /** Waits for the replication server to end, forcing it after 5 s. */
+  public void awaitTermination() throws InterruptedException {
+    if (replication != null && !replication.awaitTermination(5, TimeUnit.SECONDS)) {
+      replication.shutdownNow();
+    }
+  }
+}
