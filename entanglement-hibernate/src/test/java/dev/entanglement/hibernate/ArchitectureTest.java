@@ -66,7 +66,8 @@ class ArchitectureTest {
   void kernelDependsOnNoOtherInternalPackage() {
     classes().that().resideInAPackage(ROOT + ".internal.core..")
         .should().onlyDependOnClassesThat().resideInAnyPackage(ROOT + ".internal.core..", "java..",
-            "dev.entanglement.proto..", "com.google.protobuf..", "org.jboss.logging..")
+            "dev.entanglement.proto..", "com.google.protobuf..", "org.jboss.logging..",
+            "com.google.errorprone.annotations..")
         .check(plugin);
   }
 

@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.core;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import java.util.ArrayDeque;
 import java.util.Queue;
 import java.util.concurrent.Executor;
@@ -18,7 +19,9 @@ public final class SerialExecutor implements Executor {
   private static final Logger LOG = Logger.getLogger(SerialExecutor.class);
 
   private final Executor delegate;
+  @GuardedBy("this")
   private final Queue<Runnable> queue = new ArrayDeque<>();
+  @GuardedBy("this")
   private boolean running;
 
   public SerialExecutor(Executor delegate) {

@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.ownership;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.entanglement.hibernate.RefusalReason;
 import dev.entanglement.hibernate.UpdateRequestException;
 import dev.entanglement.proto.v1.Attribute;
@@ -79,12 +80,22 @@ public final class Forwarder {
 
   private final Host host;
   private final Object lock = new Object();
-  private long nextId; // lock
-  private final Map<Long, Pending> pending = new HashMap<>(); // lock: by request id
-  private final Map<String, Pending> unsent = new LinkedHashMap<>(); // lock: by object key
-  private final Map<String, List<Pending>> waitingForCopy = new HashMap<>(); // lock: by object key
-  private final Map<Long, Hop> hops = new HashMap<>(); // lock: relayed requests by our id
-  private ScheduledFuture<?> retry; // lock
+  @GuardedBy("lock")
+  private long nextId;
+  /** By request id. */
+  @GuardedBy("lock")
+  private final Map<Long, Pending> pending = new HashMap<>();
+  /** By object key. */
+  @GuardedBy("lock")
+  private final Map<String, Pending> unsent = new LinkedHashMap<>();
+  /** By object key. */
+  @GuardedBy("lock")
+  private final Map<String, List<Pending>> waitingForCopy = new HashMap<>();
+  /** Relayed requests by our id. */
+  @GuardedBy("lock")
+  private final Map<Long, Hop> hops = new HashMap<>();
+  @GuardedBy("lock")
+  private ScheduledFuture<?> retry;
 
   public Forwarder(Host host) {
     this.host = host;

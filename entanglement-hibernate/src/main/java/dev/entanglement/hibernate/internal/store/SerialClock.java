@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.store;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import java.util.List;
 import java.util.TreeSet;
 
@@ -12,8 +13,10 @@ import java.util.TreeSet;
  * and never blocks on I/O.
  */
 public final class SerialClock {
-  private long lastSerial; // guarded by this
-  private final TreeSet<Long> unfinished = new TreeSet<>(); // guarded by this
+  @GuardedBy("this")
+  private long lastSerial;
+  @GuardedBy("this")
+  private final TreeSet<Long> unfinished = new TreeSet<>();
 
   public SerialClock(long lastSerial) {
     this.lastSerial = lastSerial;

@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.transition;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.entanglement.hibernate.Transition;
 import dev.entanglement.hibernate.TransitionBrokenException;
 import dev.entanglement.hibernate.TransitionEvent;
@@ -95,9 +96,10 @@ public final class Transitions {
   private final Executor callbacks;
   private final List<TransitionListener> listeners = new CopyOnWriteArrayList<>();
   private final AtomicLong nextId = new AtomicLong();
-  // guarded by this
+  @GuardedBy("this")
   private final Map<String, Active> byObject = new HashMap<>();
-  // guarded by this: transitions that ended or broke here, so late copies are ignored
+  /** Transitions that ended or broke here, so late copies are ignored. */
+  @GuardedBy("this")
   private final Map<String, Boolean> over = new LinkedHashMap<>(16, 0.75f, false) {
     @Override
     protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
