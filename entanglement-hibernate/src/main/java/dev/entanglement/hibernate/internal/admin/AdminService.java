@@ -1,5 +1,7 @@
 package dev.entanglement.hibernate.internal.admin;
 
+import java.util.Set;
+import java.util.TreeSet;
 import dev.entanglement.hibernate.EntanglementException;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.peer.PeerConnection;
@@ -216,7 +218,7 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
           throw new IllegalArgumentException(("peer '%s' is the owner '%s' itself; a resync sends a peer the objects "
               + "of other owners").formatted(peer, owner));
         }
-        java.util.Set<String> owners = new java.util.TreeSet<>(runtime.ownerCounts().keySet());
+        Set<String> owners = new TreeSet<>(runtime.ownerCounts().keySet());
         owners.add(runtime.nodeName());
         if (!owners.contains(owner)) {
           throw notFound("node '%s' holds no objects of an owner named '%s'; its owners: %s"

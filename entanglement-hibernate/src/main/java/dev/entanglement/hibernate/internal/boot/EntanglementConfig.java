@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.boot;
 
+import dev.entanglement.hibernate.internal.transport.TlsConfig;
 import dev.entanglement.hibernate.EntanglementConfigurationException;
 import dev.entanglement.hibernate.EntanglementSettings;
 import dev.entanglement.hibernate.internal.transport.PeerAddress;
@@ -29,7 +30,7 @@ public record EntanglementConfig(
     Duration heartbeatTimeout,
     Duration compactionInterval,
     Duration requestTimeout,
-    dev.entanglement.hibernate.internal.transport.TlsConfig tls) {
+    TlsConfig tls) {
 
   private static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
@@ -68,7 +69,7 @@ public record EntanglementConfig(
       }
     }
     boolean plaintext = bool(settings, EntanglementSettings.PLAINTEXT, false);
-    var tls = dev.entanglement.hibernate.internal.transport.TlsConfig.read(nodeName,
+    var tls = TlsConfig.read(nodeName,
         text(settings, EntanglementSettings.TLS_CERTIFICATE), text(settings, EntanglementSettings.TLS_PRIVATE_KEY),
         text(settings, EntanglementSettings.TLS_TRUST), text(settings, EntanglementSettings.TLS_TRUSTED_FINGERPRINTS));
     if (tls != null && plaintext) {

@@ -1,5 +1,10 @@
 package dev.entanglement.hibernate.internal.boot;
 
+import java.time.Duration;
+import java.util.Optional;
+import java.util.Set;
+import dev.entanglement.hibernate.internal.peer.PeerConnection;
+import dev.entanglement.hibernate.policy.Peer;
 import dev.entanglement.hibernate.EntanglementConfigurationException;
 import dev.entanglement.hibernate.internal.admin.AdminConfig;
 import dev.entanglement.hibernate.internal.apply.InboundApplier;
@@ -72,7 +77,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
 
   final transient EntanglementConfig config;
   final transient List<Policy> nodePolicies = new ArrayList<>();
-  transient AdminConfig adminConfig = new AdminConfig(java.util.Optional.empty(), null, java.util.Set.of());
+  transient AdminConfig adminConfig = new AdminConfig(Optional.empty(), null, Set.of());
   transient NodeMetrics metrics = NodeMetrics.NONE;
   final transient AtomicLong captureFailures = new AtomicLong();
   private final transient NodeCaptureSink captureSink = new NodeCaptureSink(this);
@@ -287,34 +292,34 @@ public final class NodeRuntime implements SessionFactoryObserver {
     peers.subscribe(router);
     peers.subscribe(new PeerRegistry.Events() {
       @Override
-      public void connected(dev.entanglement.hibernate.internal.peer.PeerConnection connection) {
+      public void connected(PeerConnection connection) {
         pool.execute(forwarder::flush);
         pool.execute(() -> ephemerals.connected(connection));
         metrics.peerConnected(connection, new PeerFigures(NodeRuntime.this, connection.peerName()));
       }
 
       @Override
-      public void replaced(dev.entanglement.hibernate.internal.peer.PeerConnection old) {
+      public void replaced(PeerConnection old) {
         metrics.peerGone(old);
       }
 
       @Override
-      public void gone(dev.entanglement.hibernate.internal.peer.PeerConnection connection) {
+      public void gone(PeerConnection connection) {
         forwarder.peerGone(connection.peerName());
         metrics.peerGone(connection);
       }
 
       @Override
-      public void streamEnded(dev.entanglement.hibernate.internal.peer.PeerConnection connection) {
+      public void streamEnded(PeerConnection connection) {
         ephemerals.disconnected(connection);
       }
     });
   }
 
   /** The peer as policies see it. */
-  private dev.entanglement.hibernate.policy.Peer policyPeer(String name) {
+  private Peer policyPeer(String name) {
     var connection = peers == null ? null : peers.get(name);
-    return new dev.entanglement.hibernate.policy.Peer(name, connection == null ? null : connection.fingerprint());
+    return new Peer(name, connection == null ? null : connection.fingerprint());
   }
 
   // ---- stop --------------------------------------------------------------------------------
@@ -334,7 +339,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
     servers.shutdown();
     ledger.flush();
     try {
-      peers.awaitDialers(java.time.Duration.ofSeconds(5));
+      peers.awaitDialers(Duration.ofSeconds(5));
       servers.awaitTermination();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.ownership;
 
+import dev.entanglement.hibernate.internal.model.Values;
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.entanglement.hibernate.RefusalReason;
 import dev.entanglement.hibernate.UpdateRequestException;
@@ -288,7 +289,7 @@ public final class Forwarder {
       case DECIMAL -> id.getDecimal();
       case TEMPORAL -> id.getTemporal();
       case ENUM_CONSTANT -> id.getEnumConstant();
-      default -> dev.entanglement.hibernate.internal.model.Values.shortText(id);
+      default -> Values.shortText(id);
     };
   }
 

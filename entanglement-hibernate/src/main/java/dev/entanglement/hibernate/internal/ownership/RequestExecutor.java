@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.ownership;
 
+import dev.entanglement.hibernate.internal.model.Values;
 import dev.entanglement.hibernate.internal.model.DecodeException;
 import dev.entanglement.hibernate.internal.model.EntangledModel;
 import dev.entanglement.hibernate.internal.model.EntangledType;
@@ -137,7 +138,7 @@ public final class RequestExecutor {
               && !type.version(persister.getValues(existing)).equals(request.getExpectedVersion())) {
             tx.rollback();
             return outcome(RequestStatus.CONFLICT, "%s changed at its owner '%s' since the version the request was made from (%s, now %s)"
-                .formatted(key, self, dev.entanglement.hibernate.internal.model.Values.shortText(request.getExpectedVersion()), current));
+                .formatted(key, self, Values.shortText(request.getExpectedVersion()), current));
           }
           Object[] before = persister.getValues(existing).clone();
           state = type.decode(request.getAttributesList(), persister.getValues(existing), loader(session));

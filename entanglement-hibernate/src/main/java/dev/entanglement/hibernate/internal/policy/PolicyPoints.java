@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.policy;
 
+import java.util.function.Function;
 import dev.entanglement.hibernate.PolicyDenial.Check;
 import dev.entanglement.hibernate.PolicyDenial.Direction;
 import dev.entanglement.hibernate.internal.model.DecodeException;
@@ -47,10 +48,10 @@ public final class PolicyPoints {
     this.ephemeralTypes = lookup;
   }
 
-  private volatile java.util.function.Function<Change, Object> ephemeralValues = change -> null;
+  private volatile Function<Change, Object> ephemeralValues = change -> null;
 
   /** How an ephemeral change becomes its record, for {@link ObjectRef#entity()} (null when it cannot). */
-  public void ephemeralValues(java.util.function.Function<Change, Object> decoder) {
+  public void ephemeralValues(Function<Change, Object> decoder) {
     this.ephemeralValues = decoder;
   }
 
@@ -161,9 +162,9 @@ public final class PolicyPoints {
   private static final class EphemeralRef implements ObjectRef {
     private final Class<?> type;
     private final Change change;
-    private final java.util.function.Function<Change, Object> decoder;
+    private final Function<Change, Object> decoder;
 
-    EphemeralRef(Class<?> type, Change change, java.util.function.Function<Change, Object> decoder) {
+    EphemeralRef(Class<?> type, Change change, Function<Change, Object> decoder) {
       this.type = type;
       this.change = change;
       this.decoder = decoder;

@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.store;
 
+import java.util.concurrent.atomic.AtomicBoolean;
 import dev.entanglement.hibernate.EntanglementConfigurationException;
 import dev.entanglement.hibernate.EntanglementSettings;
 import java.io.PrintWriter;
@@ -69,7 +70,7 @@ public final class SchemaMigrator {
     @Override
     public Connection getConnection() throws SQLException {
       Connection connection = provider.getConnection();
-      java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+      AtomicBoolean closed = new AtomicBoolean();
       return (Connection) Proxy.newProxyInstance(SchemaMigrator.class.getClassLoader(),
           new Class<?>[] {Connection.class}, (proxy, method, args) -> {
             if (method.getName().equals("close") && method.getParameterCount() == 0) {
