@@ -2,6 +2,8 @@ package dev.entanglement.hibernate.internal.boot;
 
 import dev.entanglement.hibernate.internal.NodeRuntime;
 import dev.entanglement.hibernate.internal.capture.CaptureListener;
+import dev.entanglement.hibernate.internal.capture.OpenTransactions;
+import dev.entanglement.hibernate.internal.capture.OwnershipGuard;
 import java.util.Optional;
 import org.hibernate.boot.Metadata;
 import org.hibernate.boot.spi.BootstrapContext;
@@ -40,14 +42,16 @@ public final class EntanglementIntegrator implements Integrator {
     runtime.nodePolicies(dev.entanglement.hibernate.internal.policy.PolicyEngine.fromSetting(
         dev.entanglement.hibernate.EntanglementSettings.POLICY, settings.get(dev.entanglement.hibernate.EntanglementSettings.POLICY),
         loader != null ? loader : EntanglementIntegrator.class.getClassLoader()));
-    CaptureListener listener = new CaptureListener(() -> runtime, runtime::model);
+    OpenTransactions transactions = new OpenTransactions();
+    CaptureListener listener = new CaptureListener(() -> runtime, runtime::model, transactions);
     var listeners = sessionFactory.getEventListenerRegistry();
     listeners.appendListeners(EventType.POST_INSERT, listener);
     listeners.appendListeners(EventType.POST_UPDATE, listener);
     listeners.appendListeners(EventType.POST_DELETE, listener);
     // changes of other nodes' objects are vetoed here and become update requests
-    listeners.appendListeners(EventType.PRE_UPDATE, listener);
-    listeners.appendListeners(EventType.PRE_DELETE, listener);
+    OwnershipGuard guard = new OwnershipGuard(() -> runtime, runtime::model, transactions);
+    listeners.appendListeners(EventType.PRE_UPDATE, guard);
+    listeners.appendListeners(EventType.PRE_DELETE, guard);
     sessionFactory.addObserver(runtime);
   }
 }
