@@ -96,13 +96,12 @@ final class CoalescingQueue<K, E> {
   /** Completes once every event queued so far has been delivered (or coalesced into a later one). */
   CompletableFuture<Void> delivered() {
     CompletableFuture<Void> done = new CompletableFuture<>();
+    List<Waiter> finished;
     synchronized (this) {
       waiters.add(new Waiter(nextSequence - 1, done));
-      List<Waiter> finished = finishedWaiters();
-      if (!finished.isEmpty()) {
-        complete(finished); // safe: a fresh future has no dependants yet when it is among them
-      }
+      finished = finishedWaiters();
     }
+    complete(finished);
     return done;
   }
 

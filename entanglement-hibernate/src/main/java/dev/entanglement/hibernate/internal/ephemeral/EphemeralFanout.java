@@ -148,7 +148,7 @@ final class EphemeralFanout implements EphemeralTable.Events<PeerConnection> {
   }
 
   @Override
-  public void removed(String type, String id, String owner, EphemeralTable.Cause cause) {
+  public void removed(String type, String id, String owner, RemovalCause cause) {
     LOG.tracef("Ephemeral %s '%s' of '%s' is gone at node '%s' (%s)", type, id, owner, node, cause);
     queue(new Event(type, id, true, false, null, owner));
   }

@@ -73,14 +73,16 @@ public final class EphemeralStore {
 
   /** @param pool runs the sends and the listener callbacks (each kept in order) */
   public EphemeralStore(Host host, Executor pool) {
-    this(host, pool, Ticker.system(), EphemeralTable.Limits.DEFAULT);
+    this(host, pool, Ticker.system(), UndecodedBound.DEFAULT_PER_OWNER, UndecodedBound.DEFAULT_TOTAL);
   }
 
-  EphemeralStore(Host host, Executor pool, Ticker ticker, EphemeralTable.Limits limits) {
+  /** @param undecodedPerOwner and {@code undecodedTotal}: the {@link UndecodedBound} on objects of types not registered here */
+  EphemeralStore(Host host, Executor pool, Ticker ticker, int undecodedPerOwner, int undecodedTotal) {
     this.host = host;
     this.types = new EphemeralTypes(host::isEntity);
     this.fanout = new EphemeralFanout(host.nodeName(), host::connections, pool);
-    this.table = new EphemeralTable<>(host.nodeName(), System.currentTimeMillis(), ticker, limits, fanout);
+    this.table = new EphemeralTable<>(host.nodeName(), System.currentTimeMillis(), ticker,
+        new UndecodedBound(host.nodeName(), undecodedPerOwner, undecodedTotal), fanout);
   }
 
   /**

@@ -33,50 +33,19 @@ import java.util.function.Predicate;
  * makes the owner the source. When a source ends, its objects go and path-lost notices go to the
  * other peers; a peer that holds an object from elsewhere answers a notice with its copy.
  *
- * <h2>Undecoded objects: bound and policy</h2>
- * An object of a type not registered at this node is held undecoded (value null) so that the
- * node relays it and decodes it once the type is registered. Such objects are held at most
- * {@link Limits#perOwner} per owner and {@link Limits#total} in all (defaults 10,000 and
- * 100,000). A received <em>new</em> undecoded object beyond either bound is refused in band
- * ({@code POLICY}, with a message naming the bound and the remedy: register the type here) and
- * is not relayed from this node; newer states of objects already held, and removals, are always
- * accepted. Objects of registered types are not bounded here: they are the application's own
- * data, which it can see and remove.
+ * <p>An object of a type not registered here is held undecoded (value null): the node relays it,
+ * and decodes it once the type is registered. How many are held is bounded, with the policy
+ * stated in {@link UndecodedBound}: a new one beyond the bound is refused in band and not relayed.
  *
  * <h2>Concurrency</h2>
- * Not thread-safe. Every field ({@code byType}, {@code undecodedByOwner}, {@code undecoded},
- * {@code lastSerial}, the expiry) is confined to the holder of the lock of the
+ * Not thread-safe. Every field ({@code byType}, {@code lastSerial}, the expiry and the undecoded
+ * bound) is confined to the holder of the lock of the
  * {@link EphemeralStore} that owns the table; {@link Events} are called while it is held, so
  * they must only queue work.
  *
  * @param <S> the token of a source stream (compared by identity)
  */
 final class EphemeralTable<S> {
-  /** Why an object disappeared. */
-  enum Cause {
-    /** Its owner removed it (here, or received). */
-    REMOVED,
-    /** A peer it came from lost its way to the owner. */
-    PATH_LOST,
-    /** The stream it came over ended. */
-    SOURCE_ENDED,
-    /** An operator removed its owner. */
-    OWNER_REMOVED,
-    /** Its time to live passed without a newer state. */
-    EXPIRED
-  }
-
-  /** The bounds on objects held undecoded (of types not registered here). */
-  record Limits(int perOwner, int total) {
-    static final Limits DEFAULT = new Limits(10_000, 100_000);
-
-    Limits {
-      if (perOwner < 0 || total < 0) {
-        throw new IllegalArgumentException("undecoded limits must not be negative: " + perOwner + ", " + total);
-      }
-    }
-  }
-
   /** Where the table's effects go; called under the store's lock, in the order of the changes. */
   interface Events<S> {
     /** Sends a change to every peer but {@code exceptPeer} (null for none) and the change's owner. */
@@ -89,7 +58,7 @@ final class EphemeralTable<S> {
 
     void updated(String type, String id, Object value, String owner);
 
-    void removed(String type, String id, String owner, Cause cause);
+    void removed(String type, String id, String owner, RemovalCause cause);
   }
 
   private record Key(String type, String id) {}
@@ -113,18 +82,17 @@ final class EphemeralTable<S> {
   private final String node;
   /** Orders this node's states against those of its earlier runs (a restarted owner starts its serials again). */
   private final long incarnation;
-  private final Limits limits;
+  private final UndecodedBound undecoded;
   private final Events<S> events;
   private final EphemeralExpiry<Key> expiry;
   private final Map<String, Map<String, Entry<S>>> byType = new HashMap<>();
-  private final Map<String, Integer> undecodedByOwner = new HashMap<>();
-  private int undecoded;
   private long lastSerial;
 
-  EphemeralTable(String node, long incarnation, Ticker ticker, Limits limits, Events<S> events) {
+  /** @param undecoded the bound on objects held undecoded (types not registered here) */
+  EphemeralTable(String node, long incarnation, Ticker ticker, UndecodedBound undecoded, Events<S> events) {
     this.node = node;
     this.incarnation = incarnation;
-    this.limits = limits;
+    this.undecoded = undecoded;
     this.events = events;
     this.expiry = new EphemeralExpiry<>(ticker);
   }
@@ -171,7 +139,7 @@ final class EphemeralTable<S> {
     }
     drop(existing);
     events.send(null, removal(existing, ++lastSerial, false));
-    events.removed(type, id, existing.owner(), Cause.REMOVED);
+    events.removed(type, id, existing.owner(), RemovalCause.REMOVED);
     return true;
   }
 
@@ -211,12 +179,12 @@ final class EphemeralTable<S> {
 
   /** How many objects of this owner are held undecoded. */
   int undecoded(String owner) {
-    return undecodedByOwner.getOrDefault(owner, 0);
+    return undecoded.held(owner);
   }
 
   /** How many objects are held undecoded, of every owner. */
   int undecoded() {
-    return undecoded;
+    return undecoded.held();
   }
 
   // ---- receiving --------------------------------------------------------------------------------
@@ -271,11 +239,11 @@ final class EphemeralTable<S> {
       }
       drop(existing);
       events.send(peer, change);
-      events.removed(type, id, existing.owner(), Cause.REMOVED);
+      events.removed(type, id, existing.owner(), RemovalCause.REMOVED);
       return APPLIED;
     }
     if (value == null && (existing == null || existing.value() != null)) {
-      String refusal = undecodedRefusal(change.getOwner(), type);
+      String refusal = undecoded.refusal(change.getOwner(), type);
       if (refusal != null) {
         return rejected(RejectReason.POLICY, refusal);
       }
@@ -305,25 +273,11 @@ final class EphemeralTable<S> {
     if (existing.cameFrom(peer)) {
       drop(existing);
       events.send(peer, removal(existing, existing.serial(), true));
-      events.removed(existing.key().type(), existing.key().id(), existing.owner(), Cause.PATH_LOST);
+      events.removed(existing.key().type(), existing.key().id(), existing.owner(), RemovalCause.PATH_LOST);
       return APPLIED;
     }
     events.offer(from, current(existing));
     return ALREADY_CURRENT;
-  }
-
-  private String undecodedRefusal(String owner, String type) {
-    if (undecoded(owner) >= limits.perOwner()) {
-      return ("node '%s' holds %d ephemeral objects of owner '%s' whose types it has not registered, the most it "
-          + "keeps per owner; %s is refused (register the type at '%s' to hold more)")
-          .formatted(node, undecoded(owner), owner, type, node);
-    }
-    if (undecoded >= limits.total()) {
-      return ("node '%s' holds %d ephemeral objects whose types it has not registered, the most it keeps; "
-          + "%s of '%s' is refused (register the type at '%s' to hold more)")
-          .formatted(node, undecoded, type, owner, node);
-    }
-    return null;
   }
 
   // ---- streams, owners, time, registration ------------------------------------------------------
@@ -348,7 +302,7 @@ final class EphemeralTable<S> {
     for (Entry<S> entry : gone) {
       drop(entry);
       events.send(peer, removal(entry, entry.serial(), true));
-      events.removed(entry.key().type(), entry.key().id(), entry.owner(), Cause.SOURCE_ENDED);
+      events.removed(entry.key().type(), entry.key().id(), entry.owner(), RemovalCause.SOURCE_ENDED);
     }
     return gone.size();
   }
@@ -357,7 +311,7 @@ final class EphemeralTable<S> {
   void ownerRemoved(String owner) {
     for (Entry<S> entry : matching(entry -> entry.owner().equals(owner))) {
       drop(entry);
-      events.removed(entry.key().type(), entry.key().id(), entry.owner(), Cause.OWNER_REMOVED);
+      events.removed(entry.key().type(), entry.key().id(), entry.owner(), RemovalCause.OWNER_REMOVED);
     }
   }
 
@@ -371,7 +325,7 @@ final class EphemeralTable<S> {
       Entry<S> entry = entry(key);
       if (entry != null) {
         drop(entry);
-        events.removed(key.type(), key.id(), entry.owner(), Cause.EXPIRED);
+        events.removed(key.type(), key.id(), entry.owner(), RemovalCause.EXPIRED);
       }
     }
     return due.size();
@@ -414,10 +368,10 @@ final class EphemeralTable<S> {
   private void swap(Entry<S> entry) {
     Entry<S> old = byType.computeIfAbsent(entry.key().type(), t -> new HashMap<>()).put(entry.key().id(), entry);
     if (old != null && old.value() == null) {
-      countUndecoded(old.owner(), -1);
+      undecoded.count(old.owner(), -1);
     }
     if (entry.value() == null) {
-      countUndecoded(entry.owner(), 1);
+      undecoded.count(entry.owner(), 1);
     }
   }
 
@@ -430,14 +384,9 @@ final class EphemeralTable<S> {
       byType.remove(entry.key().type());
     }
     if (entry.value() == null) {
-      countUndecoded(entry.owner(), -1);
+      undecoded.count(entry.owner(), -1);
     }
     expiry.cancel(entry.key());
-  }
-
-  private void countUndecoded(String owner, int delta) {
-    undecoded += delta;
-    undecodedByOwner.merge(owner, delta, (a, b) -> a + b == 0 ? null : a + b);
   }
 
   private List<Entry<S>> matching(Predicate<Entry<S>> test) {

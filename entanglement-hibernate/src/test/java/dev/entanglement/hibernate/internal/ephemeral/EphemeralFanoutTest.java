@@ -47,7 +47,7 @@ class EphemeralFanoutTest {
   void listenersAreToldEveryEvent_inOrder() {
     fanout.added("Presence", "ana", "online", "a");
     fanout.updated("Presence", "ana", "away", "a");
-    fanout.removed("Presence", "ana", "a", EphemeralTable.Cause.EXPIRED);
+    fanout.removed("Presence", "ana", "a", RemovalCause.EXPIRED);
     fanout.added("Other", "x", "ignored: no listener", "a");
     runAll();
     assertThat(told).containsExactly("added ana=online", "updated ana=away", "removed ana");
@@ -57,7 +57,7 @@ class EphemeralFanoutTest {
   void listenersFarBehind_getEachObjectsLatestState_once() {
     fanout.added("Presence", "ana", "v0", "a");
     fanout.added("Presence", "bob", "here", "b");
-    fanout.removed("Presence", "bob", "b", EphemeralTable.Cause.REMOVED);
+    fanout.removed("Presence", "bob", "b", RemovalCause.REMOVED);
     for (int i = 1; i < EphemeralFanout.BOUND; i++) {
       fanout.updated("Presence", "ana", "v" + i, "a");
     }

@@ -3,7 +3,6 @@ package dev.entanglement.hibernate.internal.ephemeral;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.entanglement.hibernate.internal.ephemeral.EphemeralTable.Cause;
 import dev.entanglement.hibernate.testing.ManualTicker;
 import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.Outcome;
@@ -26,10 +25,10 @@ class EphemeralTableTest {
   private final ManualTicker ticker = new ManualTicker();
   private final List<String> events = new ArrayList<>();
   private final List<Change> changes = new ArrayList<>();
-  private EphemeralTable<Object> table = table(EphemeralTable.Limits.DEFAULT);
+  private EphemeralTable<Object> table = table(UndecodedBound.DEFAULT_PER_OWNER, UndecodedBound.DEFAULT_TOTAL);
 
-  private EphemeralTable<Object> table(EphemeralTable.Limits limits) {
-    return new EphemeralTable<>(NODE, 1000, ticker, limits, new EphemeralTable.Events<>() {
+  private EphemeralTable<Object> table(int undecodedPerOwner, int undecodedTotal) {
+    return new EphemeralTable<>(NODE, 1000, ticker, new UndecodedBound(NODE, undecodedPerOwner, undecodedTotal), new EphemeralTable.Events<>() {
       @Override
       public void send(String exceptPeer, Change change) {
         changes.add(change);
@@ -53,7 +52,7 @@ class EphemeralTableTest {
       }
 
       @Override
-      public void removed(String type, String id, String owner, Cause cause) {
+      public void removed(String type, String id, String owner, RemovalCause cause) {
         events.add("removed " + id + " " + cause);
       }
     });
@@ -218,7 +217,7 @@ class EphemeralTableTest {
 
   @Test
   void undecodedObjectsOfOneOwner_areBounded_andTheRefusalSaysWhy() {
-    table = table(new EphemeralTable.Limits(2, 100));
+    table = table(2, 100);
     assertThat(receive("a", FROM_A, state("1", "a", 5, 1, 0), null)).isEqualTo(EphemeralChanges.APPLIED);
     assertThat(receive("a", FROM_A, state("2", "a", 5, 2, 0), null)).isEqualTo(EphemeralChanges.APPLIED);
     events.clear();
@@ -240,7 +239,7 @@ class EphemeralTableTest {
 
   @Test
   void undecodedObjectsOfAllOwners_areBoundedToo() {
-    table = table(new EphemeralTable.Limits(10, 2));
+    table = table(10, 2);
     receive("a", FROM_A, state("1", "a", 5, 1, 0), null);
     receive("b", FROM_B, state("2", "b", 5, 1, 0), null);
     Outcome third = receive("a", FROM_A, state("3", "c", 5, 1, 0), null);
@@ -250,7 +249,7 @@ class EphemeralTableTest {
 
   @Test
   void registeringTheType_decodesWhatIsHeld_andFreesTheBound() {
-    table = table(new EphemeralTable.Limits(1, 1));
+    table = table(1, 1);
     receive("a", FROM_A, state("1", "a", 5, 1, 0), null);
     assertThat(table.values(TYPE)).isEmpty();
     table.decodeHeld(TYPE, change -> "decoded " + change.getId().getText());
@@ -261,7 +260,7 @@ class EphemeralTableTest {
 
   @Test
   void expiryAndEndedSources_freeTheBound() {
-    table = table(new EphemeralTable.Limits(1, 1));
+    table = table(1, 1);
     receive("a", FROM_A, state("1", "a", 5, 1, 100), null);
     ticker.advance(Duration.ofMillis(100));
     table.expire();
