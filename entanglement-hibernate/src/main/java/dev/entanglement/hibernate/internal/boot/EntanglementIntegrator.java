@@ -5,6 +5,8 @@ import dev.entanglement.hibernate.internal.admin.AdminConfig;
 import dev.entanglement.hibernate.internal.metrics.NodeMetrics;
 import dev.entanglement.hibernate.internal.policy.PolicyEngine;
 import dev.entanglement.hibernate.internal.capture.CaptureListener;
+import dev.entanglement.hibernate.internal.capture.OpenTransactions;
+import dev.entanglement.hibernate.internal.capture.OwnershipGuard;
 import java.util.Optional;
 import org.hibernate.boot.Metadata;
 import org.hibernate.boot.spi.BootstrapContext;
@@ -40,14 +42,16 @@ public final class EntanglementIntegrator implements Integrator {
     ClassLoader loader = Thread.currentThread().getContextClassLoader();
     runtime.nodePolicies(PolicyEngine.fromSetting(EntanglementSettings.POLICY, settings.get(EntanglementSettings.POLICY),
         loader != null ? loader : EntanglementIntegrator.class.getClassLoader()));
-    CaptureListener listener = new CaptureListener(runtime::captureSink, runtime::model);
+    OpenTransactions transactions = new OpenTransactions();
+    CaptureListener listener = new CaptureListener(runtime::captureSink, runtime::model, transactions);
     var listeners = sessionFactory.getEventListenerRegistry();
     listeners.appendListeners(EventType.POST_INSERT, listener);
     listeners.appendListeners(EventType.POST_UPDATE, listener);
     listeners.appendListeners(EventType.POST_DELETE, listener);
     // changes of other nodes' objects are vetoed here and become update requests
-    listeners.appendListeners(EventType.PRE_UPDATE, listener);
-    listeners.appendListeners(EventType.PRE_DELETE, listener);
+    OwnershipGuard guard = new OwnershipGuard(runtime::captureSink, runtime::model, transactions);
+    listeners.appendListeners(EventType.PRE_UPDATE, guard);
+    listeners.appendListeners(EventType.PRE_DELETE, guard);
     sessionFactory.addObserver(runtime);
   }
 }
