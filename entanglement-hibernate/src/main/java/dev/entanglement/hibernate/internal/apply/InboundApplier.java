@@ -120,6 +120,7 @@ public final class InboundApplier {
   private final Map<String, Long> positions = new ConcurrentHashMap<>();
   private final Set<String> parkedKeys = ConcurrentHashMap.newKeySet();
   private final AtomicLong parkedRetriesApplied = new AtomicLong();
+  private final Set<String> refusedSelfSyncPeers = ConcurrentHashMap.newKeySet();
 
   public InboundApplier(SessionFactoryImplementor factory, EntangledModel model,
       Bookkeeping bookkeeping, String nodeName) {
@@ -676,6 +677,16 @@ public final class InboundApplier {
 
   public void endFullSync(String peer, SyncMarker end, Set<String> received) {
     String owner = end.getOwner();
+    if (owner.equals(nodeName)) {
+      if (refusedSelfSyncPeers.add(String.valueOf(peer))) {
+        LOG.warnf("Peer '%s' ended a full synchronization of owner '%s', which is this node: refused "
+            + "(nothing swept, no position set); only this node decides the state of this node's own objects "
+            + "(further such markers from this peer are logged at DEBUG)", peer, owner);
+      } else {
+        LOG.debugf("Refused again a full synchronization of this node ('%s') from peer '%s'", owner, peer);
+      }
+      return;
+    }
     int removed = 0;
     try {
       if (end.getSweep()) {
@@ -695,6 +706,11 @@ public final class InboundApplier {
           for (ObjectRow row : stale) {
             try {
               inTransaction((session, connection) -> {
+                ObjectRow now = bookkeeping.read(connection, row.entity(), row.id());
+                if (now == null || now.deleted() || !now.owner().equals(owner) || now.owner().equals(nodeName)
+                    || nodeName.equals(now.handoverTo()) || now.serial() > end.getSerial()) {
+                  return; // changed since it was listed: no longer the swept owner's to remove
+                }
                 EntangledType type = model.byName(row.entity());
                 if (type != null) {
                   deleteObject(session, type, type.idCodec().parseText(row.id()));
