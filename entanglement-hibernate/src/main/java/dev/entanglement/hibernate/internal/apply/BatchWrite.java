@@ -1,0 +1,106 @@
+package dev.entanglement.hibernate.internal.apply;
+
+import dev.entanglement.hibernate.internal.apply.InboundApplier.Hooks;
+import dev.entanglement.hibernate.internal.apply.StateOrdering.Decision;
+import dev.entanglement.hibernate.internal.model.DecodeException;
+import dev.entanglement.hibernate.internal.model.EntangledModel;
+import dev.entanglement.hibernate.internal.model.EntangledType;
+import dev.entanglement.hibernate.internal.store.Bookkeeping;
+import dev.entanglement.hibernate.internal.store.Bookkeeping.ObjectRow;
+import dev.entanglement.proto.v1.Change;
+import dev.entanglement.proto.v1.ChangeBatch;
+import dev.entanglement.proto.v1.Outcome;
+import dev.entanglement.proto.v1.OutcomeStatus;
+import dev.entanglement.proto.v1.RejectReason;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.hibernate.StatelessSession;
+import org.hibernate.engine.spi.SharedSessionContractImplementor;
+import org.jboss.logging.Logger;
+
+/**
+ * Writes validated changes inside the caller's open transaction: each is ordered against its
+ * bookkeeping row ({@link StateOrdering}), written ({@link EntityWriter}), and the rows of what
+ * was written are recorded in the same transaction. A child that comes before its parent in the
+ * same batch is tried again after the others.
+ *
+ * <p>Immutable, so thread-safe; the session and the outcomes array belong to the caller.
+ */
+final class BatchWrite {
+  private static final Logger LOG = Logger.getLogger(BatchWrite.class);
+
+  private final EntangledModel model;
+  private final Bookkeeping bookkeeping;
+  private final String nodeName;
+  private final EntityWriter writer;
+
+  BatchWrite(EntangledModel model, Bookkeeping bookkeeping, String nodeName, EntityWriter writer) {
+    this.model = model;
+    this.bookkeeping = bookkeeping;
+    this.nodeName = nodeName;
+    this.writer = writer;
+  }
+
+  /**
+   * Applies the changes at {@code indexes} of the batch, setting their outcomes.
+   *
+   * @param peer the peer they came from, or null (a parked change applied on retry)
+   * @return the keys ({@code entity#id}) of the objects whose bookkeeping rows were written
+   * @throws SQLException (or a runtime exception) when the database refuses: the caller rolls back
+   */
+  Set<String> run(StatelessSession session, Connection connection, ChangeBatch batch, List<Integer> indexes,
+      Outcome[] outcomes, String peer, Hooks hooks) throws SQLException {
+    Map<String, ObjectRow> rows = new LinkedHashMap<>();
+    List<Integer> pending = indexes;
+    boolean progress = true;
+    while (!pending.isEmpty() && progress) {
+      progress = false;
+      List<Integer> missingReference = new ArrayList<>();
+      for (int i : pending) {
+        try {
+          outcomes[i] = applyOne(session, connection, i, batch.getChanges(i), rows, peer, hooks);
+          progress |= outcomes[i].getStatus() == OutcomeStatus.APPLIED;
+        } catch (DecodeException e) {
+          outcomes[i] = Outcomes.rejected(i, e.reason(), e.getMessage());
+          if (e.reason() == RejectReason.MISSING_REFERENCE) {
+            missingReference.add(i);
+          }
+        }
+      }
+      pending = missingReference;
+    }
+    // the persister's coordinators may batch statements (PostgreSQL's dialect batches by
+    // default): run them before writing the bookkeeping on the same connection
+    ((SharedSessionContractImplementor) session).getJdbcCoordinator().executeBatch();
+    bookkeeping.writeWithEpoch(connection, new ArrayList<>(rows.values()));
+    return rows.keySet();
+  }
+
+  private Outcome applyOne(StatelessSession session, Connection connection, int index, Change change,
+      Map<String, ObjectRow> rows, String peer, Hooks hooks) throws DecodeException, SQLException {
+    EntangledType type = model.byName(change.getEntity());
+    Object id = type.idCodec().decode(change.getId(), type.name() + " id");
+    String idText = type.idText(id);
+    String key = type.key(idText);
+    ObjectRow known = rows.containsKey(key) ? rows.get(key) : bookkeeping.read(connection, type.name(), idText);
+    Decision decision = StateOrdering.decide(nodeName, key, known, change);
+    switch (decision.verdict()) {
+      case ALREADY_CURRENT -> {
+        LOG.debug(decision.message());
+        return Outcomes.alreadyCurrent(index);
+      }
+      case REJECT -> throw new DecodeException(decision.reason(), decision.message());
+      case APPLY -> {
+        writer.write(session, type, id, change, peer, hooks);
+        rows.put(key, StateOrdering.rowAfter(type.name(), idText, change));
+        return Outcomes.applied(index);
+      }
+      default -> throw new IllegalStateException("unknown verdict " + decision.verdict());
+    }
+  }
+}

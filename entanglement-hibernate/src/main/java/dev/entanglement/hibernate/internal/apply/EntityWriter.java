@@ -1,0 +1,102 @@
+package dev.entanglement.hibernate.internal.apply;
+
+import dev.entanglement.hibernate.internal.apply.InboundApplier.Hooks;
+import dev.entanglement.hibernate.internal.model.DecodeException;
+import dev.entanglement.hibernate.internal.model.EntangledType;
+import dev.entanglement.proto.v1.Change;
+import dev.entanglement.proto.v1.Operation;
+import dev.entanglement.proto.v1.RejectReason;
+import org.hibernate.StatelessSession;
+import org.hibernate.engine.spi.SharedSessionContractImplementor;
+import org.hibernate.persister.entity.EntityPersister;
+
+/**
+ * Writes one received state of an entity through Hibernate (or deletes it), in the caller's
+ * transaction: decoded onto the stored instance, written through the persister as the owner
+ * decided it, after the policies' object-stage veto.
+ *
+ * <p>Immutable, so thread-safe; the session passed in belongs to the caller.
+ */
+final class EntityWriter {
+
+  /**
+   * Writes the change's state of the object (an upsert or a delete).
+   *
+   * @param peer the peer it came from, or null for a parked change applied on retry (the policies
+   *     decided when it was received)
+   * @throws DecodeException when the state cannot be decoded or the policies deny it
+   */
+  void write(StatelessSession session, EntangledType type, Object id, Change change, String peer, Hooks hooks)
+      throws DecodeException {
+    boolean objectStage = peer != null && hooks.objectStage();
+    if (change.getOperation() == Operation.DELETE) {
+      if (objectStage) {
+        Object stored = session.get(type.persister().getEntityName(), id);
+        String denial = hooks.deniedObject(peer, type, change, null, stored);
+        if (denial != null) {
+          throw new DecodeException(RejectReason.POLICY, denial);
+        }
+      }
+      delete(session, type, id);
+    } else {
+      upsert(session, type, id, change, peer, objectStage, hooks);
+    }
+  }
+
+  /** Deletes the object if this node has it. */
+  void delete(StatelessSession session, EntangledType type, Object id) {
+    Object existing = session.get(type.persister().getEntityName(), id);
+    if (existing != null) {
+      session.delete(existing);
+    }
+  }
+
+  private void upsert(StatelessSession session, EntangledType type, Object id, Change change, String peer,
+      boolean objectStage, Hooks hooks) throws DecodeException {
+    EntityPersister persister = type.persister();
+    SharedSessionContractImplementor implementor = (SharedSessionContractImplementor) session;
+    Object existing = session.get(persister.getEntityName(), id);
+    Object stored = null;
+    if (objectStage && existing != null) {
+      stored = copy(persister, implementor, id, existing.getClass() == persister.getMappedClass()
+          ? persister.getValues(existing).clone() : null);
+    }
+    if (existing != null && existing.getClass() != persister.getMappedClass()) {
+      if (objectStage) {
+        stored = existing;
+      }
+      session.delete(existing); // the object's subclass changed at the owner
+      existing = null;
+    }
+    Object target = existing != null ? existing : persister.instantiate(id, implementor);
+    Object oldVersion = existing != null && persister.isVersioned() ? persister.getVersion(existing) : null;
+    Object[] state = type.decode(change.getAttributesList(), persister.getValues(target),
+        (referenced, referencedId) -> session.get(referenced.persister().getEntityName(), referencedId));
+    if (objectStage) {
+      String denial = hooks.deniedObject(peer, type, change, copy(persister, implementor, id, state.clone()), stored);
+      if (denial != null) {
+        throw new DecodeException(RejectReason.POLICY, denial);
+      }
+    }
+    persister.setValues(target, state);
+    // written through the persister as the owner decided it: the id as it is (an insert would
+    // generate a new one for @GeneratedValue ids), the version as it is (an update bumps it)
+    if (existing == null) {
+      persister.getInsertCoordinator().insert(target, id, state, implementor);
+    } else {
+      persister.getUpdateCoordinator().update(
+          target, id, null, state, oldVersion, null, null, false, implementor);
+    }
+  }
+
+  /** A detached instance with the given state, for policies to look at. */
+  private static Object copy(EntityPersister persister, SharedSessionContractImplementor session, Object id,
+      Object[] state) {
+    if (state == null) {
+      return null;
+    }
+    Object copy = persister.instantiate(id, session);
+    persister.setValues(copy, state);
+    return copy;
+  }
+}
