@@ -3,6 +3,7 @@ package dev.entanglement.hibernate.internal.peer;
 import dev.entanglement.hibernate.PeerIdentity;
 import dev.entanglement.hibernate.tls.Fingerprints;
 import dev.entanglement.proto.v1.Hello;
+import dev.entanglement.proto.v1.OwnerPosition;
 import io.grpc.Status;
 import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
@@ -18,6 +19,7 @@ import javax.naming.ldap.Rdn;
  * Decides whether a received Hello may open a stream with this node: a pure function of the
  * Hello, this node's name and protocol version, and the certificate the peer presented. It
  * returns the peer's accepted identity or a refusal with its reason; it neither logs nor sends.
+ * (It also builds this node's own Hello, the other half of the exchange.) Stateless.
  */
 final class Handshake {
   /** The protocol version this node speaks. */
@@ -66,6 +68,17 @@ final class Handshake {
     Status status() {
       return Status.fromCode(reason.code).withDescription(description);
     }
+  }
+
+  /** This node's Hello: its name, protocol, capabilities and how far it holds each owner. */
+  static Hello hello(String nodeName, List<OwnerPosition> held) {
+    return Hello.newBuilder()
+        .setProtocolVersion(PROTOCOL_VERSION)
+        .setNodeName(nodeName)
+        .addCapabilities("batched-ack")
+        .addCapabilities("catch-up")
+        .addAllOwners(held)
+        .build();
   }
 
   /** Checks a Hello against this node and the peer's certificate (null without TLS). */

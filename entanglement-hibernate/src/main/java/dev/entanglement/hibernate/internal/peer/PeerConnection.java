@@ -102,12 +102,7 @@ public final class PeerConnection implements StreamHandler {
   }
 
   private Envelope hello() {
-    return Envelope.newBuilder().setHello(Hello.newBuilder()
-        .setProtocolVersion(PROTOCOL_VERSION)
-        .setNodeName(host.nodeName())
-        .addCapabilities("batched-ack")
-        .addCapabilities("catch-up")
-        .addAllOwners(host.heldPositions())).build();
+    return Envelope.newBuilder().setHello(Handshake.hello(host.nodeName(), host.heldPositions())).build();
   }
 
   // ---- inbound (transport thread) -----------------------------------------------------------

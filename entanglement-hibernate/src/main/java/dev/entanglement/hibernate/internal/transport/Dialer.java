@@ -31,8 +31,10 @@ public final class Dialer {
   private static final Logger LOG = Logger.getLogger(Dialer.class);
 
   private final String nodeName;
-  /** Makes the handler of the next attempt and tells the node of it. */
+  /** Makes the handler of the next attempt. */
   private final Supplier<StreamHandler> open;
+  /** Tells the node of a handler whose call has started. */
+  private final Consumer<StreamHandler> opened;
   private final String target;
   private final Channel channel;
   private final ManagedChannel ownedChannel;
@@ -53,11 +55,11 @@ public final class Dialer {
       ManagedChannel ownedChannel, ScheduledExecutorService scheduler, Duration initialDelay, Duration maxDelay,
       Consumer<? super H> opened) {
     this.nodeName = handlers.nodeName();
-    this.open = () -> {
-      H handler = handlers.newStream(true, target);
-      opened.accept(handler);
-      return handler;
-    };
+    this.open = () -> handlers.newStream(true, target);
+    // the handlers given to it are the factory's own, made by open: of type H
+    @SuppressWarnings("unchecked")
+    Consumer<StreamHandler> announce = handler -> opened.accept((H) handler);
+    this.opened = announce;
     this.target = target;
     this.channel = channel;
     this.ownedChannel = ownedChannel;
@@ -115,6 +117,7 @@ public final class Dialer {
         ended(connection, new Failure("closed by peer", false));
       }
     });
+    opened.accept(connection);
     connection.sendHello();
   }
 

@@ -13,19 +13,21 @@ import java.util.function.Function;
  * thread-safe.
  */
 public final class ReplicationService extends ReplicationGrpc.ReplicationImplBase {
-  /** Makes the handler of a new inbound stream and tells the node of it. */
+  /** Makes the handler of a new inbound stream (the argument: the remote address). */
   private final Function<String, StreamHandler> open;
+  /** Tells the node of a handler whose call is set up. */
+  private final Consumer<StreamHandler> accepted;
 
   /**
    * @param handlers makes the handler of each accepted stream
    * @param accepted told of every new inbound handler, so the node can close it at shutdown
    */
   public <H extends StreamHandler> ReplicationService(StreamHandler.Factory<H> handlers, Consumer<? super H> accepted) {
-    this.open = address -> {
-      H handler = handlers.newStream(false, address);
-      accepted.accept(handler);
-      return handler;
-    };
+    this.open = address -> handlers.newStream(false, address);
+    // the handlers given to it are the factory's own, made by open: of type H
+    @SuppressWarnings("unchecked")
+    Consumer<StreamHandler> announce = handler -> accepted.accept((H) handler);
+    this.accepted = announce;
   }
 
   @Override
@@ -37,6 +39,7 @@ public final class ReplicationService extends ReplicationGrpc.ReplicationImplBas
     out.disableAutoRequest();
     handler.attach(out);
     out.request(1); // the Hello; the apply window is granted once the peer is known
+    accepted.accept(handler);
     return handler;
   }
 }
