@@ -6,11 +6,17 @@ import dev.entanglement.hibernate.testing.Database;
 import dev.entanglement.hibernate.testing.TestNode;
 import dev.entanglement.hibernate.testing.Transport;
 import dev.entanglement.hibernate.testing.model.Item;
+import dev.entanglement.proto.v1.Ack;
 import dev.entanglement.proto.v1.Envelope;
+import dev.entanglement.proto.v1.Heartbeat;
 import dev.entanglement.proto.v1.Hello;
+import dev.entanglement.proto.v1.OwnerRemoved;
 import dev.entanglement.proto.v1.ReplicationGrpc;
+import dev.entanglement.proto.v1.RequestOutcome;
 import dev.entanglement.proto.v1.ResyncRequest;
 import dev.entanglement.proto.v1.SyncMarker;
+import dev.entanglement.proto.v1.TransitionUpdate;
+import dev.entanglement.proto.v1.UpdateRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -20,9 +26,13 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * A raw client over real TCP (Netty on loopback) that skips the Hello gets nothing done: every
@@ -125,6 +135,33 @@ class PreHelloIntegrationTest {
     assertThat(status.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
     assertThat(status.getDescription()).isEqualTo("the first message must be a Hello, got a ResyncRequest");
     assertThat(raw.received).noneMatch(e -> e.hasSyncMarker() || e.hasChanges());
+    assertThat(ownCodes()).hasSize(5);
+  }
+
+  static Stream<Arguments> otherFirstMessages() {
+    return Stream.of(
+        Arguments.of("Ack", Envelope.newBuilder().setAck(Ack.newBuilder().setRequestId(1)).build()),
+        Arguments.of("Heartbeat", Envelope.newBuilder().setHeartbeat(Heartbeat.getDefaultInstance()).build()),
+        Arguments.of("UpdateRequest", Envelope.newBuilder().setUpdateRequest(UpdateRequest.newBuilder()
+            .setRequestId(1).setOrigin("raw").setOwner("a").setEntity("Item")).build()),
+        Arguments.of("RequestOutcome", Envelope.newBuilder().setRequestOutcome(RequestOutcome.newBuilder()
+            .setRequestId(1)).build()),
+        Arguments.of("OwnerRemoved", Envelope.newBuilder().setOwnerRemoved(OwnerRemoved.newBuilder()
+            .setOwner("a").setRemovedBy("raw")).build()),
+        Arguments.of("TransitionUpdate", Envelope.newBuilder().setTransition(TransitionUpdate.newBuilder()
+            .setOrigin("raw").setTransitionId(1).setOwner("a").setEntity("Item")).build()));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("otherFirstMessages")
+  void anyOtherMessageBeforeHello_refusedNamingIt(String kind, Envelope first) throws Exception {
+    RawStream raw = new RawStream();
+    raw.send(first);
+
+    Status status = raw.awaitEnd();
+    assertThat(status.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(status.getDescription()).isEqualTo("the first message must be a Hello, got a " + kind);
+    assertThat(raw.received).isEmpty();
     assertThat(ownCodes()).hasSize(5);
   }
 }
