@@ -16,7 +16,6 @@ import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.jboss.logging.Logger;
 
 /**
@@ -31,8 +30,9 @@ import org.jboss.logging.Logger;
  * owns the stream, the planner and the outbound observer; received batches and markers are
  * applied on {@code applySerial}. {@code state}, {@code peerName}, {@code identity},
  * {@code since} and {@code certificate} are written on the serial executor (the certificate by
- * the transport before the Hello is handled) and read anywhere (volatile). The outbox is
- * thread-safe and is filled by committing application threads, which never wait for the network.
+ * the transport before the Hello is handled) and read anywhere (volatile); {@code closedFuture}
+ * is completed once, on the serial executor. The outbox is thread-safe and is filled by
+ * committing application threads, which never wait for the network.
  */
 public final class PeerConnection implements StreamHandler {
   private static final Logger LOG = Logger.getLogger(PeerConnection.class);
@@ -53,7 +53,6 @@ public final class PeerConnection implements StreamHandler {
   private final PeerStream stream;
   private final CatchUpPlanner planner;
   private final InboundDispatcher inbound;
-  private final AtomicBoolean positionFlushScheduled = new AtomicBoolean();
   private final CompletableFuture<Void> closedFuture = new CompletableFuture<>();
 
   private volatile State state = State.HANDSHAKING;
@@ -229,11 +228,8 @@ public final class PeerConnection implements StreamHandler {
    * batch with changes carries it first. At most one such message per 20 ms.
    */
   public void positionsMayMove() {
-    if (state == State.STREAMING && positionFlushScheduled.compareAndSet(false, true)) {
-      host.scheduler().schedule(() -> serial.execute(() -> {
-        positionFlushScheduled.set(false);
-        stream.flushPositions();
-      }), 20, TimeUnit.MILLISECONDS);
+    if (state == State.STREAMING) {
+      stream.flushPositionsSoon();
     }
   }
 

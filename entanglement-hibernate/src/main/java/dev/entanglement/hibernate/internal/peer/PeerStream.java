@@ -20,13 +20,13 @@ import java.util.function.BiConsumer;
  * detects a silent peer, on the injected {@link Ticker}.
  *
  * <h2>Concurrency</h2>
- * gRPC's outbound observer is not thread-safe, so {@code out} and every non-final field but
- * those below are confined to the connection's serial executor: {@code urgent}, {@code open},
+ * gRPC's outbound observer is not thread-safe, so {@code out} and these fields are confined to
+ * the connection's serial executor: {@code urgent}, {@code source}, {@code open},
  * {@code granted}, {@code withheldGrants}, {@code bucket}, {@code tick}, {@code pacedDrain},
- * {@code pacedDrainPending}, {@code lastSentNanos}, {@code peerName}, {@code source}. {@code paused} is written on the serial
- * executor and read anywhere (volatile); {@code lastReceivedNanos} is written on the transport
- * thread (volatile). {@code drainScheduled} and {@code requestsReserved} are atomics, used from
- * any thread. Nothing here blocks.
+ * {@code pacedDrainPending}, {@code lastSentNanos}, {@code peerName}. {@code paused} is written
+ * on the serial executor and read anywhere (volatile); {@code lastReceivedNanos} is written on
+ * the transport thread (volatile). {@code drainScheduled}, {@code positionFlushScheduled} and
+ * {@code requestsReserved} are atomics, used from any thread. Nothing here blocks.
  */
 final class PeerStream {
   /** Where the changes come from, asked on the serial executor only while not paused. */
@@ -51,6 +51,7 @@ final class PeerStream {
   private final BiConsumer<Status, String> fail;
   private final UrgentQueue urgent = new UrgentQueue();
   private final AtomicBoolean drainScheduled = new AtomicBoolean();
+  private final AtomicBoolean positionFlushScheduled = new AtomicBoolean();
   private final AtomicInteger requestsReserved = new AtomicInteger();
   private Source source;
   private CallStreamObserver<Envelope> out;
@@ -244,8 +245,21 @@ final class PeerStream {
     source.drained(urgent.isEmpty());
   }
 
+  /**
+   * Positions may have moved without a change to send: in 20 ms, send them in an empty batch
+   * unless a batch with changes carried them first. At most one such message per 20 ms. Any thread.
+   */
+  void flushPositionsSoon() {
+    if (positionFlushScheduled.compareAndSet(false, true)) {
+      host.scheduler().schedule(() -> serial.execute(() -> {
+        positionFlushScheduled.set(false);
+        flushPositions();
+      }), 20, TimeUnit.MILLISECONDS);
+    }
+  }
+
   /** Sends an empty batch if positions moved and nothing else would carry them. Serial. */
-  void flushPositions() {
+  private void flushPositions() {
     if (open && out.isReady()) {
       Envelope positions = source.positionsOnly();
       if (positions != null) {
