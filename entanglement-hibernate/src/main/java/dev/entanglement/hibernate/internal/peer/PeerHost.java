@@ -2,20 +2,41 @@ package dev.entanglement.hibernate.internal.peer;
 
 import dev.entanglement.hibernate.internal.core.CatchUpChunk;
 import dev.entanglement.hibernate.internal.core.Outgoing;
+import dev.entanglement.hibernate.internal.core.Ticker;
+import dev.entanglement.hibernate.internal.transport.StreamHandler;
 import dev.entanglement.proto.v1.Ack;
 import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.ChangeBatch;
 import dev.entanglement.proto.v1.OwnerPosition;
+import dev.entanglement.proto.v1.OwnerRemoved;
+import dev.entanglement.proto.v1.RejectReason;
+import dev.entanglement.proto.v1.RequestOutcome;
 import dev.entanglement.proto.v1.SyncMarker;
+import dev.entanglement.proto.v1.TransitionUpdate;
+import dev.entanglement.proto.v1.UpdateRequest;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 
-/** What a peer connection needs from its node. Implementations are thread-safe. */
-public interface PeerHost {
+/**
+ * What a peer connection needs from its node. Implementations are thread-safe. As the transport's
+ * {@link StreamHandler.Factory}, it makes a {@link PeerConnection} for every new stream.
+ */
+public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
+  @Override
   String nodeName();
+
+  @Override
+  default PeerConnection newStream(boolean dialer, String address) {
+    return new PeerConnection(this, dialer, address);
+  }
+
+  /** The clock of heartbeats and silence detection. */
+  default Ticker ticker() {
+    return Ticker.system();
+  }
 
   int outboxBatchSize();
 
@@ -75,10 +96,10 @@ public interface PeerHost {
   void endFullSync(String peer, SyncMarker end, Set<String> received);
 
   /** An update request arrived from a peer (for this node, or to pass on). Never blocks. */
-  void onUpdateRequest(String peer, dev.entanglement.proto.v1.UpdateRequest request);
+  void onUpdateRequest(String peer, UpdateRequest request);
 
   /** The outcome of a request this node sent or passed on. Never blocks. */
-  void onRequestOutcome(String peer, dev.entanglement.proto.v1.RequestOutcome outcome);
+  void onRequestOutcome(String peer, RequestOutcome outcome);
 
   /** Whether the policies deny sending this change to the peer (it is then never on the wire). */
   default boolean sendDenied(String peer, Outgoing change) {
@@ -86,13 +107,13 @@ public interface PeerHost {
   }
 
   /** An owner was removed by an operator somewhere (called on the connection's serial executor). */
-  default void onOwnerRemoved(String peer, dev.entanglement.proto.v1.OwnerRemoved removed) {}
+  default void onOwnerRemoved(String peer, OwnerRemoved removed) {}
 
   /** A transition update from a peer (called on the connection's serial executor; must not block). */
-  default void onTransition(String peer, dev.entanglement.proto.v1.TransitionUpdate update) {}
+  default void onTransition(String peer, TransitionUpdate update) {}
 
   /** A change was rejected: by the peer ({@code here} false) or here; for metrics. Must not block. */
-  default void rejected(String peer, boolean here, dev.entanglement.proto.v1.RejectReason reason) {}
+  default void rejected(String peer, boolean here, RejectReason reason) {}
 
   // ---- connections ------------------------------------------------------------------------
 

@@ -1,7 +1,5 @@
 package dev.entanglement.hibernate.internal.transport;
 
-import dev.entanglement.hibernate.internal.peer.PeerConnection;
-import dev.entanglement.hibernate.internal.peer.PeerHost;
 import dev.entanglement.proto.v1.Envelope;
 import dev.entanglement.proto.v1.ReplicationGrpc;
 import io.grpc.Channel;
@@ -17,6 +15,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import javax.net.ssl.SSLException;
 import org.jboss.logging.Logger;
 
@@ -26,21 +25,24 @@ import org.jboss.logging.Logger;
  *
  * <h2>Concurrency</h2>
  * All fields but the final ones are guarded by {@code this}. Dial attempts run on the node's
- * scheduler; the stream itself is owned by its {@link PeerConnection}.
+ * scheduler; the stream itself is owned by its {@link StreamHandler}.
  */
 public final class Dialer {
   private static final Logger LOG = Logger.getLogger(Dialer.class);
 
-  private final PeerHost host;
+  private final String nodeName;
+  /** Makes the handler of the next attempt. */
+  private final Supplier<StreamHandler> open;
+  /** Tells the node of a handler whose call has started. */
+  private final Consumer<StreamHandler> opened;
   private final String target;
   private final Channel channel;
   private final ManagedChannel ownedChannel;
   private final ScheduledExecutorService scheduler;
   private final Duration initialDelay;
   private final Duration maxDelay;
-  private final Consumer<PeerConnection> opened;
 
-  private PeerConnection current;
+  private StreamHandler current;
   private ScheduledFuture<?> pending;
   private int failures;
   private boolean stopped;
@@ -49,26 +51,35 @@ public final class Dialer {
    * @param ownedChannel the channel to shut down with the dialer, or null if the caller owns it
    * @param opened told of every connection the dialer opens
    */
-  public Dialer(PeerHost host, String target, Channel channel, ManagedChannel ownedChannel,
-      ScheduledExecutorService scheduler, Duration initialDelay, Duration maxDelay,
-      Consumer<PeerConnection> opened) {
-    this.host = host;
+  public <H extends StreamHandler> Dialer(StreamHandler.Factory<H> handlers, String target, Channel channel,
+      ManagedChannel ownedChannel, ScheduledExecutorService scheduler, Duration initialDelay, Duration maxDelay,
+      Consumer<? super H> opened) {
+    this.nodeName = handlers.nodeName();
+    this.open = () -> handlers.newStream(true, target);
+    // the handlers given to it are the factory's own, made by open: of type H
+    @SuppressWarnings("unchecked")
+    Consumer<StreamHandler> announce = handler -> opened.accept((H) handler);
+    this.opened = announce;
     this.target = target;
     this.channel = channel;
     this.ownedChannel = ownedChannel;
     this.scheduler = scheduler;
     this.initialDelay = initialDelay;
     this.maxDelay = maxDelay;
-    this.opened = opened;
   }
 
   public String target() {
     return target;
   }
 
-  /** The connection of the current attempt, or null between attempts. */
-  public synchronized PeerConnection current() {
-    return current;
+  /**
+   * The handler of the current attempt, or null between attempts. Its type is the one the
+   * factory given to the constructor makes (the dialer holds no other), which is what the caller
+   * names; the cast is unchecked for that reason only.
+   */
+  @SuppressWarnings("unchecked")
+  public synchronized <H extends StreamHandler> H current() {
+    return (H) current;
   }
 
   public synchronized void start() {
@@ -80,7 +91,7 @@ public final class Dialer {
       return;
     }
     pending = null;
-    PeerConnection connection = new PeerConnection(host, true, target);
+    StreamHandler connection = open.get();
     current = connection;
     ReplicationGrpc.newStub(channel).withOption(TlsIdentity.CONNECTION, connection).exchange(new ClientResponseObserver<Envelope, Envelope>() {
       @Override
@@ -161,7 +172,7 @@ public final class Dialer {
     return new Failure(failure.toString(), false);
   }
 
-  private synchronized void ended(PeerConnection connection, Failure failure) {
+  private synchronized void ended(StreamHandler connection, Failure failure) {
     if (connection != current || stopped) {
       return;
     }
@@ -175,15 +186,15 @@ public final class Dialer {
     long delay = ThreadLocalRandom.current().nextLong(initialDelay.toMillis(), Math.max(ceiling, initialDelay.toMillis()) + 1);
     failures++;
     String why = failure.reason();
-    if (failure.refusal() && QuietLog.first(host.nodeName() + " dialing " + target + ": " + why)) {
+    if (failure.refusal() && QuietLog.first(nodeName + " dialing " + target + ": " + why)) {
       LOG.warnf("Node '%s' could not open its stream to %s: %s; dialing again with backoff (first in %d ms, "
-          + "at most every %d ms; repeats of this refusal are logged at DEBUG for a minute)", host.nodeName(), target,
+          + "at most every %d ms; repeats of this refusal are logged at DEBUG for a minute)", nodeName, target,
           why, delay, maxDelay.toMillis());
     } else if (failures == 1 && !failure.refusal()) {
       LOG.infof("Node '%s' lost or could not open its stream to %s (%s); dialing again with "
-          + "backoff (first in %d ms, at most every %d ms)", host.nodeName(), target, why, delay, maxDelay.toMillis());
+          + "backoff (first in %d ms, at most every %d ms)", nodeName, target, why, delay, maxDelay.toMillis());
     } else {
-      LOG.debugf("Node '%s' dials %s again in %d ms (attempt %d: %s)", host.nodeName(), target, delay, failures, why);
+      LOG.debugf("Node '%s' dials %s again in %d ms (attempt %d: %s)", nodeName, target, delay, failures, why);
     }
     pending = scheduler.schedule(this::dial, delay, TimeUnit.MILLISECONDS);
   }

@@ -1,6 +1,5 @@
 package dev.entanglement.hibernate.internal.transport;
 
-import dev.entanglement.hibernate.internal.peer.PeerConnection;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -21,7 +20,7 @@ import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
 
 /**
- * Hands the certificate a peer presented in the TLS handshake to its {@link PeerConnection}: on
+ * Hands the certificate a peer presented in the TLS handshake to its {@link StreamHandler}: on
  * the server through the call's context, on the dialing side from the call's attributes once the
  * response headers (which follow the handshake) arrive. Stateless.
  */
@@ -31,7 +30,7 @@ public final class TlsIdentity {
   /** The remote address of the current server call, for log lines. */
   public static final Context.Key<String> REMOTE_ADDRESS = Context.key("entanglement-remote-address");
   /** The connection a dialed call belongs to. */
-  public static final CallOptions.Key<PeerConnection> CONNECTION = CallOptions.Key.create("entanglement-connection");
+  public static final CallOptions.Key<StreamHandler> CONNECTION = CallOptions.Key.create("entanglement-connection");
 
   private TlsIdentity() {}
 
@@ -69,7 +68,7 @@ public final class TlsIdentity {
     return new ClientInterceptor() {
       @Override
       public <Q, R> ClientCall<Q, R> interceptCall(MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
-        PeerConnection connection = options.getOption(CONNECTION);
+        StreamHandler connection = options.getOption(CONNECTION);
         ClientCall<Q, R> call = next.newCall(method, options);
         if (connection == null) {
           return call;

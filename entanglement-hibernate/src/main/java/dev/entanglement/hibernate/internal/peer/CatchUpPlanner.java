@@ -1,0 +1,322 @@
+package dev.entanglement.hibernate.internal.peer;
+
+import dev.entanglement.hibernate.internal.core.CatchUpChunk;
+import dev.entanglement.hibernate.internal.core.Outgoing;
+import dev.entanglement.hibernate.internal.core.SerialExecutor;
+import dev.entanglement.proto.v1.Change;
+import dev.entanglement.proto.v1.Envelope;
+import dev.entanglement.proto.v1.Hello;
+import dev.entanglement.proto.v1.OwnerPosition;
+import dev.entanglement.proto.v1.SyncMarker;
+import io.grpc.Status;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.BiConsumer;
+import org.jboss.logging.Logger;
+
+/**
+ * Plans the outbound replication session with one peer: what to send from the database when the
+ * peer arrives (catch-up by owner, or a full synchronization bracketed by markers), the batches
+ * taken from the outbox with the positions they complete, resynchronizations, and the waiters
+ * for "caught up". It is the {@link PeerStream.Source} of changes; it never writes the database.
+ *
+ * <h2>Concurrency</h2>
+ * Not thread-safe: every field ({@code running}, {@code queued}, {@code markers},
+ * {@code caughtUpWaiters}, {@code resyncWaiters}, {@code nextResyncId}, {@code peerName}) is
+ * confined to the connection's serial executor. A chunk is read on the pool, its policies
+ * decided there, and the result handed back to the serial executor.
+ *
+ * <h2>Bounds</h2>
+ * At most one catch-up per owner is queued for the arrival; resynchronizations a peer asks for
+ * are capped at {@link #MAX_QUEUED}: {@link #resyncRequested} refuses one past the cap and the
+ * connection ends the stream with RESOURCE_EXHAUSTED naming it. Markers are at most two per
+ * catch-up.
+ */
+final class CatchUpPlanner implements PeerStream.Source {
+  private static final Logger LOG = Logger.getLogger(CatchUpPlanner.class);
+  private static final int CHUNK = 1024;
+  /** Catch-ups waiting behind the running one, beyond one per owner served. */
+  static final int MAX_QUEUED = 64;
+
+  private final PeerHost host;
+  private final PeerOutbox outbox;
+  private final PeerStats stats;
+  private final SerialExecutor serial;
+  private final BiConsumer<Status, String> fail;
+  private final PositionTracker positions;
+  private final ArrayDeque<CatchUp> queued = new ArrayDeque<>();
+  private final ArrayDeque<Envelope> markers = new ArrayDeque<>();
+  private final List<CompletableFuture<Void>> caughtUpWaiters = new ArrayList<>();
+  private final Map<Long, CompletableFuture<Void>> resyncWaiters = new HashMap<>();
+  private CatchUp running;
+  private long nextResyncId;
+  private String peerName;
+  /** Asked to drain again once a chunk was read. */
+  private Runnable drain = () -> {};
+
+  CatchUpPlanner(PeerHost host, PeerOutbox outbox, PeerStats stats, SerialExecutor serial,
+      BiConsumer<Status, String> fail) {
+    this.host = host;
+    this.outbox = outbox;
+    this.stats = stats;
+    this.serial = serial;
+    this.fail = fail;
+    this.positions = new PositionTracker(host, outbox, this::limit);
+  }
+
+  void drainWith(Runnable drain) {
+    this.drain = drain;
+  }
+
+  PositionTracker positions() {
+    return positions;
+  }
+
+  /** Decides how to bring the peer whose Hello was accepted up to date with this node's objects. */
+  void start(Hello hello) {
+    peerName = hello.getNodeName();
+    positions.peer(peerName);
+    String self = host.nodeName();
+    long held = hello.getOwnersList().stream().filter(p -> p.getOwner().equals(self))
+        .mapToLong(OwnerPosition::getSerial).findFirst().orElse(0L);
+    long lowest = host.lowestUnfinishedSerial();
+    // what the peer holds is what it has durably applied: it counts as acknowledged (and makes
+    // the peer known to tombstone compaction from its first connection on)
+    host.acknowledged(peerName, self, held >= lowest ? 0 : held);
+    if (held >= lowest) {
+      // the peer holds serials this node never finished (its database was restored or reset):
+      // continue above them, and replace everything the peer has of this node
+      LOG.warnf("Peer '%s' holds objects of node '%s' up to serial %d, beyond this node's own %d: "
+          + "sending all objects again with a sweep", peerName, self, held, lowest - 1);
+      host.ensureSerialAbove(held);
+      queue(new CatchUp(self, 0, true, true, 0));
+    } else if (held < host.compactedThrough()) {
+      LOG.infof("Peer '%s' was away past tombstone compaction (it holds serial %d, tombstones up to %d "
+          + "are gone): full synchronization with a sweep", peerName, held, host.compactedThrough());
+      queue(new CatchUp(self, 0, true, true, 0));
+    } else {
+      queue(new CatchUp(self, held, false, false, 0));
+    }
+    // the objects of other owners this node holds (it relays them), from where the peer is
+    for (OwnerPosition position : host.heldPositions()) {
+      String owner = position.getOwner();
+      if (owner.equals(self) || owner.equals(peerName)) {
+        continue;
+      }
+      long peerHolds = hello.getOwnersList().stream().filter(p -> p.getOwner().equals(owner))
+          .mapToLong(OwnerPosition::getSerial).findFirst().orElse(0L);
+      // always read, even if the peer seems to hold as much: a batch of this owner applied
+      // while the peer was registering was relayed before the peer counted, and is in the
+      // database but in no outbox; the read finds it
+      queue(new CatchUp(owner, peerHolds, false, false, 0));
+    }
+  }
+
+  /** The peer asks for everything again; false if too many are waiting already (the caller ends the stream). */
+  boolean resyncRequested(long requestId, boolean clear) {
+    if (queued.size() >= MAX_QUEUED) {
+      return false;
+    }
+    LOG.infof("Peer '%s' asks for a full resynchronization%s", peerName, clear ? " with a sweep" : "");
+    queue(new CatchUp(host.nodeName(), 0, true, clear, requestId));
+    return true;
+  }
+
+  /** Queues a full synchronization with a sweep of one owner (null: this node and every owner it relays). */
+  void pushFullSync(String onlyOwner) {
+    if (onlyOwner == null || onlyOwner.equals(host.nodeName())) {
+      queueOnce(host.nodeName());
+    }
+    for (OwnerPosition position : host.heldPositions()) {
+      String owner = position.getOwner();
+      if (!owner.equals(host.nodeName()) && !owner.equals(peerName) && (onlyOwner == null || onlyOwner.equals(owner))) {
+        queueOnce(owner);
+      }
+    }
+  }
+
+  /** Queues a pushed full synchronization unless one of the owner waits already (it would send the same). */
+  private void queueOnce(String owner) {
+    for (CatchUp waiting : queued) {
+      if (waiting.owner.equals(owner) && waiting.full && waiting.sweep && waiting.resyncRequestId == 0) {
+        return;
+      }
+    }
+    queue(new CatchUp(owner, 0, true, true, 0));
+  }
+
+  /** Registers a resynchronization this node asks for; returns its id for the request. */
+  long awaitResync(CompletableFuture<Void> done) {
+    long id = ++nextResyncId;
+    resyncWaiters.put(id, done);
+    return id;
+  }
+
+  /** The peer's full synchronization answering request {@code id} was applied here. */
+  void resyncApplied(long id) {
+    CompletableFuture<Void> waiter = resyncWaiters.remove(id);
+    if (waiter != null) {
+      waiter.complete(null);
+    }
+  }
+
+  void awaitCaughtUp(CompletableFuture<Void> done) {
+    caughtUpWaiters.add(done);
+  }
+
+  /** Completes the caught-up waiters once nothing is left to send or to be acknowledged. */
+  void checkCaughtUp(boolean nothingUrgent) {
+    if (!caughtUpWaiters.isEmpty() && nothingUrgent && positions.nothingInFlight() && outbox.size() == 0
+        && running == null && markers.isEmpty()) {
+      caughtUpWaiters.forEach(f -> f.complete(null));
+      caughtUpWaiters.clear();
+    }
+  }
+
+  /** Fails every waiter: the stream ended. */
+  void closed(IllegalStateException ended) {
+    caughtUpWaiters.forEach(f -> f.completeExceptionally(ended));
+    caughtUpWaiters.clear();
+    resyncWaiters.values().forEach(f -> f.completeExceptionally(ended));
+    resyncWaiters.clear();
+  }
+
+  // ---- PeerStream.Source ---------------------------------------------------------------------
+
+  @Override
+  public Envelope next(long byteBudget) {
+    while (true) {
+      Envelope marker = markers.poll();
+      if (marker != null) {
+        return marker;
+      }
+      List<Change> batch = outbox.poll(host.outboxBatchSize(), byteBudget);
+      if (!batch.isEmpty()) {
+        stats.changesSent(batch.size());
+        return Envelope.newBuilder().setChanges(positions.batch(batch)).build();
+      }
+      if (!finishCatchUp()) {
+        return null;
+      }
+    }
+  }
+
+  @Override
+  public Envelope positionsOnly() {
+    if (outbox.size() == 0 && !positions.moved().isEmpty()) {
+      return Envelope.newBuilder().setChanges(positions.batch(List.of())).build();
+    }
+    return null;
+  }
+
+  @Override
+  public void drained(boolean nothingUrgent) {
+    readMore();
+    checkCaughtUp(nothingUrgent);
+  }
+
+  // ---- catch-ups -------------------------------------------------------------------------------
+
+  private void queue(CatchUp next) {
+    positions.lowerTo(next.owner, next.cursor);
+    if (running == null) {
+      begin(next);
+    } else {
+      queued.add(next);
+    }
+  }
+
+  private void begin(CatchUp next) {
+    running = next;
+    positions.lowerTo(next.owner, next.cursor);
+    if (next.full) {
+      markers.add(Envelope.newBuilder().setSyncMarker(SyncMarker.newBuilder()
+          .setKind(SyncMarker.Kind.FULL_SYNC_START).setOwner(next.owner)).build());
+    }
+  }
+
+  /** How far the catch-ups of an owner have read, for {@link PositionTracker#complete}. */
+  private long limit(String owner) {
+    long limit = Long.MAX_VALUE;
+    if (running != null && running.owner.equals(owner)) {
+      if (running.full) {
+        return -1;
+      }
+      if (!running.readAll) {
+        limit = running.cursor;
+      }
+    }
+    for (CatchUp waiting : queued) {
+      if (waiting.owner.equals(owner)) {
+        limit = Math.min(limit, waiting.cursor);
+      }
+    }
+    return limit;
+  }
+
+  /** Ends a catch-up whose objects have all been sent; returns whether there is more to send. */
+  private boolean finishCatchUp() {
+    if (running == null || !running.readAll || running.endSent) {
+      return false;
+    }
+    running.endSent = true;
+    CatchUp done = running;
+    running = null;
+    LOG.debugf("Caught up peer '%s' with %d objects of '%s'", peerName, done.objectsRead, done.owner);
+    if (done.full) {
+      long position = positions.complete(done.owner);
+      positions.sentThrough(done.owner, position);
+      markers.add(Envelope.newBuilder().setSyncMarker(SyncMarker.newBuilder()
+          .setKind(SyncMarker.Kind.FULL_SYNC_END).setOwner(done.owner).setSerial(position)
+          .setSweep(done.sweep).setResyncRequestId(done.resyncRequestId)).build());
+    }
+    CatchUp next = queued.poll();
+    if (next != null) {
+      begin(next);
+    }
+    return true;
+  }
+
+  /** Reads the next chunk of the running catch-up when the outbox runs low. */
+  private void readMore() {
+    CatchUp reading = running;
+    if (reading == null || reading.readAll || reading.reading || outbox.size() >= 2 * host.outboxBatchSize()) {
+      return;
+    }
+    reading.reading = true;
+    long after = reading.cursor;
+    String peer = peerName;
+    host.pool().execute(() -> {
+      CatchUpChunk chunk;
+      try {
+        chunk = host.readCatchUp(reading.owner, after, CHUNK);
+      } catch (RuntimeException e) {
+        LOG.errorf(e, "Could not read catch-up for peer '%s'", peer);
+        serial.execute(() -> fail.accept(Status.INTERNAL, "this node could not read its catch-up: " + e));
+        return;
+      }
+      // policies decide here, off the serial executor (an object-level policy may read the database)
+      List<Outgoing> allowed = new ArrayList<>(chunk.changes().size());
+      for (Outgoing change : chunk.changes()) {
+        if (!host.sendDenied(peer, change)) {
+          allowed.add(change);
+        }
+      }
+      serial.execute(() -> {
+        for (Outgoing change : allowed) {
+          outbox.offer(change);
+        }
+        stats.catchUpRead(chunk.changes().size());
+        reading.objectsRead += chunk.changes().size();
+        reading.cursor = Math.max(reading.cursor, chunk.lastSerial());
+        reading.readAll = chunk.complete();
+        reading.reading = false;
+        drain.run();
+      });
+    });
+  }
+}

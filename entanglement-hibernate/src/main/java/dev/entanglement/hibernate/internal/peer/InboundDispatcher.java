@@ -1,0 +1,241 @@
+package dev.entanglement.hibernate.internal.peer;
+
+import dev.entanglement.hibernate.internal.core.SerialExecutor;
+import dev.entanglement.proto.v1.Ack;
+import dev.entanglement.proto.v1.Change;
+import dev.entanglement.proto.v1.ChangeBatch;
+import dev.entanglement.proto.v1.Envelope;
+import dev.entanglement.proto.v1.Outcome;
+import dev.entanglement.proto.v1.OutcomeStatus;
+import dev.entanglement.proto.v1.RejectReason;
+import dev.entanglement.proto.v1.ResyncRequest;
+import dev.entanglement.proto.v1.SyncMarker;
+import com.google.protobuf.Descriptors.FieldDescriptor;
+import io.grpc.Status;
+import java.util.ArrayDeque;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import org.jboss.logging.Logger;
+
+/**
+ * Dispatches every envelope received on one stream to the room that acts on it, and acts on
+ * nothing before the peer's Hello was accepted: any other first message ends the stream with
+ * INVALID_ARGUMENT naming its kind, and is neither applied nor answered.
+ *
+ * <h2>Concurrency</h2>
+ * {@link #onNext} runs on the transport thread (gRPC calls it one message at a time) and only
+ * hands work off; {@code helloSeen} is confined to it. Received batches and sync markers go to
+ * the apply executor, in order: {@code fullSyncKeys} and {@code held} are confined to it (held
+ * is bounded by the apply window the peer was granted). Everything else goes to the serial
+ * executor, which owns {@code rejectionsLogged}.
+ */
+final class InboundDispatcher {
+  private static final Logger LOG = Logger.getLogger(InboundDispatcher.class);
+
+  private final PeerConnection connection;
+  private final PeerHost host;
+  private final SerialExecutor serial;
+  private final SerialExecutor applySerial;
+  private final PeerStream stream;
+  private final CatchUpPlanner planner;
+  private final PeerStats stats;
+  private boolean helloSeen;
+  private final Map<String, Set<String>> fullSyncKeys = new HashMap<>();
+  private final ArrayDeque<Runnable> held = new ArrayDeque<>();
+  private final Map<RejectReason, Long> rejectionsLogged = new EnumMap<>(RejectReason.class);
+
+  InboundDispatcher(PeerConnection connection, PeerHost host, SerialExecutor serial, SerialExecutor applySerial,
+      PeerStream stream, CatchUpPlanner planner, PeerStats stats) {
+    this.connection = connection;
+    this.host = host;
+    this.serial = serial;
+    this.applySerial = applySerial;
+    this.stream = stream;
+    this.planner = planner;
+    this.stats = stats;
+  }
+
+  /** Transport thread: count, check the order, hand off. */
+  void onNext(Envelope envelope) {
+    stream.received();
+    stats.received(envelope.getSerializedSize());
+    if (envelope.getBodyCase() == Envelope.BodyCase.HELLO) {
+      boolean first = !helloSeen;
+      helloSeen = true;
+      serial.execute(() -> {
+        if (first) {
+          connection.onHello(envelope.getHello());
+        } else {
+          connection.fail(Status.INVALID_ARGUMENT, "a second Hello on an open stream");
+        }
+      });
+      return;
+    }
+    if (!helloSeen || !connection.streaming()) {
+      // the peer is granted nothing after its Hello until the Hello is accepted: only a first message gets here
+      String refusal = helloSeen ? "a %s arrived before the peer's Hello was accepted".formatted(kind(envelope))
+          : "the first message must be a Hello, got a " + kind(envelope);
+      serial.execute(() -> connection.fail(Status.INVALID_ARGUMENT, refusal));
+      return;
+    }
+    String peer = connection.peerName();
+    switch (envelope.getBodyCase()) {
+      case CHANGES -> {
+        ChangeBatch batch = envelope.getChanges();
+        stats.changesReceived(batch.getChangesCount());
+        applySerial.execute(() -> applyOrHold(() -> {
+          collectFullSyncKeys(batch);
+          Ack ack = host.apply(peer, batch);
+          stats.answered(ack);
+          for (Outcome outcome : ack.getOutcomesList()) {
+            if (outcome.getStatus() == OutcomeStatus.REJECTED) {
+              host.rejected(peer, true, outcome.getReason());
+            }
+          }
+          serial.execute(() -> answered(Envelope.newBuilder().setAck(ack).build()));
+        }));
+      }
+      case SYNC_MARKER -> applySerial.execute(() -> applyOrHold(() -> {
+        onSyncMarker(peer, envelope.getSyncMarker());
+        serial.execute(() -> answered(null));
+      }));
+      case ACK -> serial.execute(() -> onAck(peer, envelope.getAck()));
+      case RESYNC_REQUEST -> serial.execute(() -> onResyncRequest(envelope.getResyncRequest()));
+      case UPDATE_REQUEST -> serial.execute(() -> whileStreaming(() -> host.onUpdateRequest(peer, envelope.getUpdateRequest())));
+      case REQUEST_OUTCOME -> serial.execute(() -> whileStreaming(() -> host.onRequestOutcome(peer, envelope.getRequestOutcome())));
+      case OWNER_REMOVED -> serial.execute(() -> whileStreaming(() -> host.onOwnerRemoved(peer, envelope.getOwnerRemoved())));
+      case TRANSITION -> serial.execute(() -> whileStreaming(() -> host.onTransition(peer, envelope.getTransition())));
+      case HEARTBEAT -> serial.execute(() -> stream.grant(1));
+      default -> serial.execute(() -> {
+        // a newer peer's message kind: skip it, but keep the stream going
+        LOG.debugf("Ignoring an envelope of an unknown kind from peer '%s'", peer);
+        stream.grant(1);
+      });
+    }
+  }
+
+  /** The name of an envelope's message kind, e.g. "SyncMarker". */
+  static String kind(Envelope envelope) {
+    if (envelope.getBodyCase() == Envelope.BodyCase.BODY_NOT_SET) {
+      return "message of no kind (an empty envelope)";
+    }
+    FieldDescriptor field = Envelope.getDescriptor().findFieldByNumber(envelope.getBodyCase().getNumber());
+    return field == null ? "message of an unknown kind" : field.getMessageType().getName();
+  }
+
+  /** Apply executor: after the pause is lifted, what waited is applied, in arrival order. */
+  void releaseHeld() {
+    Runnable next;
+    while (!stream.paused() && (next = held.poll()) != null) {
+      next.run();
+    }
+  }
+
+  // ---- apply executor -------------------------------------------------------------------------
+
+  /** Applies a received batch or marker now, or holds it (in order) while the flow is paused. */
+  private void applyOrHold(Runnable work) {
+    if (!connection.streaming()) {
+      return; // the stream ended: nothing more is applied from it
+    }
+    if (stream.paused() || !held.isEmpty()) {
+      held.add(work);
+      return;
+    }
+    work.run();
+  }
+
+  private void collectFullSyncKeys(ChangeBatch batch) {
+    if (fullSyncKeys.isEmpty()) {
+      return;
+    }
+    for (Change change : batch.getChangesList()) {
+      Set<String> keys = fullSyncKeys.get(change.getOwner());
+      if (keys != null) {
+        String key = host.objectKey(change);
+        if (key != null) {
+          keys.add(key);
+        }
+      }
+    }
+  }
+
+  private void onSyncMarker(String peer, SyncMarker marker) {
+    switch (marker.getKind()) {
+      case FULL_SYNC_START -> fullSyncKeys.put(marker.getOwner(), new HashSet<>());
+      case FULL_SYNC_END -> {
+        Set<String> received = fullSyncKeys.remove(marker.getOwner());
+        host.endFullSync(peer, marker, received == null ? Set.of() : received);
+        if (marker.getResyncRequestId() != 0) {
+          serial.execute(() -> planner.resyncApplied(marker.getResyncRequestId()));
+        }
+      }
+      default -> LOG.debugf("Ignoring a sync marker of unknown kind from peer '%s'", peer);
+    }
+  }
+
+  // ---- serial executor ------------------------------------------------------------------------
+
+  private void whileStreaming(Runnable work) {
+    stream.grant(1);
+    if (connection.streaming()) {
+      work.run();
+    }
+  }
+
+  /** A received batch or marker was applied: answer it (a batch), and let the peer send one more. */
+  private void answered(Envelope ack) {
+    if (!connection.streaming()) {
+      return;
+    }
+    if (ack != null) {
+      stream.urgent(ack);
+    }
+    stream.grant(1);
+    stream.drain();
+  }
+
+  private void onResyncRequest(ResyncRequest request) {
+    stream.grant(1);
+    if (!connection.streaming()) {
+      return;
+    }
+    if (!planner.resyncRequested(request.getRequestId(), request.getClear())) {
+      connection.fail(Status.RESOURCE_EXHAUSTED, "peer '%s' asked for more than %d resynchronizations that are not done yet"
+          .formatted(connection.peerName(), CatchUpPlanner.MAX_QUEUED));
+      return;
+    }
+    stream.drain();
+  }
+
+  private void onAck(String peer, Ack ack) {
+    stream.grant(1);
+    Map<String, Long> positions = planner.positions().acknowledged(ack.getRequestId());
+    if (positions == null) {
+      LOG.warnf("Peer '%s' acknowledged unknown request %d", peer, ack.getRequestId());
+      return;
+    }
+    for (Outcome outcome : ack.getOutcomesList()) {
+      if (outcome.getStatus() == OutcomeStatus.REJECTED) {
+        stats.rejectedByPeer(outcome.getReason());
+        host.rejected(peer, false, outcome.getReason());
+        // log each reason once at WARN (the receiver logs and parks every rejection), then DEBUG
+        long seen = rejectionsLogged.merge(outcome.getReason(), 1L, Long::sum);
+        if (seen == 1) {
+          LOG.warnf("Peer '%s' rejected a change (%s): %s (it keeps the change and retries it; "
+              + "further %s rejections from this peer are logged at DEBUG)",
+              peer, outcome.getReason(), outcome.getMessage(), outcome.getReason());
+        } else {
+          LOG.debugf("Peer '%s' rejected a change (%s): %s", peer, outcome.getReason(), outcome.getMessage());
+        }
+      } else {
+        stats.acknowledgedByPeer();
+      }
+    }
+    positions.forEach((owner, position) -> host.acknowledged(peer, owner, position));
+    planner.checkCaughtUp(stream.nothingUrgent());
+  }
+}

@@ -1,0 +1,129 @@
+package dev.entanglement.hibernate.internal.peer;
+
+import dev.entanglement.proto.v1.Ack;
+import dev.entanglement.proto.v1.Outcome;
+import dev.entanglement.proto.v1.OutcomeStatus;
+import dev.entanglement.proto.v1.RejectReason;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Counts what one stream carried (messages, bytes, changes and their outcomes both ways), for
+ * status, admin and metrics.
+ *
+ * <h2>Concurrency</h2>
+ * Every field is an atomic or a concurrent map of atomics: counted on the connection's serial,
+ * apply and transport threads, read from any thread. Snapshots are not atomic across counters.
+ */
+final class PeerStats {
+  private final AtomicLong messagesReceived = new AtomicLong();
+  private final AtomicLong bytesReceived = new AtomicLong();
+  private final AtomicLong bytesSent = new AtomicLong();
+  private final AtomicLong changesSent = new AtomicLong();
+  private final AtomicLong changesAcknowledged = new AtomicLong();
+  private final AtomicLong changesRejectedByPeer = new AtomicLong();
+  private final AtomicLong changesReceived = new AtomicLong();
+  private final AtomicLong changesRejectedHere = new AtomicLong();
+  private final AtomicLong changesAppliedHere = new AtomicLong();
+  private final AtomicLong catchUpObjectsSent = new AtomicLong();
+  private final Map<RejectReason, AtomicLong> rejectedByPeerByReason = new ConcurrentHashMap<>();
+  private final Map<RejectReason, AtomicLong> rejectedHereByReason = new ConcurrentHashMap<>();
+
+  void received(int bytes) {
+    messagesReceived.incrementAndGet();
+    bytesReceived.addAndGet(bytes);
+  }
+
+  void sent(int bytes) {
+    bytesSent.addAndGet(bytes);
+  }
+
+  void changesSent(int count) {
+    changesSent.addAndGet(count);
+  }
+
+  void changesReceived(int count) {
+    changesReceived.addAndGet(count);
+  }
+
+  void catchUpRead(int objects) {
+    catchUpObjectsSent.addAndGet(objects);
+  }
+
+  void acknowledgedByPeer() {
+    changesAcknowledged.incrementAndGet();
+  }
+
+  void rejectedByPeer(RejectReason reason) {
+    changesRejectedByPeer.incrementAndGet();
+    rejectedByPeerByReason.computeIfAbsent(reason, r -> new AtomicLong()).incrementAndGet();
+  }
+
+  /** Counts the outcomes of a batch applied here. */
+  void answered(Ack ack) {
+    for (Outcome outcome : ack.getOutcomesList()) {
+      if (outcome.getStatus() == OutcomeStatus.REJECTED) {
+        changesRejectedHere.incrementAndGet();
+        rejectedHereByReason.computeIfAbsent(outcome.getReason(), r -> new AtomicLong()).incrementAndGet();
+      } else if (outcome.getStatus() == OutcomeStatus.APPLIED) {
+        changesAppliedHere.incrementAndGet();
+      }
+    }
+  }
+
+  long messagesReceived() {
+    return messagesReceived.get();
+  }
+
+  long bytesReceived() {
+    return bytesReceived.get();
+  }
+
+  long bytesSent() {
+    return bytesSent.get();
+  }
+
+  long changesSent() {
+    return changesSent.get();
+  }
+
+  long changesAcknowledged() {
+    return changesAcknowledged.get();
+  }
+
+  long changesRejectedByPeer() {
+    return changesRejectedByPeer.get();
+  }
+
+  long changesReceived() {
+    return changesReceived.get();
+  }
+
+  long changesRejectedHere() {
+    return changesRejectedHere.get();
+  }
+
+  long changesAppliedHere() {
+    return changesAppliedHere.get();
+  }
+
+  long catchUpObjectsSent() {
+    return catchUpObjectsSent.get();
+  }
+
+  Map<RejectReason, Long> rejectedByPeerByReason() {
+    return snapshot(rejectedByPeerByReason);
+  }
+
+  Map<RejectReason, Long> rejectedHereByReason() {
+    return snapshot(rejectedHereByReason);
+  }
+
+  private static Map<RejectReason, Long> snapshot(Map<RejectReason, AtomicLong> counts) {
+    Map<RejectReason, Long> copy = new EnumMap<>(RejectReason.class);
+    counts.forEach((reason, count) -> copy.put(reason, count.get()));
+    return copy;
+  }
+}

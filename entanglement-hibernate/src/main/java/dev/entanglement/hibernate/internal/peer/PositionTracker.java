@@ -1,0 +1,122 @@
+package dev.entanglement.hibernate.internal.peer;
+
+import dev.entanglement.proto.v1.Change;
+import dev.entanglement.proto.v1.ChangeBatch;
+import dev.entanglement.proto.v1.OwnerPosition;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Tracks how far the peer is complete per owner: the positions sent with each batch, the
+ * batches in flight until their Ack, and the complete position of each owner this node serves
+ * (below every unfinished transaction, every change still waiting in the outbox and what a
+ * catch-up has not read yet).
+ *
+ * <h2>Concurrency</h2>
+ * Not thread-safe: {@code positionSent}, {@code inFlight} and {@code nextRequestId} are confined
+ * to the connection's serial executor. The outbox it reads is thread-safe.
+ */
+final class PositionTracker {
+  /** How far the catch-ups of an owner (running or queued) have read. */
+  interface CatchUpLimit {
+    /** Long.MAX_VALUE without a catch-up of the owner; -1 while a full synchronization of it runs. */
+    long limit(String owner);
+  }
+
+  private final PeerHost host;
+  private final PeerOutbox outbox;
+  private final CatchUpLimit catchUps;
+  private final Map<String, Long> positionSent = new HashMap<>(); // per owner, the highest sent
+  private final Map<Long, Map<String, Long>> inFlight = new HashMap<>(); // request id -> positions sent
+  private long nextRequestId;
+  private String peerName;
+
+  PositionTracker(PeerHost host, PeerOutbox outbox, CatchUpLimit catchUps) {
+    this.host = host;
+    this.outbox = outbox;
+    this.catchUps = catchUps;
+  }
+
+  /** Names the peer, once its Hello is accepted: its own objects are never served to it. */
+  void peer(String name) {
+    this.peerName = name;
+  }
+
+  /** A catch-up from {@code cursor} starts or is queued: the owner's position is no further than that. */
+  void lowerTo(String owner, long cursor) {
+    positionSent.merge(owner, cursor, Math::min);
+  }
+
+  /** A full synchronization ended at {@code position} (its end marker carries it). */
+  void sentThrough(String owner, long position) {
+    positionSent.put(owner, position);
+  }
+
+  /** Builds a batch carrying the positions it completes (those that moved), tracked until acked. */
+  ChangeBatch batch(List<Change> changes) {
+    long requestId = ++nextRequestId;
+    ChangeBatch.Builder message = ChangeBatch.newBuilder().setRequestId(requestId).addAllChanges(changes);
+    Map<String, Long> positions = moved();
+    positions.forEach((owner, position) ->
+        message.addPositions(OwnerPosition.newBuilder().setOwner(owner).setSerial(position)));
+    positionSent.putAll(positions);
+    inFlight.put(requestId, positions);
+    return message.build();
+  }
+
+  /** The positions an acknowledged batch carried, or null for a request this side never sent. */
+  Map<String, Long> acknowledged(long requestId) {
+    return inFlight.remove(requestId);
+  }
+
+  boolean nothingInFlight() {
+    return inFlight.isEmpty();
+  }
+
+  /** The owners whose complete position moved since it was last sent. */
+  Map<String, Long> moved() {
+    Map<String, Long> moved = new HashMap<>();
+    for (String owner : servedOwners()) {
+      long position = complete(owner);
+      if (position > positionSent.getOrDefault(owner, 0L)) {
+        moved.put(owner, position);
+      }
+    }
+    return moved;
+  }
+
+  /** This node and every other owner whose objects it holds, but the peer itself. */
+  private List<String> servedOwners() {
+    List<String> owners = new ArrayList<>();
+    owners.add(host.nodeName());
+    for (OwnerPosition held : host.heldPositions()) {
+      if (!held.getOwner().equals(peerName) && !held.getOwner().equals(host.nodeName())) {
+        owners.add(held.getOwner());
+      }
+    }
+    return owners;
+  }
+
+  /**
+   * How far the peer will hold an owner's objects once everything sent so far is applied: for
+   * this node, below every unfinished transaction; for another owner, no further than this node
+   * holds it itself; and in both cases below every change of the owner still waiting in the
+   * outbox and what a catch-up of the owner has not read yet. -1 during a full synchronization
+   * of the owner (its end marker carries the position instead).
+   */
+  long complete(String owner) {
+    long limit = catchUps.limit(owner);
+    if (limit < 0) {
+      return -1;
+    }
+    // read the unfinished serials before the outbox: a change finishes only after it is offered
+    long position = owner.equals(host.nodeName()) ? host.lowestUnfinishedSerial() - 1 : host.heldPosition(owner);
+    long waiting = outbox.lowestWaiting(owner);
+    if (waiting != Long.MAX_VALUE) {
+      position = Math.min(position, waiting - 1);
+    }
+    return Math.min(position, limit);
+  }
+}
