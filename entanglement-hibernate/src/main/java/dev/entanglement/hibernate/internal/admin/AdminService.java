@@ -108,18 +108,18 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
             .setBytesSentPerSecond(sample.sentRate)
             .setBytesReceivedPerSecond(sample.receivedRate)
             .setCoalesced(c.coalesced())
-            .setRejectedByPeer(c.changesRejectedByPeer())
-            .setRejectedHere(c.changesRejectedHere())
-            .setChangesSent(c.changesSent())
-            .setChangesReceived(c.changesReceived())
-            .setChangesApplied(c.changesAppliedHere())
+            .setRejectedByPeer(c.stats().changesRejectedByPeer())
+            .setRejectedHere(c.stats().changesRejectedHere())
+            .setChangesSent(c.stats().changesSent())
+            .setChangesReceived(c.stats().changesReceived())
+            .setChangesApplied(c.stats().changesAppliedHere())
             .setPaused(c.paused())
             .setPolicyDenials(name == null ? 0 : runtime.policyDenials(name));
         if (c.fingerprint() != null) {
           info.setFingerprint(c.fingerprint());
         }
-        c.rejectedByPeerByReason().forEach((reason, count) -> info.putRejectedByPeerByReason(reason.name(), count));
-        c.rejectedHereByReason().forEach((reason, count) -> info.putRejectedHereByReason(reason.name(), count));
+        c.stats().rejectedByPeerByReason().forEach((reason, count) -> info.putRejectedByPeerByReason(reason.name(), count));
+        c.stats().rejectedHereByReason().forEach((reason, count) -> info.putRejectedHereByReason(reason.name(), count));
         response.addPeers(info);
       }
       return response.build();
@@ -129,8 +129,8 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
   /** Bytes per second each way since the previous sample (or since the connection began). */
   private Sample rates(PeerConnection c) {
     long now = System.nanoTime();
-    long sent = c.bytesSent();
-    long received = c.bytesReceived();
+    long sent = c.stats().bytesSent();
+    long received = c.stats().bytesReceived();
     Sample previous = samples.get(c);
     if (previous != null && now - previous.nanos < TimeUnit.SECONDS.toNanos(1)) {
       return previous;

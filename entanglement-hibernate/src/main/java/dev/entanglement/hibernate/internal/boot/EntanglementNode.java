@@ -91,9 +91,9 @@ final class EntanglementNode implements Entanglement {
     List<PeerStatus> result = new ArrayList<>();
     for (PeerConnection c : node.peers.all()) {
       result.add(new PeerStatus(c.peerName(), c.address(), c.dialer(), PeerStatus.State.valueOf(c.state().name()),
-          c.since(), c.outboxDepth(), c.coalesced(), c.changesSent(), c.catchUpObjectsSent(), c.bytesSent(),
-          c.changesAcknowledged(), c.changesRejectedByPeer(), c.changesReceived(), c.changesRejectedHere(),
-          c.changesAppliedHere(), c.identity()));
+          c.since(), c.outboxDepth(), c.coalesced(), c.stats().changesSent(), c.stats().catchUpObjectsSent(), c.stats().bytesSent(),
+          c.stats().changesAcknowledged(), c.stats().changesRejectedByPeer(), c.stats().changesReceived(), c.stats().changesRejectedHere(),
+          c.stats().changesAppliedHere(), c.identity()));
     }
     return result;
   }

@@ -3,9 +3,7 @@ package dev.entanglement.hibernate.internal.boot;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.Set;
-import dev.entanglement.hibernate.internal.peer.PeerConnection;
 import dev.entanglement.hibernate.policy.Peer;
-import dev.entanglement.hibernate.EntanglementConfigurationException;
 import dev.entanglement.hibernate.internal.admin.AdminConfig;
 import dev.entanglement.hibernate.internal.apply.InboundApplier;
 import dev.entanglement.hibernate.internal.core.SerialExecutor;
@@ -26,7 +24,7 @@ import dev.entanglement.hibernate.internal.store.Bookkeeping;
 import dev.entanglement.hibernate.internal.store.BookkeepingReads;
 import dev.entanglement.hibernate.internal.store.CatchUpReader;
 import dev.entanglement.hibernate.internal.store.Housekeeper;
-import dev.entanglement.hibernate.internal.store.SchemaMigrator;
+import dev.entanglement.hibernate.internal.store.StartState;
 import dev.entanglement.hibernate.internal.store.SerialClock;
 import dev.entanglement.hibernate.internal.transition.Transitions;
 import dev.entanglement.hibernate.internal.transport.PeerAddress;
@@ -35,8 +33,6 @@ import dev.entanglement.hibernate.internal.transport.Transports;
 import dev.entanglement.hibernate.policy.Policy;
 import dev.entanglement.proto.v1.AdminGrpc;
 import io.grpc.ManagedChannel;
-import java.sql.Connection;
-import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -166,10 +162,12 @@ public final class NodeRuntime implements SessionFactoryObserver {
       LOG.infof("Entanglement node '%s': no @Entangled entities in this persistence unit; nothing is captured", node);
     }
     bookkeeping = Bookkeeping.forDialect(factory.getJdbcServices().getDialect());
-    StartState start = readStartState();
+    StartState start = StartState.read(factory.getServiceRegistry().requireService(ConnectionProvider.class),
+        bookkeeping, node, config.migrateSchema());
+    ownership.load(start.ownershipRows(), node);
     reads = new BookkeepingReads(factory, bookkeeping);
-    clock = new SerialClock(start.lastSerial);
-    ledger = new AckLedger(factory, bookkeeping, node, start.peerPositions);
+    clock = new SerialClock(start.lastSerial());
+    ledger = new AckLedger(factory, bookkeeping, node, start.peerPositions());
     pool = new ThreadPoolExecutor(WORKERS, WORKERS, 60, TimeUnit.SECONDS,
         new ArrayBlockingQueue<>(WORK_QUEUE), threads("entanglement-" + node + "-worker"),
         new ThreadPoolExecutor.CallerRunsPolicy());
@@ -180,7 +178,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
     policy = new PolicyPoints(new PolicyEngine(nodePolicies, model, this::policyPeer), model, factory);
     applier = new InboundApplier(factory, model, bookkeeping, node);
     applier.load();
-    housekeeper = new Housekeeper(factory, bookkeeping, node, clock, ledger, start.compactedThrough,
+    housekeeper = new Housekeeper(factory, bookkeeping, node, clock, ledger, start.compactedThrough(),
         () -> applier.retryParked(1000));
     router = new Router(node, peers, model, applier::objectKey);
     localChanges = new LocalChanges(node, clock, peers, () -> transitions);
@@ -189,7 +187,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
     forwarder = new Forwarder(hosts.forwarder());
     requestExecutor = new RequestExecutor(factory, model, bookkeeping, hosts.requestExecutor());
     handover = new Handover(factory, model, bookkeeping, ownership, decisions, hosts.handover());
-    handover.takeOverPending(start.ownershipRows);
+    handover.takeOverPending(start.ownershipRows());
     transitions = new Transitions(model, new TransitionHost(this), new SerialExecutor(pool));
     ephemerals = new EphemeralStore(new EphemeralHost(this), pool);
     policy.ephemeralTypes(ephemerals::typeNamed);
@@ -209,7 +207,8 @@ public final class NodeRuntime implements SessionFactoryObserver {
     });
     applier.hooks(new ApplyHooks(this));
     peerHost = new NodePeerHost(this);
-    subscribeToPeers();
+    peers.subscribe(router);
+    peers.subscribe(new PeerEvents(this));
     api = new EntanglementNode(this);
     servers = new Servers(node, config.tls());
     running = true;
@@ -240,80 +239,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
     pool.execute(() -> applier.retryParked(Integer.MAX_VALUE));
     RUNNING.put(sessionFactory, this);
     LOG.infof("Entanglement node '%s' started (%d replicated entity types, last serial %d)",
-        node, model.types().size(), start.lastSerial);
-  }
-
-  /** What the node reads of its tables before anything runs. */
-  private record StartState(long lastSerial, long compactedThrough, Map<String, Long> peerPositions,
-      List<Bookkeeping.ObjectRow> ownershipRows) {}
-
-  private StartState readStartState() {
-    String node = config.nodeName();
-    ConnectionProvider connectionProvider = factory.getServiceRegistry().requireService(ConnectionProvider.class);
-    if (config.migrateSchema()) {
-      SchemaMigrator.migrate(connectionProvider);
-    }
-    try {
-      Connection connection = connectionProvider.getConnection();
-      try {
-        boolean autoCommit = connection.getAutoCommit();
-        connection.setAutoCommit(true);
-        try {
-          if (!config.migrateSchema()) {
-            SchemaMigrator.verify(connection);
-          }
-          Bookkeeping.claimNode(connection, node);
-          StartState state = new StartState(Bookkeeping.lastSerial(connection, node),
-              Bookkeeping.compactedThrough(connection, node), bookkeeping.peerPositions(connection, node),
-              bookkeeping.ownershipRows(connection, node));
-          for (Bookkeeping.ObjectRow row : state.ownershipRows()) {
-            String key = row.entity() + '#' + row.id();
-            if (row.effectiveOwner().equals(node)) {
-              ownership.ownedHere(key, row.owner().equals(node) ? row.epoch() : 0);
-            } else {
-              ownership.owned(key, row.effectiveOwner());
-            }
-          }
-          return state;
-        } finally {
-          connection.setAutoCommit(autoCommit);
-        }
-      } finally {
-        connectionProvider.closeConnection(connection);
-      }
-    } catch (SQLException e) {
-      throw new EntanglementConfigurationException(
-          "Entanglement could not read its tables at start: " + e.getMessage(), e);
-    }
-  }
-
-  /** Who hears of peers coming and going. */
-  private void subscribeToPeers() {
-    peers.subscribe(router);
-    peers.subscribe(new PeerRegistry.Events() {
-      @Override
-      public void connected(PeerConnection connection) {
-        pool.execute(forwarder::flush);
-        pool.execute(() -> ephemerals.connected(connection));
-        metrics.peerConnected(connection, new PeerFigures(NodeRuntime.this, connection.peerName()));
-      }
-
-      @Override
-      public void replaced(PeerConnection old) {
-        metrics.peerGone(old);
-      }
-
-      @Override
-      public void gone(PeerConnection connection) {
-        forwarder.peerGone(connection.peerName());
-        metrics.peerGone(connection);
-      }
-
-      @Override
-      public void streamEnded(PeerConnection connection) {
-        ephemerals.disconnected(connection);
-      }
-    });
+        node, model.types().size(), start.lastSerial());
   }
 
   /** The peer as policies see it. */

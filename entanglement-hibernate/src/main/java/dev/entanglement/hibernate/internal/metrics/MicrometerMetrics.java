@@ -98,14 +98,14 @@ final class MicrometerMetrics implements NodeMetrics {
         .register(registry));
     meters.add(FunctionCounter.builder("entanglement.peer.policy.denials", figures, PeerFigures::policyDenials).tags(tags)
         .description("changes the policies kept from or refused to the peer").register(registry));
-    meters.add(counter("entanglement.peer.changes.sent", "changes sent", tags, c, PeerConnection::changesSent));
-    meters.add(counter("entanglement.peer.changes.received", "changes received", tags, c, PeerConnection::changesReceived));
-    meters.add(counter("entanglement.peer.changes.applied", "received changes applied", tags, c, PeerConnection::changesAppliedHere));
+    meters.add(counter("entanglement.peer.changes.sent", "changes sent", tags, c, s -> s.stats().changesSent()));
+    meters.add(counter("entanglement.peer.changes.received", "changes received", tags, c, s -> s.stats().changesReceived()));
+    meters.add(counter("entanglement.peer.changes.applied", "received changes applied", tags, c, s -> s.stats().changesAppliedHere()));
     meters.add(counter("entanglement.peer.changes.coalesced", "changes merged into a waiting one", tags, c, PeerConnection::coalesced));
-    meters.add(counter("entanglement.peer.rejected.by.peer", "changes the peer rejected", tags, c, PeerConnection::changesRejectedByPeer));
-    meters.add(counter("entanglement.peer.rejected.here", "received changes rejected here", tags, c, PeerConnection::changesRejectedHere));
-    meters.add(counter("entanglement.peer.bytes.sent", "bytes sent", tags, c, PeerConnection::bytesSent));
-    meters.add(counter("entanglement.peer.bytes.received", "bytes received", tags, c, PeerConnection::bytesReceived));
+    meters.add(counter("entanglement.peer.rejected.by.peer", "changes the peer rejected", tags, c, s -> s.stats().changesRejectedByPeer()));
+    meters.add(counter("entanglement.peer.rejected.here", "received changes rejected here", tags, c, s -> s.stats().changesRejectedHere()));
+    meters.add(counter("entanglement.peer.bytes.sent", "bytes sent", tags, c, s -> s.stats().bytesSent()));
+    meters.add(counter("entanglement.peer.bytes.received", "bytes received", tags, c, s -> s.stats().bytesReceived()));
     peerMeters.put(c, new PeerMeters(meters, figures));
   }
 

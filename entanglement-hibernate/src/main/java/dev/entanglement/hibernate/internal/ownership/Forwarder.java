@@ -7,7 +7,6 @@ import dev.entanglement.hibernate.UpdateRequestException;
 import dev.entanglement.proto.v1.Attribute;
 import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.Envelope;
-import dev.entanglement.proto.v1.Operation;
 import dev.entanglement.proto.v1.RequestOutcome;
 import dev.entanglement.proto.v1.RequestStatus;
 import dev.entanglement.proto.v1.UpdateRequest;

@@ -1,5 +1,7 @@
 package dev.entanglement.hibernate.internal.ownership;
 
+import java.util.List;
+import dev.entanglement.hibernate.internal.store.Bookkeeping;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -20,6 +22,18 @@ public final class Ownership {
   private final Map<String, Long> ownEpochByKey = new ConcurrentHashMap<>();
 
   /** The node that decides an object owned (or about to be owned) by another node, or null. */
+  /** Loads the ownership of every object the node holds, as read at start. */
+  public void load(List<Bookkeeping.ObjectRow> rows, String nodeName) {
+    for (Bookkeeping.ObjectRow row : rows) {
+      String key = row.entity() + '#' + row.id();
+      if (row.effectiveOwner().equals(nodeName)) {
+        ownedHere(key, row.owner().equals(nodeName) ? row.epoch() : 0);
+      } else {
+        owned(key, row.effectiveOwner());
+      }
+    }
+  }
+
   public String remoteOwner(String key) {
     return ownerByKey.get(key);
   }

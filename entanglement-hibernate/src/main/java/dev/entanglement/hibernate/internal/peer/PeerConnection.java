@@ -7,13 +7,11 @@ import dev.entanglement.hibernate.internal.transport.QuietLog;
 import dev.entanglement.hibernate.internal.transport.StreamHandler;
 import dev.entanglement.proto.v1.Envelope;
 import dev.entanglement.proto.v1.Hello;
-import dev.entanglement.proto.v1.RejectReason;
 import dev.entanglement.proto.v1.ResyncRequest;
 import io.grpc.Status;
 import io.grpc.stub.CallStreamObserver;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.jboss.logging.Logger;
@@ -411,49 +409,8 @@ public final class PeerConnection implements StreamHandler {
     return outbox.coalesced();
   }
 
-  public long changesSent() {
-    return stats.changesSent();
-  }
-
-  public long bytesReceived() {
-    return stats.bytesReceived();
-  }
-
-  public long bytesSent() {
-    return stats.bytesSent();
-  }
-
-  public long catchUpObjectsSent() {
-    return stats.catchUpObjectsSent();
-  }
-
-  public long changesAcknowledged() {
-    return stats.changesAcknowledged();
-  }
-
-  public long changesRejectedByPeer() {
-    return stats.changesRejectedByPeer();
-  }
-
-  public long changesReceived() {
-    return stats.changesReceived();
-  }
-
-  public long changesRejectedHere() {
-    return stats.changesRejectedHere();
-  }
-
-  public long changesAppliedHere() {
-    return stats.changesAppliedHere();
-  }
-
-  /** Changes the peer rejected, by reason. */
-  public Map<RejectReason, Long> rejectedByPeerByReason() {
-    return stats.rejectedByPeerByReason();
-  }
-
-  /** Changes from the peer rejected here, by reason. */
-  public Map<RejectReason, Long> rejectedHereByReason() {
-    return stats.rejectedHereByReason();
+  /** What this stream carried so far, for status, admin and metrics. */
+  public PeerStats stats() {
+    return stats;
   }
 }

@@ -17,7 +17,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * Every field is an atomic or a concurrent map of atomics: counted on the connection's serial,
  * apply and transport threads, read from any thread. Snapshots are not atomic across counters.
  */
-final class PeerStats {
+public final class PeerStats {
   private final AtomicLong messagesReceived = new AtomicLong();
   private final AtomicLong bytesReceived = new AtomicLong();
   private final AtomicLong bytesSent = new AtomicLong();
@@ -77,47 +77,47 @@ final class PeerStats {
     return messagesReceived.get();
   }
 
-  long bytesReceived() {
+  public long bytesReceived() {
     return bytesReceived.get();
   }
 
-  long bytesSent() {
+  public long bytesSent() {
     return bytesSent.get();
   }
 
-  long changesSent() {
+  public long changesSent() {
     return changesSent.get();
   }
 
-  long changesAcknowledged() {
+  public long changesAcknowledged() {
     return changesAcknowledged.get();
   }
 
-  long changesRejectedByPeer() {
+  public long changesRejectedByPeer() {
     return changesRejectedByPeer.get();
   }
 
-  long changesReceived() {
+  public long changesReceived() {
     return changesReceived.get();
   }
 
-  long changesRejectedHere() {
+  public long changesRejectedHere() {
     return changesRejectedHere.get();
   }
 
-  long changesAppliedHere() {
+  public long changesAppliedHere() {
     return changesAppliedHere.get();
   }
 
-  long catchUpObjectsSent() {
+  public long catchUpObjectsSent() {
     return catchUpObjectsSent.get();
   }
 
-  Map<RejectReason, Long> rejectedByPeerByReason() {
+  public Map<RejectReason, Long> rejectedByPeerByReason() {
     return snapshot(rejectedByPeerByReason);
   }
 
-  Map<RejectReason, Long> rejectedHereByReason() {
+  public Map<RejectReason, Long> rejectedHereByReason() {
     return snapshot(rejectedHereByReason);
   }
 

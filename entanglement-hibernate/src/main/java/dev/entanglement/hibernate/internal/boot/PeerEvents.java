@@ -1,0 +1,42 @@
+package dev.entanglement.hibernate.internal.boot;
+
+import dev.entanglement.hibernate.internal.peer.PeerConnection;
+import dev.entanglement.hibernate.internal.peer.PeerRegistry;
+
+/**
+ * What the forwarder, ephemeral objects and meters do when peers come and go (the router
+ * subscribes on its own).
+ *
+ * <h2>Concurrency</h2>
+ * Stateless; anything that may block goes to the worker pool.
+ */
+final class PeerEvents implements PeerRegistry.Events {
+  private final NodeRuntime node;
+
+  PeerEvents(NodeRuntime node) {
+    this.node = node;
+  }
+
+  @Override
+  public void connected(PeerConnection connection) {
+    node.pool.execute(node.forwarder::flush);
+    node.pool.execute(() -> node.ephemerals.connected(connection));
+    node.metrics.peerConnected(connection, new PeerFigures(node, connection.peerName()));
+  }
+
+  @Override
+  public void replaced(PeerConnection old) {
+    node.metrics.peerGone(old);
+  }
+
+  @Override
+  public void gone(PeerConnection connection) {
+    node.forwarder.peerGone(connection.peerName());
+    node.metrics.peerGone(connection);
+  }
+
+  @Override
+  public void streamEnded(PeerConnection connection) {
+    node.ephemerals.disconnected(connection);
+  }
+}

@@ -1,0 +1,47 @@
+package dev.entanglement.hibernate.internal.store;
+
+import dev.entanglement.hibernate.EntanglementConfigurationException;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.List;
+import java.util.Map;
+import org.hibernate.engine.jdbc.connections.spi.ConnectionProvider;
+
+/**
+ * What a node reads of its tables before anything runs: its last serial, how far its tombstones
+ * are compacted, its peers' positions and the ownership of every object it holds. Migrates (or
+ * verifies) the schema and claims the node's name first. Immutable.
+ */
+public record StartState(long lastSerial, long compactedThrough, Map<String, Long> peerPositions,
+    List<Bookkeeping.ObjectRow> ownershipRows) {
+
+  /** Reads the start state in one connection; fails the boot with the database's message. */
+  public static StartState read(ConnectionProvider connections, Bookkeeping bookkeeping, String node,
+      boolean migrateSchema) {
+    if (migrateSchema) {
+      SchemaMigrator.migrate(connections);
+    }
+    try {
+      Connection connection = connections.getConnection();
+      try {
+        boolean autoCommit = connection.getAutoCommit();
+        connection.setAutoCommit(true);
+        try {
+          if (!migrateSchema) {
+            SchemaMigrator.verify(connection);
+          }
+          Bookkeeping.claimNode(connection, node);
+          return new StartState(Bookkeeping.lastSerial(connection, node), Bookkeeping.compactedThrough(connection, node),
+              bookkeeping.peerPositions(connection, node), bookkeeping.ownershipRows(connection, node));
+        } finally {
+          connection.setAutoCommit(autoCommit);
+        }
+      } finally {
+        connections.closeConnection(connection);
+      }
+    } catch (SQLException e) {
+      throw new EntanglementConfigurationException(
+          "Entanglement could not read its tables at start: " + e.getMessage(), e);
+    }
+  }
+}
