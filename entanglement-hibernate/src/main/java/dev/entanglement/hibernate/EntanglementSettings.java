@@ -76,6 +76,23 @@ public final class EntanglementSettings {
    */
   public static final String APPLY_WINDOW = "entanglement.apply.window";
 
+  /**
+   * How long, in milliseconds, a node keeps trying a received batch while its database fails
+   * transiently (a busy connection pool, a lost connection, a deadlock, a timeout), 0 to
+   * 3600000; past it the stream ends and the peer sends the batch again after reconnecting.
+   * Such failures are never answered as rejections. Defaults to {@code 30000}.
+   */
+  public static final String APPLY_RETRY_MS = "entanglement.apply.retry_ms";
+
+  /**
+   * What happens when the plugin cannot write its bookkeeping of a transaction's changes:
+   * {@code fail} (the default, as Hibernate Envers does) rolls the application's transaction
+   * back with an {@link EntanglementException}, so that nothing is committed that peers would
+   * never receive; {@code log} commits it anyway, logs the failure and counts it, and the change
+   * is not replicated until the object is written again.
+   */
+  public static final String CAPTURE_ON_FAILURE = "entanglement.capture.on_failure";
+
   /** First delay before dialing a peer again, in milliseconds, 1 to 3600000. Defaults to {@code 100}. */
   public static final String RECONNECT_INITIAL_DELAY_MS = "entanglement.reconnect.initial_delay_ms";
 

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.entanglement.hibernate.testing.Database;
 import dev.entanglement.hibernate.testing.NodePair;
+import dev.entanglement.hibernate.testing.LogCapture;
 import dev.entanglement.hibernate.testing.RecordingPeer;
 import dev.entanglement.hibernate.testing.TestNode;
 import dev.entanglement.hibernate.testing.Transport;
@@ -114,6 +115,42 @@ class BadInputIntegrationTest {
         RejectReason.MALFORMED, "change of Item with operation OPERATION_UNSPECIFIED; expected UPSERT or DELETE");
     assertRejected(item(UUID.randomUUID(), "X", 1).setId(text("not-a-uuid")).build(),
         RejectReason.WRONG_TYPE, "Item id expects a UUID (UUID), got text");
+    assertStillReplicating(0);
+  }
+
+  @ParameterizedTest
+  @EnumSource(Database.class)
+  void badOwnerNamesInABatch_rejectOnlyThemselves_andTheValidChangeIsAppliedAndAnswered(Database database) {
+    start(database);
+    UUID good = UUID.randomUUID();
+    Ack ack = probe.awaitAck(probe.sendChanges(item(good, "OK", 1).build(),
+        item(UUID.randomUUID(), "LONG", 2).setOwner("o".repeat(65)).build(),
+        item(UUID.randomUUID(), "NEWLINE", 3).setOwner("evil\nname").build()));
+    assertThat(ack.getOutcomesList()).extracting(Outcome::getStatus)
+        .containsExactly(OutcomeStatus.APPLIED, OutcomeStatus.REJECTED, OutcomeStatus.REJECTED);
+    assertThat(ack.getOutcomes(1).getReason()).isEqualTo(RejectReason.MALFORMED);
+    assertThat(ack.getOutcomes(1).getMessage()).isEqualTo("change of Item with the owner name '%s' (65 characters); "
+        .formatted("o".repeat(64)) + "expected 1 to 64 letters, digits, '.', '_' or '-'");
+    assertThat(ack.getOutcomes(2).getMessage()).startsWith("change of Item with the owner name 'evil\\u000aname'");
+    assertThat(node.find(Item.class, good)).isNotNull();
+    assertThat(node.entanglement().parkedChanges()).isZero();
+    assertStillReplicating(1);
+  }
+
+  @ParameterizedTest
+  @EnumSource(Database.class)
+  void manyRejections_logOneBoundedWarningPerPeerAndReason(Database database) {
+    start(database);
+    try (LogCapture logs = LogCapture.start()) {
+      String huge = "Spaceship" + "x".repeat(1_000_000);
+      for (int i = 0; i < 20; i++) {
+        Outcome outcome = only(probe.awaitAck(probe.sendChanges(item(UUID.randomUUID(), "X", 1).setEntity(huge).build())));
+        assertThat(outcome.getReason()).isEqualTo(RejectReason.UNKNOWN_ENTITY);
+        assertThat(outcome.getMessage()).hasSizeLessThan(200).endsWith("(1000009 characters)");
+      }
+      assertThat(logs.warnings("Rejected a change from peer 'probe'")).singleElement()
+          .satisfies(line -> assertThat(line).hasSizeLessThan(1000));
+    }
     assertStillReplicating(0);
   }
 

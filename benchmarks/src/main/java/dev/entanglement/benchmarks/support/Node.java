@@ -138,7 +138,7 @@ public final class Node implements AutoCloseable {
   /** The open stream's status of a peer. */
   public PeerStatus streaming(String peer) {
     return entanglement().peers().stream()
-        .filter(p -> peer.equals(p.name()) && p.state().equals("STREAMING"))
+        .filter(p -> peer.equals(p.name()) && p.state() == PeerStatus.State.STREAMING)
         .findFirst()
         .orElseThrow(() -> new IllegalStateException(name + " has no open stream to " + peer));
   }

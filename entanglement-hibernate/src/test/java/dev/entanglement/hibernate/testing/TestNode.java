@@ -83,6 +83,18 @@ public final class TestNode implements AutoCloseable {
       return dataSource;
     }
 
+    /**
+     * Makes the node borrow every database connection from a data source whose statements can be
+     * made to fail on purpose (over the same database, without a pool), and returns it.
+     */
+    public FailingDataSource failingDatabase() {
+      FailingDataSource dataSource = new FailingDataSource((String) settings.remove("jakarta.persistence.jdbc.url"),
+          (String) settings.remove("jakarta.persistence.jdbc.user"), (String) settings.remove("jakarta.persistence.jdbc.password"));
+      settings.remove("hibernate.connection.pool_size");
+      settings.put("hibernate.connection.datasource", dataSource);
+      return dataSource;
+    }
+
     public EntityManagerFactory buildFactory() {
       HibernatePersistenceConfiguration configuration = new HibernatePersistenceConfiguration(name);
       for (Class<?> entity : entities) {

@@ -5,8 +5,10 @@ import dev.entanglement.hibernate.internal.model.EntangledModel;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.Operation;
+import dev.entanglement.proto.v1.OwnerPosition;
 import dev.entanglement.proto.v1.RejectReason;
 import dev.entanglement.proto.v1.Value;
+import java.util.regex.Pattern;
 
 /**
  * Validates a received change against the model and this node's identity, before any database
@@ -17,6 +19,13 @@ import dev.entanglement.proto.v1.Value;
  * <p>Immutable, so thread-safe.
  */
 final class ChangeValidator {
+  /** Node names as the bookkeeping stores them ({@code VARCHAR(64)}) and settings accept them. */
+  static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
+  private static final String NODE_NAME_RULE = "1 to 64 letters, digits, '.', '_' or '-'";
+  /** The highest serial a position may name: far beyond any real node, far from overflowing. */
+  static final long MAX_SERIAL = 1L << 53;
+  /** Object ids as the bookkeeping stores them ({@code VARCHAR(255)}). */
+  static final int MAX_ID_LENGTH = 255;
   private final EntangledModel model;
   private final String nodeName;
 
@@ -32,23 +41,83 @@ final class ChangeValidator {
     }
     if (!change.hasId() || change.getId().getKindCase() == Value.KindCase.KIND_NOT_SET
         || change.getId().getKindCase() == Value.KindCase.NULL) {
-      throw new DecodeException(RejectReason.MALFORMED, "change of " + change.getEntity() + " without an id");
+      throw new DecodeException(RejectReason.MALFORMED, "change of " + brief(change.getEntity()) + " without an id");
     }
     if (change.getOwner().isEmpty()) {
-      throw new DecodeException(RejectReason.MALFORMED, "change of " + change.getEntity() + " without an owner");
+      throw new DecodeException(RejectReason.MALFORMED, "change of " + brief(change.getEntity()) + " without an owner");
+    }
+    if (!NODE_NAME.matcher(change.getOwner()).matches()) {
+      throw new DecodeException(RejectReason.MALFORMED, "change of %s with the owner name %s; expected %s"
+          .formatted(brief(change.getEntity()), shown(change.getOwner()), NODE_NAME_RULE));
+    }
+    if (!change.getHandoverTo().isEmpty() && !NODE_NAME.matcher(change.getHandoverTo()).matches()) {
+      throw new DecodeException(RejectReason.MALFORMED, "change of %s handed over to %s; expected %s"
+          .formatted(brief(change.getEntity()), shown(change.getHandoverTo()), NODE_NAME_RULE));
     }
     if (change.getOperation() != Operation.UPSERT && change.getOperation() != Operation.DELETE) {
       throw new DecodeException(RejectReason.MALFORMED, "change of %s with operation %s; expected UPSERT or DELETE"
-          .formatted(change.getEntity(), change.getOperation()));
+          .formatted(brief(change.getEntity()), change.getOperation()));
     }
     if (model.byName(change.getEntity()) == null) {
       throw new DecodeException(RejectReason.UNKNOWN_ENTITY,
-          "this node has no @Entangled entity named '%s'".formatted(change.getEntity()));
+          "this node has no @Entangled entity named %s".formatted(shown(change.getEntity())));
+    }
+    EntangledType type = model.byName(change.getEntity());
+    Object id = type.idCodec().decode(change.getId(), type.name() + " id");
+    String idText = id == null ? null : type.idText(id);
+    if (idText == null || idText.length() > MAX_ID_LENGTH) {
+      throw new DecodeException(RejectReason.MALFORMED, "change of %s with the id %s; expected at most %d characters"
+          .formatted(brief(change.getEntity()), idText == null ? "null" : shown(idText), MAX_ID_LENGTH));
     }
     if (change.getOwner().equals(nodeName)) {
       throw new DecodeException(RejectReason.NOT_OWNER, ("the change claims owner '%s', which is "
           + "this node: only this node decides the state of its own objects").formatted(nodeName));
     }
+  }
+
+  /**
+   * Why a received position cannot be stored (a forged or broken one), or null: the owner must
+   * be a valid node name other than this node's, and the serial within what serials can reach.
+   */
+  String positionProblem(OwnerPosition position) {
+    if (!NODE_NAME.matcher(position.getOwner()).matches()) {
+      return "a position of the owner name %s; expected %s".formatted(shown(position.getOwner()), NODE_NAME_RULE);
+    }
+    if (position.getOwner().equals(nodeName)) {
+      return "a position of this node's own objects (only this node decides how far they go)";
+    }
+    if (position.getSerial() < 0 || position.getSerial() > MAX_SERIAL) {
+      return "a position of owner '%s' at serial %d; expected 0 to %d".formatted(position.getOwner(),
+          position.getSerial(), MAX_SERIAL);
+    }
+    return null;
+  }
+
+  /** A received value as a message may quote it: at most 64 characters, control characters escaped. */
+  static String shown(String value) {
+    return "'" + escapedHead(value) + "'" + lengthNote(value);
+  }
+
+  /** As {@link #shown}, without the quotes. */
+  static String brief(String value) {
+    return escapedHead(value) + lengthNote(value);
+  }
+
+  private static String escapedHead(String value) {
+    String head = value.length() > 64 ? value.substring(0, 64) : value;
+    StringBuilder shown = new StringBuilder();
+    head.codePoints().forEach(c -> {
+      if (Character.isISOControl(c)) {
+        shown.append("\\u%04x".formatted(c));
+      } else {
+        shown.appendCodePoint(c);
+      }
+    });
+    return shown.toString();
+  }
+
+  private static String lengthNote(String value) {
+    return value.length() > 64 ? " (" + value.length() + " characters)" : "";
   }
 
   /** The key {@code entity#id} of a change, or null when it cannot be read. */

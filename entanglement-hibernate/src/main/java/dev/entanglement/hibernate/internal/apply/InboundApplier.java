@@ -12,12 +12,18 @@ import dev.entanglement.proto.v1.OutcomeStatus;
 import dev.entanglement.proto.v1.OwnerPosition;
 import dev.entanglement.proto.v1.RejectReason;
 import dev.entanglement.proto.v1.SyncMarker;
+import dev.entanglement.hibernate.internal.core.LimitedLog;
+import dev.entanglement.hibernate.internal.core.StoreUnavailableException;
+import dev.entanglement.hibernate.internal.store.SqlErrors;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import org.hibernate.engine.spi.SessionFactoryImplementor;
 import org.jboss.logging.Logger;
 
@@ -40,6 +46,8 @@ import org.jboss.logging.Logger;
  */
 public final class InboundApplier {
   private static final Logger LOG = Logger.getLogger(InboundApplier.class);
+  private static final long FIRST_BACKOFF_MILLIS = 50;
+  private static final long MAX_BACKOFF_MILLIS = 2_000;
 
   /** What the node decides around applying: where an owner's changes may come from, and relaying. */
   public interface Hooks {
@@ -92,6 +100,9 @@ public final class InboundApplier {
   private final Positions positions;
   private final ParkingLot parking;
   private final OwnerSweeper sweeper;
+  private final Duration retryFor;
+  private final LimitedLog retryLog = new LimitedLog(LOG);
+  private final LimitedLog inputLog = new LimitedLog(LOG);
   private volatile Hooks hooks = new Hooks() {
     @Override
     public String directionProblem(String owner, String peer) {
@@ -104,6 +115,16 @@ public final class InboundApplier {
 
   public InboundApplier(SessionFactoryImplementor factory, EntangledModel model,
       Bookkeeping bookkeeping, String nodeName) {
+    this(factory, model, bookkeeping, nodeName, Duration.ofSeconds(30));
+  }
+
+  /**
+   * @param retryFor how long a batch is tried again while the database fails transiently, before
+   *     {@link #apply} gives up with a {@link StoreUnavailableException}
+   */
+  public InboundApplier(SessionFactoryImplementor factory, EntangledModel model,
+      Bookkeeping bookkeeping, String nodeName, Duration retryFor) {
+    this.retryFor = retryFor;
     this.model = model;
     this.transactions = new Transactions(factory);
     this.validator = new ChangeValidator(model, nodeName);
@@ -146,7 +167,15 @@ public final class InboundApplier {
   }
 
   /**
-   * Applies the batch; the returned Ack is durable when this returns. Never throws. One batch at
+   * Applies the batch; the returned Ack is durable when this returns: every change in it is
+   * applied, parked with its reason, or refused before any database work (invalid, denied).
+   * While the database fails transiently the batch is tried again with backoff (the peer's flow
+   * is held meanwhile); such a failure is never answered as a rejection.
+   *
+   * @throws StoreUnavailableException when the database kept failing for the retry period: the
+   *     stream must end, nothing of the batch was answered or counted in a position
+   *
+   * <p>One batch at
    * a time per node: in a loop (a triangle, a ring) two peers can bring the same object at once,
    * and two concurrent transactions on one row would fail one of them with an optimistic-lock
    * error instead of answering the later copy ALREADY_CURRENT.
@@ -168,6 +197,11 @@ public final class InboundApplier {
     }
     List<OwnerPosition> acceptedPositions = new ArrayList<>();
     for (OwnerPosition position : batch.getPositionsList()) {
+      String problem = validator.positionProblem(position);
+      if (problem != null) {
+        inputLog.warn(peer + "|position", "Ignored %s from peer '%s'".formatted(problem, peer));
+        continue;
+      }
       if ((peer == null || !hooks.relayIgnored(position.getOwner(), peer))
           && directionProblem(position.getOwner(), peer, directionProblems, hooks) == null) {
         acceptedPositions.add(position);
@@ -175,49 +209,128 @@ public final class InboundApplier {
     }
     Map<String, Long> newPositions = positions.advance(acceptedPositions);
     if (valid.isEmpty() && newPositions.isEmpty() && parking.nothingToPark(batch, outcomes)) {
-      return Outcomes.ack(peer, batch, outcomes); // e.g. ephemeral objects only: they never touch the database
+      return Outcomes.ack(peer, batch, outcomes, inputLog); // e.g. ephemeral objects only: they never touch the database
     }
-    List<String> unparked = new ArrayList<>();
-    try {
+    Attempt attempt = new Attempt(peer, batch, valid, newPositions, hooks);
+    long deadline = System.nanoTime() + retryFor.toNanos();
+    long backoffMillis = FIRST_BACKOFF_MILLIS;
+    for (int tries = 1; ; tries++) {
+      try {
+        Outcome[] answered = attempt.run(outcomes.clone());
+        committed(peer, batch, answered, newPositions, attempt.unparked, attempt.reported, hooks);
+        if (tries > 1) {
+          LOG.infof("Applied a batch from peer '%s' after %d tries", peer, tries);
+        }
+        return Outcomes.ack(peer, batch, answered, inputLog);
+      } catch (TransientFailure failure) {
+        if (System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoffMillis) - deadline > 0) {
+          throw new StoreUnavailableException(("node could not apply a batch of %d changes from peer '%s' for %d ms "
+              + "(entanglement.apply.retry_ms): %s; nothing of it was answered, the peer sends it again")
+              .formatted(count, peer, retryFor.toMillis(), failure.getCause()), failure.getCause());
+        }
+        retryLog.warn(String.valueOf(peer), "Could not apply a batch of %d changes from peer '%s' (try %d): %s; trying again in %d ms"
+            .formatted(count, peer, tries, describe(failure.getCause()), backoffMillis));
+        sleep(backoffMillis);
+        backoffMillis = Math.min(backoffMillis * 2, MAX_BACKOFF_MILLIS);
+      }
+    }
+  }
+
+  /**
+   * One try at a batch. A transient failure anywhere ends it with {@link TransientFailure};
+   * changes it committed one by one before that stay committed and were already reported to the
+   * hooks (relayed), so a later try answers them ALREADY_CURRENT without losing their relay.
+   */
+  private final class Attempt {
+    final String peer;
+    final ChangeBatch batch;
+    final List<Integer> valid;
+    final Map<String, Long> newPositions;
+    final Hooks hooks;
+    /** Parked keys removed by committed transactions (kept across tries). */
+    final List<String> unparked = new ArrayList<>();
+    /** Changes already reported to the hooks as applied (kept across tries). */
+    final Set<Integer> reported = new HashSet<>();
+
+    Attempt(String peer, ChangeBatch batch, List<Integer> valid, Map<String, Long> newPositions, Hooks hooks) {
+      this.peer = peer;
+      this.batch = batch;
+      this.valid = valid;
+      this.newPositions = newPositions;
+      this.hooks = hooks;
+    }
+
+    Outcome[] run(Outcome[] outcomes) {
+      List<String> unparkedHere = new ArrayList<>();
       try {
         transactions.inTransaction((session, connection) -> {
           Set<String> written = batchWrite.run(session, connection, batch, valid, outcomes, peer, hooks);
-          unparked.addAll(parking.unparkWritten(connection, written));
+          unparkedHere.addAll(parking.unparkWritten(connection, written));
           parking.park(connection, batch, outcomes);
           positions.write(connection, newPositions);
         });
+        unparked.addAll(unparkedHere);
+        return outcomes;
       } catch (RuntimeException | SQLException batchFailure) {
+        if (SqlErrors.isTransient(batchFailure)) {
+          throw new TransientFailure(batchFailure);
+        }
         // the database refused something: find out which, one change per transaction
         LOG.debugf(batchFailure, "A batch from '%s' failed as a whole; applying its changes one by one", peer);
-        unparked.clear();
-        for (int i : valid) {
-          try {
-            outcomes[i] = null;
-            List<String> unparkedHere = new ArrayList<>();
-            transactions.inTransaction((session, connection) -> unparkedHere.addAll(parking.unparkWritten(
-                connection, batchWrite.run(session, connection, batch, List.of(i), outcomes, peer, hooks))));
-            unparked.addAll(unparkedHere);
-          } catch (RuntimeException | SQLException e) {
-            outcomes[i] = Outcomes.databaseRejection(i, batch.getChanges(i), e);
+      }
+      for (int i : valid) {
+        outcomes[i] = null;
+        List<String> unparkedOne = new ArrayList<>();
+        try {
+          transactions.inTransaction((session, connection) -> unparkedOne.addAll(parking.unparkWritten(
+              connection, batchWrite.run(session, connection, batch, List.of(i), outcomes, peer, hooks))));
+        } catch (RuntimeException | SQLException e) {
+          if (SqlErrors.isTransient(e)) {
+            throw new TransientFailure(e);
           }
+          outcomes[i] = Outcomes.databaseRejection(i, batch.getChanges(i), e);
+          continue;
         }
+        unparked.addAll(unparkedOne);
+        if (outcomes[i].getStatus() == OutcomeStatus.APPLIED && reported.add(i)) {
+          // durable now: relayed at once, so a failure of the bookkeeping below cannot lose its relay
+          hooks.applied(peer, List.of(batch.getChanges(i)));
+        }
+      }
+      try {
         transactions.inTransaction((session, connection) -> {
           parking.park(connection, batch, outcomes);
           positions.write(connection, newPositions);
         });
+      } catch (RuntimeException | SQLException e) {
+        // what could not be applied cannot be parked either: nothing may be answered as final
+        throw new TransientFailure(e);
       }
-    } catch (RuntimeException | SQLException e) {
-      // not even the bookkeeping could be written: answer nothing as applied
-      LOG.errorf(e, "Could not apply a batch from peer '%s'", peer);
-      for (int i = 0; i < count; i++) {
-        if (outcomes[i] == null || outcomes[i].getStatus() != OutcomeStatus.REJECTED) {
-          outcomes[i] = Outcomes.rejected(i, RejectReason.INTERNAL, "internal error at the receiver: " + e);
-        }
-      }
-      return Outcomes.ack(peer, batch, outcomes);
+      return outcomes;
     }
-    committed(peer, batch, outcomes, newPositions, unparked, hooks);
-    return Outcomes.ack(peer, batch, outcomes);
+  }
+
+  /** A try failed for a reason that says nothing about the data; the batch is tried again. */
+  private static final class TransientFailure extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    TransientFailure(Throwable cause) {
+      super(cause);
+    }
+  }
+
+  private static String describe(Throwable failure) {
+    String sql = SqlErrors.message(failure);
+    return sql != null ? sql : String.valueOf(failure);
+  }
+
+  private static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new StoreUnavailableException("interrupted while waiting to apply a batch again", e);
+    }
   }
 
   /** The outcome of a change refused before any database work, or null when it may be written. */
@@ -252,10 +365,11 @@ public final class InboundApplier {
 
   /** What follows a committed batch: the hooks hear of it, the caches move, parked ones retry. */
   private void committed(String peer, ChangeBatch batch, Outcome[] outcomes, Map<String, Long> newPositions,
-      List<String> unparked, Hooks hooks) {
+      List<String> unparked, Set<Integer> reported, Hooks hooks) {
     List<Change> applied = new ArrayList<>();
     for (Outcome outcome : outcomes) {
-      if (outcome.getStatus() == OutcomeStatus.APPLIED && !batch.getChanges(outcome.getIndex()).getEphemeral()) {
+      if (outcome.getStatus() == OutcomeStatus.APPLIED && !batch.getChanges(outcome.getIndex()).getEphemeral()
+          && !reported.contains(outcome.getIndex())) {
         applied.add(batch.getChanges(outcome.getIndex()));
       }
     }

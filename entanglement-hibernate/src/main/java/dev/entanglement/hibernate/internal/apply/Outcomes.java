@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.apply;
 
+import dev.entanglement.hibernate.internal.core.LimitedLog;
 import dev.entanglement.hibernate.internal.model.Values;
 import dev.entanglement.hibernate.internal.store.SqlErrors;
 import dev.entanglement.proto.v1.Ack;
@@ -19,6 +20,10 @@ final class Outcomes {
   private static final Logger LOG = Logger.getLogger(InboundApplier.class);
 
   private Outcomes() {}
+
+  private static String truncated(String message) {
+    return message.length() <= 300 ? message : message.substring(0, 297) + "... (" + message.length() + " characters)";
+  }
 
   static Outcome applied(int index) {
     return Outcome.newBuilder().setIndex(index).setStatus(OutcomeStatus.APPLIED).build();
@@ -44,14 +49,18 @@ final class Outcomes {
     return rejected(index, RejectReason.INTERNAL, "internal error at the receiver: " + e);
   }
 
-  /** The Ack of a batch, with every outcome in order. */
-  static Ack ack(String peer, ChangeBatch batch, Outcome[] outcomes) {
+  /**
+   * The Ack of a batch, with every outcome in order; rejections are logged through
+   * {@code rejections} (once per peer and reason a minute at WARN, the rest at DEBUG).
+   */
+  static Ack ack(String peer, ChangeBatch batch, Outcome[] outcomes, LimitedLog rejections) {
     Ack.Builder ack = Ack.newBuilder().setRequestId(batch.getRequestId());
     for (Outcome outcome : outcomes) {
       if (outcome.getStatus() == OutcomeStatus.REJECTED && outcome.getReason() != RejectReason.POLICY) {
         Change change = batch.getChanges(outcome.getIndex());
-        LOG.warnf("Rejected a change from peer '%s' of %s#%s (%s): %s", peer, change.getEntity(),
-            Values.shortText(change.getId()), outcome.getReason(), outcome.getMessage());
+        rejections.warn(peer + '|' + outcome.getReason(), "Rejected a change from peer '%s' of %s#%s (%s): %s"
+            .formatted(peer, ChangeValidator.shown(change.getEntity()), ChangeValidator.shown(Values.shortText(change.getId())),
+                outcome.getReason(), truncated(outcome.getMessage())));
       }
       ack.addOutcomes(outcome);
     }

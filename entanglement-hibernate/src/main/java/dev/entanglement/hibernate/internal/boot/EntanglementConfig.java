@@ -23,6 +23,8 @@ public record EntanglementConfig(
     boolean migrateSchema,
     int outboxBatchSize,
     int applyWindow,
+    Duration applyRetry,
+    boolean captureFailClosed,
     Duration reconnectInitialDelay,
     Duration reconnectMaxDelay,
     long bandwidthLimit,
@@ -110,6 +112,8 @@ public record EntanglementConfig(
         bool(settings, EntanglementSettings.SCHEMA_MIGRATE, true),
         integer(settings, EntanglementSettings.OUTBOX_BATCH_SIZE, 256, 1, 10_000),
         integer(settings, EntanglementSettings.APPLY_WINDOW, 4, 1, 1024),
+        Duration.ofMillis(integer(settings, EntanglementSettings.APPLY_RETRY_MS, 30_000, 0, 3_600_000)),
+        captureFailClosed(settings),
         initial,
         max,
         integer(settings, EntanglementSettings.BANDWIDTH_LIMIT, 0, 0, Integer.MAX_VALUE),
@@ -134,6 +138,16 @@ public record EntanglementConfig(
       return null;
     }
     return value.toString().trim();
+  }
+
+  private static boolean captureFailClosed(Map<String, Object> settings) {
+    Object value = settings.get(EntanglementSettings.CAPTURE_ON_FAILURE);
+    String text = value == null ? "fail" : value.toString().trim().toLowerCase(java.util.Locale.ROOT);
+    return switch (text) {
+      case "fail" -> true;
+      case "log" -> false;
+      default -> throw bad(EntanglementSettings.CAPTURE_ON_FAILURE, value, "fail or log");
+    };
   }
 
   private static boolean bool(Map<String, Object> settings, String setting, boolean fallback) {

@@ -63,6 +63,11 @@ public final class NodeCaptureSink implements CaptureSink {
   }
 
   @Override
+  public boolean failClosed() {
+    return node.config.captureFailClosed();
+  }
+
+  @Override
   public void captureFailed(String what, Throwable cause) {
     node.captureFailures.incrementAndGet();
   }

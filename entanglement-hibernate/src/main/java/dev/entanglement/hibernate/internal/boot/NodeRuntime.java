@@ -176,7 +176,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
     decisions = new SerialExecutor(pool);
     peers = new PeerRegistry(node, pool);
     policy = new PolicyPoints(new PolicyEngine(nodePolicies, model, this::policyPeer), model, factory);
-    applier = new InboundApplier(factory, model, bookkeeping, node);
+    applier = new InboundApplier(factory, model, bookkeeping, node, config.applyRetry());
     applier.load();
     housekeeper = new Housekeeper(factory, bookkeeping, node, clock, ledger, start.compactedThrough(),
         () -> applier.retryParked(1000));

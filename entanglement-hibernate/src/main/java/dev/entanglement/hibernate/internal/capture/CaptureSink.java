@@ -29,6 +29,14 @@ public interface CaptureSink {
   List<java.util.concurrent.CompletableFuture<Object>> forward(
       List<dev.entanglement.hibernate.internal.ownership.ForwardRequest> requests);
 
+  /**
+   * Whether a failed bookkeeping write fails the application's transaction
+   * ({@code entanglement.capture.on_failure=fail}, the default) rather than only being logged.
+   */
+  default boolean failClosed() {
+    return true;
+  }
+
   /** Called when capture failed and peers may have missed a change. Never throws. */
   void captureFailed(String what, Throwable cause);
 

@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.capture;
 
+import dev.entanglement.hibernate.EntanglementException;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.hibernate.internal.store.Bookkeeping.ObjectRow;
@@ -112,10 +113,16 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
           session.getJdbcCoordinator().getLogicalConnection().getPhysicalConnection(), rows);
       sink.captured(rows.size(), System.nanoTime() - started);
     } catch (Exception e) {
-      // never fail the application's commit because of the plugin; peers are repaired later
-      LOG.errorf(e, "Entanglement could not write its bookkeeping for %d changed objects",
-          changes.size());
       sink.captureFailed(changes.size() + " objects", e);
+      if (sink.failClosed()) {
+        sink.finished(serials); // rolled back: these serials will never be committed
+        // as Envers does: a commit whose bookkeeping is missing would be a change peers never get
+        throw new EntanglementException(("Entanglement could not write its bookkeeping for %d changed objects (%s); "
+            + "the transaction is rolled back so that nothing is committed that its peers would never receive "
+            + "(entanglement.capture.on_failure=fail). Retry it").formatted(changes.size(), e.getMessage()), e);
+      }
+      LOG.errorf(e, "Entanglement could not write its bookkeeping for %d changed objects; committed anyway "
+          + "(entanglement.capture.on_failure=log): they reach peers only when written again", changes.size());
     }
   }
 
@@ -129,7 +136,7 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
     for (Map.Entry<String, Captured> entry : changes.entrySet()) {
       String newOwner = sink.ownership().remoteOwner(entry.getKey());
       if (newOwner != null) {
-        throw new dev.entanglement.hibernate.EntanglementException(("%s was handed over to node '%s' while this "
+        throw new EntanglementException(("%s was handed over to node '%s' while this "
             + "transaction ran; the transaction is rolled back. Retry it: the change then goes to '%s' as an "
             + "update request").formatted(entry.getKey(), newOwner, newOwner));
       }

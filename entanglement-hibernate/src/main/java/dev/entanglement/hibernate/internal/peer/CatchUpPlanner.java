@@ -68,6 +68,9 @@ final class CatchUpPlanner implements PeerStream.Source {
     this.positions = new PositionTracker(host, outbox, this::limit);
   }
 
+  /** The highest serial a peer's Hello may claim to hold: far beyond any real node, far from overflowing. */
+  static final long MAX_SERIAL = 1L << 53;
+
   void drainWith(Runnable drain) {
     this.drain = drain;
   }
@@ -84,10 +87,17 @@ final class CatchUpPlanner implements PeerStream.Source {
     long held = hello.getOwnersList().stream().filter(p -> p.getOwner().equals(self))
         .mapToLong(OwnerPosition::getSerial).findFirst().orElse(0L);
     long lowest = host.lowestUnfinishedSerial();
-    // what the peer holds is what it has durably applied: it counts as acknowledged (and makes
-    // the peer known to tombstone compaction from its first connection on)
-    host.acknowledged(peerName, self, held >= lowest ? 0 : held);
-    if (held >= lowest) {
+    if (held < 0 || held > MAX_SERIAL) {
+      // forged or broken: no real node gets there, and raising this node's serials to it would
+      // overflow them; the peer gets everything again with a sweep instead
+      LOG.warnf("Peer '%s' claims to hold objects of node '%s' up to serial %d, which no node reaches "
+          + "(expected 0 to %d): ignoring it and sending all objects again with a sweep", peerName, self, held, MAX_SERIAL);
+      host.acknowledged(peerName, self, 0);
+      queue(new CatchUp(self, 0, true, true, 0));
+    } else if (held >= lowest) {
+      // what the peer holds is what it has durably applied: it counts as acknowledged (and makes
+      // the peer known to tombstone compaction from its first connection on)
+      host.acknowledged(peerName, self, 0);
       // the peer holds serials this node never finished (its database was restored or reset):
       // continue above them, and replace everything the peer has of this node
       LOG.warnf("Peer '%s' holds objects of node '%s' up to serial %d, beyond this node's own %d: "
@@ -95,10 +105,12 @@ final class CatchUpPlanner implements PeerStream.Source {
       host.ensureSerialAbove(held);
       queue(new CatchUp(self, 0, true, true, 0));
     } else if (held < host.compactedThrough()) {
+      host.acknowledged(peerName, self, held);
       LOG.infof("Peer '%s' was away past tombstone compaction (it holds serial %d, tombstones up to %d "
           + "are gone): full synchronization with a sweep", peerName, held, host.compactedThrough());
       queue(new CatchUp(self, 0, true, true, 0));
     } else {
+      host.acknowledged(peerName, self, held);
       queue(new CatchUp(self, held, false, false, 0));
     }
     // the objects of other owners this node holds (it relays them), from where the peer is

@@ -11,6 +11,7 @@ import dev.entanglement.proto.v1.RejectReason;
 import dev.entanglement.proto.v1.ResyncRequest;
 import dev.entanglement.proto.v1.SyncMarker;
 import com.google.protobuf.Descriptors.FieldDescriptor;
+import dev.entanglement.hibernate.internal.core.StoreUnavailableException;
 import io.grpc.Status;
 import java.util.ArrayDeque;
 import java.util.EnumMap;
@@ -88,7 +89,14 @@ final class InboundDispatcher {
         stats.changesReceived(batch.getChangesCount());
         applySerial.execute(() -> applyOrHold(() -> {
           collectFullSyncKeys(batch);
-          Ack ack = host.apply(peer, batch);
+          Ack ack;
+          try {
+            ack = host.apply(peer, batch);
+          } catch (StoreUnavailableException e) {
+            // nothing of the batch was answered: ending the stream makes the peer send it again
+            serial.execute(() -> connection.fail(Status.UNAVAILABLE, e.getMessage()));
+            return;
+          }
           stats.answered(ack);
           for (Outcome outcome : ack.getOutcomesList()) {
             if (outcome.getStatus() == OutcomeStatus.REJECTED) {

@@ -1,11 +1,63 @@
 package dev.entanglement.hibernate.internal.store;
 
 import java.sql.SQLException;
+import java.sql.SQLNonTransientConnectionException;
+import java.sql.SQLRecoverableException;
+import java.sql.SQLTransientException;
+import java.util.Set;
 import org.hibernate.JDBCException;
+import org.hibernate.PessimisticLockException;
+import org.hibernate.QueryTimeoutException;
+import org.hibernate.exception.JDBCConnectionException;
+import org.hibernate.exception.LockAcquisitionException;
 
-/** Turns a database failure into the one line a rejection message quotes. */
+/**
+ * Reads database failures: the one line a rejection message quotes, and whether a failure is
+ * transient (worth trying again later) rather than a verdict on the data.
+ */
 public final class SqlErrors {
+  /**
+   * SQLState classes of failures that say nothing about the data: connection exceptions (08),
+   * transaction rollback such as deadlocks and serialization failures (40), insufficient
+   * resources (53), operator intervention such as a cancelled query or a shutdown (57).
+   */
+  private static final Set<String> TRANSIENT_STATE_CLASSES = Set.of("08", "40", "53", "57");
+  /** H2's error codes of the same kinds: lock timeout, deadlock, connection broken, database closed. */
+  private static final Set<Integer> H2_TRANSIENT_CODES = Set.of(50200, 40001, 90067, 90098, 90121);
+
   private SqlErrors() {}
+
+  /**
+   * Whether a failure is transient: the database (or the way to it) failed, not the data, so
+   * the same work may succeed later. Connection pools that run dry (Hibernate's own says "the
+   * internal connection pool has reached its maximum size"; others throw a
+   * {@link SQLTransientException}) count as transient.
+   */
+  public static boolean isTransient(Throwable failure) {
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof SQLTransientException || t instanceof SQLRecoverableException
+          || t instanceof SQLNonTransientConnectionException || t instanceof JDBCConnectionException
+          || t instanceof LockAcquisitionException || t instanceof PessimisticLockException
+          || t instanceof QueryTimeoutException || t instanceof jakarta.persistence.LockTimeoutException
+          || t instanceof jakarta.persistence.PessimisticLockException
+          || t instanceof jakarta.persistence.QueryTimeoutException) {
+        return true;
+      }
+      SQLException sql = t instanceof JDBCException jdbc ? jdbc.getSQLException() : t instanceof SQLException e ? e : null;
+      if (sql != null) {
+        String state = sql.getSQLState();
+        if (state != null && state.length() >= 2 && TRANSIENT_STATE_CLASSES.contains(state.substring(0, 2))
+            || "HYT00".equals(state) || "HYT01".equals(state) || H2_TRANSIENT_CODES.contains(sql.getErrorCode())) {
+          return true;
+        }
+      }
+      String message = t.getMessage();
+      if (message != null && message.contains("connection pool") && message.contains("maximum size")) {
+        return true;
+      }
+    }
+    return false;
+  }
 
   /** The first line of the database's own message, or null when the failure is not the database's. */
   public static String message(Throwable failure) {
