@@ -118,7 +118,7 @@ public record EntangledConfig(
     }
     Map<String, Object> properties = new HashMap<>();
     properties.put("jakarta.persistence.jdbc.url",
-        "jdbc:h2:file:" + dataDir.toAbsolutePath().normalize().resolve("entangled"));
+        "jdbc:h2:file:" + dataDir.toAbsolutePath().normalize().resolve("entangled") + ";WRITE_DELAY=0");
     properties.put(EntanglementSettings.NODE_NAME, nodeName);
     if (listen != null) {
       properties.put(EntanglementSettings.LISTEN, listen);

@@ -165,6 +165,9 @@ public final class NodeRuntime implements SessionFactoryObserver {
     StartState start = StartState.read(factory.getServiceRegistry().requireService(ConnectionProvider.class),
         bookkeeping, node, config.migrateSchema());
     ownership.load(start.ownershipRows(), node);
+    if (start.durabilityProblem() != null) {
+      LOG.warnf("Entanglement node '%s': %s", node, start.durabilityProblem());
+    }
     reads = new BookkeepingReads(factory, bookkeeping);
     clock = new SerialClock(start.lastSerial());
     ledger = new AckLedger(factory, bookkeeping, node, start.peerPositions());

@@ -9,11 +9,12 @@ import org.hibernate.engine.jdbc.connections.spi.ConnectionProvider;
 
 /**
  * What a node reads of its tables before anything runs: its last serial, how far its tombstones
- * are compacted, its peers' positions and the ownership of every object it holds. Migrates (or
+ * are compacted, its peers' positions, the ownership of every object it holds, and whether its
+ * database keeps commits durably ({@link Durability}). Migrates (or
  * verifies) the schema and claims the node's name first. Immutable.
  */
 public record StartState(long lastSerial, long compactedThrough, Map<String, Long> peerPositions,
-    List<Bookkeeping.ObjectRow> ownershipRows) {
+    List<Bookkeeping.ObjectRow> ownershipRows, String durabilityProblem) {
 
   /** Reads the start state in one connection; fails the boot with the database's message. */
   public static StartState read(ConnectionProvider connections, Bookkeeping bookkeeping, String node,
@@ -32,7 +33,8 @@ public record StartState(long lastSerial, long compactedThrough, Map<String, Lon
           }
           Bookkeeping.claimNode(connection, node);
           return new StartState(Bookkeeping.lastSerial(connection, node), Bookkeeping.compactedThrough(connection, node),
-              bookkeeping.peerPositions(connection, node), bookkeeping.ownershipRows(connection, node));
+              bookkeeping.peerPositions(connection, node), bookkeeping.ownershipRows(connection, node),
+              Durability.problem(connection));
         } finally {
           connection.setAutoCommit(autoCommit);
         }
