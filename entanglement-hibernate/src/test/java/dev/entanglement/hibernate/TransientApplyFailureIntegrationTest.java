@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.entanglement.hibernate.testing.Database;
+import dev.entanglement.hibernate.testing.FailingDataSource;
 import dev.entanglement.hibernate.testing.LogCapture;
 import dev.entanglement.hibernate.testing.TestNode;
 import dev.entanglement.hibernate.testing.model.Item;
@@ -25,12 +26,13 @@ import org.junit.jupiter.params.provider.EnumSource;
 class TransientApplyFailureIntegrationTest {
   private TestNode a;
   private TestNode b;
+  private TestNode c;
   private final List<EntityManager> held = new ArrayList<>();
 
   @AfterEach
   void close() {
     release();
-    for (TestNode node : new TestNode[] {b, a}) {
+    for (TestNode node : new TestNode[] {c, b, a}) {
       if (node != null) {
         node.close();
       }
@@ -64,6 +66,42 @@ class TransientApplyFailureIntegrationTest {
     assertThat(b.table("Item")).isEqualTo(a.table("Item"));
     assertThat(b.entanglement().parkedChanges()).isZero();
     assertThat(b.status("a").changesRejectedHere()).isZero();
+  }
+
+  @ParameterizedTest
+  @EnumSource(Database.class)
+  void relayWhoseBatchAndBookkeepingFail_stillRelaysWhatItApplied_andLosesNothing(Database database) throws Exception {
+    String addressA = "relay-a-" + UUID.randomUUID();
+    String addressB = "relay-b-" + UUID.randomUUID();
+    a = TestNode.builder("a", database, Item.class).listenInProcess(addressA).start();
+    TestNode.Builder bBuilder = TestNode.builder("b", database, Item.class).listenInProcess(addressB)
+        .peers("inprocess:" + addressA);
+    FailingDataSource bDatabase = bBuilder.failingDatabase();
+    b = bBuilder.start();
+    c = TestNode.builder("c", database, Item.class).peers("inprocess:" + addressB).start();
+    a.awaitConnected("b");
+    c.awaitConnected("b");
+
+    // the batch fails as a whole at b (its positions), then again when b writes the bookkeeping
+    // after applying the changes one by one: an error that says nothing about being transient
+    FailingDataSource.Fault fault = bDatabase.fail("INTO entanglement_owner_position (", "XX000", 2);
+    Item first = new Item("R1", "first", 1);
+    Item second = new Item("R2", "second", 2);
+    a.inTransaction(em -> {
+      em.persist(first);
+      em.persist(second);
+    });
+    a.entanglement().caughtUp("b").get(30, TimeUnit.SECONDS);
+    b.entanglement().caughtUp("c").get(30, TimeUnit.SECONDS);
+    assertThat(fault.fired()).isEqualTo(2);
+    assertThat(c.find(Item.class, first.getId())).as("relayed to c").isNotNull();
+    assertThat(c.find(Item.class, second.getId())).as("relayed to c").isNotNull();
+    assertThat(b.status("a").changesRejectedHere()).isZero();
+    assertThat(b.entanglement().parkedChanges()).isZero();
+    // and b's position of a moved only once the batch was durable: a later change goes on as usual
+    Item third = new Item("R3", "third", 3);
+    a.inTransaction(em -> em.persist(third));
+    await().atMost(Duration.ofSeconds(20)).until(() -> c.find(Item.class, third.getId()) != null);
   }
 
   /** Opens transactions that each hold one of the node's connections until released. */
