@@ -67,6 +67,14 @@ public final class EntanglementSettings {
    */
   public static final String SCHEMA_MIGRATE = "entanglement.schema.migrate";
 
+  /**
+   * Most changes waiting in one peer's outbox (after coalescing), 1 to 10000000. A peer that does
+   * not keep up past it has its stream closed with {@code RESOURCE_EXHAUSTED}; after reconnecting
+   * it catches up from the database, read in chunks as it drains, so a stalled peer costs at most
+   * this much memory. Defaults to {@code 100000}.
+   */
+  public static final String OUTBOX_MAX_ENTRIES = "entanglement.outbox.max_entries";
+
   /** Most changes sent in one message to a peer, 1 to 10000. Defaults to {@code 256}. */
   public static final String OUTBOX_BATCH_SIZE = "entanglement.outbox.batch_size";
 

@@ -85,6 +85,11 @@ final class NodePeerHost implements PeerHost {
   }
 
   @Override
+  public int outboxMaxEntries() {
+    return node.config.outboxMaxEntries();
+  }
+
+  @Override
   public int applyWindow() {
     return node.config.applyWindow();
   }

@@ -14,6 +14,7 @@ import java.security.cert.X509Certificate;
 import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.jboss.logging.Logger;
 
 /**
@@ -47,6 +48,8 @@ public final class PeerConnection implements StreamHandler {
   private final SerialExecutor serial;
   private final SerialExecutor applySerial;
   private final PeerOutbox outbox = new PeerOutbox();
+  /** Set once the outbox went past its bound: the stream is being closed (any thread). */
+  private final AtomicBoolean outboxOverflowed = new AtomicBoolean();
   private final PeerStats stats = new PeerStats();
   private final PeerStream stream;
   private final CatchUpPlanner planner;
@@ -255,6 +258,12 @@ public final class PeerConnection implements StreamHandler {
       return;
     }
     outbox.offer(change);
+    if (outbox.size() > host.outboxMaxEntries() && outboxOverflowed.compareAndSet(false, true)) {
+      // the peer does not keep up: memory stays bounded, and the database has everything it lacks
+      serial.execute(() -> fail(Status.RESOURCE_EXHAUSTED, ("peer '%s' does not keep up: its outbox holds more than "
+          + "%d changes (entanglement.outbox.max_entries); it catches up from the database after reconnecting")
+          .formatted(peerName, host.outboxMaxEntries())));
+    }
     stream.requestDrain();
   }
 

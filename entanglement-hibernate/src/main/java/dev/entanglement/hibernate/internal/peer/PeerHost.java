@@ -40,6 +40,11 @@ public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
 
   int outboxBatchSize();
 
+  /** Most changes waiting in one peer's outbox before its stream is closed (it then catches up from the database). */
+  default int outboxMaxEntries() {
+    return 100_000;
+  }
+
   int applyWindow();
 
   /** Bytes per second this node may send to one peer; 0 for no limit. */
