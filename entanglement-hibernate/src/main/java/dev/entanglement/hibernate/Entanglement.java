@@ -206,7 +206,8 @@ public interface Entanglement {
   /**
    * Removes an owner for good (a node that left): deletes its objects here, refuses its changes
    * from now on, and floods the removal so that its objects disappear at every node. Completes
-   * with the number of objects deleted here. The refusal lasts until this node restarts.
+   * with the number of objects deleted here. The removal is stored: it lasts across restarts, and
+   * peers that were offline when it happened are told of it when they connect.
    */
   CompletableFuture<Integer> removeOwner(String owner);
 

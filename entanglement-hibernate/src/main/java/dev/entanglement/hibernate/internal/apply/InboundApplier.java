@@ -39,9 +39,8 @@ import org.jboss.logging.Logger;
  *
  * <h2>Concurrency</h2>
  * Thread-safe: batches are applied one at a time per node ({@code this} is the lock of
- * {@link #apply}, {@link #retryParked} and {@link #removeOwner}), each peer's in order by that
- * peer's apply executor; {@link #endFullSync} runs on a peer's apply executor without the lock
- * (see {@link OwnerSweeper}). {@code hooks} is volatile, set once at start. The caches (positions,
+ * {@link #apply}, {@link #retryParked}, {@link #removeOwner} and {@link #endFullSync}), each
+ * peer's in order by that peer's apply executor. {@code hooks} is volatile, set once at start. The caches (positions,
  * parked keys) are concurrent and updated after the transaction that wrote the same rows commits.
  */
 public final class InboundApplier {
@@ -404,9 +403,12 @@ public final class InboundApplier {
   /**
    * Ends a full synchronization of an owner: with a sweep, removes the owner's objects this node
    * holds that were not received (the owner no longer has them), then sets the owner's position.
-   * A marker naming this node is refused and logged (see {@link OwnerSweeper}). Never throws.
+   * A marker naming this node is refused and logged (see {@link OwnerSweeper}). Runs in the apply
+   * ordering (under the same lock as {@link #apply}), so a newer state applied from another peer
+   * meanwhile is either already there (and kept: each row is re-checked in its delete transaction)
+   * or arrives after the sweep. Never throws.
    */
-  public void endFullSync(String peer, SyncMarker end, Set<String> received) {
+  public synchronized void endFullSync(String peer, SyncMarker end, Set<String> received) {
     sweeper.endFullSync(peer, end, received);
   }
 }

@@ -25,6 +25,7 @@ import dev.entanglement.hibernate.internal.store.BookkeepingReads;
 import dev.entanglement.hibernate.internal.store.CatchUpReader;
 import dev.entanglement.hibernate.internal.store.Housekeeper;
 import dev.entanglement.hibernate.internal.store.StartState;
+import dev.entanglement.hibernate.internal.store.RemovedOwners;
 import dev.entanglement.hibernate.internal.store.SerialClock;
 import dev.entanglement.hibernate.internal.transition.Transitions;
 import dev.entanglement.hibernate.internal.transport.PeerAddress;
@@ -207,11 +208,12 @@ public final class NodeRuntime implements SessionFactoryObserver {
         ownership.forgetOwner(owner);
         ephemerals.ownerRemoved(owner);
       }
-    });
+    }, new RemovedOwners(factory));
     applier.hooks(new ApplyHooks(this));
     peerHost = new NodePeerHost(this);
     peers.subscribe(router);
     peers.subscribe(new PeerEvents(this));
+    peers.subscribe(ownerRemoval);
     api = new EntanglementNode(this);
     servers = new Servers(node, config.tls());
     running = true;

@@ -2,6 +2,7 @@ package dev.entanglement.hibernate.internal.ownership;
 
 import dev.entanglement.hibernate.internal.peer.PeerConnection;
 import dev.entanglement.hibernate.internal.peer.PeerRegistry;
+import dev.entanglement.hibernate.internal.store.RemovedOwners;
 import dev.entanglement.proto.v1.Envelope;
 import dev.entanglement.proto.v1.OwnerRemoved;
 import java.util.Map;
@@ -12,13 +13,15 @@ import org.jboss.logging.Logger;
 
 /**
  * Removal of an owner for good by an operator: its objects are deleted here, its changes refused
- * from then on, and the removal flooded so every node does the same.
+ * from then on, and the removal flooded so every node does the same. Removals are stored
+ * ({@link RemovedOwners}), so they outlive restarts, and every peer that connects is told of
+ * them all, so nodes that were offline when it happened learn of it too.
  *
  * <h2>Concurrency</h2>
  * {@code removed} is a concurrent map; {@code putIfAbsent} makes each removal happen once per
  * node even when it arrives over several paths at once. Removals run on {@code pool}.
  */
-public final class OwnerRemoval {
+public final class OwnerRemoval implements PeerRegistry.Events {
   private static final Logger LOG = Logger.getLogger(OwnerRemoval.class);
 
   /** What else forgets a removed owner. */
@@ -34,14 +37,31 @@ public final class OwnerRemoval {
   private final PeerRegistry peers;
   private final Executor pool;
   private final Forget forget;
-  /** Owner -> the node where an operator removed it. */
+  private final RemovedOwners store;
+  /** Owner -> the node where an operator removed it (as stored). */
   private final Map<String, String> removed = new ConcurrentHashMap<>();
 
-  public OwnerRemoval(String nodeName, PeerRegistry peers, Executor pool, Forget forget) {
+  public OwnerRemoval(String nodeName, PeerRegistry peers, Executor pool, Forget forget, RemovedOwners store) {
     this.nodeName = nodeName;
     this.peers = peers;
     this.pool = pool;
     this.forget = forget;
+    this.store = store;
+    removed.putAll(store.load());
+  }
+
+  /** A peer that connects learns of every removal, also those made while it was offline. */
+  @Override
+  public void connected(PeerConnection connection) {
+    if (removed.isEmpty()) {
+      return;
+    }
+    connection.whenOpen(() -> removed.forEach((owner, removedBy) -> {
+      if (!owner.equals(connection.peerName())) {
+        connection.sendUrgent(Envelope.newBuilder()
+            .setOwnerRemoved(OwnerRemoved.newBuilder().setOwner(owner).setRemovedBy(removedBy)).build());
+      }
+    }));
   }
 
   /** The node where the owner was removed, or null if it was not. */
@@ -70,6 +90,12 @@ public final class OwnerRemoval {
     String owner = removal.getOwner();
     if (removed.putIfAbsent(owner, removal.getRemovedBy()) != null) {
       return 0; // known already: not passed on again (loops end here)
+    }
+    try {
+      store.record(owner, removal.getRemovedBy());
+    } catch (RuntimeException e) {
+      removed.remove(owner); // not durable: taken again when a peer sends it again, or retried by the operator
+      throw e;
     }
     int count = forget.deleteObjects(owner);
     forget.forget(owner);

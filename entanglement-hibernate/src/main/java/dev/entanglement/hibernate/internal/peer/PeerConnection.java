@@ -252,6 +252,20 @@ public final class PeerConnection implements StreamHandler {
     return true;
   }
 
+  /**
+   * Runs {@code task} on this connection's serial executor once the Hello exchange that is in
+   * progress has finished, if the stream is then open: for what a peer must be told as soon as it
+   * is registered (registration happens inside the Hello exchange, before the stream counts as
+   * open). Never blocks.
+   */
+  public void whenOpen(Runnable task) {
+    serial.execute(() -> {
+      if (state == State.STREAMING) {
+        task.run();
+      }
+    });
+  }
+
   /** Queues a committed change for this peer. Never blocks on the network. */
   public void offer(Outgoing change) {
     if (state == State.CLOSED || host.sendDenied(peerName, change)) {

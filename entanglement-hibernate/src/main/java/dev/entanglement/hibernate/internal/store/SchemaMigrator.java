@@ -45,7 +45,8 @@ public final class SchemaMigrator {
   /** Checks that the tables exist when the application runs the migrations itself. */
   public static void verify(Connection connection) throws SQLException {
     DatabaseMetaData meta = connection.getMetaData();
-    for (String table : new String[] {"entanglement_node", "entanglement_object", "entanglement_peer_position"}) {
+    for (String table : new String[] {"entanglement_node", "entanglement_object", "entanglement_peer_position",
+        "entanglement_removed_owner"}) {
       boolean found;
       try (ResultSet lower = meta.getTables(null, null, table, null);
           ResultSet upper = meta.getTables(null, null, table.toUpperCase(Locale.ROOT), null)) {
