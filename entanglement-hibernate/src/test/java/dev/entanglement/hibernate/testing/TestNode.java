@@ -45,7 +45,7 @@ public final class TestNode implements AutoCloseable {
   /** Builds nodes. Defaults: in-process listening on a unique name, no peers. */
   public static final class Builder {
     private final String name;
-    private final Class<?>[] entities;
+    private Class<?>[] entities;
     private final Map<String, Object> settings = new HashMap<>();
 
     Builder(String name, Database database, Class<?>[] entities) {
@@ -55,6 +55,12 @@ public final class TestNode implements AutoCloseable {
       settings.put(EntanglementSettings.NODE_NAME, name);
       settings.put("hibernate.hbm2ddl.auto", "create");
       settings.put("hibernate.connection.pool_size", "4");
+    }
+
+    /** Replaces the entity classes (e.g. a node upgraded to a version with a new entity). */
+    public Builder entities(Class<?>... entities) {
+      this.entities = entities;
+      return this;
     }
 
     public Builder set(String setting, Object value) {

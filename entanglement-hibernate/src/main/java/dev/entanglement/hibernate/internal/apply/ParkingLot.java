@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Pattern;
 import org.jboss.logging.Logger;
 
 /**
@@ -28,8 +29,10 @@ import org.jboss.logging.Logger;
  * their reason), retries them, and counts them. A newer state of a parked object replaces its
  * parked change (it is unparked when that state is written). Parked changes are what lets
  * positions move on without ever skipping an object unnoticed; changes that cannot become
- * applicable without a fix at the sender (malformed, unknown entity, not the owner) are rejected
- * but never parked.
+ * applicable without a fix at the sender (malformed, not the owner, denied) are rejected but never
+ * parked. Changes of an entity type this node does not have yet (a rolling upgrade deploys a new
+ * entity on one node first) are parked raw and applied once an upgrade brings the type (at most
+ * {@link #MAX_PARKED_UNKNOWN} of them).
  *
  * <h2>Concurrency</h2>
  * {@code parkedKeys} (the keys of the parked objects, a cache of the table) is concurrent: read
@@ -41,7 +44,14 @@ final class ParkingLot {
   private static final Logger LOG = Logger.getLogger(ParkingLot.class);
   private static final Set<RejectReason> PARKED_REASONS = EnumSet.of(RejectReason.MISSING_REFERENCE,
       RejectReason.CONSTRAINT_VIOLATION, RejectReason.WRONG_TYPE, RejectReason.UNKNOWN_ATTRIBUTE,
-      RejectReason.INTERNAL);
+      RejectReason.INTERNAL, RejectReason.UNKNOWN_ENTITY);
+  /**
+   * Most parked changes of entity types this node does not have: a rolling upgrade parks a few,
+   * a peer sending made-up types must not fill the table. Past it they are rejected unparked.
+   */
+  static final int MAX_PARKED_UNKNOWN = 100_000;
+  /** Entity names that may be parked (they are stored in a {@code VARCHAR(255)}). */
+  private static final Pattern ENTITY_NAME = Pattern.compile("[A-Za-z_$][A-Za-z0-9_$.]{0,254}");
 
   private final EntangledModel model;
   private final Bookkeeping bookkeeping;
@@ -49,6 +59,8 @@ final class ParkingLot {
   private final ChangeValidator validator;
   private final BatchWrite batchWrite;
   private final Set<String> parkedKeys = ConcurrentHashMap.newKeySet();
+  /** Keys of parked changes whose entity type this node does not have (a subset of parkedKeys). */
+  private final Set<String> parkedUnknown = ConcurrentHashMap.newKeySet();
   private final AtomicLong retriesApplied = new AtomicLong();
 
   ParkingLot(EntangledModel model, Bookkeeping bookkeeping, Transactions transactions, ChangeValidator validator,
@@ -64,12 +76,16 @@ final class ParkingLot {
   void load(Connection connection) throws SQLException {
     for (ParkedRow row : bookkeeping.parked(connection, Integer.MAX_VALUE)) {
       parkedKeys.add(row.entity() + '#' + row.id());
+      if (model.byName(row.entity()) == null) {
+        parkedUnknown.add(row.entity() + '#' + row.id());
+      }
     }
   }
 
   /** Empties the cache (before loading it again). */
   void clear() {
     parkedKeys.clear();
+    parkedUnknown.clear();
   }
 
   int count() {
@@ -134,9 +150,13 @@ final class ParkingLot {
     unparked.forEach(parkedKeys::remove);
     for (Outcome outcome : outcomes) {
       if (parks(outcome)) {
-        String key = validator.objectKey(batch.getChanges(outcome.getIndex()));
-        if (key != null) {
+        ParkedRow row = parkedRow(batch.getChanges(outcome.getIndex()), outcome);
+        if (row != null) {
+          String key = row.entity() + '#' + row.id();
           parkedKeys.add(key);
+          if (outcome.getReason() == RejectReason.UNKNOWN_ENTITY) {
+            parkedUnknown.add(key);
+          }
         }
       }
     }
@@ -172,6 +192,10 @@ final class ParkingLot {
       LOG.errorf("Parked change of %s cannot be read any more; dropping it", key);
       change = null;
     }
+    if (change != null && !change.getEphemeral() && model.byName(change.getEntity()) == null) {
+      return false; // its type is still unknown here: kept until an upgrade brings it
+    }
+    parkedUnknown.remove(key);
     Outcome[] outcome = new Outcome[1];
     ChangeBatch single = change == null ? null : ChangeBatch.newBuilder().addChanges(change).build();
     try {
@@ -218,9 +242,12 @@ final class ParkingLot {
   }
 
   private ParkedRow parkedRow(Change change, Outcome outcome) {
-    EntangledType type = change.getEphemeral() ? null : model.byName(change.getEntity());
-    if (type == null) {
+    if (change.getEphemeral()) {
       return null;
+    }
+    EntangledType type = model.byName(change.getEntity());
+    if (type == null) {
+      return outcome.getReason() == RejectReason.UNKNOWN_ENTITY ? unknownTypeRow(change, outcome) : null;
     }
     try {
       Object id = type.idCodec().decode(change.getId(), type.name() + " id");
@@ -229,5 +256,26 @@ final class ParkingLot {
     } catch (DecodeException e) {
       return null;
     }
+  }
+
+  /**
+   * The parked row of a change of an entity type this node does not have (a rolling upgrade:
+   * the type is deployed elsewhere first), kept raw until the type exists here; null when it
+   * cannot be kept (a name or id that cannot be stored, or too many of them parked already).
+   */
+  private ParkedRow unknownTypeRow(Change change, Outcome outcome) {
+    String entity = change.getEntity();
+    String id = switch (change.getId().getKindCase()) {
+      case UUID -> change.getId().getUuid();
+      case TEXT -> change.getId().getText();
+      case INTEGER -> Long.toString(change.getId().getInteger());
+      default -> null;
+    };
+    if (id == null || id.isEmpty() || id.length() > ChangeValidator.MAX_ID_LENGTH || !ENTITY_NAME.matcher(entity).matches()
+        || parkedUnknown.size() >= MAX_PARKED_UNKNOWN && !parkedUnknown.contains(entity + '#' + id)) {
+      return null;
+    }
+    return new ParkedRow(entity, id, change.getOwner(), change.getSerial(), outcome.getReason().name(),
+        outcome.getMessage(), change.toByteArray(), 1);
   }
 }
