@@ -1,0 +1,115 @@
+package dev.entanglement.hibernate.testing;
+
+import dev.entanglement.hibernate.EntanglementSettings;
+import dev.entanglement.hibernate.testing.model.Item;
+import jakarta.persistence.EntityManager;
+import jakarta.persistence.EntityManagerFactory;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import org.hibernate.jpa.HibernatePersistenceConfiguration;
+
+/**
+ * A node in a process of its own, for the crash tests: it is killed with SIGKILL and started
+ * again on the same database. With a load, it commits single-row inserts, updates and two-row
+ * transactions of its own objects as fast as it can up to a pace, and after each commit has
+ * returned appends {@code id quantity} of every object it wrote to a log with fsync: what the
+ * application saw committed.
+ *
+ * <p>Arguments: name, JDBC URL, user, password, listen port (0: none), peer address (-: none),
+ * milliseconds between load transactions (0: no load), log file, seed.
+ */
+public final class CrashNode {
+  private CrashNode() {}
+
+  public static void main(String[] args) throws Exception {
+    String name = args[0];
+    int port = Integer.parseInt(args[4]);
+    String peer = args[5];
+    long pace = Long.parseLong(args[6]);
+    Path log = Path.of(args[7]);
+    Random random = new Random(Long.parseLong(args[8]));
+    HibernatePersistenceConfiguration configuration = new HibernatePersistenceConfiguration(name)
+        .managedClass(Item.class)
+        .property("jakarta.persistence.jdbc.url", args[1])
+        .property("jakarta.persistence.jdbc.user", args[2])
+        .property("jakarta.persistence.jdbc.password", args[3])
+        .property("hibernate.hbm2ddl.auto", "update")
+        .property("hibernate.connection.pool_size", "4")
+        .property(EntanglementSettings.NODE_NAME, name)
+        .property(EntanglementSettings.PLAINTEXT, "true")
+        .property(EntanglementSettings.HEARTBEAT_INTERVAL_MS, "200")
+        .property(EntanglementSettings.HEARTBEAT_TIMEOUT_MS, "1000")
+        .property(EntanglementSettings.RECONNECT_INITIAL_DELAY_MS, "20")
+        .property(EntanglementSettings.RECONNECT_MAX_DELAY_MS, "300");
+    if (port > 0) {
+      configuration.property(EntanglementSettings.LISTEN, "127.0.0.1:" + port);
+    }
+    if (!peer.equals("-")) {
+      configuration.property(EntanglementSettings.PEERS, peer);
+    }
+    EntityManagerFactory factory = configuration.createEntityManagerFactory();
+    Runtime.getRuntime().addShutdownHook(new Thread(factory::close));
+    System.out.println("READY");
+    System.out.flush();
+    if (pace <= 0) {
+      new CountDownLatch(1).await(); // until killed
+      return;
+    }
+    List<UUID> ids = new ArrayList<>();
+    EntityManager reader = factory.createEntityManager();
+    reader.createQuery("select i.id from Item i", UUID.class).getResultList().forEach(ids::add);
+    reader.close();
+    try (FileChannel out = FileChannel.open(log, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+        StandardOpenOption.APPEND)) {
+      while (true) {
+        StringBuilder committed = new StringBuilder();
+        List<UUID> created = new ArrayList<>();
+        EntityManager em = factory.createEntityManager();
+        try {
+          em.getTransaction().begin();
+          int rows = random.nextInt(10) == 0 ? 2 : 1; // now and then a transaction of two rows
+          for (int i = 0; i < rows; i++) {
+            int quantity = random.nextInt(1_000_000);
+            if (ids.size() < 20 || random.nextInt(3) == 0) {
+              Item item = new Item(UUID.randomUUID().toString(), "crash item", quantity);
+              em.persist(item);
+              em.flush();
+              created.add(item.getId());
+              committed.append(item.getId()).append(' ').append(quantity).append('\n');
+            } else {
+              UUID id = ids.get(random.nextInt(ids.size()));
+              Item item = em.find(Item.class, id);
+              item.setQuantity(quantity);
+              committed.append(id).append(' ').append(quantity).append('\n');
+            }
+          }
+          em.getTransaction().commit();
+          ids.addAll(created);
+        } catch (RuntimeException e) {
+          if (em.getTransaction().isActive()) {
+            em.getTransaction().rollback();
+          }
+          committed.setLength(0); // not committed: nothing to log
+        } finally {
+          em.close();
+        }
+        if (committed.length() > 0) {
+          out.write(ByteBuffer.wrap(committed.toString().getBytes(StandardCharsets.UTF_8)));
+          out.force(true);
+        }
+        Thread.sleep(pace);
+      }
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}
