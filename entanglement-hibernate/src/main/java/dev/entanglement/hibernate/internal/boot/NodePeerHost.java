@@ -27,8 +27,11 @@ import io.grpc.Channel;
 import io.grpc.ManagedChannel;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 
@@ -127,6 +130,11 @@ final class NodePeerHost implements PeerHost {
   }
 
   @Override
+  public long lastSerial() {
+    return node.clock.last();
+  }
+
+  @Override
   public long compactedThrough() {
     return node.housekeeper.compactedThrough();
   }
@@ -134,6 +142,14 @@ final class NodePeerHost implements PeerHost {
   @Override
   public void ensureSerialAbove(long serial) {
     node.clock.ensureAbove(serial);
+  }
+
+  @Override
+  public void moveSerialsAbove(long held) {
+    if (node.clock.last() > held) {
+      return; // moved already (another peer reported the same loss)
+    }
+    node.clock.moveAbove(held, offset -> node.serialShift.shift(offset));
   }
 
   @Override
@@ -159,6 +175,26 @@ final class NodePeerHost implements PeerHost {
     node.applier.positions().forEach((owner, serial) ->
         held.add(OwnerPosition.newBuilder().setOwner(owner).setSerial(serial).build()));
     return held;
+  }
+
+  @Override
+  public List<OwnerPosition> helloPositions() {
+    Map<String, Long> highest = new HashMap<>();
+    try {
+      highest.putAll(node.reads.highestSerials());
+    } catch (RuntimeException e) {
+      // only a check of the owners' own databases: the Hello goes on without it
+    }
+    Map<String, Long> positions = node.applier.positions();
+    List<OwnerPosition> hello = new ArrayList<>();
+    Set<String> owners = new TreeSet<>(positions.keySet());
+    owners.addAll(highest.keySet());
+    owners.remove(node.config.nodeName());
+    for (String owner : owners) {
+      hello.add(OwnerPosition.newBuilder().setOwner(owner).setSerial(positions.getOrDefault(owner, 0L))
+          .setHighest(highest.getOrDefault(owner, 0L)).build());
+    }
+    return hello;
   }
 
   @Override

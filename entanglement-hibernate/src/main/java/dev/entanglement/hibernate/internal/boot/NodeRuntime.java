@@ -27,6 +27,7 @@ import dev.entanglement.hibernate.internal.store.Housekeeper;
 import dev.entanglement.hibernate.internal.store.StartState;
 import dev.entanglement.hibernate.internal.store.RemovedOwners;
 import dev.entanglement.hibernate.internal.store.SerialClock;
+import dev.entanglement.hibernate.internal.store.SerialShift;
 import dev.entanglement.hibernate.internal.transition.Transitions;
 import dev.entanglement.hibernate.internal.transport.PeerAddress;
 import dev.entanglement.hibernate.internal.transport.Servers;
@@ -84,6 +85,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
   transient Bookkeeping bookkeeping;
   transient BookkeepingReads reads;
   transient SerialClock clock;
+  transient SerialShift serialShift;
   transient AckLedger ledger;
   transient Housekeeper housekeeper;
   transient InboundApplier applier;
@@ -171,6 +173,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
     }
     reads = new BookkeepingReads(factory, bookkeeping);
     clock = new SerialClock(start.lastSerial());
+    serialShift = new SerialShift(factory, bookkeeping, node);
     ledger = new AckLedger(factory, bookkeeping, node, start.peerPositions());
     pool = new ThreadPoolExecutor(WORKERS, WORKERS, 60, TimeUnit.SECONDS,
         new ArrayBlockingQueue<>(WORK_QUEUE), threads("entanglement-" + node + "-worker"),

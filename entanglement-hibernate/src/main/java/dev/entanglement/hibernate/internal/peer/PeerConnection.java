@@ -102,7 +102,7 @@ public final class PeerConnection implements StreamHandler {
   }
 
   private Envelope hello() {
-    return Envelope.newBuilder().setHello(Handshake.hello(host.nodeName(), host.heldPositions())).build();
+    return Envelope.newBuilder().setHello(Handshake.hello(host.nodeName(), host.helloPositions())).build();
   }
 
   // ---- inbound (transport thread) -----------------------------------------------------------

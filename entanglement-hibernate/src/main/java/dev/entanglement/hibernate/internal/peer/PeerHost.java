@@ -67,11 +67,25 @@ public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
    */
   long lowestUnfinishedSerial();
 
+  /** The highest serial this node has given out (stored or in a transaction still open). */
+  default long lastSerial() {
+    return lowestUnfinishedSerial() - 1;
+  }
+
   /** This node's tombstones up to this serial are compacted away. */
   long compactedThrough();
 
   /** Makes sure this node's next serial is above {@code serial} (a peer holds that much). */
   void ensureSerialAbove(long serial);
+
+  /**
+   * The peer holds serials of this node beyond what this node has (its database lost commits
+   * or was restored): makes every stored and future serial of this node's objects greater than
+   * {@code held}, so the peer converges to what this node really has. Blocking (one update).
+   */
+  default void moveSerialsAbove(long held) {
+    ensureSerialAbove(held);
+  }
 
   /** Reads (blocking) the owner's objects changed after {@code after}, in serial order. */
   CatchUpChunk readCatchUp(String owner, long after, int limit);
@@ -83,6 +97,14 @@ public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
 
   /** How far this node holds each owner's objects, for its Hello. */
   List<OwnerPosition> heldPositions();
+
+  /**
+   * The positions for this node's Hello: {@link #heldPositions} with, per owner, the highest
+   * serial of its objects stored here ({@code highest}). Blocking (reads the database).
+   */
+  default List<OwnerPosition> helloPositions() {
+    return heldPositions();
+  }
 
   /** How far this node holds one other owner's objects (durably applied and relayed). */
   long heldPosition(String owner);

@@ -247,6 +247,32 @@ public final class Bookkeeping {
     }
   }
 
+  /** Per owner, the highest serial of its objects stored here (tombstones included). */
+  public Map<String, Long> highestSerials(Connection connection) throws SQLException {
+    Map<String, Long> highest = new java.util.HashMap<>();
+    try (PreparedStatement statement = connection.prepareStatement(
+        "SELECT owner_node, MAX(serial) FROM entanglement_object GROUP BY owner_node");
+        ResultSet rows = statement.executeQuery()) {
+      while (rows.next()) {
+        highest.put(rows.getString(1), rows.getLong(2));
+      }
+    }
+    return highest;
+  }
+
+  /**
+   * Moves every serial of an owner's objects (tombstones included) up by {@code offset}, keeping
+   * their order. Returns how many rows moved.
+   */
+  public int shiftSerials(Connection connection, String owner, long offset) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(
+        "UPDATE entanglement_object SET serial = serial + ? WHERE owner_node = ?")) {
+      statement.setLong(1, offset);
+      statement.setString(2, owner);
+      return statement.executeUpdate();
+    }
+  }
+
   /** Forgets everything about an owner: its objects' rows and this node's position of it. */
   public void forgetOwner(Connection connection, String owner) throws SQLException {
     for (String sql : List.of("DELETE FROM entanglement_object WHERE owner_node = ?",

@@ -36,6 +36,13 @@ public final class BookkeepingReads {
     }
   }
 
+  /** Per owner, the highest serial of its objects stored here. */
+  public Map<String, Long> highestSerials() {
+    try (var session = factory.openStatelessSession()) {
+      return session.doReturningWork(bookkeeping::highestSerials);
+    }
+  }
+
   /** Per owner held here: [live objects, tombstones]. */
   public Map<String, long[]> ownerCounts() {
     try (var session = factory.openStatelessSession()) {

@@ -3,6 +3,7 @@ package dev.entanglement.hibernate.internal.store;
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 import java.util.List;
 import java.util.TreeSet;
+import java.util.function.LongConsumer;
 
 /**
  * Gives out this node's serials and knows which are still unfinished, so that positions never
@@ -42,6 +43,21 @@ public final class SerialClock {
   /** Makes sure the next serial is above {@code serial} (a peer holds that much of ours). */
   public synchronized void ensureAbove(long serial) {
     lastSerial = Math.max(lastSerial, serial);
+  }
+
+  /**
+   * A peer holds serials of this node up to {@code held}, beyond what this node's database has
+   * (its database lost commits, or was restored from a backup): every serial from now on, and
+   * every serial already stored once {@code shift} has moved them by the returned offset, is
+   * above {@code held}, so the peer takes this node's states as newer than the ones it keeps.
+   *
+   * @param shift moves the stored serials of this node's objects up by the offset it is given
+   */
+  public synchronized long moveAbove(long held, LongConsumer shift) {
+    long offset = held + 1;
+    lastSerial += offset;
+    shift.accept(offset);
+    return offset;
   }
 
   /** The highest serial given out. */
