@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.apply;
 
+import dev.entanglement.hibernate.internal.core.NodeNames;
 import dev.entanglement.hibernate.internal.model.DecodeException;
 import dev.entanglement.hibernate.internal.model.EntangledModel;
 import dev.entanglement.hibernate.internal.model.EntangledType;
@@ -8,7 +9,6 @@ import dev.entanglement.proto.v1.Operation;
 import dev.entanglement.proto.v1.OwnerPosition;
 import dev.entanglement.proto.v1.RejectReason;
 import dev.entanglement.proto.v1.Value;
-import java.util.regex.Pattern;
 
 /**
  * Validates a received change against the model and this node's identity, before any database
@@ -19,9 +19,7 @@ import java.util.regex.Pattern;
  * <p>Immutable, so thread-safe.
  */
 final class ChangeValidator {
-  /** Node names as the bookkeeping stores them ({@code VARCHAR(64)}) and settings accept them. */
-  static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
-  private static final String NODE_NAME_RULE = "1 to 64 letters, digits, '.', '_' or '-'";
+  private static final String NODE_NAME_RULE = NodeNames.RULE;
   /** The highest serial a position may name: far beyond any real node, far from overflowing. */
   static final long MAX_SERIAL = 1L << 53;
   /** Object ids as the bookkeeping stores them ({@code VARCHAR(255)}). */
@@ -46,11 +44,11 @@ final class ChangeValidator {
     if (change.getOwner().isEmpty()) {
       throw new DecodeException(RejectReason.MALFORMED, "change of " + brief(change.getEntity()) + " without an owner");
     }
-    if (!NODE_NAME.matcher(change.getOwner()).matches()) {
+    if (!NodeNames.valid(change.getOwner())) {
       throw new DecodeException(RejectReason.MALFORMED, "change of %s with the owner name %s; expected %s"
           .formatted(brief(change.getEntity()), shown(change.getOwner()), NODE_NAME_RULE));
     }
-    if (!change.getHandoverTo().isEmpty() && !NODE_NAME.matcher(change.getHandoverTo()).matches()) {
+    if (!change.getHandoverTo().isEmpty() && !NodeNames.valid(change.getHandoverTo())) {
       throw new DecodeException(RejectReason.MALFORMED, "change of %s handed over to %s; expected %s"
           .formatted(brief(change.getEntity()), shown(change.getHandoverTo()), NODE_NAME_RULE));
     }
@@ -80,7 +78,7 @@ final class ChangeValidator {
    * be a valid node name other than this node's, and the serial within what serials can reach.
    */
   String positionProblem(OwnerPosition position) {
-    if (!NODE_NAME.matcher(position.getOwner()).matches()) {
+    if (!NodeNames.valid(position.getOwner())) {
       return "a position of the owner name %s; expected %s".formatted(shown(position.getOwner()), NODE_NAME_RULE);
     }
     if (position.getOwner().equals(nodeName)) {

@@ -1,5 +1,7 @@
 package dev.entanglement.hibernate.internal.ownership;
 
+import dev.entanglement.hibernate.internal.core.LimitedLog;
+import dev.entanglement.hibernate.internal.core.NodeNames;
 import dev.entanglement.hibernate.internal.peer.PeerConnection;
 import dev.entanglement.hibernate.internal.peer.PeerRegistry;
 import dev.entanglement.hibernate.internal.store.RemovedOwners;
@@ -40,6 +42,7 @@ public final class OwnerRemoval implements PeerRegistry.Events {
   private final RemovedOwners store;
   /** Owner -> the node where an operator removed it (as stored). */
   private final Map<String, String> removed = new ConcurrentHashMap<>();
+  private final LimitedLog refusals = new LimitedLog(LOG);
 
   public OwnerRemoval(String nodeName, PeerRegistry peers, Executor pool, Forget forget, RemovedOwners store) {
     this.nodeName = nodeName;
@@ -81,9 +84,26 @@ public final class OwnerRemoval implements PeerRegistry.Events {
 
   /** A removal arrived from a peer. Never blocks. */
   public void received(String peer, OwnerRemoved removal) {
-    if (!removal.getOwner().equals(nodeName)) {
-      pool.execute(() -> apply(peer, removal));
+    if (!NodeNames.valid(removal.getOwner()) || !NodeNames.valid(removal.getRemovedBy())) {
+      refusals.warn(peer, "Ignored an owner removal from peer '%s' naming owner %s removed at %s; expected node names of %s"
+          .formatted(peer, quoted(removal.getOwner()), quoted(removal.getRemovedBy()), NodeNames.RULE));
+      return;
     }
+    if (!removal.getOwner().equals(nodeName)) {
+      pool.execute(() -> {
+        try {
+          apply(peer, removal);
+        } catch (RuntimeException e) {
+          refusals.warn(peer + "|store", "Could not record the removal of owner '%s' from peer '%s' (taken again when "
+              .formatted(removal.getOwner(), peer) + "a peer sends it again): " + e.getMessage());
+        }
+      });
+    }
+  }
+
+  private static String quoted(String value) {
+    String shown = value.length() > 64 ? value.substring(0, 64) + "... (" + value.length() + " characters)" : value;
+    return "'" + shown.replaceAll("\\p{Cntrl}", "?") + "'";
   }
 
   private int apply(String from, OwnerRemoved removal) {

@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.peer;
 
+import dev.entanglement.hibernate.internal.core.LimitedLog;
 import dev.entanglement.hibernate.internal.core.SerialExecutor;
 import dev.entanglement.proto.v1.Ack;
 import dev.entanglement.proto.v1.Change;
@@ -35,6 +36,8 @@ import org.jboss.logging.Logger;
  */
 final class InboundDispatcher {
   private static final Logger LOG = Logger.getLogger(InboundDispatcher.class);
+  /** Acks of unknown requests (a broken or hostile peer): once a minute per peer at WARN. */
+  private static final LimitedLog unknownAcks = new LimitedLog(LOG);
 
   private final PeerConnection connection;
   private final PeerHost host;
@@ -223,7 +226,7 @@ final class InboundDispatcher {
     stream.grant(1);
     Map<String, Long> positions = planner.positions().acknowledged(ack.getRequestId());
     if (positions == null) {
-      LOG.warnf("Peer '%s' acknowledged unknown request %d", peer, ack.getRequestId());
+      unknownAcks.warn(String.valueOf(peer), "Peer '%s' acknowledged unknown request %d".formatted(peer, ack.getRequestId()));
       return;
     }
     for (Outcome outcome : ack.getOutcomesList()) {
