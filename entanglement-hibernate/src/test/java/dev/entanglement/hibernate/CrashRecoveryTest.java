@@ -136,8 +136,10 @@ class CrashRecoveryTest {
         .until(() -> rows(a.database, ITEMS).equals(rows(b.database, ITEMS)));
     Map<String, Integer> atOwner = quantities(a.database);
     for (Map.Entry<String, Integer> entry : committed.entrySet()) {
-      assertThat(atOwner).as("seed %d: %s, committed at the owner", seed, entry.getKey())
-          .containsEntry(entry.getKey(), entry.getValue());
+      // quantities only grow: the owner holds the logged state or a later one (committed, then
+      // killed before it was logged)
+      assertThat(atOwner.get(entry.getKey())).as("seed %d: %s, committed at the owner", seed, entry.getKey())
+          .isNotNull().isGreaterThanOrEqualTo(entry.getValue());
     }
     assertThat(rows(b.database, "SELECT entity_name, object_id, reason FROM entanglement_parked"))
         .as("seed %d: nothing parked at b", seed).isEmpty();

@@ -22,7 +22,9 @@ import org.hibernate.jpa.HibernatePersistenceConfiguration;
  * again on the same database. With a load, it commits single-row inserts, updates and two-row
  * transactions of its own objects as fast as it can up to a pace, and after each commit has
  * returned appends {@code id quantity} of every object it wrote to a log with fsync: what the
- * application saw committed.
+ * application saw committed. Quantities only grow (each write takes the next number), so the
+ * state of an object in the database is never below what the log says was committed; it may be
+ * above when the process was killed between a commit and its log line.
  *
  * <p>Arguments: name, JDBC URL, user, password, listen port (0: none), peer address (-: none),
  * milliseconds between load transactions (0: no load), log file, seed.
@@ -67,6 +69,9 @@ public final class CrashNode {
     List<UUID> ids = new ArrayList<>();
     EntityManager reader = factory.createEntityManager();
     reader.createQuery("select i.id from Item i", UUID.class).getResultList().forEach(ids::add);
+    // every write gets a quantity above all before it, so a later state is always the larger one
+    Integer highest = reader.createQuery("select max(i.quantity) from Item i", Integer.class).getSingleResult();
+    int next = highest == null ? 1 : highest + 1;
     reader.close();
     try (FileChannel out = FileChannel.open(log, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
         StandardOpenOption.APPEND)) {
@@ -78,7 +83,7 @@ public final class CrashNode {
           em.getTransaction().begin();
           int rows = random.nextInt(10) == 0 ? 2 : 1; // now and then a transaction of two rows
           for (int i = 0; i < rows; i++) {
-            int quantity = random.nextInt(1_000_000);
+            int quantity = next++;
             if (ids.size() < 20 || random.nextInt(3) == 0) {
               Item item = new Item(UUID.randomUUID().toString(), "crash item", quantity);
               em.persist(item);
