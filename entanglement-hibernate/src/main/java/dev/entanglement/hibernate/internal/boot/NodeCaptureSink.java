@@ -1,7 +1,6 @@
 package dev.entanglement.hibernate.internal.boot;
 
 import dev.entanglement.hibernate.internal.capture.CaptureSink;
-import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.hibernate.internal.ownership.ForwardRequest;
 import dev.entanglement.hibernate.internal.ownership.Ownership;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
@@ -16,36 +15,14 @@ import java.util.concurrent.CompletableFuture;
  * <h2>Concurrency</h2>
  * Stateless; called from application threads at commit.
  */
-public final class NodeCaptureSink implements CaptureSink {
-  private final NodeRuntime node;
-
+public final class NodeCaptureSink extends LocalChangesView implements CaptureSink {
   NodeCaptureSink(NodeRuntime node) {
-    this.node = node;
-  }
-
-  @Override
-  public String nodeName() {
-    return node.config.nodeName();
+    super(node);
   }
 
   @Override
   public Bookkeeping bookkeeping() {
     return node.bookkeeping;
-  }
-
-  @Override
-  public long nextSerial() {
-    return node.localChanges.nextSerial();
-  }
-
-  @Override
-  public void finished(List<Long> serials) {
-    node.localChanges.finished(serials);
-  }
-
-  @Override
-  public void publish(List<Outgoing> changes) {
-    node.localChanges.publish(changes);
   }
 
   @Override

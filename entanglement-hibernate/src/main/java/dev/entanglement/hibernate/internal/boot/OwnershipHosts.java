@@ -1,6 +1,5 @@
 package dev.entanglement.hibernate.internal.boot;
 
-import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.ownership.ForwardRequest;
 import dev.entanglement.hibernate.internal.ownership.Forwarder;
@@ -11,7 +10,6 @@ import dev.entanglement.hibernate.internal.store.Bookkeeping;
 import dev.entanglement.proto.v1.Envelope;
 import dev.entanglement.proto.v1.UpdateRequest;
 import java.time.Duration;
-import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 
@@ -29,7 +27,8 @@ final class OwnershipHosts {
     this.node = node;
   }
 
-  Object load(EntangledType type, Object id) {
+  /** Loads an object in a session of its own (no transaction). */
+  static Object load(NodeRuntime node, EntangledType type, Object id) {
     try (var session = node.factory.openSession()) {
       return session.find(type.persister().getMappedClass(), id);
     }
@@ -61,7 +60,7 @@ final class OwnershipHosts {
 
       @Override
       public Object load(ForwardRequest request) {
-        return OwnershipHosts.this.load(request.type(), request.id());
+        return OwnershipHosts.load(node, request.type(), request.id());
       }
 
       @Override
@@ -82,71 +81,45 @@ final class OwnershipHosts {
   }
 
   RequestExecutor.Host requestExecutor() {
-    return new RequestExecutor.Host() {
-      @Override
-      public String nodeName() {
-        return node.config.nodeName();
-      }
-
-      @Override
-      public long nextSerial() {
-        return node.localChanges.nextSerial();
-      }
-
-      @Override
-      public void finished(List<Long> serials) {
-        node.localChanges.finished(serials);
-      }
-
-      @Override
-      public void publish(List<Outgoing> changes) {
-        node.localChanges.publish(changes);
-      }
-
-      @Override
-      public String deniedObject(String peer, EntangledType type, UpdateRequest request, Object incoming,
-          Object stored) {
-        return node.policy.objectDenied(peer, type, node.policy.messageOf(type, request), incoming, stored);
-      }
-    };
+    return new RequestExecutorHost(node);
   }
 
   Handover.Host handover() {
-    return new Handover.Host() {
-      @Override
-      public String nodeName() {
-        return node.config.nodeName();
-      }
+    return new HandoverHost(node);
+  }
 
-      @Override
-      public long nextSerial() {
-        return node.localChanges.nextSerial();
-      }
+  /** The request executor's view: the owner's decisions are this node's own changes. */
+  private static final class RequestExecutorHost extends LocalChangesView implements RequestExecutor.Host {
+    RequestExecutorHost(NodeRuntime node) {
+      super(node);
+    }
 
-      @Override
-      public void finished(List<Long> serials) {
-        node.localChanges.finished(serials);
-      }
+    @Override
+    public String deniedObject(String peer, EntangledType type, UpdateRequest request, Object incoming,
+        Object stored) {
+      return node.policy.objectDenied(peer, type, node.policy.messageOf(type, request), incoming, stored);
+    }
+  }
 
-      @Override
-      public void publish(List<Outgoing> changes) {
-        node.localChanges.publish(changes);
-      }
+  /** The hand-over's view: a hand-over is a change of this node's, waited on with a timeout. */
+  private static final class HandoverHost extends LocalChangesView implements Handover.Host {
+    HandoverHost(NodeRuntime node) {
+      super(node);
+    }
 
-      @Override
-      public Object load(EntangledType type, Object id) {
-        return OwnershipHosts.this.load(type, id);
-      }
+    @Override
+    public Object load(EntangledType type, Object id) {
+      return OwnershipHosts.load(node, type, id);
+    }
 
-      @Override
-      public ScheduledExecutorService scheduler() {
-        return node.scheduler;
-      }
+    @Override
+    public ScheduledExecutorService scheduler() {
+      return node.scheduler;
+    }
 
-      @Override
-      public Duration timeout() {
-        return node.config.requestTimeout();
-      }
-    };
+    @Override
+    public Duration timeout() {
+      return node.config.requestTimeout();
+    }
   }
 }

@@ -55,9 +55,7 @@ final class TransitionHost implements Transitions.Host {
 
   @Override
   public Object load(EntangledType type, Object id) {
-    try (var session = node.factory.openSession()) {
-      return session.find(type.persister().getMappedClass(), id);
-    }
+    return OwnershipHosts.load(node, type, id);
   }
 
   @Override
