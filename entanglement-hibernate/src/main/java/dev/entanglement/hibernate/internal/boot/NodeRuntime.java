@@ -38,10 +38,10 @@ import io.grpc.ManagedChannel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -67,10 +67,8 @@ import org.jboss.logging.Logger;
 public final class NodeRuntime implements SessionFactoryObserver {
   private static final long serialVersionUID = 1L;
   private static final Logger LOG = Logger.getLogger(NodeRuntime.class);
-  /** The worker pool's queue: peers drive work onto it, so it is bounded (see {@link #pool}). */
-  private static final int WORK_QUEUE = 10_000;
-  /** Worker threads: enough that blocking database work of several peers proceeds side by side. */
-  private static final int WORKERS = Math.max(16, 4 * Runtime.getRuntime().availableProcessors());
+  /** Most worker threads: blocking database work of many peers proceeds side by side (see {@link #pool}). */
+  private static final int MAX_WORKERS = 64;
   private static final Map<SessionFactory, NodeRuntime> RUNNING = new ConcurrentHashMap<>();
 
   final transient EntanglementConfig config;
@@ -109,9 +107,12 @@ public final class NodeRuntime implements SessionFactoryObserver {
    */
   transient SerialExecutor decisions;
   /**
-   * Plugin work (applying batches, reading catch-up, removals, listener calls): at most
-   * {@link #WORKERS} threads (started on demand, ended when idle) and a bounded queue; when both are full the submitting
+   * Plugin work (applying batches, reading catch-up, removals, listener calls): each task is
+   * handed straight to an idle thread or a new one, as a cached pool does (no queueing delay on
+   * the latency path; a queue in front of a fixed set of threads measurably lengthened the
+   * commit-to-visible tail), but at most {@link #MAX_WORKERS} threads; past that the submitting
    * thread runs the task itself (caller runs), which pushes back on the stream that drives it.
+   * Idle threads end after 60 s.
    */
   transient ThreadPoolExecutor pool;
   transient ScheduledExecutorService scheduler;
@@ -175,10 +176,8 @@ public final class NodeRuntime implements SessionFactoryObserver {
     clock = new SerialClock(start.lastSerial());
     serialShift = new SerialShift(factory, bookkeeping, node);
     ledger = new AckLedger(factory, bookkeeping, node, start.peerPositions());
-    pool = new ThreadPoolExecutor(WORKERS, WORKERS, 60, TimeUnit.SECONDS,
-        new ArrayBlockingQueue<>(WORK_QUEUE), threads("entanglement-" + node + "-worker"),
-        new ThreadPoolExecutor.CallerRunsPolicy());
-    pool.allowCoreThreadTimeOut(true);
+    pool = new ThreadPoolExecutor(0, MAX_WORKERS, 60, TimeUnit.SECONDS, new SynchronousQueue<>(),
+        threads("entanglement-" + node + "-worker"), new ThreadPoolExecutor.CallerRunsPolicy());
     scheduler = Executors.newSingleThreadScheduledExecutor(threads("entanglement-" + node + "-scheduler"));
     decisions = new SerialExecutor(pool);
     peers = new PeerRegistry(node, pool);
