@@ -74,23 +74,24 @@ class TransientApplyFailureIntegrationTest {
     String addressA = "relay-a-" + UUID.randomUUID();
     String addressB = "relay-b-" + UUID.randomUUID();
     a = TestNode.builder("a", database, Item.class).listenInProcess(addressA).start();
-    TestNode.Builder bBuilder = TestNode.builder("b", database, Item.class).listenInProcess(addressB)
-        .peers("inprocess:" + addressA);
-    FailingDataSource bDatabase = bBuilder.failingDatabase();
-    b = bBuilder.start();
-    c = TestNode.builder("c", database, Item.class).peers("inprocess:" + addressB).start();
-    a.awaitConnected("b");
-    c.awaitConnected("b");
-
-    // the batch fails as a whole at b (its positions), then again when b writes the bookkeeping
-    // after applying the changes one by one: an error that says nothing about being transient
-    FailingDataSource.Fault fault = bDatabase.fail("INTO entanglement_owner_position (", "XX000", 2);
+    // a's changes exist before b meets a: they reach b as one catch-up batch with a's position
     Item first = new Item("R1", "first", 1);
     Item second = new Item("R2", "second", 2);
     a.inTransaction(em -> {
       em.persist(first);
       em.persist(second);
     });
+    TestNode.Builder bBuilder = TestNode.builder("b", database, Item.class).listenInProcess(addressB);
+    FailingDataSource bDatabase = bBuilder.failingDatabase();
+    b = bBuilder.start();
+    c = TestNode.builder("c", database, Item.class).peers("inprocess:" + addressB).start();
+    c.awaitConnected("b");
+
+    // the batch fails as a whole at b (its position), then again when b writes the bookkeeping
+    // after applying the changes one by one: an error that says nothing about being transient
+    FailingDataSource.Fault fault = bDatabase.fail("INTO entanglement_owner_position (", "XX000", 2);
+    a.entanglement().connect("inprocess:" + addressB);
+    b.awaitConnected("a");
     a.entanglement().caughtUp("b").get(30, TimeUnit.SECONDS);
     b.entanglement().caughtUp("c").get(30, TimeUnit.SECONDS);
     assertThat(fault.fired()).isEqualTo(2);
