@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.entanglement.hibernate.testing.Database;
 import dev.entanglement.hibernate.testing.FaultyProxy;
 import dev.entanglement.hibernate.testing.TestNode;
+import dev.entanglement.hibernate.testing.model.Document;
 import dev.entanglement.hibernate.testing.model.Item;
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -14,6 +15,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.UUID;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -22,13 +25,18 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Three nodes in a full mesh over TCP through fault-injecting proxies: many rounds of random
- * changes (each node changes its own objects), random partitions and random restarts. In the
- * end every node holds exactly every owner's state. The seed is printed and named in failures;
+ * changes (each node creates, updates and deletes its own objects, and hands some over), random
+ * partitions and random restarts. An entity type ({@link Document}) is deployed at a first, as
+ * in a rolling upgrade: b and c get it at their first restart after the middle of the run, and
+ * meanwhile park its changes. In the end every node holds exactly every owner's state and
+ * nothing is parked. The seed is printed and named in failures;
  * rerun one with {@code -Dentanglement.seed=N}.
  */
 class RandomizedConvergenceTest {
   private static final String[] NAMES = {"a", "b", "c"};
   private static final int ROUNDS = 25;
+  /** From this round on, a restart brings the new entity type to a node that lacks it. */
+  private static final int UPGRADE_FROM_ROUND = ROUNDS / 2;
 
   private final Map<String, TestNode> nodes = new LinkedHashMap<>();
   private final List<FaultyProxy> proxies = new ArrayList<>();
@@ -70,8 +78,11 @@ class RandomizedConvergenceTest {
     proxies.addAll(List.of(ba, ca, cb));
     Map<String, String> dials = Map.of("a", "", "b", ba.address(), "c", ca.address() + "," + cb.address());
     Map<String, TestNode.Builder> builders = new HashMap<>();
+    Set<String> upgraded = new TreeSet<>(List.of("a"));
     for (String name : NAMES) {
-      TestNode.Builder builder = TestNode.builder(name, Database.H2, Item.class)
+      Class<?>[] entities = upgraded.contains(name) ? new Class<?>[] {Item.class, Document.class}
+          : new Class<?>[] {Item.class};
+      TestNode.Builder builder = TestNode.builder(name, Database.H2, entities)
           .set("hibernate.hbm2ddl.auto", "update")
           .set(EntanglementSettings.LISTEN, "127.0.0.1:" + ports.get(name))
           .set(EntanglementSettings.PLAINTEXT, "true")
@@ -94,12 +105,16 @@ class RandomizedConvergenceTest {
     }
     List<String> log = new ArrayList<>();
     Map<UUID, String> handOvers = new HashMap<>(); // object -> new owner, until it has taken it over
+    List<UUID> documents = new ArrayList<>(); // a's, of the type the others do not have at first
     for (int round = 0; round < ROUNDS; round++) {
       for (String name : NAMES) {
         int transactions = random.nextInt(4);
         for (int t = 0; t < transactions; t++) {
           randomTransaction(name, random, owned.get(name), counters);
         }
+      }
+      if (random.nextInt(10) < 4) {
+        documentTransaction(random, documents, round);
       }
       // hand an object over now and then; it belongs to no node's list until the new owner has it
       if (random.nextInt(10) < 3) {
@@ -133,9 +148,15 @@ class RandomizedConvergenceTest {
       }
       if (random.nextInt(10) < 2) {
         String name = NAMES[random.nextInt(NAMES.length)];
-        nodes.get(name).close();
-        nodes.put(name, builders.get(name).set("hibernate.hbm2ddl.auto", "update").start());
-        log.add("round " + round + ": restart " + name);
+        boolean upgrade = round >= UPGRADE_FROM_ROUND && upgraded.add(name);
+        restart(name, builders.get(name), upgrade);
+        log.add("round " + round + ": restart " + name + (upgrade ? " with the new type" : ""));
+      }
+    }
+    for (String name : NAMES) {
+      if (upgraded.add(name)) {
+        restart(name, builders.get(name), true);
+        log.add("end: restart " + name + " with the new type");
       }
     }
     proxies.forEach(FaultyProxy::heal);
@@ -174,6 +195,15 @@ class RandomizedConvergenceTest {
         }
       }
     }
+    List<String> expectedDocuments = nodes.get("a").table("Document");
+    assertThat(expectedDocuments).as("seed %d: a holds its live documents", seed).hasSize(documents.size());
+    for (String name : NAMES) {
+      assertThat(nodes.get(name).table("Document"))
+          .as("seed %d: node %s's documents (a type it got late) equal a's; events %s", seed, name, log)
+          .isEqualTo(expectedDocuments);
+      assertThat(nodes.get(name).entanglement().parkedChanges())
+          .as("seed %d: nothing left parked at %s; events %s", seed, name, log).isZero();
+    }
     List<String> expected = nodes.get("a").table("Item");
     int total = owned.values().stream().mapToInt(List::size).sum();
     assertThat(expected).as("seed %d: a holds every live object (%s)", seed, log).hasSize(total);
@@ -188,6 +218,36 @@ class RandomizedConvergenceTest {
           .as("seed %d: node %s's Item table equals a's; events %s", seed, name, log)
           .isEqualTo(expected);
     }
+  }
+
+  private void restart(String name, TestNode.Builder builder, boolean upgrade) {
+    nodes.get(name).close();
+    if (upgrade) {
+      builder.entities(Item.class, Document.class);
+    }
+    nodes.put(name, builder.set("hibernate.hbm2ddl.auto", "update").start());
+  }
+
+  /** a creates, retitles or deletes one of its documents. */
+  private void documentTransaction(Random random, List<UUID> documents, int round) {
+    int choice = documents.isEmpty() ? 0 : random.nextInt(3);
+    nodes.get("a").inTransaction(em -> {
+      if (choice == 0) {
+        Document document = new Document();
+        document.title = "created in round " + round;
+        em.persist(document);
+        documents.add(document.id);
+      } else {
+        UUID id = documents.get(random.nextInt(documents.size()));
+        Document document = em.find(Document.class, id);
+        if (choice == 1) {
+          document.title = "retitled in round " + round;
+        } else {
+          em.remove(document);
+          documents.remove(id);
+        }
+      }
+    });
   }
 
   /**
