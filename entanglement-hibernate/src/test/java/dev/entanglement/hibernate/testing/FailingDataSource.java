@@ -12,7 +12,10 @@ import java.sql.SQLException;
 import java.sql.SQLFeatureNotSupportedException;
 import java.sql.Statement;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Logger;
 import javax.sql.DataSource;
@@ -28,6 +31,7 @@ public final class FailingDataSource implements DataSource {
   private final String user;
   private final String password;
   private final List<Fault> faults = new CopyOnWriteArrayList<>();
+  private final List<AfterCommit> afterCommits = new CopyOnWriteArrayList<>();
 
   FailingDataSource(String url, String user, String password) {
     this.url = url;
@@ -76,6 +80,27 @@ public final class FailingDataSource implements DataSource {
     return fault;
   }
 
+  /** An action run once, on the committing thread, after a matching transaction committed. */
+  private static final class AfterCommit {
+    final String sqlContains;
+    final Runnable action;
+    final AtomicBoolean done = new AtomicBoolean();
+
+    AfterCommit(String sqlContains, Runnable action) {
+      this.sqlContains = sqlContains;
+      this.action = action;
+    }
+  }
+
+  /**
+   * Runs {@code action} once, on the committing thread right after {@code commit()} returned, for
+   * the first transaction that executed a statement whose SQL contains {@code sqlContains}: a
+   * moment between a commit and whatever the committer does next.
+   */
+  public void afterCommit(String sqlContains, Runnable action) {
+    afterCommits.add(new AfterCommit(sqlContains, action));
+  }
+
   private void check(String sql) throws SQLException {
     for (Fault fault : faults) {
       if (fault.fires(sql)) {
@@ -95,13 +120,25 @@ public final class FailingDataSource implements DataSource {
   }
 
   private Connection wrap(Connection connection) {
+    Set<String> executed = ConcurrentHashMap.newKeySet(); // this transaction's statements
     return proxy(Connection.class, connection, (method, args) -> {
       Object result = method.invoke(connection, args);
+      if (method.getName().equals("commit")) {
+        for (AfterCommit after : afterCommits) {
+          if (executed.stream().anyMatch(sql -> sql.contains(after.sqlContains)) && after.done.compareAndSet(false, true)) {
+            after.action.run();
+          }
+        }
+        executed.clear();
+      } else if (method.getName().equals("rollback")) {
+        executed.clear();
+      }
       if (result instanceof PreparedStatement prepared) {
         String sql = (String) args[0];
         return proxy(PreparedStatement.class, prepared, (m, a) -> {
           if (m.getName().startsWith("execute")) {
             check(sql);
+            executed.add(sql);
           }
           return m.invoke(prepared, a);
         });
@@ -110,6 +147,7 @@ public final class FailingDataSource implements DataSource {
         return proxy(Statement.class, statement, (m, a) -> {
           if (m.getName().startsWith("execute") && a != null && a.length > 0 && a[0] instanceof String sql) {
             check(sql);
+            executed.add(sql);
           }
           return m.invoke(statement, a);
         });

@@ -96,6 +96,7 @@ final class BatchWrite {
       }
       case REJECT -> throw new DecodeException(decision.reason(), decision.message());
       case APPLY -> {
+        hooks.writing(key, change);
         writer.write(session, type, id, change, peer, hooks);
         rows.put(key, StateOrdering.rowAfter(type.name(), idText, change));
         return Outcomes.applied(index);

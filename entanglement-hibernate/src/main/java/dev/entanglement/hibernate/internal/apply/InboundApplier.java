@@ -61,6 +61,14 @@ public final class InboundApplier {
      */
     void applied(String peer, List<Change> changes);
 
+    /**
+     * Called inside the apply transaction, before a change of another owner's object is written:
+     * the application can read the row as soon as the transaction commits, and a change it makes
+     * then must already be seen as another node's object (an update request), never captured as
+     * this node's own.
+     */
+    default void writing(String key, Change change) {}
+
     /** The policies' denial of a received change at the message stage, or null. */
     default String deniedMessage(String peer, EntangledType type, Change change) {
       return null;

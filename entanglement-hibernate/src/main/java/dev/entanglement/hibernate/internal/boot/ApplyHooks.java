@@ -59,6 +59,16 @@ final class ApplyHooks implements InboundApplier.Hooks {
   }
 
   @Override
+  public void writing(String key, Change change) {
+    String effectiveOwner = change.getHandoverTo().isEmpty() ? change.getOwner() : change.getHandoverTo();
+    if (change.getOperation() != Operation.DELETE && !effectiveOwner.equals(node.config.nodeName())) {
+      // before the row is visible; if the transaction rolls back, the entry names the owner of an
+      // object this node does not hold, which vetoes nothing (inserts are never vetoed)
+      node.ownership.owned(key, effectiveOwner);
+    }
+  }
+
+  @Override
   public void applied(String peer, List<Change> changes) {
     String self = node.config.nodeName();
     for (Change change : changes) {
