@@ -14,6 +14,7 @@ public record ResyncReport(String peer, ResyncMode mode, long received, long rep
 
   @Override
   public String toString() {
-    return "%d objects received from peer '%s', %d repaired, %d removed".formatted(received, peer, repaired, removed);
+    return "%d %s received from peer '%s', %d repaired, %d removed".formatted(received,
+        received == 1 ? "object" : "objects", peer, repaired, removed);
   }
 }
