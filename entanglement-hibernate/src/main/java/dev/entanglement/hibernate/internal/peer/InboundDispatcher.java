@@ -16,10 +16,10 @@ import dev.entanglement.hibernate.internal.core.StoreUnavailableException;
 import io.grpc.Status;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.List;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.jboss.logging.Logger;
@@ -34,8 +34,8 @@ import org.jboss.logging.Logger;
  * hands work off; {@code helloSeen} is confined to it. Received batches and sync markers go to
  * the apply executor, in order: {@code fullSyncs} and {@code held} are confined to it (held
  * is bounded by the apply window the peer was granted; a full synchronization holds one key per
- * object received, as the sweep needs, and names at most {@link #REPAIRS_NAMED} repairs). Everything else goes to the serial
- * executor, which owns {@code rejectionsLogged}.
+ * object received, as the sweep needs, and names at most {@link #REPAIRS_NAMED} repairs).
+ * Everything else goes to the serial executor, which owns {@code rejectionsLogged}.
  */
 final class InboundDispatcher {
   private static final Logger LOG = Logger.getLogger(InboundDispatcher.class);
