@@ -314,7 +314,10 @@ public final class EntanglementCli {
     }
   }
 
-  @Command(name = "resync", description = "Sends a peer everything again: all, one owner's objects, or one entity type's.")
+  @Command(name = "resync", description = {"Sends a peer everything again: all, one owner's objects, or one entity type's.",
+      "With --verify the receiver also compares the rows it holds and repairs those deleted or altered behind the "
+          + "plugin's back; with --from-peer the node asks the peer for the peer's own objects instead and reports "
+          + "what it received, repaired and removed."})
   static final class Resync implements Callable<Integer> {
     @Mixin Target target;
     @Spec CommandSpec spec;
@@ -328,6 +331,12 @@ public final class EntanglementCli {
     @Option(names = "--entity", description = "only this entity type")
     String entity;
 
+    @Option(names = "--verify", description = "compare content at the receiver and repair what differs (implies the sweep)")
+    boolean verify;
+
+    @Option(names = "--from-peer", description = "ask the peer to send its own objects to this node, and wait for the report")
+    boolean fromPeer;
+
     @Override
     public Integer call() throws Exception {
       AdminResyncRequest.Builder request = AdminResyncRequest.newBuilder().setPeer(peer);
@@ -337,6 +346,7 @@ public final class EntanglementCli {
       if (entity != null) {
         request.setEntity(entity);
       }
+      request.setVerify(verify).setFromPeer(fromPeer);
       var response = target.call(stub -> stub.resync(request.build()));
       PrintWriter out = spec.commandLine().getOut();
       target.print(out, response, () -> out.println(response.getMessage()));

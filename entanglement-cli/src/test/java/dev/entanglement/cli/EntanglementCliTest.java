@@ -112,6 +112,14 @@ class EntanglementCliTest {
     assertThat(admin("resync", "b", "--owner", "a").out().strip())
         .isEqualTo("sending peer 'b' the objects of owner 'a' again, with a sweep");
     assertThat(admin("resync", "b", "--json").out()).contains("\"message\": \"sending peer 'b' everything again, with a sweep\"");
+    assertThat(admin("resync", "b", "--verify").out().strip()).isEqualTo("sending peer 'b' everything again, with a "
+        + "sweep and a content check (the peer repairs rows that differ and logs how many)");
+    Run pulled = admin("resync", "b", "--from-peer", "--verify");
+    assertThat(pulled.status()).as(pulled.err()).isZero();
+    assertThat(pulled.out().strip()).isEqualTo("0 objects received from peer 'b', 0 repaired, 0 removed");
+    Run refused = admin("resync", "b", "--entity", "Item", "--verify");
+    assertThat(refused.status()).isNotZero();
+    assertThat(refused.err()).contains("leave out the entity 'Item'");
 
     Run pause = admin("peer", "pause", "b");
     assertThat(pause.out().strip()).isEqualTo("the flow with peer 'b' is paused both ways; changes coalesce meanwhile");

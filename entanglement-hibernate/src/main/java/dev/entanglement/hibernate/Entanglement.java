@@ -104,9 +104,20 @@ public interface Entanglement {
    * Asks a connected peer to send all the objects it owns again. With {@code clear}, this node
    * also removes the objects of that peer it holds but the peer no longer has. Completes when
    * the resynchronization has been applied here; fails if the peer is not connected or the
-   * connection ends first.
+   * connection ends first. The same as {@link #resync(String, ResyncMode)} with
+   * {@link ResyncMode#CLEAR} or {@link ResyncMode#RESEND}.
    */
-  CompletableFuture<Void> resync(String peerName, boolean clear);
+  default CompletableFuture<Void> resync(String peerName, boolean clear) {
+    return resync(peerName, clear ? ResyncMode.CLEAR : ResyncMode.RESEND).thenApply(report -> null);
+  }
+
+  /**
+   * Asks a connected peer to send all the objects it owns again, treated here as the mode says
+   * ({@link ResyncMode#VERIFY} repairs rows deleted or altered behind the plugin's back).
+   * Completes with what it did here once the resynchronization has been applied; fails if the
+   * peer is not connected or the connection ends first.
+   */
+  CompletableFuture<ResyncReport> resync(String peerName, ResyncMode mode);
 
   /**
    * Received changes this node could not apply (for example a row whose parent has not arrived,

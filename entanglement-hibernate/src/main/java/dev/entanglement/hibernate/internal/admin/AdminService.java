@@ -3,6 +3,8 @@ package dev.entanglement.hibernate.internal.admin;
 import java.util.Set;
 import java.util.TreeSet;
 import dev.entanglement.hibernate.EntanglementException;
+import dev.entanglement.hibernate.ResyncMode;
+import dev.entanglement.hibernate.ResyncReport;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.peer.PeerConnection;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
@@ -24,6 +26,7 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
@@ -205,6 +208,10 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
 
   @Override
   public void resync(AdminResyncRequest request, StreamObserver<AdminResyncResponse> observer) {
+    if (request.getFromPeer()) {
+      resyncFromPeer(request, observer);
+      return;
+    }
     answer(observer, () -> {
       String peer = required(request.getPeer(), "the peer name");
       if (runtime.connection(peer).isEmpty()) {
@@ -228,7 +235,46 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
       if (entity != null && runtime.model().byName(entity) == null) {
         throw notFound(unknownEntity(entity));
       }
-      return AdminResyncResponse.newBuilder().setMessage(runtime.resync(peer, owner, entity)).build();
+      return AdminResyncResponse.newBuilder().setMessage(runtime.resync(peer, owner, entity, request.getVerify())).build();
+    });
+  }
+
+  /**
+   * This node asks the peer for the objects the peer owns, and answers once they are applied
+   * here, with what that did (the call's deadline bounds the wait).
+   */
+  private void resyncFromPeer(AdminResyncRequest request, StreamObserver<AdminResyncResponse> observer) {
+    CompletableFuture<ResyncReport> report;
+    try {
+      String peer = required(request.getPeer(), "the peer name");
+      if (!request.getOwner().isBlank() || !request.getEntity().isBlank()) {
+        throw new IllegalArgumentException("a resync from the peer covers the objects peer '%s' owns, all of them; "
+            .formatted(peer) + "leave out the owner and the entity");
+      }
+      PeerConnection connection = runtime.connection(peer).orElseThrow(() -> notFound(
+          "node '%s' has no open stream with a peer named '%s'; connected: %s"
+              .formatted(runtime.nodeName(), peer, runtime.connectedPeers())));
+      report = connection.requestResync(request.getVerify() ? ResyncMode.VERIFY : ResyncMode.CLEAR);
+    } catch (StatusRuntimeException e) {
+      observer.onError(e);
+      return;
+    } catch (IllegalArgumentException e) {
+      observer.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
+      return;
+    }
+    report.whenComplete((done, failure) -> {
+      try {
+        if (failure != null) {
+          observer.onError(Status.UNAVAILABLE.withDescription("the resynchronization from peer '%s' did not complete: %s"
+              .formatted(request.getPeer(), failure.getMessage())).asRuntimeException());
+          return;
+        }
+        observer.onNext(AdminResyncResponse.newBuilder().setMessage(done.toString()).setReceived(done.received())
+            .setRepaired(done.repaired()).setRemoved(done.removed()).build());
+        observer.onCompleted();
+      } catch (RuntimeException e) {
+        LOG.debugf(e, "Could not answer an admin resync on node '%s' (the caller went away?)", runtime.nodeName());
+      }
     });
   }
 

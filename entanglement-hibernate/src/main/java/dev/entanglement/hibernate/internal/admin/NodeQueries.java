@@ -69,6 +69,9 @@ public interface NodeQueries {
   /** Resumes a paused peer (blocks until it flows); false if not connected. */
   boolean resumePeer(String peer);
 
-  /** Sends a peer everything again, one owner's objects, or one entity type's; says what it did. */
-  String resync(String peer, String owner, String entity);
+  /**
+   * Sends a peer everything again, one owner's objects, or one entity type's; says what it did.
+   * With {@code verify} (whole owners only), the peer compares what it holds and repairs.
+   */
+  String resync(String peer, String owner, String entity, boolean verify);
 }

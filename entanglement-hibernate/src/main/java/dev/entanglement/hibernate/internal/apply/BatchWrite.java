@@ -50,11 +50,13 @@ final class BatchWrite {
    * Applies the changes at {@code indexes} of the batch, setting their outcomes.
    *
    * @param peer the peer they came from, or null (a parked change applied on retry)
+   * @param verifyOwners owners whose changes are compared with the rows held even when the
+   *     bookkeeping says they are current ({@link ContentCheck}), and rewritten when they differ
    * @return the keys ({@code entity#id}) of the objects whose bookkeeping rows were written
    * @throws SQLException (or a runtime exception) when the database refuses: the caller rolls back
    */
   Set<String> run(StatelessSession session, Connection connection, ChangeBatch batch, List<Integer> indexes,
-      Outcome[] outcomes, String peer, Hooks hooks) throws SQLException {
+      Outcome[] outcomes, String peer, Hooks hooks, Set<String> verifyOwners) throws SQLException {
     Map<String, ObjectRow> rows = new LinkedHashMap<>();
     List<Integer> pending = indexes;
     boolean progress = true;
@@ -63,7 +65,7 @@ final class BatchWrite {
       List<Integer> missingReference = new ArrayList<>();
       for (int i : pending) {
         try {
-          outcomes[i] = applyOne(session, connection, i, batch.getChanges(i), rows, peer, hooks);
+          outcomes[i] = applyOne(session, connection, i, batch.getChanges(i), rows, peer, hooks, verifyOwners);
           progress |= outcomes[i].getStatus() == OutcomeStatus.APPLIED;
         } catch (DecodeException e) {
           outcomes[i] = Outcomes.rejected(i, e.reason(), e.getMessage());
@@ -82,7 +84,8 @@ final class BatchWrite {
   }
 
   private Outcome applyOne(StatelessSession session, Connection connection, int index, Change change,
-      Map<String, ObjectRow> rows, String peer, Hooks hooks) throws DecodeException, SQLException {
+      Map<String, ObjectRow> rows, String peer, Hooks hooks, Set<String> verifyOwners)
+      throws DecodeException, SQLException {
     EntangledType type = model.byName(change.getEntity());
     Object id = type.idCodec().decode(change.getId(), type.name() + " id");
     String idText = type.idText(id);
@@ -91,6 +94,16 @@ final class BatchWrite {
     Decision decision = StateOrdering.decide(nodeName, key, known, change);
     switch (decision.verdict()) {
       case ALREADY_CURRENT -> {
+        if (verifyOwners.contains(change.getOwner()) && ContentCheck.sameState(known, change)) {
+          String difference = ContentCheck.difference(session, type, id, change);
+          if (difference != null) {
+            // the bookkeeping row stays as it is: the same state, written again; the policies
+            // decided when it was first received (as for a parked change)
+            writer.write(session, type, id, change, null, hooks);
+            LOG.debugf("Repaired %s from '%s' at serial %d: %s", key, peer, change.getSerial(), difference);
+            return Outcomes.repaired(index, key + ": " + difference);
+          }
+        }
         LOG.debug(decision.message());
         return Outcomes.alreadyCurrent(index);
       }

@@ -187,7 +187,17 @@ public final class InboundApplier {
    * and two concurrent transactions on one row would fail one of them with an optimistic-lock
    * error instead of answering the later copy ALREADY_CURRENT.
    */
-  public synchronized Ack apply(String peer, ChangeBatch batch) {
+  public Ack apply(String peer, ChangeBatch batch) {
+    return apply(peer, batch, Set.of());
+  }
+
+  /**
+   * As {@link #apply(String, ChangeBatch)}, comparing the changes of {@code verifyOwners} with the
+   * rows this node really holds (a verifying full synchronization): a change whose state the
+   * bookkeeping says this node has, but whose row is missing or differs, is written again and
+   * answered APPLIED with {@code repaired} set (not relayed: nobody else's state changes).
+   */
+  public synchronized Ack apply(String peer, ChangeBatch batch, Set<String> verifyOwners) {
     LOG.debugf("Applying %d changes from '%s' (positions %s)", batch.getChangesCount(), peer, batch.getPositionsList());
     Hooks hooks = this.hooks;
     int count = batch.getChangesCount();
@@ -218,7 +228,7 @@ public final class InboundApplier {
     if (valid.isEmpty() && newPositions.isEmpty() && parking.nothingToPark(batch, outcomes)) {
       return Outcomes.ack(peer, batch, outcomes, inputLog); // e.g. ephemeral objects only: they never touch the database
     }
-    Attempt attempt = new Attempt(peer, batch, valid, newPositions, hooks);
+    Attempt attempt = new Attempt(peer, batch, valid, newPositions, hooks, verifyOwners);
     long deadline = System.nanoTime() + retryFor.toNanos();
     long backoffMillis = FIRST_BACKOFF_MILLIS;
     for (int tries = 1; ; tries++) {
@@ -254,12 +264,15 @@ public final class InboundApplier {
     final List<Integer> valid;
     final Map<String, Long> newPositions;
     final Hooks hooks;
+    final Set<String> verifyOwners;
     /** Parked keys removed by committed transactions (kept across tries). */
     final List<String> unparked = new ArrayList<>();
     /** Changes already reported to the hooks as applied (kept across tries). */
     final Set<Integer> reported = new HashSet<>();
 
-    Attempt(String peer, ChangeBatch batch, List<Integer> valid, Map<String, Long> newPositions, Hooks hooks) {
+    Attempt(String peer, ChangeBatch batch, List<Integer> valid, Map<String, Long> newPositions, Hooks hooks,
+        Set<String> verifyOwners) {
+      this.verifyOwners = verifyOwners;
       this.peer = peer;
       this.batch = batch;
       this.valid = valid;
@@ -271,7 +284,7 @@ public final class InboundApplier {
       List<String> unparkedHere = new ArrayList<>();
       try {
         transactions.inTransaction((session, connection) -> {
-          Set<String> written = batchWrite.run(session, connection, batch, valid, outcomes, peer, hooks);
+          Set<String> written = batchWrite.run(session, connection, batch, valid, outcomes, peer, hooks, verifyOwners);
           unparkedHere.addAll(parking.unparkWritten(connection, written));
           parking.park(connection, batch, outcomes);
           positions.write(connection, newPositions);
@@ -290,7 +303,7 @@ public final class InboundApplier {
         List<String> unparkedOne = new ArrayList<>();
         try {
           transactions.inTransaction((session, connection) -> unparkedOne.addAll(parking.unparkWritten(
-              connection, batchWrite.run(session, connection, batch, List.of(i), outcomes, peer, hooks))));
+              connection, batchWrite.run(session, connection, batch, List.of(i), outcomes, peer, hooks, verifyOwners))));
         } catch (RuntimeException | SQLException e) {
           if (SqlErrors.isTransient(e)) {
             throw new TransientFailure(e);
@@ -299,7 +312,7 @@ public final class InboundApplier {
           continue;
         }
         unparked.addAll(unparkedOne);
-        if (outcomes[i].getStatus() == OutcomeStatus.APPLIED && reported.add(i)) {
+        if (outcomes[i].getStatus() == OutcomeStatus.APPLIED && !outcomes[i].getRepaired() && reported.add(i)) {
           // durable now: relayed at once, so a failure of the bookkeeping below cannot lose its relay
           hooks.applied(peer, List.of(batch.getChanges(i)));
         }
@@ -375,8 +388,8 @@ public final class InboundApplier {
       List<String> unparked, Set<Integer> reported, Hooks hooks) {
     List<Change> applied = new ArrayList<>();
     for (Outcome outcome : outcomes) {
-      if (outcome.getStatus() == OutcomeStatus.APPLIED && !batch.getChanges(outcome.getIndex()).getEphemeral()
-          && !reported.contains(outcome.getIndex())) {
+      if (outcome.getStatus() == OutcomeStatus.APPLIED && !outcome.getRepaired()
+          && !batch.getChanges(outcome.getIndex()).getEphemeral() && !reported.contains(outcome.getIndex())) {
         applied.add(batch.getChanges(outcome.getIndex()));
       }
     }
@@ -414,9 +427,10 @@ public final class InboundApplier {
    * A marker naming this node is refused and logged (see {@link OwnerSweeper}). Runs in the apply
    * ordering (under the same lock as {@link #apply}), so a newer state applied from another peer
    * meanwhile is either already there (and kept: each row is re-checked in its delete transaction)
-   * or arrives after the sweep. Never throws.
+   * or arrives after the sweep. Never throws; returns how many objects the sweep removed.
    */
-  public synchronized void endFullSync(String peer, SyncMarker end, Set<String> received) {
-    sweeper.endFullSync(peer, end, received);
+  public synchronized int endFullSync(String peer, SyncMarker end, Set<String> received, long repaired,
+      List<String> repairedExamples) {
+    return sweeper.endFullSync(peer, end, received, repaired, repairedExamples);
   }
 }

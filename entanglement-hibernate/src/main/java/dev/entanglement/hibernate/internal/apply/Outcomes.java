@@ -29,6 +29,12 @@ final class Outcomes {
     return Outcome.newBuilder().setIndex(index).setStatus(OutcomeStatus.APPLIED).build();
   }
 
+  /** A state this node held by its bookkeeping, whose row was missing or differed and was rewritten. */
+  static Outcome repaired(int index, String what) {
+    return Outcome.newBuilder().setIndex(index).setStatus(OutcomeStatus.APPLIED).setRepaired(true)
+        .setMessage(truncated(what)).build();
+  }
+
   static Outcome alreadyCurrent(int index) {
     return Outcome.newBuilder().setIndex(index).setStatus(OutcomeStatus.ALREADY_CURRENT).build();
   }

@@ -62,15 +62,19 @@ final class OwnerSweeper {
    * Ends a full synchronization of an owner: with a sweep, removes the owner's objects this node
    * holds that were not received (the owner no longer has them), then sets the owner's position.
    * Refused when the owner is this node. Never throws.
+   *
+   * @param repaired how many rows a verifying synchronization rewrote (for the log)
+   * @param repairedExamples what was repaired, at most a few ({@code entity#id: what differed})
+   * @return how many objects the sweep removed
    */
-  void endFullSync(String peer, SyncMarker end, Set<String> received) {
+  int endFullSync(String peer, SyncMarker end, Set<String> received, long repaired, List<String> repairedExamples) {
     String owner = end.getOwner();
     if (owner.equals(nodeName)) {
       refuseSelf(peer, owner);
-      return;
+      return 0;
     }
+    int removed = 0;
     try {
-      int removed = 0;
       if (end.getSweep()) {
         long through = end.getSerial();
         List<ObjectRow> stale = new ArrayList<>();
@@ -91,10 +95,17 @@ final class OwnerSweeper {
       transactions.inTransaction((session, connection) -> positions.write(connection, Map.of(owner, end.getSerial())));
       positions.set(owner, end.getSerial());
       LOG.infof("Full synchronization of '%s' from peer '%s' complete through serial %d (%d objects "
-          + "received, %d removed)", owner, peer, end.getSerial(), received.size(), removed);
+          + "received, %d repaired, %d removed)", owner, peer, end.getSerial(), received.size(), repaired, removed);
+      if (repaired > 0) {
+        LOG.warnf("Full synchronization of '%s' from peer '%s' rewrote %d %s that were missing or differed from "
+            + "the state this node's bookkeeping says it holds (changed behind the plugin's back?): %s%s", owner, peer,
+            repaired, repaired == 1 ? "row" : "rows", String.join("; ", repairedExamples),
+            repaired > repairedExamples.size() ? " and %d more".formatted(repaired - repairedExamples.size()) : "");
+      }
     } catch (RuntimeException | SQLException e) {
       LOG.errorf(e, "Could not complete the full synchronization of '%s' from peer '%s'", owner, peer);
     }
+    return removed;
   }
 
   /**

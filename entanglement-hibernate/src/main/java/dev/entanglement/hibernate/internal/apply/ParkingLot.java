@@ -204,7 +204,7 @@ final class ParkingLot {
       }
       transactions.inTransaction((session, connection) -> {
         if (single != null) {
-          batchWrite.run(session, connection, single, List.of(0), outcome, null, hooks);
+          batchWrite.run(session, connection, single, List.of(0), outcome, null, hooks, Set.of());
         }
         if (single == null || outcome[0].getStatus() != OutcomeStatus.REJECTED) {
           bookkeeping.unpark(connection, row.entity(), row.id());

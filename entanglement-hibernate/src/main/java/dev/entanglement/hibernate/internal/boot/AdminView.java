@@ -119,16 +119,22 @@ final class AdminView implements NodeQueries {
   }
 
   @Override
-  public String resync(String peer, String owner, String entity) {
+  public String resync(String peer, String owner, String entity, boolean verify) {
     PeerConnection connection = node.peers.get(peer);
     if (connection == null) {
       throw new IllegalArgumentException("node '%s' has no open stream with a peer named '%s'".formatted(
           nodeName(), peer));
     }
     if (entity == null) {
-      connection.pushFullSync(owner);
-      return owner == null ? "sending peer '%s' everything again, with a sweep".formatted(peer)
-          : "sending peer '%s' the objects of owner '%s' again, with a sweep".formatted(peer, owner);
+      connection.pushFullSync(owner, verify);
+      String how = verify ? "with a sweep and a content check (the peer repairs rows that differ and logs how many)"
+          : "with a sweep";
+      return owner == null ? "sending peer '%s' everything again, %s".formatted(peer, how)
+          : "sending peer '%s' the objects of owner '%s' again, %s".formatted(peer, owner, how);
+    }
+    if (verify) {
+      throw new IllegalArgumentException("a content check (verify) covers whole owners, as it ends with a sweep; "
+          + "leave out the entity '%s'".formatted(entity));
     }
     if (node.model.byName(entity) == null) {
       throw new IllegalArgumentException("node '%s' has no @Entangled entity named '%s'".formatted(nodeName(), entity));

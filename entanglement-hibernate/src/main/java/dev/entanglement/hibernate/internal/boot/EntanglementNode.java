@@ -4,6 +4,8 @@ import dev.entanglement.hibernate.Entanglement;
 import dev.entanglement.hibernate.EphemeralObjects;
 import dev.entanglement.hibernate.PeerStatus;
 import dev.entanglement.hibernate.PolicyDenial;
+import dev.entanglement.hibernate.ResyncMode;
+import dev.entanglement.hibernate.ResyncReport;
 import dev.entanglement.hibernate.Transition;
 import dev.entanglement.hibernate.TransitionListener;
 import dev.entanglement.hibernate.UpdateRequestException;
@@ -23,6 +25,7 @@ import jakarta.persistence.OptimisticLockException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
@@ -99,9 +102,10 @@ final class EntanglementNode implements Entanglement {
   }
 
   @Override
-  public CompletableFuture<Void> resync(String peerName, boolean clear) {
+  public CompletableFuture<ResyncReport> resync(String peerName, ResyncMode mode) {
+    Objects.requireNonNull(mode, "mode");
     PeerConnection connection = node.peers.get(peerName);
-    return connection == null ? node.peers.notConnected(peerName) : connection.requestResync(clear);
+    return connection == null ? node.peers.notConnected(peerName) : connection.requestResync(mode);
   }
 
   @Override

@@ -203,9 +203,9 @@ final class NodePeerHost implements PeerHost {
   }
 
   @Override
-  public Ack apply(String peer, ChangeBatch batch) {
+  public Ack apply(String peer, ChangeBatch batch, Set<String> verifyOwners) {
     long started = System.nanoTime();
-    Ack ack = node.applier.apply(peer, batch);
+    Ack ack = node.applier.apply(peer, batch, verifyOwners);
     node.metrics.applied(batch.getChangesCount(), System.nanoTime() - started);
     if (batch.getPositionsCount() > 0) {
       for (PeerConnection connection : node.peers.others(peer)) {
@@ -221,8 +221,9 @@ final class NodePeerHost implements PeerHost {
   }
 
   @Override
-  public void endFullSync(String peer, SyncMarker end, Set<String> received) {
-    node.applier.endFullSync(peer, end, received);
+  public int endFullSync(String peer, SyncMarker end, Set<String> received, long repaired,
+      List<String> repairedExamples) {
+    return node.applier.endFullSync(peer, end, received, repaired, repairedExamples);
   }
 
   @Override

@@ -15,6 +15,8 @@ final class CatchUp {
   final boolean full;
   /** Whether the receiver removes the owner's objects it did not receive (full only). */
   final boolean sweep;
+  /** Whether the receiver compares what it holds with what it receives, and repairs (full only). */
+  final boolean verify;
   /** The peer's resync request this answers, or 0. */
   final long resyncRequestId;
   /** The highest serial read so far: everything of the owner up to it is in the outbox or sent. */
@@ -25,6 +27,11 @@ final class CatchUp {
   long objectsRead;
 
   CatchUp(String owner, long after, boolean full, boolean sweep, long resyncRequestId) {
+    this(owner, after, full, sweep, false, resyncRequestId);
+  }
+
+  CatchUp(String owner, long after, boolean full, boolean sweep, boolean verify, long resyncRequestId) {
+    this.verify = verify;
     this.owner = owner;
     this.cursor = after;
     this.full = full;

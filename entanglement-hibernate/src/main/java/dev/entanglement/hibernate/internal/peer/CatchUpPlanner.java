@@ -1,5 +1,7 @@
 package dev.entanglement.hibernate.internal.peer;
 
+import dev.entanglement.hibernate.ResyncMode;
+import dev.entanglement.hibernate.ResyncReport;
 import dev.entanglement.hibernate.internal.core.CatchUpChunk;
 import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.hibernate.internal.core.SerialExecutor;
@@ -51,7 +53,7 @@ final class CatchUpPlanner implements PeerStream.Source {
   private final ArrayDeque<CatchUp> queued = new ArrayDeque<>();
   private final ArrayDeque<Envelope> markers = new ArrayDeque<>();
   private final List<CompletableFuture<Void>> caughtUpWaiters = new ArrayList<>();
-  private final Map<Long, CompletableFuture<Void>> resyncWaiters = new HashMap<>();
+  private final Map<Long, ResyncWaiter> resyncWaiters = new HashMap<>();
   private CatchUp running;
   private long nextResyncId;
   private String peerName;
@@ -133,51 +135,65 @@ final class CatchUpPlanner implements PeerStream.Source {
     }
   }
 
-  /** The peer asks for everything again; false if too many are waiting already (the caller ends the stream). */
-  boolean resyncRequested(long requestId, boolean clear) {
+  /**
+   * The peer asks for everything again (with {@code verify}, it compares content and repairs,
+   * which implies the sweep); false if too many are waiting already (the caller ends the stream).
+   */
+  boolean resyncRequested(long requestId, boolean clear, boolean verify) {
     if (queued.size() >= MAX_QUEUED) {
       return false;
     }
-    LOG.infof("Peer '%s' asks for a full resynchronization%s", peerName, clear ? " with a sweep" : "");
-    queue(new CatchUp(host.nodeName(), 0, true, clear, requestId));
+    LOG.infof("Peer '%s' asks for a full resynchronization%s", peerName,
+        verify ? " with a sweep and a content check" : clear ? " with a sweep" : "");
+    queue(new CatchUp(host.nodeName(), 0, true, clear || verify, verify, requestId));
     return true;
   }
 
-  /** Queues a full synchronization with a sweep of one owner (null: this node and every owner it relays). */
-  void pushFullSync(String onlyOwner) {
+  /**
+   * Queues a full synchronization with a sweep of one owner (null: this node and every owner it
+   * relays); with {@code verify}, the peer compares what it holds with what it receives and repairs.
+   */
+  void pushFullSync(String onlyOwner, boolean verify) {
     if (onlyOwner == null || onlyOwner.equals(host.nodeName())) {
-      queueOnce(host.nodeName());
+      queueOnce(host.nodeName(), verify);
     }
     for (OwnerPosition position : host.heldPositions()) {
       String owner = position.getOwner();
       if (!owner.equals(host.nodeName()) && !owner.equals(peerName) && (onlyOwner == null || onlyOwner.equals(owner))) {
-        queueOnce(owner);
+        queueOnce(owner, verify);
       }
     }
   }
 
-  /** Queues a pushed full synchronization unless one of the owner waits already (it would send the same). */
-  private void queueOnce(String owner) {
+  /**
+   * Queues a pushed full synchronization unless one of the owner waits already that does as much
+   * (it would send the same; a verifying one also covers a plain one).
+   */
+  private void queueOnce(String owner, boolean verify) {
     for (CatchUp waiting : queued) {
-      if (waiting.owner.equals(owner) && waiting.full && waiting.sweep && waiting.resyncRequestId == 0) {
+      if (waiting.owner.equals(owner) && waiting.full && waiting.sweep && waiting.resyncRequestId == 0
+          && (waiting.verify || !verify)) {
         return;
       }
     }
-    queue(new CatchUp(owner, 0, true, true, 0));
+    queue(new CatchUp(owner, 0, true, true, verify, 0));
   }
 
+  /** A resynchronization this node asked for, and who waits for its report. */
+  private record ResyncWaiter(ResyncMode mode, CompletableFuture<ResyncReport> done) {}
+
   /** Registers a resynchronization this node asks for; returns its id for the request. */
-  long awaitResync(CompletableFuture<Void> done) {
+  long awaitResync(ResyncMode mode, CompletableFuture<ResyncReport> done) {
     long id = ++nextResyncId;
-    resyncWaiters.put(id, done);
+    resyncWaiters.put(id, new ResyncWaiter(mode, done));
     return id;
   }
 
-  /** The peer's full synchronization answering request {@code id} was applied here. */
-  void resyncApplied(long id) {
-    CompletableFuture<Void> waiter = resyncWaiters.remove(id);
+  /** The peer's full synchronization answering request {@code id} was applied here, with these counts. */
+  void resyncApplied(long id, long received, long repaired, long removed) {
+    ResyncWaiter waiter = resyncWaiters.remove(id);
     if (waiter != null) {
-      waiter.complete(null);
+      waiter.done().complete(new ResyncReport(peerName, waiter.mode(), received, repaired, removed));
     }
   }
 
@@ -198,7 +214,7 @@ final class CatchUpPlanner implements PeerStream.Source {
   void closed(IllegalStateException ended) {
     caughtUpWaiters.forEach(f -> f.completeExceptionally(ended));
     caughtUpWaiters.clear();
-    resyncWaiters.values().forEach(f -> f.completeExceptionally(ended));
+    resyncWaiters.values().forEach(w -> w.done().completeExceptionally(ended));
     resyncWaiters.clear();
   }
 
@@ -252,7 +268,7 @@ final class CatchUpPlanner implements PeerStream.Source {
     positions.lowerTo(next.owner, next.cursor);
     if (next.full) {
       markers.add(Envelope.newBuilder().setSyncMarker(SyncMarker.newBuilder()
-          .setKind(SyncMarker.Kind.FULL_SYNC_START).setOwner(next.owner)).build());
+          .setKind(SyncMarker.Kind.FULL_SYNC_START).setOwner(next.owner).setVerify(next.verify)).build());
     }
   }
 

@@ -15,9 +15,11 @@ import com.google.protobuf.Descriptors.FieldDescriptor;
 import dev.entanglement.hibernate.internal.core.StoreUnavailableException;
 import io.grpc.Status;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.jboss.logging.Logger;
@@ -30,14 +32,29 @@ import org.jboss.logging.Logger;
  * <h2>Concurrency</h2>
  * {@link #onNext} runs on the transport thread (gRPC calls it one message at a time) and only
  * hands work off; {@code helloSeen} is confined to it. Received batches and sync markers go to
- * the apply executor, in order: {@code fullSyncKeys} and {@code held} are confined to it (held
- * is bounded by the apply window the peer was granted). Everything else goes to the serial
- * executor, which owns {@code rejectionsLogged}.
+ * the apply executor, in order: {@code fullSyncs} and {@code held} are confined to it (held
+ * is bounded by the apply window the peer was granted; a full synchronization holds one key per
+ * object received, as the sweep needs, and names at most {@link #REPAIRS_NAMED} repairs).
+ * Everything else goes to the serial executor, which owns {@code rejectionsLogged}.
  */
 final class InboundDispatcher {
   private static final Logger LOG = Logger.getLogger(InboundDispatcher.class);
   /** Acks of unknown requests (a broken or hostile peer): once a minute per peer at WARN. */
   private static final LimitedLog unknownAcks = new LimitedLog(LOG);
+  /** How many repaired objects one full synchronization names in its log line. */
+  static final int REPAIRS_NAMED = 20;
+
+  /** One owner's full synchronization in progress: what was received, whether it verifies, what it repaired. */
+  private static final class FullSync {
+    final Set<String> keys = new HashSet<>();
+    final boolean verify;
+    long repaired;
+    final List<String> repairsNamed = new ArrayList<>();
+
+    FullSync(boolean verify) {
+      this.verify = verify;
+    }
+  }
 
   private final PeerConnection connection;
   private final PeerHost host;
@@ -47,7 +64,7 @@ final class InboundDispatcher {
   private final CatchUpPlanner planner;
   private final PeerStats stats;
   private boolean helloSeen;
-  private final Map<String, Set<String>> fullSyncKeys = new HashMap<>();
+  private final Map<String, FullSync> fullSyncs = new HashMap<>();
   private final ArrayDeque<Runnable> held = new ArrayDeque<>();
   private final Map<RejectReason, Long> rejectionsLogged = new EnumMap<>(RejectReason.class);
 
@@ -94,7 +111,7 @@ final class InboundDispatcher {
           collectFullSyncKeys(batch);
           Ack ack;
           try {
-            ack = host.apply(peer, batch);
+            ack = host.apply(peer, batch, verifyingOwners());
           } catch (StoreUnavailableException e) {
             // nothing of the batch was answered: ending the stream makes the peer send it again
             serial.execute(() -> connection.fail(Status.UNAVAILABLE, e.getMessage()));
@@ -104,6 +121,8 @@ final class InboundDispatcher {
           for (Outcome outcome : ack.getOutcomesList()) {
             if (outcome.getStatus() == OutcomeStatus.REJECTED) {
               host.rejected(peer, true, outcome.getReason());
+            } else if (outcome.getRepaired()) {
+              countRepair(batch.getChanges(outcome.getIndex()).getOwner(), outcome.getMessage());
             }
           }
           serial.execute(() -> answered(Envelope.newBuilder().setAck(ack).build()));
@@ -160,28 +179,55 @@ final class InboundDispatcher {
   }
 
   private void collectFullSyncKeys(ChangeBatch batch) {
-    if (fullSyncKeys.isEmpty()) {
+    if (fullSyncs.isEmpty()) {
       return;
     }
     for (Change change : batch.getChangesList()) {
-      Set<String> keys = fullSyncKeys.get(change.getOwner());
-      if (keys != null) {
+      FullSync sync = fullSyncs.get(change.getOwner());
+      if (sync != null) {
         String key = host.objectKey(change);
         if (key != null) {
-          keys.add(key);
+          sync.keys.add(key);
         }
+      }
+    }
+  }
+
+  /** The owners whose full synchronization verifies content (empty in the common case). */
+  private Set<String> verifyingOwners() {
+    if (fullSyncs.isEmpty()) {
+      return Set.of();
+    }
+    Set<String> owners = new HashSet<>();
+    fullSyncs.forEach((owner, sync) -> {
+      if (sync.verify) {
+        owners.add(owner);
+      }
+    });
+    return owners;
+  }
+
+  private void countRepair(String owner, String what) {
+    FullSync sync = fullSyncs.get(owner);
+    if (sync != null) {
+      sync.repaired++;
+      if (sync.repairsNamed.size() < REPAIRS_NAMED) {
+        sync.repairsNamed.add(what);
       }
     }
   }
 
   private void onSyncMarker(String peer, SyncMarker marker) {
     switch (marker.getKind()) {
-      case FULL_SYNC_START -> fullSyncKeys.put(marker.getOwner(), new HashSet<>());
+      case FULL_SYNC_START -> fullSyncs.put(marker.getOwner(), new FullSync(marker.getVerify()));
       case FULL_SYNC_END -> {
-        Set<String> received = fullSyncKeys.remove(marker.getOwner());
-        host.endFullSync(peer, marker, received == null ? Set.of() : received);
+        FullSync sync = fullSyncs.remove(marker.getOwner());
+        Set<String> received = sync == null ? Set.of() : sync.keys;
+        long repaired = sync == null ? 0 : sync.repaired;
+        int removed = host.endFullSync(peer, marker, received, repaired, sync == null ? List.of() : sync.repairsNamed);
         if (marker.getResyncRequestId() != 0) {
-          serial.execute(() -> planner.resyncApplied(marker.getResyncRequestId()));
+          int count = received.size();
+          serial.execute(() -> planner.resyncApplied(marker.getResyncRequestId(), count, repaired, removed));
         }
       }
       default -> LOG.debugf("Ignoring a sync marker of unknown kind from peer '%s'", peer);
@@ -214,7 +260,7 @@ final class InboundDispatcher {
     if (!connection.streaming()) {
       return;
     }
-    if (!planner.resyncRequested(request.getRequestId(), request.getClear())) {
+    if (!planner.resyncRequested(request.getRequestId(), request.getClear(), request.getVerify())) {
       connection.fail(Status.RESOURCE_EXHAUSTED, "peer '%s' asked for more than %d resynchronizations that are not done yet"
           .formatted(connection.peerName(), CatchUpPlanner.MAX_QUEUED));
       return;

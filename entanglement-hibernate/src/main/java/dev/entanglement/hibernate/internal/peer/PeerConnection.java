@@ -1,6 +1,8 @@
 package dev.entanglement.hibernate.internal.peer;
 
 import dev.entanglement.hibernate.PeerIdentity;
+import dev.entanglement.hibernate.ResyncMode;
+import dev.entanglement.hibernate.ResyncReport;
 import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.hibernate.internal.core.SerialExecutor;
 import dev.entanglement.hibernate.internal.transport.QuietLog;
@@ -302,34 +304,38 @@ public final class PeerConnection implements StreamHandler {
    * granted ones arrive.
    */
   public void pushFullSync() {
-    pushFullSync(null);
+    pushFullSync(null, false);
   }
 
-  /** As {@link #pushFullSync()}, for one owner's objects only (null: every owner). */
-  public void pushFullSync(String onlyOwner) {
+  /**
+   * As {@link #pushFullSync()}, for one owner's objects only (null: every owner); with
+   * {@code verify}, the peer compares each object with the row it holds and repairs what differs.
+   */
+  public void pushFullSync(String onlyOwner, boolean verify) {
     serial.execute(() -> {
       if (state == State.STREAMING) {
-        planner.pushFullSync(onlyOwner);
+        planner.pushFullSync(onlyOwner, verify);
         stream.drain();
       }
     });
   }
 
   /**
-   * Asks the peer to send all its objects again; with {@code clear}, this node also removes the
-   * peer's objects the peer no longer has. Completes when the full synchronization has been
+   * Asks the peer to send all its objects again, treated here as the mode says (see
+   * {@link ResyncMode}). Completes with what it did once the full synchronization has been
    * applied here.
    */
-  public CompletableFuture<Void> requestResync(boolean clear) {
-    CompletableFuture<Void> result = new CompletableFuture<>();
+  public CompletableFuture<ResyncReport> requestResync(ResyncMode mode) {
+    CompletableFuture<ResyncReport> result = new CompletableFuture<>();
     serial.execute(() -> {
       if (state != State.STREAMING) {
         result.completeExceptionally(new IllegalStateException("the connection with peer '" + peerName + "' is not open"));
         return;
       }
-      long id = planner.awaitResync(result);
+      long id = planner.awaitResync(mode, result);
+      // verify implies clear: a peer that does not know verify still sweeps
       stream.urgent(Envelope.newBuilder().setResyncRequest(ResyncRequest.newBuilder()
-          .setRequestId(id).setClear(clear)).build());
+          .setRequestId(id).setClear(mode != ResyncMode.RESEND).setVerify(mode == ResyncMode.VERIFY)).build());
     });
     return result;
   }

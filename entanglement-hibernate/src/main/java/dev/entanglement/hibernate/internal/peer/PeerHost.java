@@ -109,8 +109,13 @@ public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
   /** How far this node holds one other owner's objects (durably applied and relayed). */
   long heldPosition(String owner);
 
-  /** Applies a received batch durably and returns the answer. Blocking; never throws. */
-  Ack apply(String peer, ChangeBatch batch);
+  /**
+   * Applies a received batch durably and returns the answer. Blocking; never throws.
+   *
+   * @param verifyOwners owners in a verifying full synchronization: their changes are compared
+   *     with the rows held here and rewritten where missing or different (answered repaired)
+   */
+  Ack apply(String peer, ChangeBatch batch, Set<String> verifyOwners);
 
   /** The key {@code entity#id} of a received change, or null if it cannot be read. */
   String objectKey(Change change);
@@ -119,8 +124,11 @@ public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
    * Completes a full synchronization of an owner: removes (when the marker says sweep) the
    * owner's objects that were not received, and sets the owner's position. Blocking; never
    * throws.
+   *
+   * @param repaired rows a verifying synchronization rewrote, with a few of them named
+   * @return how many objects the sweep removed
    */
-  void endFullSync(String peer, SyncMarker end, Set<String> received);
+  int endFullSync(String peer, SyncMarker end, Set<String> received, long repaired, List<String> repairedExamples);
 
   /** An update request arrived from a peer (for this node, or to pass on). Never blocks. */
   void onUpdateRequest(String peer, UpdateRequest request);
