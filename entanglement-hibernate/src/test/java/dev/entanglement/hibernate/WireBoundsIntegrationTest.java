@@ -162,7 +162,7 @@ class WireBoundsIntegrationTest {
     int limit = 1024 * 1024;
     TestNode node = nettyNode("entanglement.peer.max_message_bytes", String.valueOf(limit));
     RawClient client = keep(new RawClient(node));
-    try (LogCapture logs = LogCapture.start()) {
+    try (LogCapture logs = LogCapture.start(); GrpcLogs grpc = new GrpcLogs()) {
       // just over the limit: the peer is told why
       RawClient.Stream first = client.open();
       first.send(hello("big"));
@@ -173,7 +173,7 @@ class WireBoundsIntegrationTest {
       assertThat(status.getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
       assertThat(status.getDescription()).contains(String.valueOf(limit)).contains("entanglement.peer.max_message_bytes");
 
-      // four streams of the same peer, each sending two 24 MB messages at once: bounded memory
+      // four peers, each sending two 24 MB messages at once: bounded memory, one line per peer
       byte[] huge = batch(2, item(UUID.randomUUID(), "HUGE", 2).setAttributes(1, attribute("name",
           text("y".repeat(24 * 1024 * 1024)))).build()).toByteArray();
       long before = directMemory();
@@ -189,7 +189,7 @@ class WireBoundsIntegrationTest {
       List<RawClient.Stream> streams = new ArrayList<>();
       for (int s = 0; s < 4; s++) {
         RawClient.Stream stream = client.open();
-        stream.send(hello("big"));
+        stream.send(hello("big-" + s));
         stream.awaitHello();
         streams.add(stream);
       }
@@ -206,7 +206,11 @@ class WireBoundsIntegrationTest {
       System.out.printf("direct memory: %d MB before, peak %d MB while 4 streams sent 2 x 24 MB%n",
           before >> 20, peak.get() >> 20);
       assertThat(grown).as("growth of direct memory while 192 MB were sent, in bytes").isLessThan(64L << 20);
-      assertThat(logs.warnings("entanglement.peer.max_message_bytes")).hasSize(1);
+      assertThat(logs.warnings("entanglement.peer.max_message_bytes")).hasSize(5);
+      for (String peer : List.of("'big'", "'big-0'", "'big-1'", "'big-2'", "'big-3'")) {
+        assertThat(logs.warnings("peer " + peer + " sent a message of more than 1048576 bytes")).hasSize(1);
+      }
+      assertThat(grpc.stackTraces()).isEmpty();
     }
     assertThat(node.all(Item.class)).isEmpty();
   }

@@ -3,7 +3,12 @@ package dev.entanglement.hibernate.internal.transport;
 import io.grpc.Context;
 import io.grpc.Metadata;
 import io.grpc.ServerStreamTracer;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongConsumer;
+import java.util.logging.Logger;
 
 /**
  * Refuses a peer's message larger than {@code entanglement.peer.max_message_bytes} in-band, while
@@ -16,7 +21,10 @@ import java.util.function.LongConsumer;
  * the call with {@code RESOURCE_EXHAUSTED} naming the limit and the setting (a trailer the peer
  * reads). gRPC's own limit is set to {@link #HARD_LIMIT_FACTOR} times the setting, so that memory
  * stays bounded even before the handler acts: per stream, one message of at most that size is
- * ever held.
+ * ever held. A message beyond gRPC's limit is refused by gRPC from its length prefix (nothing of
+ * it is buffered; the peer sees its stream reset): the tracer hears of it when the stream closes
+ * and tells the handler the same way, which logs one line; gRPC's own WARN with a stack trace for
+ * it is dropped by a filter on its logger (only for the limits of this plugin's servers).
  *
  * <h2>Concurrency</h2>
  * One {@link Tracker} per call. Its counters are written only by the call's transport thread
@@ -27,11 +35,23 @@ public final class InboundSizeGuard extends ServerStreamTracer.Factory {
   /** gRPC's own limit, as a multiple of the setting: a hard bound on what one stream buffers. */
   public static final int HARD_LIMIT_FACTOR = 2;
   private static final Context.Key<Tracker> TRACKER = Context.key("entanglement-inbound-size");
+  private static final String EXCEEDS = "gRPC message exceeds maximum size ";
+  /** gRPC's logger of refused messages, held so that its filter stays (JUL holds loggers weakly). */
+  private static final Logger GRPC_STREAM_LOG = Logger.getLogger("io.grpc.netty.shaded.io.grpc.netty.NettyServerStream");
+  /** The "exceeds maximum size N" prefixes of this plugin's servers, whose refusals the handlers log. */
+  private static final Set<String> OURS = ConcurrentHashMap.newKeySet();
+
+  static {
+    GRPC_STREAM_LOG.setFilter(record -> !(record.getThrown() instanceof StatusRuntimeException refused
+        && refused.getStatus().getDescription() != null
+        && OURS.stream().anyMatch(refused.getStatus().getDescription()::startsWith)));
+  }
 
   private final int limit;
 
   public InboundSizeGuard(int limit) {
     this.limit = limit;
+    OURS.add(EXCEEDS + hardLimit(limit) + ":");
   }
 
   /** gRPC's limit for this setting: a message beyond it is refused from its length prefix. */
@@ -71,6 +91,15 @@ public final class InboundSizeGuard extends ServerStreamTracer.Factory {
     }
 
     @Override
+    public void streamClosed(Status status) {
+      // gRPC refused a message beyond its (hard) limit from its length prefix
+      String description = status.getDescription();
+      if (status.getCode() == Status.Code.RESOURCE_EXHAUSTED && description != null && description.startsWith(EXCEEDS)) {
+        trip();
+      }
+    }
+
+    @Override
     public void inboundMessage(int seqNo) {
       current = 0; // the length prefix of the next message was read; its body follows
     }
@@ -78,12 +107,16 @@ public final class InboundSizeGuard extends ServerStreamTracer.Factory {
     @Override
     public void inboundWireSize(long bytes) {
       current += bytes;
-      if (current > limit && !tripped) {
-        LongConsumer told = oversized;
-        if (told != null) {
-          tripped = true;
-          told.accept(limit);
-        }
+      if (current > limit) {
+        trip();
+      }
+    }
+
+    private void trip() {
+      LongConsumer told = oversized;
+      if (told != null && !tripped) {
+        tripped = true;
+        told.accept(limit);
       }
     }
   }
