@@ -75,6 +75,25 @@ public final class EntanglementSettings {
    */
   public static final String OUTBOX_MAX_ENTRIES = "entanglement.outbox.max_entries";
 
+  /**
+   * The largest message a peer may send, in bytes, 65536 to 1073741824. A larger one is refused
+   * while it arrives (not buffered whole) and its stream ends with {@code RESOURCE_EXHAUSTED}
+   * naming this setting; a message over twice the limit is refused by gRPC from its length
+   * prefix. This node also keeps its own batches under it, so set the same value on every node.
+   * A single object larger than the limit cannot be replicated. Defaults to {@code 16777216} (16 MiB).
+   */
+  public static final String PEER_MAX_MESSAGE_BYTES = "entanglement.peer.max_message_bytes";
+
+  /**
+   * How long, in milliseconds, a stream may make no progress (nothing sent and nothing
+   * acknowledged) while this node has changes waiting for the peer, 10 to 86400000. Past it the
+   * stream ends with {@code UNAVAILABLE} naming this setting and the peer catches up from the
+   * database after reconnecting: a peer that sends heartbeats but never reads is not kept for
+   * ever. Keep it above the peers' {@link #APPLY_RETRY_MS}, which may hold acknowledgements while
+   * their database fails transiently. Defaults to {@code 60000}.
+   */
+  public static final String PEER_STALL_TIMEOUT_MS = "entanglement.peer.stall_timeout_ms";
+
   /** Most changes sent in one message to a peer, 1 to 10000. Defaults to {@code 256}. */
   public static final String OUTBOX_BATCH_SIZE = "entanglement.outbox.batch_size";
 

@@ -24,6 +24,12 @@ final class ChangeValidator {
   static final long MAX_SERIAL = 1L << 53;
   /** Object ids as the bookkeeping stores them ({@code VARCHAR(255)}). */
   static final int MAX_ID_LENGTH = 255;
+  /**
+   * How deep values may nest (an embeddable in an embeddable, a reference's id), checked before
+   * decoding. Far beyond real models; below protobuf's parse limit (100 message levels, about 32
+   * embeddables deep), so deeper values are refused here in-band, not by the parser.
+   */
+  static final int MAX_VALUE_DEPTH = 16;
   private final EntangledModel model;
   private final String nodeName;
 
@@ -56,6 +62,11 @@ final class ChangeValidator {
       throw new DecodeException(RejectReason.MALFORMED, "change of %s with operation %s; expected UPSERT or DELETE"
           .formatted(brief(change.getEntity()), change.getOperation()));
     }
+    if (tooDeep(change.getId(), 1) || change.getAttributesList().stream().anyMatch(a -> tooDeep(a.getValue(), 1))) {
+      throw new DecodeException(RejectReason.MALFORMED, ("change of %s with a value nested more than %d levels deep "
+          + "(embeddables, references); expected at most %d").formatted(brief(change.getEntity()), MAX_VALUE_DEPTH,
+          MAX_VALUE_DEPTH));
+    }
     if (model.byName(change.getEntity()) == null) {
       throw new DecodeException(RejectReason.UNKNOWN_ENTITY,
           "this node has no @Entangled entity named %s".formatted(shown(change.getEntity())));
@@ -71,6 +82,18 @@ final class ChangeValidator {
       throw new DecodeException(RejectReason.NOT_OWNER, ("the change claims owner '%s', which is "
           + "this node: only this node decides the state of its own objects").formatted(nodeName));
     }
+  }
+
+  /** Whether a value nests deeper than {@link #MAX_VALUE_DEPTH}; recursion bounded by it. */
+  private static boolean tooDeep(Value value, int depth) {
+    if (depth > MAX_VALUE_DEPTH) {
+      return true;
+    }
+    return switch (value.getKindCase()) {
+      case COMPOSITE -> value.getComposite().getAttributesList().stream().anyMatch(a -> tooDeep(a.getValue(), depth + 1));
+      case REFERENCE -> tooDeep(value.getReference().getId(), depth + 1);
+      default -> false;
+    };
   }
 
   /**

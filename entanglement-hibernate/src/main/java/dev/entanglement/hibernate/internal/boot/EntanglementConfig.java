@@ -33,7 +33,9 @@ public record EntanglementConfig(
     Duration heartbeatTimeout,
     Duration compactionInterval,
     Duration requestTimeout,
-    TlsConfig tls) {
+    TlsConfig tls,
+    int maxMessageBytes,
+    Duration stallTimeout) {
 
   private static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
@@ -123,7 +125,9 @@ public record EntanglementConfig(
         silence,
         Duration.ofMillis(integer(settings, EntanglementSettings.COMPACTION_INTERVAL_MS, 60_000, 10, 86_400_000)),
         Duration.ofMillis(integer(settings, EntanglementSettings.REQUEST_TIMEOUT_MS, 10_000, 1, 86_400_000)),
-        tls));
+        tls,
+        integer(settings, EntanglementSettings.PEER_MAX_MESSAGE_BYTES, 16 * 1024 * 1024, 65_536, 1 << 30),
+        Duration.ofMillis(integer(settings, EntanglementSettings.PEER_STALL_TIMEOUT_MS, 60_000, 10, 86_400_000))));
   }
 
   private static PeerAddress address(String setting, String value) {

@@ -22,7 +22,6 @@ import dev.entanglement.proto.v1.RequestStatus;
 import dev.entanglement.proto.v1.SyncMarker;
 import dev.entanglement.proto.v1.TransitionUpdate;
 import dev.entanglement.proto.v1.UpdateRequest;
-import io.grpc.BindableService;
 import io.grpc.Channel;
 import io.grpc.ManagedChannel;
 import java.time.Duration;
@@ -51,8 +50,8 @@ final class NodePeerHost implements PeerHost {
 
   // ---- dialing -------------------------------------------------------------------------------
 
-  BindableService replicationService() {
-    return new ReplicationService(this, node.peers::opened);
+  ReplicationService replicationService() {
+    return new ReplicationService(this, node.peers::opened, node.config.maxMessageBytes());
   }
 
   void dial(String target, Channel channel, ManagedChannel owned) {
@@ -110,6 +109,16 @@ final class NodePeerHost implements PeerHost {
   @Override
   public Duration heartbeatTimeout() {
     return node.config.heartbeatTimeout();
+  }
+
+  @Override
+  public Duration stallTimeout() {
+    return node.config.stallTimeout();
+  }
+
+  @Override
+  public int maxMessageBytes() {
+    return node.config.maxMessageBytes();
   }
 
   @Override

@@ -77,6 +77,7 @@ public final class PeerConnection implements StreamHandler {
     this.stream = new PeerStream(host, serial, stats, this::fail);
     this.planner = new CatchUpPlanner(host, outbox, stats, serial, this::fail);
     this.stream.source(planner);
+    this.stream.waiting(outbox::size);
     this.planner.drainWith(stream::drain);
     this.inbound = new InboundDispatcher(this, host, serial, applySerial, stream, planner, stats);
   }
@@ -112,6 +113,35 @@ public final class PeerConnection implements StreamHandler {
   @Override
   public void onNext(Envelope envelope) {
     inbound.onNext(envelope);
+  }
+
+  @Override
+  public void unreadable(String problem) {
+    serial.execute(() -> refuse(Status.INVALID_ARGUMENT, "unreadable", "peer %s sent %s".formatted(who(), problem)));
+  }
+
+  @Override
+  public void oversized(long limit) {
+    serial.execute(() -> refuse(Status.RESOURCE_EXHAUSTED, "oversized", ("peer %s sent a message of more than %d bytes "
+        + "(entanglement.peer.max_message_bytes); it was refused before it was read whole").formatted(who(), limit)));
+  }
+
+  /** Bad input from the peer that ends the stream: logged once per peer and kind a minute. Serial. */
+  private void refuse(Status status, String kind, String description) {
+    if (state == State.CLOSED) {
+      return;
+    }
+    String line = "Node '%s' closes the stream: %s".formatted(host.nodeName(), description);
+    if (QuietLog.first(host.nodeName() + " " + kind + " " + who())) {
+      LOG.warnf("%s (repeats are logged at DEBUG for a minute)", line);
+    } else {
+      LOG.debugf("%s", line);
+    }
+    end(status.withDescription(description));
+  }
+
+  private String who() {
+    return peerName != null ? "'" + peerName + "'" : address;
   }
 
   @Override
@@ -338,6 +368,19 @@ public final class PeerConnection implements StreamHandler {
           .setRequestId(id).setClear(mode != ResyncMode.RESEND).setVerify(mode == ResyncMode.VERIFY)).build());
     });
     return result;
+  }
+
+  /**
+   * A newer stream with the same peer replaced this one ({@link PeerRegistry} arbitration): ends
+   * it with ABORTED saying so, in the log and to the peer.
+   */
+  void replaced(String description) {
+    serial.execute(() -> {
+      if (state != State.CLOSED) {
+        stream.error(Status.ABORTED.withDescription(description));
+        closed(description);
+      }
+    });
   }
 
   /** Ends the stream politely (node shutdown); completes when done. */

@@ -54,6 +54,16 @@ public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
 
   Duration heartbeatTimeout();
 
+  /** How long a stream may make no progress while changes wait for the peer (entanglement.peer.stall_timeout_ms). */
+  default Duration stallTimeout() {
+    return Duration.ofMinutes(1);
+  }
+
+  /** The largest message a peer accepts (entanglement.peer.max_message_bytes): batches stay under it. */
+  default int maxMessageBytes() {
+    return 16 * 1024 * 1024;
+  }
+
   /** The shared pool under the per-peer serial executors. */
   Executor pool();
 

@@ -96,7 +96,8 @@ public final class PeerRegistry {
       }
       peers.put(peer, connection);
       startPausedIfAsked(connection);
-      existing.close();
+      existing.replaced("node '%s' replaced this stream with peer '%s' by a newer one (dialed by '%s')"
+          .formatted(nodeName, peer, dialedByNew));
       listeners.forEach(l -> l.replaced(existing));
     } else {
       peers.put(peer, connection);

@@ -12,12 +12,14 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiConsumer;
+import java.util.function.IntSupplier;
 
 /**
  * Sends on one gRPC stream: drains the {@link UrgentQueue} and then the {@link Source} of
  * changes while the stream is ready ({@code isReady}/{@code onReady}), paced by the
  * {@link TokenBucket}; grants the peer's messages (withheld while paused); sends heartbeats and
- * detects a silent peer, on the injected {@link Ticker}.
+ * detects a silent peer and a stalled stream (changes wait, nothing leaves), on the injected
+ * {@link Ticker}.
  *
  * <h2>Concurrency</h2>
  * gRPC's outbound observer is not thread-safe, so {@code out} and these fields are confined to
@@ -64,6 +66,8 @@ final class PeerStream {
   private boolean pacedDrainPending;
   private long lastSentNanos;
   private String peerName;
+  /** Changes waiting for the peer (the outbox), for stall detection; thread-safe. */
+  private IntSupplier waiting = () -> 0;
   private volatile long lastReceivedNanos;
   private volatile boolean paused;
 
@@ -80,6 +84,11 @@ final class PeerStream {
     this.source = source;
   }
 
+  /** How many changes wait for the peer: with any waiting, a stream that sends nothing is stalled. */
+  void waiting(IntSupplier waiting) {
+    this.waiting = waiting;
+  }
+
   /** Installs the outbound observer (during gRPC's initial call). */
   void attach(CallStreamObserver<Envelope> outbound) {
     this.out = outbound;
@@ -90,6 +99,7 @@ final class PeerStream {
   void start(String peer) {
     peerName = peer;
     open = true;
+    lastSentNanos = ticker.nanos();
     bucket = new TokenBucket(host.bandwidthLimit(), ticker.nanos());
     long every = host.heartbeatInterval().toMillis();
     tick = host.scheduler().scheduleAtFixedRate(() -> serial.execute(this::tick), every, every, TimeUnit.MILLISECONDS);
@@ -236,7 +246,9 @@ final class PeerStream {
       if (paused) {
         return;
       }
-      Envelope changes = source.next(bucket.messageBudget());
+      // the peer refuses messages over its limit: keep batches well under it (one change may
+      // still be larger, and is refused there naming the setting)
+      Envelope changes = source.next(Math.min(bucket.messageBudget(), host.maxMessageBytes() / 2));
       if (changes == null) {
         break;
       }
@@ -278,6 +290,14 @@ final class PeerStream {
       return;
     }
     long now = ticker.nanos();
+    int queued = urgent.size() + waiting.getAsInt();
+    if (stalled(now, lastSentNanos, paused ? 0 : queued, host.stallTimeout())) {
+      fail.accept(Status.UNAVAILABLE, ("the stream with peer '%s' made no progress for %d ms while %d messages wait "
+          + "for it (entanglement.peer.stall_timeout_ms is %d): the peer does not read; it catches up from the "
+          + "database after reconnecting").formatted(peerName, TimeUnit.NANOSECONDS.toMillis(now - lastSentNanos),
+          queued, host.stallTimeout().toMillis()));
+      return;
+    }
     long outstanding = granted - stats.messagesReceived();
     switch (beat(now, lastReceivedNanos, lastSentNanos, outstanding, host.heartbeatInterval(), host.heartbeatTimeout())) {
       case SILENT -> fail.accept(Status.UNAVAILABLE, "peer '%s' sent nothing for %d ms (entanglement.heartbeat.timeout_ms is %d)"
@@ -290,6 +310,15 @@ final class PeerStream {
       }
       case NOTHING -> { }
     }
+  }
+
+  /**
+   * The stall decision, a pure function of the clock: something waits to be sent (and the flow
+   * is not paused) yet nothing left for the timeout. Heartbeats the peer sends do not count: a
+   * peer that never reads leaves this node's stream not ready, so nothing is sent.
+   */
+  static boolean stalled(long now, long lastSent, int waiting, Duration timeout) {
+    return waiting > 0 && now - lastSent > timeout.toNanos();
   }
 
   /**

@@ -1,7 +1,6 @@
 package dev.entanglement.hibernate.internal.transport;
 
 import dev.entanglement.hibernate.EntanglementConfigurationException;
-import io.grpc.BindableService;
 import io.grpc.Server;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
@@ -38,7 +37,7 @@ public final class Servers {
   }
 
   /** Serves replication on {@code address}; fails naming {@code entanglement.listen}. */
-  public void startReplication(PeerAddress address, BindableService service) {
+  public void startReplication(PeerAddress address, ReplicationService service) {
     try {
       replication = Transports.startServer(nodeName, address, service, tls);
       replicationAddress = address;

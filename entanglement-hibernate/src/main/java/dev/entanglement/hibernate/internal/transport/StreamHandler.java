@@ -24,6 +24,18 @@ public interface StreamHandler extends StreamObserver<Envelope> {
   /** The dialer's first move, once the call has started: introduce this node. */
   void sendHello();
 
+  /**
+   * A received message could not be parsed (random bytes, nesting beyond protobuf's limit): the
+   * stream is to end naming {@code problem}. Transport thread; hand off only.
+   */
+  void unreadable(String problem);
+
+  /**
+   * The peer is sending a message larger than {@code limit} bytes (entanglement.peer.max_message_bytes):
+   * the stream is to end with RESOURCE_EXHAUSTED naming the limit. Transport thread; hand off only.
+   */
+  void oversized(long limit);
+
   /** The peer's name once its Hello was accepted, null before (and if it was refused). */
   String peerName();
 

@@ -39,7 +39,7 @@ import java.util.function.UnaryOperator;
  * to its own executors, which saves a thread switch per message.
  */
 public final class Transports {
-  /** Largest message accepted, in bytes: a full batch of large objects fits. */
+  /** Largest message accepted by a node's channels and its admin server, in bytes. */
   public static final int MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
   private Transports() {}
@@ -50,14 +50,19 @@ public final class Transports {
    *
    * @param node this node's name, for the log lines about refused connections
    */
-  public static Server startServer(String node, PeerAddress address, BindableService service, TlsConfig tls)
+  public static Server startServer(String node, PeerAddress address, ReplicationService service, TlsConfig tls)
       throws IOException {
+    int limit = service.maxMessageBytes();
     if (!address.isNetwork()) {
       return InProcessServerBuilder.forName(address.host()).directExecutor()
-          .maxInboundMessageSize(MAX_MESSAGE_BYTES).addService(service).build().start();
+          .maxInboundMessageSize(limit).addService(service).build().start();
     }
+    // the guard refuses a message past the limit in-band as it arrives; gRPC's own (higher)
+    // limit bounds what one stream can buffer before that
     return startNetty(node, address, List.of(io.grpc.ServerInterceptors.intercept(service, TlsIdentity.serverInterceptor())),
-        tls == null ? null : tls.serverContext(), builder -> builder.directExecutor().maxInboundMessageSize(MAX_MESSAGE_BYTES));
+        tls == null ? null : tls.serverContext(), builder -> builder.directExecutor()
+            .maxInboundMessageSize(InboundSizeGuard.hardLimit(limit))
+            .addStreamTracerFactory(new InboundSizeGuard(limit)));
   }
 
   /**

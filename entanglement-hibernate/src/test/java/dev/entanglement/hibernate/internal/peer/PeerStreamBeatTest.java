@@ -45,4 +45,16 @@ class PeerStreamBeatTest {
     assertThat(beat(start, ticker.nanos(), 0)).isEqualTo(Beat.NOTHING);
     assertThat(beat(start, start, 0)).isEqualTo(Beat.HEARTBEAT);
   }
+
+  @Test
+  void streamWithChangesWaiting_stallsPastTheTimeoutWithoutSending_whateverThePeerSends() {
+    Duration stall = Duration.ofSeconds(60);
+    long lastSent = ticker.nanos();
+    ticker.advance(stall);
+    assertThat(PeerStream.stalled(ticker.nanos(), lastSent, 3, stall)).isFalse();
+    ticker.advance(Duration.ofNanos(1));
+    assertThat(PeerStream.stalled(ticker.nanos(), lastSent, 3, stall)).isTrue();
+    assertThat(PeerStream.stalled(ticker.nanos(), lastSent, 0, stall)).as("nothing waits: idle, not stalled").isFalse();
+    assertThat(PeerStream.stalled(ticker.nanos(), ticker.nanos(), 3, stall)).as("just sent").isFalse();
+  }
 }
