@@ -109,6 +109,15 @@ public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
   /** How far this node holds one other owner's objects (durably applied and relayed). */
   long heldPosition(String owner);
 
+  /**
+   * The lowest serial of an owner's change held back from the peer until this node can decide
+   * it (a raw change of a type not deployed here, which a send policy needs to read), or
+   * {@code Long.MAX_VALUE}: the peer's position of the owner stays below it.
+   */
+  default long lowestHeld(String peer, String owner) {
+    return Long.MAX_VALUE;
+  }
+
   /** Applies a received batch durably and returns the answer. Blocking; never throws. */
   Ack apply(String peer, ChangeBatch batch);
 
