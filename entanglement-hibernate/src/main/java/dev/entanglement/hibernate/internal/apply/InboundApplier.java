@@ -143,6 +143,11 @@ public final class InboundApplier {
     this.sweeper = new OwnerSweeper(model, bookkeeping, transactions, writer, positions, parking, nodeName);
   }
 
+  /** The sweeper, for tests in this package (its {@code afterListing} seam). */
+  OwnerSweeper sweeper() {
+    return sweeper;
+  }
+
   public void hooks(Hooks hooks) {
     this.hooks = hooks;
   }
