@@ -6,8 +6,10 @@ package dev.entanglement.hibernate.policy;
  */
 public interface ObjectRef {
   /**
-   * The entity class; for an ephemeral object, its record class (null at a node that has not
-   * registered the type and relays it undecoded).
+   * The entity class; for an ephemeral object, its record class. Null at a node that relays the
+   * object undecoded: an ephemeral type it has not registered, or an entity type not deployed
+   * there yet (a rolling upgrade; its {@link #id()} is then the id as text, and {@link #entity()}
+   * cannot be read: a send decision that reads it is held until the node can decide).
    */
   Class<?> entityType();
 

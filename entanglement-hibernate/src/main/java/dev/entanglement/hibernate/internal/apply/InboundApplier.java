@@ -69,6 +69,15 @@ public final class InboundApplier {
      */
     default void writing(String key, Change change) {}
 
+    /**
+     * Called once changes of entity types this node does not have are durably parked raw, and
+     * before they count in this node's positions: a relay passes them on to its other peers as
+     * received (only the newest state of each object gets here).
+     *
+     * @param peer the peer they came from
+     */
+    default void parkedRaw(String peer, List<Change> changes) {}
+
     /** The policies' denial of a received change at the message stage, or null. */
     default String deniedMessage(String peer, EntangledType type, Change change) {
       return null;
@@ -138,8 +147,13 @@ public final class InboundApplier {
     EntityWriter writer = new EntityWriter();
     this.batchWrite = new BatchWrite(model, bookkeeping, nodeName, writer);
     this.positions = new Positions(bookkeeping);
-    this.parking = new ParkingLot(model, bookkeeping, transactions, validator, batchWrite);
+    this.parking = new ParkingLot(model, bookkeeping, transactions, validator, batchWrite, nodeName);
     this.sweeper = new OwnerSweeper(model, bookkeeping, transactions, writer, positions, parking, nodeName);
+  }
+
+  /** The sweeper, for tests in this package (its {@code afterListing} seam). */
+  OwnerSweeper sweeper() {
+    return sweeper;
   }
 
   public void hooks(Hooks hooks) {
@@ -395,6 +409,10 @@ public final class InboundApplier {
     }
     if (!applied.isEmpty()) {
       hooks.applied(peer, applied);
+    }
+    List<Change> raw = parking.parkedRaw(batch, outcomes);
+    if (!raw.isEmpty()) {
+      hooks.parkedRaw(peer, raw);
     }
     positions.committed(newPositions);
     parking.committed(batch, outcomes, unparked);

@@ -30,9 +30,10 @@ import org.jboss.logging.Logger;
  *
  * <h2>Concurrency</h2>
  * {@code refusedPeers} (the peers whose self-naming markers were already logged at WARN) is a
- * concurrent set, added to from any peer's apply thread. A sweep may run beside another peer's
- * batch (it takes no lock; the per-row check in the delete transaction keeps a newer state); the
- * owner removal runs under the {@link InboundApplier}'s lock. The positions and the parking lot
+ * concurrent set, added to from any peer's apply thread; {@code afterListing} (a test seam) is
+ * volatile. Sweeps and owner removals run under the {@link InboundApplier}'s lock, in the apply
+ * ordering; the per-row check in the delete transaction keeps a newer state written by anything
+ * that lock does not cover ({@code OwnerSweeperRaceTest}). The positions and the parking lot
  * have concurrency contracts of their own.
  */
 final class OwnerSweeper {
@@ -46,6 +47,11 @@ final class OwnerSweeper {
   private final ParkingLot parking;
   private final String nodeName;
   private final Set<String> refusedPeers = ConcurrentHashMap.newKeySet();
+  /**
+   * Runs between listing a sweep's stale objects and deleting them: a test seam, so a test can
+   * write a newer state exactly there (as a writer the apply lock does not cover would).
+   */
+  volatile Runnable afterListing = () -> {};
 
   OwnerSweeper(EntangledModel model, Bookkeeping bookkeeping, Transactions transactions, EntityWriter writer,
       Positions positions, ParkingLot parking, String nodeName) {
@@ -83,6 +89,7 @@ final class OwnerSweeper {
             stale.add(row);
           }
         }
+        afterListing.run();
         Deletion deletion = deleteAll(owner, stale, now -> now.serial() <= through, true);
         removed = deletion.deleted();
         List<ObjectRow> left = deletion.left();

@@ -6,7 +6,9 @@ import dev.entanglement.hibernate.internal.model.DecodeException;
 import dev.entanglement.hibernate.internal.model.EntangledModel;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
+import dev.entanglement.hibernate.internal.store.Bookkeeping.ObjectRow;
 import dev.entanglement.hibernate.internal.store.Bookkeeping.ParkedRow;
+import dev.entanglement.hibernate.internal.core.RawChanges;
 import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.ChangeBatch;
 import dev.entanglement.proto.v1.Outcome;
@@ -58,13 +60,15 @@ final class ParkingLot {
   private final Transactions transactions;
   private final ChangeValidator validator;
   private final BatchWrite batchWrite;
+  private final String nodeName;
   private final Set<String> parkedKeys = ConcurrentHashMap.newKeySet();
   /** Keys of parked changes whose entity type this node does not have (a subset of parkedKeys). */
   private final Set<String> parkedUnknown = ConcurrentHashMap.newKeySet();
   private final AtomicLong retriesApplied = new AtomicLong();
 
   ParkingLot(EntangledModel model, Bookkeeping bookkeeping, Transactions transactions, ChangeValidator validator,
-      BatchWrite batchWrite) {
+      BatchWrite batchWrite, String nodeName) {
+    this.nodeName = nodeName;
     this.model = model;
     this.bookkeeping = bookkeeping;
     this.transactions = transactions;
@@ -115,18 +119,61 @@ final class ParkingLot {
     return true;
   }
 
-  /** Parks the batch's changes whose outcomes say so, in the caller's transaction. */
+  /**
+   * Parks the batch's changes whose outcomes say so, in the caller's transaction. A change of an
+   * unknown type is ordered against the one parked for its object (as {@link StateOrdering} orders
+   * written states): one not newer is answered ALREADY_CURRENT in {@code outcomes} instead, so it
+   * neither replaces the newer one nor is relayed.
+   */
   void park(Connection connection, ChangeBatch batch, Outcome[] outcomes) throws SQLException {
     List<ParkedRow> park = new ArrayList<>();
-    for (Outcome outcome : outcomes) {
+    for (int i = 0; i < outcomes.length; i++) {
+      Outcome outcome = outcomes[i];
       if (parks(outcome)) {
-        ParkedRow row = parkedRow(batch.getChanges(outcome.getIndex()), outcome);
-        if (row != null) {
+        Change change = batch.getChanges(outcome.getIndex());
+        ParkedRow row = parkedRow(change, outcome);
+        if (row != null && outcome.getReason() == RejectReason.UNKNOWN_ENTITY && !newerThanParked(connection, row, change)) {
+          outcomes[i] = Outcomes.alreadyCurrent(outcome.getIndex());
+        } else if (row != null) {
           park.add(row);
         }
       }
     }
     bookkeeping.park(connection, park);
+  }
+
+  /** Whether a raw change is newer than the change parked for its object (true when none is). */
+  private boolean newerThanParked(Connection connection, ParkedRow row, Change change) throws SQLException {
+    byte[] stored = bookkeeping.parkedChange(connection, row.entity(), row.id());
+    if (stored == null) {
+      return true;
+    }
+    Change parked;
+    try {
+      parked = Change.parseFrom(stored);
+    } catch (InvalidProtocolBufferException e) {
+      return true;
+    }
+    ObjectRow known = StateOrdering.rowAfter(row.entity(), row.id(), parked);
+    return StateOrdering.decide(nodeName, row.entity() + '#' + row.id(), known, change).verdict()
+        == StateOrdering.Verdict.APPLY;
+  }
+
+  /**
+   * The batch's changes of types unknown here that {@link #park} parked (raw): a relay passes
+   * them on to its other peers.
+   */
+  List<Change> parkedRaw(ChangeBatch batch, Outcome[] outcomes) {
+    List<Change> raw = new ArrayList<>();
+    for (Outcome outcome : outcomes) {
+      if (parks(outcome) && outcome.getReason() == RejectReason.UNKNOWN_ENTITY) {
+        Change change = batch.getChanges(outcome.getIndex());
+        if (model.byName(change.getEntity()) == null && parkedRow(change, outcome) != null) {
+          raw.add(change);
+        }
+      }
+    }
+    return raw;
   }
 
   /**
@@ -265,12 +312,7 @@ final class ParkingLot {
    */
   private ParkedRow unknownTypeRow(Change change, Outcome outcome) {
     String entity = change.getEntity();
-    String id = switch (change.getId().getKindCase()) {
-      case UUID -> change.getId().getUuid();
-      case TEXT -> change.getId().getText();
-      case INTEGER -> Long.toString(change.getId().getInteger());
-      default -> null;
-    };
+    String id = RawChanges.idText(change);
     if (id == null || id.isEmpty() || id.length() > ChangeValidator.MAX_ID_LENGTH || !ENTITY_NAME.matcher(entity).matches()
         || parkedUnknown.size() >= MAX_PARKED_UNKNOWN && !parkedUnknown.contains(entity + '#' + id)) {
       return null;

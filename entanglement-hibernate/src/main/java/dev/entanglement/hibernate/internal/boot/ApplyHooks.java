@@ -69,6 +69,11 @@ final class ApplyHooks implements InboundApplier.Hooks {
   }
 
   @Override
+  public void parkedRaw(String peer, List<Change> changes) {
+    node.router.relayRaw(peer, changes);
+  }
+
+  @Override
   public void applied(String peer, List<Change> changes) {
     String self = node.config.nodeName();
     for (Change change : changes) {

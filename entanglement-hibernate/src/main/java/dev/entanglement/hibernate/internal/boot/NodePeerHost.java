@@ -212,6 +212,11 @@ final class NodePeerHost implements PeerHost {
   }
 
   @Override
+  public long lowestHeld(String peer, String owner) {
+    return node.policy.lowestHeld(peer, owner);
+  }
+
+  @Override
   public Ack apply(String peer, ChangeBatch batch, Set<String> verifyOwners) {
     long started = System.nanoTime();
     Ack ack = node.applier.apply(peer, batch, verifyOwners);

@@ -1,6 +1,7 @@
 package dev.entanglement.hibernate.internal.ownership;
 
 import dev.entanglement.hibernate.internal.core.Outgoing;
+import dev.entanglement.hibernate.internal.core.RawChanges;
 import dev.entanglement.hibernate.internal.model.EntangledModel;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.peer.PeerConnection;
@@ -82,6 +83,23 @@ public final class Router implements PeerRegistry.Events {
         String key = objectKey.apply(change);
         if (type != null && key != null) {
           connection.offer(new Outgoing(key, type.priority(), type.coalesce(), change));
+        }
+      }
+    }
+  }
+
+  /**
+   * Passes changes of entity types this node does not have (parked raw here) on to the other
+   * peers as received, never back, never to their owner. Each peer's send policies still decide
+   * (see {@code PolicyPoints}: what they cannot decide without the object is held).
+   */
+  public void relayRaw(String from, List<Change> changes) {
+    LOG.debugf("Node '%s' relays %d undecoded changes from '%s'", nodeName, changes.size(), from);
+    for (PeerConnection connection : peers.others(from)) {
+      for (Change change : changes) {
+        Outgoing raw = RawChanges.outgoing(change);
+        if (raw != null && !connection.peerName().equals(change.getOwner())) {
+          connection.offer(raw);
         }
       }
     }

@@ -120,6 +120,15 @@ public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
   long heldPosition(String owner);
 
   /**
+   * The lowest serial of an owner's change held back from the peer until this node can decide
+   * it (a raw change of a type not deployed here, which a send policy needs to read), or
+   * {@code Long.MAX_VALUE}: the peer's position of the owner stays below it.
+   */
+  default long lowestHeld(String peer, String owner) {
+    return Long.MAX_VALUE;
+  }
+
+  /**
    * Applies a received batch durably and returns the answer. Blocking; never throws.
    *
    * @param verifyOwners owners in a verifying full synchronization: their changes are compared

@@ -102,9 +102,10 @@ final class PositionTracker {
   /**
    * How far the peer will hold an owner's objects once everything sent so far is applied: for
    * this node, below every unfinished transaction; for another owner, no further than this node
-   * holds it itself; and in both cases below every change of the owner still waiting in the
-   * outbox and what a catch-up of the owner has not read yet. -1 during a full synchronization
-   * of the owner (its end marker carries the position instead).
+   * holds it itself and below every change held back from the peer; and in both cases below
+   * every change of the owner still waiting in the outbox and what a catch-up of the owner has
+   * not read yet. -1 during a full synchronization of the owner (its end marker carries the
+   * position instead).
    */
   long complete(String owner) {
     long limit = catchUps.limit(owner);
@@ -112,7 +113,8 @@ final class PositionTracker {
       return -1;
     }
     // read the unfinished serials before the outbox: a change finishes only after it is offered
-    long position = owner.equals(host.nodeName()) ? host.lowestUnfinishedSerial() - 1 : host.heldPosition(owner);
+    long position = owner.equals(host.nodeName()) ? host.lowestUnfinishedSerial() - 1
+        : Math.min(host.heldPosition(owner), host.lowestHeld(peerName, owner) - 1);
     long waiting = outbox.lowestWaiting(owner);
     if (waiting != Long.MAX_VALUE) {
       position = Math.min(position, waiting - 1);

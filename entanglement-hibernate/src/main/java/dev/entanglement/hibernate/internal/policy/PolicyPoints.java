@@ -3,6 +3,7 @@ package dev.entanglement.hibernate.internal.policy;
 import java.util.function.Function;
 import dev.entanglement.hibernate.PolicyDenial.Check;
 import dev.entanglement.hibernate.PolicyDenial.Direction;
+import dev.entanglement.hibernate.internal.core.RawChanges;
 import dev.entanglement.hibernate.internal.model.DecodeException;
 import dev.entanglement.hibernate.internal.model.EntangledModel;
 import dev.entanglement.hibernate.internal.model.EntangledType;
@@ -28,12 +29,14 @@ import org.hibernate.engine.spi.SessionFactoryImplementor;
  * denial's reason, or null when the object may pass.
  *
  * <h2>Concurrency</h2>
- * Stateless apart from the engine; thread-safe.
+ * Thread-safe: stateless apart from the engine and {@code holds} (raw changes held per peer),
+ * which are thread-safe themselves.
  */
 public final class PolicyPoints {
   private final PolicyEngine engine;
   private final EntangledModel model;
   private final SessionFactoryImplementor factory;
+  private final RawHolds holds = new RawHolds();
 
   public PolicyPoints(PolicyEngine engine, EntangledModel model, SessionFactoryImplementor factory) {
     this.engine = engine;
@@ -80,10 +83,101 @@ public final class PolicyPoints {
     }
     EntangledType type = model.byName(change.getEntity());
     if (type == null) {
-      return null;
+      return sendUndecoded(peer, change);
     }
     String owner = change.getHandoverTo().isEmpty() ? change.getOwner() : change.getHandoverTo();
     return send(peer, type, change.getId(), owner, change.getOperation() == Operation.DELETE, "the change of");
+  }
+
+  /**
+   * A change of an entity type this node does not have, relayed raw (a rolling upgrade). The
+   * policies see its type name, id (as text), owner and whether it is a deletion, with
+   * {@link ObjectRef#entityType()} null; a rule that reads {@link ObjectRef#entity()} cannot be
+   * decided here, so the change is <em>held</em> (not sent, counted as a send denial) rather than
+   * risk sending a peer what the rule would deny. A held change keeps the peer's position of its
+   * owner below it ({@link RawHolds}), so the peer gets it once this node can decide: after the
+   * upgrade that brings the type, on the peer's next catch-up.
+   */
+  private String sendUndecoded(String peer, Change change) {
+    String key = RawChanges.key(change);
+    if (key == null) {
+      return "an id this node cannot read";
+    }
+    String owner = change.getHandoverTo().isEmpty() ? change.getOwner() : change.getHandoverTo();
+    Decision decision;
+    try {
+      decision = engine.send(peer, null, new UndecodedRef(change, owner));
+    } catch (UndecodedEntity e) {
+      String reason = "held: a send policy reads the object, and this node cannot decode entity type '%s' yet"
+          .formatted(change.getEntity());
+      holds.hold(peer, key, change.getOwner(), change.getSerial());
+      engine.denied(peer, Direction.SEND, Check.SEND, "the undecoded change of " + key, Decision.deny(reason));
+      return reason;
+    }
+    holds.release(peer, key);
+    if (decision.isDeny()) {
+      engine.denied(peer, Direction.SEND, Check.SEND, "the undecoded change of " + key, decision);
+      return decision.reason();
+    }
+    return null;
+  }
+
+  /**
+   * The lowest serial of an owner's raw change held from the peer (see {@link #sendUndecoded}),
+   * or {@code Long.MAX_VALUE}: the peer's position of that owner stays below it.
+   */
+  public long lowestHeld(String peer, String owner) {
+    return holds.lowest(peer, owner);
+  }
+
+  /** An object of a type this node cannot decode, as a send policy sees it. */
+  private static final class UndecodedRef implements ObjectRef {
+    private final Change change;
+    private final String owner;
+
+    UndecodedRef(Change change, String owner) {
+      this.change = change;
+      this.owner = owner;
+    }
+
+    @Override
+    public Class<?> entityType() {
+      return null;
+    }
+
+    @Override
+    public String entityName() {
+      return change.getEntity();
+    }
+
+    @Override
+    public Object id() {
+      return RawChanges.idText(change);
+    }
+
+    @Override
+    public String owner() {
+      return owner;
+    }
+
+    @Override
+    public boolean deleted() {
+      return change.getOperation() == Operation.DELETE;
+    }
+
+    @Override
+    public Object entity() {
+      throw new UndecodedEntity();
+    }
+  }
+
+  /** A policy asked for an object this node cannot decode: the decision is held. */
+  private static final class UndecodedEntity extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    UndecodedEntity() {
+      super("this node cannot decode the object (its entity type is not deployed here yet)", null, false, false);
+    }
   }
 
   /** Whether a transition may go to the peer. */

@@ -409,6 +409,43 @@ public final class Bookkeeping {
     }
   }
 
+  /** The stored change parked for an object, or null when none is. */
+  public byte[] parkedChange(Connection connection, String entity, String id) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(
+        "SELECT change_data FROM entanglement_parked WHERE entity_name = ? AND object_id = ?")) {
+      statement.setString(1, entity);
+      statement.setString(2, id);
+      try (ResultSet rs = statement.executeQuery()) {
+        return rs.next() ? rs.getBytes(1) : null;
+      }
+    }
+  }
+
+  /**
+   * An owner's changes parked raw because their entity type is unknown here (reason
+   * {@code UNKNOWN_ENTITY}) with a serial above {@code after}, in serial order: a relay serves
+   * them on catch-up although it cannot decode them.
+   */
+  public List<ParkedRow> parkedRawSince(Connection connection, String owner, long after, int limit)
+      throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(
+        "SELECT entity_name, object_id, owner_node, serial, reason, message, change_data, attempts "
+            + "FROM entanglement_parked WHERE owner_node = ? AND reason = 'UNKNOWN_ENTITY' AND serial > ? "
+            + "ORDER BY serial LIMIT ?")) {
+      statement.setString(1, owner);
+      statement.setLong(2, after);
+      statement.setInt(3, limit);
+      List<ParkedRow> rows = new ArrayList<>();
+      try (ResultSet rs = statement.executeQuery()) {
+        while (rs.next()) {
+          rows.add(new ParkedRow(rs.getString(1), rs.getString(2), rs.getString(3), rs.getLong(4),
+              rs.getString(5), rs.getString(6), rs.getBytes(7), rs.getInt(8)));
+        }
+      }
+      return rows;
+    }
+  }
+
   public long countParked(Connection connection) throws SQLException {
     try (PreparedStatement statement = connection.prepareStatement("SELECT COUNT(*) FROM entanglement_parked");
         ResultSet rs = statement.executeQuery()) {

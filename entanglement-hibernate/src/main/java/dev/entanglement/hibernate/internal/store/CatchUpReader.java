@@ -4,7 +4,10 @@ import dev.entanglement.hibernate.internal.model.EntangledModel;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.hibernate.internal.core.CatchUpChunk;
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.entanglement.hibernate.internal.core.RawChanges;
 import dev.entanglement.hibernate.internal.store.Bookkeeping.ObjectRow;
+import dev.entanglement.hibernate.internal.store.Bookkeeping.ParkedRow;
 import dev.entanglement.proto.v1.Change;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -39,15 +42,53 @@ public final class CatchUpReader {
     this.bookkeeping = bookkeeping;
   }
 
+  /**
+   * The owner's objects changed after a serial, in serial order, at most {@code limit}: the
+   * latest state of each, and the changes of entity types this node does not have, parked raw
+   * here (a relay passes them on undecoded; they never have a bookkeeping row of their own).
+   */
   public CatchUpChunk read(String owner, long after, int limit) {
     return inTransaction(session -> {
       List<ObjectRow> rows = session.doReturningWork(c -> bookkeeping.changedSince(c, owner, after, limit));
+      List<ParkedRow> raw = new ArrayList<>(session.doReturningWork(c -> bookkeeping.parkedRawSince(c, owner, after, limit)));
+      raw.removeIf(row -> model.byName(row.entity()) != null); // known now: applied on the next retry, then sent as usual
+      boolean complete = rows.size() < limit && raw.size() < limit;
       long last = after;
+      if (!raw.isEmpty()) {
+        // both in serial order: keep the lowest `limit` serials of the two, so the cursor skips nothing
+        List<Long> serials = new ArrayList<>(rows.size() + raw.size());
+        rows.forEach(row -> serials.add(row.serial()));
+        raw.forEach(row -> serials.add(row.serial()));
+        serials.sort(null);
+        if (serials.size() > limit) {
+          long through = serials.get(limit - 1);
+          rows = rows.stream().filter(row -> row.serial() <= through).toList();
+          raw.removeIf(row -> row.serial() > through);
+          complete = false;
+        }
+      }
       for (ObjectRow row : rows) {
         last = Math.max(last, row.serial());
       }
-      return new CatchUpChunk(changes(session, rows), last, rows.size() < limit);
+      List<Outgoing> changes = new ArrayList<>(changes(session, rows));
+      for (ParkedRow row : raw) {
+        last = Math.max(last, row.serial());
+        Outgoing outgoing = rawChange(row);
+        if (outgoing != null) {
+          changes.add(outgoing);
+        }
+      }
+      return new CatchUpChunk(changes, last, complete);
     });
+  }
+
+  private static Outgoing rawChange(ParkedRow row) {
+    try {
+      return RawChanges.outgoing(Change.parseFrom(row.change()));
+    } catch (InvalidProtocolBufferException e) {
+      LOG.debugf("Catch-up skips the parked change of %s#%s: it cannot be read", row.entity(), row.id());
+      return null;
+    }
   }
 
   /** The current state of every object of an entity type this node holds (for a scoped resync). */
