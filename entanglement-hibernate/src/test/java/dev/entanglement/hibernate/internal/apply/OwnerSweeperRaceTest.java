@@ -14,6 +14,7 @@ import dev.entanglement.proto.v1.Operation;
 import dev.entanglement.proto.v1.OutcomeStatus;
 import dev.entanglement.proto.v1.SyncMarker;
 import dev.entanglement.proto.v1.Value;
+import java.util.List;
 import java.util.Set;
 import java.util.UUID;
 import org.hibernate.engine.spi.SessionFactoryImplementor;
@@ -77,7 +78,7 @@ class OwnerSweeperRaceTest {
           .isEqualTo(OutcomeStatus.APPLIED);
     };
     applier.endFullSync("p1", SyncMarker.newBuilder().setKind(SyncMarker.Kind.FULL_SYNC_END).setOwner("o")
-        .setSerial(10).setSweep(true).build(), Set.of());
+        .setSerial(10).setSweep(true).build(), Set.of(), 0, List.of());
 
     assertThat(raced[0]).isTrue();
     assertThat(node.find(Item.class, stale)).as("the sweep ran: the stale object is gone").isNull();
