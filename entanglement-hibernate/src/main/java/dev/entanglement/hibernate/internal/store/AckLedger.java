@@ -163,12 +163,10 @@ public final class AckLedger {
   /**
    * Retires the peers away longer than {@link EntanglementSettings#PEER_FORGET_AFTER}: their
    * positions are forgotten here and in the database, so they hold compaction back no more.
-   * Returns their names. Never throws.
+   * Peers away that acknowledged nothing are forgotten at once, whatever the setting. Returns
+   * their names. Never throws.
    */
   public List<String> retireAbsent() {
-    if (forgetAfter.isZero()) {
-      return List.of();
-    }
     List<String> retired = new ArrayList<>();
     Map<String, Long> since = new HashMap<>();
     synchronized (this) {
@@ -180,22 +178,32 @@ public final class AckLedger {
           continue;
         }
         Long seen = lastSeen.get(peer);
-        if (seen == null) {
+        if (holdsNothing(peer)) {
+          // counts for nothing (rows of 0 that older versions stored for every Hello): forgotten
+          retired.add(peer);
+        } else if (seen == null) {
           lastSeen.put(peer, now); // acknowledged without a registered stream: count from now
-        } else if (now - seen > forgetAfter.toMillis()) {
+          continue;
+        } else if (!forgetAfter.isZero() && now - seen > forgetAfter.toMillis()) {
           retired.add(peer);
           since.put(peer, seen);
-          acked.remove(peer);
-          written.remove(peer);
-          lastSeen.remove(peer);
-          seenWritten.remove(peer);
+        } else {
+          continue;
         }
+        acked.remove(peer);
+        written.remove(peer);
+        lastSeen.remove(peer);
+        seenWritten.remove(peer);
       }
     }
     if (retired.isEmpty()) {
       return retired;
     }
     for (String peer : retired) {
+      if (!since.containsKey(peer)) {
+        LOG.debugf("Node '%s' forgets peer '%s', which acknowledged nothing", nodeName, peer);
+        continue;
+      }
       LOG.infof("Node '%s' retires peer '%s', away since %s (longer than %s=%s): its positions are forgotten so "
           + "that tombstones can be compacted; if it returns, it gets a full synchronization with a sweep",
           nodeName, peer, Instant.ofEpochMilli(since.get(peer)), EntanglementSettings.PEER_FORGET_AFTER,
