@@ -153,6 +153,17 @@ public final class EntanglementSettings {
   public static final String COMPACTION_INTERVAL_MS = "entanglement.compaction.interval_ms";
 
   /**
+   * How long a peer may stay away (not connected) before this node retires it: forgets its
+   * positions, so that tombstones it has not seen can be compacted. A duration with a unit
+   * ({@code 7d}, {@code 12h}, {@code 30m}, {@code 90s}, or ISO-8601 such as {@code P7D}), at
+   * least one minute; {@code 0} or {@code never} keeps peers for ever (then one peer gone for good
+   * stops compaction). A retired peer that returns gets a full synchronization with a sweep, so
+   * it still converges. Measured on the wall clock, this node's own downtime included. Defaults
+   * to {@code 7d}.
+   */
+  public static final String PEER_FORGET_AFTER = "entanglement.peer.forget_after";
+
+  /**
    * How long an update request to another node's object may wait for the owner's answer
    * (including while no route to the owner exists), in milliseconds. Defaults to {@code 10000}.
    */

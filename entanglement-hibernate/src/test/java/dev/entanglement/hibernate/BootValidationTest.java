@@ -55,6 +55,18 @@ class BootValidationTest {
   }
 
   @Test
+  void invalidPeerForgetAfter() {
+    String expected = "a duration with a unit (7d, 12h, 30m, 90s or ISO-8601 such as P7D) of at least one minute "
+        + "and at most 3650d, or 0 or never to keep absent peers for ever";
+    assertBootFails(b -> b.set(EntanglementSettings.PEER_FORGET_AFTER, "soon"),
+        "Setting entanglement.peer.forget_after has the invalid value 'soon'; expected " + expected, Item.class);
+    assertBootFails(b -> b.set(EntanglementSettings.PEER_FORGET_AFTER, "7"),
+        "Setting entanglement.peer.forget_after has the invalid value '7'; expected " + expected, Item.class);
+    assertBootFails(b -> b.set(EntanglementSettings.PEER_FORGET_AFTER, "10s"),
+        "Setting entanglement.peer.forget_after has the invalid value '10s'; expected " + expected, Item.class);
+  }
+
+  @Test
   void malformedListenAddress() {
     assertBootFails(b -> b.set(EntanglementSettings.LISTEN, "localhost"),
         "Setting entanglement.listen has the invalid value 'localhost'; expected host:port "

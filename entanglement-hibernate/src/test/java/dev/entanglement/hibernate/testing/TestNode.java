@@ -68,6 +68,14 @@ public final class TestNode implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Makes the node read wall time from this clock (peer retirement after days of absence is
+     * tested by moving it instead of waiting).
+     */
+    public Builder clock(java.time.Clock clock) {
+      return set("entanglement.internal.clock", clock);
+    }
+
     /** Listens on a fresh in-process address; returns it for the peers to dial. */
     public Builder listenInProcess(String address) {
       return set(EntanglementSettings.LISTEN, "inprocess:" + address);

@@ -4,6 +4,7 @@ import dev.entanglement.hibernate.internal.transport.TlsConfig;
 import dev.entanglement.hibernate.EntanglementConfigurationException;
 import dev.entanglement.hibernate.EntanglementSettings;
 import dev.entanglement.hibernate.internal.transport.PeerAddress;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -35,9 +36,19 @@ public record EntanglementConfig(
     Duration requestTimeout,
     TlsConfig tls,
     int maxMessageBytes,
-    Duration stallTimeout) {
+    Duration stallTimeout,
+    Duration peerForgetAfter,
+    Clock wallClock) {
 
   private static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
+  /** Not a user setting: a {@link Clock} instance tests give to move wall time (peer retirement). */
+  static final String WALL_CLOCK = "entanglement.internal.clock";
+  /**
+   * Seven days: a weekend or a holiday outage, or a long maintenance, ends with an ordinary
+   * catch-up; tombstones of a week cost one small row per deleted object; a peer away longer gets
+   * a full synchronization, which by then costs about what a catch-up of a week's changes would.
+   */
+  static final Duration DEFAULT_FORGET_AFTER = Duration.ofDays(7);
 
   public EntanglementConfig {
     peers = List.copyOf(peers);
@@ -127,7 +138,54 @@ public record EntanglementConfig(
         Duration.ofMillis(integer(settings, EntanglementSettings.REQUEST_TIMEOUT_MS, 10_000, 1, 86_400_000)),
         tls,
         integer(settings, EntanglementSettings.PEER_MAX_MESSAGE_BYTES, 16 * 1024 * 1024, 65_536, 1 << 30),
-        Duration.ofMillis(integer(settings, EntanglementSettings.PEER_STALL_TIMEOUT_MS, 60_000, 10, 86_400_000))));
+        Duration.ofMillis(integer(settings, EntanglementSettings.PEER_STALL_TIMEOUT_MS, 60_000, 10, 86_400_000)),
+        forgetAfter(settings),
+        settings.get(WALL_CLOCK) instanceof Clock clock ? clock : Clock.systemUTC()));
+  }
+
+  private static final Pattern DURATION = Pattern.compile("(\\d{1,9})\\s*(ms|s|m|h|d)");
+
+  /** {@link EntanglementSettings#PEER_FORGET_AFTER}: zero for never. */
+  private static Duration forgetAfter(Map<String, Object> settings) {
+    Object value = settings.get(EntanglementSettings.PEER_FORGET_AFTER);
+    if (value == null || value.toString().isBlank()) {
+      return DEFAULT_FORGET_AFTER;
+    }
+    String expected = "a duration with a unit (7d, 12h, 30m, 90s or ISO-8601 such as P7D) of at least one minute "
+        + "and at most 3650d, or 0 or never to keep absent peers for ever";
+    Duration parsed;
+    if (value instanceof Duration duration) {
+      parsed = duration;
+    } else {
+      String text = value.toString().trim().toLowerCase(java.util.Locale.ROOT);
+      var matcher = DURATION.matcher(text);
+      if (text.equals("0") || text.equals("never")) {
+        return Duration.ZERO;
+      } else if (matcher.matches()) {
+        long amount = Long.parseLong(matcher.group(1));
+        parsed = switch (matcher.group(2)) {
+          case "ms" -> Duration.ofMillis(amount);
+          case "s" -> Duration.ofSeconds(amount);
+          case "m" -> Duration.ofMinutes(amount);
+          case "h" -> Duration.ofHours(amount);
+          default -> Duration.ofDays(amount);
+        };
+      } else {
+        try {
+          parsed = Duration.parse(text.toUpperCase(java.util.Locale.ROOT));
+        } catch (java.time.format.DateTimeParseException e) {
+          throw bad(EntanglementSettings.PEER_FORGET_AFTER, value, expected);
+        }
+      }
+    }
+    if (parsed.isZero()) {
+      return Duration.ZERO;
+    }
+    // shorter would turn every brief disconnection into a full synchronization
+    if (parsed.compareTo(Duration.ofMinutes(1)) < 0 || parsed.compareTo(Duration.ofDays(3650)) > 0) {
+      throw bad(EntanglementSettings.PEER_FORGET_AFTER, value, expected);
+    }
+    return parsed;
   }
 
   private static PeerAddress address(String setting, String value) {

@@ -144,8 +144,8 @@ final class NodePeerHost implements PeerHost {
   }
 
   @Override
-  public long compactedThrough() {
-    return node.housekeeper.compactedThrough();
+  public long compactedThrough(String owner) {
+    return node.housekeeper.compactedThrough(owner);
   }
 
   @Override

@@ -175,7 +175,8 @@ public final class NodeRuntime implements SessionFactoryObserver {
     reads = new BookkeepingReads(factory, bookkeeping);
     clock = new SerialClock(start.lastSerial());
     serialShift = new SerialShift(factory, bookkeeping, node);
-    ledger = new AckLedger(factory, bookkeeping, node, start.peerPositions());
+    ledger = new AckLedger(factory, bookkeeping, node, start.peerPositions(), start.peersLastSeen(),
+        config.wallClock(), config.peerForgetAfter());
     pool = new ThreadPoolExecutor(0, MAX_WORKERS, 60, TimeUnit.SECONDS, new SynchronousQueue<>(),
         threads("entanglement-" + node + "-worker"), new ThreadPoolExecutor.CallerRunsPolicy());
     scheduler = Executors.newSingleThreadScheduledExecutor(threads("entanglement-" + node + "-scheduler"));
@@ -185,7 +186,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
     applier = new InboundApplier(factory, model, bookkeeping, node, config.applyRetry());
     applier.load();
     housekeeper = new Housekeeper(factory, bookkeeping, node, clock, ledger, start.compactedThrough(),
-        () -> applier.retryParked(1000));
+        start.relayedCompactions(), applier::positions, () -> applier.retryParked(1000));
     router = new Router(node, peers, model, applier::objectKey);
     localChanges = new LocalChanges(node, clock, peers, () -> transitions);
     catchUpReader = new CatchUpReader(factory, model, bookkeeping);

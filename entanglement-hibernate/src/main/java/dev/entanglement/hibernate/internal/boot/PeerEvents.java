@@ -4,7 +4,7 @@ import dev.entanglement.hibernate.internal.peer.PeerConnection;
 import dev.entanglement.hibernate.internal.peer.PeerRegistry;
 
 /**
- * What the forwarder, ephemeral objects and meters do when peers come and go (the router
+ * What the ledger of peers' positions, the forwarder, ephemeral objects and meters do when peers come and go (the router
  * subscribes on its own).
  *
  * <h2>Concurrency</h2>
@@ -19,6 +19,7 @@ final class PeerEvents implements PeerRegistry.Events {
 
   @Override
   public void connected(PeerConnection connection) {
+    node.ledger.arrived(connection.peerName()); // before its Hello is checked against compaction
     node.pool.execute(node.forwarder::flush);
     node.pool.execute(() -> node.ephemerals.connected(connection));
     node.metrics.peerConnected(connection, new PeerFigures(node, connection.peerName()));
@@ -31,6 +32,7 @@ final class PeerEvents implements PeerRegistry.Events {
 
   @Override
   public void gone(PeerConnection connection) {
+    node.ledger.departed(connection.peerName());
     node.forwarder.peerGone(connection.peerName());
     node.metrics.peerGone(connection);
   }

@@ -111,10 +111,11 @@ final class CatchUpPlanner implements PeerStream.Source {
           host.lastSerial());
       host.moveSerialsAbove(highest);
       queue(new CatchUp(self, 0, true, true, 0));
-    } else if (held < host.compactedThrough()) {
+    } else if (held < host.compactedThrough(self)) {
+      // an unknown peer, an old backup, or a peer retired after entanglement.peer.forget_after
       host.acknowledged(peerName, self, held);
       LOG.infof("Peer '%s' was away past tombstone compaction (it holds serial %d, tombstones up to %d "
-          + "are gone): full synchronization with a sweep", peerName, held, host.compactedThrough());
+          + "are gone): full synchronization with a sweep", peerName, held, host.compactedThrough(self));
       queue(new CatchUp(self, 0, true, true, 0));
     } else {
       host.acknowledged(peerName, self, held);
@@ -128,6 +129,17 @@ final class CatchUpPlanner implements PeerStream.Source {
       }
       long peerHolds = hello.getOwnersList().stream().filter(p -> p.getOwner().equals(owner))
           .mapToLong(OwnerPosition::getSerial).findFirst().orElse(0L);
+      // what the peer durably holds counts as acknowledged (never beyond what this node holds)
+      host.acknowledged(peerName, owner, Math.max(0, Math.min(peerHolds, position.getSerial())));
+      long compacted = host.compactedThrough(owner);
+      if (peerHolds < compacted) {
+        // this node (a relay) removed tombstones of the owner the peer has not seen
+        LOG.infof("Peer '%s' was away past the compaction of '%s' tombstones here (it holds serial %d, "
+            + "tombstones up to %d are gone): full synchronization of '%s' with a sweep", peerName, owner,
+            peerHolds, compacted, owner);
+        queue(new CatchUp(owner, 0, true, true, 0));
+        continue;
+      }
       // always read, even if the peer seems to hold as much: a batch of this owner applied
       // while the peer was registering was relayed before the peer counted, and is in the
       // database but in no outbox; the read finds it

@@ -82,8 +82,8 @@ public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
     return lowestUnfinishedSerial() - 1;
   }
 
-  /** This node's tombstones up to this serial are compacted away. */
-  long compactedThrough();
+  /** The owner's tombstones held here (this node's or a relayed owner's) up to this serial are compacted away. */
+  long compactedThrough(String owner);
 
   /** Makes sure this node's next serial is above {@code serial} (a peer holds that much). */
   void ensureSerialAbove(long serial);

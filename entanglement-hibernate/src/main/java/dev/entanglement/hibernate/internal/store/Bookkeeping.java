@@ -51,6 +51,8 @@ public final class Bookkeeping {
   private final String upsertOwnerPosition;
   private final String upsertPeerPosition;
   private final String upsertParked;
+  private final String upsertPeerSeen;
+  private final String upsertCompaction;
 
   private Bookkeeping(boolean h2) {
     this.h2 = h2;
@@ -63,6 +65,8 @@ public final class Bookkeeping {
         List.of("acked_serial"));
     this.upsertParked = upsert("entanglement_parked", List.of("entity_name", "object_id"),
         List.of("owner_node", "serial", "reason", "message", "change_data", "attempts"));
+    this.upsertPeerSeen = upsert("entanglement_peer", List.of("peer_name"), List.of("last_seen_ms"));
+    this.upsertCompaction = upsert("entanglement_compaction", List.of("owner_node"), List.of("compacted_through"));
   }
 
   /**
@@ -277,7 +281,8 @@ public final class Bookkeeping {
   public void forgetOwner(Connection connection, String owner) throws SQLException {
     for (String sql : List.of("DELETE FROM entanglement_object WHERE owner_node = ?",
         "DELETE FROM entanglement_owner_position WHERE owner_node = ?",
-        "DELETE FROM entanglement_parked WHERE owner_node = ?")) {
+        "DELETE FROM entanglement_parked WHERE owner_node = ?",
+        "DELETE FROM entanglement_compaction WHERE owner_node = ?")) {
       try (PreparedStatement statement = connection.prepareStatement(sql)) {
         statement.setString(1, owner);
         statement.executeUpdate();
@@ -305,6 +310,39 @@ public final class Bookkeeping {
       statement.executeUpdate();
     }
     return removed;
+  }
+
+  /**
+   * Removes another owner's tombstones held here (a relay's) up to a serial and records that they
+   * are gone. Returns how many were removed.
+   */
+  public int compactRelayedTombstones(Connection connection, String owner, long through) throws SQLException {
+    int removed;
+    try (PreparedStatement statement = connection.prepareStatement(
+        "DELETE FROM entanglement_object WHERE owner_node = ? AND deleted = TRUE AND serial <= ?")) {
+      statement.setString(1, owner);
+      statement.setLong(2, through);
+      removed = statement.executeUpdate();
+    }
+    try (PreparedStatement statement = connection.prepareStatement(upsertCompaction)) {
+      statement.setString(1, owner);
+      statement.setLong(2, through);
+      statement.executeUpdate();
+    }
+    return removed;
+  }
+
+  /** Per other owner, how far its tombstones held here have been removed. */
+  public static Map<String, Long> relayedCompactions(Connection connection) throws SQLException {
+    Map<String, Long> through = new HashMap<>();
+    try (PreparedStatement statement = connection.prepareStatement(
+        "SELECT owner_node, compacted_through FROM entanglement_compaction");
+        ResultSet rs = statement.executeQuery()) {
+      while (rs.next()) {
+        through.put(rs.getString(1), rs.getLong(2));
+      }
+    }
+    return through;
   }
 
   // ---- positions --------------------------------------------------------------------------
@@ -336,27 +374,57 @@ public final class Bookkeeping {
     }
   }
 
-  /** What each peer has acknowledged of one owner's objects. */
-  public Map<String, Long> peerPositions(Connection connection, String owner) throws SQLException {
-    Map<String, Long> positions = new HashMap<>();
-    try (PreparedStatement statement = connection.prepareStatement(
-        "SELECT peer_name, acked_serial FROM entanglement_peer_position WHERE owner_node = ?")) {
-      statement.setString(1, owner);
-      try (ResultSet rs = statement.executeQuery()) {
-        while (rs.next()) {
-          positions.put(rs.getString(1), rs.getLong(2));
-        }
-      }
-    }
-    return positions;
-  }
-
   public void writePeerPosition(Connection connection, String peer, String owner, long serial) throws SQLException {
     try (PreparedStatement statement = connection.prepareStatement(upsertPeerPosition)) {
       statement.setString(1, peer);
       statement.setString(2, owner);
       statement.setLong(3, serial);
       statement.executeUpdate();
+    }
+  }
+
+  /** Per peer, per owner: what the peer has acknowledged (every owner, relayed ones included). */
+  public static Map<String, Map<String, Long>> allPeerPositions(Connection connection) throws SQLException {
+    Map<String, Map<String, Long>> positions = new HashMap<>();
+    try (PreparedStatement statement = connection.prepareStatement(
+        "SELECT peer_name, owner_node, acked_serial FROM entanglement_peer_position");
+        ResultSet rs = statement.executeQuery()) {
+      while (rs.next()) {
+        positions.computeIfAbsent(rs.getString(1), p -> new HashMap<>()).put(rs.getString(2), rs.getLong(3));
+      }
+    }
+    return positions;
+  }
+
+  /** Per peer, when it was last connected (epoch milliseconds). */
+  public static Map<String, Long> peersLastSeen(Connection connection) throws SQLException {
+    Map<String, Long> seen = new HashMap<>();
+    try (PreparedStatement statement = connection.prepareStatement(
+        "SELECT peer_name, last_seen_ms FROM entanglement_peer");
+        ResultSet rs = statement.executeQuery()) {
+      while (rs.next()) {
+        seen.put(rs.getString(1), rs.getLong(2));
+      }
+    }
+    return seen;
+  }
+
+  public void writePeerSeen(Connection connection, String peer, long millis) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(upsertPeerSeen)) {
+      statement.setString(1, peer);
+      statement.setLong(2, millis);
+      statement.executeUpdate();
+    }
+  }
+
+  /** Forgets a retired peer: its positions and when it was last seen. */
+  public void forgetPeer(Connection connection, String peer) throws SQLException {
+    for (String sql : List.of("DELETE FROM entanglement_peer_position WHERE peer_name = ?",
+        "DELETE FROM entanglement_peer WHERE peer_name = ?")) {
+      try (PreparedStatement statement = connection.prepareStatement(sql)) {
+        statement.setString(1, peer);
+        statement.executeUpdate();
+      }
     }
   }
 

@@ -1,16 +1,24 @@
 package dev.entanglement.hibernate.internal.store;
 
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
 import org.hibernate.engine.spi.SessionFactoryImplementor;
 import org.jboss.logging.Logger;
 
 /**
- * Periodic housekeeping: writes the peers' positions, removes tombstones every known peer has
- * acknowledged, and retries parked changes. A peer that comes back after its tombstones are
- * gone gets a full synchronization with a sweep.
+ * Periodic housekeeping: writes the peers' positions, retires peers away too long, removes the
+ * tombstones every peer that counts has acknowledged ({@link AckLedger#lowestAcknowledged}), of
+ * this node's own objects and of every owner it relays, and retries parked changes. A peer that
+ * comes back after tombstones it needed are gone gets a full synchronization of that owner with
+ * a sweep (the peer connection checks {@link #compactedThrough(String)} against its Hello).
  *
  * <h2>Concurrency</h2>
  * {@link #run} is called from the scheduler (and by tests and operators); it is synchronized so
- * that two runs never compact at once. {@code compactedThrough} is volatile: peers read it.
+ * that two runs never compact at once. {@code compactedThrough} is volatile and
+ * {@code relayedThrough} a concurrent map: peers read them. Each compaction is decided and
+ * published inside {@link AckLedger#atomically} before its rows are deleted, so a peer arriving
+ * at any moment either holds the compaction back or sees it.
  */
 public final class Housekeeper {
   private static final Logger LOG = Logger.getLogger(Housekeeper.class);
@@ -20,17 +28,23 @@ public final class Housekeeper {
   private final String nodeName;
   private final SerialClock clock;
   private final AckLedger ledger;
+  /** Per other owner, how far this node holds its objects complete (the ceiling of a relay's compaction). */
+  private final Supplier<Map<String, Long>> heldPositions;
   private final Runnable retryParked;
   private volatile long compactedThrough;
+  private final Map<String, Long> relayedThrough = new ConcurrentHashMap<>();
 
   public Housekeeper(SessionFactoryImplementor factory, Bookkeeping bookkeeping, String nodeName, SerialClock clock,
-      AckLedger ledger, long compactedThrough, Runnable retryParked) {
+      AckLedger ledger, long compactedThrough, Map<String, Long> relayedCompactions,
+      Supplier<Map<String, Long>> heldPositions, Runnable retryParked) {
     this.factory = factory;
     this.bookkeeping = bookkeeping;
     this.nodeName = nodeName;
     this.clock = clock;
     this.ledger = ledger;
     this.compactedThrough = compactedThrough;
+    this.relayedThrough.putAll(relayedCompactions);
+    this.heldPositions = heldPositions;
     this.retryParked = retryParked;
   }
 
@@ -39,28 +53,60 @@ public final class Housekeeper {
     return compactedThrough;
   }
 
+  /** The owner's tombstones held here up to this serial are compacted away (this node's or a relayed owner's). */
+  public long compactedThrough(String owner) {
+    return owner.equals(nodeName) ? compactedThrough : relayedThrough.getOrDefault(owner, 0L);
+  }
+
   /** One round of housekeeping. Never throws. */
   public synchronized void run() {
     try {
       ledger.flush();
-      long target = ledger.lowestWritten(clock.lowestUnfinished() - 1);
-      if (target > compactedThrough) {
-        int removed;
-        try (var session = factory.openStatelessSession()) {
-          session.beginTransaction();
-          removed = session.doReturningWork(c -> bookkeeping.compactTombstones(c, nodeName, target));
-          session.getTransaction().commit();
-        }
-        compactedThrough = target;
-        if (removed > 0) {
-          LOG.debugf("Node '%s' removed %d tombstones acknowledged by every known peer (through serial %d)",
-              nodeName, removed, target);
+      ledger.retireAbsent();
+      compact(nodeName, clock.lowestUnfinished() - 1);
+      for (Map.Entry<String, Long> held : heldPositions.get().entrySet()) {
+        if (!held.getKey().equals(nodeName)) {
+          compact(held.getKey(), held.getValue());
         }
       }
       retryParked.run();
     } catch (RuntimeException e) {
       LOG.warnf("Entanglement housekeeping of node '%s' failed (retried at the next round): %s", nodeName,
           e.getMessage());
+    }
+  }
+
+  /** Removes the owner's tombstones every peer that counts has, up to {@code ceiling}. */
+  private void compact(String owner, long ceiling) {
+    boolean own = owner.equals(nodeName);
+    long target = ledger.atomically(() -> {
+      long floor = ledger.lowestAcknowledged(owner, ceiling);
+      if (floor <= compactedThrough(owner)) {
+        return -1L;
+      }
+      // published before the rows go: a peer arriving from now on compares its Hello with it (if
+      // the delete fails, such a peer merely gets a full synchronization it did not need)
+      if (own) {
+        compactedThrough = floor;
+      } else {
+        relayedThrough.put(owner, floor);
+      }
+      return floor;
+    });
+    if (target < 0) {
+      return;
+    }
+    int removed;
+    try (var session = factory.openStatelessSession()) {
+      session.beginTransaction();
+      removed = session.doReturningWork(c -> own
+          ? bookkeeping.compactTombstones(c, nodeName, target)
+          : bookkeeping.compactRelayedTombstones(c, owner, target));
+      session.getTransaction().commit();
+    }
+    if (removed > 0) {
+      LOG.debugf("Node '%s' removed %d tombstones of '%s' acknowledged by every peer that needs them (through "
+          + "serial %d)", nodeName, removed, owner, target);
     }
   }
 }

@@ -9,11 +9,13 @@ import org.hibernate.engine.jdbc.connections.spi.ConnectionProvider;
 
 /**
  * What a node reads of its tables before anything runs: its last serial, how far its tombstones
- * are compacted, its peers' positions, the ownership of every object it holds, and whether its
+ * (and the relayed owners' tombstones) are compacted, its peers' positions of every owner and
+ * when each peer was last seen, the ownership of every object it holds, and whether its
  * database keeps commits durably ({@link Durability}). Migrates (or
  * verifies) the schema and claims the node's name first. Immutable.
  */
-public record StartState(long lastSerial, long compactedThrough, Map<String, Long> peerPositions,
+public record StartState(long lastSerial, long compactedThrough, Map<String, Long> relayedCompactions,
+    Map<String, Map<String, Long>> peerPositions, Map<String, Long> peersLastSeen,
     List<Bookkeeping.ObjectRow> ownershipRows, String durabilityProblem) {
 
   /** Reads the start state in one connection; fails the boot with the database's message. */
@@ -33,7 +35,8 @@ public record StartState(long lastSerial, long compactedThrough, Map<String, Lon
           }
           Bookkeeping.claimNode(connection, node);
           return new StartState(Bookkeeping.lastSerial(connection, node), Bookkeeping.compactedThrough(connection, node),
-              bookkeeping.peerPositions(connection, node), bookkeeping.ownershipRows(connection, node),
+              Bookkeeping.relayedCompactions(connection), Bookkeeping.allPeerPositions(connection),
+              Bookkeeping.peersLastSeen(connection), bookkeeping.ownershipRows(connection, node),
               Durability.problem(connection));
         } finally {
           connection.setAutoCommit(autoCommit);
