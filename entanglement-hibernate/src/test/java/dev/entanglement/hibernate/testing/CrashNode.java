@@ -19,15 +19,21 @@ import org.hibernate.jpa.HibernatePersistenceConfiguration;
 
 /**
  * A node in a process of its own, for the crash tests: it is killed with SIGKILL and started
- * again on the same database. With a load, it commits single-row inserts, updates and two-row
- * transactions of its own objects as fast as it can up to a pace, and after each commit has
- * returned appends {@code id quantity} of every object it wrote to a log with fsync: what the
- * application saw committed. Quantities only grow (each write takes the next number), so the
- * state of an object in the database is never below what the log says was committed; it may be
- * above when the process was killed between a commit and its log line.
+ * again on the same database. With the owner's load, it commits single-row inserts, updates,
+ * deletes and two-row transactions of its own objects as fast as it can up to a pace, and after
+ * each commit has returned appends {@code id quantity} of every object it wrote to a log with
+ * fsync: what the application saw committed. Quantities only grow (each write takes the next
+ * number), so the state of an object in the database is never below what the log says was
+ * committed; it may be above when the process was killed between a commit and its log line. A
+ * delete is logged twice: {@code id D?} (with fsync) before its commit may happen and
+ * {@code id D} after it returned, so an object missing at the owner is either logged as deleted
+ * or was about to be. With the requester's load, it changes the names of objects it received
+ * from their owner (each such commit becomes an update request forwarded to the owner) and logs
+ * nothing: the owner decides.
  *
  * <p>Arguments: name, JDBC URL, user, password, listen port (0: none), peer address (-: none),
- * milliseconds between load transactions (0: no load), log file, seed.
+ * milliseconds between load transactions (0: no load), log file, seed, load ({@code owner} or
+ * {@code requester}).
  */
 public final class CrashNode {
   private CrashNode() {}
@@ -66,6 +72,10 @@ public final class CrashNode {
       new CountDownLatch(1).await(); // until killed
       return;
     }
+    if (args.length > 9 && args[9].equals("requester")) {
+      requestChanges(factory, pace, random);
+      return;
+    }
     List<UUID> ids = new ArrayList<>();
     EntityManager reader = factory.createEntityManager();
     reader.createQuery("select i.id from Item i", UUID.class).getResultList().forEach(ids::add);
@@ -78,6 +88,7 @@ public final class CrashNode {
       while (true) {
         StringBuilder committed = new StringBuilder();
         List<UUID> created = new ArrayList<>();
+        List<UUID> deleted = new ArrayList<>();
         EntityManager em = factory.createEntityManager();
         try {
           em.getTransaction().begin();
@@ -90,8 +101,17 @@ public final class CrashNode {
               em.flush();
               created.add(item.getId());
               committed.append(item.getId()).append(' ').append(quantity).append('\n');
+            } else if (ids.size() > 30 && random.nextInt(8) == 0 && deleted.isEmpty()) {
+              UUID id = ids.get(random.nextInt(ids.size()));
+              em.remove(em.find(Item.class, id));
+              deleted.add(id);
+              committed.append(id).append(" D\n");
+              write(out, id + " D?\n"); // before the commit can happen
             } else {
               UUID id = ids.get(random.nextInt(ids.size()));
+              if (deleted.contains(id)) {
+                continue;
+              }
               Item item = em.find(Item.class, id);
               item.setQuantity(quantity);
               committed.append(id).append(' ').append(quantity).append('\n');
@@ -99,6 +119,7 @@ public final class CrashNode {
           }
           em.getTransaction().commit();
           ids.addAll(created);
+          ids.removeAll(deleted);
         } catch (RuntimeException e) {
           if (em.getTransaction().isActive()) {
             em.getTransaction().rollback();
@@ -108,13 +129,42 @@ public final class CrashNode {
           em.close();
         }
         if (committed.length() > 0) {
-          out.write(ByteBuffer.wrap(committed.toString().getBytes(StandardCharsets.UTF_8)));
-          out.force(true);
+          write(out, committed.toString());
         }
         Thread.sleep(pace);
       }
     } catch (IOException e) {
       throw new IllegalStateException(e);
+    }
+  }
+
+  private static void write(FileChannel out, String lines) throws IOException {
+    out.write(ByteBuffer.wrap(lines.getBytes(StandardCharsets.UTF_8)));
+    out.force(true);
+  }
+
+  /** Renames objects this node received from their owner: each commit is an update request. */
+  private static void requestChanges(EntityManagerFactory factory, long pace, Random random) throws InterruptedException {
+    for (int n = 0; ; n++) {
+      EntityManager em = factory.createEntityManager();
+      try {
+        List<UUID> ids = em.createQuery("select i.id from Item i", UUID.class).setMaxResults(200).getResultList();
+        if (!ids.isEmpty()) {
+          em.getTransaction().begin();
+          Item item = em.find(Item.class, ids.get(random.nextInt(ids.size())));
+          if (item != null) {
+            item.setName("requested " + n);
+          }
+          em.getTransaction().commit();
+        }
+      } catch (RuntimeException e) {
+        if (em.getTransaction().isActive()) {
+          em.getTransaction().rollback();
+        }
+      } finally {
+        em.close();
+      }
+      Thread.sleep(pace);
     }
   }
 }
