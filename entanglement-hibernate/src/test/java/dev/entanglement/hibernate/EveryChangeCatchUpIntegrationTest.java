@@ -1,11 +1,15 @@
 package dev.entanglement.hibernate;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.entanglement.hibernate.testing.Database;
+import dev.entanglement.hibernate.testing.RecordingPeer;
 import dev.entanglement.hibernate.testing.StepHistory;
 import dev.entanglement.hibernate.testing.TestNode;
 import dev.entanglement.hibernate.testing.model.Step;
+import io.grpc.Status;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -24,6 +28,7 @@ class EveryChangeCatchUpIntegrationTest {
       "U S1 1", "U S1 2", "U S1 3", "I S2 10", "U S1 4", "U S2 11", "U S1 5", "D S2");
 
   private final List<TestNode> nodes = new ArrayList<>();
+  private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
 
   @AfterEach
   void close() {
@@ -36,7 +41,8 @@ class EveryChangeCatchUpIntegrationTest {
   }
 
   private TestNode.Builder owner(Database database, String address) {
-    return TestNode.builder("a", database, Step.class).listenInProcess(address);
+    return TestNode.builder("a", database, Step.class).listenInProcess(address)
+        .set(EntanglementSettings.METRICS_REGISTRY, meters);
   }
 
   private TestNode.Builder follower(Database database, String address) {
@@ -94,9 +100,37 @@ class EveryChangeCatchUpIntegrationTest {
     assertThat(b2.table("Step")).isEqualTo(a.table("Step"));
 
     // every known peer has acknowledged the sequence: housekeeping removes it
-    assertThat(logged(a)).isPositive();
+    assertThat(logged(a)).isEqualTo(WHILE_AWAY.size());
+    assertThat(meters.get("entanglement.changelog.entries").tags("node", "a").gauge().value())
+        .isEqualTo(WHILE_AWAY.size());
     a.entanglement().runHousekeeping();
     assertThat(logged(a)).isZero();
+    assertThat(meters.get("entanglement.changelog.entries").tags("node", "a").gauge().value()).isZero();
+  }
+
+  @ParameterizedTest
+  @EnumSource(Database.class)
+  void outboxBoundReached_returningPeerGetsTheSequenceFromTheLog(Database database) throws Exception {
+    String address = "every-change-bound-" + UUID.randomUUID();
+    TestNode a = track(owner(database, address).set(EntanglementSettings.OUTBOX_MAX_ENTRIES, "5").start());
+    try (RecordingPeer stalled = RecordingPeer.handshake(address, "b")) { // reads nothing after the Hello
+      await().until(() -> a.entanglement().connectedPeers().contains("b"));
+      a.inTransaction(em -> em.persist(new Step("S1", 0)));
+      for (int i = 1; i <= 9; i++) {
+        setAmount(a, "S1", i);
+      }
+      assertThat(stalled.awaitEnd().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+    }
+    await().until(() -> !a.entanglement().connectedPeers().contains("b"));
+
+    // the outbox was dropped with the stream; b comes back (with its own database) and catches up
+    TestNode b = track(TestNode.builder("b", database, Step.class).start());
+    StepHistory.install(b, database);
+    b.entanglement().connect("inprocess:" + address);
+    b.awaitConnected("a");
+    a.awaitCaughtUp("b");
+    assertThat(StepHistory.of(b)).containsExactly("I S1 0", "U S1 1", "U S1 2", "U S1 3", "U S1 4", "U S1 5",
+        "U S1 6", "U S1 7", "U S1 8", "U S1 9");
   }
 
   @ParameterizedTest
