@@ -48,10 +48,6 @@ public final class CatchUpReader {
     this.logsChanges = model.types().stream().anyMatch(type -> !type.coalesce());
   }
 
-  public CatchUpChunk read(String owner, long after, int limit) {
-    return read(owner, after, limit, false);
-  }
-
   /**
    * Reads the next chunk of what the owner changed after {@code after}: at most {@code limit}
    * objects' latest states and, with {@code everyChange}, at most {@code limit} logged earlier

@@ -70,7 +70,9 @@ public final class Housekeeper {
         }
       }
       try (var session = factory.openStatelessSession()) {
+        session.beginTransaction();
         changeLogSize = session.doReturningWork(c -> bookkeeping.changeLog().size(c));
+        session.getTransaction().commit();
       }
       retryParked.run();
     } catch (RuntimeException e) {
