@@ -162,8 +162,8 @@ final class NodePeerHost implements PeerHost {
   }
 
   @Override
-  public CatchUpChunk readCatchUp(String owner, long after, int limit) {
-    return node.catchUpReader.read(owner, after, limit);
+  public CatchUpChunk readCatchUp(String owner, long after, int limit, boolean everyChange) {
+    return node.catchUpReader.read(owner, after, limit, everyChange);
   }
 
   @Override

@@ -187,6 +187,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
     applier.load();
     housekeeper = new Housekeeper(factory, bookkeeping, node, clock, ledger, start.compactedThrough(),
         start.relayedCompactions(), applier::positions, () -> applier.retryParked(1000));
+    metrics.changeLog(housekeeper::changeLogSize);
     router = new Router(node, peers, model, applier::objectKey);
     localChanges = new LocalChanges(node, clock, peers, () -> transitions);
     catchUpReader = new CatchUpReader(factory, model, bookkeeping);

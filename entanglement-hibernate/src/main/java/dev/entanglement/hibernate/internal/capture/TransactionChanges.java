@@ -4,6 +4,7 @@ import dev.entanglement.hibernate.EntanglementException;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.hibernate.internal.store.Bookkeeping.ObjectRow;
+import dev.entanglement.hibernate.internal.store.ChangeLog;
 import dev.entanglement.proto.v1.Change;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -17,8 +18,10 @@ import org.jboss.logging.Logger;
 /**
  * The replicated changes of one transaction, one entry per object (later flushes of the same
  * object replace earlier ones). Before completion it writes their bookkeeping rows in the same
- * transaction with one batched statement; after a successful commit it encodes them and offers
- * them to the peers. A rollback sends nothing.
+ * transaction with one batched statement, and the encoded changes of "send every change" types
+ * ({@code coalesce = false}) to the change log (a second statement, only when there are such
+ * changes); after a successful commit it encodes the others and offers all to the peers. A
+ * rollback sends nothing.
  *
  * <h2>Concurrency</h2>
  * Confined to the thread of the session whose transaction it belongs to.
@@ -43,6 +46,8 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
     /** Whether the object was inserted by this transaction (so insert then delete is nothing). */
     final boolean inserted;
     long serial;
+    /** The encoded change, made before commit for the types whose every change is logged. */
+    Change encoded;
 
     Captured(EntangledType type, Object id, String idText, Object[] state, boolean inserted) {
       this.type = type;
@@ -103,14 +108,23 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
     long started = System.nanoTime();
     try {
       List<ObjectRow> rows = new ArrayList<>(changes.size());
+      List<ChangeLog.Entry> logged = new ArrayList<>(0);
       String node = sink.nodeName();
-      for (Captured c : changes.values()) {
+      for (Map.Entry<String, Captured> entry : changes.entrySet()) {
+        Captured c = entry.getValue();
         c.serial = sink.nextSerial();
         serials.add(c.serial);
         rows.add(new ObjectRow(c.type.name(), c.idText, node, c.serial, c.state == null));
+        if (!c.type.coalesce()) {
+          // every state of such a type is kept until every known peer has it, with the same
+          // fail-closed rule as the bookkeeping row: a peer that is away gets the whole sequence
+          c.encoded = encode(entry.getKey(), c, node);
+          logged.add(new ChangeLog.Entry(node, c.serial, c.type.name(), c.idText, c.encoded.toByteArray()));
+        }
       }
-      sink.bookkeeping().write(
-          session.getJdbcCoordinator().getLogicalConnection().getPhysicalConnection(), rows);
+      java.sql.Connection connection = session.getJdbcCoordinator().getLogicalConnection().getPhysicalConnection();
+      sink.bookkeeping().write(connection, rows);
+      sink.bookkeeping().changeLog().append(connection, logged);
       sink.captured(rows.size(), System.nanoTime() - started);
     } catch (Exception e) {
       sink.captureFailed(changes.size() + " objects", e);
@@ -143,6 +157,15 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
     }
   }
 
+  /** The wire form of an object's change, with its ownership epoch once it was handed over. */
+  private Change encode(String key, Captured c, String node) {
+    Change change = c.state == null
+        ? c.type.delete(c.id, node, c.serial)
+        : c.type.upsert(c.id, c.state, node, c.serial);
+    long epoch = sink.ownership().ownEpoch(key);
+    return epoch > 0 ? change.toBuilder().setEpoch(epoch).build() : change;
+  }
+
   @Override
   public void doAfterTransactionCompletion(boolean success, SharedSessionContractImplementor session) {
     onComplete.run();
@@ -170,13 +193,7 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
       String node = sink.nodeName();
       for (Map.Entry<String, Captured> entry : changes.entrySet()) {
         Captured c = entry.getValue();
-        Change change = c.state == null
-            ? c.type.delete(c.id, node, c.serial)
-            : c.type.upsert(c.id, c.state, node, c.serial);
-        long epoch = sink.ownership().ownEpoch(entry.getKey());
-        if (epoch > 0) {
-          change = change.toBuilder().setEpoch(epoch).build();
-        }
+        Change change = c.encoded != null ? c.encoded : encode(entry.getKey(), c, node);
         outgoing.add(new Outgoing(entry.getKey(), c.type.priority(), c.type.coalesce(), change));
       }
       sink.publish(outgoing);

@@ -57,6 +57,15 @@ final class MicrometerMetrics implements NodeMetrics {
         .description("peers with an open stream").register(registry);
   }
 
+  @Override
+  public void changeLog(java.util.function.LongSupplier size) {
+    // a node restarted on the same registry: its earlier gauge would read the stopped node
+    registry.find("entanglement.changelog.entries").tags(node).meters().forEach(registry::remove);
+    Gauge.builder("entanglement.changelog.entries", size, s -> s.getAsLong()).tags(node)
+        .description("changes of coalesce=false types kept until every known peer has acknowledged them "
+            + "(counted by housekeeping; -1 before its first round)").strongReference(true).register(registry);
+  }
+
   static NodeMetrics bind(String nodeName, Object registry) {
     if (registry != null && !(registry instanceof MeterRegistry)) {
       throw new EntanglementConfigurationException("Setting %s holds a %s; expected an io.micrometer MeterRegistry"

@@ -18,6 +18,12 @@ public interface NodeMetrics {
   /** A batch of {@code changes} from a peer was applied in {@code nanos}. */
   default void applied(int changes, long nanos) {}
 
+  /**
+   * The size of the change log of "send every change" types, as housekeeping last counted it (it
+   * grows while a known peer is away, and shrinks once every known peer has acknowledged).
+   */
+  default void changeLog(java.util.function.LongSupplier size) {}
+
   /** What the runtime works out about one peer (the connection does not keep it). */
   interface PeerFigures {
     /** This node's serials the peer has not acknowledged. */

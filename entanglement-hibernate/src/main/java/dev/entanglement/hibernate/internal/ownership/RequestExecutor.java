@@ -7,6 +7,7 @@ import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
 import dev.entanglement.hibernate.internal.store.Bookkeeping.ObjectRow;
+import dev.entanglement.hibernate.internal.store.ChangeLog;
 import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.RejectReason;
 import dev.entanglement.proto.v1.RequestKind;
@@ -163,11 +164,17 @@ public final class RequestExecutor {
         implementor.getJdbcCoordinator().executeBatch();
         serial = host.nextSerial();
         bookkeeping.write(connection, List.of(new ObjectRow(type.name(), idText, self, serial, kind == RequestKind.REMOVE)));
-        tx.commit();
-        result = kind == RequestKind.REMOVE ? type.delete(id, self, serial) : type.upsert(id, state, self, serial);
+        Change decided = kind == RequestKind.REMOVE ? type.delete(id, self, serial) : type.upsert(id, state, self, serial);
         if (known != null && known.epoch() > 0) {
-          result = result.toBuilder().setEpoch(known.epoch()).build();
+          decided = decided.toBuilder().setEpoch(known.epoch()).build();
         }
+        if (!type.coalesce()) {
+          // as capture does: every state of such a type is logged with its bookkeeping row
+          bookkeeping.changeLog().append(connection, List.of(
+              new ChangeLog.Entry(self, serial, type.name(), idText, decided.toByteArray())));
+        }
+        tx.commit();
+        result = decided;
       } catch (DecodeException e) {
         rollback(tx);
         return refused(e.reason(), e.getMessage());

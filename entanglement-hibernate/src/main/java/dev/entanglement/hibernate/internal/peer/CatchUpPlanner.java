@@ -338,7 +338,9 @@ final class CatchUpPlanner implements PeerStream.Source {
     host.pool().execute(() -> {
       CatchUpChunk chunk;
       try {
-        chunk = host.readCatchUp(reading.owner, after, CHUNK);
+        // a full synchronization sends the latest states (the peer replaces what it has); a
+        // catch-up also sends the earlier states of types whose every change counts
+        chunk = host.readCatchUp(reading.owner, after, CHUNK, !reading.full);
       } catch (RuntimeException e) {
         LOG.errorf(e, "Could not read catch-up for peer '%s'", peer);
         serial.execute(() -> fail.accept(Status.INTERNAL, "this node could not read its catch-up: " + e));

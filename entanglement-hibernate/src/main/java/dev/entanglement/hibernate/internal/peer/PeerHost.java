@@ -97,8 +97,11 @@ public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
     ensureSerialAbove(held);
   }
 
-  /** Reads (blocking) the owner's objects changed after {@code after}, in serial order. */
-  CatchUpChunk readCatchUp(String owner, long after, int limit);
+  /**
+   * Reads (blocking) the owner's objects changed after {@code after}, in serial order; with
+   * {@code everyChange}, also the logged earlier states of types that send every change.
+   */
+  CatchUpChunk readCatchUp(String owner, long after, int limit, boolean everyChange);
 
   /** The peer has durably applied the owner's objects through {@code serial}. */
   void acknowledged(String peer, String owner, long serial);

@@ -46,6 +46,7 @@ public final class Bookkeeping {
       String message, byte[] change, int attempts) {}
 
   private final boolean h2;
+  private final ChangeLog changeLog = new ChangeLog();
   private final String upsertObject;
   private final String upsertObjectWithEpoch;
   private final String upsertOwnerPosition;
@@ -82,6 +83,11 @@ public final class Bookkeeping {
     throw new EntanglementConfigurationException(("the database dialect %s is not supported by "
         + "Entanglement; supported: H2 (H2Dialect) and PostgreSQL (PostgreSQLDialect)")
         .formatted(dialect.getClass().getName()));
+  }
+
+  /** The sequence of changes of "send every change" types. */
+  public ChangeLog changeLog() {
+    return changeLog;
   }
 
   private String upsert(String table, List<String> keys, List<String> values) {
@@ -265,10 +271,11 @@ public final class Bookkeeping {
   }
 
   /**
-   * Moves every serial of an owner's objects (tombstones included) up by {@code offset}, keeping
-   * their order. Returns how many rows moved.
+   * Moves every serial of an owner's objects (tombstones included) and of its logged changes up
+   * by {@code offset}, keeping their order. Returns how many object rows moved.
    */
   public int shiftSerials(Connection connection, String owner, long offset) throws SQLException {
+    changeLog.shift(connection, owner, offset);
     try (PreparedStatement statement = connection.prepareStatement(
         "UPDATE entanglement_object SET serial = serial + ? WHERE owner_node = ?")) {
       statement.setLong(1, offset);
@@ -277,8 +284,9 @@ public final class Bookkeeping {
     }
   }
 
-  /** Forgets everything about an owner: its objects' rows and this node's position of it. */
+  /** Forgets everything about an owner: its objects' rows, logged changes and this node's position of it. */
   public void forgetOwner(Connection connection, String owner) throws SQLException {
+    changeLog.forgetOwner(connection, owner);
     for (String sql : List.of("DELETE FROM entanglement_object WHERE owner_node = ?",
         "DELETE FROM entanglement_owner_position WHERE owner_node = ?",
         "DELETE FROM entanglement_parked WHERE owner_node = ?",

@@ -9,7 +9,11 @@ import dev.entanglement.hibernate.internal.core.RawChanges;
 import dev.entanglement.hibernate.internal.store.Bookkeeping.ObjectRow;
 import dev.entanglement.hibernate.internal.store.Bookkeeping.ParkedRow;
 import dev.entanglement.proto.v1.Change;
+import com.google.protobuf.InvalidProtocolBufferException;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -21,7 +25,9 @@ import org.jboss.logging.Logger;
 /**
  * Reads what a peer that was away has missed: the latest state of every object of an owner
  * changed after a serial (from the bookkeeping rows, in serial order), and DELETEs for the
- * objects deleted since. One message per object, however often it changed.
+ * objects deleted since. One message per object, however often it changed, except for types
+ * that send every change ({@code coalesce = false}): their earlier states still in the
+ * {@link ChangeLog} come too, each in its place in serial order.
  *
  * <p>An object whose bookkeeping row says it exists but whose row is gone (deleted by SQL the
  * plugin cannot see) is sent as deleted: the owner's database is the truth.
@@ -35,50 +41,73 @@ public final class CatchUpReader {
   private final SessionFactoryImplementor factory;
   private final EntangledModel model;
   private final Bookkeeping bookkeeping;
+  /** Whether any type sends every change (else the change log is never read). */
+  private final boolean logsChanges;
 
   public CatchUpReader(SessionFactoryImplementor factory, EntangledModel model, Bookkeeping bookkeeping) {
     this.factory = factory;
     this.model = model;
     this.bookkeeping = bookkeeping;
+    this.logsChanges = model.types().stream().anyMatch(type -> !type.coalesce());
   }
 
   /**
-   * The owner's objects changed after a serial, in serial order, at most {@code limit}: the
-   * latest state of each, and the changes of entity types this node does not have, parked raw
-   * here (a relay passes them on undecoded; they never have a bookkeeping row of their own).
+   * Reads the next chunk of what the owner changed after {@code after}, in serial order: at most
+   * {@code limit} objects' latest states; the changes of entity types this node does not have,
+   * parked raw here (a relay passes them on undecoded; they have no bookkeeping row of their
+   * own), at most {@code limit}; and with {@code everyChange}, at most {@code limit} logged
+   * earlier states of "send every change" types. When any read is full, the chunk ends at the
+   * lowest of the full reads' last serials, so the next chunk continues from there and nothing is
+   * skipped in between.
    */
-  public CatchUpChunk read(String owner, long after, int limit) {
+  public CatchUpChunk read(String owner, long after, int limit, boolean everyChange) {
     return inTransaction(session -> {
       List<ObjectRow> rows = session.doReturningWork(c -> bookkeeping.changedSince(c, owner, after, limit));
       List<ParkedRow> raw = new ArrayList<>(session.doReturningWork(c -> bookkeeping.parkedRawSince(c, owner, after, limit)));
+      boolean rawFull = raw.size() >= limit;
+      long rawLast = raw.isEmpty() ? after : raw.get(raw.size() - 1).serial();
       raw.removeIf(row -> model.byName(row.entity()) != null); // known now: applied on the next retry, then sent as usual
-      boolean complete = rows.size() < limit && raw.size() < limit;
-      long last = after;
-      if (!raw.isEmpty()) {
-        // both in serial order: keep the lowest `limit` serials of the two, so the cursor skips nothing
-        List<Long> serials = new ArrayList<>(rows.size() + raw.size());
-        rows.forEach(row -> serials.add(row.serial()));
-        raw.forEach(row -> serials.add(row.serial()));
-        serials.sort(null);
-        if (serials.size() > limit) {
-          long through = serials.get(limit - 1);
-          rows = rows.stream().filter(row -> row.serial() <= through).toList();
-          raw.removeIf(row -> row.serial() > through);
-          complete = false;
-        }
+      List<ChangeLog.Entry> logged = everyChange && logsChanges
+          ? session.doReturningWork(c -> bookkeeping.changeLog().after(c, owner, after, limit))
+          : List.of();
+      long cut = Long.MAX_VALUE;
+      if (rows.size() >= limit) {
+        cut = rows.get(rows.size() - 1).serial();
       }
+      if (rawFull) {
+        cut = Math.min(cut, rawLast);
+      }
+      if (logged.size() >= limit) {
+        cut = Math.min(cut, logged.get(logged.size() - 1).serial());
+      }
+      long through = cut;
+      rows = rows.stream().filter(row -> row.serial() <= through).toList();
+      raw.removeIf(row -> row.serial() > through);
+      logged = logged.stream().filter(entry -> entry.serial() <= through).toList();
+      long last = cut == Long.MAX_VALUE ? after : cut;
       for (ObjectRow row : rows) {
         last = Math.max(last, row.serial());
       }
-      List<Outgoing> changes = new ArrayList<>(changes(session, rows));
-      for (ParkedRow row : raw) {
-        last = Math.max(last, row.serial());
-        Outgoing outgoing = rawChange(row);
-        if (outgoing != null) {
-          changes.add(outgoing);
-        }
+      for (ChangeLog.Entry entry : logged) {
+        last = Math.max(last, entry.serial());
       }
-      return new CatchUpChunk(changes, last, complete);
+      List<Outgoing> changes = changes(session, rows);
+      if (!logged.isEmpty()) {
+        changes = merge(changes, rows, logged);
+      }
+      if (!raw.isEmpty()) {
+        List<Outgoing> all = new ArrayList<>(changes);
+        for (ParkedRow row : raw) {
+          last = Math.max(last, row.serial());
+          Outgoing outgoing = rawChange(row);
+          if (outgoing != null) {
+            all.add(outgoing);
+          }
+        }
+        all.sort(Comparator.comparingLong(outgoing -> outgoing.change().getSerial()));
+        changes = all;
+      }
+      return new CatchUpChunk(changes, last, cut == Long.MAX_VALUE);
     });
   }
 
@@ -89,6 +118,37 @@ public final class CatchUpReader {
       LOG.debugf("Catch-up skips the parked change of %s#%s: it cannot be read", row.entity(), row.id());
       return null;
     }
+  }
+
+  /**
+   * The logged earlier states merged with the objects' latest states, in serial order. A logged
+   * change with the serial of an object's row is that row's state, sent once (from the row, which
+   * also notices an object deleted behind the plugin's back).
+   */
+  private List<Outgoing> merge(List<Outgoing> latest, List<ObjectRow> rows, List<ChangeLog.Entry> logged) {
+    Set<Long> rowSerials = new HashSet<>();
+    for (ObjectRow row : rows) {
+      rowSerials.add(row.serial());
+    }
+    List<Outgoing> merged = new ArrayList<>(latest.size() + logged.size());
+    merged.addAll(latest);
+    for (ChangeLog.Entry entry : logged) {
+      EntangledType type = model.byName(entry.entity());
+      if (rowSerials.contains(entry.serial()) || type == null || type.coalesce()) {
+        continue; // sent from the row; or no longer a type whose every change is sent
+      }
+      Change change;
+      try {
+        change = Change.parseFrom(entry.change()).toBuilder().setSerial(entry.serial()).build();
+      } catch (InvalidProtocolBufferException e) {
+        LOG.errorf("Catch-up skips the logged change of %s#%s at serial %d: it cannot be read (%s); its "
+            + "latest state is sent", entry.entity(), entry.id(), entry.serial(), e.getMessage());
+        continue;
+      }
+      merged.add(new Outgoing(type.key(entry.id()), type.priority(), false, change));
+    }
+    merged.sort(Comparator.comparingLong(outgoing -> outgoing.change().getSerial()));
+    return merged;
   }
 
   /** The current state of every object of an entity type this node holds (for a scoped resync). */

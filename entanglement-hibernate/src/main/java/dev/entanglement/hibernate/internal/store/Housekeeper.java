@@ -9,14 +9,15 @@ import org.jboss.logging.Logger;
 /**
  * Periodic housekeeping: writes the peers' positions, retires peers away too long, removes the
  * tombstones every peer that counts has acknowledged ({@link AckLedger#lowestAcknowledged}), of
- * this node's own objects and of every owner it relays, and retries parked changes. A peer that
+ * this node's own objects and of every owner it relays, and this node's logged changes
+ * ({@link ChangeLog}) by the same rule, and retries parked changes. A peer that
  * comes back after tombstones it needed are gone gets a full synchronization of that owner with
  * a sweep (the peer connection checks {@link #compactedThrough(String)} against its Hello).
  *
  * <h2>Concurrency</h2>
  * {@link #run} is called from the scheduler (and by tests and operators); it is synchronized so
- * that two runs never compact at once. {@code compactedThrough} is volatile and
- * {@code relayedThrough} a concurrent map: peers read them. Each compaction is decided and
+ * that two runs never compact at once. {@code compactedThrough} and {@code changeLogSize} are
+ * volatile and {@code relayedThrough} a concurrent map: peers and meters read them. Each compaction is decided and
  * published inside {@link AckLedger#atomically} before its rows are deleted, so a peer arriving
  * at any moment either holds the compaction back or sees it.
  */
@@ -33,6 +34,7 @@ public final class Housekeeper {
   private final Runnable retryParked;
   private volatile long compactedThrough;
   private final Map<String, Long> relayedThrough = new ConcurrentHashMap<>();
+  private volatile long changeLogSize = -1;
 
   public Housekeeper(SessionFactoryImplementor factory, Bookkeeping bookkeeping, String nodeName, SerialClock clock,
       AckLedger ledger, long compactedThrough, Map<String, Long> relayedCompactions,
@@ -58,6 +60,11 @@ public final class Housekeeper {
     return owner.equals(nodeName) ? compactedThrough : relayedThrough.getOrDefault(owner, 0L);
   }
 
+  /** How many changes the change log held at the last round (-1 before the first). */
+  public long changeLogSize() {
+    return changeLogSize;
+  }
+
   /** One round of housekeeping. Never throws. */
   public synchronized void run() {
     try {
@@ -68,6 +75,11 @@ public final class Housekeeper {
         if (!held.getKey().equals(nodeName)) {
           compact(held.getKey(), held.getValue());
         }
+      }
+      try (var session = factory.openStatelessSession()) {
+        session.beginTransaction();
+        changeLogSize = session.doReturningWork(c -> bookkeeping.changeLog().size(c));
+        session.getTransaction().commit();
       }
       retryParked.run();
     } catch (RuntimeException e) {
@@ -96,17 +108,21 @@ public final class Housekeeper {
     if (target < 0) {
       return;
     }
-    int removed;
+    int[] removed = new int[2];
     try (var session = factory.openStatelessSession()) {
       session.beginTransaction();
-      removed = session.doReturningWork(c -> own
-          ? bookkeeping.compactTombstones(c, nodeName, target)
-          : bookkeeping.compactRelayedTombstones(c, owner, target));
+      session.doWork(c -> {
+        removed[0] = own
+            ? bookkeeping.compactTombstones(c, nodeName, target)
+            : bookkeeping.compactRelayedTombstones(c, owner, target);
+        // the same rule for this node's logged changes (relays log none)
+        removed[1] = own ? bookkeeping.changeLog().prune(c, nodeName, target) : 0;
+      });
       session.getTransaction().commit();
     }
-    if (removed > 0) {
-      LOG.debugf("Node '%s' removed %d tombstones of '%s' acknowledged by every peer that needs them (through "
-          + "serial %d)", nodeName, removed, owner, target);
+    if (removed[0] + removed[1] > 0) {
+      LOG.debugf("Node '%s' removed %d tombstones and %d logged changes of '%s' acknowledged by every peer that "
+          + "needs them (through serial %d)", nodeName, removed[0], removed[1], owner, target);
     }
   }
 }

@@ -46,7 +46,8 @@ public final class SchemaMigrator {
   public static void verify(Connection connection) throws SQLException {
     DatabaseMetaData meta = connection.getMetaData();
     for (String table : new String[] {"entanglement_node", "entanglement_object", "entanglement_peer_position",
-        "entanglement_removed_owner", "entanglement_peer", "entanglement_compaction"}) {
+        "entanglement_removed_owner", "entanglement_peer", "entanglement_compaction",
+        "entanglement_change_log"}) {
       boolean found;
       try (ResultSet lower = meta.getTables(null, null, table, null);
           ResultSet upper = meta.getTables(null, null, table.toUpperCase(Locale.ROOT), null)) {
