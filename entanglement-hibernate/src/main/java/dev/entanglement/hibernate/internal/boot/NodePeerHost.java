@@ -113,6 +113,16 @@ final class NodePeerHost implements PeerHost {
   }
 
   @Override
+  public Duration sendRetryInitialDelay() {
+    return node.config.reconnectInitialDelay(); // the reconnect backoff: a failure after commit is retried alike
+  }
+
+  @Override
+  public Duration sendRetryMaxDelay() {
+    return node.config.reconnectMaxDelay();
+  }
+
+  @Override
   public Executor pool() {
     return node.pool;
   }

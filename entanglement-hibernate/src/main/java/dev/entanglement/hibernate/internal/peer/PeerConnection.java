@@ -5,6 +5,7 @@ import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.hibernate.internal.core.SerialExecutor;
 import dev.entanglement.hibernate.internal.transport.QuietLog;
 import dev.entanglement.hibernate.internal.transport.StreamHandler;
+import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.Envelope;
 import dev.entanglement.proto.v1.Hello;
 import dev.entanglement.proto.v1.ResyncRequest;
@@ -51,6 +52,7 @@ public final class PeerConnection implements StreamHandler {
   /** Set once the outbox went past its bound: the stream is being closed (any thread). */
   private final AtomicBoolean outboxOverflowed = new AtomicBoolean();
   private final PeerStats stats = new PeerStats();
+  private final SendFailures sendFailures;
   private final PeerStream stream;
   private final CatchUpPlanner planner;
   private final InboundDispatcher inbound;
@@ -72,8 +74,9 @@ public final class PeerConnection implements StreamHandler {
     this.address = address;
     this.serial = new SerialExecutor(host.pool());
     this.applySerial = new SerialExecutor(host.pool());
+    this.sendFailures = new SendFailures(host.sendRetryInitialDelay(), host.sendRetryMaxDelay());
     this.stream = new PeerStream(host, serial, stats, this::fail);
-    this.planner = new CatchUpPlanner(host, outbox, stats, serial, this::fail);
+    this.planner = new CatchUpPlanner(host, outbox, stats, serial, this::fail, sendFailures);
     this.stream.source(planner);
     this.planner.drainWith(stream::drain);
     this.inbound = new InboundDispatcher(this, host, serial, applySerial, stream, planner, stats);
@@ -266,9 +269,23 @@ public final class PeerConnection implements StreamHandler {
     });
   }
 
-  /** Queues a committed change for this peer. Never blocks on the network. */
+  /**
+   * Queues a committed change for this peer. Never blocks on the network, never throws: if the
+   * send policies cannot decide it (they throw), the change is held for a catch-up instead
+   * ({@link #notOffered}).
+   */
   public void offer(Outgoing change) {
-    if (state == State.CLOSED || host.sendDenied(peerName, change)) {
+    if (state == State.CLOSED) {
+      return;
+    }
+    try {
+      if (host.sendDenied(peerName, change)) {
+        return;
+      }
+    } catch (RuntimeException e) {
+      Change wire = change.change();
+      notOffered(wire.getOwner(), wire.getEphemeral() ? -1 : wire.getSerial(), "decide the send policies of",
+          change.key(), e);
       return;
     }
     outbox.offer(change);
@@ -279,6 +296,29 @@ public final class PeerConnection implements StreamHandler {
           .formatted(peerName, host.outboxMaxEntries())));
     }
     stream.requestDrain();
+  }
+
+  /**
+   * A committed change of {@code owner} with {@code changeSerial} could not be offered to this peer
+   * (its policy threw, or it could not be made): the peer's position of the owner stays below
+   * it, and after a backoff the owner's objects from there are read again from the database (a
+   * catch-up on this stream, decided by the policies again). The failure is logged once per peer
+   * and kind a minute. An ephemeral change ({@code changeSerial} -1) lives in memory only: it is
+   * logged and not sent. Any thread (the committing one included), before the serial counts as
+   * finished. Never blocks, never throws.
+   */
+  public void notOffered(String owner, long changeSerial, String where, String what, Throwable cause) {
+    sendFailures.failed(host.nodeName(), String.valueOf(peerName), where, what, cause);
+    if (changeSerial < 0 || state == State.CLOSED || !outbox.hold(owner, changeSerial)) {
+      return; // ephemeral, or a retry of the owner is scheduled already (from the lowest held serial)
+    }
+    host.scheduler().schedule(() -> serial.execute(() -> {
+      long from = outbox.release(owner);
+      if (state == State.STREAMING && from != Long.MAX_VALUE) {
+        planner.catchUpFrom(owner, from - 1);
+        stream.drain();
+      }
+    }), sendFailures.nextDelayMillis(), TimeUnit.MILLISECONDS);
   }
 
   /** Completes when everything offered so far (and the catch-up) has been answered by the peer. */

@@ -54,6 +54,19 @@ public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
 
   Duration heartbeatTimeout();
 
+  /**
+   * The first delay before a change that could not be decided or offered for a peer (its send
+   * policy threw) is read again from the database; it doubles with each failure up to
+   * {@link #sendRetryMaxDelay}.
+   */
+  default Duration sendRetryInitialDelay() {
+    return Duration.ofMillis(100);
+  }
+
+  default Duration sendRetryMaxDelay() {
+    return Duration.ofSeconds(30);
+  }
+
   /** The shared pool under the per-peer serial executors. */
   Executor pool();
 
