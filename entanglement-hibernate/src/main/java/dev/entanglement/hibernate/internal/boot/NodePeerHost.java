@@ -6,6 +6,7 @@ import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.hibernate.internal.model.DecodeException;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.model.Values;
+import dev.entanglement.hibernate.internal.peer.ParkedAtPeer;
 import dev.entanglement.hibernate.internal.peer.PeerConnection;
 import dev.entanglement.hibernate.internal.peer.PeerHost;
 import dev.entanglement.hibernate.internal.transport.PeerAddress;
@@ -170,6 +171,18 @@ final class NodePeerHost implements PeerHost {
   @Override
   public void acknowledged(String peer, String owner, long serial) {
     node.ledger.acknowledged(peer, owner, serial);
+  }
+
+  @Override
+  public ParkedAtPeer parkedAt(String peer) {
+    return node.peers.parkedAt(peer);
+  }
+
+  @Override
+  public Outgoing resendable(Change change) {
+    EntangledType type = node.model.byName(change.getEntity());
+    String key = type == null ? null : objectKey(change);
+    return key == null ? null : new Outgoing(key, type.priority(), type.coalesce(), change);
   }
 
   @Override

@@ -18,6 +18,7 @@ import java.util.ArrayDeque;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.jboss.logging.Logger;
@@ -224,12 +225,22 @@ final class InboundDispatcher {
 
   private void onAck(String peer, Ack ack) {
     stream.grant(1);
+    List<Change> sent = planner.positions().changesOf(ack.getRequestId());
     Map<String, Long> positions = planner.positions().acknowledged(ack.getRequestId());
     if (positions == null) {
       unknownAcks.warn(String.valueOf(peer), "Peer '%s' acknowledged unknown request %d".formatted(peer, ack.getRequestId()));
       return;
     }
+    ParkedAtPeer parked = connection.parkedAtPeer();
+    boolean tracking = !parked.isEmpty();
     for (Outcome outcome : ack.getOutcomesList()) {
+      if ((tracking || outcome.getStatus() == OutcomeStatus.REJECTED) && outcome.getIndex() < sent.size()) {
+        Change change = sent.get(outcome.getIndex());
+        String key = host.objectKey(change);
+        if (key != null) {
+          parked.answered(key, change, outcome); // what caughtUp reports as parked at the peer
+        }
+      }
       if (outcome.getStatus() == OutcomeStatus.REJECTED) {
         stats.rejectedByPeer(outcome.getReason());
         host.rejected(peer, false, outcome.getReason());

@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.peer;
 
+import dev.entanglement.hibernate.CatchUpReport;
 import dev.entanglement.hibernate.PeerIdentity;
 import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.hibernate.internal.core.SerialExecutor;
@@ -13,6 +14,7 @@ import io.grpc.Status;
 import io.grpc.stub.CallStreamObserver;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -321,18 +323,67 @@ public final class PeerConnection implements StreamHandler {
     }), sendFailures.nextDelayMillis(), TimeUnit.MILLISECONDS);
   }
 
-  /** Completes when everything offered so far (and the catch-up) has been answered by the peer. */
-  public CompletableFuture<Void> caughtUp() {
-    CompletableFuture<Void> result = new CompletableFuture<>();
+  /**
+   * Completes when everything offered so far (and the catch-up) has been answered by the peer,
+   * with what the peer holds parked of it. The changes the peer answered as parked before are
+   * sent once more first (the peer answers those it applied since, on its own retry, as already
+   * current), so the report says what is parked there now.
+   */
+  public CompletableFuture<CatchUpReport> caughtUp() {
+    CompletableFuture<CatchUpReport> result = new CompletableFuture<>();
     serial.execute(() -> {
       if (state == State.CLOSED) {
         result.completeExceptionally(new IllegalStateException("the connection with peer '" + peerName + "' is closed"));
         return;
       }
-      planner.awaitCaughtUp(result);
-      planner.checkCaughtUp(stream.nothingUrgent());
+      answered().whenComplete((done, failed) -> {
+        if (failed != null) {
+          result.completeExceptionally(failed);
+          return;
+        }
+        ParkedAtPeer parked = parkedAtPeer();
+        List<Change> toCheck = parked.toCheck();
+        if (toCheck.isEmpty()) {
+          result.complete(parked.report(peerName));
+          return;
+        }
+        // off the serial executor: the send policies are asked again (they may read the database)
+        host.pool().execute(() -> {
+          for (Change change : toCheck) {
+            Outgoing again = host.resendable(change);
+            if (again != null) {
+              offer(again);
+            }
+          }
+          serial.execute(() -> answered().whenComplete((checked, error) -> {
+            if (error != null) {
+              result.completeExceptionally(error);
+            } else {
+              result.complete(parked.report(peerName));
+            }
+          }));
+        });
+      });
     });
     return result;
+  }
+
+  /** Completes (on the serial executor) once nothing is waiting, in flight or held for the peer. Serial. */
+  private CompletableFuture<Void> answered() {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    if (state == State.CLOSED) {
+      done.completeExceptionally(new IllegalStateException("the connection with peer '" + peerName + "' is closed"));
+      return done;
+    }
+    planner.awaitCaughtUp(done);
+    planner.checkCaughtUp(stream.nothingUrgent());
+    return done;
+  }
+
+  /** What the peer answered as parked (kept per peer name across its streams). Any thread. */
+  ParkedAtPeer parkedAtPeer() {
+    String peer = peerName;
+    return peer == null ? new ParkedAtPeer() : host.parkedAt(peer);
   }
 
   /**

@@ -141,6 +141,19 @@ public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
   /** The outcome of a request this node sent or passed on. Never blocks. */
   void onRequestOutcome(String peer, RequestOutcome outcome);
 
+  /**
+   * What the peer answered as parked, kept per peer name across its streams (for
+   * {@code caughtUp}); the default keeps it per stream.
+   */
+  default ParkedAtPeer parkedAt(String peer) {
+    return new ParkedAtPeer();
+  }
+
+  /** A change sent before, to send again (its key, priority and coalescing), or null if its type is unknown here. */
+  default Outgoing resendable(Change change) {
+    return null;
+  }
+
   /** Whether the policies deny sending this change to the peer (it is then never on the wire). */
   default boolean sendDenied(String peer, Outgoing change) {
     return false;
