@@ -184,6 +184,11 @@ final class CatchUpPlanner implements PeerStream.Source {
     queue(new CatchUp(owner, after, false, false, 0));
   }
 
+  /** Sends changes the peer answered as parked once more, ahead of the outbox (for caughtUp's report). */
+  void recheck(List<Change> changes) {
+    markers.add(Envelope.newBuilder().setChanges(positions.recheck(changes)).build());
+  }
+
   /** Registers a resynchronization this node asks for; returns its id for the request. */
   long awaitResync(CompletableFuture<Void> done) {
     long id = ++nextResyncId;

@@ -101,10 +101,12 @@ final class InboundDispatcher {
             serial.execute(() -> connection.fail(Status.UNAVAILABLE, e.getMessage()));
             return;
           }
-          stats.answered(ack);
-          for (Outcome outcome : ack.getOutcomesList()) {
-            if (outcome.getStatus() == OutcomeStatus.REJECTED) {
-              host.rejected(peer, true, outcome.getReason());
+          if (!batch.getRecheck()) { // a recheck's rejections were counted when first answered
+            stats.answered(ack);
+            for (Outcome outcome : ack.getOutcomesList()) {
+              if (outcome.getStatus() == OutcomeStatus.REJECTED) {
+                host.rejected(peer, true, outcome.getReason());
+              }
             }
           }
           serial.execute(() -> answered(Envelope.newBuilder().setAck(ack).build()));
@@ -226,6 +228,7 @@ final class InboundDispatcher {
   private void onAck(String peer, Ack ack) {
     stream.grant(1);
     List<Change> sent = planner.positions().changesOf(ack.getRequestId());
+    boolean recheck = planner.positions().wasRecheck(ack.getRequestId());
     Map<String, Long> positions = planner.positions().acknowledged(ack.getRequestId());
     if (positions == null) {
       unknownAcks.warn(String.valueOf(peer), "Peer '%s' acknowledged unknown request %d".formatted(peer, ack.getRequestId()));
@@ -240,6 +243,9 @@ final class InboundDispatcher {
         if (key != null) {
           parked.answered(key, change, outcome); // what caughtUp reports as parked at the peer
         }
+      }
+      if (recheck) {
+        continue; // counted (and logged) when first answered
       }
       if (outcome.getStatus() == OutcomeStatus.REJECTED) {
         stats.rejectedByPeer(outcome.getReason());

@@ -14,6 +14,7 @@ import io.grpc.Status;
 import io.grpc.stub.CallStreamObserver;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -349,19 +350,34 @@ public final class PeerConnection implements StreamHandler {
         }
         // off the serial executor: the send policies are asked again (they may read the database)
         host.pool().execute(() -> {
+          List<Change> allowed = new ArrayList<>(toCheck.size());
           for (Change change : toCheck) {
             Outgoing again = host.resendable(change);
-            if (again != null) {
-              offer(again);
+            try {
+              if (again != null && !host.sendDenied(peerName, again)) {
+                allowed.add(change);
+              }
+            } catch (RuntimeException e) {
+              // not checked this time: still reported as parked
             }
           }
-          serial.execute(() -> answered().whenComplete((checked, error) -> {
-            if (error != null) {
-              result.completeExceptionally(error);
-            } else {
-              result.complete(parked.report(peerName));
+          serial.execute(() -> {
+            if (state != State.STREAMING) {
+              result.completeExceptionally(new IllegalStateException("the connection with peer '" + peerName + "' ended"));
+              return;
             }
-          }));
+            if (!allowed.isEmpty()) {
+              planner.recheck(allowed); // answered as usual, not counted again
+              stream.drain();
+            }
+            answered().whenComplete((checked, error) -> {
+              if (error != null) {
+                result.completeExceptionally(error);
+              } else {
+                result.complete(parked.report(peerName));
+              }
+            });
+          });
         });
       });
     });
