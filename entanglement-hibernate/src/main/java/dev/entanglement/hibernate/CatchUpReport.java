@@ -9,9 +9,11 @@ import java.util.List;
  * holds, an entity type the peer does not have yet). Empty when the peer holds everything.
  * Immutable.
  *
- * <p>It covers what this node sent the peer since this node started, as the peer answered it;
- * a change the peer applied later on its own retry is checked again (sent once more, which the
- * peer answers already current) before the report is made, so it is not listed.
+ * <p>It covers what this node sent the peer since this node started, as the peer answered it.
+ * Before the report is made, each parked change that is still this node's current state of its
+ * object is sent once more (the peer answers already current if it applied it since, on its own
+ * retry); one whose object has a newer state here is no longer listed (that state goes to the
+ * peer as usual, and is reported if the peer parks it in turn).
  *
  * @param peer the peer's node name
  * @param parkedCount how many changes sent from here the peer holds parked (at least this many

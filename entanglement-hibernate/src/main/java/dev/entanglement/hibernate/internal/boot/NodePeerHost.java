@@ -6,6 +6,7 @@ import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.hibernate.internal.model.DecodeException;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.model.Values;
+import dev.entanglement.hibernate.internal.store.Bookkeeping;
 import dev.entanglement.hibernate.internal.peer.ParkedAtPeer;
 import dev.entanglement.hibernate.internal.peer.PeerConnection;
 import dev.entanglement.hibernate.internal.peer.PeerHost;
@@ -15,6 +16,7 @@ import dev.entanglement.hibernate.internal.transport.Transports;
 import dev.entanglement.proto.v1.Ack;
 import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.ChangeBatch;
+import dev.entanglement.proto.v1.Operation;
 import dev.entanglement.proto.v1.OwnerPosition;
 import dev.entanglement.proto.v1.OwnerRemoved;
 import dev.entanglement.proto.v1.RejectReason;
@@ -182,7 +184,13 @@ final class NodePeerHost implements PeerHost {
   public Outgoing resendable(Change change) {
     EntangledType type = node.model.byName(change.getEntity());
     String key = type == null ? null : objectKey(change);
-    return key == null ? null : new Outgoing(key, type.priority(), type.coalesce(), change);
+    if (key == null) {
+      return null;
+    }
+    Bookkeeping.ObjectRow row = node.reads.row(key);
+    boolean current = row != null && row.serial() == change.getSerial() && row.owner().equals(change.getOwner())
+        && row.epoch() == change.getEpoch() && row.deleted() == (change.getOperation() == Operation.DELETE);
+    return current ? new Outgoing(key, type.priority(), type.coalesce(), change) : null;
   }
 
   @Override

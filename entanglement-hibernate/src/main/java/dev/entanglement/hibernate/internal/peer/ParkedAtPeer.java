@@ -59,6 +59,14 @@ public final class ParkedAtPeer {
     return parked.isEmpty() && untracked == 0;
   }
 
+  /** This node holds a newer state of the object than the parked one: the parked answer says nothing any more. */
+  synchronized void superseded(String key, Change change) {
+    Entry known = parked.get(key);
+    if (known != null && known.change().equals(change)) {
+      parked.remove(key);
+    }
+  }
+
   /** The parked changes, to send once more: the peer answers those it applied since as already current. */
   synchronized List<Change> toCheck() {
     List<Change> changes = new ArrayList<>(parked.size());

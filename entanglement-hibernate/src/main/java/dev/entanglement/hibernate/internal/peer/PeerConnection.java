@@ -352,9 +352,16 @@ public final class PeerConnection implements StreamHandler {
         host.pool().execute(() -> {
           List<Change> allowed = new ArrayList<>(toCheck.size());
           for (Change change : toCheck) {
-            Outgoing again = host.resendable(change);
             try {
-              if (again != null && !host.sendDenied(peerName, again)) {
+              // only this node's current state is sent again: an older one could bring back
+              // what was deleted since (its tombstone may be compacted at the peer)
+              Outgoing again = host.resendable(change);
+              if (again == null) {
+                String key = host.objectKey(change);
+                if (key != null) {
+                  parked.superseded(key, change); // a newer state went (or goes) the usual way
+                }
+              } else if (!host.sendDenied(peerName, again)) {
                 allowed.add(change);
               }
             } catch (RuntimeException e) {

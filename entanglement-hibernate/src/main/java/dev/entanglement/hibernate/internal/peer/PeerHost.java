@@ -149,7 +149,12 @@ public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
     return new ParkedAtPeer();
   }
 
-  /** A change sent before, to send again (its key, priority and coalescing), or null if its type is unknown here. */
+  /**
+   * A change sent before, to send again (its key, priority and coalescing) if it is still this
+   * node's current state of its object (so sending it again is what a catch-up would do, and can
+   * never bring back an older state); null if a newer state (or none) is stored here now.
+   * Blocking (reads the database); throws if it cannot tell.
+   */
   default Outgoing resendable(Change change) {
     return null;
   }
