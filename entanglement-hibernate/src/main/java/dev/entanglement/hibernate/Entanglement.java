@@ -88,11 +88,14 @@ public interface Entanglement {
   /**
    * Completes when everything this node had to send the peer so far (its own committed changes
    * and ephemeral objects, the changes it relays, the peer's catch-up) has been answered by the
-   * peer (applied, already current, or rejected): nothing is waiting or in flight on this link.
-   * It covers one link: to know a change reached a node two hops away, wait on each hop in turn.
-   * Fails if the peer is not connected or the connection ends first.
+   * peer (applied, already current, parked or refused): nothing is waiting, in flight or held
+   * back on this link (a change whose send policy threw is held until it could be sent). The
+   * report says what of it the peer holds parked, with the reasons
+   * ({@link CatchUpReport#nothingParked()} when the peer holds everything). It covers one link:
+   * to know a change reached a node two hops away, wait on each hop in turn. Fails if the peer
+   * is not connected or the connection ends first.
    */
-  CompletableFuture<Void> caughtUp(String peerName);
+  CompletableFuture<CatchUpReport> caughtUp(String peerName);
 
   /** The names of the peers with an open, handshaken stream. */
   Set<String> connectedPeers();

@@ -1,5 +1,6 @@
 package dev.entanglement.sample;
 
+import dev.entanglement.hibernate.CatchUpReport;
 import dev.entanglement.hibernate.Entanglement;
 import dev.entanglement.hibernate.EntanglementSettings;
 import dev.entanglement.sample.model.Assignment;
@@ -285,9 +286,17 @@ public final class SampleApp {
   private void awaitCaughtUp() throws Exception {
     for (int round = 0; round < 2; round++) {
       for (List<String> link : links) {
-        entanglement(link.get(0)).caughtUp(link.get(1)).get(Demos.WAIT_SECONDS, TimeUnit.SECONDS);
-        entanglement(link.get(1)).caughtUp(link.get(0)).get(Demos.WAIT_SECONDS, TimeUnit.SECONDS);
+        report(entanglement(link.get(0)).caughtUp(link.get(1)).get(Demos.WAIT_SECONDS, TimeUnit.SECONDS));
+        report(entanglement(link.get(1)).caughtUp(link.get(0)).get(Demos.WAIT_SECONDS, TimeUnit.SECONDS));
       }
+    }
+  }
+
+  /** A peer that parked changes holds less than was sent: say what and why. */
+  private static void report(CatchUpReport caughtUp) {
+    for (CatchUpReport.ParkedChange parked : caughtUp.parked()) {
+      System.out.printf("  %s holds %s#%s parked (%s): %s%n", caughtUp.peer(), parked.entity(), parked.id(),
+          parked.reason(), parked.message());
     }
   }
 

@@ -109,6 +109,19 @@ public final class TestNode implements AutoCloseable {
       return dataSource;
     }
 
+    /**
+     * Makes the node borrow every database connection from a pool of {@code max} connections that
+     * fails at once when empty and records its peak use, and returns it.
+     */
+    public BoundedPool boundedPool(int max) {
+      BoundedPool pool = new BoundedPool((String) settings.remove("jakarta.persistence.jdbc.url"),
+          (String) settings.remove("jakarta.persistence.jdbc.user"), (String) settings.remove("jakarta.persistence.jdbc.password"),
+          max);
+      settings.remove("hibernate.connection.pool_size");
+      settings.put("hibernate.connection.datasource", pool);
+      return pool;
+    }
+
     public EntityManagerFactory buildFactory() {
       HibernatePersistenceConfiguration configuration = new HibernatePersistenceConfiguration(name);
       for (Class<?> entity : entities) {

@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.boot;
 
+import dev.entanglement.hibernate.CatchUpReport;
 import dev.entanglement.hibernate.Entanglement;
 import dev.entanglement.hibernate.EphemeralObjects;
 import dev.entanglement.hibernate.PeerStatus;
@@ -77,7 +78,7 @@ final class EntanglementNode implements Entanglement {
   }
 
   @Override
-  public CompletableFuture<Void> caughtUp(String peerName) {
+  public CompletableFuture<CatchUpReport> caughtUp(String peerName) {
     PeerConnection connection = node.peers.get(peerName);
     // ephemeral objects put so far are offered first (their sends are queued in order)
     return connection == null ? node.peers.notConnected(peerName)

@@ -48,7 +48,12 @@ final class LocalChanges {
     }
   }
 
-  /** Offers committed changes to every connected peer. Never blocks on the network. */
+  /**
+   * Offers committed changes to every connected peer. Never blocks on the network. A change a
+   * peer's policies cannot decide (they throw) is held for that peer: its position stays below
+   * the change, which is read again from the database after a backoff
+   * ({@link PeerConnection#offer}); the other peers get it as usual.
+   */
   void publish(List<Outgoing> changes) {
     for (PeerConnection connection : peers.connected()) {
       for (Outgoing change : changes) {
@@ -57,6 +62,21 @@ final class LocalChanges {
     }
     for (Outgoing change : changes) {
       transitions.get().committed(change.key(), change.change());
+    }
+  }
+
+  /**
+   * Committed changes from {@code lowestSerial} on could not be made or offered: every connected
+   * peer's position of this node stays below it, and each reads them from the database after a
+   * backoff. Called before their serials finish. Never throws.
+   */
+  void notPublished(long lowestSerial, Throwable cause) {
+    if (lowestSerial == Long.MAX_VALUE) {
+      return;
+    }
+    for (PeerConnection connection : peers.connected()) {
+      connection.notOffered(nodeName, lowestSerial, "offer", "the changes of a transaction from serial " + lowestSerial,
+          cause);
     }
   }
 }

@@ -30,4 +30,8 @@ abstract class LocalChangesView {
   public void publish(List<Outgoing> changes) {
     node.localChanges.publish(changes);
   }
+
+  public void notPublished(long lowestSerial, Throwable cause) {
+    node.localChanges.notPublished(lowestSerial, cause);
+  }
 }

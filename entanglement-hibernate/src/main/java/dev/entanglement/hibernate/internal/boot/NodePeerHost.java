@@ -6,6 +6,8 @@ import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.hibernate.internal.model.DecodeException;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.model.Values;
+import dev.entanglement.hibernate.internal.store.Bookkeeping;
+import dev.entanglement.hibernate.internal.peer.ParkedAtPeer;
 import dev.entanglement.hibernate.internal.peer.PeerConnection;
 import dev.entanglement.hibernate.internal.peer.PeerHost;
 import dev.entanglement.hibernate.internal.transport.PeerAddress;
@@ -14,6 +16,7 @@ import dev.entanglement.hibernate.internal.transport.Transports;
 import dev.entanglement.proto.v1.Ack;
 import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.ChangeBatch;
+import dev.entanglement.proto.v1.Operation;
 import dev.entanglement.proto.v1.OwnerPosition;
 import dev.entanglement.proto.v1.OwnerRemoved;
 import dev.entanglement.proto.v1.RejectReason;
@@ -122,6 +125,16 @@ final class NodePeerHost implements PeerHost {
   }
 
   @Override
+  public Duration sendRetryInitialDelay() {
+    return node.config.reconnectInitialDelay(); // the reconnect backoff: a failure after commit is retried alike
+  }
+
+  @Override
+  public Duration sendRetryMaxDelay() {
+    return node.config.reconnectMaxDelay();
+  }
+
+  @Override
   public Executor pool() {
     return node.pool;
   }
@@ -169,6 +182,24 @@ final class NodePeerHost implements PeerHost {
   @Override
   public void acknowledged(String peer, String owner, long serial) {
     node.ledger.acknowledged(peer, owner, serial);
+  }
+
+  @Override
+  public ParkedAtPeer parkedAt(String peer) {
+    return node.peers.parkedAt(peer);
+  }
+
+  @Override
+  public Outgoing resendable(Change change) {
+    EntangledType type = node.model.byName(change.getEntity());
+    String key = type == null ? null : objectKey(change);
+    if (key == null) {
+      return null;
+    }
+    Bookkeeping.ObjectRow row = node.reads.row(key);
+    boolean current = row != null && row.serial() == change.getSerial() && row.owner().equals(change.getOwner())
+        && row.epoch() == change.getEpoch() && row.deleted() == (change.getOperation() == Operation.DELETE);
+    return current ? new Outgoing(key, type.priority(), type.coalesce(), change) : null;
   }
 
   @Override

@@ -19,6 +19,13 @@ public interface CaptureSink {
   /** Offers committed changes to every connected peer. Never blocks on the network. */
   void publish(List<Outgoing> changes);
 
+  /**
+   * The committed changes of a transaction could not be offered to the peers (making them
+   * failed): the peers' positions of this node stay below {@code lowestSerial}, and they read the
+   * changes from the database after a backoff. Never throws.
+   */
+  default void notPublished(long lowestSerial, Throwable cause) {}
+
   /** Which objects other nodes own. */
   dev.entanglement.hibernate.internal.ownership.Ownership ownership();
 

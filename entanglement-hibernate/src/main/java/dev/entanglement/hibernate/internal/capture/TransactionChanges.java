@@ -198,8 +198,11 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
       }
       sink.publish(outgoing);
     } catch (RuntimeException e) {
-      LOG.errorf(e, "Entanglement could not offer %d committed changes to its peers", changes.size());
+      LOG.errorf(e, "Entanglement could not offer %d committed changes to its peers; they read them from the "
+          + "database after a backoff", changes.size());
       sink.captureFailed(changes.size() + " objects", e);
+      // before the serials finish: no peer's position may pass what it did not get
+      sink.notPublished(serials.stream().mapToLong(Long::longValue).min().orElse(Long.MAX_VALUE), e);
     }
   }
 }

@@ -23,6 +23,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import dev.entanglement.hibernate.internal.core.SerialExecutor;
 import org.jboss.logging.Logger;
 
 /**
@@ -34,7 +35,9 @@ import org.jboss.logging.Logger;
  * completes only once this node's own copy has reached the owner's resulting state.
  *
  * <h2>Concurrency</h2>
- * All state is guarded by {@code lock}; futures are completed outside it, on the pool.
+ * All state is guarded by {@code lock}; futures are completed outside it, on {@code settling}, a
+ * serial executor over the pool: settling reads the database (this node's copy), and one read at
+ * a time keeps the plugin's use of the connection pool bounded however many requests complete.
  */
 public final class Forwarder {
   private static final Logger LOG = Logger.getLogger(Forwarder.class);
@@ -79,6 +82,7 @@ public final class Forwarder {
   private record Hop(String fromPeer, long theirId, String toPeer) {}
 
   private final Host host;
+  private final SerialExecutor settling;
   private final Object lock = new Object();
   @GuardedBy("lock")
   private long nextId;
@@ -99,6 +103,7 @@ public final class Forwarder {
 
   public Forwarder(Host host) {
     this.host = host;
+    this.settling = new SerialExecutor(host.pool());
   }
 
   /** Sends (or queues) a request of this node; the future completes with the owner's result. */
@@ -249,8 +254,16 @@ public final class Forwarder {
       p.doneSerial = serial;
       waitingForCopy.computeIfAbsent(p.request.key(), k -> new ArrayList<>()).add(p);
     }
-    host.pool().execute(() -> {
-      if (host.heldSerial(p.request.key()) >= serial) {
+    settling.execute(() -> {
+      long held;
+      try {
+        held = host.heldSerial(p.request.key());
+      } catch (RuntimeException e) {
+        // settled when the copy arrives (applied) or at the timeout, with what this node holds then
+        LOG.debugf("Could not read this node's copy of %s: %s", p.request.key(), e);
+        return;
+      }
+      if (held >= serial) {
         settle(p);
       }
     });
@@ -275,7 +288,7 @@ public final class Forwarder {
       }
     }
     if (!done.isEmpty()) {
-      host.pool().execute(() -> done.forEach(this::settle));
+      settling.execute(() -> done.forEach(this::settle));
     }
   }
 
@@ -332,7 +345,7 @@ public final class Forwarder {
       // the owner applied it but its result has not reached this node in time: settle with
       // what this node holds now rather than fail a request that succeeded
       LOG.debugf("The result of the request for %s has not arrived yet; completing with the local copy", p.request.key());
-      host.pool().execute(() -> settle(p));
+      settling.execute(() -> settle(p));
       return;
     }
     fail(p, new UpdateRequestException.OwnerUnreachable(p.request.owner(), (p.via == null

@@ -23,6 +23,7 @@ import org.hibernate.Transaction;
 import org.hibernate.engine.spi.SessionFactoryImplementor;
 import org.hibernate.engine.spi.SharedSessionContractImplementor;
 import org.hibernate.persister.entity.EntityPersister;
+import dev.entanglement.hibernate.internal.store.SqlErrors;
 import org.jboss.logging.Logger;
 
 /**
@@ -65,8 +66,53 @@ public final class RequestExecutor {
     this.host = host;
   }
 
-  /** Decides a request; the outcome's request id is left for the caller to set. Never throws. */
+  /** Tries of a decision whose database fails transiently (pool empty, connection lost), about 5 s in all. */
+  private static final int MAX_TRIES = 10;
+
+  /** A transient database failure while deciding: the decision is tried again. */
+  private static final class TransientFailure extends RuntimeException {
+    TransientFailure(Throwable cause) {
+      super(cause);
+    }
+  }
+
+  /**
+   * Decides a request; the outcome's request id is left for the caller to set. Never throws. A
+   * transient database failure (the pool is empty, the connection was lost, a deadlock) is tried
+   * again with backoff (50 ms doubling to 1 s, {@value #MAX_TRIES} tries) before the request is
+   * refused with {@code INTERNAL}: a busy pool must not turn a request into a refusal, nor lose it.
+   */
   public RequestOutcome execute(String peer, UpdateRequest request) {
+    long backoffMillis = 50;
+    for (int tries = 1; ; tries++) {
+      try {
+        return decide(peer, request);
+      } catch (RuntimeException e) {
+        Throwable cause = e instanceof TransientFailure ? e.getCause() : e;
+        if (!(e instanceof TransientFailure) && !SqlErrors.isTransient(e)) {
+          LOG.errorf(e, "Could not decide a request for %s#%s", request.getEntity(), Values.shortText(request.getId()));
+          return refused(RejectReason.INTERNAL, "internal error at the owner '%s': %s".formatted(host.nodeName(), e));
+        }
+        if (tries == MAX_TRIES) {
+          LOG.warnf("Node '%s' refuses a request for %s#%s: its database kept failing for %d tries (%s)", host.nodeName(),
+              request.getEntity(), Values.shortText(request.getId()), tries, cause);
+          return refused(RejectReason.INTERNAL, "the owner '%s' could not reach its database: %s".formatted(host.nodeName(),
+              cause));
+        }
+        LOG.debugf("Node '%s' tries a request for %s#%s again in %d ms: %s", host.nodeName(), request.getEntity(),
+            Values.shortText(request.getId()), backoffMillis, cause);
+        try {
+          Thread.sleep(backoffMillis); // the decisions are serial: the next ones wait, as they would for the database
+        } catch (InterruptedException interrupted) {
+          Thread.currentThread().interrupt();
+          return refused(RejectReason.INTERNAL, "the owner '%s' is shutting down".formatted(host.nodeName()));
+        }
+        backoffMillis = Math.min(backoffMillis * 2, 1000);
+      }
+    }
+  }
+
+  private RequestOutcome decide(String peer, UpdateRequest request) {
     String self = host.nodeName();
     EntangledType type = model.byName(request.getEntity());
     if (type == null) {
@@ -180,7 +226,10 @@ public final class RequestExecutor {
         return refused(e.reason(), e.getMessage());
       } catch (RuntimeException | SQLException e) {
         rollback(tx);
-        String message = dev.entanglement.hibernate.internal.store.SqlErrors.message(e);
+        if (SqlErrors.isTransient(e)) {
+          throw new TransientFailure(e);
+        }
+        String message = SqlErrors.message(e);
         if (message == null) {
           LOG.errorf(e, "Could not decide a request for %s", key);
           return refused(RejectReason.INTERNAL, "internal error at the owner '%s': %s".formatted(self, e));

@@ -50,6 +50,7 @@ final class CatchUpPlanner implements PeerStream.Source {
   private final SerialExecutor serial;
   private final BiConsumer<Status, String> fail;
   private final PositionTracker positions;
+  private final SendFailures sendFailures;
   private final ArrayDeque<CatchUp> queued = new ArrayDeque<>();
   private final ArrayDeque<Envelope> markers = new ArrayDeque<>();
   private final List<CompletableFuture<Void>> caughtUpWaiters = new ArrayList<>();
@@ -61,8 +62,9 @@ final class CatchUpPlanner implements PeerStream.Source {
   private Runnable drain = () -> {};
 
   CatchUpPlanner(PeerHost host, PeerOutbox outbox, PeerStats stats, SerialExecutor serial,
-      BiConsumer<Status, String> fail) {
+      BiConsumer<Status, String> fail, SendFailures sendFailures) {
     this.host = host;
+    this.sendFailures = sendFailures;
     this.outbox = outbox;
     this.stats = stats;
     this.serial = serial;
@@ -194,6 +196,27 @@ final class CatchUpPlanner implements PeerStream.Source {
   /** A resynchronization this node asked for, and who waits for its report. */
   private record ResyncWaiter(ResyncMode mode, CompletableFuture<ResyncReport> done) {}
 
+  /**
+   * A change of the owner after {@code after} could not be offered (its policy threw): reads the
+   * owner's objects from there again, unless a catch-up that will read them is running or queued.
+   */
+  void catchUpFrom(String owner, long after) {
+    if (running != null && running.owner.equals(owner) && !running.readAll && running.cursor <= after) {
+      return;
+    }
+    for (CatchUp waiting : queued) {
+      if (waiting.owner.equals(owner) && waiting.cursor <= after) {
+        return;
+      }
+    }
+    queue(new CatchUp(owner, after, false, false, 0));
+  }
+
+  /** Sends changes the peer answered as parked once more, ahead of the outbox (for caughtUp's report). */
+  void recheck(List<Change> changes) {
+    markers.add(Envelope.newBuilder().setChanges(positions.recheck(changes)).build());
+  }
+
   /** Registers a resynchronization this node asks for; returns its id for the request. */
   long awaitResync(ResyncMode mode, CompletableFuture<ResyncReport> done) {
     long id = ++nextResyncId;
@@ -216,7 +239,7 @@ final class CatchUpPlanner implements PeerStream.Source {
   /** Completes the caught-up waiters once nothing is left to send or to be acknowledged. */
   void checkCaughtUp(boolean nothingUrgent) {
     if (!caughtUpWaiters.isEmpty() && nothingUrgent && positions.nothingInFlight() && outbox.size() == 0
-        && running == null && markers.isEmpty()) {
+        && !outbox.holding() && running == null && markers.isEmpty()) {
       caughtUpWaiters.forEach(f -> f.complete(null));
       caughtUpWaiters.clear();
     }
@@ -348,20 +371,43 @@ final class CatchUpPlanner implements PeerStream.Source {
       }
       // policies decide here, off the serial executor (an object-level policy may read the database)
       List<Outgoing> allowed = new ArrayList<>(chunk.changes().size());
+      Outgoing undecided = null;
+      int decided = 0;
       for (Outgoing change : chunk.changes()) {
-        if (!host.sendDenied(peer, change)) {
-          allowed.add(change);
+        try {
+          if (!host.sendDenied(peer, change)) {
+            allowed.add(change);
+          }
+        } catch (RuntimeException e) {
+          // the chunk is in serial order: what follows waits, and the cursor stays below it
+          undecided = change;
+          sendFailures.failed(host.nodeName(), peer, "decide the send policies of", change.key(), e);
+          break;
         }
+        decided++;
       }
+      Outgoing failed = undecided;
+      int read = decided;
       serial.execute(() -> {
         for (Outgoing change : allowed) {
           outbox.offer(change);
         }
-        stats.catchUpRead(chunk.changes().size());
-        reading.objectsRead += chunk.changes().size();
-        reading.cursor = Math.max(reading.cursor, chunk.lastSerial());
-        reading.readAll = chunk.complete();
-        reading.reading = false;
+        stats.catchUpRead(read);
+        reading.objectsRead += read;
+        if (failed == null) {
+          sendFailures.succeeded();
+          reading.cursor = Math.max(reading.cursor, chunk.lastSerial());
+          reading.readAll = chunk.complete();
+          reading.reading = false;
+        } else {
+          // read again from the change that could not be decided, after a backoff (reading stays
+          // set meanwhile, so the drain does not ask again at once)
+          reading.cursor = Math.max(reading.cursor, failed.change().getSerial() - 1);
+          host.scheduler().schedule(() -> serial.execute(() -> {
+            reading.reading = false;
+            drain.run();
+          }), sendFailures.nextDelayMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        }
         drain.run();
       });
     });

@@ -117,12 +117,14 @@ final class InboundDispatcher {
             serial.execute(() -> connection.fail(Status.UNAVAILABLE, e.getMessage()));
             return;
           }
-          stats.answered(ack);
-          for (Outcome outcome : ack.getOutcomesList()) {
-            if (outcome.getStatus() == OutcomeStatus.REJECTED) {
-              host.rejected(peer, true, outcome.getReason());
-            } else if (outcome.getRepaired()) {
-              countRepair(batch.getChanges(outcome.getIndex()).getOwner(), outcome.getMessage());
+          if (!batch.getRecheck()) { // a recheck's rejections were counted when first answered
+            stats.answered(ack);
+            for (Outcome outcome : ack.getOutcomesList()) {
+              if (outcome.getStatus() == OutcomeStatus.REJECTED) {
+                host.rejected(peer, true, outcome.getReason());
+              } else if (outcome.getRepaired()) {
+                countRepair(batch.getChanges(outcome.getIndex()).getOwner(), outcome.getMessage());
+              }
             }
           }
           serial.execute(() -> answered(Envelope.newBuilder().setAck(ack).build()));
@@ -270,12 +272,26 @@ final class InboundDispatcher {
 
   private void onAck(String peer, Ack ack) {
     stream.grant(1);
+    List<Change> sent = planner.positions().changesOf(ack.getRequestId());
+    boolean recheck = planner.positions().wasRecheck(ack.getRequestId());
     Map<String, Long> positions = planner.positions().acknowledged(ack.getRequestId());
     if (positions == null) {
       unknownAcks.warn(String.valueOf(peer), "Peer '%s' acknowledged unknown request %d".formatted(peer, ack.getRequestId()));
       return;
     }
+    ParkedAtPeer parked = connection.parkedAtPeer();
+    boolean tracking = !parked.isEmpty();
     for (Outcome outcome : ack.getOutcomesList()) {
+      if ((tracking || outcome.getStatus() == OutcomeStatus.REJECTED) && outcome.getIndex() < sent.size()) {
+        Change change = sent.get(outcome.getIndex());
+        String key = host.objectKey(change);
+        if (key != null) {
+          parked.answered(key, change, outcome); // what caughtUp reports as parked at the peer
+        }
+      }
+      if (recheck) {
+        continue; // counted (and logged) when first answered
+      }
       if (outcome.getStatus() == OutcomeStatus.REJECTED) {
         stats.rejectedByPeer(outcome.getReason());
         host.rejected(peer, false, outcome.getReason());

@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.peer;
 
+import dev.entanglement.hibernate.CatchUpReport;
 import dev.entanglement.hibernate.PeerIdentity;
 import dev.entanglement.hibernate.ResyncMode;
 import dev.entanglement.hibernate.ResyncReport;
@@ -7,6 +8,7 @@ import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.hibernate.internal.core.SerialExecutor;
 import dev.entanglement.hibernate.internal.transport.QuietLog;
 import dev.entanglement.hibernate.internal.transport.StreamHandler;
+import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.Envelope;
 import dev.entanglement.proto.v1.Hello;
 import dev.entanglement.proto.v1.ResyncRequest;
@@ -14,6 +16,8 @@ import io.grpc.Status;
 import io.grpc.stub.CallStreamObserver;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -53,6 +57,7 @@ public final class PeerConnection implements StreamHandler {
   /** Set once the outbox went past its bound: the stream is being closed (any thread). */
   private final AtomicBoolean outboxOverflowed = new AtomicBoolean();
   private final PeerStats stats = new PeerStats();
+  private final SendFailures sendFailures;
   private final PeerStream stream;
   private final CatchUpPlanner planner;
   private final InboundDispatcher inbound;
@@ -74,8 +79,9 @@ public final class PeerConnection implements StreamHandler {
     this.address = address;
     this.serial = new SerialExecutor(host.pool());
     this.applySerial = new SerialExecutor(host.pool());
+    this.sendFailures = new SendFailures(host.sendRetryInitialDelay(), host.sendRetryMaxDelay());
     this.stream = new PeerStream(host, serial, stats, this::fail);
-    this.planner = new CatchUpPlanner(host, outbox, stats, serial, this::fail);
+    this.planner = new CatchUpPlanner(host, outbox, stats, serial, this::fail, sendFailures);
     this.stream.source(planner);
     this.stream.waiting(outbox::size);
     this.planner.drainWith(stream::drain);
@@ -298,9 +304,23 @@ public final class PeerConnection implements StreamHandler {
     });
   }
 
-  /** Queues a committed change for this peer. Never blocks on the network. */
+  /**
+   * Queues a committed change for this peer. Never blocks on the network, never throws: if the
+   * send policies cannot decide it (they throw), the change is held for a catch-up instead
+   * ({@link #notOffered}).
+   */
   public void offer(Outgoing change) {
-    if (state == State.CLOSED || host.sendDenied(peerName, change)) {
+    if (state == State.CLOSED) {
+      return;
+    }
+    try {
+      if (host.sendDenied(peerName, change)) {
+        return;
+      }
+    } catch (RuntimeException e) {
+      Change wire = change.change();
+      notOffered(wire.getOwner(), wire.getEphemeral() ? -1 : wire.getSerial(), "decide the send policies of",
+          change.key(), e);
       return;
     }
     outbox.offer(change);
@@ -313,18 +333,112 @@ public final class PeerConnection implements StreamHandler {
     stream.requestDrain();
   }
 
-  /** Completes when everything offered so far (and the catch-up) has been answered by the peer. */
-  public CompletableFuture<Void> caughtUp() {
-    CompletableFuture<Void> result = new CompletableFuture<>();
+  /**
+   * A committed change of {@code owner} with {@code changeSerial} could not be offered to this peer
+   * (its policy threw, or it could not be made): the peer's position of the owner stays below
+   * it, and after a backoff the owner's objects from there are read again from the database (a
+   * catch-up on this stream, decided by the policies again). The failure is logged once per peer
+   * and kind a minute. An ephemeral change ({@code changeSerial} -1) lives in memory only: it is
+   * logged and not sent. Any thread (the committing one included), before the serial counts as
+   * finished. Never blocks, never throws.
+   */
+  public void notOffered(String owner, long changeSerial, String where, String what, Throwable cause) {
+    sendFailures.failed(host.nodeName(), String.valueOf(peerName), where, what, cause);
+    if (changeSerial < 0 || state == State.CLOSED || !outbox.hold(owner, changeSerial)) {
+      return; // ephemeral, or a retry of the owner is scheduled already (from the lowest held serial)
+    }
+    host.scheduler().schedule(() -> serial.execute(() -> {
+      long from = outbox.release(owner);
+      if (state == State.STREAMING && from != Long.MAX_VALUE) {
+        planner.catchUpFrom(owner, from - 1);
+        stream.drain();
+      }
+    }), sendFailures.nextDelayMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * Completes when everything offered so far (and the catch-up) has been answered by the peer,
+   * with what the peer holds parked of it. The changes the peer answered as parked before are
+   * sent once more first (the peer answers those it applied since, on its own retry, as already
+   * current), so the report says what is parked there now.
+   */
+  public CompletableFuture<CatchUpReport> caughtUp() {
+    CompletableFuture<CatchUpReport> result = new CompletableFuture<>();
     serial.execute(() -> {
       if (state == State.CLOSED) {
         result.completeExceptionally(new IllegalStateException("the connection with peer '" + peerName + "' is closed"));
         return;
       }
-      planner.awaitCaughtUp(result);
-      planner.checkCaughtUp(stream.nothingUrgent());
+      answered().whenComplete((done, failed) -> {
+        if (failed != null) {
+          result.completeExceptionally(failed);
+          return;
+        }
+        ParkedAtPeer parked = parkedAtPeer();
+        List<Change> toCheck = parked.toCheck();
+        if (toCheck.isEmpty()) {
+          result.complete(parked.report(peerName));
+          return;
+        }
+        // off the serial executor: the send policies are asked again (they may read the database)
+        host.pool().execute(() -> {
+          List<Change> allowed = new ArrayList<>(toCheck.size());
+          for (Change change : toCheck) {
+            try {
+              // only this node's current state is sent again: an older one could bring back
+              // what was deleted since (its tombstone may be compacted at the peer)
+              Outgoing again = host.resendable(change);
+              if (again == null) {
+                String key = host.objectKey(change);
+                if (key != null) {
+                  parked.superseded(key, change); // a newer state went (or goes) the usual way
+                }
+              } else if (!host.sendDenied(peerName, again)) {
+                allowed.add(change);
+              }
+            } catch (RuntimeException e) {
+              // not checked this time: still reported as parked
+            }
+          }
+          serial.execute(() -> {
+            if (state != State.STREAMING) {
+              result.completeExceptionally(new IllegalStateException("the connection with peer '" + peerName + "' ended"));
+              return;
+            }
+            if (!allowed.isEmpty()) {
+              planner.recheck(allowed); // answered as usual, not counted again
+              stream.drain();
+            }
+            answered().whenComplete((checked, error) -> {
+              if (error != null) {
+                result.completeExceptionally(error);
+              } else {
+                result.complete(parked.report(peerName));
+              }
+            });
+          });
+        });
+      });
     });
     return result;
+  }
+
+  /** Completes (on the serial executor) once nothing is waiting, in flight or held for the peer. Serial. */
+  private CompletableFuture<Void> answered() {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    if (state == State.CLOSED) {
+      done.completeExceptionally(new IllegalStateException("the connection with peer '" + peerName + "' is closed"));
+      return done;
+    }
+    planner.awaitCaughtUp(done);
+    planner.checkCaughtUp(stream.nothingUrgent());
+    return done;
+  }
+
+  /** What the peer answered as parked (kept per peer name across its streams). Any thread. */
+  ParkedAtPeer parkedAtPeer() {
+    String peer = peerName;
+    return peer == null ? new ParkedAtPeer() : host.parkedAt(peer);
   }
 
   /**

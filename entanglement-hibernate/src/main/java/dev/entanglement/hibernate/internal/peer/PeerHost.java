@@ -64,6 +64,19 @@ public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
     return 16 * 1024 * 1024;
   }
 
+  /**
+   * The first delay before a change that could not be decided or offered for a peer (its send
+   * policy threw) is read again from the database; it doubles with each failure up to
+   * {@link #sendRetryMaxDelay}.
+   */
+  default Duration sendRetryInitialDelay() {
+    return Duration.ofMillis(100);
+  }
+
+  default Duration sendRetryMaxDelay() {
+    return Duration.ofSeconds(30);
+  }
+
   /** The shared pool under the per-peer serial executors. */
   Executor pool();
 
@@ -157,6 +170,24 @@ public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
 
   /** The outcome of a request this node sent or passed on. Never blocks. */
   void onRequestOutcome(String peer, RequestOutcome outcome);
+
+  /**
+   * What the peer answered as parked, kept per peer name across its streams (for
+   * {@code caughtUp}); the default keeps it per stream.
+   */
+  default ParkedAtPeer parkedAt(String peer) {
+    return new ParkedAtPeer();
+  }
+
+  /**
+   * A change sent before, to send again (its key, priority and coalescing) if it is still this
+   * node's current state of its object (so sending it again is what a catch-up would do, and can
+   * never bring back an older state); null if a newer state (or none) is stored here now.
+   * Blocking (reads the database); throws if it cannot tell.
+   */
+  default Outgoing resendable(Change change) {
+    return null;
+  }
 
   /** Whether the policies deny sending this change to the peer (it is then never on the wire). */
   default boolean sendDenied(String peer, Outgoing change) {

@@ -16,7 +16,8 @@ import java.util.TreeMap;
  * starved; an older state, e.g. read by catch-up after a live change was offered, never
  * replaces a newer one), every change in order for types that opt out. Lower priorities leave
  * first. It also knows the lowest serial still waiting per owner, from which the sender tells
- * the peer how far it is complete.
+ * the peer how far it is complete, and the changes that could not be offered (held: the peer's
+ * position stays below them until a catch-up reads them again from the database).
  *
  * <h2>Concurrency</h2>
  * {@link #offer} runs on application threads inside Hibernate's after-commit callback and on
@@ -29,6 +30,8 @@ final class PeerOutbox {
   private final TreeMap<Integer, LinkedHashMap<Object, Change>> lanes = new TreeMap<>();
   // guarded by lock: owner -> multiset of the serials waiting
   private final Map<String, TreeMap<Long, Integer>> serials = new HashMap<>();
+  // guarded by lock: owner -> the lowest serial of a change that could not be offered
+  private final Map<String, Long> held = new HashMap<>();
   private int size;
   private long coalesced;
 
@@ -100,11 +103,39 @@ final class PeerOutbox {
     return poll(maxCount, Long.MAX_VALUE);
   }
 
-  /** The lowest serial of the owner's changes still waiting, or {@code Long.MAX_VALUE}. */
+  /** The lowest serial of the owner's changes still waiting (or held), or {@code Long.MAX_VALUE}. */
   long lowestWaiting(String owner) {
     synchronized (lock) {
       TreeMap<Long, Integer> waiting = serials.get(owner);
-      return waiting == null || waiting.isEmpty() ? Long.MAX_VALUE : waiting.firstKey();
+      long lowest = waiting == null || waiting.isEmpty() ? Long.MAX_VALUE : waiting.firstKey();
+      return Math.min(lowest, held.getOrDefault(owner, Long.MAX_VALUE));
+    }
+  }
+
+  /**
+   * A change of the owner with this serial could not be offered (its policy threw): the owner's
+   * position stays below it until {@link #release}. Returns true if the owner was not held yet.
+   */
+  boolean hold(String owner, long serial) {
+    synchronized (lock) {
+      Long before = held.get(owner);
+      held.put(owner, before == null ? serial : Math.min(before, serial));
+      return before == null;
+    }
+  }
+
+  /** Releases the owner's hold (a catch-up from below it is queued); returns its serial or {@code Long.MAX_VALUE}. */
+  long release(String owner) {
+    synchronized (lock) {
+      Long serial = held.remove(owner);
+      return serial == null ? Long.MAX_VALUE : serial;
+    }
+  }
+
+  /** Whether a change could not be offered and waits to be read again. */
+  boolean holding() {
+    synchronized (lock) {
+      return !held.isEmpty();
     }
   }
 

@@ -26,7 +26,8 @@ import org.jboss.logging.Logger;
  * <h2>Concurrency</h2>
  * {@code peers} is a concurrent map changed only in {@link #register} and {@link #unregister},
  * which synchronize on {@code this}; {@code connections}, {@code dialers} and {@code listeners}
- * are copy-on-write lists; {@code paused} is a concurrent set. Events are delivered on the
+ * are copy-on-write lists; {@code paused} is a concurrent set, {@code parkedAt} a concurrent map
+ * (one entry per peer name this node sent changes to). Events are delivered on the
  * registering thread for {@code connected}/{@code replaced}/{@code gone} (they must not block)
  * and on {@code pool} for the rest.
  */
@@ -55,6 +56,8 @@ public final class PeerRegistry {
   private final List<Dialer> dialers = new CopyOnWriteArrayList<>();
   private final Set<String> paused = ConcurrentHashMap.newKeySet();
   private final List<Events> listeners = new CopyOnWriteArrayList<>();
+  /** What each peer answered as parked (one per peer name that had a stream here). */
+  private final Map<String, ParkedAtPeer> parkedAt = new ConcurrentHashMap<>();
   private volatile boolean running = true;
 
   public PeerRegistry(String nodeName, Executor pool) {
@@ -164,6 +167,11 @@ public final class PeerRegistry {
       }
     }
     return others;
+  }
+
+  /** What the peer answered as parked, kept across its streams (for {@code caughtUp}). */
+  public ParkedAtPeer parkedAt(String peer) {
+    return parkedAt.computeIfAbsent(peer, p -> new ParkedAtPeer());
   }
 
   /** A failed future naming the peer that is not connected and those that are. */

@@ -15,7 +15,8 @@ import java.util.Map;
  * catch-up has not read yet).
  *
  * <h2>Concurrency</h2>
- * Not thread-safe: {@code positionSent}, {@code inFlight} and {@code nextRequestId} are confined
+ * Not thread-safe: {@code positionSent}, {@code inFlight}, {@code changesInFlight},
+ * {@code rechecks} and {@code nextRequestId} are confined
  * to the connection's serial executor. The outbox it reads is thread-safe.
  */
 final class PositionTracker {
@@ -30,6 +31,9 @@ final class PositionTracker {
   private final CatchUpLimit catchUps;
   private final Map<String, Long> positionSent = new HashMap<>(); // per owner, the highest sent
   private final Map<Long, Map<String, Long>> inFlight = new HashMap<>(); // request id -> positions sent
+  // request id -> the changes sent, for the answers of the peer (bounded by the batches in flight)
+  private final Map<Long, List<Change>> changesInFlight = new HashMap<>();
+  private final java.util.Set<Long> rechecks = new java.util.HashSet<>(); // request ids of rechecks in flight
   private long nextRequestId;
   private String peerName;
 
@@ -63,7 +67,33 @@ final class PositionTracker {
         message.addPositions(OwnerPosition.newBuilder().setOwner(owner).setSerial(position)));
     positionSent.putAll(positions);
     inFlight.put(requestId, positions);
+    if (!changes.isEmpty()) {
+      changesInFlight.put(requestId, changes);
+    }
     return message.build();
+  }
+
+  /**
+   * Builds a batch re-sending changes the peer answered as parked, to learn whether they still
+   * are; it carries no positions and is tracked until acked like any batch.
+   */
+  ChangeBatch recheck(List<Change> changes) {
+    long requestId = ++nextRequestId;
+    inFlight.put(requestId, Map.of());
+    changesInFlight.put(requestId, changes);
+    rechecks.add(requestId);
+    return ChangeBatch.newBuilder().setRequestId(requestId).addAllChanges(changes).setRecheck(true).build();
+  }
+
+  /** Whether an acknowledged batch was a {@link #recheck} (once: it is forgotten). */
+  boolean wasRecheck(long requestId) {
+    return rechecks.remove(requestId);
+  }
+
+  /** The changes an acknowledged batch carried (in its order), for reading its outcomes. */
+  List<Change> changesOf(long requestId) {
+    List<Change> changes = changesInFlight.remove(requestId);
+    return changes == null ? List.of() : changes;
   }
 
   /** The positions an acknowledged batch carried, or null for a request this side never sent. */
