@@ -7,6 +7,7 @@ import dev.entanglement.hibernate.testing.FaultyProxy;
 import dev.entanglement.hibernate.testing.TestNode;
 import dev.entanglement.hibernate.testing.model.Document;
 import dev.entanglement.hibernate.testing.model.Item;
+import dev.entanglement.hibernate.testing.model.Step;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.util.ArrayList;
@@ -80,8 +81,8 @@ class RandomizedConvergenceTest {
     Map<String, TestNode.Builder> builders = new HashMap<>();
     Set<String> upgraded = new TreeSet<>(List.of("a"));
     for (String name : NAMES) {
-      Class<?>[] entities = upgraded.contains(name) ? new Class<?>[] {Item.class, Document.class}
-          : new Class<?>[] {Item.class};
+      Class<?>[] entities = upgraded.contains(name) ? new Class<?>[] {Item.class, Step.class, Document.class}
+          : new Class<?>[] {Item.class, Step.class};
       TestNode.Builder builder = TestNode.builder(name, Database.H2, entities)
           .set("hibernate.hbm2ddl.auto", "update")
           .set(EntanglementSettings.LISTEN, "127.0.0.1:" + ports.get(name))
@@ -106,6 +107,7 @@ class RandomizedConvergenceTest {
     List<String> log = new ArrayList<>();
     Map<UUID, String> handOvers = new HashMap<>(); // object -> new owner, until it has taken it over
     List<UUID> documents = new ArrayList<>(); // a's, of the type the others do not have at first
+    Map<String, List<String>> steps = new HashMap<>(); // per node, its "send every change" objects
     for (int round = 0; round < ROUNDS; round++) {
       for (String name : NAMES) {
         int transactions = random.nextInt(4);
@@ -116,6 +118,8 @@ class RandomizedConvergenceTest {
       if (random.nextInt(10) < 4) {
         documentTransaction(random, documents, round);
       }
+      String stepper = NAMES[random.nextInt(NAMES.length)];
+      stepTransaction(stepper, random, steps.computeIfAbsent(stepper, n -> new ArrayList<>()), round);
       // hand an object over now and then; it belongs to no node's list until the new owner has it
       if (random.nextInt(10) < 3) {
         String from = NAMES[random.nextInt(NAMES.length)];
@@ -195,6 +199,14 @@ class RandomizedConvergenceTest {
         }
       }
     }
+    List<String> expectedSteps = nodes.get("a").table("Step");
+    assertThat(expectedSteps).as("seed %d: a holds every live step", seed)
+        .hasSize(steps.values().stream().mapToInt(List::size).sum());
+    for (String name : NAMES) {
+      assertThat(nodes.get(name).table("Step"))
+          .as("seed %d: node %s's steps (sent change by change) equal a's; events %s", seed, name, log)
+          .isEqualTo(expectedSteps);
+    }
     List<String> expectedDocuments = nodes.get("a").table("Document");
     assertThat(expectedDocuments).as("seed %d: a holds its live documents", seed).hasSize(documents.size());
     for (String name : NAMES) {
@@ -223,9 +235,30 @@ class RandomizedConvergenceTest {
   private void restart(String name, TestNode.Builder builder, boolean upgrade) {
     nodes.get(name).close();
     if (upgrade) {
-      builder.entities(Item.class, Document.class);
+      builder.entities(Item.class, Step.class, Document.class);
     }
     nodes.put(name, builder.set("hibernate.hbm2ddl.auto", "update").start());
+  }
+
+  /** The node creates, advances or deletes one of its steps (a type whose every change is sent). */
+  private void stepTransaction(String name, Random random, List<String> owned, int round) {
+    int choice = owned.isEmpty() ? 0 : random.nextInt(4);
+    nodes.get(name).inTransaction(em -> {
+      if (choice == 0) {
+        String id = name + "-step-" + round;
+        em.persist(new Step(id, 0));
+        owned.add(id);
+      } else {
+        String id = owned.get(random.nextInt(owned.size()));
+        Step step = em.find(Step.class, id);
+        if (choice < 3) {
+          step.setAmount(step.getAmount() + 1 + choice);
+        } else {
+          em.remove(step);
+          owned.remove(id);
+        }
+      }
+    });
   }
 
   /** a creates, retitles or deletes one of its documents. */
