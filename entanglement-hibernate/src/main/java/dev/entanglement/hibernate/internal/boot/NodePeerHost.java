@@ -157,6 +157,11 @@ final class NodePeerHost implements PeerHost {
   }
 
   @Override
+  public long highestPeerMayHold(String peer) {
+    return node.greetedSinceStart.add(peer) ? node.serialAtStart : lastSerial();
+  }
+
+  @Override
   public long compactedThrough(String owner) {
     return node.housekeeper.compactedThrough(owner);
   }

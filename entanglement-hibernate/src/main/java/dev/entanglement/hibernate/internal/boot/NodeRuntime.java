@@ -83,6 +83,10 @@ public final class NodeRuntime implements SessionFactoryObserver {
   transient Bookkeeping bookkeeping;
   transient BookkeepingReads reads;
   transient SerialClock clock;
+  /** The last serial this node's database held at start (see {@link NodePeerHost#highestPeerMayHold}). */
+  transient long serialAtStart;
+  /** The peers that said Hello since this node started. */
+  final transient java.util.Set<String> greetedSinceStart = java.util.concurrent.ConcurrentHashMap.newKeySet();
   transient SerialShift serialShift;
   transient AckLedger ledger;
   transient Housekeeper housekeeper;
@@ -174,6 +178,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
     }
     reads = new BookkeepingReads(factory, bookkeeping);
     clock = new SerialClock(start.lastSerial());
+    serialAtStart = start.lastSerial();
     serialShift = new SerialShift(factory, bookkeeping, node);
     ledger = new AckLedger(factory, bookkeeping, node, start.peerPositions(), start.peersLastSeen(),
         config.wallClock(), config.peerForgetAfter());

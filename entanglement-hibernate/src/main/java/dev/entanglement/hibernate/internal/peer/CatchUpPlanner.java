@@ -94,6 +94,7 @@ final class CatchUpPlanner implements PeerStream.Source {
     // applied changes whose position it had not received yet
     long highest = Math.max(held, hello.getOwnersList().stream().filter(p -> p.getOwner().equals(self))
         .mapToLong(OwnerPosition::getHighest).findFirst().orElse(0L));
+    long mayHold = host.highestPeerMayHold(peerName);
     if (held < 0 || held > MAX_SERIAL || highest < 0 || highest > MAX_SERIAL) {
       // forged or broken: no real node gets there, and raising this node's serials to it would
       // overflow them; the peer gets everything again with a sweep instead
@@ -101,16 +102,16 @@ final class CatchUpPlanner implements PeerStream.Source {
           + "(expected 0 to %d): ignoring it and sending all objects again with a sweep", peerName, self, Math.max(held, highest), MAX_SERIAL);
       host.acknowledged(peerName, self, 0);
       queue(new CatchUp(self, 0, true, true, 0));
-    } else if (highest > host.lastSerial()) {
+    } else if (highest > mayHold) {
       // what the peer holds is what it has durably applied: it counts as acknowledged (and makes
       // the peer known to tombstone compaction from its first connection on)
       host.acknowledged(peerName, self, 0);
       // the peer holds serials this node never finished (its database was restored or reset):
       // continue above them, and replace everything the peer has of this node
-      LOG.warnf("Peer '%s' holds objects of node '%s' up to serial %d, beyond this node's own %d (its database "
-          + "lost commits or was restored): this node's serials move above the peer's, and it sends all its "
+      LOG.warnf("Peer '%s' holds objects of node '%s' up to serial %d, beyond the %d this node's database held "
+          + "(it lost commits or was restored): this node's serials move above the peer's, and it sends all its "
           + "objects again with a sweep, so the peer takes what this node really has", peerName, self, highest,
-          host.lastSerial());
+          mayHold);
       host.moveSerialsAbove(highest);
       queue(new CatchUp(self, 0, true, true, 0));
     } else if (held < host.compactedThrough(self)) {

@@ -95,6 +95,18 @@ public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
     return lowestUnfinishedSerial() - 1;
   }
 
+  /**
+   * The highest serial of this node's objects the peer may hold unless this node's database lost
+   * commits: at the peer's first Hello since this node started, the last serial its database had
+   * at start (the peer cannot have heard of serials given out since without connecting first;
+   * through a relay it can, which costs a full synchronization it did not need); afterwards the
+   * last serial given out. Checking against the serial at start matters because lost serials are
+   * given out again, to other objects, as soon as this node commits.
+   */
+  default long highestPeerMayHold(String peer) {
+    return lastSerial();
+  }
+
   /** The owner's tombstones held here (this node's or a relayed owner's) up to this serial are compacted away. */
   long compactedThrough(String owner);
 
