@@ -122,8 +122,8 @@ final class ParkingLot {
   /**
    * Parks the batch's changes whose outcomes say so, in the caller's transaction. A change of an
    * unknown type is ordered against the one parked for its object (as {@link StateOrdering} orders
-   * written states): one not newer is answered ALREADY_CURRENT in {@code outcomes} instead, so it
-   * neither replaces the newer one nor is relayed.
+   * written states): an older one is answered ALREADY_CURRENT in {@code outcomes} instead, so it
+   * neither replaces the newer one nor is relayed; the same state again stays answered as parked.
    */
   void park(Connection connection, ChangeBatch batch, Outcome[] outcomes) throws SQLException {
     List<ParkedRow> park = new ArrayList<>();
@@ -132,9 +132,11 @@ final class ParkingLot {
       if (parks(outcome)) {
         Change change = batch.getChanges(outcome.getIndex());
         ParkedRow row = parkedRow(change, outcome);
-        if (row != null && outcome.getReason() == RejectReason.UNKNOWN_ENTITY && !newerThanParked(connection, row, change)) {
+        if (row != null && outcome.getReason() == RejectReason.UNKNOWN_ENTITY && olderThanParked(connection, row, change)) {
           outcomes[i] = Outcomes.alreadyCurrent(outcome.getIndex());
         } else if (row != null) {
+          // newer, or the very state parked here (sent again, e.g. by caughtUp's re-check): it is
+          // answered as parked, which it is, and parked again unchanged
           park.add(row);
         }
       }
@@ -142,21 +144,25 @@ final class ParkingLot {
     bookkeeping.park(connection, park);
   }
 
-  /** Whether a raw change is newer than the change parked for its object (true when none is). */
-  private boolean newerThanParked(Connection connection, ParkedRow row, Change change) throws SQLException {
+  /** Whether a raw change is older than the change parked for its object (false when none is). */
+  private boolean olderThanParked(Connection connection, ParkedRow row, Change change) throws SQLException {
     byte[] stored = bookkeeping.parkedChange(connection, row.entity(), row.id());
     if (stored == null) {
-      return true;
+      return false;
     }
     Change parked;
     try {
       parked = Change.parseFrom(stored);
     } catch (InvalidProtocolBufferException e) {
-      return true;
+      return false;
+    }
+    if (parked.getSerial() == change.getSerial() && parked.getEpoch() == change.getEpoch()
+        && parked.getOwner().equals(change.getOwner()) && parked.getOperation() == change.getOperation()) {
+      return false; // the same state
     }
     ObjectRow known = StateOrdering.rowAfter(row.entity(), row.id(), parked);
     return StateOrdering.decide(nodeName, row.entity() + '#' + row.id(), known, change).verdict()
-        == StateOrdering.Verdict.APPLY;
+        != StateOrdering.Verdict.APPLY;
   }
 
   /**
