@@ -31,7 +31,11 @@ import org.hibernate.SessionFactory;
  * A future that fails with {@link UpdateRequestException.OwnerUnreachable} or
  * {@link UpdateRequestException.ConnectionLost} means the outcome is <em>unknown</em>: the owner
  * may have applied the request and its result will then arrive as an ordinary change. Every
- * other failure is final: the owner did not apply it.
+ * other failure is final: the owner did not apply it. Futures fail only with
+ * {@link EntanglementException} and its subclasses, never with a raw Hibernate or JPA exception;
+ * {@link UpdateRequestException.DatabaseUnavailable} says this node's own database failed
+ * transiently (pool exhausted, connection lost) before anything was written or sent, so the call
+ * can be made again as it is (it is not retried for the caller: {@code change} is its code).
  *
  * <p>Thread-safe. Valid while the SessionFactory is open.
  */

@@ -66,6 +66,22 @@ public class UpdateRequestException extends EntanglementException {
   }
 
   /**
+   * This node's own database failed transiently (its connection pool was exhausted, the
+   * connection was lost, a deadlock or lock timeout) while the call ran its local transaction.
+   * The outcome is known: nothing was written here and no request left, so the call can simply
+   * be made again once the database is available. {@link #owner()} is null when the object was
+   * not read. The message names the node and the database's own words.
+   */
+  public static final class DatabaseUnavailable extends UpdateRequestException {
+    private static final long serialVersionUID = 1L;
+
+    public DatabaseUnavailable(String owner, String message, Throwable cause) {
+      super(owner, message);
+      initCause(cause);
+    }
+  }
+
+  /**
    * The connection the request left on ended before the answer came back. The outcome is
    * unknown: the owner may have applied the request.
    */

@@ -2,9 +2,11 @@ package dev.entanglement.hibernate.internal.boot;
 
 import dev.entanglement.hibernate.CatchUpReport;
 import dev.entanglement.hibernate.Entanglement;
+import dev.entanglement.hibernate.EntanglementException;
 import dev.entanglement.hibernate.EphemeralObjects;
 import dev.entanglement.hibernate.PeerStatus;
 import dev.entanglement.hibernate.PolicyDenial;
+import dev.entanglement.hibernate.RefusalReason;
 import dev.entanglement.hibernate.ResyncMode;
 import dev.entanglement.hibernate.ResyncReport;
 import dev.entanglement.hibernate.Transition;
@@ -17,12 +19,14 @@ import dev.entanglement.hibernate.internal.ownership.ForwardRequest;
 import dev.entanglement.hibernate.internal.ownership.RequestScope;
 import dev.entanglement.hibernate.internal.peer.PeerConnection;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
+import dev.entanglement.hibernate.internal.store.SqlErrors;
 import dev.entanglement.hibernate.policy.Policy;
 import dev.entanglement.proto.v1.RequestKind;
 import io.grpc.Channel;
 import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
 import jakarta.persistence.OptimisticLockException;
+import jakarta.persistence.PersistenceException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -33,6 +37,7 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import org.hibernate.HibernateException;
 import org.hibernate.Session;
 import org.hibernate.StaleStateException;
 import org.hibernate.engine.spi.SharedSessionContractImplementor;
@@ -287,7 +292,7 @@ final class EntanglementNode implements Entanglement {
         if (session.getTransaction().isActive()) {
           session.getTransaction().rollback();
         }
-        throw staleAsConflict(e);
+        throw documented(staleAsConflict(e));
       }
       List<CompletableFuture<Object>> requests = List.copyOf(scope.futures());
       if (requests.isEmpty()) {
@@ -298,7 +303,7 @@ final class EntanglementNode implements Entanglement {
       }
       return allOf(requests).thenApply(results -> (T) results.get(0));
     } catch (RuntimeException e) {
-      return CompletableFuture.failedFuture(e);
+      return CompletableFuture.failedFuture(documented(e)); // also opening the session or transaction
     }
   }
 
@@ -316,6 +321,38 @@ final class EntanglementNode implements Entanglement {
       }
     }
     return e;
+  }
+
+  /**
+   * The documented type for a failure of the local transaction, so that a future of
+   * {@code update}, {@code delete} or {@code create} never fails with a raw Hibernate or JPA
+   * exception: a transient database failure (pool exhausted, connection lost, deadlock) becomes
+   * {@link UpdateRequestException.DatabaseUnavailable} (nothing was written or sent: retryable),
+   * a constraint the database enforced on this node's own object a refusal by this node, any
+   * other persistence failure an {@link EntanglementException} naming the node. Exceptions of
+   * the plugin and of the application's own code pass unchanged.
+   */
+  private RuntimeException documented(RuntimeException e) {
+    if (e instanceof EntanglementException
+        || !(e instanceof HibernateException || e instanceof PersistenceException)) {
+      return e;
+    }
+    String self = nodeName();
+    if (SqlErrors.isTransient(e)) {
+      String cause = SqlErrors.message(e) != null ? SqlErrors.message(e) : String.valueOf(e.getMessage());
+      String what = cause.contains("connection pool") ? "the database connection pool of node '%s' is exhausted"
+          : "the database of node '%s' failed transiently";
+      return new UpdateRequestException.DatabaseUnavailable(null, (what + " (%s); nothing was written or sent, "
+          + "try again once the database is available").formatted(self, cause), e);
+    }
+    String constraint = SqlErrors.message(e);
+    if (constraint != null) {
+      UpdateRequestException.Refused refused = new UpdateRequestException.Refused(self,
+          RefusalReason.CONSTRAINT_VIOLATION, "node '%s' refused the change: %s".formatted(self, constraint));
+      refused.initCause(e);
+      return refused;
+    }
+    return new EntanglementException("the local transaction at node '%s' failed: %s".formatted(self, e), e);
   }
 
   /** Every request's result, in order, or the first failure with the others suppressed. */
