@@ -273,7 +273,18 @@ final class NodePeerHost implements PeerHost {
   @Override
   public int endFullSync(String peer, SyncMarker end, Set<String> received, long repaired,
       List<String> repairedExamples) {
-    return node.applier.endFullSync(peer, end, received, repaired, repairedExamples);
+    int removed = node.applier.endFullSync(peer, end, received, repaired, repairedExamples);
+    if (removed > 0 && !end.getOwner().equals(node.config.nodeName())) {
+      // the peers this node relays the owner to may hold what the sweep removed here: they get
+      // the owner again with a sweep, at once or when they reconnect
+      node.housekeeper.sweptRelayed(end.getOwner(), end.getSerial());
+      for (PeerConnection other : node.peers.others(peer)) {
+        if (!end.getOwner().equals(other.peerName())) {
+          other.pushFullSync(end.getOwner(), false);
+        }
+      }
+    }
+    return removed;
   }
 
   @Override

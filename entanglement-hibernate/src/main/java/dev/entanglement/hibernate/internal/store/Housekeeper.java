@@ -88,6 +88,33 @@ public final class Housekeeper {
     }
   }
 
+  /**
+   * A full synchronization's sweep removed objects of a relayed owner here (its database lost
+   * commits, or this node had diverged): no tombstones tell the peers this node relays the owner
+   * to, so the owner counts as compacted through {@code position}, and every peer below it gets a
+   * full synchronization of the owner with a sweep, now or when it reconnects.
+   */
+  public synchronized void sweptRelayed(String owner, long position) {
+    if (owner.equals(nodeName)) {
+      return;
+    }
+    boolean raised = ledger.atomically(() -> {
+      if (position <= compactedThrough(owner)) {
+        return false;
+      }
+      relayedThrough.put(owner, position); // published before the rows go, as in compact()
+      return true;
+    });
+    if (!raised) {
+      return;
+    }
+    try (var session = factory.openStatelessSession()) {
+      session.beginTransaction();
+      session.doWork(c -> bookkeeping.compactRelayedTombstones(c, owner, position));
+      session.getTransaction().commit();
+    }
+  }
+
   /** Removes the owner's tombstones every peer that counts has, up to {@code ceiling}. */
   private void compact(String owner, long ceiling) {
     boolean own = owner.equals(nodeName);
