@@ -259,15 +259,7 @@ public final class Bookkeeping {
 
   /** Per owner, the highest serial of its objects stored here (tombstones included). */
   public Map<String, Long> highestSerials(Connection connection) throws SQLException {
-    Map<String, Long> highest = new java.util.HashMap<>();
-    try (PreparedStatement statement = connection.prepareStatement(
-        "SELECT owner_node, MAX(serial) FROM entanglement_object GROUP BY owner_node");
-        ResultSet rows = statement.executeQuery()) {
-      while (rows.next()) {
-        highest.put(rows.getString(1), rows.getLong(2));
-      }
-    }
-    return highest;
+    return namesToLongs(connection, "SELECT owner_node, MAX(serial) FROM entanglement_object GROUP BY owner_node");
   }
 
   /**
@@ -342,30 +334,14 @@ public final class Bookkeeping {
 
   /** Per other owner, how far its tombstones held here have been removed. */
   public static Map<String, Long> relayedCompactions(Connection connection) throws SQLException {
-    Map<String, Long> through = new HashMap<>();
-    try (PreparedStatement statement = connection.prepareStatement(
-        "SELECT owner_node, compacted_through FROM entanglement_compaction");
-        ResultSet rs = statement.executeQuery()) {
-      while (rs.next()) {
-        through.put(rs.getString(1), rs.getLong(2));
-      }
-    }
-    return through;
+    return namesToLongs(connection, "SELECT owner_node, compacted_through FROM entanglement_compaction");
   }
 
   // ---- positions --------------------------------------------------------------------------
 
   /** How far this node holds each owner's objects. */
   public Map<String, Long> ownerPositions(Connection connection) throws SQLException {
-    Map<String, Long> positions = new HashMap<>();
-    try (PreparedStatement statement = connection.prepareStatement(
-        "SELECT owner_node, serial FROM entanglement_owner_position");
-        ResultSet rs = statement.executeQuery()) {
-      while (rs.next()) {
-        positions.put(rs.getString(1), rs.getLong(2));
-      }
-    }
-    return positions;
+    return namesToLongs(connection, "SELECT owner_node, serial FROM entanglement_owner_position");
   }
 
   public void writeOwnerPositions(Connection connection, Map<String, Long> positions) throws SQLException {
@@ -406,15 +382,7 @@ public final class Bookkeeping {
 
   /** Per peer, when it was last connected (epoch milliseconds). */
   public static Map<String, Long> peersLastSeen(Connection connection) throws SQLException {
-    Map<String, Long> seen = new HashMap<>();
-    try (PreparedStatement statement = connection.prepareStatement(
-        "SELECT peer_name, last_seen_ms FROM entanglement_peer");
-        ResultSet rs = statement.executeQuery()) {
-      while (rs.next()) {
-        seen.put(rs.getString(1), rs.getLong(2));
-      }
-    }
-    return seen;
+    return namesToLongs(connection, "SELECT peer_name, last_seen_ms FROM entanglement_peer");
   }
 
   public void writePeerSeen(Connection connection, String peer, long millis) throws SQLException {
@@ -579,5 +547,16 @@ public final class Bookkeeping {
         return Math.max(max, compactedThrough(connection, nodeName));
       }
     }
+  }
+
+  /** A two-column query (a name, a long) as a map. */
+  private static Map<String, Long> namesToLongs(Connection connection, String sql) throws SQLException {
+    Map<String, Long> result = new HashMap<>();
+    try (PreparedStatement statement = connection.prepareStatement(sql); ResultSet rs = statement.executeQuery()) {
+      while (rs.next()) {
+        result.put(rs.getString(1), rs.getLong(2));
+      }
+    }
+    return result;
   }
 }
