@@ -205,6 +205,22 @@ public interface Entanglement {
   void removeTransitionListener(TransitionListener listener);
 
   /**
+   * Adds a listener of the outcomes of this node's update requests, including those made by
+   * ordinary JPA transactions (which have no future) and those reloaded after a restart. See
+   * {@link RequestListener}.
+   */
+  void addRequestListener(RequestListener listener);
+
+  void removeRequestListener(RequestListener listener);
+
+  /**
+   * This node's update requests not settled yet (waiting for a route, sent and waiting for the
+   * answer, or queued behind an earlier request for the same object), oldest first. They are
+   * kept in the database until settled or until {@code entanglement.request.lifetime} passes.
+   */
+  List<PendingRequest> pendingRequests();
+
+  /**
    * Adds a policy of this node at run time (after those of {@link EntanglementSettings#POLICY})
    * and applies the new decisions to every connected peer, as {@link #policyChanged()} does.
    */

@@ -54,8 +54,9 @@ public class UpdateRequestException extends EntanglementException {
   }
 
   /**
-   * No answer from the owner within {@code entanglement.request.timeout_ms}, or no route to it.
-   * The outcome is unknown: the owner may have applied the request.
+   * The request was never sent within {@code entanglement.request.lifetime}: no route to its
+   * owner existed. The outcome is known: the owner never saw it. The message says why no route
+   * was found.
    */
   public static final class OwnerUnreachable extends UpdateRequestException {
     private static final long serialVersionUID = 1L;
@@ -82,8 +83,23 @@ public class UpdateRequestException extends EntanglementException {
   }
 
   /**
-   * The connection the request left on ended before the answer came back. The outcome is
-   * unknown: the owner may have applied the request.
+   * The request was sent at least once, but no final answer came back within {@code
+   * entanglement.request.lifetime} (links dropped, the owner silent or its database failing): it
+   * was sent again while it lived, and the owner may have applied it. Its listeners hear {@code
+   * OUTCOME_UNKNOWN}.
+   */
+  public static final class OutcomeUnknown extends UpdateRequestException {
+    private static final long serialVersionUID = 1L;
+
+    public OutcomeUnknown(String owner, String message) {
+      super(owner, message);
+    }
+  }
+
+  /**
+   * Kept for compatibility; no longer thrown for update requests: a dropped connection is
+   * retried (the request is sent again once a route exists), and a request whose answer never
+   * comes fails with {@link OutcomeUnknown} when its lifetime ends.
    */
   public static final class ConnectionLost extends UpdateRequestException {
     private static final long serialVersionUID = 1L;

@@ -208,6 +208,19 @@ final class EntanglementNode implements Entanglement {
   }
 
   @Override
+  public void addRequestListener(dev.entanglement.hibernate.RequestListener listener) {
+  }
+
+  @Override
+  public void removeRequestListener(dev.entanglement.hibernate.RequestListener listener) {
+  }
+
+  @Override
+  public List<dev.entanglement.hibernate.PendingRequest> pendingRequests() {
+    return List.of();
+  }
+
+  @Override
   public void addPolicy(Policy policy) {
     node.policy.engine().add(policy);
     policyChanged();
