@@ -10,6 +10,9 @@ import dev.entanglement.proto.v1.AdminResyncRequest;
 import dev.entanglement.proto.v1.DescribeObjectRequest;
 import dev.entanglement.proto.v1.ListOwnersRequest;
 import dev.entanglement.proto.v1.ListOwnersResponse;
+import dev.entanglement.proto.v1.ListRequestsRequest;
+import dev.entanglement.proto.v1.ListRequestsResponse;
+import dev.entanglement.proto.v1.PendingRequestInfo;
 import dev.entanglement.proto.v1.ListPeersRequest;
 import dev.entanglement.proto.v1.ListPeersResponse;
 import dev.entanglement.proto.v1.ObjectDescription;
@@ -51,7 +54,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "entanglement", mixinStandardHelpOptions = true, version = "entanglement 0.1",
     description = "Operates Entanglement nodes through their admin API.",
     subcommands = {EntanglementCli.Peers.class, EntanglementCli.ObjectCommand.class, EntanglementCli.Owners.class,
-        EntanglementCli.Resync.class, EntanglementCli.Peer.class, EntanglementCli.Cert.class})
+        EntanglementCli.Requests.class, EntanglementCli.Resync.class, EntanglementCli.Peer.class, EntanglementCli.Cert.class})
 public final class EntanglementCli {
   private EntanglementCli() {}
 
@@ -309,6 +312,47 @@ public final class EntanglementCli {
               String.valueOf(o.getTombstones())));
         }
         table(out, List.of("OWNER", "HELD SERIAL", "OBJECTS", "TOMBSTONES"), rows);
+      });
+      return 0;
+    }
+  }
+
+  @Command(name = "requests", description = {"The node's update requests not settled yet, oldest first: stored, "
+      + "retried until the owner answers, and failed when entanglement.request.lifetime runs out."})
+  static final class Requests implements Callable<Integer> {
+    @Mixin Target target;
+    @Spec CommandSpec spec;
+
+    @Option(names = "--owner", description = "only requests for this owner")
+    String owner;
+
+    @Option(names = "--entity", description = "only this entity type")
+    String entity;
+
+    @Option(names = "--limit", description = "at most this many (default ${DEFAULT-VALUE})", defaultValue = "100")
+    int limit;
+
+    @Override
+    public Integer call() throws Exception {
+      ListRequestsRequest.Builder request = ListRequestsRequest.newBuilder().setLimit(limit);
+      if (owner != null) {
+        request.setOwner(owner);
+      }
+      if (entity != null) {
+        request.setEntity(entity);
+      }
+      ListRequestsResponse response = target.call(stub -> stub.listRequests(request.build()));
+      PrintWriter out = spec.commandLine().getOut();
+      target.print(out, response, () -> {
+        List<List<String>> rows = new ArrayList<>();
+        for (PendingRequestInfo r : response.getRequestsList()) {
+          rows.add(List.of(r.getEntity() + "#" + r.getId(), r.getOwner(), r.getKind(), r.getCreated(), r.getExpires(),
+              String.valueOf(r.getAttempts()), r.getSent() ? "yes" : "no", r.getLastError()));
+        }
+        table(out, List.of("OBJECT", "OWNER", "KIND", "CREATED", "EXPIRES", "ATTEMPTS", "SENT", "LAST ERROR"), rows);
+        if (response.getTotal() > response.getRequestsCount()) {
+          out.println("(%d of %d shown; --limit N for more)".formatted(response.getRequestsCount(), response.getTotal()));
+        }
       });
       return 0;
     }

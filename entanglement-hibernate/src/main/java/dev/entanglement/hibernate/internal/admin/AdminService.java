@@ -16,6 +16,9 @@ import dev.entanglement.proto.v1.DescribeObjectRequest;
 import dev.entanglement.proto.v1.ListOwnersRequest;
 import dev.entanglement.proto.v1.ListOwnersResponse;
 import dev.entanglement.proto.v1.ListPeersRequest;
+import dev.entanglement.proto.v1.ListRequestsRequest;
+import dev.entanglement.proto.v1.ListRequestsResponse;
+import dev.entanglement.proto.v1.PendingRequestInfo;
 import dev.entanglement.proto.v1.ListPeersResponse;
 import dev.entanglement.proto.v1.ObjectDescription;
 import dev.entanglement.proto.v1.OwnerInfo;
@@ -345,6 +348,42 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
           .setHeldSerial(owner.equals(runtime.nodeName()) ? runtime.lastSerial() : held.getOrDefault(owner, 0L))
           .setObjects(counts[0]).setTombstones(counts[1])));
       return response.build();
+    });
+  }
+
+  /** At most this many requests per answer: the table may hold up to the node's bound of pending requests. */
+  private static final int MAX_LISTED = 10_000;
+
+  @Override
+  public void listRequests(ListRequestsRequest request, StreamObserver<ListRequestsResponse> observer) {
+    answer(observer, () -> {
+      int limit = request.getLimit() == 0 ? 100 : request.getLimit();
+      if (limit > MAX_LISTED) {
+        throw new IllegalArgumentException("limit %d is too large; expected at most %d".formatted(limit, MAX_LISTED));
+      }
+      String entity = request.getEntity();
+      if (!entity.isEmpty() && runtime.model().byName(entity) == null) {
+        throw notFound(unknownEntity(entity));
+      }
+      ListRequestsResponse.Builder response = ListRequestsResponse.newBuilder();
+      long total = 0;
+      for (dev.entanglement.hibernate.PendingRequest pending : runtime.pendingRequests()) {
+        if ((!request.getOwner().isEmpty() && !request.getOwner().equals(pending.owner()))
+            || (!entity.isEmpty() && !entity.equals(pending.entity()))) {
+          continue;
+        }
+        if (total++ < limit) {
+          PendingRequestInfo.Builder info = PendingRequestInfo.newBuilder().setRequestKey(pending.requestKey())
+              .setEntity(pending.entity()).setId(pending.idText()).setOwner(pending.owner())
+              .setKind(pending.kind().name()).setCreated(pending.created().toString())
+              .setExpires(pending.expires().toString()).setAttempts(pending.attempts()).setSent(pending.sent());
+          if (pending.lastError() != null) {
+            info.setLastError(pending.lastError());
+          }
+          response.addRequests(info);
+        }
+      }
+      return response.setTotal(total).build();
     });
   }
 }

@@ -49,6 +49,9 @@ public interface NodeQueries {
   /** Update requests waiting for the owner's answer, for one object. */
   int pendingRequests(String key);
 
+  /** This node's update requests not settled yet, oldest first. */
+  List<dev.entanglement.hibernate.PendingRequest> pendingRequests();
+
   /** A transition in progress on the object, described, or null. */
   String transitionOf(String key);
 

@@ -89,6 +89,11 @@ final class AdminView implements NodeQueries {
   }
 
   @Override
+  public java.util.List<dev.entanglement.hibernate.PendingRequest> pendingRequests() {
+    return node.forwarder.pendingRequests();
+  }
+
+  @Override
   public String transitionOf(String key) {
     return node.transitions.describe(key);
   }
