@@ -70,6 +70,33 @@ class EntanglementCliTest {
   }
 
   @Test
+  void requests_listsWhatWaitsForItsOwner() {
+    Item ofB = new Item("CLI-R", "of b", 1);
+    b.inTransaction(em -> em.persist(ofB));
+    await().atMost(Duration.ofSeconds(20)).until(() -> a.find(Item.class, ofB.getId()) != null);
+    assertThat(admin("requests").out().lines().toList()).hasSize(1); // the header only
+    a.entanglement().pause("b");
+    a.entanglement().update(Item.class, ofB.getId(), item -> item.setName("asked of b"));
+    await().atMost(Duration.ofSeconds(10)).until(() -> !a.entanglement().pendingRequests().isEmpty());
+
+    Run table = admin("requests");
+    assertThat(table.status()).as(table.err()).isZero();
+    List<String> lines = table.out().lines().toList();
+    assertThat(lines.get(0).split("\\s{2,}")).containsExactly("OBJECT", "OWNER", "KIND", "CREATED", "EXPIRES",
+        "ATTEMPTS", "SENT", "LAST ERROR");
+    assertThat(lines.get(1).split("\\s{2,}")).startsWith("Item#" + ofB.getId(), "b", "UPDATE");
+    assertThat(admin("requests", "--owner", "nobody").out().lines().toList()).hasSize(1);
+    assertThat(admin("requests", "--json").out()).contains("\"owner\": \"b\"", "\"kind\": \"UPDATE\"", "\"total\": \"1\"");
+    Run unknown = admin("requests", "--entity", "Nothing");
+    assertThat(unknown.status()).isNotZero();
+    assertThat(unknown.err()).contains("Nothing");
+
+    a.entanglement().resume("b");
+    await().atMost(Duration.ofSeconds(20)).until(() -> "asked of b".equals(b.find(Item.class, ofB.getId()).getName()));
+    await().atMost(Duration.ofSeconds(20)).until(() -> admin("requests").out().lines().count() == 1);
+  }
+
+  @Test
   void peers_asATable_andAsJson() {
     Item item = new Item("CLI1", "one", 1);
     a.inTransaction(em -> em.persist(item));
