@@ -1,46 +1,91 @@
 package dev.entanglement.hibernate.internal.ownership;
 
-import dev.entanglement.hibernate.internal.model.Values;
 import com.google.errorprone.annotations.concurrent.GuardedBy;
+import dev.entanglement.hibernate.PendingRequest;
 import dev.entanglement.hibernate.RefusalReason;
+import dev.entanglement.hibernate.RequestEvent;
 import dev.entanglement.hibernate.UpdateRequestException;
+import dev.entanglement.hibernate.internal.core.SerialExecutor;
+import dev.entanglement.hibernate.internal.core.Ticker;
+import dev.entanglement.hibernate.internal.model.EntangledType;
+import dev.entanglement.hibernate.internal.model.Values;
+import dev.entanglement.hibernate.internal.store.PendingRequestStore;
 import dev.entanglement.proto.v1.Attribute;
 import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.Envelope;
+import dev.entanglement.proto.v1.RejectReason;
+import dev.entanglement.proto.v1.RequestKind;
 import dev.entanglement.proto.v1.RequestOutcome;
 import dev.entanglement.proto.v1.RequestStatus;
 import dev.entanglement.proto.v1.UpdateRequest;
 import dev.entanglement.proto.v1.Value;
+import com.google.protobuf.InvalidProtocolBufferException;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeSet;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
-import dev.entanglement.hibernate.internal.core.SerialExecutor;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.jboss.logging.Logger;
 
 /**
  * Routes update requests towards owners and their outcomes back: this node's own requests
- * (with the futures the application waits on) and requests relayed for other nodes. A request
- * waits, merged with later requests for the same object, while no route to its owner exists; it
- * fails with a typed exception when refused, when its connection ends, or when no answer comes
- * within the timeout. It never completes as a success unless the owner applied it, and it
- * completes only once this node's own copy has reached the owner's resulting state.
+ * (durable, with the futures the application waits on and the request listeners) and requests
+ * relayed for other nodes.
+ *
+ * <p>This node's requests are kept per object in a FIFO and sent one at a time: the next goes
+ * once the previous has a final answer, so an update and a delete of the same object reach the
+ * owner in the order they were made. A new request merges into the last queued one only when
+ * that one was never sent and is of the same kind (union of attributes, the later value wins);
+ * otherwise it queues behind. Every request is written to {@code entanglement_pending_request}
+ * in the transaction that made it and deleted when it settles; a node reloads its rows at boot.
+ *
+ * <p>Only DONE, REFUSED, NOT_FOUND and CONFLICT are final. A dropped link, an UNREACHABLE answer
+ * (no route at a hop, or the owner's database failing), or no answer within the resend interval
+ * (30 s doubling to 5 min) sends the request again, with the same {@code request_key}, once a
+ * route exists; the owner answers a repeat with its earlier result. A request that is still
+ * unsettled when its lifetime ({@code entanglement.request.lifetime}) ends fails with
+ * {@link UpdateRequestException.OwnerUnreachable} if it was never sent, else with
+ * {@link UpdateRequestException.OutcomeUnknown}. Expiry and resends are ordered sets of
+ * deadlines (wall clock for expiry, which outlives restarts; the ticker for resends), checked
+ * by {@link #tick()} every 100 ms; nothing scans every request.
+ *
+ * <p>A success completes the futures once this node's own copy has reached the owner's
+ * resulting state (or after {@link #COPY_WAIT}, with what this node holds then).
+ *
+ * <h2>Bounds</h2>
+ * At most {@code entanglement.request.max_pending} unsettled requests: {@link #hasRoom} is asked
+ * before a transaction writes new ones, and beyond it that transaction fails at once naming the
+ * setting. Relayed requests ({@code hops}) are bounded by what peers have in flight through this
+ * node: each is answered or dropped with its link.
  *
  * <h2>Concurrency</h2>
- * All state is guarded by {@code lock}; futures are completed outside it, on {@code settling}, a
- * serial executor over the pool: settling reads the database (this node's copy), and one read at
- * a time keeps the plugin's use of the connection pool bounded however many requests complete.
+ * All state is guarded by {@code lock}. Database writes, sends, futures and listeners run
+ * outside it: database writes on the thread that took the work (a pool thread), futures and
+ * listener calls on {@code settling}, a serial executor over the pool (settling reads this
+ * node's copy, and one read at a time keeps the plugin's use of the connection pool bounded).
  */
 public final class Forwarder {
   private static final Logger LOG = Logger.getLogger(Forwarder.class);
+  /** How long a success waits for the owner's result to reach this node before completing anyway. */
+  static final Duration COPY_WAIT = Duration.ofSeconds(10);
+  private static final long FIRST_RESEND_NANOS = TimeUnit.SECONDS.toNanos(30);
+  private static final long MAX_RESEND_NANOS = TimeUnit.MINUTES.toNanos(5);
+  private static final long FIRST_BACKOFF_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
+  private static final long MAX_BACKOFF_NANOS = TimeUnit.SECONDS.toNanos(30);
 
   /** What the forwarder needs from the node. */
   public interface Host {
@@ -49,6 +94,9 @@ public final class Forwarder {
     /** The peer towards an owner, or null when there is no route. */
     String routeTo(String owner);
 
+    /** Why no route to an owner exists now (for the message of a request that was never sent). */
+    String whyNoRoute(String owner);
+
     /** Sends an envelope to a connected peer; false if it is not connected. */
     boolean send(String peer, Envelope envelope);
 
@@ -56,121 +104,389 @@ public final class Forwarder {
     long heldSerial(String key);
 
     /** Loads this node's copy of an object, or null. */
-    Object load(ForwardRequest request);
+    Object load(EntangledType type, Object id);
+
+    /** The replicated type of an entity name, or null. */
+    EntangledType type(String entityName);
+
+    PendingRequestStore store();
 
     ScheduledExecutorService scheduler();
 
     Executor pool();
 
-    Duration timeout();
+    /** {@code entanglement.request.lifetime}. */
+    Duration lifetime();
+
+    /** {@code entanglement.request.max_pending}. */
+    int maxPending();
+
+    /** Wall time (created and expiry instants, which outlive restarts). */
+    Clock clock();
+
+    /** Monotonic time (resend intervals and backoff). */
+    Ticker ticker();
   }
 
   private static final class Pending {
-    final long id;
+    final String requestKey;
+    final String objectKey;
+    final String owner;
+    final RequestKind kind;
+    final Instant created;
+    final Instant expires;
+    final long seq;
+    /** The wire form without its per-hop id; merged requests change it until it is first sent. */
+    UpdateRequest wire;
+    /** The captured request, for loading the result; null for requests reloaded at boot. */
     ForwardRequest request;
-    final List<CompletableFuture<Object>> futures = new ArrayList<>();
+    /** Keys of requests merged into this one: their rows go once this one is sent or settles. */
+    final List<String> absorbed = new ArrayList<>(0);
+    final List<CompletableFuture<Object>> futures = new ArrayList<>(1);
+    int attempts;
+    boolean sent;
+    String lastError;
     String via;
+    /** The per-hop id of the attempt in flight, or -1. */
+    long wireId = -1;
+    long resendAt;
+    long notBefore;
+    long backoffNanos;
     long doneSerial = -1;
-    ScheduledFuture<?> timeout;
 
-    Pending(long id, ForwardRequest request) {
-      this.id = id;
-      this.request = request;
+    Pending(PendingRequestStore.Row row, UpdateRequest wire, long seq) {
+      this.requestKey = row.requestKey();
+      this.objectKey = row.entity() + '#' + row.idText();
+      this.owner = row.owner();
+      this.kind = wire.getKind();
+      this.created = row.created();
+      this.expires = row.expires();
+      this.wire = wire;
+      this.attempts = row.attempts();
+      this.sent = row.sent();
+      this.lastError = row.lastError();
+      this.seq = seq;
     }
   }
 
   private record Hop(String fromPeer, long theirId, String toPeer) {}
 
+  private static final Comparator<Pending> BY_EXPIRY =
+      Comparator.<Pending, Instant>comparing(p -> p.expires).thenComparingLong(p -> p.seq);
+  private static final Comparator<Pending> BY_RESEND =
+      Comparator.<Pending>comparingLong(p -> p.resendAt).thenComparingLong(p -> p.seq);
+
   private final Host host;
   private final SerialExecutor settling;
+  private final RequestEvents events;
+  private final AtomicBoolean ticking = new AtomicBoolean();
   private final Object lock = new Object();
   @GuardedBy("lock")
   private long nextId;
-  /** By request id. */
   @GuardedBy("lock")
-  private final Map<Long, Pending> pending = new HashMap<>();
-  /** By object key. */
+  private long nextSeq;
   @GuardedBy("lock")
-  private final Map<String, Pending> unsent = new LinkedHashMap<>();
-  /** By object key. */
+  private int count;
+  /** Unsettled requests per object, oldest first; the head is the one sent. */
+  @GuardedBy("lock")
+  private final Map<String, ArrayDeque<Pending>> queues = new HashMap<>();
+  /** Object keys whose head waits to be sent, by owner. */
+  @GuardedBy("lock")
+  private final Map<String, LinkedHashSet<String>> ready = new LinkedHashMap<>();
+  /** Heads in flight, by the per-hop id of their attempt. */
+  @GuardedBy("lock")
+  private final Map<Long, Pending> inFlight = new HashMap<>();
+  @GuardedBy("lock")
+  private final TreeSet<Pending> byExpiry = new TreeSet<>(BY_EXPIRY);
+  @GuardedBy("lock")
+  private final TreeSet<Pending> byResend = new TreeSet<>(BY_RESEND);
+  /** Applied requests waiting for this node's copy, by object key. */
   @GuardedBy("lock")
   private final Map<String, List<Pending>> waitingForCopy = new HashMap<>();
   /** Relayed requests by our id. */
   @GuardedBy("lock")
   private final Map<Long, Hop> hops = new HashMap<>();
-  @GuardedBy("lock")
-  private ScheduledFuture<?> retry;
 
   public Forwarder(Host host) {
     this.host = host;
     this.settling = new SerialExecutor(host.pool());
+    this.events = new RequestEvents(host.nodeName());
   }
 
-  /** Sends (or queues) a request of this node; the future completes with the owner's result. */
-  public CompletableFuture<Object> submit(ForwardRequest request) {
-    CompletableFuture<Object> future = new CompletableFuture<>();
+  public RequestEvents events() {
+    return events;
+  }
+
+  /** Whether {@code more} new requests fit under {@code entanglement.request.max_pending}. */
+  public boolean hasRoom(int more) {
     synchronized (lock) {
-      Pending waiting = unsent.get(request.key());
-      if (waiting != null && waiting.request.kind() == request.kind()) {
-        // not sent yet: one request carries both (union of attributes, the later value wins)
-        Map<String, Value> merged = new LinkedHashMap<>(waiting.request.attributes());
-        merged.putAll(request.attributes());
-        waiting.request = new ForwardRequest(request.type(), request.id(), request.key(), request.owner(),
-            request.kind(), merged, waiting.request.expectedVersion());
-        waiting.futures.add(future);
-        return future;
-      }
-      Pending p = new Pending(++nextId, request);
-      p.futures.add(future);
-      pending.put(p.id, p);
-      unsent.put(request.key(), p);
-      long timeout = host.timeout().toMillis();
-      p.timeout = host.scheduler().schedule(() -> timedOut(p), timeout, TimeUnit.MILLISECONDS);
+      return count + more <= host.maxPending();
     }
-    host.pool().execute(this::flush);
+  }
+
+  /** The durable form of a new request, with a fresh globally unique key (written by the caller). */
+  public PendingRequestStore.Row prepare(ForwardRequest request) {
+    String key = UUID.randomUUID().toString();
+    UpdateRequest.Builder wire = UpdateRequest.newBuilder()
+        .setOrigin(host.nodeName()).setKind(request.kind()).setRequestKey(key)
+        .setEntity(request.type().name()).setId(request.type().idCodec().encode(request.id()))
+        .setOwner(request.owner());
+    request.attributes().forEach((name, value) -> wire.addAttributes(Attribute.newBuilder().setName(name).setValue(value)));
+    if (request.expectedVersion() != null) {
+      wire.setExpectedVersion(request.expectedVersion());
+    }
+    Instant now = host.clock().instant();
+    return new PendingRequestStore.Row(key, request.type().name(), request.type().idText(request.id()),
+        request.owner(), request.kind().name(), wire.build().toByteArray(), now, now.plus(host.lifetime()), 0, false,
+        null);
+  }
+
+  /**
+   * Queues a request of this node whose row {@link #prepare} made and the caller stored; the
+   * future completes with the owner's result or fails with a typed reason.
+   */
+  public CompletableFuture<Object> submit(ForwardRequest request, PendingRequestStore.Row row) {
+    CompletableFuture<Object> future = new CompletableFuture<>();
+    UpdateRequest wire;
+    try {
+      wire = UpdateRequest.parseFrom(row.request());
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalStateException(e); // made by prepare()
+    }
+    enqueue(row, wire, request, future);
+    host.pool().execute(this::tick);
     return future;
   }
 
-  /** Sends the requests waiting for a route that now has one. */
-  public void flush() {
-    List<Pending> toSend = new ArrayList<>();
-    synchronized (lock) {
-      for (Iterator<Pending> it = unsent.values().iterator(); it.hasNext(); ) {
-        Pending p = it.next();
-        String route = host.routeTo(p.request.owner());
-        if (route != null) {
-          p.via = route;
-          it.remove();
-          toSend.add(p);
-        }
+  /** At boot: this node's unsettled requests from the database (no futures; listeners only). */
+  public void reload(List<PendingRequestStore.Row> rows) {
+    for (PendingRequestStore.Row row : rows) {
+      try {
+        enqueue(row, UpdateRequest.parseFrom(row.request()), null, null);
+      } catch (InvalidProtocolBufferException e) {
+        LOG.errorf("Node '%s' drops a stored update request it cannot read (%s for %s#%s): %s", host.nodeName(),
+            row.requestKey(), row.entity(), row.idText(), e.getMessage());
+        host.store().settled(List.of(row.requestKey()));
       }
     }
-    for (Pending p : toSend) {
-      if (!host.send(p.via, Envelope.newBuilder().setUpdateRequest(toWire(p)).build())) {
-        // the route's stream is not open yet (e.g. still handshaking): try again shortly
-        synchronized (lock) {
-          p.via = null;
-          unsent.putIfAbsent(p.request.key(), p);
-        }
-      }
+    if (!rows.isEmpty()) {
+      LOG.infof("Node '%s' reloaded %d unsettled update requests", host.nodeName(), rows.size());
     }
+  }
+
+  private void enqueue(PendingRequestStore.Row row, UpdateRequest wire, ForwardRequest request,
+      CompletableFuture<Object> future) {
     synchronized (lock) {
-      if (!unsent.isEmpty() && (retry == null || retry.isDone())) {
-        retry = host.scheduler().schedule(() -> host.pool().execute(this::flush), 100, TimeUnit.MILLISECONDS);
+      String objectKey = row.entity() + '#' + row.idText();
+      ArrayDeque<Pending> queue = queues.computeIfAbsent(objectKey, k -> new ArrayDeque<>());
+      Pending last = queue.peekLast();
+      if (last != null && !last.sent && last.wireId < 0 && last.kind == wire.getKind() && !row.sent()) {
+        // never sent: one request carries both (union of attributes, the later value wins)
+        last.wire = merge(last.wire, wire);
+        if (request != null) {
+          last.request = request;
+        }
+        last.absorbed.add(row.requestKey());
+        if (future != null) {
+          last.futures.add(future);
+        }
+        return;
+      }
+      Pending p = new Pending(row, wire, ++nextSeq);
+      p.request = request;
+      if (future != null) {
+        p.futures.add(future);
+      }
+      queue.addLast(p);
+      count++;
+      byExpiry.add(p);
+      if (queue.size() == 1) {
+        markReady(p);
       }
     }
   }
 
-  private UpdateRequest toWire(Pending p) {
-    ForwardRequest r = p.request;
-    UpdateRequest.Builder wire = UpdateRequest.newBuilder()
-        .setRequestId(p.id).setOrigin(host.nodeName()).setKind(r.kind())
-        .setEntity(r.type().name()).setId(r.type().idCodec().encode(r.id())).setOwner(r.owner());
-    r.attributes().forEach((name, value) -> wire.addAttributes(Attribute.newBuilder().setName(name).setValue(value)));
-    if (r.expectedVersion() != null) {
-      wire.setExpectedVersion(r.expectedVersion());
+  private static UpdateRequest merge(UpdateRequest earlier, UpdateRequest later) {
+    Map<String, Value> merged = new LinkedHashMap<>();
+    earlier.getAttributesList().forEach(a -> merged.put(a.getName(), a.getValue()));
+    later.getAttributesList().forEach(a -> merged.put(a.getName(), a.getValue()));
+    UpdateRequest.Builder builder = earlier.toBuilder().clearAttributes();
+    merged.forEach((name, value) -> builder.addAttributes(Attribute.newBuilder().setName(name).setValue(value)));
+    if (!earlier.hasExpectedVersion() && later.hasExpectedVersion()) {
+      builder.setExpectedVersion(later.getExpectedVersion());
     }
-    return wire.build();
+    return builder.build();
+  }
+
+  @GuardedBy("lock")
+  private void markReady(Pending p) {
+    p.via = null;
+    ready.computeIfAbsent(p.owner, o -> new LinkedHashSet<>()).add(p.objectKey);
+  }
+
+  /** Sends what can go now (e.g. a route appeared). Never blocks on the network. */
+  public void flush() {
+    host.pool().execute(this::tick);
+  }
+
+  /**
+   * One round: fails expired requests, takes back attempts unanswered past their resend
+   * interval, and sends every waiting head that has a route. Runs every 100 ms and after events;
+   * rounds do not overlap (an overlapping call returns at once).
+   */
+  public void tick() {
+    if (!ticking.compareAndSet(false, true)) {
+      return;
+    }
+    try {
+      round();
+    } catch (RuntimeException e) {
+      LOG.errorf(e, "Node '%s' could not process its update requests (tried again shortly)", host.nodeName());
+    } finally {
+      ticking.set(false);
+    }
+  }
+
+  private record Send(Pending pending, String via, long wireId, UpdateRequest wire, int attempts, List<String> absorbed) {}
+
+  private void round() {
+    long now = host.ticker().nanos();
+    Instant wallNow = host.clock().instant();
+    List<Pending> expired = new ArrayList<>();
+    List<Send> sends = new ArrayList<>();
+    synchronized (lock) {
+      while (!byExpiry.isEmpty() && !byExpiry.first().expires.isAfter(wallNow)) {
+        Pending p = byExpiry.pollFirst();
+        removeFromQueue(p);
+        expired.add(p);
+      }
+      while (!byResend.isEmpty() && byResend.first().resendAt <= now) {
+        Pending p = byResend.pollFirst();
+        inFlight.remove(p.wireId);
+        p.lastError = "no answer from owner '%s' within %s of sending it through peer '%s'"
+            .formatted(p.owner, human(Duration.ofNanos(resendInterval(p.attempts))), p.via);
+        p.wireId = -1;
+        markReady(p);
+      }
+      for (Iterator<Map.Entry<String, LinkedHashSet<String>>> owners = ready.entrySet().iterator(); owners.hasNext(); ) {
+        Map.Entry<String, LinkedHashSet<String>> entry = owners.next();
+        String route = host.routeTo(entry.getKey());
+        if (route == null) {
+          continue;
+        }
+        for (Iterator<String> keys = entry.getValue().iterator(); keys.hasNext(); ) {
+          ArrayDeque<Pending> queue = queues.get(keys.next());
+          Pending head = queue == null ? null : queue.peekFirst();
+          if (head == null || head.wireId >= 0) {
+            keys.remove();
+            continue;
+          }
+          if (head.notBefore - now > 0) {
+            continue;
+          }
+          keys.remove();
+          head.via = route;
+          head.wireId = ++nextId;
+          head.attempts++;
+          head.resendAt = now + resendInterval(head.attempts);
+          inFlight.put(head.wireId, head);
+          byResend.add(head);
+          sends.add(new Send(head, route, head.wireId, head.wire, head.attempts, List.copyOf(head.absorbed)));
+        }
+        if (entry.getValue().isEmpty()) {
+          owners.remove();
+        }
+      }
+    }
+    for (Pending p : expired) {
+      expire(p);
+    }
+    for (Send send : sends) {
+      send(send, now);
+    }
+  }
+
+  private void send(Send send, long now) {
+    Pending p = send.pending();
+    try {
+      // before it leaves: a restart must know it may have been applied (and keep the merged form)
+      host.store().sending(p.requestKey, send.wire().toByteArray(), send.attempts(), send.absorbed());
+    } catch (RuntimeException e) {
+      retryLater(p, send.wireId(), now, "could not record the attempt in this node's database: " + e.getMessage());
+      return;
+    }
+    synchronized (lock) {
+      p.sent = true;
+      p.absorbed.removeAll(send.absorbed());
+    }
+    Envelope envelope = Envelope.newBuilder().setUpdateRequest(send.wire().toBuilder().setRequestId(send.wireId())).build();
+    if (!host.send(send.via(), envelope)) {
+      // the route's stream is not open (yet, or any more): try again shortly
+      retryLater(p, send.wireId(), now, "the stream to peer '%s' was not open".formatted(send.via()));
+    }
+  }
+
+  /** Takes back an attempt that did not leave or got a retryable answer; sent again after a backoff. */
+  private void retryLater(Pending p, long wireId, long now, String why) {
+    synchronized (lock) {
+      if (p.wireId != wireId) {
+        return; // answered or expired meanwhile
+      }
+      inFlight.remove(wireId);
+      byResend.remove(p);
+      p.wireId = -1;
+      p.lastError = why;
+      p.backoffNanos = p.backoffNanos == 0 ? FIRST_BACKOFF_NANOS : Math.min(p.backoffNanos * 2, MAX_BACKOFF_NANOS);
+      p.notBefore = now + p.backoffNanos;
+      markReady(p);
+    }
+  }
+
+  private static long resendInterval(int attempts) {
+    long interval = FIRST_RESEND_NANOS << Math.min(Math.max(attempts - 1, 0), 10);
+    return Math.min(interval, MAX_RESEND_NANOS);
+  }
+
+  /** Removes a request from its object's queue; the next one becomes ready. */
+  @GuardedBy("lock")
+  private void removeFromQueue(Pending p) {
+    ArrayDeque<Pending> queue = queues.get(p.objectKey);
+    if (queue == null || !queue.remove(p)) {
+      return;
+    }
+    count--;
+    byExpiry.remove(p);
+    if (p.wireId >= 0) {
+      inFlight.remove(p.wireId);
+      byResend.remove(p);
+      p.wireId = -1;
+    }
+    Pending next = queue.peekFirst();
+    if (next == null) {
+      queues.remove(p.objectKey);
+      LinkedHashSet<String> keys = ready.get(p.owner);
+      if (keys != null) {
+        keys.remove(p.objectKey);
+      }
+    } else if (next.wireId < 0) {
+      markReady(next);
+    }
+  }
+
+  private void expire(Pending p) {
+    forget(p);
+    String what = p.objectKey;
+    String lifetime = human(host.lifetime());
+    if (p.sent) {
+      fail(p, RequestEvent.Outcome.OUTCOME_UNKNOWN, new UpdateRequestException.OutcomeUnknown(p.owner,
+          ("owner '%s' did not answer the %s request for %s within %s; it may have applied it (sent %d times; last: %s)")
+              .formatted(p.owner, kindText(p.kind), what, lifetime, p.attempts, p.lastError)));
+    } else {
+      String why = host.routeTo(p.owner) == null ? host.whyNoRoute(p.owner)
+          : "it waited behind an earlier request for the same object";
+      fail(p, RequestEvent.Outcome.FAILED, new UpdateRequestException.OwnerUnreachable(p.owner,
+          "%s; the %s request for %s was not sent within %s".formatted(why, kindText(p.kind), what, lifetime)));
+    }
   }
 
   /** Forwards a request for another owner received from a peer, one hop on. */
@@ -182,7 +498,7 @@ public final class Forwarder {
       return;
     }
     if (route.equals(fromPeer)) {
-      answer(fromPeer, request.getRequestId(), RequestStatus.REFUSED, dev.entanglement.proto.v1.RejectReason.NOT_OWNER,
+      answer(fromPeer, request.getRequestId(), RequestStatus.REFUSED, RejectReason.NOT_OWNER,
           ("an update request for owner '%s' came to node '%s' from the owner's own direction "
               + "(peer '%s'); requests travel towards the owner").formatted(request.getOwner(), host.nodeName(), fromPeer));
       return;
@@ -202,8 +518,7 @@ public final class Forwarder {
   }
 
   /** Answers a request received from a peer (owner side, or a hop that cannot go on). */
-  public void answer(String peer, long requestId, RequestStatus status,
-      dev.entanglement.proto.v1.RejectReason reason, String message) {
+  public void answer(String peer, long requestId, RequestStatus status, RejectReason reason, String message) {
     RequestOutcome.Builder outcome = RequestOutcome.newBuilder().setRequestId(requestId).setStatus(status);
     if (reason != null) {
       outcome.setReason(reason);
@@ -218,9 +533,15 @@ public final class Forwarder {
     host.send(peer, Envelope.newBuilder().setRequestOutcome(outcome).build());
   }
 
-  /** An outcome came back from a peer: relay it, or settle this node's request. */
+  private static boolean isFinal(RequestStatus status) {
+    return status == RequestStatus.DONE || status == RequestStatus.REFUSED || status == RequestStatus.NOT_FOUND
+        || status == RequestStatus.CONFLICT;
+  }
+
+  /** An outcome came back from a peer: relay it, or settle (or retry) this node's request. */
   public void outcome(String fromPeer, RequestOutcome outcome) {
     Pending p;
+    long now = host.ticker().nanos();
     synchronized (lock) {
       Hop hop = hops.remove(outcome.getRequestId());
       if (hop != null) {
@@ -228,23 +549,55 @@ public final class Forwarder {
             .setRequestOutcome(outcome.toBuilder().setRequestId(hop.theirId())).build());
         return;
       }
-      p = pending.get(outcome.getRequestId());
+      p = inFlight.get(outcome.getRequestId());
       if (p == null || !fromPeer.equals(p.via)) {
         return;
       }
-      if (outcome.getStatus() != RequestStatus.DONE) {
-        pending.remove(p.id);
+      if (isFinal(outcome.getStatus())) {
+        removeFromQueue(p);
       }
     }
-    String what = p.request.key();
-    String owner = p.request.owner();
+    if (!isFinal(outcome.getStatus())) {
+      String why = outcome.getMessage().isEmpty()
+          ? "peer '%s' answered %s".formatted(fromPeer, outcome.getStatus()) : outcome.getMessage();
+      retryLater(p, outcome.getRequestId(), now, why);
+      recordError(p, why);
+      return;
+    }
+    forget(p);
+    host.pool().execute(this::tick); // the next request for the object may go now
+    String owner = p.owner;
     switch (outcome.getStatus()) {
       case DONE -> awaitCopy(p, outcome.getSerial());
-      case REFUSED -> fail(p, new UpdateRequestException.Refused(owner, RefusalReason.named(outcome.getReason().name()), outcome.getMessage()));
-      case NOT_FOUND -> fail(p, new UpdateRequestException.NotFound(owner, outcome.getMessage()));
-      case CONFLICT -> fail(p, new UpdateRequestException.Conflict(owner, outcome.getMessage()));
-      default -> fail(p, new UpdateRequestException.OwnerUnreachable(owner,
-          outcome.getMessage().isEmpty() ? "owner '%s' of %s cannot be reached".formatted(owner, what) : outcome.getMessage()));
+      case REFUSED -> fail(p, RequestEvent.Outcome.REFUSED, new UpdateRequestException.Refused(owner,
+          RefusalReason.named(outcome.getReason().name()), outcome.getMessage()));
+      case NOT_FOUND -> fail(p, RequestEvent.Outcome.REFUSED, new UpdateRequestException.NotFound(owner,
+          outcome.getMessage()));
+      default -> fail(p, RequestEvent.Outcome.REFUSED, new UpdateRequestException.Conflict(owner,
+          outcome.getMessage()));
+    }
+  }
+
+  private void recordError(Pending p, String why) {
+    try {
+      host.store().failedAttempt(p.requestKey, why);
+    } catch (RuntimeException e) {
+      LOG.debugf("Could not record the last error of request %s: %s", p.requestKey, e);
+    }
+  }
+
+  /** Deletes a settled request's rows (a failure leaves them to be sent again after a restart). */
+  private void forget(Pending p) {
+    List<String> keys = new ArrayList<>(1 + p.absorbed.size());
+    keys.add(p.requestKey);
+    synchronized (lock) {
+      keys.addAll(p.absorbed);
+    }
+    try {
+      host.store().settled(keys);
+    } catch (RuntimeException e) {
+      LOG.warnf("Node '%s' could not remove settled update request %s from its database (%s); it is sent again "
+          + "after a restart and answered from the owner's record", host.nodeName(), p.requestKey, e.getMessage());
     }
   }
 
@@ -252,15 +605,16 @@ public final class Forwarder {
   private void awaitCopy(Pending p, long serial) {
     synchronized (lock) {
       p.doneSerial = serial;
-      waitingForCopy.computeIfAbsent(p.request.key(), k -> new ArrayList<>()).add(p);
+      waitingForCopy.computeIfAbsent(p.objectKey, k -> new ArrayList<>()).add(p);
     }
+    // settled with what this node holds then, if the result does not arrive (a policy may hold it)
+    host.scheduler().schedule(() -> settling.execute(() -> settle(p)), COPY_WAIT.toMillis(), TimeUnit.MILLISECONDS);
     settling.execute(() -> {
       long held;
       try {
-        held = host.heldSerial(p.request.key());
+        held = host.heldSerial(p.objectKey);
       } catch (RuntimeException e) {
-        // settled when the copy arrives (applied) or at the timeout, with what this node holds then
-        LOG.debugf("Could not read this node's copy of %s: %s", p.request.key(), e);
+        LOG.debugf("Could not read this node's copy of %s: %s", p.objectKey, e);
         return;
       }
       if (held >= serial) {
@@ -305,64 +659,107 @@ public final class Forwarder {
     };
   }
 
+  /** Runs on {@code settling}: completes an applied request once. */
   private void settle(Pending p) {
     synchronized (lock) {
-      if (pending.remove(p.id) == null) {
+      List<Pending> waiting = waitingForCopy.get(p.objectKey);
+      if (waiting == null || !waiting.remove(p)) {
         return; // settled already
       }
-      List<Pending> waiting = waitingForCopy.get(p.request.key());
-      if (waiting != null) {
-        waiting.remove(p);
-        if (waiting.isEmpty()) {
-          waitingForCopy.remove(p.request.key());
+      if (waiting.isEmpty()) {
+        waitingForCopy.remove(p.objectKey);
+      }
+    }
+    Object result = null;
+    RuntimeException failure = null;
+    if (!p.futures.isEmpty() && p.kind != RequestKind.REMOVE && p.request != null) {
+      try {
+        result = host.load(p.request.type(), p.request.id());
+      } catch (RuntimeException e) {
+        failure = e;
+      }
+    }
+    for (CompletableFuture<Object> future : p.futures) {
+      if (failure != null) {
+        future.completeExceptionally(failure);
+      } else {
+        future.complete(result);
+      }
+    }
+    events.settled(p.objectKey, event(p, RequestEvent.Outcome.APPLIED, null));
+  }
+
+  private void fail(Pending p, RequestEvent.Outcome outcome, UpdateRequestException e) {
+    settling.execute(() -> {
+      p.futures.forEach(f -> f.completeExceptionally(e));
+      events.settled(p.objectKey, event(p, outcome, e));
+    });
+  }
+
+  private RequestEvent event(Pending p, RequestEvent.Outcome outcome, UpdateRequestException failure) {
+    String idText = p.objectKey.substring(p.objectKey.indexOf('#') + 1);
+    Class<?> javaType = null;
+    Object id = null;
+    if (p.request != null) {
+      javaType = p.request.type().persister().getMappedClass();
+      id = p.request.id();
+    } else {
+      EntangledType type = host.type(p.wire.getEntity());
+      if (type != null) {
+        try {
+          id = type.idCodec().decode(p.wire.getId(), "id");
+          javaType = type.persister().getMappedClass();
+        } catch (dev.entanglement.hibernate.internal.model.DecodeException | RuntimeException e) {
+          id = null;
         }
       }
-      p.timeout.cancel(false);
     }
-    Object result;
-    try {
-      result = p.request.kind() == dev.entanglement.proto.v1.RequestKind.REMOVE ? null : host.load(p.request);
-    } catch (RuntimeException e) {
-      p.futures.forEach(f -> f.completeExceptionally(e));
-      return;
-    }
-    p.futures.forEach(f -> f.complete(result));
+    return new RequestEvent(javaType, id, idText, p.owner, publicKind(p.kind), outcome, failure, p.requestKey);
   }
 
-  private void timedOut(Pending p) {
-    boolean applied;
-    synchronized (lock) {
-      if (!pending.containsKey(p.id)) {
-        return;
-      }
-      applied = p.doneSerial >= 0;
-      if (!applied) {
-        pending.remove(p.id);
-        unsent.remove(p.request.key(), p);
-      }
-    }
-    if (applied) {
-      // the owner applied it but its result has not reached this node in time: settle with
-      // what this node holds now rather than fail a request that succeeded
-      LOG.debugf("The result of the request for %s has not arrived yet; completing with the local copy", p.request.key());
-      settling.execute(() -> settle(p));
-      return;
-    }
-    fail(p, new UpdateRequestException.OwnerUnreachable(p.request.owner(), (p.via == null
-        ? "no route to owner '%s' of %s within %d ms" : "no answer from owner '%s' for %s within %d ms")
-        .formatted(p.request.owner(), p.request.key(), host.timeout().toMillis())));
+  static RequestEvent.Kind publicKind(RequestKind kind) {
+    return switch (kind) {
+      case CREATE -> RequestEvent.Kind.CREATE;
+      case REMOVE -> RequestEvent.Kind.DELETE;
+      default -> RequestEvent.Kind.UPDATE;
+    };
   }
 
-  /** A peer's connection ended: the requests that went through it will get no answer. */
+  private static String kindText(RequestKind kind) {
+    return publicKind(kind).name().toLowerCase(java.util.Locale.ROOT);
+  }
+
+  /** A duration as settings write it: 6h, 90s, 250 ms. */
+  static String human(Duration duration) {
+    long ms = duration.toMillis();
+    if (ms % 86_400_000 == 0 && ms > 0) {
+      return ms / 86_400_000 + "d";
+    } else if (ms % 3_600_000 == 0 && ms > 0) {
+      return ms / 3_600_000 + "h";
+    } else if (ms % 60_000 == 0 && ms > 0) {
+      return ms / 60_000 + "m";
+    } else if (ms % 1000 == 0 && ms > 0) {
+      return ms / 1000 + "s";
+    }
+    return ms + " ms";
+  }
+
+  /**
+   * A peer's connection ended: this node's requests in flight through it are sent again once a
+   * route exists (they keep their keys, so the owner will not apply one twice); relayed requests
+   * towards it are answered UNREACHABLE (retryable) to the node they came from.
+   */
   public void peerGone(String peer) {
-    List<Pending> lost = new ArrayList<>();
     List<Hop> broken = new ArrayList<>();
     synchronized (lock) {
-      for (Iterator<Pending> it = pending.values().iterator(); it.hasNext(); ) {
+      for (Iterator<Pending> it = inFlight.values().iterator(); it.hasNext(); ) {
         Pending p = it.next();
-        if (peer.equals(p.via) && p.doneSerial < 0) {
+        if (peer.equals(p.via)) {
           it.remove();
-          lost.add(p);
+          byResend.remove(p);
+          p.wireId = -1;
+          p.lastError = "the connection to peer '%s' ended before owner '%s' answered".formatted(peer, p.owner);
+          markReady(p);
         }
       }
       for (Iterator<Hop> it = hops.values().iterator(); it.hasNext(); ) {
@@ -375,42 +772,41 @@ public final class Forwarder {
         }
       }
     }
-    for (Pending p : lost) {
-      p.timeout.cancel(false);
-      fail(p, new UpdateRequestException.ConnectionLost(p.request.owner(),
-          "the connection to peer '%s' ended before owner '%s' answered the request for %s"
-              .formatted(peer, p.request.owner(), p.request.key())));
-    }
     for (Hop hop : broken) {
       answer(hop.fromPeer(), hop.theirId(), RequestStatus.UNREACHABLE, null,
           "node '%s' lost its connection to peer '%s' on the way to the owner".formatted(host.nodeName(), peer));
     }
-  }
-
-  private void fail(Pending p, UpdateRequestException e) {
-    if (p.timeout != null) {
-      p.timeout.cancel(false);
-    }
-    p.futures.forEach(f -> f.completeExceptionally(e));
+    host.pool().execute(this::tick);
   }
 
   /** This node's unsettled requests for one object. */
   public int pendingFor(String key) {
     synchronized (lock) {
-      int count = 0;
-      for (Pending p : pending.values()) {
-        if (p.request.key().equals(key)) {
-          count++;
-        }
-      }
-      return count;
+      ArrayDeque<Pending> queue = queues.get(key);
+      return queue == null ? 0 : queue.size();
     }
   }
 
   /** Requests of this node not settled yet (sent or waiting for a route). */
   public int pendingCount() {
     synchronized (lock) {
-      return pending.size();
+      return count;
     }
+  }
+
+  /** This node's unsettled requests, oldest first. */
+  public List<PendingRequest> pendingRequests() {
+    List<PendingRequest> all = new ArrayList<>();
+    synchronized (lock) {
+      List<Pending> sorted = new ArrayList<>(count);
+      queues.values().forEach(sorted::addAll);
+      sorted.sort(Comparator.<Pending, Instant>comparing(p -> p.created).thenComparingLong(p -> p.seq));
+      for (Pending p : sorted) {
+        int hash = p.objectKey.indexOf('#');
+        all.add(new PendingRequest(p.requestKey, p.objectKey.substring(0, hash), p.objectKey.substring(hash + 1),
+            p.owner, publicKind(p.kind), p.created, p.expires, p.attempts, p.sent, p.lastError));
+      }
+    }
+    return all;
   }
 }
