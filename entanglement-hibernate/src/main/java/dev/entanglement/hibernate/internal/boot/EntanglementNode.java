@@ -377,6 +377,11 @@ final class EntanglementNode implements Entanglement {
         || !(e instanceof HibernateException || e instanceof PersistenceException)) {
       return e;
     }
+    for (Throwable cause = e.getCause(); cause != null; cause = cause.getCause()) {
+      if (cause instanceof EntanglementException plugin) {
+        return plugin; // the plugin failed the commit on purpose (a full request queue, fail-closed capture)
+      }
+    }
     String self = nodeName();
     if (SqlErrors.isTransient(e)) {
       String cause = SqlErrors.message(e) != null ? SqlErrors.message(e) : String.valueOf(e.getMessage());
