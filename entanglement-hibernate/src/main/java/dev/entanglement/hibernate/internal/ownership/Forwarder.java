@@ -5,10 +5,8 @@ import dev.entanglement.hibernate.PendingRequest;
 import dev.entanglement.hibernate.RefusalReason;
 import dev.entanglement.hibernate.RequestEvent;
 import dev.entanglement.hibernate.UpdateRequestException;
-import dev.entanglement.hibernate.internal.core.SerialExecutor;
 import dev.entanglement.hibernate.internal.core.Ticker;
 import dev.entanglement.hibernate.internal.model.EntangledType;
-import dev.entanglement.hibernate.internal.model.Values;
 import dev.entanglement.hibernate.internal.store.PendingRequestStore;
 import dev.entanglement.proto.v1.Attribute;
 import dev.entanglement.proto.v1.Change;
@@ -39,6 +37,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import org.jboss.logging.Logger;
 
 /**
@@ -63,25 +62,20 @@ import org.jboss.logging.Logger;
  * deadlines (wall clock for expiry, which outlives restarts; the ticker for resends), checked
  * by {@link #tick()} every 100 ms; nothing scans every request.
  *
- * <p>A success completes the futures once this node's own copy has reached the owner's
- * resulting state (or after {@link #COPY_WAIT}, with what this node holds then).
+ * <p>Futures and listeners are completed by {@link RequestSettling}; requests of other nodes
+ * passing through are the {@link RequestRelay}'s.
  *
  * <h2>Bounds</h2>
  * At most {@code entanglement.request.max_pending} unsettled requests: {@link #hasRoom} is asked
  * before a transaction writes new ones, and beyond it that transaction fails at once naming the
- * setting. Relayed requests ({@code hops}) are bounded by what peers have in flight through this
- * node: each is answered or dropped with its link.
+ * setting.
  *
  * <h2>Concurrency</h2>
- * All state is guarded by {@code lock}. Database writes, sends, futures and listeners run
- * outside it: database writes on the thread that took the work (a pool thread), futures and
- * listener calls on {@code settling}, a serial executor over the pool (settling reads this
- * node's copy, and one read at a time keeps the plugin's use of the connection pool bounded).
+ * All state is guarded by {@code lock}. Database writes and sends run outside it, on the pool
+ * thread that took the work; {@link #tick} rounds do not overlap.
  */
 public final class Forwarder {
   private static final Logger LOG = Logger.getLogger(Forwarder.class);
-  /** How long a success waits for the owner's result to reach this node before completing anyway. */
-  static final Duration COPY_WAIT = Duration.ofSeconds(10);
   private static final long FIRST_RESEND_NANOS = TimeUnit.SECONDS.toNanos(30);
   private static final long MAX_RESEND_NANOS = TimeUnit.MINUTES.toNanos(5);
   private static final long FIRST_BACKOFF_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
@@ -128,89 +122,42 @@ public final class Forwarder {
     Ticker ticker();
   }
 
-  private static final class Pending {
-    final String requestKey;
-    final String objectKey;
-    final String owner;
-    final RequestKind kind;
-    final Instant created;
-    final Instant expires;
-    final long seq;
-    /** The wire form without its per-hop id; merged requests change it until it is first sent. */
-    UpdateRequest wire;
-    /** The captured request, for loading the result; null for requests reloaded at boot. */
-    ForwardRequest request;
-    /** Keys of requests merged into this one: their rows go once this one is sent or settles. */
-    final List<String> absorbed = new ArrayList<>(0);
-    final List<CompletableFuture<Object>> futures = new ArrayList<>(1);
-    int attempts;
-    boolean sent;
-    String lastError;
-    String via;
-    /** The per-hop id of the attempt in flight, or -1. */
-    long wireId = -1;
-    long resendAt;
-    long notBefore;
-    long backoffNanos;
-    long doneSerial = -1;
-
-    Pending(PendingRequestStore.Row row, UpdateRequest wire, long seq) {
-      this.requestKey = row.requestKey();
-      this.objectKey = row.entity() + '#' + row.idText();
-      this.owner = row.owner();
-      this.kind = wire.getKind();
-      this.created = row.created();
-      this.expires = row.expires();
-      this.wire = wire;
-      this.attempts = row.attempts();
-      this.sent = row.sent();
-      this.lastError = row.lastError();
-      this.seq = seq;
-    }
-  }
-
-  private record Hop(String fromPeer, long theirId, String toPeer) {}
-
-  private static final Comparator<Pending> BY_EXPIRY =
-      Comparator.<Pending, Instant>comparing(p -> p.expires).thenComparingLong(p -> p.seq);
-  private static final Comparator<Pending> BY_RESEND =
-      Comparator.<Pending>comparingLong(p -> p.resendAt).thenComparingLong(p -> p.seq);
+  private static final Comparator<OwnRequest> BY_EXPIRY =
+      Comparator.<OwnRequest, Instant>comparing(p -> p.expires).thenComparingLong(p -> p.seq);
+  private static final Comparator<OwnRequest> BY_RESEND =
+      Comparator.<OwnRequest>comparingLong(p -> p.resendAt).thenComparingLong(p -> p.seq);
 
   private final Host host;
-  private final SerialExecutor settling;
+  private final RequestSettling settling;
   private final RequestEvents events;
   private final AtomicBoolean ticking = new AtomicBoolean();
   private final Object lock = new Object();
-  @GuardedBy("lock")
-  private long nextId;
+  /** Per-hop ids of this node's attempts and of relayed requests (one space: outcomes name either). */
+  private final AtomicLong ids = new AtomicLong();
+  private final RequestRelay relay;
   @GuardedBy("lock")
   private long nextSeq;
   @GuardedBy("lock")
   private int count;
   /** Unsettled requests per object, oldest first; the head is the one sent. */
   @GuardedBy("lock")
-  private final Map<String, ArrayDeque<Pending>> queues = new HashMap<>();
+  private final Map<String, ArrayDeque<OwnRequest>> queues = new HashMap<>();
   /** Object keys whose head waits to be sent, by owner. */
   @GuardedBy("lock")
   private final Map<String, LinkedHashSet<String>> ready = new LinkedHashMap<>();
   /** Heads in flight, by the per-hop id of their attempt. */
   @GuardedBy("lock")
-  private final Map<Long, Pending> inFlight = new HashMap<>();
+  private final Map<Long, OwnRequest> inFlight = new HashMap<>();
   @GuardedBy("lock")
-  private final TreeSet<Pending> byExpiry = new TreeSet<>(BY_EXPIRY);
+  private final TreeSet<OwnRequest> byExpiry = new TreeSet<>(BY_EXPIRY);
   @GuardedBy("lock")
-  private final TreeSet<Pending> byResend = new TreeSet<>(BY_RESEND);
-  /** Applied requests waiting for this node's copy, by object key. */
-  @GuardedBy("lock")
-  private final Map<String, List<Pending>> waitingForCopy = new HashMap<>();
-  /** Relayed requests by our id. */
-  @GuardedBy("lock")
-  private final Map<Long, Hop> hops = new HashMap<>();
+  private final TreeSet<OwnRequest> byResend = new TreeSet<>(BY_RESEND);
 
   public Forwarder(Host host) {
     this.host = host;
-    this.settling = new SerialExecutor(host.pool());
     this.events = new RequestEvents(host.nodeName());
+    this.settling = new RequestSettling(host, events);
+    this.relay = new RequestRelay(host, ids);
   }
 
   public RequestEvents events() {
@@ -278,8 +225,8 @@ public final class Forwarder {
       CompletableFuture<Object> future) {
     synchronized (lock) {
       String objectKey = row.entity() + '#' + row.idText();
-      ArrayDeque<Pending> queue = queues.computeIfAbsent(objectKey, k -> new ArrayDeque<>());
-      Pending last = queue.peekLast();
+      ArrayDeque<OwnRequest> queue = queues.computeIfAbsent(objectKey, k -> new ArrayDeque<>());
+      OwnRequest last = queue.peekLast();
       if (last != null && !last.sent && last.wireId < 0 && last.kind == wire.getKind() && !row.sent()) {
         // never sent: one request carries both (union of attributes, the later value wins)
         last.wire = merge(last.wire, wire);
@@ -292,7 +239,7 @@ public final class Forwarder {
         }
         return;
       }
-      Pending p = new Pending(row, wire, ++nextSeq);
+      OwnRequest p = new OwnRequest(row, wire, ++nextSeq);
       p.request = request;
       if (future != null) {
         p.futures.add(future);
@@ -319,7 +266,7 @@ public final class Forwarder {
   }
 
   @GuardedBy("lock")
-  private void markReady(Pending p) {
+  private void markReady(OwnRequest p) {
     p.via = null;
     ready.computeIfAbsent(p.owner, o -> new LinkedHashSet<>()).add(p.objectKey);
   }
@@ -347,21 +294,21 @@ public final class Forwarder {
     }
   }
 
-  private record Send(Pending pending, String via, long wireId, UpdateRequest wire, int attempts, List<String> absorbed) {}
+  private record Send(OwnRequest pending, String via, long wireId, UpdateRequest wire, int attempts, List<String> absorbed) {}
 
   private void round() {
     long now = host.ticker().nanos();
     Instant wallNow = host.clock().instant();
-    List<Pending> expired = new ArrayList<>();
+    List<OwnRequest> expired = new ArrayList<>();
     List<Send> sends = new ArrayList<>();
     synchronized (lock) {
       while (!byExpiry.isEmpty() && !byExpiry.first().expires.isAfter(wallNow)) {
-        Pending p = byExpiry.pollFirst();
+        OwnRequest p = byExpiry.pollFirst();
         removeFromQueue(p);
         expired.add(p);
       }
       while (!byResend.isEmpty() && byResend.first().resendAt <= now) {
-        Pending p = byResend.pollFirst();
+        OwnRequest p = byResend.pollFirst();
         inFlight.remove(p.wireId);
         p.lastError = "no answer from owner '%s' within %s of sending it through peer '%s'"
             .formatted(p.owner, human(Duration.ofNanos(resendInterval(p.attempts))), p.via);
@@ -375,8 +322,8 @@ public final class Forwarder {
           continue;
         }
         for (Iterator<String> keys = entry.getValue().iterator(); keys.hasNext(); ) {
-          ArrayDeque<Pending> queue = queues.get(keys.next());
-          Pending head = queue == null ? null : queue.peekFirst();
+          ArrayDeque<OwnRequest> queue = queues.get(keys.next());
+          OwnRequest head = queue == null ? null : queue.peekFirst();
           if (head == null || head.wireId >= 0) {
             keys.remove();
             continue;
@@ -386,7 +333,7 @@ public final class Forwarder {
           }
           keys.remove();
           head.via = route;
-          head.wireId = ++nextId;
+          head.wireId = ids.incrementAndGet();
           head.attempts++;
           head.resendAt = now + resendInterval(head.attempts);
           inFlight.put(head.wireId, head);
@@ -398,7 +345,7 @@ public final class Forwarder {
         }
       }
     }
-    for (Pending p : expired) {
+    for (OwnRequest p : expired) {
       expire(p);
     }
     for (Send send : sends) {
@@ -407,7 +354,7 @@ public final class Forwarder {
   }
 
   private void send(Send send, long now) {
-    Pending p = send.pending();
+    OwnRequest p = send.pending();
     try {
       // before it leaves: a restart must know it may have been applied (and keep the merged form)
       host.store().sending(p.requestKey, send.wire().toByteArray(), send.attempts(), send.absorbed());
@@ -427,7 +374,7 @@ public final class Forwarder {
   }
 
   /** Takes back an attempt that did not leave or got a retryable answer; sent again after a backoff. */
-  private void retryLater(Pending p, long wireId, long now, String why) {
+  private void retryLater(OwnRequest p, long wireId, long now, String why) {
     synchronized (lock) {
       if (p.wireId != wireId) {
         return; // answered or expired meanwhile
@@ -449,8 +396,8 @@ public final class Forwarder {
 
   /** Removes a request from its object's queue; the next one becomes ready. */
   @GuardedBy("lock")
-  private void removeFromQueue(Pending p) {
-    ArrayDeque<Pending> queue = queues.get(p.objectKey);
+  private void removeFromQueue(OwnRequest p) {
+    ArrayDeque<OwnRequest> queue = queues.get(p.objectKey);
     if (queue == null || !queue.remove(p)) {
       return;
     }
@@ -461,7 +408,7 @@ public final class Forwarder {
       byResend.remove(p);
       p.wireId = -1;
     }
-    Pending next = queue.peekFirst();
+    OwnRequest next = queue.peekFirst();
     if (next == null) {
       queues.remove(p.objectKey);
       LinkedHashSet<String> keys = ready.get(p.owner);
@@ -473,60 +420,30 @@ public final class Forwarder {
     }
   }
 
-  private void expire(Pending p) {
+  private void expire(OwnRequest p) {
     forget(p);
     String what = p.objectKey;
     String lifetime = human(host.lifetime());
     if (p.sent) {
-      fail(p, RequestEvent.Outcome.OUTCOME_UNKNOWN, new UpdateRequestException.OutcomeUnknown(p.owner,
+      settling.failed(p, RequestEvent.Outcome.OUTCOME_UNKNOWN, new UpdateRequestException.OutcomeUnknown(p.owner,
           ("owner '%s' did not answer the %s request for %s within %s; it may have applied it (sent %d times; last: %s)")
               .formatted(p.owner, kindText(p.kind), what, lifetime, p.attempts, p.lastError)));
     } else {
       String why = host.routeTo(p.owner) == null ? host.whyNoRoute(p.owner)
           : "it waited behind an earlier request for the same object";
-      fail(p, RequestEvent.Outcome.FAILED, new UpdateRequestException.OwnerUnreachable(p.owner,
+      settling.failed(p, RequestEvent.Outcome.FAILED, new UpdateRequestException.OwnerUnreachable(p.owner,
           "%s; the %s request for %s was not sent within %s".formatted(why, kindText(p.kind), what, lifetime)));
     }
   }
 
   /** Forwards a request for another owner received from a peer, one hop on. */
   public void relay(String fromPeer, UpdateRequest request) {
-    String route = host.routeTo(request.getOwner());
-    if (route == null) {
-      answer(fromPeer, request.getRequestId(), RequestStatus.UNREACHABLE, null,
-          "node '%s' has no route to owner '%s'".formatted(host.nodeName(), request.getOwner()));
-      return;
-    }
-    if (route.equals(fromPeer)) {
-      answer(fromPeer, request.getRequestId(), RequestStatus.REFUSED, RejectReason.NOT_OWNER,
-          ("an update request for owner '%s' came to node '%s' from the owner's own direction "
-              + "(peer '%s'); requests travel towards the owner").formatted(request.getOwner(), host.nodeName(), fromPeer));
-      return;
-    }
-    long id;
-    synchronized (lock) {
-      id = ++nextId;
-      hops.put(id, new Hop(fromPeer, request.getRequestId(), route));
-    }
-    if (!host.send(route, Envelope.newBuilder().setUpdateRequest(request.toBuilder().setRequestId(id)).build())) {
-      synchronized (lock) {
-        hops.remove(id);
-      }
-      answer(fromPeer, request.getRequestId(), RequestStatus.UNREACHABLE, null,
-          "node '%s' lost its route to owner '%s'".formatted(host.nodeName(), request.getOwner()));
-    }
+    relay.relay(fromPeer, request);
   }
 
   /** Answers a request received from a peer (owner side, or a hop that cannot go on). */
   public void answer(String peer, long requestId, RequestStatus status, RejectReason reason, String message) {
-    RequestOutcome.Builder outcome = RequestOutcome.newBuilder().setRequestId(requestId).setStatus(status);
-    if (reason != null) {
-      outcome.setReason(reason);
-    }
-    if (message != null) {
-      outcome.setMessage(message);
-    }
-    host.send(peer, Envelope.newBuilder().setRequestOutcome(outcome).build());
+    relay.answer(peer, requestId, status, reason, message);
   }
 
   public void answer(String peer, RequestOutcome outcome) {
@@ -540,15 +457,12 @@ public final class Forwarder {
 
   /** An outcome came back from a peer: relay it, or settle (or retry) this node's request. */
   public void outcome(String fromPeer, RequestOutcome outcome) {
-    Pending p;
+    OwnRequest p;
     long now = host.ticker().nanos();
+    if (relay.outcome(outcome)) {
+      return;
+    }
     synchronized (lock) {
-      Hop hop = hops.remove(outcome.getRequestId());
-      if (hop != null) {
-        host.send(hop.fromPeer(), Envelope.newBuilder()
-            .setRequestOutcome(outcome.toBuilder().setRequestId(hop.theirId())).build());
-        return;
-      }
       p = inFlight.get(outcome.getRequestId());
       if (p == null || !fromPeer.equals(p.via)) {
         return;
@@ -568,17 +482,17 @@ public final class Forwarder {
     host.pool().execute(this::tick); // the next request for the object may go now
     String owner = p.owner;
     switch (outcome.getStatus()) {
-      case DONE -> awaitCopy(p, outcome.getSerial());
-      case REFUSED -> fail(p, RequestEvent.Outcome.REFUSED, new UpdateRequestException.Refused(owner,
+      case DONE -> settling.applied(p, outcome.getSerial());
+      case REFUSED -> settling.failed(p, RequestEvent.Outcome.REFUSED, new UpdateRequestException.Refused(owner,
           RefusalReason.named(outcome.getReason().name()), outcome.getMessage()));
-      case NOT_FOUND -> fail(p, RequestEvent.Outcome.REFUSED, new UpdateRequestException.NotFound(owner,
+      case NOT_FOUND -> settling.failed(p, RequestEvent.Outcome.REFUSED, new UpdateRequestException.NotFound(owner,
           outcome.getMessage()));
-      default -> fail(p, RequestEvent.Outcome.REFUSED, new UpdateRequestException.Conflict(owner,
+      default -> settling.failed(p, RequestEvent.Outcome.REFUSED, new UpdateRequestException.Conflict(owner,
           outcome.getMessage()));
     }
   }
 
-  private void recordError(Pending p, String why) {
+  private void recordError(OwnRequest p, String why) {
     try {
       host.store().failedAttempt(p.requestKey, why);
     } catch (RuntimeException e) {
@@ -587,7 +501,7 @@ public final class Forwarder {
   }
 
   /** Deletes a settled request's rows (a failure leaves them to be sent again after a restart). */
-  private void forget(Pending p) {
+  private void forget(OwnRequest p) {
     List<String> keys = new ArrayList<>(1 + p.absorbed.size());
     keys.add(p.requestKey);
     synchronized (lock) {
@@ -601,132 +515,13 @@ public final class Forwarder {
     }
   }
 
-  /** The owner applied it: complete once this node's copy has the result. */
-  private void awaitCopy(Pending p, long serial) {
-    synchronized (lock) {
-      p.doneSerial = serial;
-      waitingForCopy.computeIfAbsent(p.objectKey, k -> new ArrayList<>()).add(p);
-    }
-    // settled with what this node holds then, if the result does not arrive (a policy may hold it)
-    host.scheduler().schedule(() -> settling.execute(() -> settle(p)), COPY_WAIT.toMillis(), TimeUnit.MILLISECONDS);
-    settling.execute(() -> {
-      long held;
-      try {
-        held = host.heldSerial(p.objectKey);
-      } catch (RuntimeException e) {
-        LOG.debugf("Could not read this node's copy of %s: %s", p.objectKey, e);
-        return;
-      }
-      if (held >= serial) {
-        settle(p);
-      }
-    });
-  }
-
   /** This node applied changes (from peers): requests waiting for those states are done. */
   public void applied(List<Change> changes) {
-    List<Pending> done = new ArrayList<>();
-    synchronized (lock) {
-      if (waitingForCopy.isEmpty()) {
-        return;
-      }
-      for (Change change : changes) {
-        List<Pending> waiting = waitingForCopy.get(change.getEntity() + '#' + keyId(change));
-        if (waiting != null) {
-          for (Pending p : waiting) {
-            if (p.doneSerial >= 0 && p.doneSerial <= change.getSerial()) {
-              done.add(p);
-            }
-          }
-        }
-      }
-    }
-    if (!done.isEmpty()) {
-      settling.execute(() -> done.forEach(this::settle));
-    }
-  }
-
-  private static String keyId(Change change) {
-    Value id = change.getId();
-    return switch (id.getKindCase()) {
-      case TEXT -> id.getText();
-      case INTEGER -> Long.toString(id.getInteger());
-      case UUID -> id.getUuid();
-      case DECIMAL -> id.getDecimal();
-      case TEMPORAL -> id.getTemporal();
-      case ENUM_CONSTANT -> id.getEnumConstant();
-      default -> Values.shortText(id);
-    };
-  }
-
-  /** Runs on {@code settling}: completes an applied request once. */
-  private void settle(Pending p) {
-    synchronized (lock) {
-      List<Pending> waiting = waitingForCopy.get(p.objectKey);
-      if (waiting == null || !waiting.remove(p)) {
-        return; // settled already
-      }
-      if (waiting.isEmpty()) {
-        waitingForCopy.remove(p.objectKey);
-      }
-    }
-    Object result = null;
-    RuntimeException failure = null;
-    if (!p.futures.isEmpty() && p.kind != RequestKind.REMOVE && p.request != null) {
-      try {
-        result = host.load(p.request.type(), p.request.id());
-      } catch (RuntimeException e) {
-        failure = e;
-      }
-    }
-    for (CompletableFuture<Object> future : p.futures) {
-      if (failure != null) {
-        future.completeExceptionally(failure);
-      } else {
-        future.complete(result);
-      }
-    }
-    events.settled(p.objectKey, event(p, RequestEvent.Outcome.APPLIED, null));
-  }
-
-  private void fail(Pending p, RequestEvent.Outcome outcome, UpdateRequestException e) {
-    settling.execute(() -> {
-      p.futures.forEach(f -> f.completeExceptionally(e));
-      events.settled(p.objectKey, event(p, outcome, e));
-    });
-  }
-
-  private RequestEvent event(Pending p, RequestEvent.Outcome outcome, UpdateRequestException failure) {
-    String idText = p.objectKey.substring(p.objectKey.indexOf('#') + 1);
-    Class<?> javaType = null;
-    Object id = null;
-    if (p.request != null) {
-      javaType = p.request.type().persister().getMappedClass();
-      id = p.request.id();
-    } else {
-      EntangledType type = host.type(p.wire.getEntity());
-      if (type != null) {
-        try {
-          id = type.idCodec().decode(p.wire.getId(), "id");
-          javaType = type.persister().getMappedClass();
-        } catch (dev.entanglement.hibernate.internal.model.DecodeException | RuntimeException e) {
-          id = null;
-        }
-      }
-    }
-    return new RequestEvent(javaType, id, idText, p.owner, publicKind(p.kind), outcome, failure, p.requestKey);
-  }
-
-  static RequestEvent.Kind publicKind(RequestKind kind) {
-    return switch (kind) {
-      case CREATE -> RequestEvent.Kind.CREATE;
-      case REMOVE -> RequestEvent.Kind.DELETE;
-      default -> RequestEvent.Kind.UPDATE;
-    };
+    settling.changesApplied(changes);
   }
 
   private static String kindText(RequestKind kind) {
-    return publicKind(kind).name().toLowerCase(java.util.Locale.ROOT);
+    return RequestSettling.publicKind(kind).name().toLowerCase(java.util.Locale.ROOT);
   }
 
   /** A duration as settings write it: 6h, 90s, 250 ms. */
@@ -750,10 +545,9 @@ public final class Forwarder {
    * towards it are answered UNREACHABLE (retryable) to the node they came from.
    */
   public void peerGone(String peer) {
-    List<Hop> broken = new ArrayList<>();
     synchronized (lock) {
-      for (Iterator<Pending> it = inFlight.values().iterator(); it.hasNext(); ) {
-        Pending p = it.next();
+      for (Iterator<OwnRequest> it = inFlight.values().iterator(); it.hasNext(); ) {
+        OwnRequest p = it.next();
         if (peer.equals(p.via)) {
           it.remove();
           byResend.remove(p);
@@ -762,27 +556,15 @@ public final class Forwarder {
           markReady(p);
         }
       }
-      for (Iterator<Hop> it = hops.values().iterator(); it.hasNext(); ) {
-        Hop hop = it.next();
-        if (hop.fromPeer().equals(peer) || hop.toPeer().equals(peer)) {
-          it.remove();
-          if (hop.toPeer().equals(peer)) {
-            broken.add(hop);
-          }
-        }
-      }
     }
-    for (Hop hop : broken) {
-      answer(hop.fromPeer(), hop.theirId(), RequestStatus.UNREACHABLE, null,
-          "node '%s' lost its connection to peer '%s' on the way to the owner".formatted(host.nodeName(), peer));
-    }
+    relay.peerGone(peer);
     host.pool().execute(this::tick);
   }
 
   /** This node's unsettled requests for one object. */
   public int pendingFor(String key) {
     synchronized (lock) {
-      ArrayDeque<Pending> queue = queues.get(key);
+      ArrayDeque<OwnRequest> queue = queues.get(key);
       return queue == null ? 0 : queue.size();
     }
   }
@@ -798,13 +580,13 @@ public final class Forwarder {
   public List<PendingRequest> pendingRequests() {
     List<PendingRequest> all = new ArrayList<>();
     synchronized (lock) {
-      List<Pending> sorted = new ArrayList<>(count);
+      List<OwnRequest> sorted = new ArrayList<>(count);
       queues.values().forEach(sorted::addAll);
-      sorted.sort(Comparator.<Pending, Instant>comparing(p -> p.created).thenComparingLong(p -> p.seq));
-      for (Pending p : sorted) {
+      sorted.sort(Comparator.<OwnRequest, Instant>comparing(p -> p.created).thenComparingLong(p -> p.seq));
+      for (OwnRequest p : sorted) {
         int hash = p.objectKey.indexOf('#');
         all.add(new PendingRequest(p.requestKey, p.objectKey.substring(0, hash), p.objectKey.substring(hash + 1),
-            p.owner, publicKind(p.kind), p.created, p.expires, p.attempts, p.sent, p.lastError));
+            p.owner, RequestSettling.publicKind(p.kind), p.created, p.expires, p.attempts, p.sent, p.lastError));
       }
     }
     return all;

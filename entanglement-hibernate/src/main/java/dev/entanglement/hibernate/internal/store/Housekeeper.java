@@ -10,7 +10,8 @@ import org.jboss.logging.Logger;
  * Periodic housekeeping: writes the peers' positions, retires peers away too long, removes the
  * tombstones every peer that counts has acknowledged ({@link AckLedger#lowestAcknowledged}), of
  * this node's own objects and of every owner it relays, and this node's logged changes
- * ({@link ChangeLog}) by the same rule, and retries parked changes. A peer that
+ * ({@link ChangeLog}) by the same rule, retries parked changes, and forgets the owner's records of
+ * applied update requests older than twice the request lifetime. A peer that
  * comes back after tombstones it needed are gone gets a full synchronization of that owner with
  * a sweep (the peer connection checks {@link #compactedThrough(String)} against its Hello).
  *
