@@ -5,6 +5,7 @@ import dev.entanglement.hibernate.PendingRequest;
 import dev.entanglement.hibernate.RefusalReason;
 import dev.entanglement.hibernate.RequestEvent;
 import dev.entanglement.hibernate.UpdateRequestException;
+import dev.entanglement.hibernate.internal.core.SerialExecutor;
 import dev.entanglement.hibernate.internal.core.Ticker;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.store.PendingRequestStore;
@@ -71,8 +72,8 @@ import org.jboss.logging.Logger;
  * setting.
  *
  * <h2>Concurrency</h2>
- * All state is guarded by {@code lock}. Database writes and sends run outside it, on the pool
- * thread that took the work; {@link #tick} rounds do not overlap.
+ * All state is guarded by {@code lock}. Database writes and sends run outside it, on
+ * {@code serial} (one at a time, see there); outcomes arrive on pool threads.
  */
 public final class Forwarder {
   private static final Logger LOG = Logger.getLogger(Forwarder.class);
@@ -131,6 +132,12 @@ public final class Forwarder {
   private final RequestSettling settling;
   private final RequestEvents events;
   private final AtomicBoolean ticking = new AtomicBoolean();
+  /**
+   * Runs rounds, the forwarder's database writes and {@link RequestSettling}'s work one at a
+   * time: the plugin's use of the application's connection pool for requests stays at one
+   * connection however many requests move.
+   */
+  private final SerialExecutor serial;
   private final Object lock = new Object();
   /** Per-hop ids of this node's attempts and of relayed requests (one space: outcomes name either). */
   private final AtomicLong ids = new AtomicLong();
@@ -156,7 +163,8 @@ public final class Forwarder {
   public Forwarder(Host host) {
     this.host = host;
     this.events = new RequestEvents(host.nodeName());
-    this.settling = new RequestSettling(host, events);
+    this.serial = new SerialExecutor(host.pool());
+    this.settling = new RequestSettling(host, events, serial);
     this.relay = new RequestRelay(host, ids);
   }
 
@@ -201,7 +209,7 @@ public final class Forwarder {
       throw new IllegalStateException(e); // made by prepare()
     }
     enqueue(row, wire, request, future);
-    host.pool().execute(this::tick);
+    tick();
     return future;
   }
 
@@ -273,25 +281,27 @@ public final class Forwarder {
 
   /** Sends what can go now (e.g. a route appeared). Never blocks on the network. */
   public void flush() {
-    host.pool().execute(this::tick);
+    tick();
   }
 
   /**
-   * One round: fails expired requests, takes back attempts unanswered past their resend
-   * interval, and sends every waiting head that has a route. Runs every 100 ms and after events;
-   * rounds do not overlap (an overlapping call returns at once).
+   * Queues one round: fails expired requests, takes back attempts unanswered past their resend
+   * interval, and sends every waiting head that has a route. Called every 100 ms and after
+   * events; rounds run on {@code serial}, so they never overlap, and calls made while a round is
+   * queued share it.
    */
   public void tick() {
     if (!ticking.compareAndSet(false, true)) {
-      return;
+      return; // a round is queued already and will see what this call wanted
     }
-    try {
-      round();
-    } catch (RuntimeException e) {
-      LOG.errorf(e, "Node '%s' could not process its update requests (tried again shortly)", host.nodeName());
-    } finally {
-      ticking.set(false);
-    }
+    serial.execute(() -> {
+      ticking.set(false); // from here on, a new call queues another round
+      try {
+        round();
+      } catch (RuntimeException e) {
+        LOG.errorf(e, "Node '%s' could not process its update requests (tried again shortly)", host.nodeName());
+      }
+    });
   }
 
   private record Send(OwnRequest pending, String via, long wireId, UpdateRequest wire, int attempts, List<String> absorbed) {}
@@ -479,7 +489,7 @@ public final class Forwarder {
       return;
     }
     forget(p);
-    host.pool().execute(this::tick); // the next request for the object may go now
+    tick(); // the next request for the object may go now
     String owner = p.owner;
     switch (outcome.getStatus()) {
       case DONE -> settling.applied(p, outcome.getSerial());
@@ -493,11 +503,13 @@ public final class Forwarder {
   }
 
   private void recordError(OwnRequest p, String why) {
-    try {
-      host.store().failedAttempt(p.requestKey, why);
-    } catch (RuntimeException e) {
-      LOG.debugf("Could not record the last error of request %s: %s", p.requestKey, e);
-    }
+    serial.execute(() -> {
+      try {
+        host.store().failedAttempt(p.requestKey, why);
+      } catch (RuntimeException e) {
+        LOG.debugf("Could not record the last error of request %s: %s", p.requestKey, e);
+      }
+    });
   }
 
   /** Deletes a settled request's rows (a failure leaves them to be sent again after a restart). */
@@ -507,12 +519,14 @@ public final class Forwarder {
     synchronized (lock) {
       keys.addAll(p.absorbed);
     }
-    try {
-      host.store().settled(keys);
-    } catch (RuntimeException e) {
-      LOG.warnf("Node '%s' could not remove settled update request %s from its database (%s); it is sent again "
-          + "after a restart and answered from the owner's record", host.nodeName(), p.requestKey, e.getMessage());
-    }
+    serial.execute(() -> {
+      try {
+        host.store().settled(keys);
+      } catch (RuntimeException e) {
+        LOG.warnf("Node '%s' could not remove settled update request %s from its database (%s); it is sent again "
+            + "after a restart and answered from the owner's record", host.nodeName(), p.requestKey, e.getMessage());
+      }
+    });
   }
 
   /** This node applied changes (from peers): requests waiting for those states are done. */
@@ -558,7 +572,7 @@ public final class Forwarder {
       }
     }
     relay.peerGone(peer);
-    host.pool().execute(this::tick);
+    tick();
   }
 
   /** This node's unsettled requests for one object. */

@@ -31,9 +31,9 @@ import org.jboss.logging.Logger;
  *
  * <h2>Concurrency</h2>
  * {@code waitingForCopy} is guarded by {@code lock}. Futures and listeners run on
- * {@code settling}, a serial executor over the pool: settling reads the database (this node's
- * copy), and one read at a time keeps the plugin's use of the connection pool bounded however
- * many requests complete.
+ * {@code settling}, the forwarder's serial executor: settling reads the database (this node's
+ * copy), and one database use at a time for all of the requests' work keeps the plugin's use of
+ * the connection pool bounded however many requests complete.
  */
 final class RequestSettling {
   private static final Logger LOG = Logger.getLogger(RequestSettling.class);
@@ -49,10 +49,10 @@ final class RequestSettling {
   @GuardedBy("lock")
   private final Map<String, List<OwnRequest>> waitingForCopy = new HashMap<>();
 
-  RequestSettling(Forwarder.Host host, RequestEvents events) {
+  RequestSettling(Forwarder.Host host, RequestEvents events, SerialExecutor settling) {
     this.host = host;
     this.types = host::type;
-    this.settling = new SerialExecutor(host.pool());
+    this.settling = settling;
     this.events = events;
   }
 
