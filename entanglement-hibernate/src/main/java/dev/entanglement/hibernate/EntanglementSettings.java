@@ -164,10 +164,35 @@ public final class EntanglementSettings {
   public static final String PEER_FORGET_AFTER = "entanglement.peer.forget_after";
 
   /**
-   * How long an update request to another node's object may wait for the owner's answer
-   * (including while no route to the owner exists), in milliseconds. Defaults to {@code 10000}.
+   * How long an update request to another node's object is kept and retried (stored in the
+   * database, so across restarts of this node) before it fails: with
+   * {@link UpdateRequestException.OwnerUnreachable} if it was never sent (no route to the
+   * owner), with {@link UpdateRequestException.OutcomeUnknown} if it was sent and no final answer
+   * came. A duration with a unit ({@code 6h}, {@code 30m}, {@code 90s}, {@code 2d}, or ISO-8601
+   * such as {@code PT6H}), from one second to 3650 days. Futures complete with the final outcome;
+   * to wait less, use {@code orTimeout} on the future: the request carries on and its outcome
+   * reaches the {@link RequestListener}s. Defaults to {@code 6h}.
    */
+  public static final String REQUEST_LIFETIME = "entanglement.request.lifetime";
+
+  /**
+   * Deprecated alias of {@link #REQUEST_LIFETIME} in milliseconds (logged at boot with a warning
+   * naming the replacement; setting both fails the boot). It also sets how long a hand-over
+   * ({@code transfer}) waits for the new owner, which otherwise is 10 seconds.
+   *
+   * @deprecated use {@link #REQUEST_LIFETIME}
+   */
+  @Deprecated
   public static final String REQUEST_TIMEOUT_MS = "entanglement.request.timeout_ms";
+
+  /**
+   * The most unsettled update requests this node keeps (waiting for a route, sent, or queued
+   * behind an earlier request for the same object). Beyond it, a transaction that makes more
+   * fails at once (and {@code update}/{@code delete}/{@code create} futures fail) with an
+   * {@link EntanglementException} naming this setting. From 1 to 10,000,000; defaults to
+   * {@code 100000}.
+   */
+  public static final String REQUEST_MAX_PENDING = "entanglement.request.max_pending";
 
   /**
    * The node's policies ({@link dev.entanglement.hibernate.policy.Policy}): fully qualified class

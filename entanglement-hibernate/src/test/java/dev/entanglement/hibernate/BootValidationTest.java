@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.entanglement.hibernate.annotations.Entangled;
 import dev.entanglement.hibernate.annotations.NotEntangled;
 import dev.entanglement.hibernate.testing.Database;
+import dev.entanglement.hibernate.testing.LogCapture;
 import dev.entanglement.hibernate.testing.TestNode;
 import dev.entanglement.hibernate.testing.model.Item;
 import jakarta.persistence.ElementCollection;
@@ -64,6 +65,32 @@ class BootValidationTest {
         "Setting entanglement.peer.forget_after has the invalid value '7'; expected " + expected, Item.class);
     assertBootFails(b -> b.set(EntanglementSettings.PEER_FORGET_AFTER, "10s"),
         "Setting entanglement.peer.forget_after has the invalid value '10s'; expected " + expected, Item.class);
+  }
+
+  @Test
+  void invalidRequestLifetime_andTheDeprecatedTimeoutAlongsideIt() {
+    String expected = "a duration with a unit (6h, 30m, 90s, 2d or ISO-8601 such as PT6H) from 1s to 3650d";
+    assertBootFails(b -> b.set(EntanglementSettings.REQUEST_LIFETIME, "forever"),
+        "Setting entanglement.request.lifetime has the invalid value 'forever'; expected " + expected, Item.class);
+    assertBootFails(b -> b.set(EntanglementSettings.REQUEST_LIFETIME, "500ms"),
+        "Setting entanglement.request.lifetime has the invalid value '500ms'; expected " + expected, Item.class);
+    assertBootFails(b -> b.set(EntanglementSettings.REQUEST_LIFETIME, "6h").set(EntanglementSettings.REQUEST_TIMEOUT_MS, "10000"),
+        "Settings entanglement.request.lifetime and entanglement.request.timeout_ms are both set ('6h' and '10000'); "
+            + "entanglement.request.timeout_ms is a deprecated alias of entanglement.request.lifetime in milliseconds: "
+            + "set only entanglement.request.lifetime", Item.class);
+    assertBootFails(b -> b.set(EntanglementSettings.REQUEST_MAX_PENDING, "0"),
+        "Setting entanglement.request.max_pending has the invalid value '0'; expected a whole number from 1 to 10000000",
+        Item.class);
+  }
+
+  @Test
+  void deprecatedRequestTimeout_isTheLifetimeInMilliseconds_withAWarning() {
+    try (LogCapture log = LogCapture.start();
+        TestNode node = TestNode.builder("a", Database.H2, Item.class)
+            .set(EntanglementSettings.REQUEST_TIMEOUT_MS, "15000").start()) {
+      assertThat(log.warnings("entanglement.request.timeout_ms is deprecated", "use entanglement.request.lifetime"))
+          .hasSize(1);
+    }
   }
 
   @Test

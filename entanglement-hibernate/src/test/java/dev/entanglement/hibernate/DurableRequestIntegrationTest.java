@@ -259,6 +259,29 @@ class DurableRequestIntegrationTest {
     assertThat(requester.find(Item.class, id).getQuantity()).as("nothing written at the requester").isEqualTo(1);
   }
 
+  @Test
+  void beyondMaxPending_theNextRequestIsRefusedAtOnce() throws Exception {
+    String address = "dr-b-" + UUID.randomUUID();
+    TestNode owner = TestNode.builder("b", Database.H2, Item.class).listenInProcess(address).start();
+    TestNode requester = track(TestNode.builder("a", Database.H2, Item.class).peers("inprocess:" + address)
+        .set(EntanglementSettings.REQUEST_MAX_PENDING, "1").start());
+    requester.awaitConnected("b");
+    Item first = ownedBy(owner, requester, "DR7");
+    Item second = ownedBy(owner, requester, "DR8");
+    owner.close();
+    await().atMost(WAIT).until(() -> requester.entanglement().connectedPeers().isEmpty());
+
+    CompletableFuture<Item> waiting = requester.entanglement().update(Item.class, first.getId(), i -> i.setQuantity(2));
+    CompletableFuture<Item> refused = requester.entanglement().update(Item.class, second.getId(), i -> i.setQuantity(3));
+    assertThat(refused).isCompletedExceptionally();
+    assertThat(cause(refused)).isInstanceOf(EntanglementException.class)
+        .hasMessage("node 'a' holds 1 unsettled update requests, the most entanglement.request.max_pending allows (1); "
+            + "the new request is refused. Requests leave when their owners answer or their lifetime ends");
+    assertThat(waiting).isNotDone();
+    assertThat(requester.entanglement().pendingRequests()).hasSize(1);
+    assertThat(requester.sql("select count(*) from entanglement_pending_request")).isEqualTo(1L);
+  }
+
   private static Throwable cause(CompletableFuture<?> future) throws InterruptedException {
     try {
       future.get(WAIT.toSeconds(), TimeUnit.SECONDS);

@@ -56,7 +56,7 @@ class ExerciseScenarioIntegrationTest {
   private TestNode node(Certificates certificates, String name, String dial) throws Exception {
     TestNode.Builder builder = TestNode.builder(name, Database.H2, Item.class, Memo.class)
         .set(EntanglementSettings.POLICY, ExercisePolicy.class.getName())
-        .set(EntanglementSettings.REQUEST_TIMEOUT_MS, "15000");
+        .set(EntanglementSettings.REQUEST_LIFETIME, "15s");
     if (dial == null) {
       builder.set(EntanglementSettings.LISTEN, "127.0.0.1:0");
     } else {

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Pattern;
+import org.jboss.logging.Logger;
 
 /**
  * The plugin's settings for one persistence unit, read once and validated when the
@@ -38,8 +39,11 @@ public record EntanglementConfig(
     int maxMessageBytes,
     Duration stallTimeout,
     Duration peerForgetAfter,
-    Clock wallClock) {
+    Clock wallClock,
+    Duration requestLifetime,
+    int maxPendingRequests) {
 
+  private static final Logger LOG = Logger.getLogger(EntanglementConfig.class);
   private static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
   /** Not a user setting: a {@link Clock} instance tests give to move wall time (peer retirement). */
   static final String WALL_CLOCK = "entanglement.internal.clock";
@@ -135,12 +139,76 @@ public record EntanglementConfig(
         heartbeat,
         silence,
         Duration.ofMillis(integer(settings, EntanglementSettings.COMPACTION_INTERVAL_MS, 60_000, 10, 86_400_000)),
-        Duration.ofMillis(integer(settings, EntanglementSettings.REQUEST_TIMEOUT_MS, 10_000, 1, 86_400_000)),
+        handoverTimeout(settings),
         tls,
         integer(settings, EntanglementSettings.PEER_MAX_MESSAGE_BYTES, 16 * 1024 * 1024, 65_536, 1 << 30),
         Duration.ofMillis(integer(settings, EntanglementSettings.PEER_STALL_TIMEOUT_MS, 60_000, 10, 86_400_000)),
         forgetAfter(settings),
-        settings.get(WALL_CLOCK) instanceof Clock clock ? clock : Clock.systemUTC()));
+        settings.get(WALL_CLOCK) instanceof Clock clock ? clock : Clock.systemUTC(),
+        requestLifetime(settings, nodeName),
+        integer(settings, EntanglementSettings.REQUEST_MAX_PENDING, 100_000, 1, 10_000_000)));
+  }
+
+  /** Six hours: an owner's restart, a maintenance window or a working day's outage of a link. */
+  static final Duration DEFAULT_REQUEST_LIFETIME = Duration.ofHours(6);
+
+  /** {@link EntanglementSettings#REQUEST_LIFETIME}, or its deprecated alias in milliseconds. */
+  @SuppressWarnings("deprecation")
+  private static Duration requestLifetime(Map<String, Object> settings, String nodeName) {
+    String lifetime = EntanglementSettings.REQUEST_LIFETIME;
+    String alias = EntanglementSettings.REQUEST_TIMEOUT_MS;
+    boolean hasLifetime = text(settings, lifetime) != null;
+    if (settings.get(alias) != null) {
+      if (hasLifetime) {
+        throw new EntanglementConfigurationException(("Settings %s and %s are both set ('%s' and '%s'); %s is a "
+            + "deprecated alias of %s in milliseconds: set only %s").formatted(lifetime, alias, settings.get(lifetime),
+            settings.get(alias), alias, lifetime, lifetime));
+      }
+      Duration millis = Duration.ofMillis(integer(settings, alias, 10_000, 1, Integer.MAX_VALUE));
+      LOG.warnf("Entanglement node '%s': setting %s is deprecated; use %s (a duration such as 6h) instead. "
+          + "Requests now live %d ms", nodeName, alias, lifetime, millis.toMillis());
+      return millis;
+    }
+    if (!hasLifetime) {
+      return DEFAULT_REQUEST_LIFETIME;
+    }
+    Duration parsed = duration(lifetime, settings.get(lifetime),
+        "a duration with a unit (6h, 30m, 90s, 2d or ISO-8601 such as PT6H) from 1s to 3650d");
+    if (parsed.compareTo(Duration.ofSeconds(1)) < 0 || parsed.compareTo(Duration.ofDays(3650)) > 0) {
+      throw bad(lifetime, settings.get(lifetime), "a duration with a unit (6h, 30m, 90s, 2d or ISO-8601 such as PT6H) "
+          + "from 1s to 3650d");
+    }
+    return parsed;
+  }
+
+  /** How long a hand-over waits for the new owner: the deprecated request timeout if set, else 10 s. */
+  @SuppressWarnings("deprecation")
+  private static Duration handoverTimeout(Map<String, Object> settings) {
+    return Duration.ofMillis(integer(settings, EntanglementSettings.REQUEST_TIMEOUT_MS, 10_000, 1, Integer.MAX_VALUE));
+  }
+
+  /** A duration with a unit (ms, s, m, h, d) or in ISO-8601; a {@link Duration} as it is. */
+  private static Duration duration(String setting, Object value, String expected) {
+    if (value instanceof Duration duration) {
+      return duration;
+    }
+    String text = value.toString().trim().toLowerCase(java.util.Locale.ROOT);
+    var matcher = DURATION.matcher(text);
+    if (matcher.matches()) {
+      long amount = Long.parseLong(matcher.group(1));
+      return switch (matcher.group(2)) {
+        case "ms" -> Duration.ofMillis(amount);
+        case "s" -> Duration.ofSeconds(amount);
+        case "m" -> Duration.ofMinutes(amount);
+        case "h" -> Duration.ofHours(amount);
+        default -> Duration.ofDays(amount);
+      };
+    }
+    try {
+      return Duration.parse(text.toUpperCase(java.util.Locale.ROOT));
+    } catch (java.time.format.DateTimeParseException e) {
+      throw bad(setting, value, expected);
+    }
   }
 
   private static final Pattern DURATION = Pattern.compile("(\\d{1,9})\\s*(ms|s|m|h|d)");

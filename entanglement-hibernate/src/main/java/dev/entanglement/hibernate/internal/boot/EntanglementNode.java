@@ -17,6 +17,10 @@ import dev.entanglement.hibernate.internal.admin.AdminService;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.ownership.ForwardRequest;
 import dev.entanglement.hibernate.internal.ownership.RequestScope;
+import dev.entanglement.hibernate.internal.store.PendingRequestStore;
+import dev.entanglement.hibernate.PendingRequest;
+import dev.entanglement.hibernate.RequestListener;
+import org.hibernate.StatelessSession;
 import dev.entanglement.hibernate.internal.peer.PeerConnection;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
 import dev.entanglement.hibernate.internal.store.SqlErrors;
@@ -175,9 +179,14 @@ final class EntanglementNode implements Entanglement {
       }
       ForwardRequest request = new ForwardRequest(type, id, type.key(type.idText(id)), owner, RequestKind.CREATE,
           type.changedAttributes(null, persister.getValues(entity)), null);
-      return (CompletableFuture<T>) node.forwarder.submit(request);
+      if (!node.forwarder.hasRoom(1)) {
+        throw new EntanglementException(NodeCaptureSink.full(node));
+      }
+      PendingRequestStore.Row row = node.forwarder.prepare(request);
+      storeRequest(row);
+      return (CompletableFuture<T>) node.forwarder.submit(request, row);
     } catch (RuntimeException e) {
-      return CompletableFuture.failedFuture(e);
+      return CompletableFuture.failedFuture(documented(e));
     }
   }
 
@@ -208,16 +217,18 @@ final class EntanglementNode implements Entanglement {
   }
 
   @Override
-  public void addRequestListener(dev.entanglement.hibernate.RequestListener listener) {
+  public void addRequestListener(RequestListener listener) {
+    node.forwarder.events().add(listener);
   }
 
   @Override
-  public void removeRequestListener(dev.entanglement.hibernate.RequestListener listener) {
+  public void removeRequestListener(RequestListener listener) {
+    node.forwarder.events().remove(listener);
   }
 
   @Override
-  public List<dev.entanglement.hibernate.PendingRequest> pendingRequests() {
-    return List.of();
+  public List<PendingRequest> pendingRequests() {
+    return node.forwarder.pendingRequests();
   }
 
   @Override
@@ -288,6 +299,22 @@ final class EntanglementNode implements Entanglement {
     return entangled;
   }
 
+  /** Writes a request made outside any application transaction ({@code create}) in one of its own. */
+  private void storeRequest(PendingRequestStore.Row row) {
+    try (StatelessSession session = node.factory.openStatelessSession()) {
+      session.beginTransaction();
+      try {
+        session.doWork(connection -> PendingRequestStore.insert(connection, List.of(row)));
+        session.getTransaction().commit();
+      } catch (RuntimeException e) {
+        if (session.getTransaction().isActive()) {
+          session.getTransaction().rollback();
+        }
+        throw e;
+      }
+    }
+  }
+
   /**
    * Runs work in a transaction of its own, collecting the update requests it makes: completes
    * with its result once every request has succeeded (at once if none was made), or fails with
@@ -349,6 +376,11 @@ final class EntanglementNode implements Entanglement {
     if (e instanceof EntanglementException
         || !(e instanceof HibernateException || e instanceof PersistenceException)) {
       return e;
+    }
+    for (Throwable cause = e.getCause(); cause != null; cause = cause.getCause()) {
+      if (cause instanceof EntanglementException plugin) {
+        return plugin; // the plugin failed the commit on purpose (a full request queue, fail-closed capture)
+      }
     }
     String self = nodeName();
     if (SqlErrors.isTransient(e)) {

@@ -3,14 +3,18 @@ package dev.entanglement.hibernate.internal.boot;
 import dev.entanglement.hibernate.internal.capture.CaptureSink;
 import dev.entanglement.hibernate.internal.ownership.ForwardRequest;
 import dev.entanglement.hibernate.internal.ownership.Ownership;
+import dev.entanglement.hibernate.EntanglementSettings;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
+import dev.entanglement.hibernate.internal.store.PendingRequestStore;
+import java.sql.Connection;
+import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
  * Capture's view of the node ({@link CaptureSink}): serials, publication after commit, the
- * ownership map and the forwarder.
+ * ownership map, and the forwarder with its durable requests.
  *
  * <h2>Concurrency</h2>
  * Stateless; called from application threads at commit.
@@ -31,10 +35,36 @@ public final class NodeCaptureSink extends LocalChangesView implements CaptureSi
   }
 
   @Override
-  public List<CompletableFuture<Object>> forward(List<ForwardRequest> requests) {
-    List<CompletableFuture<Object>> futures = new ArrayList<>(requests.size());
+  public String requestsRefused(int count) {
+    return node.forwarder.hasRoom(count) ? null : full(node);
+  }
+
+  /** The message of a request refused at once because the node holds as many as it may. */
+  static String full(NodeRuntime node) {
+    return ("node '%s' holds %d unsettled update requests, the most %s allows (%d); the new request is refused. "
+        + "Requests leave when their owners answer or their lifetime ends").formatted(node.config.nodeName(),
+        node.forwarder.pendingCount(), EntanglementSettings.REQUEST_MAX_PENDING, node.config.maxPendingRequests());
+  }
+
+  @Override
+  public List<PendingRequestStore.Row> prepareRequests(List<ForwardRequest> requests) {
+    List<PendingRequestStore.Row> rows = new ArrayList<>(requests.size());
     for (ForwardRequest request : requests) {
-      futures.add(node.forwarder.submit(request));
+      rows.add(node.forwarder.prepare(request));
+    }
+    return rows;
+  }
+
+  @Override
+  public void storeRequests(Connection connection, List<PendingRequestStore.Row> rows) throws SQLException {
+    PendingRequestStore.insert(connection, rows);
+  }
+
+  @Override
+  public List<CompletableFuture<Object>> forward(List<ForwardRequest> requests, List<PendingRequestStore.Row> rows) {
+    List<CompletableFuture<Object>> futures = new ArrayList<>(requests.size());
+    for (int i = 0; i < requests.size(); i++) {
+      futures.add(node.forwarder.submit(requests.get(i), rows.get(i)));
     }
     return futures;
   }

@@ -11,6 +11,7 @@ import dev.entanglement.hibernate.internal.ephemeral.EphemeralStore;
 import dev.entanglement.hibernate.internal.metrics.NodeMetrics;
 import dev.entanglement.hibernate.internal.model.EntangledModel;
 import dev.entanglement.hibernate.internal.ownership.Forwarder;
+import dev.entanglement.hibernate.internal.store.PendingRequestStore;
 import dev.entanglement.hibernate.internal.ownership.Handover;
 import dev.entanglement.hibernate.internal.ownership.OwnerRemoval;
 import dev.entanglement.hibernate.internal.ownership.Ownership;
@@ -94,6 +95,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
   transient CatchUpReader catchUpReader;
   final transient Ownership ownership = new Ownership();
   transient Forwarder forwarder;
+  transient PendingRequestStore pendingRequests;
   transient RequestExecutor requestExecutor;
   transient Handover handover;
   transient Transitions transitions;
@@ -197,7 +199,10 @@ public final class NodeRuntime implements SessionFactoryObserver {
     localChanges = new LocalChanges(node, clock, peers, () -> transitions);
     catchUpReader = new CatchUpReader(factory, model, bookkeeping);
     OwnershipHosts hosts = new OwnershipHosts(this);
+    pendingRequests = new PendingRequestStore(factory);
     forwarder = new Forwarder(hosts.forwarder());
+    forwarder.reload(pendingRequests.loadAll());
+    housekeeper.appliedRequests(pendingRequests, config.requestLifetime().multipliedBy(2), config.wallClock());
     requestExecutor = new RequestExecutor(factory, model, bookkeeping, hosts.requestExecutor());
     handover = new Handover(factory, model, bookkeeping, ownership, decisions, hosts.handover());
     handover.takeOverPending(start.ownershipRows());
@@ -251,6 +256,8 @@ public final class NodeRuntime implements SessionFactoryObserver {
       }
     }, 100, 100, TimeUnit.MILLISECONDS);
     pool.execute(() -> applier.retryParked(Integer.MAX_VALUE));
+    // update requests: expiry, resends and routes that appeared, within about 100 ms
+    scheduler.scheduleWithFixedDelay(() -> pool.execute(forwarder::tick), 100, 100, TimeUnit.MILLISECONDS);
     RUNNING.put(sessionFactory, this);
     LOG.infof("Entanglement node '%s' started (%d replicated entity types, last serial %d)",
         node, model.types().size(), start.lastSerial());

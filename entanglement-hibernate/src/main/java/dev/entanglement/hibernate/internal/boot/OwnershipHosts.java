@@ -1,12 +1,15 @@
 package dev.entanglement.hibernate.internal.boot;
 
 import dev.entanglement.hibernate.internal.model.EntangledType;
-import dev.entanglement.hibernate.internal.ownership.ForwardRequest;
 import dev.entanglement.hibernate.internal.ownership.Forwarder;
 import dev.entanglement.hibernate.internal.ownership.Handover;
 import dev.entanglement.hibernate.internal.ownership.RequestExecutor;
 import dev.entanglement.hibernate.internal.peer.PeerConnection;
+import dev.entanglement.hibernate.internal.core.Ticker;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
+import dev.entanglement.hibernate.internal.store.PendingRequestStore;
+import java.time.Clock;
+import java.time.Instant;
 import dev.entanglement.proto.v1.Envelope;
 import dev.entanglement.proto.v1.UpdateRequest;
 import java.time.Duration;
@@ -59,8 +62,23 @@ final class OwnershipHosts {
       }
 
       @Override
-      public Object load(ForwardRequest request) {
-        return OwnershipHosts.load(node, request.type(), request.id());
+      public String whyNoRoute(String owner) {
+        return "no route to owner '" + owner + "'";
+      }
+
+      @Override
+      public Object load(EntangledType type, Object id) {
+        return OwnershipHosts.load(node, type, id);
+      }
+
+      @Override
+      public EntangledType type(String entityName) {
+        return node.model.byName(entityName);
+      }
+
+      @Override
+      public PendingRequestStore store() {
+        return node.pendingRequests;
       }
 
       @Override
@@ -74,8 +92,23 @@ final class OwnershipHosts {
       }
 
       @Override
-      public Duration timeout() {
-        return node.config.requestTimeout();
+      public Duration lifetime() {
+        return node.config.requestLifetime();
+      }
+
+      @Override
+      public int maxPending() {
+        return node.config.maxPendingRequests();
+      }
+
+      @Override
+      public Clock clock() {
+        return node.config.wallClock();
+      }
+
+      @Override
+      public Ticker ticker() {
+        return Ticker.system();
       }
     };
   }
@@ -92,6 +125,11 @@ final class OwnershipHosts {
   private static final class RequestExecutorHost extends LocalChangesView implements RequestExecutor.Host {
     RequestExecutorHost(NodeRuntime node) {
       super(node);
+    }
+
+    @Override
+    public Instant now() {
+      return node.config.wallClock().instant();
     }
 
     @Override

@@ -1,8 +1,13 @@
 package dev.entanglement.hibernate.internal.capture;
 
 import dev.entanglement.hibernate.internal.core.Outgoing;
+import dev.entanglement.hibernate.internal.ownership.ForwardRequest;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
+import dev.entanglement.hibernate.internal.store.PendingRequestStore;
+import java.sql.Connection;
+import java.sql.SQLException;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /** What capture needs from the running node. Implementations are thread-safe. */
 public interface CaptureSink {
@@ -30,11 +35,22 @@ public interface CaptureSink {
   dev.entanglement.hibernate.internal.ownership.Ownership ownership();
 
   /**
-   * Sends committed changes of other nodes' objects to their owners. Never blocks on the
-   * network; returns one future per request.
+   * Why {@code count} more update requests cannot be taken now (the node holds as many as
+   * {@code entanglement.request.max_pending} allows), or null.
    */
-  List<java.util.concurrent.CompletableFuture<Object>> forward(
-      List<dev.entanglement.hibernate.internal.ownership.ForwardRequest> requests);
+  String requestsRefused(int count);
+
+  /** The durable rows of new update requests, each with a fresh request key (nothing written). */
+  List<PendingRequestStore.Row> prepareRequests(List<ForwardRequest> requests);
+
+  /** Writes update requests in the committing transaction (fail closed, like the bookkeeping). */
+  void storeRequests(Connection connection, List<PendingRequestStore.Row> rows) throws SQLException;
+
+  /**
+   * Sends committed (and stored) changes of other nodes' objects to their owners. Never blocks
+   * on the network; returns one future per request.
+   */
+  List<CompletableFuture<Object>> forward(List<ForwardRequest> requests, List<PendingRequestStore.Row> rows);
 
   /**
    * Whether a failed bookkeeping write fails the application's transaction

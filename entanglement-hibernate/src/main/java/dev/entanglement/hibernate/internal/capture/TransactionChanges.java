@@ -5,6 +5,9 @@ import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.hibernate.internal.store.Bookkeeping.ObjectRow;
 import dev.entanglement.hibernate.internal.store.ChangeLog;
+import dev.entanglement.hibernate.internal.store.PendingRequestStore;
+import dev.entanglement.hibernate.internal.ownership.ForwardRequest;
+import dev.entanglement.hibernate.internal.ownership.RequestScope;
 import dev.entanglement.proto.v1.Change;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -20,8 +23,9 @@ import org.jboss.logging.Logger;
  * object replace earlier ones). Before completion it writes their bookkeeping rows in the same
  * transaction with one batched statement, and the encoded changes of "send every change" types
  * ({@code coalesce = false}) to the change log (a second statement, only when there are such
- * changes); after a successful commit it encodes the others and offers all to the peers. A
- * rollback sends nothing.
+ * changes), and its update requests (changes of other nodes' objects) to the pending requests
+ * table; after a successful commit it encodes the others and offers all to the peers, and hands
+ * the requests to the forwarder. A rollback sends nothing.
  *
  * <h2>Concurrency</h2>
  * Confined to the thread of the session whose transaction it belongs to.
@@ -34,8 +38,9 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
   private final Map<String, Captured> changes = new LinkedHashMap<>();
   private final List<Long> serials = new ArrayList<>(2);
   // changes of other nodes' objects: one request per object, attributes merged
-  private final Map<String, dev.entanglement.hibernate.internal.ownership.ForwardRequest> requests =
-      new LinkedHashMap<>();
+  private final Map<String, ForwardRequest> requests = new LinkedHashMap<>();
+  /** The requests' durable rows, written before completion; null until then. */
+  private List<PendingRequestStore.Row> requestRows;
 
   /** One object's latest state in this transaction; {@code state} is null for a delete. */
   private static final class Captured {
@@ -89,11 +94,11 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
     }
   }
 
-  void recordRequest(dev.entanglement.hibernate.internal.ownership.ForwardRequest request) {
+  void recordRequest(ForwardRequest request) {
     requests.merge(request.key(), request, (earlier, later) -> {
       Map<String, dev.entanglement.proto.v1.Value> merged = new LinkedHashMap<>(earlier.attributes());
       merged.putAll(later.attributes());
-      return new dev.entanglement.hibernate.internal.ownership.ForwardRequest(later.type(), later.id(),
+      return new ForwardRequest(later.type(), later.id(),
           later.key(), later.owner(), later.kind(), merged,
           earlier.expectedVersion() != null ? earlier.expectedVersion() : later.expectedVersion());
     });
@@ -101,6 +106,9 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
 
   @Override
   public void doBeforeTransactionCompletion(SharedSessionContractImplementor session) {
+    if (!requests.isEmpty()) {
+      storeRequests(session);
+    }
     if (changes.isEmpty()) {
       return;
     }
@@ -141,6 +149,33 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
   }
 
   /**
+   * Writes the transaction's update requests to {@code entanglement_pending_request} in the same
+   * transaction, so a request committed here is sent even if this node stops before it left.
+   * Fails closed like the bookkeeping; a node holding as many unsettled requests as it may
+   * fails the transaction at once, naming the setting.
+   */
+  private void storeRequests(SharedSessionContractImplementor session) {
+    List<ForwardRequest> list = new ArrayList<>(requests.values());
+    String full = sink.requestsRefused(list.size());
+    if (full != null) {
+      throw new EntanglementException(full);
+    }
+    requestRows = sink.prepareRequests(list);
+    try {
+      sink.storeRequests(session.getJdbcCoordinator().getLogicalConnection().getPhysicalConnection(), requestRows);
+    } catch (Exception e) {
+      sink.captureFailed(list.size() + " update requests", e);
+      if (sink.failClosed()) {
+        throw new EntanglementException(("Entanglement could not record %d update requests (%s); the transaction "
+            + "is rolled back so that no change of another node's object is lost unsent "
+            + "(entanglement.capture.on_failure=fail). Retry it").formatted(list.size(), e.getMessage()), e);
+      }
+      LOG.errorf(e, "Entanglement could not record %d update requests; committed anyway "
+          + "(entanglement.capture.on_failure=log): they are sent, but lost if this node stops first", list.size());
+    }
+  }
+
+  /**
    * The one deliberate failure of an application's commit: an object this transaction changed
    * was handed over to another node while the transaction ran. Committing would write a state
    * the new owner never sees (it decides the object from now on), so the transaction is rolled
@@ -173,10 +208,9 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
       if (success && !changes.isEmpty()) {
         publish();
       }
-      if (success && !requests.isEmpty()) {
+      if (success && requestRows != null) {
         try {
-          sink.forward(new ArrayList<>(requests.values()))
-              .forEach(dev.entanglement.hibernate.internal.ownership.RequestScope::collect);
+          sink.forward(new ArrayList<>(requests.values()), requestRows).forEach(RequestScope::collect);
         } catch (RuntimeException e) {
           LOG.errorf(e, "Entanglement could not forward %d update requests", requests.size());
         }

@@ -1,46 +1,86 @@
 package dev.entanglement.hibernate.internal.ownership;
 
-import dev.entanglement.hibernate.internal.model.Values;
 import com.google.errorprone.annotations.concurrent.GuardedBy;
+import dev.entanglement.hibernate.PendingRequest;
 import dev.entanglement.hibernate.RefusalReason;
+import dev.entanglement.hibernate.RequestEvent;
 import dev.entanglement.hibernate.UpdateRequestException;
+import dev.entanglement.hibernate.internal.core.SerialExecutor;
+import dev.entanglement.hibernate.internal.core.Ticker;
+import dev.entanglement.hibernate.internal.model.EntangledType;
+import dev.entanglement.hibernate.internal.store.PendingRequestStore;
 import dev.entanglement.proto.v1.Attribute;
 import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.Envelope;
+import dev.entanglement.proto.v1.RejectReason;
+import dev.entanglement.proto.v1.RequestKind;
 import dev.entanglement.proto.v1.RequestOutcome;
 import dev.entanglement.proto.v1.RequestStatus;
 import dev.entanglement.proto.v1.UpdateRequest;
 import dev.entanglement.proto.v1.Value;
+import com.google.protobuf.InvalidProtocolBufferException;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeSet;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
-import dev.entanglement.hibernate.internal.core.SerialExecutor;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import org.jboss.logging.Logger;
 
 /**
  * Routes update requests towards owners and their outcomes back: this node's own requests
- * (with the futures the application waits on) and requests relayed for other nodes. A request
- * waits, merged with later requests for the same object, while no route to its owner exists; it
- * fails with a typed exception when refused, when its connection ends, or when no answer comes
- * within the timeout. It never completes as a success unless the owner applied it, and it
- * completes only once this node's own copy has reached the owner's resulting state.
+ * (durable, with the futures the application waits on and the request listeners) and requests
+ * relayed for other nodes.
+ *
+ * <p>This node's requests are kept per object in a FIFO and sent one at a time: the next goes
+ * once the previous has a final answer, so an update and a delete of the same object reach the
+ * owner in the order they were made. A new request merges into the last queued one only when
+ * that one was never sent and is of the same kind (union of attributes, the later value wins);
+ * otherwise it queues behind. Every request is written to {@code entanglement_pending_request}
+ * in the transaction that made it and deleted when it settles; a node reloads its rows at boot.
+ *
+ * <p>Only DONE, REFUSED, NOT_FOUND and CONFLICT are final. A dropped link, an UNREACHABLE answer
+ * (no route at a hop, or the owner's database failing), or no answer within the resend interval
+ * (30 s doubling to 5 min) sends the request again, with the same {@code request_key}, once a
+ * route exists; the owner answers a repeat with its earlier result. A request that is still
+ * unsettled when its lifetime ({@code entanglement.request.lifetime}) ends fails with
+ * {@link UpdateRequestException.OwnerUnreachable} if it was never sent, else with
+ * {@link UpdateRequestException.OutcomeUnknown}. Expiry and resends are ordered sets of
+ * deadlines (wall clock for expiry, which outlives restarts; the ticker for resends), checked
+ * by {@link #tick()} every 100 ms; nothing scans every request.
+ *
+ * <p>Futures and listeners are completed by {@link RequestSettling}; requests of other nodes
+ * passing through are the {@link RequestRelay}'s.
+ *
+ * <h2>Bounds</h2>
+ * At most {@code entanglement.request.max_pending} unsettled requests: {@link #hasRoom} is asked
+ * before a transaction writes new ones, and beyond it that transaction fails at once naming the
+ * setting.
  *
  * <h2>Concurrency</h2>
- * All state is guarded by {@code lock}; futures are completed outside it, on {@code settling}, a
- * serial executor over the pool: settling reads the database (this node's copy), and one read at
- * a time keeps the plugin's use of the connection pool bounded however many requests complete.
+ * All state is guarded by {@code lock}. Database writes and sends run outside it, on
+ * {@code serial} (one at a time, see there); outcomes arrive on pool threads.
  */
 public final class Forwarder {
   private static final Logger LOG = Logger.getLogger(Forwarder.class);
+  private static final long FIRST_RESEND_NANOS = TimeUnit.SECONDS.toNanos(30);
+  private static final long MAX_RESEND_NANOS = TimeUnit.MINUTES.toNanos(5);
+  private static final long FIRST_BACKOFF_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
+  private static final long MAX_BACKOFF_NANOS = TimeUnit.SECONDS.toNanos(30);
 
   /** What the forwarder needs from the node. */
   public interface Host {
@@ -49,6 +89,9 @@ public final class Forwarder {
     /** The peer towards an owner, or null when there is no route. */
     String routeTo(String owner);
 
+    /** Why no route to an owner exists now (for the message of a request that was never sent). */
+    String whyNoRoute(String owner);
+
     /** Sends an envelope to a connected peer; false if it is not connected. */
     boolean send(String peer, Envelope envelope);
 
@@ -56,361 +99,510 @@ public final class Forwarder {
     long heldSerial(String key);
 
     /** Loads this node's copy of an object, or null. */
-    Object load(ForwardRequest request);
+    Object load(EntangledType type, Object id);
+
+    /** The replicated type of an entity name, or null. */
+    EntangledType type(String entityName);
+
+    PendingRequestStore store();
 
     ScheduledExecutorService scheduler();
 
     Executor pool();
 
-    Duration timeout();
+    /** {@code entanglement.request.lifetime}. */
+    Duration lifetime();
+
+    /** {@code entanglement.request.max_pending}. */
+    int maxPending();
+
+    /** Wall time (created and expiry instants, which outlive restarts). */
+    Clock clock();
+
+    /** Monotonic time (resend intervals and backoff). */
+    Ticker ticker();
   }
 
-  private static final class Pending {
-    final long id;
-    ForwardRequest request;
-    final List<CompletableFuture<Object>> futures = new ArrayList<>();
-    String via;
-    long doneSerial = -1;
-    ScheduledFuture<?> timeout;
-
-    Pending(long id, ForwardRequest request) {
-      this.id = id;
-      this.request = request;
-    }
-  }
-
-  private record Hop(String fromPeer, long theirId, String toPeer) {}
+  private static final Comparator<OwnRequest> BY_EXPIRY =
+      Comparator.<OwnRequest, Instant>comparing(p -> p.expires).thenComparingLong(p -> p.seq);
+  private static final Comparator<OwnRequest> BY_RESEND =
+      Comparator.<OwnRequest>comparingLong(p -> p.resendAt).thenComparingLong(p -> p.seq);
 
   private final Host host;
-  private final SerialExecutor settling;
+  private final RequestSettling settling;
+  private final RequestEvents events;
+  private final AtomicBoolean ticking = new AtomicBoolean();
+  /**
+   * Runs rounds, the forwarder's database writes and {@link RequestSettling}'s work one at a
+   * time: the plugin's use of the application's connection pool for requests stays at one
+   * connection however many requests move.
+   */
+  private final SerialExecutor serial;
   private final Object lock = new Object();
+  /** Per-hop ids of this node's attempts and of relayed requests (one space: outcomes name either). */
+  private final AtomicLong ids = new AtomicLong();
+  private final RequestRelay relay;
   @GuardedBy("lock")
-  private long nextId;
-  /** By request id. */
+  private long nextSeq;
   @GuardedBy("lock")
-  private final Map<Long, Pending> pending = new HashMap<>();
-  /** By object key. */
+  private int count;
+  /** Unsettled requests per object, oldest first; the head is the one sent. */
   @GuardedBy("lock")
-  private final Map<String, Pending> unsent = new LinkedHashMap<>();
-  /** By object key. */
+  private final Map<String, ArrayDeque<OwnRequest>> queues = new HashMap<>();
+  /** Object keys whose head waits to be sent, by owner. */
   @GuardedBy("lock")
-  private final Map<String, List<Pending>> waitingForCopy = new HashMap<>();
-  /** Relayed requests by our id. */
+  private final Map<String, LinkedHashSet<String>> ready = new LinkedHashMap<>();
+  /** Heads in flight, by the per-hop id of their attempt. */
   @GuardedBy("lock")
-  private final Map<Long, Hop> hops = new HashMap<>();
+  private final Map<Long, OwnRequest> inFlight = new HashMap<>();
   @GuardedBy("lock")
-  private ScheduledFuture<?> retry;
+  private final TreeSet<OwnRequest> byExpiry = new TreeSet<>(BY_EXPIRY);
+  @GuardedBy("lock")
+  private final TreeSet<OwnRequest> byResend = new TreeSet<>(BY_RESEND);
 
   public Forwarder(Host host) {
     this.host = host;
-    this.settling = new SerialExecutor(host.pool());
+    this.events = new RequestEvents(host.nodeName());
+    this.serial = new SerialExecutor(host.pool());
+    this.settling = new RequestSettling(host, events, serial);
+    this.relay = new RequestRelay(host, ids);
   }
 
-  /** Sends (or queues) a request of this node; the future completes with the owner's result. */
-  public CompletableFuture<Object> submit(ForwardRequest request) {
-    CompletableFuture<Object> future = new CompletableFuture<>();
+  public RequestEvents events() {
+    return events;
+  }
+
+  /** Whether {@code more} new requests fit under {@code entanglement.request.max_pending}. */
+  public boolean hasRoom(int more) {
     synchronized (lock) {
-      Pending waiting = unsent.get(request.key());
-      if (waiting != null && waiting.request.kind() == request.kind()) {
-        // not sent yet: one request carries both (union of attributes, the later value wins)
-        Map<String, Value> merged = new LinkedHashMap<>(waiting.request.attributes());
-        merged.putAll(request.attributes());
-        waiting.request = new ForwardRequest(request.type(), request.id(), request.key(), request.owner(),
-            request.kind(), merged, waiting.request.expectedVersion());
-        waiting.futures.add(future);
-        return future;
-      }
-      Pending p = new Pending(++nextId, request);
-      p.futures.add(future);
-      pending.put(p.id, p);
-      unsent.put(request.key(), p);
-      long timeout = host.timeout().toMillis();
-      p.timeout = host.scheduler().schedule(() -> timedOut(p), timeout, TimeUnit.MILLISECONDS);
+      return count + more <= host.maxPending();
     }
-    host.pool().execute(this::flush);
+  }
+
+  /** The durable form of a new request, with a fresh globally unique key (written by the caller). */
+  public PendingRequestStore.Row prepare(ForwardRequest request) {
+    String key = UUID.randomUUID().toString();
+    UpdateRequest.Builder wire = UpdateRequest.newBuilder()
+        .setOrigin(host.nodeName()).setKind(request.kind()).setRequestKey(key)
+        .setEntity(request.type().name()).setId(request.type().idCodec().encode(request.id()))
+        .setOwner(request.owner());
+    request.attributes().forEach((name, value) -> wire.addAttributes(Attribute.newBuilder().setName(name).setValue(value)));
+    if (request.expectedVersion() != null) {
+      wire.setExpectedVersion(request.expectedVersion());
+    }
+    Instant now = host.clock().instant();
+    return new PendingRequestStore.Row(key, request.type().name(), request.type().idText(request.id()),
+        request.owner(), request.kind().name(), wire.build().toByteArray(), now, now.plus(host.lifetime()), 0, false,
+        null);
+  }
+
+  /**
+   * Queues a request of this node whose row {@link #prepare} made and the caller stored; the
+   * future completes with the owner's result or fails with a typed reason.
+   */
+  public CompletableFuture<Object> submit(ForwardRequest request, PendingRequestStore.Row row) {
+    CompletableFuture<Object> future = new CompletableFuture<>();
+    UpdateRequest wire;
+    try {
+      wire = UpdateRequest.parseFrom(row.request());
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalStateException(e); // made by prepare()
+    }
+    enqueue(row, wire, request, future);
+    tick();
     return future;
   }
 
-  /** Sends the requests waiting for a route that now has one. */
-  public void flush() {
-    List<Pending> toSend = new ArrayList<>();
-    synchronized (lock) {
-      for (Iterator<Pending> it = unsent.values().iterator(); it.hasNext(); ) {
-        Pending p = it.next();
-        String route = host.routeTo(p.request.owner());
-        if (route != null) {
-          p.via = route;
-          it.remove();
-          toSend.add(p);
-        }
+  /** At boot: this node's unsettled requests from the database (no futures; listeners only). */
+  public void reload(List<PendingRequestStore.Row> rows) {
+    for (PendingRequestStore.Row row : rows) {
+      try {
+        enqueue(row, UpdateRequest.parseFrom(row.request()), null, null);
+      } catch (InvalidProtocolBufferException e) {
+        LOG.errorf("Node '%s' drops a stored update request it cannot read (%s for %s#%s): %s", host.nodeName(),
+            row.requestKey(), row.entity(), row.idText(), e.getMessage());
+        host.store().settled(List.of(row.requestKey()));
       }
     }
-    for (Pending p : toSend) {
-      if (!host.send(p.via, Envelope.newBuilder().setUpdateRequest(toWire(p)).build())) {
-        // the route's stream is not open yet (e.g. still handshaking): try again shortly
-        synchronized (lock) {
-          p.via = null;
-          unsent.putIfAbsent(p.request.key(), p);
-        }
-      }
+    if (!rows.isEmpty()) {
+      LOG.infof("Node '%s' reloaded %d unsettled update requests", host.nodeName(), rows.size());
     }
+  }
+
+  private void enqueue(PendingRequestStore.Row row, UpdateRequest wire, ForwardRequest request,
+      CompletableFuture<Object> future) {
     synchronized (lock) {
-      if (!unsent.isEmpty() && (retry == null || retry.isDone())) {
-        retry = host.scheduler().schedule(() -> host.pool().execute(this::flush), 100, TimeUnit.MILLISECONDS);
+      String objectKey = row.entity() + '#' + row.idText();
+      ArrayDeque<OwnRequest> queue = queues.computeIfAbsent(objectKey, k -> new ArrayDeque<>());
+      OwnRequest last = queue.peekLast();
+      if (last != null && !last.sent && last.wireId < 0 && last.kind == wire.getKind() && !row.sent()) {
+        // never sent: one request carries both (union of attributes, the later value wins)
+        last.wire = merge(last.wire, wire);
+        if (request != null) {
+          last.request = request;
+        }
+        last.absorbed.add(row.requestKey());
+        if (future != null) {
+          last.futures.add(future);
+        }
+        return;
+      }
+      OwnRequest p = new OwnRequest(row, wire, ++nextSeq);
+      p.request = request;
+      if (future != null) {
+        p.futures.add(future);
+      }
+      queue.addLast(p);
+      count++;
+      byExpiry.add(p);
+      if (queue.size() == 1) {
+        markReady(p);
       }
     }
   }
 
-  private UpdateRequest toWire(Pending p) {
-    ForwardRequest r = p.request;
-    UpdateRequest.Builder wire = UpdateRequest.newBuilder()
-        .setRequestId(p.id).setOrigin(host.nodeName()).setKind(r.kind())
-        .setEntity(r.type().name()).setId(r.type().idCodec().encode(r.id())).setOwner(r.owner());
-    r.attributes().forEach((name, value) -> wire.addAttributes(Attribute.newBuilder().setName(name).setValue(value)));
-    if (r.expectedVersion() != null) {
-      wire.setExpectedVersion(r.expectedVersion());
+  private static UpdateRequest merge(UpdateRequest earlier, UpdateRequest later) {
+    Map<String, Value> merged = new LinkedHashMap<>();
+    earlier.getAttributesList().forEach(a -> merged.put(a.getName(), a.getValue()));
+    later.getAttributesList().forEach(a -> merged.put(a.getName(), a.getValue()));
+    UpdateRequest.Builder builder = earlier.toBuilder().clearAttributes();
+    merged.forEach((name, value) -> builder.addAttributes(Attribute.newBuilder().setName(name).setValue(value)));
+    if (!earlier.hasExpectedVersion() && later.hasExpectedVersion()) {
+      builder.setExpectedVersion(later.getExpectedVersion());
     }
-    return wire.build();
+    return builder.build();
+  }
+
+  @GuardedBy("lock")
+  private void markReady(OwnRequest p) {
+    p.via = null;
+    ready.computeIfAbsent(p.owner, o -> new LinkedHashSet<>()).add(p.objectKey);
+  }
+
+  /** Sends what can go now (e.g. a route appeared). Never blocks on the network. */
+  public void flush() {
+    tick();
+  }
+
+  /**
+   * Queues one round: fails expired requests, takes back attempts unanswered past their resend
+   * interval, and sends every waiting head that has a route. Called every 100 ms and after
+   * events; rounds run on {@code serial}, so they never overlap, and calls made while a round is
+   * queued share it.
+   */
+  public void tick() {
+    if (!ticking.compareAndSet(false, true)) {
+      return; // a round is queued already and will see what this call wanted
+    }
+    serial.execute(() -> {
+      ticking.set(false); // from here on, a new call queues another round
+      try {
+        round();
+      } catch (RuntimeException e) {
+        LOG.errorf(e, "Node '%s' could not process its update requests (tried again shortly)", host.nodeName());
+      }
+    });
+  }
+
+  private record Send(OwnRequest pending, String via, long wireId, UpdateRequest wire, int attempts, List<String> absorbed) {}
+
+  private void round() {
+    long now = host.ticker().nanos();
+    Instant wallNow = host.clock().instant();
+    List<OwnRequest> expired = new ArrayList<>();
+    List<Send> sends = new ArrayList<>();
+    synchronized (lock) {
+      while (!byExpiry.isEmpty() && !byExpiry.first().expires.isAfter(wallNow)) {
+        OwnRequest p = byExpiry.pollFirst();
+        removeFromQueue(p);
+        expired.add(p);
+      }
+      while (!byResend.isEmpty() && byResend.first().resendAt <= now) {
+        OwnRequest p = byResend.pollFirst();
+        inFlight.remove(p.wireId);
+        p.lastError = "no answer from owner '%s' within %s of sending it through peer '%s'"
+            .formatted(p.owner, human(Duration.ofNanos(resendInterval(p.attempts))), p.via);
+        p.wireId = -1;
+        markReady(p);
+      }
+      for (Iterator<Map.Entry<String, LinkedHashSet<String>>> owners = ready.entrySet().iterator(); owners.hasNext(); ) {
+        Map.Entry<String, LinkedHashSet<String>> entry = owners.next();
+        String route = host.routeTo(entry.getKey());
+        if (route == null) {
+          continue;
+        }
+        for (Iterator<String> keys = entry.getValue().iterator(); keys.hasNext(); ) {
+          ArrayDeque<OwnRequest> queue = queues.get(keys.next());
+          OwnRequest head = queue == null ? null : queue.peekFirst();
+          if (head == null || head.wireId >= 0) {
+            keys.remove();
+            continue;
+          }
+          if (head.notBefore - now > 0) {
+            continue;
+          }
+          keys.remove();
+          head.via = route;
+          head.wireId = ids.incrementAndGet();
+          head.attempts++;
+          head.resendAt = now + resendInterval(head.attempts);
+          inFlight.put(head.wireId, head);
+          byResend.add(head);
+          sends.add(new Send(head, route, head.wireId, head.wire, head.attempts, List.copyOf(head.absorbed)));
+        }
+        if (entry.getValue().isEmpty()) {
+          owners.remove();
+        }
+      }
+    }
+    for (OwnRequest p : expired) {
+      expire(p);
+    }
+    for (Send send : sends) {
+      send(send, now);
+    }
+  }
+
+  private void send(Send send, long now) {
+    OwnRequest p = send.pending();
+    try {
+      // before it leaves: a restart must know it may have been applied (and keep the merged form)
+      host.store().sending(p.requestKey, send.wire().toByteArray(), send.attempts(), send.absorbed());
+    } catch (RuntimeException e) {
+      retryLater(p, send.wireId(), now, "could not record the attempt in this node's database: " + e.getMessage());
+      return;
+    }
+    synchronized (lock) {
+      p.sent = true;
+      p.absorbed.removeAll(send.absorbed());
+    }
+    Envelope envelope = Envelope.newBuilder().setUpdateRequest(send.wire().toBuilder().setRequestId(send.wireId())).build();
+    if (!host.send(send.via(), envelope)) {
+      // the route's stream is not open (yet, or any more): try again shortly
+      retryLater(p, send.wireId(), now, "the stream to peer '%s' was not open".formatted(send.via()));
+    }
+  }
+
+  /** Takes back an attempt that did not leave or got a retryable answer; sent again after a backoff. */
+  private void retryLater(OwnRequest p, long wireId, long now, String why) {
+    synchronized (lock) {
+      if (p.wireId != wireId) {
+        return; // answered or expired meanwhile
+      }
+      inFlight.remove(wireId);
+      byResend.remove(p);
+      p.wireId = -1;
+      p.lastError = why;
+      p.backoffNanos = p.backoffNanos == 0 ? FIRST_BACKOFF_NANOS : Math.min(p.backoffNanos * 2, MAX_BACKOFF_NANOS);
+      p.notBefore = now + p.backoffNanos;
+      markReady(p);
+    }
+  }
+
+  private static long resendInterval(int attempts) {
+    long interval = FIRST_RESEND_NANOS << Math.min(Math.max(attempts - 1, 0), 10);
+    return Math.min(interval, MAX_RESEND_NANOS);
+  }
+
+  /** Removes a request from its object's queue; the next one becomes ready. */
+  @GuardedBy("lock")
+  private void removeFromQueue(OwnRequest p) {
+    ArrayDeque<OwnRequest> queue = queues.get(p.objectKey);
+    if (queue == null || !queue.remove(p)) {
+      return;
+    }
+    count--;
+    byExpiry.remove(p);
+    if (p.wireId >= 0) {
+      inFlight.remove(p.wireId);
+      byResend.remove(p);
+      p.wireId = -1;
+    }
+    OwnRequest next = queue.peekFirst();
+    if (next == null) {
+      queues.remove(p.objectKey);
+      LinkedHashSet<String> keys = ready.get(p.owner);
+      if (keys != null) {
+        keys.remove(p.objectKey);
+      }
+    } else if (next.wireId < 0) {
+      markReady(next);
+    }
+  }
+
+  private void expire(OwnRequest p) {
+    forget(p);
+    String what = p.objectKey;
+    String lifetime = human(host.lifetime());
+    if (p.sent) {
+      settling.failed(p, RequestEvent.Outcome.OUTCOME_UNKNOWN, new UpdateRequestException.OutcomeUnknown(p.owner,
+          ("owner '%s' did not answer the %s request for %s within %s; it may have applied it (sent %d times; last: %s)")
+              .formatted(p.owner, kindText(p.kind), what, lifetime, p.attempts, p.lastError)));
+    } else {
+      String why = host.routeTo(p.owner) == null ? host.whyNoRoute(p.owner)
+          : "it waited behind an earlier request for the same object";
+      settling.failed(p, RequestEvent.Outcome.FAILED, new UpdateRequestException.OwnerUnreachable(p.owner,
+          "%s; the %s request for %s was not sent within %s".formatted(why, kindText(p.kind), what, lifetime)));
+    }
   }
 
   /** Forwards a request for another owner received from a peer, one hop on. */
   public void relay(String fromPeer, UpdateRequest request) {
-    String route = host.routeTo(request.getOwner());
-    if (route == null) {
-      answer(fromPeer, request.getRequestId(), RequestStatus.UNREACHABLE, null,
-          "node '%s' has no route to owner '%s'".formatted(host.nodeName(), request.getOwner()));
-      return;
-    }
-    if (route.equals(fromPeer)) {
-      answer(fromPeer, request.getRequestId(), RequestStatus.REFUSED, dev.entanglement.proto.v1.RejectReason.NOT_OWNER,
-          ("an update request for owner '%s' came to node '%s' from the owner's own direction "
-              + "(peer '%s'); requests travel towards the owner").formatted(request.getOwner(), host.nodeName(), fromPeer));
-      return;
-    }
-    long id;
-    synchronized (lock) {
-      id = ++nextId;
-      hops.put(id, new Hop(fromPeer, request.getRequestId(), route));
-    }
-    if (!host.send(route, Envelope.newBuilder().setUpdateRequest(request.toBuilder().setRequestId(id)).build())) {
-      synchronized (lock) {
-        hops.remove(id);
-      }
-      answer(fromPeer, request.getRequestId(), RequestStatus.UNREACHABLE, null,
-          "node '%s' lost its route to owner '%s'".formatted(host.nodeName(), request.getOwner()));
-    }
+    relay.relay(fromPeer, request);
   }
 
   /** Answers a request received from a peer (owner side, or a hop that cannot go on). */
-  public void answer(String peer, long requestId, RequestStatus status,
-      dev.entanglement.proto.v1.RejectReason reason, String message) {
-    RequestOutcome.Builder outcome = RequestOutcome.newBuilder().setRequestId(requestId).setStatus(status);
-    if (reason != null) {
-      outcome.setReason(reason);
-    }
-    if (message != null) {
-      outcome.setMessage(message);
-    }
-    host.send(peer, Envelope.newBuilder().setRequestOutcome(outcome).build());
+  public void answer(String peer, long requestId, RequestStatus status, RejectReason reason, String message) {
+    relay.answer(peer, requestId, status, reason, message);
   }
 
   public void answer(String peer, RequestOutcome outcome) {
     host.send(peer, Envelope.newBuilder().setRequestOutcome(outcome).build());
   }
 
-  /** An outcome came back from a peer: relay it, or settle this node's request. */
+  private static boolean isFinal(RequestStatus status) {
+    return status == RequestStatus.DONE || status == RequestStatus.REFUSED || status == RequestStatus.NOT_FOUND
+        || status == RequestStatus.CONFLICT;
+  }
+
+  /** An outcome came back from a peer: relay it, or settle (or retry) this node's request. */
   public void outcome(String fromPeer, RequestOutcome outcome) {
-    Pending p;
+    OwnRequest p;
+    long now = host.ticker().nanos();
+    if (relay.outcome(outcome)) {
+      return;
+    }
     synchronized (lock) {
-      Hop hop = hops.remove(outcome.getRequestId());
-      if (hop != null) {
-        host.send(hop.fromPeer(), Envelope.newBuilder()
-            .setRequestOutcome(outcome.toBuilder().setRequestId(hop.theirId())).build());
-        return;
-      }
-      p = pending.get(outcome.getRequestId());
+      p = inFlight.get(outcome.getRequestId());
       if (p == null || !fromPeer.equals(p.via)) {
         return;
       }
-      if (outcome.getStatus() != RequestStatus.DONE) {
-        pending.remove(p.id);
+      if (isFinal(outcome.getStatus())) {
+        removeFromQueue(p);
       }
     }
-    String what = p.request.key();
-    String owner = p.request.owner();
+    if (!isFinal(outcome.getStatus())) {
+      String why = outcome.getMessage().isEmpty()
+          ? "peer '%s' answered %s".formatted(fromPeer, outcome.getStatus()) : outcome.getMessage();
+      retryLater(p, outcome.getRequestId(), now, why);
+      recordError(p, why);
+      return;
+    }
+    forget(p);
+    tick(); // the next request for the object may go now
+    String owner = p.owner;
     switch (outcome.getStatus()) {
-      case DONE -> awaitCopy(p, outcome.getSerial());
-      case REFUSED -> fail(p, new UpdateRequestException.Refused(owner, RefusalReason.named(outcome.getReason().name()), outcome.getMessage()));
-      case NOT_FOUND -> fail(p, new UpdateRequestException.NotFound(owner, outcome.getMessage()));
-      case CONFLICT -> fail(p, new UpdateRequestException.Conflict(owner, outcome.getMessage()));
-      default -> fail(p, new UpdateRequestException.OwnerUnreachable(owner,
-          outcome.getMessage().isEmpty() ? "owner '%s' of %s cannot be reached".formatted(owner, what) : outcome.getMessage()));
+      case DONE -> settling.applied(p, outcome.getSerial());
+      case REFUSED -> settling.failed(p, RequestEvent.Outcome.REFUSED, new UpdateRequestException.Refused(owner,
+          RefusalReason.named(outcome.getReason().name()), outcome.getMessage()));
+      case NOT_FOUND -> settling.failed(p, RequestEvent.Outcome.REFUSED, new UpdateRequestException.NotFound(owner,
+          outcome.getMessage()));
+      default -> settling.failed(p, RequestEvent.Outcome.REFUSED, new UpdateRequestException.Conflict(owner,
+          outcome.getMessage()));
     }
   }
 
-  /** The owner applied it: complete once this node's copy has the result. */
-  private void awaitCopy(Pending p, long serial) {
-    synchronized (lock) {
-      p.doneSerial = serial;
-      waitingForCopy.computeIfAbsent(p.request.key(), k -> new ArrayList<>()).add(p);
-    }
-    settling.execute(() -> {
-      long held;
+  private void recordError(OwnRequest p, String why) {
+    serial.execute(() -> {
       try {
-        held = host.heldSerial(p.request.key());
+        host.store().failedAttempt(p.requestKey, why);
       } catch (RuntimeException e) {
-        // settled when the copy arrives (applied) or at the timeout, with what this node holds then
-        LOG.debugf("Could not read this node's copy of %s: %s", p.request.key(), e);
-        return;
+        LOG.debugf("Could not record the last error of request %s: %s", p.requestKey, e);
       }
-      if (held >= serial) {
-        settle(p);
+    });
+  }
+
+  /** Deletes a settled request's rows (a failure leaves them to be sent again after a restart). */
+  private void forget(OwnRequest p) {
+    List<String> keys = new ArrayList<>(1 + p.absorbed.size());
+    keys.add(p.requestKey);
+    synchronized (lock) {
+      keys.addAll(p.absorbed);
+    }
+    serial.execute(() -> {
+      try {
+        host.store().settled(keys);
+      } catch (RuntimeException e) {
+        LOG.warnf("Node '%s' could not remove settled update request %s from its database (%s); it is sent again "
+            + "after a restart and answered from the owner's record", host.nodeName(), p.requestKey, e.getMessage());
       }
     });
   }
 
   /** This node applied changes (from peers): requests waiting for those states are done. */
   public void applied(List<Change> changes) {
-    List<Pending> done = new ArrayList<>();
-    synchronized (lock) {
-      if (waitingForCopy.isEmpty()) {
-        return;
-      }
-      for (Change change : changes) {
-        List<Pending> waiting = waitingForCopy.get(change.getEntity() + '#' + keyId(change));
-        if (waiting != null) {
-          for (Pending p : waiting) {
-            if (p.doneSerial >= 0 && p.doneSerial <= change.getSerial()) {
-              done.add(p);
-            }
-          }
-        }
-      }
-    }
-    if (!done.isEmpty()) {
-      settling.execute(() -> done.forEach(this::settle));
-    }
+    settling.changesApplied(changes);
   }
 
-  private static String keyId(Change change) {
-    Value id = change.getId();
-    return switch (id.getKindCase()) {
-      case TEXT -> id.getText();
-      case INTEGER -> Long.toString(id.getInteger());
-      case UUID -> id.getUuid();
-      case DECIMAL -> id.getDecimal();
-      case TEMPORAL -> id.getTemporal();
-      case ENUM_CONSTANT -> id.getEnumConstant();
-      default -> Values.shortText(id);
-    };
+  private static String kindText(RequestKind kind) {
+    return RequestSettling.publicKind(kind).name().toLowerCase(java.util.Locale.ROOT);
   }
 
-  private void settle(Pending p) {
-    synchronized (lock) {
-      if (pending.remove(p.id) == null) {
-        return; // settled already
-      }
-      List<Pending> waiting = waitingForCopy.get(p.request.key());
-      if (waiting != null) {
-        waiting.remove(p);
-        if (waiting.isEmpty()) {
-          waitingForCopy.remove(p.request.key());
-        }
-      }
-      p.timeout.cancel(false);
+  /** A duration as settings write it: 6h, 90s, 250 ms. */
+  static String human(Duration duration) {
+    long ms = duration.toMillis();
+    if (ms % 86_400_000 == 0 && ms > 0) {
+      return ms / 86_400_000 + "d";
+    } else if (ms % 3_600_000 == 0 && ms > 0) {
+      return ms / 3_600_000 + "h";
+    } else if (ms % 60_000 == 0 && ms > 0) {
+      return ms / 60_000 + "m";
+    } else if (ms % 1000 == 0 && ms > 0) {
+      return ms / 1000 + "s";
     }
-    Object result;
-    try {
-      result = p.request.kind() == dev.entanglement.proto.v1.RequestKind.REMOVE ? null : host.load(p.request);
-    } catch (RuntimeException e) {
-      p.futures.forEach(f -> f.completeExceptionally(e));
-      return;
-    }
-    p.futures.forEach(f -> f.complete(result));
+    return ms + " ms";
   }
 
-  private void timedOut(Pending p) {
-    boolean applied;
-    synchronized (lock) {
-      if (!pending.containsKey(p.id)) {
-        return;
-      }
-      applied = p.doneSerial >= 0;
-      if (!applied) {
-        pending.remove(p.id);
-        unsent.remove(p.request.key(), p);
-      }
-    }
-    if (applied) {
-      // the owner applied it but its result has not reached this node in time: settle with
-      // what this node holds now rather than fail a request that succeeded
-      LOG.debugf("The result of the request for %s has not arrived yet; completing with the local copy", p.request.key());
-      settling.execute(() -> settle(p));
-      return;
-    }
-    fail(p, new UpdateRequestException.OwnerUnreachable(p.request.owner(), (p.via == null
-        ? "no route to owner '%s' of %s within %d ms" : "no answer from owner '%s' for %s within %d ms")
-        .formatted(p.request.owner(), p.request.key(), host.timeout().toMillis())));
-  }
-
-  /** A peer's connection ended: the requests that went through it will get no answer. */
+  /**
+   * A peer's connection ended: this node's requests in flight through it are sent again once a
+   * route exists (they keep their keys, so the owner will not apply one twice); relayed requests
+   * towards it are answered UNREACHABLE (retryable) to the node they came from.
+   */
   public void peerGone(String peer) {
-    List<Pending> lost = new ArrayList<>();
-    List<Hop> broken = new ArrayList<>();
     synchronized (lock) {
-      for (Iterator<Pending> it = pending.values().iterator(); it.hasNext(); ) {
-        Pending p = it.next();
-        if (peer.equals(p.via) && p.doneSerial < 0) {
+      for (Iterator<OwnRequest> it = inFlight.values().iterator(); it.hasNext(); ) {
+        OwnRequest p = it.next();
+        if (peer.equals(p.via)) {
           it.remove();
-          lost.add(p);
-        }
-      }
-      for (Iterator<Hop> it = hops.values().iterator(); it.hasNext(); ) {
-        Hop hop = it.next();
-        if (hop.fromPeer().equals(peer) || hop.toPeer().equals(peer)) {
-          it.remove();
-          if (hop.toPeer().equals(peer)) {
-            broken.add(hop);
-          }
+          byResend.remove(p);
+          p.wireId = -1;
+          p.lastError = "the connection to peer '%s' ended before owner '%s' answered".formatted(peer, p.owner);
+          markReady(p);
         }
       }
     }
-    for (Pending p : lost) {
-      p.timeout.cancel(false);
-      fail(p, new UpdateRequestException.ConnectionLost(p.request.owner(),
-          "the connection to peer '%s' ended before owner '%s' answered the request for %s"
-              .formatted(peer, p.request.owner(), p.request.key())));
-    }
-    for (Hop hop : broken) {
-      answer(hop.fromPeer(), hop.theirId(), RequestStatus.UNREACHABLE, null,
-          "node '%s' lost its connection to peer '%s' on the way to the owner".formatted(host.nodeName(), peer));
-    }
-  }
-
-  private void fail(Pending p, UpdateRequestException e) {
-    if (p.timeout != null) {
-      p.timeout.cancel(false);
-    }
-    p.futures.forEach(f -> f.completeExceptionally(e));
+    relay.peerGone(peer);
+    tick();
   }
 
   /** This node's unsettled requests for one object. */
   public int pendingFor(String key) {
     synchronized (lock) {
-      int count = 0;
-      for (Pending p : pending.values()) {
-        if (p.request.key().equals(key)) {
-          count++;
-        }
-      }
-      return count;
+      ArrayDeque<OwnRequest> queue = queues.get(key);
+      return queue == null ? 0 : queue.size();
     }
   }
 
   /** Requests of this node not settled yet (sent or waiting for a route). */
   public int pendingCount() {
     synchronized (lock) {
-      return pending.size();
+      return count;
     }
+  }
+
+  /** This node's unsettled requests, oldest first. */
+  public List<PendingRequest> pendingRequests() {
+    List<PendingRequest> all = new ArrayList<>();
+    synchronized (lock) {
+      List<OwnRequest> sorted = new ArrayList<>(count);
+      queues.values().forEach(sorted::addAll);
+      sorted.sort(Comparator.<OwnRequest, Instant>comparing(p -> p.created).thenComparingLong(p -> p.seq));
+      for (OwnRequest p : sorted) {
+        int hash = p.objectKey.indexOf('#');
+        all.add(new PendingRequest(p.requestKey, p.objectKey.substring(0, hash), p.objectKey.substring(hash + 1),
+            p.owner, RequestSettling.publicKind(p.kind), p.created, p.expires, p.attempts, p.sent, p.lastError));
+      }
+    }
+    return all;
   }
 }

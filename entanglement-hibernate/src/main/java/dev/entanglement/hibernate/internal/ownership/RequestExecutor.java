@@ -8,6 +8,7 @@ import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
 import dev.entanglement.hibernate.internal.store.Bookkeeping.ObjectRow;
 import dev.entanglement.hibernate.internal.store.ChangeLog;
+import dev.entanglement.hibernate.internal.store.PendingRequestStore;
 import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.RejectReason;
 import dev.entanglement.proto.v1.RequestKind;
@@ -48,6 +49,11 @@ public final class RequestExecutor {
 
     void publish(List<Outgoing> changes);
 
+    /** Wall time, for the owner's record of applied requests. */
+    default Instant now() {
+      return Instant.now();
+    }
+
     /** The policies' denial of a request at the object stage, or null. */
     default String deniedObject(String peer, EntangledType type, UpdateRequest request, Object incoming, Object stored) {
       return null;
@@ -66,6 +72,9 @@ public final class RequestExecutor {
     this.host = host;
   }
 
+  /** Longest request key accepted (the column's width; origins send UUIDs). */
+  private static final int MAX_REQUEST_KEY = 64;
+
   /** Tries of a decision whose database fails transiently (pool empty, connection lost), about 5 s in all. */
   private static final int MAX_TRIES = 10;
 
@@ -79,8 +88,13 @@ public final class RequestExecutor {
   /**
    * Decides a request; the outcome's request id is left for the caller to set. Never throws. A
    * transient database failure (the pool is empty, the connection was lost, a deadlock) is tried
-   * again with backoff (50 ms doubling to 1 s, {@value #MAX_TRIES} tries) before the request is
-   * refused with {@code INTERNAL}: a busy pool must not turn a request into a refusal, nor lose it.
+   * again with backoff (50 ms doubling to 1 s, {@value #MAX_TRIES} tries); past them the answer
+   * is {@code UNREACHABLE} with the cause, which is not final: the requester sends the request
+   * again later. A busy pool must not turn a request into a refusal, nor lose it.
+   *
+   * <p>A request with a {@code request_key} this node already applied (its answer was lost and
+   * the requester sent it again) is answered DONE with the serial it got then, not applied twice:
+   * the key is recorded with the serial in the decision's transaction.
    */
   public RequestOutcome execute(String peer, UpdateRequest request) {
     long backoffMillis = 50;
@@ -96,8 +110,8 @@ public final class RequestExecutor {
         if (tries == MAX_TRIES) {
           LOG.warnf("Node '%s' refuses a request for %s#%s: its database kept failing for %d tries (%s)", host.nodeName(),
               request.getEntity(), Values.shortText(request.getId()), tries, cause);
-          return refused(RejectReason.INTERNAL, "the owner '%s' could not reach its database: %s".formatted(host.nodeName(),
-              cause));
+          return outcome(RequestStatus.UNREACHABLE, "the owner '%s' could not reach its database: %s"
+              .formatted(host.nodeName(), cause));
         }
         LOG.debugf("Node '%s' tries a request for %s#%s again in %d ms: %s", host.nodeName(), request.getEntity(),
             Values.shortText(request.getId()), backoffMillis, cause);
@@ -105,7 +119,7 @@ public final class RequestExecutor {
           Thread.sleep(backoffMillis); // the decisions are serial: the next ones wait, as they would for the database
         } catch (InterruptedException interrupted) {
           Thread.currentThread().interrupt();
-          return refused(RejectReason.INTERNAL, "the owner '%s' is shutting down".formatted(host.nodeName()));
+          return outcome(RequestStatus.UNREACHABLE, "the owner '%s' is shutting down".formatted(host.nodeName()));
         }
         backoffMillis = Math.min(backoffMillis * 2, 1000);
       }
@@ -114,6 +128,11 @@ public final class RequestExecutor {
 
   private RequestOutcome decide(String peer, UpdateRequest request) {
     String self = host.nodeName();
+    String requestKey = request.getRequestKey();
+    if (requestKey.length() > MAX_REQUEST_KEY || request.getOrigin().length() > MAX_REQUEST_KEY) {
+      return refused(RejectReason.MALFORMED, "a request_key of %d characters or an origin of %d (at most %d each)"
+          .formatted(requestKey.length(), request.getOrigin().length(), MAX_REQUEST_KEY));
+    }
     EntangledType type = model.byName(request.getEntity());
     if (type == null) {
       return refused(RejectReason.UNKNOWN_ENTITY, "node '%s' has no @Entangled entity named '%s'"
@@ -138,6 +157,15 @@ public final class RequestExecutor {
       try {
         Connection connection = session.doReturningWork(c -> c);
         SharedSessionContractImplementor implementor = (SharedSessionContractImplementor) session;
+        if (!requestKey.isEmpty()) {
+          long earlier = PendingRequestStore.appliedSerial(connection, request.getOrigin(), requestKey);
+          if (earlier >= 0) {
+            tx.rollback();
+            LOG.debugf("Node '%s' applied request %s of '%s' before (serial %d): answered again", self, requestKey,
+                request.getOrigin(), earlier);
+            return RequestOutcome.newBuilder().setStatus(RequestStatus.DONE).setSerial(earlier).build();
+          }
+        }
         ObjectRow known = bookkeeping.read(connection, type.name(), idText);
         if (known != null && !known.deleted() && !known.owner().equals(self)) {
           tx.rollback();
@@ -210,6 +238,9 @@ public final class RequestExecutor {
         implementor.getJdbcCoordinator().executeBatch();
         serial = host.nextSerial();
         bookkeeping.write(connection, List.of(new ObjectRow(type.name(), idText, self, serial, kind == RequestKind.REMOVE)));
+        if (!requestKey.isEmpty()) {
+          PendingRequestStore.applied(connection, request.getOrigin(), requestKey, serial, host.now());
+        }
         Change decided = kind == RequestKind.REMOVE ? type.delete(id, self, serial) : type.upsert(id, state, self, serial);
         if (known != null && known.epoch() > 0) {
           decided = decided.toBuilder().setEpoch(known.epoch()).build();

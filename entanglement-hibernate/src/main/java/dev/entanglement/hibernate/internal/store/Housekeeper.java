@@ -10,7 +10,8 @@ import org.jboss.logging.Logger;
  * Periodic housekeeping: writes the peers' positions, retires peers away too long, removes the
  * tombstones every peer that counts has acknowledged ({@link AckLedger#lowestAcknowledged}), of
  * this node's own objects and of every owner it relays, and this node's logged changes
- * ({@link ChangeLog}) by the same rule, and retries parked changes. A peer that
+ * ({@link ChangeLog}) by the same rule, retries parked changes, and forgets the owner's records of
+ * applied update requests older than twice the request lifetime. A peer that
  * comes back after tombstones it needed are gone gets a full synchronization of that owner with
  * a sweep (the peer connection checks {@link #compactedThrough(String)} against its Hello).
  *
@@ -35,6 +36,10 @@ public final class Housekeeper {
   private volatile long compactedThrough;
   private final Map<String, Long> relayedThrough = new ConcurrentHashMap<>();
   private volatile long changeLogSize = -1;
+  /** Set once at start, before the first round; read by rounds (both synchronized). */
+  private PendingRequestStore appliedRequests;
+  private java.time.Duration keepAppliedRequests;
+  private java.time.Clock wallClock;
 
   public Housekeeper(SessionFactoryImplementor factory, Bookkeeping bookkeeping, String nodeName, SerialClock clock,
       AckLedger ledger, long compactedThrough, Map<String, Long> relayedCompactions,
@@ -60,6 +65,22 @@ public final class Housekeeper {
     return owner.equals(nodeName) ? compactedThrough : relayedThrough.getOrDefault(owner, 0L);
   }
 
+  /**
+   * Also removes the owner's records of applied update requests older than {@code keep} (twice
+   * the request lifetime: a requester retries a request at most for its lifetime).
+   */
+  public synchronized void appliedRequests(PendingRequestStore store, java.time.Duration keep, java.time.Clock clock) {
+    this.appliedRequests = store;
+    this.keepAppliedRequests = keep;
+    this.wallClock = clock;
+  }
+
+  private void forgetAppliedRequests() {
+    if (appliedRequests != null) {
+      appliedRequests.forgetAppliedBefore(wallClock.instant().minus(keepAppliedRequests));
+    }
+  }
+
   /** How many changes the change log held at the last round (-1 before the first). */
   public long changeLogSize() {
     return changeLogSize;
@@ -82,6 +103,7 @@ public final class Housekeeper {
         session.getTransaction().commit();
       }
       retryParked.run();
+      forgetAppliedRequests();
     } catch (RuntimeException e) {
       LOG.warnf("Entanglement housekeeping of node '%s' failed (retried at the next round): %s", nodeName,
           e.getMessage());
