@@ -10,6 +10,7 @@ import dev.entanglement.proto.v1.Route;
 import dev.entanglement.proto.v1.Routes;
 import java.time.Clock;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -20,6 +21,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.locks.ReentrantLock;
 import org.jboss.logging.Logger;
 
 /**
@@ -47,11 +49,12 @@ import org.jboss.logging.Logger;
  * whom, for {@link #whyNoRoute}) for at most {@link #MAX_REMEMBERED} owners, the oldest forgotten.
  *
  * <h2>Concurrency</h2>
- * Everything mutable ({@code table}, {@code announced}, {@code withdrawn}) is guarded by
- * {@code lock}. Announcements are handed to the peers' streams under it, which keeps them in
- * order per peer; that only queues them ({@code Host.send} never blocks). Link events arrive on
- * the registry's thread and on the peers' serial executors, received announcements on the
- * sender's serial executor. The listener is called outside the lock.
+ * Everything mutable ({@code table}, {@code announced}, {@code withdrawn}, {@code outgoing}) is
+ * guarded by {@code lock}, held only for decisions, never while a stream is called. Announcements
+ * are queued under it in the order they were decided and handed to the streams after it is
+ * released, by one thread at a time ({@code draining}, taken with {@code tryLock} only, so nobody
+ * waits for it). Link events arrive on the registry's thread and on the peers' serial executors,
+ * received announcements on the sender's serial executor. The listener is called outside the lock.
  */
 public final class OwnerDirectory implements PeerRegistry.Events {
   private static final Logger LOG = Logger.getLogger(OwnerDirectory.class);
@@ -83,6 +86,8 @@ public final class OwnerDirectory implements PeerRegistry.Events {
 
   private record Withdrawal(String via, Instant at) {}
 
+  private record Outgoing(String peer, Envelope envelope) {}
+
   private final String nodeName;
   private final Host host;
   private final Clock clock;
@@ -94,6 +99,14 @@ public final class OwnerDirectory implements PeerRegistry.Events {
   /** Open neighbour -> owner -> the path last announced to it (absent: not announced). */
   @GuardedBy("lock")
   private final Map<String, Map<String, List<String>>> announced = new HashMap<>();
+  /**
+   * Announcements decided but not yet handed to the streams, in order. Bounded by what one change
+   * of the table produces (at most one message per {@link #ROUTES_PER_MESSAGE} owners per open
+   * neighbour): the thread that queued them drains them right after ({@link #flushOutgoing}).
+   */
+  @GuardedBy("lock")
+  private final ArrayDeque<Outgoing> outgoing = new ArrayDeque<>();
+  private final ReentrantLock draining = new ReentrantLock();
   /** Owner -> its last withdrawal, oldest first. */
   @GuardedBy("lock")
   private final LinkedHashMap<String, Withdrawal> withdrawn = new LinkedHashMap<>(16, 0.75f, false) {
@@ -152,6 +165,7 @@ public final class OwnerDirectory implements PeerRegistry.Events {
       announced.remove(peer);
       settle(new HashMap<>(table.linkDown(peer)));
     }
+    flushOutgoing();
   }
 
   // ---- announcements received ----------------------------------------------------------------
@@ -258,13 +272,13 @@ public final class OwnerDirectory implements PeerRegistry.Events {
       if (now == null) {
         withdrawn.remove(owner); // re-inserted as the newest
         withdrawn.put(owner, new Withdrawal(was.get(0), clock.instant()));
-        LOG.debugf("Node '%s' has no route to owner '%s' any more (was via '%s')", nodeName, owner, was.get(0));
       } else {
         appeared.add(owner);
-        LOG.debugf("Node '%s' routes to owner '%s' over %s", nodeName, owner, now);
       }
     }
     if (!changed.isEmpty()) {
+      LOG.debugf("Node '%s': routes to %d owners changed, %d of them withdrawn (e.g. '%s' now %s)", nodeName,
+          changed.size(), changed.size() - appeared.size(), changed.iterator().next(), table.best(changed.iterator().next()));
       for (String peer : List.copyOf(announced.keySet())) {
         sendChanges(peer, changed);
       }
@@ -321,20 +335,54 @@ public final class OwnerDirectory implements PeerRegistry.Events {
     return Route.newBuilder().setOwner(owner).addAllPath(path).build();
   }
 
-  /** In messages of at most {@link #ROUTES_PER_MESSAGE} routes; only the first says full. */
+  /** Queued in messages of at most {@link #ROUTES_PER_MESSAGE} routes; only the first says full. */
+  @GuardedBy("lock")
   private void send(String peer, boolean full, List<Route> routes) {
     int from = 0;
     do {
       int to = Math.min(routes.size(), from + ROUTES_PER_MESSAGE);
       Routes message = Routes.newBuilder().setFull(full && from == 0).addAllRoutes(routes.subList(from, to)).build();
-      if (!host.send(peer, Envelope.newBuilder().setRoutes(message).build())) {
-        return; // the stream ended: its gone event clears what was announced
-      }
+      outgoing.add(new Outgoing(peer, Envelope.newBuilder().setRoutes(message).build()));
       from = to;
     } while (from < routes.size());
   }
 
+  /**
+   * Hands the queued announcements to the peers' streams, in the order they were decided, outside
+   * {@code lock}: one thread at a time drains, the others leave what they queued to it (a stream
+   * may run its sending inline, and must never wait for this lock). A message to a stream that has
+   * ended is dropped: its gone event clears what was announced to it.
+   */
+  private void flushOutgoing() {
+    do {
+      if (!draining.tryLock()) {
+        return; // the thread that holds it sends what was queued, and looks again after
+      }
+      try {
+        Outgoing next;
+        while ((next = nextOutgoing()) != null) {
+          host.send(next.peer(), next.envelope());
+        }
+      } finally {
+        draining.unlock();
+      }
+    } while (hasOutgoing());
+  }
+
+  private Outgoing nextOutgoing() {
+    synchronized (lock) {
+      return outgoing.poll();
+    }
+  }
+
+  private boolean hasOutgoing() {
+    synchronized (lock) {
+      return !outgoing.isEmpty();
+    }
+  }
+
   private void tell(Set<String> appeared) {
+    flushOutgoing();
     if (!appeared.isEmpty()) {
       listener.routesAppeared(appeared);
     }

@@ -221,6 +221,21 @@ class OwnerDirectoryTest {
   }
 
   @Test
+  void aLargeTableGoesInChunks_onlyTheFirstSaysFull() {
+    up("a");
+    Routes.Builder many = Routes.newBuilder().setFull(true);
+    for (int i = 0; i < 1200; i++) {
+      many.addRoutes(route("o" + i, "a", "o" + i));
+    }
+    x.received("a", many.build());
+    up("b");
+    List<Routes> toB = host.sent.get("b");
+    assertThat(toB).extracting(Routes::getRoutesCount).containsExactly(500, 500, 202); // x, a and 1200 owners
+    assertThat(toB).extracting(Routes::getFull).containsExactly(true, false, false);
+    assertThat(host.heldBy("b")).hasSize(1202).containsEntry("o7", List.of("x", "a", "o7"));
+  }
+
+  @Test
   void routesFromAPeerWhoseLinkIsNotOpen_areIgnored() {
     host.connected.add("a");
     announce("a", true, route("o", "a", "o"));
