@@ -43,7 +43,7 @@ final class OwnershipHosts {
 
       @Override
       public String routeTo(String owner) {
-        return node.router.routeTo(owner);
+        return node.directory.routeTo(owner);
       }
 
       @Override
