@@ -10,6 +10,7 @@ import dev.entanglement.benchmarks.scenarios.EndToEndThroughput;
 import dev.entanglement.benchmarks.scenarios.MemoryWhileAway;
 import dev.entanglement.benchmarks.scenarios.Scenario;
 import dev.entanglement.benchmarks.scenarios.SlowLink;
+import dev.entanglement.benchmarks.scenarios.UpdateRequests;
 import dev.entanglement.benchmarks.support.Db;
 import dev.entanglement.benchmarks.support.JvmWarmup;
 import dev.entanglement.benchmarks.support.Options;
@@ -34,7 +35,8 @@ public final class BenchmarkMain {
       new CommitToVisible(),
       new SlowLink(),
       new CatchUpAfterPartition(),
-      new MemoryWhileAway());
+      new MemoryWhileAway(),
+      new UpdateRequests());
 
   /** Held so the level set on it survives: JUL keeps loggers only weakly. */
   private static final Logger PLUGIN_LOGGER = Logger.getLogger("dev.entanglement");

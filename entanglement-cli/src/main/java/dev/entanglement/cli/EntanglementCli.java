@@ -296,7 +296,8 @@ public final class EntanglementCli {
     }
   }
 
-  @Command(name = "owners", description = "The owners whose objects the node holds.")
+  @Command(name = "owners", description = {"The owners whose objects the node holds, and those it has a route to.",
+      "ROUTE is the owner directory's path: the peer requests go to first, the owner last."})
   static final class Owners implements Callable<Integer> {
     @Mixin Target target;
     @Spec CommandSpec spec;
@@ -309,9 +310,9 @@ public final class EntanglementCli {
         List<List<String>> rows = new ArrayList<>();
         for (OwnerInfo o : response.getOwnersList()) {
           rows.add(List.of(o.getOwner(), String.valueOf(o.getHeldSerial()), String.valueOf(o.getObjects()),
-              String.valueOf(o.getTombstones())));
+              String.valueOf(o.getTombstones()), String.join(" > ", o.getPathList())));
         }
-        table(out, List.of("OWNER", "HELD SERIAL", "OBJECTS", "TOMBSTONES"), rows);
+        table(out, List.of("OWNER", "HELD SERIAL", "OBJECTS", "TOMBSTONES", "ROUTE"), rows);
       });
       return 0;
     }

@@ -129,6 +129,8 @@ class EntanglementCliTest {
 
     Run owners = admin("owners");
     assertThat(owners.out().lines().toList()).anySatisfy(line -> assertThat(line.split("\\s{2,}")).containsExactly("a", "1", "1", "0"));
+    // b holds nothing of its own, yet the owner directory leads to it
+    assertThat(owners.out().lines().toList()).anySatisfy(line -> assertThat(line.split("\\s{2,}")).containsExactly("b", "0", "0", "0", "b"));
 
     Run objectJson = admin("object", "Item", item.getId().toString(), "--json");
     assertThat(objectJson.out()).contains("\"owner\": \"a\"", "\"acknowledgedBy\": [\"b\"]", "\"entity\": \"Item\"");

@@ -280,4 +280,33 @@ public interface Entanglement {
 
   /** The node that owns an object this node holds, if it holds it. Reads the database. */
   Optional<String> ownerOf(Class<?> type, Object id);
+
+  /**
+   * What this node holds about an object: owner, serial, ownership epoch, hand-over and this
+   * node's update requests for it still pending, without SQL. Empty if this node holds no such
+   * object (not even a tombstone). Reads the database.
+   *
+   * @throws IllegalArgumentException if the class is not an {@code @Entangled} entity
+   */
+  Optional<ObjectInfo> describe(Class<?> type, Object id);
+
+  /**
+   * Closes the stream with a peer and stops dialing it (if this node dialed it), until
+   * {@link #connect(String)} is called again. A peer that dialed in may dial again: remove this
+   * node from its peers to keep the two apart. Changes for the peer are kept as usual, and it
+   * catches up when it comes back. Returns false if this node has no peer of that name (nor one
+   * added with that address).
+   */
+  boolean disconnect(String peer);
+
+  /**
+   * Pauses the flow with a connected peer both ways: the stream stays open (heartbeats go on),
+   * nothing is sent or applied, and changes for the peer coalesce per object meanwhile. The pause
+   * lasts across reconnections of that peer until {@link #resume(String)}. Blocks until the
+   * pause holds; returns false if no stream with that peer is open.
+   */
+  boolean pause(String peer);
+
+  /** Resumes the flow with a paused peer; returns false if no stream with that peer is open. */
+  boolean resume(String peer);
 }

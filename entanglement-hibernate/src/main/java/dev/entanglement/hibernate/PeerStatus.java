@@ -22,6 +22,7 @@ import java.time.Instant;
  * @param changesAppliedHere received changes this node applied (not counting copies it already had)
  * @param identity who the peer is: its name and, over mutual TLS, its verified certificate's
  *     fingerprint and subject (null while the handshake has not completed)
+ * @param paused whether the flow with the peer is paused ({@link Entanglement#pause(String)})
  */
 public record PeerStatus(
     String name,
@@ -39,7 +40,8 @@ public record PeerStatus(
     long changesReceived,
     long changesRejectedHere,
     long changesAppliedHere,
-    PeerIdentity identity) {
+    PeerIdentity identity,
+    boolean paused) {
 
   /** Where a connection is in its life. */
   public enum State {

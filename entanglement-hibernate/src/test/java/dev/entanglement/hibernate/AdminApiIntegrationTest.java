@@ -135,6 +135,12 @@ class AdminApiIntegrationTest {
       assertThat(o.getOwner()).isEqualTo("a");
       assertThat(o.getObjects()).isEqualTo(3);
     });
+    // the owner directory's route, also to an owner that holds nothing yet
+    assertThat(owners).anySatisfy(o -> {
+      assertThat(o.getOwner()).isEqualTo("b");
+      assertThat(o.getNextHop()).isEqualTo("b");
+      assertThat(o.getPathList()).containsExactly("b");
+    });
   }
 
   private ObjectDescription describe(Item item) {

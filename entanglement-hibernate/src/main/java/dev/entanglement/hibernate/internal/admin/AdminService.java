@@ -28,7 +28,9 @@ import dev.entanglement.proto.v1.PeerRef;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
+import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -344,9 +346,16 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
     answer(observer, () -> {
       ListOwnersResponse.Builder response = ListOwnersResponse.newBuilder();
       Map<String, Long> held = runtime.heldPositionsByOwner();
-      runtime.ownerCounts().forEach((owner, counts) -> response.addOwners(OwnerInfo.newBuilder().setOwner(owner)
-          .setHeldSerial(owner.equals(runtime.nodeName()) ? runtime.lastSerial() : held.getOrDefault(owner, 0L))
-          .setObjects(counts[0]).setTombstones(counts[1])));
+      Map<String, List<String>> routes = runtime.routes();
+      Map<String, long[]> counts = new TreeMap<>(runtime.ownerCounts());
+      routes.keySet().forEach(owner -> counts.putIfAbsent(owner, new long[2])); // reachable, nothing held yet
+      counts.forEach((owner, count) -> {
+        List<String> path = routes.getOrDefault(owner, List.of());
+        response.addOwners(OwnerInfo.newBuilder().setOwner(owner)
+            .setHeldSerial(owner.equals(runtime.nodeName()) ? runtime.lastSerial() : held.getOrDefault(owner, 0L))
+            .setObjects(count[0]).setTombstones(count[1])
+            .setNextHop(path.isEmpty() ? "" : path.get(0)).addAllPath(path));
+      });
       return response.build();
     });
   }

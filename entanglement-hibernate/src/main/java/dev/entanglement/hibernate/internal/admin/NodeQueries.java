@@ -43,6 +43,9 @@ public interface NodeQueries {
   /** Per owner held here: [live objects, tombstones] (reads the database). */
   Map<String, long[]> ownerCounts();
 
+  /** The owner directory: each owner with a route and its path (the next hop first). */
+  Map<String, List<String>> routes();
+
   /** How far this node holds each other owner's objects. */
   Map<String, Long> heldPositionsByOwner();
 

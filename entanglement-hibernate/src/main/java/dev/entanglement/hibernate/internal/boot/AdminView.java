@@ -79,6 +79,11 @@ final class AdminView implements NodeQueries {
   }
 
   @Override
+  public Map<String, List<String>> routes() {
+    return node.directory.routes();
+  }
+
+  @Override
   public Map<String, Long> heldPositionsByOwner() {
     return node.applier.positions();
   }

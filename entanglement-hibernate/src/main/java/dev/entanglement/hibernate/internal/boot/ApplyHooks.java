@@ -8,7 +8,7 @@ import dev.entanglement.proto.v1.Outcome;
 import java.util.List;
 
 /**
- * What the apply room asks of the rest of the node: routes, removed owners and policies before
+ * What the apply room asks of the rest of the node: removed owners and policies before
  * applying, and, once changes are durable, ownership, hand-overs, transitions, relaying and
  * waiting requests.
  *
@@ -24,8 +24,8 @@ final class ApplyHooks implements InboundApplier.Hooks {
 
   @Override
   public String directionProblem(String owner, String peer) {
-    node.router.cameFrom(owner, peer);
-    return null;
+    return null; // routes come from the owner directory, not from where data came from
+
   }
 
   @Override

@@ -3,6 +3,7 @@ package dev.entanglement.hibernate.internal.boot;
 import dev.entanglement.hibernate.CatchUpReport;
 import dev.entanglement.hibernate.Entanglement;
 import dev.entanglement.hibernate.EntanglementException;
+import dev.entanglement.hibernate.ObjectInfo;
 import dev.entanglement.hibernate.EphemeralObjects;
 import dev.entanglement.hibernate.PeerStatus;
 import dev.entanglement.hibernate.PolicyDenial;
@@ -106,7 +107,7 @@ final class EntanglementNode implements Entanglement {
       result.add(new PeerStatus(c.peerName(), c.address(), c.dialer(), PeerStatus.State.valueOf(c.state().name()),
           c.since(), c.outboxDepth(), c.coalesced(), c.stats().changesSent(), c.stats().catchUpObjectsSent(), c.stats().bytesSent(),
           c.stats().changesAcknowledged(), c.stats().changesRejectedByPeer(), c.stats().changesReceived(), c.stats().changesRejectedHere(),
-          c.stats().changesAppliedHere(), c.identity()));
+          c.stats().changesAppliedHere(), c.identity(), c.paused()));
     }
     return result;
   }
@@ -287,8 +288,40 @@ final class EntanglementNode implements Entanglement {
     return row == null || row.deleted() ? Optional.empty() : Optional.of(row.effectiveOwner());
   }
 
+  @Override
+  public Optional<ObjectInfo> describe(Class<?> type, Object id) {
+    EntangledType entangled = entangled(type);
+    String idText = entangled.idText(id);
+    Bookkeeping.ObjectRow row = node.reads.row(entangled.name(), idText);
+    if (row == null) {
+      return Optional.empty();
+    }
+    return Optional.of(new ObjectInfo(entangled.name(), idText, row.effectiveOwner(), row.serial(), row.epoch(),
+        row.deleted(), Optional.ofNullable(row.handoverTo()), node.forwarder.pendingFor(entangled.key(idText))));
+  }
+
+  @Override
+  public boolean disconnect(String peer) {
+    return node.peers.remove(peer);
+  }
+
+  @Override
+  public boolean pause(String peer) {
+    return node.peers.pause(peer);
+  }
+
+  @Override
+  public boolean resume(String peer) {
+    return node.peers.resume(peer);
+  }
+
   private String entityName(Class<?> type) {
-    return node.factory.getMappingMetamodel().getEntityDescriptor(type).getEntityName();
+    try {
+      return node.factory.getMappingMetamodel().getEntityDescriptor(type).getEntityName();
+    } catch (org.hibernate.UnknownEntityTypeException e) {
+      throw new IllegalArgumentException("%s is not an entity of this persistence unit (node '%s')"
+          .formatted(type.getName(), node.config.nodeName()), e);
+    }
   }
 
   private EntangledType entangled(Class<?> type) {

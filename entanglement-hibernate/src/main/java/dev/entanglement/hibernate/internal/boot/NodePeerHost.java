@@ -19,6 +19,7 @@ import dev.entanglement.proto.v1.ChangeBatch;
 import dev.entanglement.proto.v1.Operation;
 import dev.entanglement.proto.v1.OwnerPosition;
 import dev.entanglement.proto.v1.OwnerRemoved;
+import dev.entanglement.proto.v1.Routes;
 import dev.entanglement.proto.v1.RejectReason;
 import dev.entanglement.proto.v1.RequestOutcome;
 import dev.entanglement.proto.v1.RequestStatus;
@@ -339,6 +340,11 @@ final class NodePeerHost implements PeerHost {
   @Override
   public void onOwnerRemoved(String peer, OwnerRemoved removed) {
     node.ownerRemoval.received(peer, removed);
+  }
+
+  @Override
+  public void onRoutes(String peer, Routes routes) {
+    node.directory.received(peer, routes);
   }
 
   @Override

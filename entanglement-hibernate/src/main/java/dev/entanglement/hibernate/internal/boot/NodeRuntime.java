@@ -13,6 +13,7 @@ import dev.entanglement.hibernate.internal.model.EntangledModel;
 import dev.entanglement.hibernate.internal.ownership.Forwarder;
 import dev.entanglement.hibernate.internal.store.PendingRequestStore;
 import dev.entanglement.hibernate.internal.ownership.Handover;
+import dev.entanglement.hibernate.internal.ownership.OwnerDirectory;
 import dev.entanglement.hibernate.internal.ownership.OwnerRemoval;
 import dev.entanglement.hibernate.internal.ownership.Ownership;
 import dev.entanglement.hibernate.internal.ownership.RequestExecutor;
@@ -103,6 +104,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
   transient EphemeralStore ephemerals;
   transient PeerRegistry peers;
   transient Router router;
+  transient OwnerDirectory directory;
   transient OwnerRemoval ownerRemoval;
   transient Servers servers;
   transient LocalChanges localChanges;
@@ -218,14 +220,16 @@ public final class NodeRuntime implements SessionFactoryObserver {
 
       @Override
       public void forget(String owner) {
-        router.forget(owner);
+        directory.forget(owner);
         ownership.forgetOwner(owner);
         ephemerals.ownerRemoved(owner);
       }
     }, new RemovedOwners(factory));
     applier.hooks(new ApplyHooks(this));
     peerHost = new NodePeerHost(this);
-    peers.subscribe(router);
+    directory = new OwnerDirectory(node, new OwnerDirectoryHost(this), config.wallClock(),
+        owners -> pool.execute(forwarder::flush)); // waiting requests leave as soon as their route appears
+    peers.subscribe(directory);
     peers.subscribe(new PeerEvents(this));
     peers.subscribe(ownerRemoval);
     api = new EntanglementNode(this);

@@ -46,7 +46,7 @@ final class OwnershipHosts {
 
       @Override
       public String routeTo(String owner) {
-        return node.router.routeTo(owner);
+        return node.directory.routeTo(owner);
       }
 
       @Override
@@ -63,7 +63,8 @@ final class OwnershipHosts {
 
       @Override
       public String whyNoRoute(String owner) {
-        return "no route to owner '" + owner + "'";
+        String why = node.directory.whyNoRoute(owner);
+        return why != null ? why : "no route to owner '%s' (its link is not open yet)".formatted(owner);
       }
 
       @Override

@@ -4,7 +4,7 @@ import dev.entanglement.hibernate.internal.peer.PeerConnection;
 import dev.entanglement.hibernate.internal.peer.PeerRegistry;
 
 /**
- * What the ledger of peers' positions, the forwarder, ephemeral objects and meters do when peers come and go (the router
+ * What the ledger of peers' positions, the forwarder, ephemeral objects and meters do when peers come and go (the owner directory
  * subscribes on its own).
  *
  * <h2>Concurrency</h2>

@@ -46,13 +46,15 @@ final class RequestRelay {
     String route = host.routeTo(request.getOwner());
     if (route == null) {
       answer(fromPeer, request.getRequestId(), RequestStatus.UNREACHABLE, null,
-          "node '%s' has no route to owner '%s'".formatted(host.nodeName(), request.getOwner()));
+          "at node '%s': %s".formatted(host.nodeName(), host.whyNoRoute(request.getOwner())));
       return;
     }
     if (route.equals(fromPeer)) {
-      answer(fromPeer, request.getRequestId(), RequestStatus.REFUSED, RejectReason.NOT_OWNER,
+      // the two nodes' directories disagree while routes converge (a link just changed): not
+      // final, the origin sends the request again with the same key
+      answer(fromPeer, request.getRequestId(), RequestStatus.UNREACHABLE, null,
           ("an update request for owner '%s' came to node '%s' from the owner's own direction "
-              + "(peer '%s'); requests travel towards the owner").formatted(request.getOwner(), host.nodeName(), fromPeer));
+              + "(peer '%s') while routes converge; it is sent again").formatted(request.getOwner(), host.nodeName(), fromPeer));
       return;
     }
     long id = ids.incrementAndGet();

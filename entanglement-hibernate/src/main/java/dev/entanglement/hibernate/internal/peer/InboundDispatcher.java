@@ -139,6 +139,7 @@ final class InboundDispatcher {
       case UPDATE_REQUEST -> serial.execute(() -> whileStreaming(() -> host.onUpdateRequest(peer, envelope.getUpdateRequest())));
       case REQUEST_OUTCOME -> serial.execute(() -> whileStreaming(() -> host.onRequestOutcome(peer, envelope.getRequestOutcome())));
       case OWNER_REMOVED -> serial.execute(() -> whileStreaming(() -> host.onOwnerRemoved(peer, envelope.getOwnerRemoved())));
+      case ROUTES -> serial.execute(() -> whileStreaming(() -> host.onRoutes(peer, envelope.getRoutes())));
       case TRANSITION -> serial.execute(() -> whileStreaming(() -> host.onTransition(peer, envelope.getTransition())));
       case HEARTBEAT -> serial.execute(() -> stream.grant(1));
       default -> serial.execute(() -> {

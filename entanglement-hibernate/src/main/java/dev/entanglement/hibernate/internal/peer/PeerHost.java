@@ -9,6 +9,7 @@ import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.ChangeBatch;
 import dev.entanglement.proto.v1.OwnerPosition;
 import dev.entanglement.proto.v1.OwnerRemoved;
+import dev.entanglement.proto.v1.Routes;
 import dev.entanglement.proto.v1.RejectReason;
 import dev.entanglement.proto.v1.RequestOutcome;
 import dev.entanglement.proto.v1.SyncMarker;
@@ -208,6 +209,9 @@ public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
 
   /** An owner was removed by an operator somewhere (called on the connection's serial executor). */
   default void onOwnerRemoved(String peer, OwnerRemoved removed) {}
+
+  /** The owner directory's announcement from a peer (called on the connection's serial executor; must not block). */
+  default void onRoutes(String peer, Routes routes) {}
 
   /** A transition update from a peer (called on the connection's serial executor; must not block). */
   default void onTransition(String peer, TransitionUpdate update) {}

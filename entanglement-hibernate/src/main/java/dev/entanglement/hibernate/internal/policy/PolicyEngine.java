@@ -125,6 +125,19 @@ public final class PolicyEngine {
 
   // ---- control points ------------------------------------------------------------------------
 
+  /** Whether anything may go to the peer at all (the node's {@code sendToPeer}). */
+  public Decision sendToPeer(String peerName) {
+    if (empty) {
+      return Decision.allow();
+    }
+    Peer peer = peers.apply(peerName);
+    Decision decision = Decision.abstain();
+    for (Policy policy : nodePolicies) {
+      decision = decision.and(policy.sendToPeer(peer));
+    }
+    return decision;
+  }
+
   /** Whether anything may go to the peer, then this object. */
   public Decision send(String peerName, EntangledType type, ObjectRef object) {
     if (empty) {
