@@ -247,7 +247,7 @@ class DurableRequestIntegrationTest {
     clock.advance(Duration.ofHours(6).plusSeconds(1));
     Throwable unreachable = cause(nowhere);
     assertThat(unreachable).isInstanceOf(UpdateRequestException.OwnerUnreachable.class)
-        .hasMessageContaining("no route to owner 'zz'").hasMessageContaining("within 6h");
+        .hasMessageContaining("node 'a' has never heard of owner 'zz'").hasMessageContaining("within 6h");
     Throwable unknown = cause(silent);
     assertThat(unknown).isInstanceOf(UpdateRequestException.OutcomeUnknown.class)
         .hasMessageContaining("owner 'p' did not answer").hasMessageContaining("within 6h")

@@ -39,7 +39,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * {@code -Dentanglement.seed=N} (and {@code -Dentanglement.topology=LINE|TREE}).
  */
 class RandomRequestTest {
-  private static final int ROUNDS = 14;
+  private static final int ROUNDS = 30;
 
   enum Topology {
     /** Each entry: the dialing node and the node it dials. */
@@ -124,6 +124,8 @@ class RandomRequestTest {
     List<Asked> asked = new ArrayList<>();
     Map<String, Set<String>> pendingAtRestart = new TreeMap<>();
     int counter = 0;
+    int cuts = 0;
+    int restarts = 0;
     for (int round = 0; round < ROUNDS; round++) {
       for (String name : topology.names) {
         if (random.nextInt(10) < 5) {
@@ -157,6 +159,15 @@ class RandomRequestTest {
         }
         if (dice < 3) {
           asked.add(new Asked(requester, "delete " + id + " of " + owner, node.entanglement().delete(Item.class, id)));
+        } else if (dice < 5) {
+          // an ordinary JPA transaction: the change becomes a request that only the listeners hear
+          String name = requester + "-jpa-" + (++counter);
+          node.inTransaction(em -> {
+            Item item = em.find(Item.class, id);
+            if (item != null) {
+              item.setName(name);
+            }
+          });
         } else {
           String name = requester + "-" + (++counter);
           asked.add(new Asked(requester, "update " + id + " of " + owner + " to " + name,
@@ -167,26 +178,31 @@ class RandomRequestTest {
       if (links < 3) {
         FaultyProxy proxy = pick(random, new ArrayList<>(proxies.values()));
         proxy.cut();
+        cuts++;
       } else if (links < 7) {
         pick(random, new ArrayList<>(proxies.values())).heal();
       }
-      if (random.nextInt(10) == 0) {
+      if (random.nextInt(100) < 15) {
         String restarted = pick(random, topology.names);
         TestNode node = nodes.get(restarted);
         // what it still waits for must be settled after the restart (or just before it)
         pendingAtRestart.computeIfAbsent(restarted, n -> new java.util.TreeSet<>())
             .addAll(node.entanglement().pendingRequests().stream().map(PendingRequest::requestKey).toList());
         node.close();
+        restarts++;
         asked.removeIf(a -> a.requester().equals(restarted) && !a.future().isDone()); // its futures died with it
         nodes.put(restarted, listened(builders.get(restarted).set("hibernate.hbm2ddl.auto", "update").start()));
       }
     }
 
     proxies.values().forEach(FaultyProxy::heal);
+    System.out.printf("RandomRequestTest seed=%d: %d requests with futures, %d link cuts, %d restarts, %d requests "
+        + "pending at restarts%n", seed, asked.size(), cuts, restarts,
+        pendingAtRestart.values().stream().mapToInt(Set::size).sum());
     for (Asked a : asked) {
       Throwable failure = await().alias(a.requester() + ": " + a.what() + " (seed " + seed + ")")
           .atMost(Duration.ofSeconds(60)).until(() -> outcome(a.future()), f -> f != NOT_DONE);
-      if (failure != null) {
+      if (failure != SUCCEEDED) {
         assertThat(failure).as("%s: %s (seed %d)", a.requester(), a.what(), seed)
             .isInstanceOfAny(UpdateRequestException.NotFound.class, UpdateRequestException.Conflict.class);
       }
@@ -229,6 +245,8 @@ class RandomRequestTest {
   }
 
   private static final Throwable NOT_DONE = new Throwable("not done");
+  /** Awaitility's matcher refuses null values, so a success is this marker. */
+  private static final Throwable SUCCEEDED = new Throwable("succeeded");
 
   private static Throwable outcome(CompletableFuture<?> future) throws InterruptedException {
     if (!future.isDone()) {
@@ -236,7 +254,7 @@ class RandomRequestTest {
     }
     try {
       future.get();
-      return null;
+      return SUCCEEDED;
     } catch (ExecutionException e) {
       return e.getCause();
     }
