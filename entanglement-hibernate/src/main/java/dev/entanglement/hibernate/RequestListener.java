@@ -7,6 +7,8 @@ package dev.entanglement.hibernate;
  * and requests reloaded from the database after a restart. Called once per request on a plugin
  * thread, never the thread that committed; one call at a time, in the order outcomes arrive. An
  * exception thrown by a listener is logged and does not affect the request or other listeners.
+ * Outcomes that settle while no listener is registered (requests reloaded at boot) are kept, up to
+ * 10,000, and handed to the first listener added, on the thread that adds it.
  */
 @FunctionalInterface
 public interface RequestListener {

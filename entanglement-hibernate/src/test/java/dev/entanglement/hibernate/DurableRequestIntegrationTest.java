@@ -114,6 +114,40 @@ class DurableRequestIntegrationTest {
   }
 
   @Test
+  void outcomesOfReloadedRequests_reachAListenerAddedAfterTheySettled() throws Exception {
+    String address = "dr-b-" + UUID.randomUUID();
+    TestNode.Builder ownerBuilder = TestNode.builder("b", Database.H2, Item.class).listenInProcess(address)
+        .set("hibernate.hbm2ddl.auto", "update");
+    TestNode owner = ownerBuilder.start();
+    TestNode requester = fastReconnect(TestNode.builder("a", Database.H2, Item.class).peers("inprocess:" + address))
+        .start();
+    track(requester);
+    requester.awaitConnected("b");
+    Item item = ownedBy(owner, requester, "DR-late");
+    owner.close();
+    await().atMost(WAIT).until(() -> requester.entanglement().connectedPeers().isEmpty());
+    requester.inTransaction(em -> em.find(Item.class, item.getId()).setName("asked before the restart"));
+
+    closeables.remove(requester);
+    requester.close();
+    TestNode owner2 = track(ownerBuilder.start());
+    TestNode restarted = track(fastReconnect(requester.again()).start());
+    // the application adds its listener only after the reloaded request has settled
+    await().atMost(WAIT).until(() -> restarted.entanglement().pendingRequests().isEmpty());
+    assertThat(owner2.find(Item.class, item.getId()).getName()).isEqualTo("asked before the restart");
+    await().atMost(WAIT).until(() -> "asked before the restart".equals(restarted.find(Item.class, item.getId()).getName()));
+    List<RequestEvent> events = listen(restarted);
+    await().atMost(WAIT).until(() -> !events.isEmpty());
+    assertThat(events).as("the outcome kept for the first listener").singleElement()
+        .satisfies(event -> {
+          assertThat(event.outcome()).isEqualTo(RequestEvent.Outcome.APPLIED);
+          assertThat(event.id()).isEqualTo(item.getId());
+        });
+    List<RequestEvent> second = listen(restarted);
+    assertThat(second).as("a second listener hears only what settles after it was added").isEmpty();
+  }
+
+  @Test
   void anotherKindQueuesBehindNeverDisplaces() throws Exception {
     String address = "dr-b-" + UUID.randomUUID();
     TestNode.Builder ownerBuilder = TestNode.builder("b", Database.H2, Item.class).listenInProcess(address)
