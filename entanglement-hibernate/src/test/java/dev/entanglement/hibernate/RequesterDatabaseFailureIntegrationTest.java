@@ -59,7 +59,8 @@ class RequesterDatabaseFailureIntegrationTest {
         b.entanglement().update(Item.class, ofB.getId(), item -> item.setName("own")),
         b.entanglement().update(Item.class, ofA.getId(), item -> item.setName("a's")),
         b.entanglement().delete(Item.class, ofA.getId()),
-        b.entanglement().create(new Item("B2", "new of b", 2), "b"));
+        b.entanglement().create(new Item("B2", "new of b", 2), "b"),
+        b.entanglement().create(new Item("A2", "new of a, asked by b", 2), "a")); // a stored request first
     for (CompletableFuture<?> future : futures) {
       Throwable failure = failure(future);
       assertThat(failure).as("the failure of a call while b's pool is held")
