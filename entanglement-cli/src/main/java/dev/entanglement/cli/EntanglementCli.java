@@ -347,7 +347,7 @@ public final class EntanglementCli {
       target.print(out, response, () -> {
         List<List<String>> rows = new ArrayList<>();
         for (PendingRequestInfo r : response.getRequestsList()) {
-          rows.add(List.of(r.getEntity() + "#" + r.getId(), r.getOwner(), r.getKind(), r.getCreated(), r.getExpires(),
+          rows.add(List.of(r.getEntity() + "#" + r.getId(), r.getOwner(), r.getKind(), since(r.getCreated()), since(r.getExpires()),
               String.valueOf(r.getAttempts()), r.getSent() ? "yes" : "no", r.getLastError()));
         }
         table(out, List.of("OBJECT", "OWNER", "KIND", "CREATED", "EXPIRES", "ATTEMPTS", "SENT", "LAST ERROR"), rows);

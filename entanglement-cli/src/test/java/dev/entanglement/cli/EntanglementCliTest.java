@@ -88,6 +88,11 @@ class EntanglementCliTest {
     assertThat(lines.get(0).split("\\s{2,}")).containsExactly("OBJECT", "OWNER", "KIND", "CREATED", "EXPIRES",
         "ATTEMPTS", "SENT", "LAST ERROR");
     assertThat(lines.get(1).split("\\s{2,}")).startsWith("Item#" + ofB.getId(), "b", "UPDATE");
+    String[] row = lines.get(1).split("\\s{2,}");
+    assertThat(row[5]).as("attempts").isEqualTo("0");
+    assertThat(row[6]).as("sent").isEqualTo("no");
+    assertThat(row[7]).as("why it waits").startsWith("owner 'b' was last reachable via peer 'b' until ")
+        .endsWith("; no link leads to it now");
     assertThat(admin("requests", "--owner", "nobody").out().lines().skip(1).toList()).containsExactly("(none)");
     assertThat(admin("requests", "--json").out()).contains("\"owner\": \"b\"", "\"kind\": \"UPDATE\"", "\"total\": \"1\"");
     Run unknown = admin("requests", "--entity", "Nothing");

@@ -598,11 +598,19 @@ public final class Forwarder {
       queues.values().forEach(sorted::addAll);
       sorted.sort(Comparator.<OwnRequest, Instant>comparing(p -> p.created).thenComparingLong(p -> p.seq));
       for (OwnRequest p : sorted) {
-        int hash = p.objectKey.indexOf('#');
-        all.add(new PendingRequest(p.requestKey, p.objectKey.substring(0, hash), p.objectKey.substring(hash + 1),
-            p.owner, RequestSettling.publicKind(p.kind), p.created, p.expires, p.attempts, p.sent, p.lastError));
+        all.add(snapshot(p, p.lastError));
       }
     }
+    // a request that waits for a route says why there is none (the directory has its own lock)
+    all.replaceAll(r -> r.lastError() != null || r.sent() || host.routeTo(r.owner()) != null ? r
+        : new PendingRequest(r.requestKey(), r.entity(), r.idText(), r.owner(), r.kind(), r.created(), r.expires(),
+            r.attempts(), r.sent(), host.whyNoRoute(r.owner())));
     return all;
+  }
+
+  private static PendingRequest snapshot(OwnRequest p, String lastError) {
+    int hash = p.objectKey.indexOf('#');
+    return new PendingRequest(p.requestKey, p.objectKey.substring(0, hash), p.objectKey.substring(hash + 1),
+        p.owner, RequestSettling.publicKind(p.kind), p.created, p.expires, p.attempts, p.sent, lastError);
   }
 }
