@@ -110,7 +110,7 @@ class DurableRequestIntegrationTest {
     assertThat(events).extracting(RequestEvent::outcome).containsOnly(RequestEvent.Outcome.APPLIED);
     assertThat(events).extracting(RequestEvent::id).containsExactlyInAnyOrder(jpa.getId(), api.getId());
     await().atMost(WAIT).until(() -> restarted.entanglement().pendingRequests().isEmpty());
-    assertThat(restarted.sql("select count(*) from entanglement_pending_request")).isEqualTo(0L);
+    await().atMost(WAIT).until(() -> restarted.sql("select count(*) from entanglement_pending_request").equals(0L));
   }
 
   @Test
@@ -145,6 +145,49 @@ class DurableRequestIntegrationTest {
         });
     List<RequestEvent> second = listen(restarted);
     assertThat(second).as("a second listener hears only what settles after it was added").isEmpty();
+  }
+
+  @Test
+  void restartAfterTheOwnerAppliedButBeforeTheResultArrived_isHeardAsAppliedOnce() throws Exception {
+    String address = "dr-b-" + UUID.randomUUID();
+    TestNode owner = track(TestNode.builder("b", Database.H2, Item.class).listenInProcess(address).start());
+    java.util.concurrent.atomic.AtomicBoolean holdResults = new java.util.concurrent.atomic.AtomicBoolean();
+    Policy holdingResults = new Policy() {
+      @Override
+      public Decision receiveObject(Peer peer, IncomingObject object) {
+        return Decision.denyIf(holdResults.get(), "the test holds the owner's results back");
+      }
+    };
+    TestNode.Builder requesterBuilder = fastReconnect(TestNode.builder("a", Database.H2, Item.class)
+        .peers("inprocess:" + address)).set(EntanglementSettings.POLICY, holdingResults);
+    TestNode requester = requesterBuilder.start();
+    track(requester);
+    requester.awaitConnected("b");
+    Item item = ownedBy(owner, requester, "DR-window");
+
+    holdResults.set(true);
+    CompletableFuture<Item> asked = requester.entanglement().update(Item.class, item.getId(), i -> i.setQuantity(7));
+    await().atMost(WAIT).until(() -> owner.find(Item.class, item.getId()).getQuantity() == 7);
+    long appliedVersion = owner.find(Item.class, item.getId()).getVersion();
+    await().atMost(WAIT).until(() -> requester.entanglement().pendingRequests().isEmpty()); // DONE arrived
+    assertThat(asked).as("completes only once a's copy has the result (or after 10 s)").isNotDone();
+    assertThat(requester.sql("select count(*) from entanglement_pending_request"))
+        .as("the applied request's row is kept until it settles").isEqualTo(1L);
+
+    closeables.remove(requester);
+    requester.close();
+    holdResults.set(false);
+    TestNode restarted = track(requesterBuilder.set("hibernate.hbm2ddl.auto", "update").start());
+    List<RequestEvent> events = listen(restarted);
+    await().atMost(WAIT).until(() -> !events.isEmpty());
+    assertThat(events).singleElement().satisfies(event -> {
+      assertThat(event.outcome()).isEqualTo(RequestEvent.Outcome.APPLIED);
+      assertThat(event.id()).isEqualTo(item.getId());
+    });
+    // (a's copy keeps quantity 1: its policy refused the owner's result, which is final for that state)
+    assertThat(owner.find(Item.class, item.getId()).getVersion()).as("applied once at the owner").isEqualTo(appliedVersion);
+    assertThat(owner.find(Item.class, item.getId()).getQuantity()).isEqualTo(7);
+    await().atMost(WAIT).until(() -> restarted.sql("select count(*) from entanglement_pending_request").equals(0L));
   }
 
   @Test

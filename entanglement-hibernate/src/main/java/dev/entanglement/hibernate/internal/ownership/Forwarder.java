@@ -436,8 +436,9 @@ public final class Forwarder {
     String lifetime = human(host.lifetime());
     if (p.sent) {
       settling.failed(p, RequestEvent.Outcome.OUTCOME_UNKNOWN, new UpdateRequestException.OutcomeUnknown(p.owner,
-          ("owner '%s' did not answer the %s request for %s within %s; it may have applied it (sent %d times; last: %s)")
-              .formatted(p.owner, kindText(p.kind), what, lifetime, p.attempts, p.lastError)));
+          ("owner '%s' did not answer the %s request for %s within %s; it may have applied it (sent %d times%s)")
+              .formatted(p.owner, kindText(p.kind), what, lifetime, p.attempts,
+                  p.lastError == null ? "" : "; last: " + p.lastError)));
     } else {
       String why = host.routeTo(p.owner) == null ? host.whyNoRoute(p.owner)
           : "it waited behind an earlier request for the same object";
@@ -488,11 +489,16 @@ public final class Forwarder {
       recordError(p, why);
       return;
     }
-    forget(p);
     tick(); // the next request for the object may go now
+    if (outcome.getStatus() == RequestStatus.DONE) {
+      // its row goes only once it settled (this node's copy arrived): a restart before that
+      // sends it again, the owner answers from its record, and the listeners still hear APPLIED
+      settling.applied(p, outcome.getSerial(), () -> forget(p));
+      return;
+    }
+    forget(p);
     String owner = p.owner;
     switch (outcome.getStatus()) {
-      case DONE -> settling.applied(p, outcome.getSerial());
       case REFUSED -> settling.failed(p, RequestEvent.Outcome.REFUSED, new UpdateRequestException.Refused(owner,
           RefusalReason.named(outcome.getReason().name()), outcome.getMessage()));
       case NOT_FOUND -> settling.failed(p, RequestEvent.Outcome.REFUSED, new UpdateRequestException.NotFound(owner,

@@ -42,6 +42,8 @@ final class OwnRequest {
   long notBefore;
   long backoffNanos;
   long doneSerial = -1;
+  /** Runs once an applied request settled (removes its row); set and read under the settling lock. */
+  Runnable afterSettle;
 
   OwnRequest(PendingRequestStore.Row row, UpdateRequest wire, long seq) {
     this.requestKey = row.requestKey();

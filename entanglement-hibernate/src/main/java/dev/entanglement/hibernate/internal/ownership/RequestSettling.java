@@ -57,13 +57,15 @@ final class RequestSettling {
   }
 
   /** The owner applied it: complete once this node's copy has the result. */
-  void applied(OwnRequest p, long serial) {
-    awaitCopy(p, serial);
+  /** The owner applied it: settled once this node's copy has the result; then {@code settled} runs. */
+  void applied(OwnRequest p, long serial, Runnable settled) {
+    awaitCopy(p, serial, settled);
   }
 
-  private void awaitCopy(OwnRequest p, long serial) {
+  private void awaitCopy(OwnRequest p, long serial, Runnable settled) {
     synchronized (lock) {
       p.doneSerial = serial;
+      p.afterSettle = settled;
       waitingForCopy.computeIfAbsent(p.objectKey, k -> new ArrayList<>()).add(p);
     }
     // settled with what this node holds then, if the result does not arrive (a policy may hold it)
@@ -120,6 +122,7 @@ final class RequestSettling {
 
   /** Runs on {@code settling}: completes an applied request once. */
   private void settle(OwnRequest p) {
+    Runnable then;
     synchronized (lock) {
       List<OwnRequest> waiting = waitingForCopy.get(p.objectKey);
       if (waiting == null || !waiting.remove(p)) {
@@ -128,6 +131,7 @@ final class RequestSettling {
       if (waiting.isEmpty()) {
         waitingForCopy.remove(p.objectKey);
       }
+      then = p.afterSettle;
     }
     Object result = null;
     RuntimeException failure = null;
@@ -146,6 +150,9 @@ final class RequestSettling {
       }
     }
     events.settled(p.objectKey, event(p, RequestEvent.Outcome.APPLIED, null));
+    if (then != null) {
+      then.run();
+    }
   }
 
   /** The request ended without being applied. */
