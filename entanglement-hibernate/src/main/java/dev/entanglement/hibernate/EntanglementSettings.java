@@ -186,6 +186,17 @@ public final class EntanglementSettings {
   public static final String REQUEST_TIMEOUT_MS = "entanglement.request.timeout_ms";
 
   /**
+   * How long the application instance serving a node on its database may stay silent before
+   * another instance may take the node over, in milliseconds. The serving instance renews its
+   * lease (table {@code entanglement_lease}) every fifth of it; an instance that starts while
+   * another one renews it fails its boot with a message naming the other (several instances of
+   * one node at once are not supported yet), and one that starts after a crash of the previous
+   * takes over once the lease has not been renewed for two renewal intervals. From 500 to
+   * 600,000; defaults to {@code 5000}.
+   */
+  public static final String NODE_LEASE_TIMEOUT_MS = "entanglement.node.lease_timeout_ms";
+
+  /**
    * The most unsettled update requests this node keeps (waiting for a route, sent, or queued
    * behind an earlier request for the same object). Beyond it, a transaction that makes more
    * fails at once (and {@code update}/{@code delete}/{@code create} futures fail) with an

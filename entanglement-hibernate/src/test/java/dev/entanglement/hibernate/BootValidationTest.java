@@ -84,6 +84,13 @@ class BootValidationTest {
   }
 
   @Test
+  void invalidNodeLeaseTimeout() {
+    assertBootFails(b -> b.set(EntanglementSettings.NODE_LEASE_TIMEOUT_MS, "100"),
+        "Setting entanglement.node.lease_timeout_ms has the invalid value '100'; expected a whole number from 500 to "
+            + "600000", Item.class);
+  }
+
+  @Test
   void deprecatedRequestTimeout_isTheLifetimeInMilliseconds_withAWarning() {
     try (LogCapture log = LogCapture.start();
         TestNode node = TestNode.builder("a", Database.H2, Item.class)

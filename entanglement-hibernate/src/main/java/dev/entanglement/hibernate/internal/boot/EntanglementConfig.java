@@ -41,7 +41,8 @@ public record EntanglementConfig(
     Duration peerForgetAfter,
     Clock wallClock,
     Duration requestLifetime,
-    int maxPendingRequests) {
+    int maxPendingRequests,
+    Duration leaseTimeout) {
 
   private static final Logger LOG = Logger.getLogger(EntanglementConfig.class);
   private static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
@@ -146,7 +147,8 @@ public record EntanglementConfig(
         forgetAfter(settings),
         settings.get(WALL_CLOCK) instanceof Clock clock ? clock : Clock.systemUTC(),
         requestLifetime(settings, nodeName),
-        integer(settings, EntanglementSettings.REQUEST_MAX_PENDING, 100_000, 1, 10_000_000)));
+        integer(settings, EntanglementSettings.REQUEST_MAX_PENDING, 100_000, 1, 10_000_000),
+        Duration.ofMillis(integer(settings, EntanglementSettings.NODE_LEASE_TIMEOUT_MS, 5_000, 500, 600_000))));
   }
 
   /** Six hours: an owner's restart, a maintenance window or a working day's outage of a link. */

@@ -70,6 +70,17 @@ public final class NodeCaptureSink extends LocalChangesView implements CaptureSi
   }
 
   @Override
+  public void checkServing() {
+    String lostTo = node.lease.lostTo();
+    if (lostTo != null) {
+      throw new dev.entanglement.hibernate.EntanglementException(("This application instance no longer serves "
+          + "Entanglement node '%s': %s took it over, as this one had not renewed the node's lease in time. The "
+          + "transaction is rolled back; restart this instance once the other one is stopped")
+          .formatted(node.config.nodeName(), lostTo));
+    }
+  }
+
+  @Override
   public boolean failClosed() {
     return node.config.captureFailClosed();
   }

@@ -26,6 +26,7 @@ import dev.entanglement.hibernate.internal.store.Bookkeeping;
 import dev.entanglement.hibernate.internal.store.BookkeepingReads;
 import dev.entanglement.hibernate.internal.store.CatchUpReader;
 import dev.entanglement.hibernate.internal.store.Housekeeper;
+import dev.entanglement.hibernate.internal.store.NodeLease;
 import dev.entanglement.hibernate.internal.store.StartState;
 import dev.entanglement.hibernate.internal.store.RemovedOwners;
 import dev.entanglement.hibernate.internal.store.SerialClock;
@@ -104,6 +105,10 @@ public final class NodeRuntime implements SessionFactoryObserver {
   transient EphemeralStore ephemerals;
   transient PeerRegistry peers;
   transient Router router;
+  /** This instance's hold on the node (one instance per node and database for now). */
+  transient NodeLease lease;
+  /** Renews the lease on a thread of its own, so that slow housekeeping never delays it. */
+  private transient ScheduledExecutorService leaseRenewer;
   transient OwnerDirectory directory;
   transient OwnerRemoval ownerRemoval;
   transient Servers servers;
@@ -174,8 +179,10 @@ public final class NodeRuntime implements SessionFactoryObserver {
       LOG.infof("Entanglement node '%s': no @Entangled entities in this persistence unit; nothing is captured", node);
     }
     bookkeeping = Bookkeeping.forDialect(factory.getJdbcServices().getDialect());
-    StartState start = StartState.read(factory.getServiceRegistry().requireService(ConnectionProvider.class),
-        bookkeeping, node, config.migrateSchema());
+    ConnectionProvider connections = factory.getServiceRegistry().requireService(ConnectionProvider.class);
+    StartState.prepareSchema(connections, config.migrateSchema());
+    lease = NodeLease.acquire(connections, node, config.leaseTimeout()); // before reading the last serial
+    StartState start = StartState.read(connections, bookkeeping, node);
     ownership.load(start.ownershipRows(), node);
     if (start.durabilityProblem() != null) {
       LOG.warnf("Entanglement node '%s': %s", node, start.durabilityProblem());
@@ -262,6 +269,14 @@ public final class NodeRuntime implements SessionFactoryObserver {
     pool.execute(() -> applier.retryParked(Integer.MAX_VALUE));
     // update requests: expiry, resends and routes that appeared, within about 100 ms
     scheduler.scheduleWithFixedDelay(() -> pool.execute(forwarder::tick), 100, 100, TimeUnit.MILLISECONDS);
+    leaseRenewer = Executors.newSingleThreadScheduledExecutor(threads("entanglement-" + node + "-lease"));
+    long renew = NodeLease.renewInterval(config.leaseTimeout()).toMillis();
+    leaseRenewer.scheduleWithFixedDelay(() -> {
+      if (!lease.renew() && running) {
+        pool.execute(peers::stop); // another instance serves the node now: this one leaves its links
+        leaseRenewer.shutdown();
+      }
+    }, renew, renew, TimeUnit.MILLISECONDS);
     RUNNING.put(sessionFactory, this);
     LOG.infof("Entanglement node '%s' started (%d replicated entity types, last serial %d)",
         node, model.types().size(), start.lastSerial());
@@ -296,6 +311,10 @@ public final class NodeRuntime implements SessionFactoryObserver {
       Thread.currentThread().interrupt();
     }
     scheduler.shutdownNow();
+    if (leaseRenewer != null) {
+      leaseRenewer.shutdownNow();
+    }
+    lease.release();
     pool.shutdown();
     try {
       if (!pool.awaitTermination(5, TimeUnit.SECONDS)) {

@@ -15,6 +15,12 @@ public interface CaptureSink {
 
   Bookkeeping bookkeeping();
 
+  /**
+   * Throws (failing the application's commit) if this instance no longer serves the node:
+   * another instance took the node's lease over.
+   */
+  default void checkServing() {}
+
   /** The next serial for this node's own objects; unfinished until {@link #finished}. */
   long nextSerial();
 

@@ -106,6 +106,9 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
 
   @Override
   public void doBeforeTransactionCompletion(SharedSessionContractImplementor session) {
+    if (!requests.isEmpty() || !changes.isEmpty()) {
+      sink.checkServing(); // an instance that lost the node to another must not hand out serials
+    }
     if (!requests.isEmpty()) {
       storeRequests(session);
     }

@@ -59,6 +59,16 @@ public final class SqlErrors {
     return false;
   }
 
+  /** Whether a failure is a unique or primary key violation (SQLState 23505, H2 and PostgreSQL alike). */
+  public static boolean isUniqueViolation(SQLException failure) {
+    for (SQLException e = failure; e != null; e = e.getNextException()) {
+      if ("23505".equals(e.getSQLState())) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** The first line of the database's own message, or null when the failure is not the database's. */
   public static String message(Throwable failure) {
     for (Throwable t = failure; t != null; t = t.getCause()) {

@@ -18,21 +18,36 @@ public record StartState(long lastSerial, long compactedThrough, Map<String, Lon
     Map<String, Map<String, Long>> peerPositions, Map<String, Long> peersLastSeen,
     List<Bookkeeping.ObjectRow> ownershipRows, String durabilityProblem) {
 
-  /** Reads the start state in one connection; fails the boot with the database's message. */
-  public static StartState read(ConnectionProvider connections, Bookkeeping bookkeeping, String node,
-      boolean migrateSchema) {
+  /** Creates or upgrades the plugin's tables, or (when the application migrates them) checks they exist. */
+  public static void prepareSchema(ConnectionProvider connections, boolean migrateSchema) {
     if (migrateSchema) {
       SchemaMigrator.migrate(connections);
+      return;
     }
+    try {
+      Connection connection = connections.getConnection();
+      try {
+        SchemaMigrator.verify(connection);
+      } finally {
+        connections.closeConnection(connection);
+      }
+    } catch (SQLException e) {
+      throw new EntanglementConfigurationException(
+          "Entanglement could not check its tables at start: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Reads the start state in one connection (after {@link #prepareSchema} and once this instance
+   * holds the node's lease); fails the boot with the database's message.
+   */
+  public static StartState read(ConnectionProvider connections, Bookkeeping bookkeeping, String node) {
     try {
       Connection connection = connections.getConnection();
       try {
         boolean autoCommit = connection.getAutoCommit();
         connection.setAutoCommit(true);
         try {
-          if (!migrateSchema) {
-            SchemaMigrator.verify(connection);
-          }
           Bookkeeping.claimNode(connection, node);
           return new StartState(Bookkeeping.lastSerial(connection, node), Bookkeeping.compactedThrough(connection, node),
               Bookkeeping.relayedCompactions(connection), Bookkeeping.allPeerPositions(connection),
