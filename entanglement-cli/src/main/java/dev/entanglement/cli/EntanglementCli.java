@@ -250,7 +250,9 @@ public final class EntanglementCli {
       ListPeersResponse response = target.call(stub -> stub.listPeers(ListPeersRequest.getDefaultInstance()));
       PrintWriter out = spec.commandLine().getOut();
       target.print(out, response, () -> {
-        out.println("node " + response.getNode());
+        out.println("node " + response.getNode() + (response.getMember().isEmpty() ? ""
+            : " (member %s on %s since %s, lease token %d)".formatted(response.getMember(), response.getMemberHost(),
+                since(response.getMemberSince()), response.getLeaseToken())));
         List<List<String>> rows = new ArrayList<>();
         for (PeerInfo p : response.getPeersList()) {
           rows.add(List.of(p.getName().isEmpty() ? "?" : p.getName(), p.getAddress(),

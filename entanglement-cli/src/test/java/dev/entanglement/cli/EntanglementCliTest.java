@@ -113,7 +113,7 @@ class EntanglementCliTest {
     Run table = admin("peers");
     assertThat(table.status()).as(table.err()).isZero();
     List<String> lines = table.out().lines().toList();
-    assertThat(lines.get(0)).isEqualTo("node a");
+    assertThat(lines.get(0)).matches("node a \\(member [0-9a-f-]{36} on .+ \\(pid \\d+\\) since \\S+Z, lease token 1\\)");
     assertThat(lines.get(1).split("\\s{2,}")).containsExactly("PEER", "ADDRESS", "STATE", "SINCE", "LAG", "LAG OBJECTS",
         "OUTBOX", "SENT/S", "RECEIVED/S", "SENT", "RECEIVED", "COALESCED", "REJECTED");
     String[] row = lines.get(2).split("\\s{2,}");
@@ -241,7 +241,8 @@ class EntanglementCliTest {
           "--tls-cert", operator.resolve(DevCertificates.CERTIFICATE).toString(),
           "--tls-key", operator.resolve(DevCertificates.PRIVATE_KEY).toString());
       assertThat(peers.status()).as(peers.err()).isZero();
-      assertThat(peers.out().lines().toList()).startsWith("node s").contains("(none)");
+      assertThat(peers.out().lines().toList().get(0)).startsWith("node s (member ");
+      assertThat(peers.out().lines().toList()).contains("(none)");
 
       Run anonymous = run("peers", "--target", secureTarget, "--tls-trust", ca, "--server-name", "s");
       assertThat(anonymous.status()).isEqualTo(1);

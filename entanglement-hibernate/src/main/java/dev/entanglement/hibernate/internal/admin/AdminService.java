@@ -94,7 +94,9 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
     answer(observer, () -> {
       String self = runtime.nodeName();
       long last = runtime.lastSerial();
-      ListPeersResponse.Builder response = ListPeersResponse.newBuilder().setNode(self);
+      var lease = runtime.lease();
+      ListPeersResponse.Builder response = ListPeersResponse.newBuilder().setNode(self).setMember(lease.memberId())
+          .setMemberHost(lease.host()).setMemberSince(String.valueOf(lease.since())).setLeaseToken(lease.token());
       for (PeerConnection c : runtime.allConnections()) {
         if (c.state() == PeerConnection.State.CLOSED) {
           samples.remove(c);

@@ -52,6 +52,9 @@ public interface NodeQueries {
   /** Update requests waiting for the owner's answer, for one object. */
   int pendingRequests(String key);
 
+  /** This instance's hold on the node: member id, host, since, fencing token. */
+  dev.entanglement.hibernate.internal.store.NodeLease lease();
+
   /** This node's update requests not settled yet, oldest first. */
   List<dev.entanglement.hibernate.PendingRequest> pendingRequests();
 

@@ -94,6 +94,11 @@ final class AdminView implements NodeQueries {
   }
 
   @Override
+  public dev.entanglement.hibernate.internal.store.NodeLease lease() {
+    return node.lease;
+  }
+
+  @Override
   public java.util.List<dev.entanglement.hibernate.PendingRequest> pendingRequests() {
     return node.forwarder.pendingRequests();
   }

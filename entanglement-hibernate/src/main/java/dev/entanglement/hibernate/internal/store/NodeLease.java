@@ -36,6 +36,7 @@ public final class NodeLease {
   private final String host = hostName();
   private final Duration timeout;
   private volatile long token;
+  private volatile java.time.Instant since;
   private volatile String lostTo;
 
   private NodeLease(ConnectionProvider connections, String node, Duration timeout) {
@@ -75,6 +76,7 @@ public final class NodeLease {
       if (holder == null) {
         if (insert()) {
           token = 1;
+          since = java.time.Instant.now();
           return;
         }
         continue; // another instance inserted it meanwhile: look again
@@ -84,6 +86,7 @@ public final class NodeLease {
       if (silent) {
         if (takeOver(holder)) {
           token = holder.token() + 1;
+          since = java.time.Instant.now();
           LOG.infof("Entanglement node '%s': this instance (member %s) took the node over from member %s on host '%s', "
               + "which had not renewed its lease for %d ms or more", node, memberId, holder.member(), holder.host(),
               Math.max(holder.silentMillis(), watch.toMillis()));
@@ -209,6 +212,21 @@ public final class NodeLease {
 
   public String memberId() {
     return memberId;
+  }
+
+  /** The host name and process id of this instance. */
+  public String host() {
+    return host;
+  }
+
+  /** The fencing token of this instance's hold. */
+  public long token() {
+    return token;
+  }
+
+  /** When this instance took the lease (its own clock). */
+  public java.time.Instant since() {
+    return since;
   }
 
   /** Gives the lease up at a clean stop, so that the next instance starts at once. */
