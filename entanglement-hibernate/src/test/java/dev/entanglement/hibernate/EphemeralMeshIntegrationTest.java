@@ -226,7 +226,8 @@ class EphemeralMeshIntegrationTest {
   private static TestNode.Builder quiet(TestNode.Builder builder) {
     return builder.set(EntanglementSettings.HEARTBEAT_INTERVAL_MS, "600000")
         .set(EntanglementSettings.HEARTBEAT_TIMEOUT_MS, "1200000")
-        .set(EntanglementSettings.COMPACTION_INTERVAL_MS, "600000");
+        .set(EntanglementSettings.COMPACTION_INTERVAL_MS, "600000")
+        .set(EntanglementSettings.NODE_LEASE_TIMEOUT_MS, "600000"); // the lease renewal borrows one now and then
   }
 
   /** Every table of the node's database with its row count. */
