@@ -39,7 +39,8 @@ import org.junit.jupiter.params.provider.EnumSource;
  * commits (inserts, updates, deletes, two-row transactions) and a receiver behind a relay sends
  * update requests, and started again on the same database: every transaction the owner's
  * process saw committed is present at the owner and equal at the relay and the receiver,
- * nothing is parked, nothing duplicated.
+ * nothing is parked, nothing duplicated, and every update request the receiver stored (in the
+ * application's transaction, before a SIGKILL or not) has reached the owner and settled.
  *
  * <p>The seed is printed; {@code -Dentanglement.crash.seed=N} reruns it. The suite runs a short
  * campaign ({@code entanglement.crash.kills}, 6 by default); {@code -Dentanglement.crash.kills=40}
@@ -197,6 +198,13 @@ class CrashRecoveryTest {
       assertThat(rows(peer.database, "SELECT entity_name, object_id, reason FROM entanglement_parked"))
           .as("seed %d: nothing parked at %s", seed, peer.name).isEmpty();
     }
+    // the requester's stored requests, SIGKILLs or not, all reached the owner and settled
+    await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(250))
+        .until(() -> rows(c.database, "SELECT request_key FROM entanglement_pending_request").isEmpty());
+    long applied = Long.parseLong(rows(a.database,
+        "SELECT count(*) FROM entanglement_applied_request WHERE origin_node = 'c'").get(0).replace("|", ""));
+    System.out.printf("CrashRecoveryTest %s seed %d: the owner applied %d requests of c%n", database, seed, applied);
+    assertThat(applied).as("seed %d: requests of c applied at the owner", seed).isPositive();
   }
 
   @org.junit.jupiter.api.Test
