@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.admin;
 
+import dev.entanglement.hibernate.PendingRequest;
 import java.util.Set;
 import java.util.TreeSet;
 import dev.entanglement.hibernate.EntanglementException;
@@ -378,7 +379,7 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
       }
       ListRequestsResponse.Builder response = ListRequestsResponse.newBuilder();
       long total = 0;
-      for (dev.entanglement.hibernate.PendingRequest pending : runtime.pendingRequests()) {
+      for (PendingRequest pending : runtime.pendingRequests()) {
         if ((!request.getOwner().isEmpty() && !request.getOwner().equals(pending.owner()))
             || (!entity.isEmpty() && !entity.equals(pending.entity()))) {
           continue;

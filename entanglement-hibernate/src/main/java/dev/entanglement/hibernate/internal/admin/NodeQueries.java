@@ -1,5 +1,7 @@
 package dev.entanglement.hibernate.internal.admin;
 
+import dev.entanglement.hibernate.PendingRequest;
+import dev.entanglement.hibernate.internal.store.NodeLease;
 import dev.entanglement.hibernate.internal.model.EntangledModel;
 import dev.entanglement.hibernate.internal.peer.PeerConnection;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
@@ -53,10 +55,10 @@ public interface NodeQueries {
   int pendingRequests(String key);
 
   /** This instance's hold on the node: member id, host, since, fencing token. */
-  dev.entanglement.hibernate.internal.store.NodeLease lease();
+  NodeLease lease();
 
   /** This node's update requests not settled yet, oldest first. */
-  List<dev.entanglement.hibernate.PendingRequest> pendingRequests();
+  List<PendingRequest> pendingRequests();
 
   /** A transition in progress on the object, described, or null. */
   String transitionOf(String key);

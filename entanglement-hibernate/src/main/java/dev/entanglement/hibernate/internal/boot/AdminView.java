@@ -1,5 +1,7 @@
 package dev.entanglement.hibernate.internal.boot;
 
+import dev.entanglement.hibernate.PendingRequest;
+import dev.entanglement.hibernate.internal.store.NodeLease;
 import dev.entanglement.hibernate.internal.admin.NodeQueries;
 import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.hibernate.internal.model.EntangledModel;
@@ -94,12 +96,12 @@ final class AdminView implements NodeQueries {
   }
 
   @Override
-  public dev.entanglement.hibernate.internal.store.NodeLease lease() {
+  public NodeLease lease() {
     return node.lease;
   }
 
   @Override
-  public java.util.List<dev.entanglement.hibernate.PendingRequest> pendingRequests() {
+  public List<PendingRequest> pendingRequests() {
     return node.forwarder.pendingRequests();
   }
 

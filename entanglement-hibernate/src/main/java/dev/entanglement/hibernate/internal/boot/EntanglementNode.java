@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.boot;
 
+import org.hibernate.UnknownEntityTypeException;
 import dev.entanglement.hibernate.CatchUpReport;
 import dev.entanglement.hibernate.Entanglement;
 import dev.entanglement.hibernate.EntanglementException;
@@ -318,7 +319,7 @@ final class EntanglementNode implements Entanglement {
   private String entityName(Class<?> type) {
     try {
       return node.factory.getMappingMetamodel().getEntityDescriptor(type).getEntityName();
-    } catch (org.hibernate.UnknownEntityTypeException e) {
+    } catch (UnknownEntityTypeException e) {
       throw new IllegalArgumentException("%s is not an entity of this persistence unit (node '%s')"
           .formatted(type.getName(), node.config.nodeName()), e);
     }

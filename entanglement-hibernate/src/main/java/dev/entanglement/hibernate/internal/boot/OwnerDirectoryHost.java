@@ -2,7 +2,6 @@ package dev.entanglement.hibernate.internal.boot;
 
 import dev.entanglement.hibernate.internal.core.LimitedLog;
 import dev.entanglement.hibernate.internal.ownership.OwnerDirectory;
-import dev.entanglement.hibernate.internal.peer.PeerConnection;
 import dev.entanglement.proto.v1.Envelope;
 import org.jboss.logging.Logger;
 
@@ -35,8 +34,7 @@ final class OwnerDirectoryHost implements OwnerDirectory.Host {
 
   @Override
   public boolean send(String peer, Envelope envelope) {
-    PeerConnection connection = node.peers.get(peer);
-    return connection != null && connection.sendUrgent(envelope);
+    return node.peers.sendUrgent(peer, envelope);
   }
 
   @Override

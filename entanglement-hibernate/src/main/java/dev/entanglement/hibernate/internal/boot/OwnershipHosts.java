@@ -4,7 +4,6 @@ import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.ownership.Forwarder;
 import dev.entanglement.hibernate.internal.ownership.Handover;
 import dev.entanglement.hibernate.internal.ownership.RequestExecutor;
-import dev.entanglement.hibernate.internal.peer.PeerConnection;
 import dev.entanglement.hibernate.internal.core.Ticker;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
 import dev.entanglement.hibernate.internal.store.PendingRequestStore;
@@ -51,8 +50,7 @@ final class OwnershipHosts {
 
       @Override
       public boolean send(String peer, Envelope envelope) {
-        PeerConnection connection = node.peers.get(peer);
-        return connection != null && connection.sendUrgent(envelope);
+        return node.peers.sendUrgent(peer, envelope);
       }
 
       @Override

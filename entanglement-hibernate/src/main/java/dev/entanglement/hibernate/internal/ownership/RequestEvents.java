@@ -1,5 +1,8 @@
 package dev.entanglement.hibernate.internal.ownership;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
 import dev.entanglement.hibernate.RequestEvent;
 import dev.entanglement.hibernate.RequestListener;
 import dev.entanglement.hibernate.internal.core.LimitedLog;
@@ -32,9 +35,9 @@ public final class RequestEvents {
   /** Most outcomes kept for the first listener. */
   static final int MAX_UNHEARD = 10_000;
   private final Object lock = new Object();
-  @com.google.errorprone.annotations.concurrent.GuardedBy("lock")
-  private final java.util.ArrayDeque<RequestEvent> unheard = new java.util.ArrayDeque<>();
-  @com.google.errorprone.annotations.concurrent.GuardedBy("lock")
+  @GuardedBy("lock")
+  private final ArrayDeque<RequestEvent> unheard = new ArrayDeque<>();
+  @GuardedBy("lock")
   private long dropped;
 
   RequestEvents(String nodeName) {
@@ -45,7 +48,7 @@ public final class RequestEvents {
     List<RequestEvent> replay;
     synchronized (lock) {
       listeners.add(listener);
-      replay = new java.util.ArrayList<>(unheard);
+      replay = new ArrayList<>(unheard);
       unheard.clear();
       if (dropped > 0) {
         LOG.warnf("Node '%s' dropped the outcomes of %d update requests that settled before any request listener "

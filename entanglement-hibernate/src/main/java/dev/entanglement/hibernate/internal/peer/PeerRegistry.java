@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.peer;
 
+import dev.entanglement.proto.v1.Envelope;
 import dev.entanglement.hibernate.internal.transport.Dialer;
 import io.grpc.Channel;
 import io.grpc.ManagedChannel;
@@ -142,6 +143,12 @@ public final class PeerRegistry {
 
   public boolean isConnected(String peer) {
     return peers.containsKey(peer);
+  }
+
+  /** Queues a control message on a peer's registered stream; false if it has none. Never blocks. */
+  public boolean sendUrgent(String peer, Envelope envelope) {
+    PeerConnection connection = get(peer);
+    return connection != null && connection.sendUrgent(envelope);
   }
 
   /** The registered streams, one per connected peer. */

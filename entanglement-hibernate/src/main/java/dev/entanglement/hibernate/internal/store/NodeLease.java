@@ -1,6 +1,7 @@
 package dev.entanglement.hibernate.internal.store;
 
 import dev.entanglement.hibernate.EntanglementConfigurationException;
+import dev.entanglement.hibernate.EntanglementSettings;
 import java.net.InetAddress;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -8,6 +9,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.UUID;
 import org.hibernate.engine.jdbc.connections.spi.ConnectionProvider;
 import org.jboss.logging.Logger;
@@ -36,7 +38,7 @@ public final class NodeLease {
   private final String host = hostName();
   private final Duration timeout;
   private volatile long token;
-  private volatile java.time.Instant since;
+  private volatile Instant since;
   private volatile String lostTo;
 
   private NodeLease(ConnectionProvider connections, String node, Duration timeout) {
@@ -76,7 +78,7 @@ public final class NodeLease {
       if (holder == null) {
         if (insert()) {
           token = 1;
-          since = java.time.Instant.now();
+          since = Instant.now();
           return;
         }
         continue; // another instance inserted it meanwhile: look again
@@ -86,7 +88,7 @@ public final class NodeLease {
       if (silent) {
         if (takeOver(holder)) {
           token = holder.token() + 1;
-          since = java.time.Instant.now();
+          since = Instant.now();
           LOG.infof("Entanglement node '%s': this instance (member %s) took the node over from member %s on host '%s', "
               + "which had not renewed its lease for %d ms or more", node, memberId, holder.member(), holder.host(),
               Math.max(holder.silentMillis(), watch.toMillis()));
@@ -102,7 +104,7 @@ public final class NodeLease {
             + "serials and peers would miss changes): stop the other instance, or give this one its own "
             + "entanglement.node.name and database. The lease of an instance that crashed is taken over once it has not "
             + "been renewed for %d ms (%s)").formatted(node, holder.member(), holder.host(), holder.acquired().toInstant(),
-            watch.toMillis(), dev.entanglement.hibernate.EntanglementSettings.NODE_LEASE_TIMEOUT_MS));
+            watch.toMillis(), EntanglementSettings.NODE_LEASE_TIMEOUT_MS));
       }
       watched = holder;
       try {
@@ -225,7 +227,7 @@ public final class NodeLease {
   }
 
   /** When this instance took the lease (its own clock). */
-  public java.time.Instant since() {
+  public Instant since() {
     return since;
   }
 
