@@ -234,9 +234,30 @@ class RandomRequestTest {
           for (String name : topology.names) {
             Map<UUID, String> held = new HashMap<>();
             nodes.get(name).all(Item.class).forEach(item -> held.put(item.getId(), item.getName()));
-            assertThat(held).as("%s's items (seed %d)", name, seed).isEqualTo(truth);
+            assertThat(held).as(() -> "%s's items (seed %d); %s".formatted(name, seed, differences(topology, truth, held)))
+                .isEqualTo(truth);
           }
         });
+  }
+
+  /** For a failure: each object that differs, with its bookkeeping row and the owners' positions at every node. */
+  private String differences(Topology topology, Map<UUID, String> truth, Map<UUID, String> held) {
+    StringBuilder out = new StringBuilder("differing objects: ");
+    java.util.Set<UUID> ids = new java.util.TreeSet<>(truth.keySet());
+    ids.addAll(held.keySet());
+    ids.removeIf(id -> java.util.Objects.equals(truth.get(id), held.get(id)));
+    for (UUID id : ids) {
+      out.append(id).append(" (owner's: ").append(truth.get(id)).append(", held: ").append(held.get(id)).append(") ");
+      for (String name : topology.names) {
+        out.append(name).append(' ').append(nodes.get(name).table(
+            "entanglement_object where object_id = '" + id + "'")).append("; ");
+      }
+    }
+    for (String name : topology.names) {
+      out.append("positions at ").append(name).append(' ').append(nodes.get(name).table("entanglement_owner_position"))
+          .append("; ");
+    }
+    return out.toString();
   }
 
   private TestNode listened(TestNode node) {
