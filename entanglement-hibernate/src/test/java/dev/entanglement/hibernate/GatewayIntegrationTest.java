@@ -9,8 +9,11 @@ import dev.entanglement.hibernate.testing.TestNode;
 import dev.entanglement.hibernate.testing.model.Item;
 import dev.entanglement.proto.v1.Attribute;
 import dev.entanglement.proto.v1.Change;
+import dev.entanglement.proto.v1.ChangeBatch;
+import dev.entanglement.proto.v1.Envelope;
 import dev.entanglement.proto.v1.Operation;
 import dev.entanglement.proto.v1.OutcomeStatus;
+import dev.entanglement.proto.v1.OwnerPosition;
 import dev.entanglement.proto.v1.Value;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -164,6 +167,38 @@ class GatewayIntegrationTest {
         b.entanglement().peers().stream().anyMatch(p -> "a".equals(p.name()) && p.changesRejectedHere() > 0));
     assertThat(b.all(Item.class)).hasSize(1);
     assertThat(a.all(Item.class)).as("the removed node keeps its own database").hasSize(7);
+  }
+
+  /**
+   * A relay may hold objects of an owner before it holds any position of that owner (the owner's
+   * first batches carry none while its own position cannot move yet). A peer that arrives then
+   * must still get those objects: its catch-up covers every owner the relay holds objects of, not
+   * only the owners it has positions for, and the owner's position never reaches the peer first.
+   */
+  @Test
+  void peerArrivingWhileTheRelayHoldsAnOwnersObjectsButNoPositionYet_getsThemBeforeThePosition() {
+    String addressB = "gw-nopos-b-" + UUID.randomUUID();
+    TestNode b = track(TestNode.builder("b", Database.H2, Item.class).listenInProcess(addressB).start());
+    RecordingPeer c = track(RecordingPeer.handshake(addressB, "c"));
+    c.request(1000);
+    UUID id = UUID.randomUUID();
+    assertThat(c.awaitAck(c.sendChanges(item(id, "c", 1, "before a arrived"))).getOutcomes(0).getStatus())
+        .isEqualTo(OutcomeStatus.APPLIED);
+    assertThat(b.table("entanglement_owner_position")).as("b holds c's object, but no position of c").isEmpty();
+
+    TestNode a = track(TestNode.builder("a", Database.H2, Item.class).peers("inprocess:" + addressB).start());
+    a.awaitConnected("b");
+    b.awaitConnected("a");
+    long positions = 9_000;
+    c.send(Envelope.newBuilder().setChanges(ChangeBatch.newBuilder()
+        .setRequestId(positions).addPositions(OwnerPosition.newBuilder()
+            .setOwner("c").setSerial(1))).build());
+    c.awaitAck(positions);
+
+    await().alias("a's position of c").atMost(Duration.ofSeconds(10))
+        .until(() -> a.sql("SELECT COUNT(*) FROM entanglement_owner_position WHERE owner_node = 'c' AND serial >= 1"),
+            count -> ((Number) count).longValue() == 1);
+    assertThat(a.find(Item.class, id)).as("a holds c's object once its position of c passes it").isNotNull();
   }
 
   private static Change item(UUID id, String owner, long serial, String name) {

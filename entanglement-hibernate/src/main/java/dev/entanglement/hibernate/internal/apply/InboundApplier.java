@@ -174,6 +174,14 @@ public final class InboundApplier {
     return positions.snapshot();
   }
 
+  /**
+   * Every owner whose objects this node may hold, including owners it has no position of yet:
+   * what a peer's catch-up must cover.
+   */
+  public Set<String> heldOwners() {
+    return positions.owners();
+  }
+
   public int parkedCount() {
     return parking.count();
   }
@@ -239,6 +247,11 @@ public final class InboundApplier {
       }
     }
     Map<String, Long> newPositions = positions.advance(acceptedPositions);
+    for (int i = 0; i < count; i++) {
+      if (outcomes[i] == null || outcomes[i].getReason() == RejectReason.UNKNOWN_ENTITY) {
+        positions.holding(batch.getChanges(i).getOwner()); // before it can be written, so before any relay
+      }
+    }
     if (valid.isEmpty() && newPositions.isEmpty() && parking.nothingToPark(batch, outcomes)) {
       return Outcomes.ack(peer, batch, outcomes, inputLog); // e.g. ephemeral objects only: they never touch the database
     }

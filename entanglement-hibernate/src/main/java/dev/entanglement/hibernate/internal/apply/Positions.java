@@ -5,8 +5,10 @@ import dev.entanglement.proto.v1.OwnerPosition;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -14,22 +16,42 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@code entanglement_owner_position} and cached in memory. A position never moves back, except
  * when a full synchronization sets it or an owner is removed.
  *
+ * <p>It also knows every owner whose objects this node may hold, with a position or not yet (an
+ * owner's first batches often carry none): a peer's catch-up must cover each of them, or the
+ * owner's position, arriving later, would pass objects the peer never got.
+ *
  * <h2>Concurrency</h2>
- * {@code positions} is concurrent: read from any thread; changed only by the applier's callers
- * ({@link InboundApplier}, {@link OwnerSweeper}), after the transaction that wrote the same rows
- * has committed.
+ * {@code positions} and {@code owners} are concurrent: read from any thread. Positions change
+ * only by the applier's callers ({@link InboundApplier}, {@link OwnerSweeper}), after the
+ * transaction that wrote the same rows has committed; an owner is added before the transaction
+ * that may write its first object (so before any relay of it), and never removed while the
+ * node runs (an owner without objects costs a catch-up read that finds nothing).
  */
 final class Positions {
   private final Bookkeeping bookkeeping;
   private final Map<String, Long> positions = new ConcurrentHashMap<>();
+  private final Set<String> owners = ConcurrentHashMap.newKeySet();
 
   Positions(Bookkeeping bookkeeping) {
     this.bookkeeping = bookkeeping;
   }
 
-  /** Adds the stored positions to the cache. */
+  /** Adds the stored positions, and the owners whose objects are stored, to the cache. */
   void load(Connection connection) throws SQLException {
     positions.putAll(bookkeeping.ownerPositions(connection));
+    owners.addAll(bookkeeping.heldOwners(connection));
+  }
+
+  /** This node is about to write (or park) an object of the owner. */
+  void holding(String owner) {
+    owners.add(owner);
+  }
+
+  /** Every owner whose objects this node may hold, with a position or not. */
+  Set<String> owners() {
+    Set<String> all = new HashSet<>(owners);
+    all.addAll(positions.keySet());
+    return all;
   }
 
   /** A copy of the positions. */

@@ -217,9 +217,12 @@ final class NodePeerHost implements PeerHost {
 
   @Override
   public List<OwnerPosition> heldPositions() {
+    // every owner whose objects this node holds, also those it has no position of yet (serial 0)
+    Map<String, Long> positions = node.applier.positions();
     List<OwnerPosition> held = new ArrayList<>();
-    node.applier.positions().forEach((owner, serial) ->
-        held.add(OwnerPosition.newBuilder().setOwner(owner).setSerial(serial).build()));
+    for (String owner : node.applier.heldOwners()) {
+      held.add(OwnerPosition.newBuilder().setOwner(owner).setSerial(positions.getOrDefault(owner, 0L)).build());
+    }
     return held;
   }
 

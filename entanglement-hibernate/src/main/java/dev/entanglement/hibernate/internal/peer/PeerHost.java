@@ -134,7 +134,10 @@ public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
 
   // ---- the receiving side -----------------------------------------------------------------
 
-  /** How far this node holds each owner's objects, for its Hello. */
+  /**
+   * How far this node holds each owner's objects: every owner it holds objects of, at serial 0
+   * when it has no position of the owner yet. A peer's catch-up covers each of them.
+   */
   List<OwnerPosition> heldPositions();
 
   /**

@@ -11,6 +11,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.HashSet;
 import org.hibernate.dialect.Dialect;
 import org.hibernate.dialect.H2Dialect;
 import org.hibernate.dialect.PostgreSQLDialect;
@@ -340,6 +342,22 @@ public final class Bookkeeping {
   // ---- positions --------------------------------------------------------------------------
 
   /** How far this node holds each owner's objects. */
+  /**
+   * Every owner whose objects this node holds: rows and tombstones, and changes parked here
+   * (applied or passed on once they can be). Read once at start; a scan of the owner index.
+   */
+  public Set<String> heldOwners(Connection connection) throws SQLException {
+    Set<String> owners = new HashSet<>();
+    try (PreparedStatement statement = connection.prepareStatement(
+        "SELECT DISTINCT owner_node FROM entanglement_object UNION SELECT DISTINCT owner_node FROM entanglement_parked");
+        ResultSet rs = statement.executeQuery()) {
+      while (rs.next()) {
+        owners.add(rs.getString(1));
+      }
+    }
+    return owners;
+  }
+
   public Map<String, Long> ownerPositions(Connection connection) throws SQLException {
     return namesToLongs(connection, "SELECT owner_node, serial FROM entanglement_owner_position");
   }
