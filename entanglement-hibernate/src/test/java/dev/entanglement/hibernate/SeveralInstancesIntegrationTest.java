@@ -10,18 +10,20 @@ import dev.entanglement.hibernate.testing.model.Item;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * Two application instances of one node (same node name, same database). Several members per
- * node are not supported yet (issue 14), so that set-up must never lose changes silently: before
- * the node lease, both instances started, handed out the same serials, and the peer got 39 (H2)
- * or 27 (PostgreSQL) of 40 rows committed on them, for good. Now the second instance fails its
- * boot naming the first; an instance that crashed is taken over once its lease goes unrenewed; an
- * instance whose lease was taken over stops serving (its commits fail) instead of colliding.
+ * Several application instances (members) of one node: same node name, same database. Before the
+ * node lease, two instances both started, handed out the same serials, and the peer got 39 (H2)
+ * or 27 (PostgreSQL) of 40 rows committed on them, for good. Now one member holds the node's links
+ * and gives the other members' commits their serials; every row committed on any member reaches
+ * the peer, in the order of the database's row lock; when the holder stops another member takes
+ * the links over; a member whose lease was taken over (it paused too long) stops serving.
  */
 class SeveralInstancesIntegrationTest {
   private final List<AutoCloseable> closeables = new ArrayList<>();
@@ -47,59 +49,96 @@ class SeveralInstancesIntegrationTest {
         .set(EntanglementSettings.NODE_LEASE_TIMEOUT_MS, "1000");
   }
 
-  @ParameterizedTest
-  @EnumSource(Database.class)
-  void secondInstanceOfANode_failsItsBootNamingTheFirst_andNothingIsLost(Database database) {
-    String address = "instances-b-" + UUID.randomUUID();
-    TestNode b = peer(database, address);
-    TestNode first = track(instanceOfA(database, address).start());
-    Object firstMember = first.sql("select member_id from entanglement_lease where node_name = 'a'");
-
-    assertThatThrownBy(() -> track(first.again().start()))
-        .rootCause().isInstanceOf(EntanglementConfigurationException.class)
-        .hasMessageContaining("Entanglement node 'a' is already served by another application instance on this "
-            + "database: member " + firstMember + " on host '")
-        .hasMessageContaining("stop the other instance, or give this one its own entanglement.node.name and database")
-        .hasMessageContaining("entanglement.node.lease_timeout_ms");
-
-    for (int i = 0; i < 40; i++) {
-      int n = i;
-      first.inTransaction(em -> em.persist(new Item("first-" + n, "x", n)));
-    }
-    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(b.all(Item.class)).hasSize(40));
-
-    // a clean stop gives the lease up: the next instance starts at once and goes on
-    first.close();
-    TestNode next = track(first.again().start());
-    next.inTransaction(em -> em.persist(new Item("next", "x", 41)));
-    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(b.all(Item.class)).hasSize(41));
+  private static Map<String, String> names(TestNode node) {
+    Map<String, String> names = new TreeMap<>();
+    node.all(Item.class).forEach(item -> names.put(item.getCode(), item.getName()));
+    return names;
   }
 
   @ParameterizedTest
   @EnumSource(Database.class)
-  void instanceWhoseLeaseWasTakenOver_stopsServing_andACrashedHolderIsTakenOver(Database database) {
+  void twoInstancesOfANode_bothCommit_andThePeerGetsEveryRowInItsLatestState(Database database) {
+    String address = "instances-b-" + UUID.randomUUID();
+    TestNode b = peer(database, address);
+    TestNode first = track(instanceOfA(database, address).start());
+    TestNode second = track(first.again().start());
+    assertThat(first.entanglement().connectedPeers()).as("the first member holds the links").isNotNull();
+    await().atMost(Duration.ofSeconds(10)).until(() -> first.entanglement().connectedPeers().contains("b"));
+    assertThat(second.entanglement().connectedPeers()).as("the second member follows: no links").isEmpty();
+
+    List<UUID> ids = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      int n = i;
+      TestNode member = i % 2 == 0 ? first : second;
+      Item item = new Item(member == first ? "first-" + n : "second-" + n, "new", n);
+      member.inTransaction(em -> em.persist(item));
+      ids.add(item.getId());
+    }
+    // the same objects changed on both members, one after the other: the last write wins everywhere
+    for (int i = 0; i < 40; i++) {
+      UUID id = ids.get(i);
+      first.inTransaction(em -> em.find(Item.class, id).setName("by first"));
+      if (i % 3 == 0) {
+        second.inTransaction(em -> em.find(Item.class, id).setName("by second"));
+      }
+    }
+    Map<String, String> expected = names(first);
+    assertThat(expected).hasSize(40);
+    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(names(b)).isEqualTo(expected));
+    assertThat(((Number) first.sql("select count(distinct serial) from entanglement_object where owner_node = 'a'"))
+        .longValue()).as("every object of a has a serial of its own").isEqualTo(40L);
+    assertThat(first.sql("select count(*) from entanglement_member_change")).as("every follower commit stamped")
+        .isEqualTo(0L);
+
+    // a clean stop of the holder: the follower takes the links over and goes on
+    first.close();
+    await().atMost(Duration.ofSeconds(10)).until(() -> second.entanglement().connectedPeers().contains("b"));
+    second.inTransaction(em -> em.persist(new Item("after", "x", 41)));
+    second.inTransaction(em -> em.find(Item.class, ids.get(1)).setName("after the take-over"));
+    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(names(b)).isEqualTo(names(second)));
+    assertThat(names(b)).hasSize(41).containsEntry("second-1", "after the take-over");
+  }
+
+  @ParameterizedTest
+  @EnumSource(Database.class)
+  void instanceWhoseLeaseWasTakenOver_stopsServing_andAFollowerTakesOverFromACrashedHolder(Database database) {
     String address = "instances-b-" + UUID.randomUUID();
     TestNode b = peer(database, address);
     TestNode first = track(instanceOfA(database, address).start());
     first.awaitConnected("b");
+    TestNode second = track(first.again().start());
 
-    // another instance takes the node over (as after a pause of this one longer than the lease)
+    // another instance takes the node over (as after a pause of the holder longer than the lease), then crashes
     first.inTransaction(em -> em.createNativeQuery("update entanglement_lease set member_id = 'other', "
         + "member_host = 'elsewhere', token = token + 1 where node_name = 'a'").executeUpdate());
     await().atMost(Duration.ofSeconds(10)).until(() -> !first.entanglement().connectedPeers().contains("b"));
     assertThatThrownBy(() -> first.inTransaction(em -> em.persist(new Item("fenced", "x", 1))))
         .hasStackTraceContaining("This application instance no longer serves Entanglement node 'a': member other on "
             + "host 'elsewhere' took it over");
-    List<Item> committed = first.all(Item.class);
-    assertThat(committed).as("the fenced commit was rolled back").isEmpty();
+    assertThat(first.all(Item.class)).as("the fenced commit was rolled back").isEmpty();
 
-    // 'other' never renews (it crashed): a new instance watches it for two renewal intervals and takes over
-    first.close();
-    TestNode next = track(first.again().start());
-    assertThat(next.sql("select member_host from entanglement_lease where node_name = 'a'")).isNotEqualTo("elsewhere");
-    assertThat(((Number) next.sql("select token from entanglement_lease where node_name = 'a'")).longValue())
+    // 'other' never renews: the follower takes the links over once the lease is silent for its timeout
+    second.inTransaction(em -> em.persist(new Item("while nobody held the links", "x", 2)));
+    await().atMost(Duration.ofSeconds(10)).until(() -> second.entanglement().connectedPeers().contains("b"));
+    assertThat(((Number) second.sql("select token from entanglement_lease where node_name = 'a'")).longValue())
         .as("the fencing token rises at every take-over").isEqualTo(3L);
-    next.inTransaction(em -> em.persist(new Item("after take-over", "x", 2)));
-    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(b.all(Item.class)).hasSize(1));
+    second.inTransaction(em -> em.persist(new Item("after take-over", "x", 3)));
+    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(names(b)).containsOnlyKeys(
+        "while nobody held the links", "after take-over"));
+  }
+
+  @ParameterizedTest
+  @EnumSource(Database.class)
+  void aFollowerRefusesCallsThatNeedTheLinks_namingTheHolder(Database database) {
+    String address = "instances-b-" + UUID.randomUUID();
+    peer(database, address);
+    TestNode first = track(instanceOfA(database, address).start());
+    TestNode second = track(first.again().start());
+    Object holder = first.sql("select member_id from entanglement_lease where node_name = 'a'");
+    assertThatThrownBy(() -> second.entanglement().update(Item.class, UUID.randomUUID(), item -> {}).join())
+        .hasMessageContaining("update() needs node 'a''s links, which member " + holder + " on host '")
+        .hasMessageContaining("this application instance (member ")
+        .hasMessageContaining("a change of another node's object made here in a JPA transaction becomes a durable "
+            + "update request that the holder sends");
   }
 }

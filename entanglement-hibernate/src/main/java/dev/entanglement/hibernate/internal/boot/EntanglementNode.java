@@ -18,6 +18,7 @@ import dev.entanglement.hibernate.internal.admin.AdminAccess;
 import dev.entanglement.hibernate.internal.admin.AdminService;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.ownership.ForwardRequest;
+import dev.entanglement.hibernate.internal.ownership.Forwarder;
 import dev.entanglement.hibernate.internal.ownership.RequestScope;
 import dev.entanglement.hibernate.internal.store.PendingRequestStore;
 import dev.entanglement.hibernate.PendingRequest;
@@ -68,28 +69,52 @@ final class EntanglementNode implements Entanglement {
     return node.config.nodeName();
   }
 
+  /**
+   * Why a call that needs the node's links cannot run on this member: it follows, another member
+   * holds them.
+   */
+  private EntanglementException following(String call) {
+    return new EntanglementException(("%s needs node '%s''s links, which %s holds; this application instance (member "
+        + "%s) follows: its commits reach the peers through the holder, and it takes the links over if the holder "
+        + "stops. Call it on the member holding the links; a change of another node's object made here in a JPA "
+        + "transaction becomes a durable update request that the holder sends").formatted(call, nodeName(),
+        node.lease.holderDescription(), node.lease.memberId()));
+  }
+
+  private void requireLinks(String call) {
+    if (!node.holding()) {
+      throw following(call);
+    }
+  }
+
   @Override
   public Optional<String> listenAddress() {
-    return node.servers.replicationAddress();
+    return node.holding() ? node.servers.replicationAddress() : Optional.empty();
   }
 
   @Override
   public ServerServiceDefinition replicationService() {
+    requireLinks("replicationService()");
     return node.peerHost.replicationService().bindService();
   }
 
   @Override
   public void connect(String address) {
+    requireLinks("connect()");
     node.peerHost.connect(address);
   }
 
   @Override
   public void connect(String description, Channel channel) {
+    requireLinks("connect()");
     node.peerHost.dial(description, channel, null);
   }
 
   @Override
   public CompletableFuture<CatchUpReport> caughtUp(String peerName) {
+    if (!node.holding()) {
+      return CompletableFuture.failedFuture(following("caughtUp()"));
+    }
     PeerConnection connection = node.peers.get(peerName);
     // ephemeral objects put so far are offered first (their sends are queued in order)
     return connection == null ? node.peers.notConnected(peerName)
@@ -98,12 +123,15 @@ final class EntanglementNode implements Entanglement {
 
   @Override
   public Set<String> connectedPeers() {
-    return node.peers.connectedNames();
+    return node.holding() ? node.peers.connectedNames() : Set.of();
   }
 
   @Override
   public List<PeerStatus> peers() {
     List<PeerStatus> result = new ArrayList<>();
+    if (!node.holding()) {
+      return result; // a follower has no links
+    }
     for (PeerConnection c : node.peers.all()) {
       result.add(new PeerStatus(c.peerName(), c.address(), c.dialer(), PeerStatus.State.valueOf(c.state().name()),
           c.since(), c.outboxDepth(), c.coalesced(), c.stats().changesSent(), c.stats().catchUpObjectsSent(), c.stats().bytesSent(),
@@ -116,22 +144,30 @@ final class EntanglementNode implements Entanglement {
   @Override
   public CompletableFuture<ResyncReport> resync(String peerName, ResyncMode mode) {
     Objects.requireNonNull(mode, "mode");
+    if (!node.holding()) {
+      return CompletableFuture.failedFuture(following("resync()"));
+    }
     PeerConnection connection = node.peers.get(peerName);
     return connection == null ? node.peers.notConnected(peerName) : connection.requestResync(mode);
   }
 
   @Override
   public int parkedChanges() {
+    requireLinks("parkedChanges()");
     return node.applier.parkedCount();
   }
 
   @Override
   public void runHousekeeping() {
+    requireLinks("runHousekeeping()");
     node.housekeeper.run();
   }
 
   @Override
   public <T> CompletableFuture<T> update(Class<T> type, Object id, Consumer<? super T> change) {
+    if (!node.holding()) {
+      return CompletableFuture.failedFuture(following("update()"));
+    }
     return inScope(session -> {
       T entity = session.find(type, id);
       if (entity == null) {
@@ -145,6 +181,9 @@ final class EntanglementNode implements Entanglement {
 
   @Override
   public <T> CompletableFuture<Void> delete(Class<T> type, Object id) {
+    if (!node.holding()) {
+      return CompletableFuture.failedFuture(following("delete()"));
+    }
     return this.<T>inScope(session -> {
       T entity = session.find(type, id);
       if (entity == null) {
@@ -159,6 +198,9 @@ final class EntanglementNode implements Entanglement {
   @Override
   @SuppressWarnings("unchecked")
   public <T> CompletableFuture<T> create(T entity, String owner) {
+    if (!node.holding()) {
+      return CompletableFuture.failedFuture(following("create()"));
+    }
     if (owner.equals(nodeName())) {
       return inScope(session -> {
         session.persist(entity);
@@ -184,7 +226,8 @@ final class EntanglementNode implements Entanglement {
       if (!node.forwarder.hasRoom(1)) {
         throw new EntanglementException(NodeCaptureSink.full(node));
       }
-      PendingRequestStore.Row row = node.forwarder.prepare(request);
+      PendingRequestStore.Row row = Forwarder.prepare(node.config.nodeName(), request, node.config.wallClock().instant(),
+          node.config.requestLifetime());
       storeRequest(row);
       return (CompletableFuture<T>) node.forwarder.submit(request, row);
     } catch (RuntimeException e) {
@@ -195,6 +238,9 @@ final class EntanglementNode implements Entanglement {
   @Override
   @SuppressWarnings("unchecked")
   public <T> CompletableFuture<T> transfer(Class<T> type, Object id, String newOwner) {
+    if (!node.holding()) {
+      return CompletableFuture.failedFuture(following("transfer()"));
+    }
     try {
       EntangledType entangled = entangled(type);
       return (CompletableFuture<T>) node.handover.start(entangled, id, newOwner);
@@ -205,42 +251,46 @@ final class EntanglementNode implements Entanglement {
 
   @Override
   public <T> Transition<T> startTransition(Class<T> type, Object id) {
+    requireLinks("startTransition()");
     return node.transitions.start(type, entangled(type), id);
   }
 
   @Override
   public void addTransitionListener(TransitionListener listener) {
-    node.transitions.addListener(listener);
+    node.listeners.addTransitionListener(listener);
   }
 
   @Override
   public void removeTransitionListener(TransitionListener listener) {
-    node.transitions.removeListener(listener);
+    node.listeners.removeTransitionListener(listener);
   }
 
   @Override
   public void addRequestListener(RequestListener listener) {
-    node.forwarder.events().add(listener);
+    node.listeners.addRequestListener(listener);
   }
 
   @Override
   public void removeRequestListener(RequestListener listener) {
-    node.forwarder.events().remove(listener);
+    node.listeners.removeRequestListener(listener);
   }
 
   @Override
   public List<PendingRequest> pendingRequests() {
-    return node.forwarder.pendingRequests();
+    return node.holding() ? node.forwarder.pendingRequests() : List.of(); // a follower's wait in the database for the holder
   }
 
   @Override
   public void addPolicy(Policy policy) {
-    node.policy.engine().add(policy);
+    node.listeners.addPolicy(policy);
     policyChanged();
   }
 
   @Override
   public void policyChanged() {
+    if (!node.holding()) {
+      return; // the holder decides what peers get
+    }
     for (PeerConnection connection : node.peers.connected()) {
       connection.pushFullSync();
     }
@@ -249,26 +299,35 @@ final class EntanglementNode implements Entanglement {
 
   @Override
   public List<PolicyDenial> policyDenials() {
+    if (!node.holding()) {
+      return List.of();
+    }
     return node.policy.engine().denials();
   }
 
   @Override
   public CompletableFuture<Integer> removeOwner(String owner) {
+    if (!node.holding()) {
+      return CompletableFuture.failedFuture(following("removeOwner()"));
+    }
     return node.ownerRemoval.remove(owner);
   }
 
   @Override
   public <T> EphemeralObjects<T> ephemeral(Class<T> type) {
+    requireLinks("ephemeral()");
     return node.ephemerals.register(type, null);
   }
 
   @Override
   public <T> EphemeralObjects<T> ephemeral(Class<T> type, Duration timeToLive) {
+    requireLinks("ephemeral()");
     return node.ephemerals.register(type, timeToLive);
   }
 
   @Override
   public ServerServiceDefinition adminService() {
+    requireLinks("adminService()");
     node.adminConfig.requireCredentials();
     return ServerInterceptors.intercept(new AdminService(new AdminView(node)),
         new AdminAccess(nodeName(), node.adminConfig));
@@ -276,7 +335,7 @@ final class EntanglementNode implements Entanglement {
 
   @Override
   public Optional<String> adminAddress() {
-    return node.servers.adminAddress();
+    return node.holding() ? node.servers.adminAddress() : Optional.empty();
   }
 
   @Override
@@ -298,22 +357,23 @@ final class EntanglementNode implements Entanglement {
       return Optional.empty();
     }
     return Optional.of(new ObjectInfo(entangled.name(), idText, row.effectiveOwner(), row.serial(), row.epoch(),
-        row.deleted(), Optional.ofNullable(row.handoverTo()), node.forwarder.pendingFor(entangled.key(idText))));
+        row.deleted(), Optional.ofNullable(row.handoverTo()),
+        node.holding() ? node.forwarder.pendingFor(entangled.key(idText)) : 0));
   }
 
   @Override
   public boolean disconnect(String peer) {
-    return node.peers.remove(peer);
+    return node.holding() && node.peers.remove(peer);
   }
 
   @Override
   public boolean pause(String peer) {
-    return node.peers.pause(peer);
+    return node.holding() && node.peers.pause(peer);
   }
 
   @Override
   public boolean resume(String peer) {
-    return node.peers.resume(peer);
+    return node.holding() && node.peers.resume(peer);
   }
 
   private String entityName(Class<?> type) {

@@ -24,6 +24,9 @@ abstract class LocalChangesView {
   }
 
   public void finished(List<Long> serials) {
+    if (serials.isEmpty()) {
+      return; // nothing taken (a follower takes no serials)
+    }
     node.localChanges.finished(serials);
   }
 

@@ -2,10 +2,12 @@ package dev.entanglement.hibernate.internal.boot;
 
 import dev.entanglement.hibernate.internal.capture.CaptureSink;
 import dev.entanglement.hibernate.internal.ownership.ForwardRequest;
-import dev.entanglement.hibernate.internal.ownership.Ownership;
+import dev.entanglement.hibernate.internal.ownership.Forwarder;
 import dev.entanglement.hibernate.EntanglementSettings;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
+import dev.entanglement.hibernate.internal.store.MemberChanges;
 import dev.entanglement.hibernate.internal.store.PendingRequestStore;
+import org.hibernate.engine.spi.SharedSessionContractImplementor;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
@@ -30,12 +32,46 @@ public final class NodeCaptureSink extends LocalChangesView implements CaptureSi
   }
 
   @Override
-  public Ownership ownership() {
-    return node.ownership;
+  public String remoteOwner(SharedSessionContractImplementor session, String key) {
+    if (node.holding()) {
+      return node.ownership.remoteOwner(key);
+    }
+    // a follower: what the holder applied or handed over since this member started is only in the database
+    int hash = key.indexOf('#');
+    try {
+      Bookkeeping.ObjectRow row = node.bookkeeping.read(
+          session.getJdbcCoordinator().getLogicalConnection().getPhysicalConnection(), key.substring(0, hash),
+          key.substring(hash + 1));
+      if (row == null || row.deleted() || row.effectiveOwner().equals(node.config.nodeName())) {
+        return null;
+      }
+      return row.effectiveOwner();
+    } catch (SQLException e) {
+      throw new dev.entanglement.hibernate.EntanglementException("Entanglement could not read the owner of %s (%s); "
+          .formatted(key, e.getMessage()) + "the transaction is rolled back. Retry it", e);
+    }
+  }
+
+  @Override
+  public long ownEpoch(String key) {
+    return node.ownership.ownEpoch(key);
+  }
+
+  @Override
+  public boolean holdsLinks() {
+    return node.holding();
+  }
+
+  @Override
+  public void recordMemberChanges(Connection connection, List<MemberChanges.Recorded> changes) throws SQLException {
+    MemberChanges.record(connection, node.config.nodeName(), node.lease.memberId(), changes);
   }
 
   @Override
   public String requestsRefused(int count) {
+    if (!node.holding()) {
+      return null; // the holder takes the rows over as it has room
+    }
     return node.forwarder.hasRoom(count) ? null : full(node);
   }
 
@@ -50,18 +86,25 @@ public final class NodeCaptureSink extends LocalChangesView implements CaptureSi
   public List<PendingRequestStore.Row> prepareRequests(List<ForwardRequest> requests) {
     List<PendingRequestStore.Row> rows = new ArrayList<>(requests.size());
     for (ForwardRequest request : requests) {
-      rows.add(node.forwarder.prepare(request));
+      rows.add(Forwarder.prepare(node.config.nodeName(), request, node.config.wallClock().instant(),
+          node.config.requestLifetime()));
     }
     return rows;
   }
 
   @Override
   public void storeRequests(Connection connection, List<PendingRequestStore.Row> rows) throws SQLException {
-    PendingRequestStore.insert(connection, rows);
+    PendingRequestStore.insert(connection, rows, node.holding() ? null : node.lease.memberId());
   }
 
   @Override
   public List<CompletableFuture<Object>> forward(List<ForwardRequest> requests, List<PendingRequestStore.Row> rows) {
+    if (!node.holding()) {
+      // stored: the member holding the links takes the rows over and sends them; its listeners hear the outcome
+      return requests.stream().map(r -> CompletableFuture.failedFuture(new dev.entanglement.hibernate.EntanglementException(
+          "the update request for %s is sent by the member holding node '%s''s links; its outcome reaches that member's "
+              .formatted(r.key(), node.config.nodeName()) + "request listeners"))).toList();
+    }
     List<CompletableFuture<Object>> futures = new ArrayList<>(requests.size());
     for (int i = 0; i < requests.size(); i++) {
       futures.add(node.forwarder.submit(requests.get(i), rows.get(i)));

@@ -62,10 +62,17 @@ import org.jboss.logging.Logger;
  * holds no replication state of its own; the adapters beside it (package-private) let each room
  * reach the others through its own small interface.
  *
+ * <p>Every instance is a member of its node ({@link NodeLease}); the member holding the lease
+ * holds the node's links. A follower builds only what capture and the API need; the rooms that
+ * serve peers are built by {@link #startHolding}, at boot or when it takes the links over.
+ *
  * <h2>Concurrency</h2>
- * The component fields are written once in {@link #sessionFactoryCreated} on the thread that
- * builds the SessionFactory, before {@code running} (volatile) is set and before any other thread
- * can reach the node; afterwards they are only read. Start and stop run on Hibernate's thread.
+ * The fields of the follower's part are written once in {@link #sessionFactoryCreated} on the
+ * thread that builds the SessionFactory, before any other thread can reach the node. The rooms'
+ * fields are written once in {@link #startHolding} (under {@code this}, at boot or on the lease
+ * thread) before {@code holding} (volatile) is set; callers check {@link #holding} first, and
+ * afterwards they are only read. Stop runs on Hibernate's thread, under {@code this} after the
+ * lease thread has ended.
  */
 public final class NodeRuntime implements SessionFactoryObserver {
   private static final long serialVersionUID = 1L;
@@ -80,6 +87,8 @@ public final class NodeRuntime implements SessionFactoryObserver {
   transient NodeMetrics metrics = NodeMetrics.NONE;
   final transient AtomicLong captureFailures = new AtomicLong();
   private final transient NodeCaptureSink captureSink = new NodeCaptureSink(this);
+  /** Listeners and policies the application registered on this member, for the rooms. */
+  final transient MemberRegistrations listeners = new MemberRegistrations(this);
 
   transient SessionFactoryImplementor factory;
   transient EntangledModel model;
@@ -105,10 +114,38 @@ public final class NodeRuntime implements SessionFactoryObserver {
   transient EphemeralStore ephemerals;
   transient PeerRegistry peers;
   transient Router router;
-  /** This instance's hold on the node (one instance per node and database for now). */
+  /** This instance's membership of the node, and the lease that gives one member the links. */
   transient NodeLease lease;
-  /** Renews the lease on a thread of its own, so that slow housekeeping never delays it. */
-  private transient ScheduledExecutorService leaseRenewer;
+  /** Heartbeats, renewals and take-overs on a thread of their own, so that slow housekeeping never delays them. */
+  private transient ScheduledExecutorService leaseThread;
+  /** Gives the followers' commits their serials and sends them (the holder only). */
+  transient MemberChangeStamper stamper;
+  /** Takes the update requests followers stored into this holder's forwarder, as it has room. */
+  private void takeOverMemberRequests() {
+    if (otherMembers == 0 && !memberRequestsLeft) {
+      return;
+    }
+    try {
+      int room = Math.max(0, config.maxPendingRequests() - forwarder.pendingCount());
+      List<PendingRequestStore.Row> rows = room == 0 ? List.of() : pendingRequests.takeOverFromMembers(Math.min(room, 1000));
+      memberRequestsLeft = rows.size() == Math.min(room, 1000) && room > 0;
+      if (!rows.isEmpty()) {
+        forwarder.adopt(rows);
+      }
+    } catch (RuntimeException e) {
+      LOG.warnf("Entanglement node '%s' could not take over the update requests other members stored (tried again "
+          + "in 200 ms): %s", config.nodeName(), e.getMessage());
+    }
+  }
+
+  /** Whether this member holds the node's links: set once every room is built. */
+  private transient volatile boolean holding;
+  private transient volatile int otherMembers;
+  /** Whether the last take-over of followers' requests was full (more may wait). */
+  private transient volatile boolean memberRequestsLeft = true;
+  private transient boolean stopped;
+  private final transient java.util.concurrent.atomic.AtomicBoolean stopRequested =
+      new java.util.concurrent.atomic.AtomicBoolean();
   transient OwnerDirectory directory;
   transient OwnerRemoval ownerRemoval;
   transient Servers servers;
@@ -164,8 +201,9 @@ public final class NodeRuntime implements SessionFactoryObserver {
     return model;
   }
 
+  /** Whether this member serves the node (holding its links or following), until the factory closes. */
   boolean running() {
-    return running;
+    return RUNNING.get(factory) == this && !stopRequested.get();
   }
 
   // ---- start -------------------------------------------------------------------------------
@@ -181,13 +219,79 @@ public final class NodeRuntime implements SessionFactoryObserver {
     bookkeeping = Bookkeeping.forDialect(factory.getJdbcServices().getDialect());
     ConnectionProvider connections = factory.getServiceRegistry().requireService(ConnectionProvider.class);
     StartState.prepareSchema(connections, config.migrateSchema());
-    lease = NodeLease.acquire(connections, node, config.leaseTimeout()); // before reading the last serial
+    lease = NodeLease.join(connections, node, config.leaseTimeout()); // before reading the last serial
+    reads = new BookkeepingReads(factory, bookkeeping);
+    api = new EntanglementNode(this);
+    leaseThread = Executors.newSingleThreadScheduledExecutor(threads("entanglement-" + node + "-lease"));
+    if (lease.holding()) {
+      startHolding(); // fails the boot when the links cannot be opened (a port in use)
+    } else {
+      LOG.infof("Entanglement node '%s': this instance (member %s) joins as a follower: %s holds the node's links. Its "
+          + "commits are sent by the holder; it takes the links over if the holder stops", node, lease.memberId(),
+          lease.holderDescription());
+    }
+    long renew = NodeLease.renewInterval(config.leaseTimeout()).toMillis();
+    leaseThread.scheduleWithFixedDelay(this::leaseTick, renew, renew, TimeUnit.MILLISECONDS);
+    RUNNING.put(sessionFactory, this);
+  }
+
+  /**
+   * Every renewal interval, on the lease thread: the member's heartbeat; the holder renews the
+   * lease, a follower takes the links over once the lease is free or its holder silent.
+   */
+  private void leaseTick() {
+    try {
+      int others = lease.heartbeat();
+      otherMembers = others;
+      if (holding) {
+        if (!lease.renew()) {
+          pool.execute(peers::stop); // another member serves the node now: this one leaves its links
+          leaseThread.shutdown();
+        }
+      } else if (lease.tryTake()) {
+        synchronized (this) {
+          if (!stopped) {
+            LOG.infof("Entanglement node '%s': this instance (member %s) takes the node's links over", config.nodeName(),
+                lease.memberId());
+            try {
+              startHolding();
+            } catch (RuntimeException e) {
+              LOG.errorf(e, "Entanglement node '%s': this instance could not open the node's links; it releases the lease "
+                  + "so that another member takes them", config.nodeName());
+              lease.release();
+              leaseThread.shutdown();
+            }
+          }
+        }
+      }
+    } catch (java.sql.SQLException | RuntimeException e) {
+      LOG.warnf("Entanglement node '%s' could not renew its membership (tried again in %d ms): %s", config.nodeName(),
+          NodeLease.renewInterval(config.leaseTimeout()).toMillis(), e.getMessage());
+    }
+  }
+
+  /** Whether this member holds the node's links (else it follows: its commits wait for the holder's serials). */
+  boolean holding() {
+    return holding;
+  }
+
+  /** How many other members were alive at the last heartbeat. */
+  int otherMembers() {
+    return otherMembers;
+  }
+
+  /**
+   * Opens the node's links: reads the node's state, builds the rooms that serve peers, starts the
+   * servers and dialers. At boot when this member took the lease, or later when it takes over.
+   */
+  private synchronized void startHolding() {
+    String node = config.nodeName();
+    ConnectionProvider connections = factory.getServiceRegistry().requireService(ConnectionProvider.class);
     StartState start = StartState.read(connections, bookkeeping, node);
     ownership.load(start.ownershipRows(), node);
     if (start.durabilityProblem() != null) {
       LOG.warnf("Entanglement node '%s': %s", node, start.durabilityProblem());
     }
-    reads = new BookkeepingReads(factory, bookkeeping);
     clock = new SerialClock(start.lastSerial());
     serialAtStart = start.lastSerial();
     serialShift = new SerialShift(factory, bookkeeping, node);
@@ -210,6 +314,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
     OwnershipHosts hosts = new OwnershipHosts(this);
     pendingRequests = new PendingRequestStore(factory);
     forwarder = new Forwarder(hosts.forwarder());
+    pendingRequests.takeOverFromMembers(Integer.MAX_VALUE); // the followers' rows are this member's now: loaded next
     forwarder.reload(pendingRequests.loadAll());
     housekeeper.appliedRequests(pendingRequests, config.requestLifetime().multipliedBy(2), config.wallClock());
     requestExecutor = new RequestExecutor(factory, model, bookkeeping, hosts.requestExecutor());
@@ -239,9 +344,11 @@ public final class NodeRuntime implements SessionFactoryObserver {
     peers.subscribe(directory);
     peers.subscribe(new PeerEvents(this));
     peers.subscribe(ownerRemoval);
-    api = new EntanglementNode(this);
     servers = new Servers(node, config.tls());
+    stamper = new MemberChangeStamper(this);
+    listeners.attach();
     running = true;
+    holding = true;
     try {
       config.listen().ifPresent(address -> servers.startReplication(address, peerHost.replicationService()));
       adminConfig.listen().ifPresent(address -> servers.startAdmin(address, api.adminService(),
@@ -269,15 +376,9 @@ public final class NodeRuntime implements SessionFactoryObserver {
     pool.execute(() -> applier.retryParked(Integer.MAX_VALUE));
     // update requests: expiry, resends and routes that appeared, within about 100 ms
     scheduler.scheduleWithFixedDelay(() -> pool.execute(forwarder::tick), 100, 100, TimeUnit.MILLISECONDS);
-    leaseRenewer = Executors.newSingleThreadScheduledExecutor(threads("entanglement-" + node + "-lease"));
-    long renew = NodeLease.renewInterval(config.leaseTimeout()).toMillis();
-    leaseRenewer.scheduleWithFixedDelay(() -> {
-      if (!lease.renew() && running) {
-        pool.execute(peers::stop); // another instance serves the node now: this one leaves its links
-        leaseRenewer.shutdown();
-      }
-    }, renew, renew, TimeUnit.MILLISECONDS);
-    RUNNING.put(sessionFactory, this);
+    // update requests the followers stored: taken over within about 200 ms while followers are alive
+    scheduler.scheduleWithFixedDelay(() -> pool.execute(this::takeOverMemberRequests), 200, 200, TimeUnit.MILLISECONDS);
+    stamper.start();
     LOG.infof("Entanglement node '%s' started (%d replicated entity types, last serial %d)",
         node, model.types().size(), start.lastSerial());
   }
@@ -297,10 +398,28 @@ public final class NodeRuntime implements SessionFactoryObserver {
   }
 
   private void stop() {
-    if (!running) {
+    if (stopRequested.getAndSet(true)) {
       return;
     }
+    leaseThread.shutdownNow(); // no take-over starts after this (one in progress ends first)
+    try {
+      leaseThread.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    synchronized (this) {
+      stopped = true;
+      if (running) {
+        stopHolding();
+      }
+    }
+    lease.release();
+    LOG.infof("Entanglement node '%s' stopped", config.nodeName());
+  }
+
+  private void stopHolding() {
     running = false;
+    stamper.stop();
     peers.stop();
     servers.shutdown();
     ledger.flush();
@@ -311,10 +430,6 @@ public final class NodeRuntime implements SessionFactoryObserver {
       Thread.currentThread().interrupt();
     }
     scheduler.shutdownNow();
-    if (leaseRenewer != null) {
-      leaseRenewer.shutdownNow();
-    }
-    lease.release();
     pool.shutdown();
     try {
       if (!pool.awaitTermination(5, TimeUnit.SECONDS)) {
@@ -323,7 +438,6 @@ public final class NodeRuntime implements SessionFactoryObserver {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    LOG.infof("Entanglement node '%s' stopped", config.nodeName());
   }
 
   private static ThreadFactory threads(String prefix) {

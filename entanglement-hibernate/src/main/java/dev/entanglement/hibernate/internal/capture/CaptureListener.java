@@ -82,7 +82,7 @@ public final class CaptureListener implements PostInsertEventListener, PostUpdat
       if (type == null) {
         return;
       }
-      if (target.ownership().remoteOwner(type.key(type.idText(id))) != null) {
+      if (!insert && target.remoteOwner(session, type.key(type.idText(id))) != null) {
         return; // another node's object: the guard turned it into a request (Hibernate still fires post-delete after a veto)
       }
       TransactionChanges changes = transactions.of(session, target);

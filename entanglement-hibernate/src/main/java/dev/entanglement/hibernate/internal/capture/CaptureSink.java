@@ -4,7 +4,9 @@ import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.hibernate.internal.ownership.ForwardRequest;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
 import dev.entanglement.hibernate.internal.store.PendingRequestStore;
+import dev.entanglement.hibernate.internal.store.MemberChanges;
 import java.sql.Connection;
+import org.hibernate.engine.spi.SharedSessionContractImplementor;
 import java.sql.SQLException;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -37,8 +39,28 @@ public interface CaptureSink {
    */
   default void notPublished(long lowestSerial, Throwable cause) {}
 
-  /** Which objects other nodes own. */
-  dev.entanglement.hibernate.internal.ownership.Ownership ownership();
+  /**
+   * The node that decides an object another node owns (or is being handed to), or null for this
+   * node's own object or a new one. A follower reads it in the session's transaction (its memory
+   * does not follow what the holder applies).
+   */
+  String remoteOwner(SharedSessionContractImplementor session, String key);
+
+  /** The ownership epoch of one of this node's own objects (0 unless it was handed over before). */
+  long ownEpoch(String key);
+
+  /**
+   * Whether this member holds the node's links. A follower gives its changes no serials: it
+   * records them ({@link #recordMemberChanges}) for the holder, which stamps and sends them.
+   */
+  default boolean holdsLinks() {
+    return true;
+  }
+
+  /** A follower's changes, recorded in the committing transaction for the holder. */
+  default void recordMemberChanges(Connection connection, List<MemberChanges.Recorded> changes) throws SQLException {
+    throw new UnsupportedOperationException("only a follower records member changes");
+  }
 
   /**
    * Why {@code count} more update requests cannot be taken now (the node holds as many as

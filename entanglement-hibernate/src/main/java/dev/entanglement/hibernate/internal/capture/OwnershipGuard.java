@@ -77,7 +77,7 @@ public final class OwnershipGuard implements PreUpdateEventListener, PreDeleteEv
         return false;
       }
       String key = type.key(type.idText(id));
-      String owner = target.ownership().remoteOwner(key);
+      String owner = target.remoteOwner(session, key);
       if (owner == null) {
         return false; // this node's own object: written and captured as usual
       }

@@ -5,6 +5,7 @@ import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.hibernate.internal.store.Bookkeeping.ObjectRow;
 import dev.entanglement.hibernate.internal.store.ChangeLog;
+import dev.entanglement.hibernate.internal.store.MemberChanges;
 import dev.entanglement.hibernate.internal.store.PendingRequestStore;
 import dev.entanglement.hibernate.internal.ownership.ForwardRequest;
 import dev.entanglement.hibernate.internal.ownership.RequestScope;
@@ -115,7 +116,11 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
     if (changes.isEmpty()) {
       return;
     }
-    refuseHandedOver();
+    refuseHandedOver(session);
+    if (!sink.holdsLinks()) {
+      recordForHolder(session);
+      return;
+    }
     long started = System.nanoTime();
     try {
       List<ObjectRow> rows = new ArrayList<>(changes.size());
@@ -152,6 +157,37 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
   }
 
   /**
+   * A follower's changes: recorded in the same transaction for the member holding the links,
+   * which gives them serials and sends them (fail closed, like the bookkeeping).
+   */
+  private void recordForHolder(SharedSessionContractImplementor session) {
+    long started = System.nanoTime();
+    try {
+      String node = sink.nodeName();
+      List<MemberChanges.Recorded> recorded = new ArrayList<>(changes.size());
+      for (Map.Entry<String, Captured> entry : changes.entrySet()) {
+        Captured c = entry.getValue();
+        Change change = c.state == null ? c.type.delete(c.id, node, 0) : c.type.upsert(c.id, c.state, node, 0);
+        recorded.add(new MemberChanges.Recorded(c.type.name(), c.idText, change.toByteArray()));
+      }
+      sink.recordMemberChanges(session.getJdbcCoordinator().getLogicalConnection().getPhysicalConnection(), recorded);
+      sink.captured(recorded.size(), System.nanoTime() - started);
+    } catch (Exception e) {
+      sink.captureFailed(changes.size() + " objects", e);
+      if (sink.failClosed()) {
+        throw new EntanglementException(("Entanglement could not record %d changed objects for the member holding "
+            + "the node's links (%s); the transaction is rolled back so that nothing is committed that its peers would "
+            + "never receive (entanglement.capture.on_failure=fail). Retry it").formatted(changes.size(), e.getMessage()),
+            e);
+      }
+      LOG.errorf(e, "Entanglement could not record %d changed objects for the member holding the node's links; "
+          + "committed anyway (entanglement.capture.on_failure=log): they reach peers only when written again",
+          changes.size());
+    }
+    changes.clear(); // nothing to publish from here: the holder sends them
+  }
+
+  /**
    * Writes the transaction's update requests to {@code entanglement_pending_request} in the same
    * transaction, so a request committed here is sent even if this node stops before it left.
    * Fails closed like the bookkeeping; a node holding as many unsettled requests as it may
@@ -184,9 +220,9 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
    * the new owner never sees (it decides the object from now on), so the transaction is rolled
    * back like an optimistic-lock failure; retried, the change goes to the new owner as a request.
    */
-  private void refuseHandedOver() {
+  private void refuseHandedOver(SharedSessionContractImplementor session) {
     for (Map.Entry<String, Captured> entry : changes.entrySet()) {
-      String newOwner = sink.ownership().remoteOwner(entry.getKey());
+      String newOwner = sink.remoteOwner(session, entry.getKey());
       if (newOwner != null) {
         throw new EntanglementException(("%s was handed over to node '%s' while this "
             + "transaction ran; the transaction is rolled back. Retry it: the change then goes to '%s' as an "
@@ -200,7 +236,7 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
     Change change = c.state == null
         ? c.type.delete(c.id, node, c.serial)
         : c.type.upsert(c.id, c.state, node, c.serial);
-    long epoch = sink.ownership().ownEpoch(key);
+    long epoch = sink.ownEpoch(key);
     return epoch > 0 ? change.toBuilder().setEpoch(epoch).build() : change;
   }
 

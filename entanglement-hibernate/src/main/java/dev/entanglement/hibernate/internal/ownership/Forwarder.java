@@ -179,20 +179,22 @@ public final class Forwarder {
     }
   }
 
-  /** The durable form of a new request, with a fresh globally unique key (written by the caller). */
-  public PendingRequestStore.Row prepare(ForwardRequest request) {
+  /**
+   * The durable form of a new request of node {@code origin}, with a fresh globally unique key
+   * (written by the caller); any member of the node may make it.
+   */
+  public static PendingRequestStore.Row prepare(String origin, ForwardRequest request, Instant now, Duration lifetime) {
     String key = UUID.randomUUID().toString();
     UpdateRequest.Builder wire = UpdateRequest.newBuilder()
-        .setOrigin(host.nodeName()).setKind(request.kind()).setRequestKey(key)
+        .setOrigin(origin).setKind(request.kind()).setRequestKey(key)
         .setEntity(request.type().name()).setId(request.type().idCodec().encode(request.id()))
         .setOwner(request.owner());
     request.attributes().forEach((name, value) -> wire.addAttributes(Attribute.newBuilder().setName(name).setValue(value)));
     if (request.expectedVersion() != null) {
       wire.setExpectedVersion(request.expectedVersion());
     }
-    Instant now = host.clock().instant();
     return new PendingRequestStore.Row(key, request.type().name(), request.type().idText(request.id()),
-        request.owner(), request.kind().name(), wire.build().toByteArray(), now, now.plus(host.lifetime()), 0, false,
+        request.owner(), request.kind().name(), wire.build().toByteArray(), now, now.plus(lifetime), 0, false,
         null);
   }
 
@@ -215,6 +217,20 @@ public final class Forwarder {
 
   /** At boot: this node's unsettled requests from the database (no futures; listeners only). */
   public void reload(List<PendingRequestStore.Row> rows) {
+    enqueueStored(rows);
+    if (!rows.isEmpty()) {
+      LOG.infof("Node '%s' reloaded %d unsettled update requests", host.nodeName(), rows.size());
+    }
+  }
+
+  /** Queues requests other members of this node stored (they hold no links), then sends what can go. */
+  public void adopt(List<PendingRequestStore.Row> rows) {
+    enqueueStored(rows);
+    LOG.debugf("Node '%s' took over %d update requests stored by other members", host.nodeName(), rows.size());
+    flush();
+  }
+
+  private void enqueueStored(List<PendingRequestStore.Row> rows) {
     for (PendingRequestStore.Row row : rows) {
       try {
         enqueue(row, UpdateRequest.parseFrom(row.request()), null, null);
@@ -223,9 +239,6 @@ public final class Forwarder {
             row.requestKey(), row.entity(), row.idText(), e.getMessage());
         host.store().settled(List.of(row.requestKey()));
       }
-    }
-    if (!rows.isEmpty()) {
-      LOG.infof("Node '%s' reloaded %d unsettled update requests", host.nodeName(), rows.size());
     }
   }
 

@@ -59,10 +59,11 @@ public final class Bookkeeping {
 
   private Bookkeeping(boolean h2) {
     this.h2 = h2;
+    // every write of a row clears the member change it waited for: that change is older
     this.upsertObject = upsert("entanglement_object", List.of("entity_name", "object_id"),
-        List.of("owner_node", "serial", "deleted"));
+        List.of("owner_node", "serial", "deleted", "pending_change"));
     this.upsertObjectWithEpoch = upsert("entanglement_object", List.of("entity_name", "object_id"),
-        List.of("owner_node", "serial", "deleted", "epoch", "handover_to"));
+        List.of("owner_node", "serial", "deleted", "pending_change", "epoch", "handover_to"));
     this.upsertOwnerPosition = upsert("entanglement_owner_position", List.of("owner_node"), List.of("serial"));
     this.upsertPeerPosition = upsert("entanglement_peer_position", List.of("peer_name", "owner_node"),
         List.of("acked_serial"));
@@ -131,9 +132,10 @@ public final class Bookkeeping {
         statement.setString(3, row.owner());
         statement.setLong(4, row.serial());
         statement.setBoolean(5, row.deleted());
+        statement.setNull(6, java.sql.Types.BIGINT);
         if (withEpoch) {
-          statement.setLong(6, row.epoch());
-          statement.setString(7, row.handoverTo());
+          statement.setLong(7, row.epoch());
+          statement.setString(8, row.handoverTo());
         }
         if (rows.size() == 1) {
           statement.executeUpdate();

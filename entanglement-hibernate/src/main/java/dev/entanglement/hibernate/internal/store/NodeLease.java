@@ -10,24 +10,28 @@ import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.UUID;
 import org.hibernate.engine.jdbc.connections.spi.ConnectionProvider;
 import org.jboss.logging.Logger;
 
 /**
- * The lease by which one application instance (a member) serves a node on its database (table
- * {@code entanglement_lease}, one row per node name). Two instances of one node writing at once
- * would hand out the same serials and lose changes at the peers without a word, so until several
- * members are supported a second instance fails its boot, naming the first. The holder renews the
- * lease every fifth of the timeout; its renewal count and heartbeat are in the database's own
- * time, so members on hosts with skewed clocks agree. An instance that starts after a crash of the
- * previous one (SIGKILL: nothing released the row) takes over once the row has not been renewed
- * for two renewal intervals, raising the fencing token, so a holder that was only paused finds
- * its lease gone at its next renewal and stops serving.
+ * The node's members and its lease. Every application instance serving a node on its database
+ * is a member with a row in {@code entanglement_member} and a heartbeat. One member holds the
+ * node's lease ({@code entanglement_lease}, one row per node name) and with it the node's links:
+ * peers, serials, and the stamping of what the other members commit. The holder renews the lease
+ * every fifth of the timeout; renewals and heartbeats are in the database's own time, so members
+ * on hosts with skewed clocks agree. When the holder stops cleanly it deletes the row and another
+ * member takes the lease at its next heartbeat; when it crashed (SIGKILL: nothing released the
+ * row), a member takes the lease over once the row has not been renewed for the timeout, raising
+ * the fencing token, so a holder that was only paused finds its lease gone at its next renewal
+ * and stops serving.
  *
  * <h2>Concurrency</h2>
- * {@code token} is written once at boot; {@code lostTo} by the renewals on the node's scheduler,
- * read by committing threads: volatile.
+ * Called from the node's lease thread (join, take, renew, heartbeat) and once at stop;
+ * {@code holding}, {@code token}, {@code since} and {@code lostTo} are read by committing and
+ * admin threads: volatile.
  */
 public final class NodeLease {
   private static final Logger LOG = Logger.getLogger(NodeLease.class);
@@ -40,6 +44,7 @@ public final class NodeLease {
   private volatile long token;
   private volatile Instant since;
   private volatile String lostTo;
+  private volatile boolean holding;
 
   private NodeLease(ConnectionProvider connections, String node, Duration timeout) {
     this.connections = connections;
@@ -53,73 +58,159 @@ public final class NodeLease {
   }
 
   /**
-   * Takes the node's lease for this instance: at once if no instance holds it or its holder is
-   * silent past the timeout; after watching it for two renewal intervals if the holder may have
-   * crashed; never while the holder renews it (the boot fails, naming it).
+   * Makes this instance a member of the node and takes the lease if nobody holds it, or its
+   * holder is silent past the timeout; otherwise the instance follows (see {@link #tryTake}).
    */
-  public static NodeLease acquire(ConnectionProvider connections, String node, Duration timeout) {
+  public static NodeLease join(ConnectionProvider connections, String node, Duration timeout) {
     NodeLease lease = new NodeLease(connections, node, timeout);
     try {
-      lease.take();
+      lease.inConnection(c -> {
+        try (PreparedStatement insert = c.prepareStatement("INSERT INTO entanglement_member (member_id, node_name, "
+            + "member_host, started_at, heartbeat_at) VALUES (?, ?, ?, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")) {
+          insert.setString(1, lease.memberId);
+          insert.setString(2, node);
+          insert.setString(3, lease.host);
+          return insert.executeUpdate();
+        }
+      });
+      lease.tryTake();
     } catch (SQLException e) {
-      throw new EntanglementConfigurationException("Entanglement could not take node '%s''s lease (table "
-          .formatted(node) + "entanglement_lease): " + e.getMessage(), e);
+      throw new EntanglementConfigurationException("Entanglement could not join node '%s' (tables "
+          .formatted(node) + "entanglement_member, entanglement_lease): " + e.getMessage(), e);
     }
     return lease;
   }
 
   private record Holder(String member, String host, long token, long renewals, Timestamp acquired, long silentMillis) {}
 
-  private void take() throws SQLException {
-    Duration watch = renewInterval(timeout).multipliedBy(2).plusMillis(50);
-    Holder watched = null;
-    for (int attempt = 0; attempt < 50; attempt++) {
+  /**
+   * Takes the lease if nobody holds it or its holder has not renewed it for the timeout; true
+   * when this member holds it now. Never takes it from a holder that renews it.
+   */
+  public boolean tryTake() throws SQLException {
+    if (holding) {
+      return true;
+    }
+    if (lostTo != null) {
+      return false; // a member that lost the lease while serving does not come back without a restart
+    }
+    for (int attempt = 0; attempt < 3; attempt++) {
       Holder holder = read();
       if (holder == null) {
         if (insert()) {
-          token = 1;
-          since = Instant.now();
-          return;
+          took(1);
+          return true;
         }
-        continue; // another instance inserted it meanwhile: look again
+        continue; // another member inserted it meanwhile: look again
       }
-      boolean silent = holder.silentMillis() >= timeout.toMillis()
-          || (watched != null && watched.member().equals(holder.member()) && watched.renewals() == holder.renewals());
-      if (silent) {
-        if (takeOver(holder)) {
-          token = holder.token() + 1;
-          since = Instant.now();
-          LOG.infof("Entanglement node '%s': this instance (member %s) took the node over from member %s on host '%s', "
-              + "which had not renewed its lease for %d ms or more", node, memberId, holder.member(), holder.host(),
-              Math.max(holder.silentMillis(), watch.toMillis()));
-          return;
-        }
-        watched = null;
-        continue;
+      if (holder.silentMillis() < timeout.toMillis()) {
+        return false;
       }
-      if (watched != null) {
-        throw new EntanglementConfigurationException(("Entanglement node '%s' is already served by another application "
-            + "instance on this database: member %s on host '%s', since %s, which renewed its lease while this one "
-            + "waited. Several instances of one node at once are not supported yet (they would hand out the same "
-            + "serials and peers would miss changes): stop the other instance, or give this one its own "
-            + "entanglement.node.name and database. The lease of an instance that crashed is taken over once it has not "
-            + "been renewed for %d ms (%s)").formatted(node, holder.member(), holder.host(), holder.acquired().toInstant(),
-            watch.toMillis(), EntanglementSettings.NODE_LEASE_TIMEOUT_MS));
-      }
-      watched = holder;
-      try {
-        Thread.sleep(watch.toMillis()); // boot waits to see whether the holder is alive
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new EntanglementConfigurationException("interrupted while taking node '%s''s lease".formatted(node), e);
+      if (takeOver(holder)) {
+        took(holder.token() + 1);
+        LOG.infof("Entanglement node '%s': this instance (member %s) took the node's links over from member %s on "
+            + "host '%s', which had not renewed its lease for %d ms", node, memberId, holder.member(), holder.host(),
+            holder.silentMillis());
+        return true;
       }
     }
-    throw new EntanglementConfigurationException("Entanglement could not take node '%s''s lease: other instances kept "
-        .formatted(node) + "taking it over");
+    return false;
+  }
+
+  private void took(long newToken) {
+    token = newToken;
+    since = Instant.now();
+    holding = true;
+  }
+
+  /** Whether this member holds the node's lease (and so its links). */
+  public boolean holding() {
+    return holding;
+  }
+
+  /**
+   * Records this member's heartbeat; returns how many other members are alive (heartbeat within
+   * the timeout). The holder also removes members silent for ten timeouts (they crashed).
+   */
+  public int heartbeat() throws SQLException {
+    return inConnection(c -> {
+      try (PreparedStatement update = c.prepareStatement(
+          "UPDATE entanglement_member SET heartbeat_at = CURRENT_TIMESTAMP WHERE member_id = ?")) {
+        update.setString(1, memberId);
+        if (update.executeUpdate() == 0) {
+          // removed as silent (a long pause): this member is back
+          try (PreparedStatement insert = c.prepareStatement("INSERT INTO entanglement_member (member_id, node_name, "
+              + "member_host, started_at, heartbeat_at) VALUES (?, ?, ?, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")) {
+            insert.setString(1, memberId);
+            insert.setString(2, node);
+            insert.setString(3, host);
+            insert.executeUpdate();
+          }
+        }
+      }
+      int alive = 0;
+      for (Member member : members(c)) {
+        if (!member.id().equals(memberId) && member.silentMillis() < timeout.toMillis()) {
+          alive++;
+        } else if (holding && member.silentMillis() >= 10 * timeout.toMillis()) {
+          try (PreparedStatement delete = c.prepareStatement("DELETE FROM entanglement_member WHERE member_id = ?")) {
+            delete.setString(1, member.id());
+            delete.executeUpdate();
+          }
+        }
+      }
+      return alive;
+    });
+  }
+
+  /** A member of the node as the admin API shows it. */
+  public record Member(String id, String host, Instant startedAt, long silentMillis, boolean holder, long token) {}
+
+  /** The node's members, the holder first. */
+  public List<Member> members() {
+    try {
+      return inConnection(this::members);
+    } catch (SQLException e) {
+      throw new IllegalStateException("could not read the members of node '%s': %s".formatted(node, e.getMessage()), e);
+    }
+  }
+
+  private List<Member> members(Connection c) throws SQLException {
+    Holder holder = read(c);
+    List<Member> members = new ArrayList<>();
+    try (PreparedStatement select = c.prepareStatement("SELECT member_id, member_host, started_at, heartbeat_at, "
+        + "CURRENT_TIMESTAMP FROM entanglement_member WHERE node_name = ? ORDER BY started_at, member_id")) {
+      select.setString(1, node);
+      try (ResultSet rows = select.executeQuery()) {
+        while (rows.next()) {
+          String id = rows.getString(1);
+          boolean holds = holder != null && holder.member().equals(id);
+          members.add(new Member(id, rows.getString(2), rows.getTimestamp(3).toInstant(),
+              rows.getTimestamp(5).getTime() - rows.getTimestamp(4).getTime(), holds, holds ? holder.token() : 0));
+        }
+      }
+    }
+    members.sort(java.util.Comparator.comparing((Member m) -> !m.holder()));
+    return members;
+  }
+
+  /** Who holds the node's links, for messages: "member X on host 'h'", or a sentence saying nobody does. */
+  public String holderDescription() {
+    try {
+      Holder holder = inConnection(this::read);
+      return holder == null ? "no member (the lease is free; a member takes it within %d ms)".formatted(
+          renewInterval(timeout).toMillis()) : "member %s on host '%s'".formatted(holder.member(), holder.host());
+    } catch (SQLException e) {
+      return "unknown (the lease could not be read: " + e.getMessage() + ")";
+    }
   }
 
   private Holder read() throws SQLException {
-    return inConnection(c -> {
+    return inConnection(this::read);
+  }
+
+  private Holder read(Connection c) throws SQLException {
+    {
       try (PreparedStatement select = c.prepareStatement("SELECT member_id, member_host, token, renewals, acquired_at, "
           + "heartbeat_at, CURRENT_TIMESTAMP FROM entanglement_lease WHERE node_name = ?")) {
         select.setString(1, node);
@@ -132,7 +223,7 @@ public final class NodeLease {
               silent);
         }
       }
-    });
+    }
   }
 
   private boolean insert() throws SQLException {
@@ -194,9 +285,10 @@ public final class NodeLease {
       if (renewed == 0) {
         Holder now = read();
         lostTo = now == null ? "nobody (the row was deleted)" : "member %s on host '%s'".formatted(now.member(), now.host());
+        holding = false;
         LOG.errorf("Entanglement node '%s': this instance (member %s) lost the node's lease to %s, as it had not renewed "
             + "it in time (a long pause?); it stops serving the node: commits of entangled entities fail from now on. "
-            + "Restart it once the other instance is stopped", node, memberId, lostTo);
+            + "Restart it: it then joins the node as a member again", node, memberId, lostTo);
         return false;
       }
       return true;
@@ -231,13 +323,20 @@ public final class NodeLease {
     return since;
   }
 
-  /** Gives the lease up at a clean stop, so that the next instance starts at once. */
+  /**
+   * Leaves the node at a clean stop: removes this member, and gives the lease up if it holds it,
+   * so that another member takes the links at its next heartbeat.
+   */
   public void release() {
-    if (lostTo != null) {
-      return;
-    }
     try {
       inConnection(c -> {
+        try (PreparedStatement delete = c.prepareStatement("DELETE FROM entanglement_member WHERE member_id = ?")) {
+          delete.setString(1, memberId);
+          delete.executeUpdate();
+        }
+        if (!holding || lostTo != null) {
+          return 0;
+        }
         try (PreparedStatement delete = c.prepareStatement(
             "DELETE FROM entanglement_lease WHERE node_name = ? AND member_id = ? AND token = ?")) {
           delete.setString(1, node);

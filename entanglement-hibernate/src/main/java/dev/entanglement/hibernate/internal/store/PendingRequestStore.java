@@ -36,12 +36,20 @@ public final class PendingRequestStore {
 
   /** Writes new requests in the caller's transaction (one batched statement). */
   public static void insert(Connection connection, List<Row> rows) throws SQLException {
+    insert(connection, rows, null);
+  }
+
+  /**
+   * Inserts new requests; {@code memberId} names a member that does not hold the node's links (the
+   * holder takes such rows over, {@link #takeOverFromMembers}), null for the holder's own.
+   */
+  public static void insert(Connection connection, List<Row> rows, String memberId) throws SQLException {
     if (rows.isEmpty()) {
       return;
     }
     try (PreparedStatement statement = connection.prepareStatement("insert into entanglement_pending_request "
         + "(request_key, entity_name, object_id, owner_node, kind, request_data, created_ms, expires_ms, attempts, "
-        + "sent, last_error) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+        + "sent, last_error, member_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
       for (Row row : rows) {
         statement.setString(1, row.requestKey());
         statement.setString(2, row.entity());
@@ -54,6 +62,7 @@ public final class PendingRequestStore {
         statement.setInt(9, row.attempts());
         statement.setBoolean(10, row.sent());
         setError(statement, 11, row.lastError());
+        statement.setString(12, memberId);
         statement.addBatch();
       }
       statement.executeBatch();
@@ -109,6 +118,39 @@ public final class PendingRequestStore {
           rows.add(new Row(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5),
               rs.getBytes(6), Instant.ofEpochMilli(rs.getLong(7)), Instant.ofEpochMilli(rs.getLong(8)), rs.getInt(9),
               rs.getBoolean(10), rs.getString(11)));
+        }
+      }
+    });
+    return rows;
+  }
+
+  /**
+   * Takes over the requests other members of this node wrote (they hold no links): returns them,
+   * oldest first, and marks them as the holder's, in one transaction. At most {@code limit}.
+   */
+  public List<Row> takeOverFromMembers(int limit) {
+    List<Row> rows = new ArrayList<>();
+    inTransaction(connection -> {
+      try (PreparedStatement select = connection.prepareStatement("select request_key, entity_name, object_id, "
+          + "owner_node, kind, request_data, created_ms, expires_ms, attempts, sent, last_error "
+          + "from entanglement_pending_request where member_id is not null order by created_ms, request_key limit ?")) {
+        select.setInt(1, limit);
+        try (ResultSet rs = select.executeQuery()) {
+          while (rs.next()) {
+            rows.add(new Row(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5),
+                rs.getBytes(6), Instant.ofEpochMilli(rs.getLong(7)), Instant.ofEpochMilli(rs.getLong(8)),
+                rs.getInt(9), rs.getBoolean(10), rs.getString(11)));
+          }
+        }
+      }
+      try (PreparedStatement update = connection.prepareStatement(
+          "update entanglement_pending_request set member_id = null where request_key = ?")) {
+        for (Row row : rows) {
+          update.setString(1, row.requestKey());
+          update.addBatch();
+        }
+        if (!rows.isEmpty()) {
+          update.executeBatch();
         }
       }
     });

@@ -1,0 +1,161 @@
+package dev.entanglement.hibernate.internal.boot;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.entanglement.hibernate.internal.core.LimitedLog;
+import dev.entanglement.hibernate.internal.core.Outgoing;
+import dev.entanglement.hibernate.internal.core.RawChanges;
+import dev.entanglement.hibernate.internal.model.EntangledType;
+import dev.entanglement.hibernate.internal.store.ChangeLog;
+import dev.entanglement.hibernate.internal.store.MemberChanges;
+import dev.entanglement.proto.v1.Change;
+import dev.entanglement.proto.v1.Operation;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.hibernate.engine.jdbc.connections.spi.ConnectionProvider;
+import org.jboss.logging.Logger;
+
+/**
+ * The link holder's half of several members: gives the changes the followers committed
+ * ({@link MemberChanges}) this node's serials, in the order they were recorded, and offers them
+ * to the peers exactly like the holder's own commits (serials unfinished until offered, so no
+ * position passes them). A change whose object was written again since is dropped: the newer
+ * state has, or will get, a serial of its own.
+ *
+ * <p>It polls every {@link #POLL_MILLIS} ms while other members are alive, and once per lease
+ * renewal otherwise (what a member that has stopped left behind, and the first commits of a
+ * member that has just joined).
+ *
+ * <h2>Concurrency</h2>
+ * Runs on a thread of its own; {@code lastRoundNanos} is confined to it.
+ */
+final class MemberChangeStamper {
+  private static final Logger LOG = Logger.getLogger(MemberChangeStamper.class);
+  /** How often the holder looks for the followers' commits while followers are alive. */
+  static final long POLL_MILLIS = 20;
+  private static final int BATCH = 500;
+
+  private final NodeRuntime node;
+  private final ConnectionProvider connections;
+  private final LimitedLog failures = new LimitedLog(LOG);
+  private final ScheduledExecutorService thread;
+  private long lastRoundNanos;
+
+  MemberChangeStamper(NodeRuntime node) {
+    this.node = node;
+    this.connections = node.factory.getServiceRegistry().requireService(ConnectionProvider.class);
+    this.thread = Executors.newSingleThreadScheduledExecutor(task -> {
+      Thread t = new Thread(task, "entanglement-" + node.config.nodeName() + "-members");
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  void start() {
+    thread.scheduleWithFixedDelay(this::poll, 0, POLL_MILLIS, TimeUnit.MILLISECONDS);
+  }
+
+  void stop() {
+    thread.shutdownNow();
+    try {
+      thread.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private void poll() {
+    long now = System.nanoTime();
+    long quiet = TimeUnit.MILLISECONDS.toNanos(dev.entanglement.hibernate.internal.store.NodeLease.renewInterval(node.config.leaseTimeout()).toMillis());
+    if (node.otherMembers() == 0 && lastRoundNanos != 0 && now - lastRoundNanos < quiet) {
+      return; // alone: no follower commits anything
+    }
+    lastRoundNanos = now;
+    try {
+      while (round() == BATCH) {
+        // a full batch: more are waiting
+      }
+    } catch (SQLException | RuntimeException e) {
+      failures.warn("stamp", "Entanglement node '%s' could not give the other members' commits their serials (tried "
+          .formatted(node.config.nodeName()) + "again in " + POLL_MILLIS + " ms): " + e.getMessage());
+    }
+  }
+
+  /** Stamps one batch; returns how many recorded changes it took. */
+  int round() throws SQLException {
+    String self = node.config.nodeName();
+    List<Long> serials = new ArrayList<>();
+    List<Outgoing> outgoing = new ArrayList<>();
+    int taken;
+    Connection connection = connections.getConnection();
+    try {
+      boolean autoCommit = connection.getAutoCommit();
+      connection.setAutoCommit(false);
+      try {
+        List<MemberChanges.Waiting> waiting = MemberChanges.oldest(connection, BATCH);
+        taken = waiting.size();
+        if (taken == 0) {
+          connection.rollback();
+          return 0;
+        }
+        List<ChangeLog.Entry> logged = new ArrayList<>();
+        for (MemberChanges.Waiting change : waiting) {
+          Change recorded;
+          try {
+            recorded = Change.parseFrom(change.change());
+          } catch (InvalidProtocolBufferException e) {
+            LOG.errorf("Entanglement node '%s' drops a member's change of %s#%s it cannot read: %s", self,
+                change.entity(), change.idText(), e.getMessage());
+            continue;
+          }
+          long serial = node.clock.next();
+          serials.add(serial);
+          String key = change.entity() + '#' + change.idText();
+          Change stamped = recorded.toBuilder().setOwner(self).setSerial(serial)
+              .setEpoch(node.ownership.ownEpoch(key)).build();
+          if (!MemberChanges.stamp(connection, change, self, serial, stamped.getOperation() == Operation.DELETE)) {
+            continue; // written again since: the newer state is what peers get
+          }
+          EntangledType type = node.model.byName(change.entity());
+          if (type == null) {
+            // a member of a newer version maps a type this one does not: passed on as received
+            Outgoing raw = RawChanges.outgoing(stamped);
+            if (raw != null) {
+              outgoing.add(raw);
+            }
+            continue;
+          }
+          if (!type.coalesce()) {
+            logged.add(new ChangeLog.Entry(self, serial, change.entity(), change.idText(), stamped.toByteArray()));
+          }
+          outgoing.add(new Outgoing(key, type.priority(), type.coalesce(), stamped));
+        }
+        node.bookkeeping.changeLog().append(connection, logged);
+        MemberChanges.remove(connection, waiting.get(waiting.size() - 1).seq());
+        connection.commit();
+      } catch (SQLException | RuntimeException e) {
+        connection.rollback();
+        node.localChanges.finished(serials); // never committed
+        throw e;
+      } finally {
+        connection.setAutoCommit(autoCommit);
+      }
+    } finally {
+      connections.closeConnection(connection);
+    }
+    try {
+      node.localChanges.publish(outgoing);
+    } catch (RuntimeException e) {
+      LOG.errorf(e, "Entanglement could not offer %d changes of other members to its peers; they read them from the "
+          + "database after a backoff", outgoing.size());
+      node.localChanges.notPublished(serials.stream().mapToLong(Long::longValue).min().orElse(Long.MAX_VALUE), e);
+    } finally {
+      node.localChanges.finished(serials);
+    }
+    return taken;
+  }
+}

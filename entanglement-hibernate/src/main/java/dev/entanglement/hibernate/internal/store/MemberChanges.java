@@ -1,0 +1,112 @@
+package dev.entanglement.hibernate.internal.store;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Changes of this node's own objects committed by members that do not hold the node's links
+ * (table {@code entanglement_member_change}), and the objects' rows marked as waiting for them
+ * ({@code entanglement_object.pending_change}). A follower records them in its committing
+ * transaction ({@link #record}); the member holding the links gives them serials in a transaction
+ * of its own ({@link #oldest}, {@link #stamp}, {@link #remove}), in the order they were recorded,
+ * which for one object is the order of the database's row lock. A later write of the object's row
+ * by any member clears the mark, so a superseded change is never stamped over a newer state.
+ *
+ * <h2>Concurrency</h2>
+ * Stateless; every method works in the caller's transaction.
+ */
+public final class MemberChanges {
+  /** A change a follower committed: the encoded change carries no serial yet. */
+  public record Recorded(String entity, String idText, byte[] change) {}
+
+  /** A recorded change waiting for its serial. */
+  public record Waiting(long seq, String entity, String idText, byte[] change) {}
+
+  private MemberChanges() {}
+
+  /**
+   * Records a follower's changes and marks their objects' rows (a new object gets a row with
+   * serial 0, which no catch-up reads before it is stamped).
+   */
+  public static void record(Connection connection, String node, String memberId, List<Recorded> changes)
+      throws SQLException {
+    try (PreparedStatement insert = connection.prepareStatement("INSERT INTO entanglement_member_change "
+        + "(entity_name, object_id, member_id, change_data) VALUES (?, ?, ?, ?)", Statement.RETURN_GENERATED_KEYS);
+        PreparedStatement mark = connection.prepareStatement(
+            "UPDATE entanglement_object SET pending_change = ? WHERE entity_name = ? AND object_id = ?");
+        PreparedStatement create = connection.prepareStatement("INSERT INTO entanglement_object (entity_name, "
+            + "object_id, owner_node, serial, deleted, epoch, pending_change) VALUES (?, ?, ?, 0, FALSE, 0, ?)")) {
+      for (Recorded change : changes) {
+        insert.setString(1, change.entity());
+        insert.setString(2, change.idText());
+        insert.setString(3, memberId);
+        insert.setBytes(4, change.change());
+        insert.executeUpdate();
+        long seq;
+        try (ResultSet keys = insert.getGeneratedKeys()) {
+          if (!keys.next()) {
+            throw new SQLException("the database returned no key for a row of entanglement_member_change");
+          }
+          seq = keys.getLong(1);
+        }
+        mark.setLong(1, seq);
+        mark.setString(2, change.entity());
+        mark.setString(3, change.idText());
+        if (mark.executeUpdate() == 0) {
+          create.setString(1, change.entity());
+          create.setString(2, change.idText());
+          create.setString(3, node);
+          create.setLong(4, seq);
+          create.executeUpdate();
+        }
+      }
+    }
+  }
+
+  /** The oldest recorded changes, at most {@code limit}, in the order they were recorded. */
+  public static List<Waiting> oldest(Connection connection, int limit) throws SQLException {
+    List<Waiting> waiting = new ArrayList<>();
+    try (PreparedStatement select = connection.prepareStatement("SELECT seq, entity_name, object_id, change_data "
+        + "FROM entanglement_member_change ORDER BY seq LIMIT ?")) {
+      select.setInt(1, limit);
+      try (ResultSet rows = select.executeQuery()) {
+        while (rows.next()) {
+          waiting.add(new Waiting(rows.getLong(1), rows.getString(2), rows.getString(3), rows.getBytes(4)));
+        }
+      }
+    }
+    return waiting;
+  }
+
+  /**
+   * Gives the object's row the serial if it still waits for this change and is still this node's;
+   * false when a later write superseded the change (it is then dropped: the newer state is sent).
+   */
+  public static boolean stamp(Connection connection, Waiting change, String node, long serial, boolean deleted)
+      throws SQLException {
+    try (PreparedStatement update = connection.prepareStatement("UPDATE entanglement_object SET serial = ?, "
+        + "deleted = ?, pending_change = NULL WHERE entity_name = ? AND object_id = ? AND pending_change = ? "
+        + "AND owner_node = ?")) {
+      update.setLong(1, serial);
+      update.setBoolean(2, deleted);
+      update.setString(3, change.entity());
+      update.setString(4, change.idText());
+      update.setLong(5, change.seq());
+      update.setString(6, node);
+      return update.executeUpdate() == 1;
+    }
+  }
+
+  /** Removes the recorded changes up to {@code seq}, once stamped (in the same transaction). */
+  public static void remove(Connection connection, long seq) throws SQLException {
+    try (PreparedStatement delete = connection.prepareStatement("DELETE FROM entanglement_member_change WHERE seq <= ?")) {
+      delete.setLong(1, seq);
+      delete.executeUpdate();
+    }
+  }
+}
