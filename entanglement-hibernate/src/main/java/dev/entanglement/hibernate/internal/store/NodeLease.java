@@ -13,6 +13,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import org.hibernate.engine.jdbc.connections.spi.ConnectionProvider;
 import org.jboss.logging.Logger;
 
@@ -24,8 +25,8 @@ import org.jboss.logging.Logger;
  * every fifth of the timeout; renewals and heartbeats are in the database's own time, so members
  * on hosts with skewed clocks agree. When the holder stops cleanly it deletes the row and another
  * member takes the lease at its next heartbeat; when it crashed (SIGKILL: nothing released the
- * row), a member takes the lease over once the row has not been renewed for the timeout, raising
- * the fencing token, so a holder that was only paused finds its lease gone at its next renewal
+ * row), a member takes the lease over once it has seen no renewal for two renewal intervals (or
+ * the row has not been renewed for the timeout, in the database's time), raising the fencing token, so a holder that was only paused finds its lease gone at its next renewal
  * and stops serving.
  *
  * <h2>Concurrency</h2>
@@ -45,6 +46,13 @@ public final class NodeLease {
   private volatile Instant since;
   private volatile String lostTo;
   private volatile boolean holding;
+  /**
+   * The holder's renewals as last seen, and since when (monotonic): a holder that misses two
+   * renewals in a row is taken over before its timeout. Confined to the lease thread.
+   */
+  private String watchedMember;
+  private long watchedRenewals;
+  private long watchedSince;
 
   private NodeLease(ConnectionProvider connections, String node, Duration timeout) {
     this.connections = connections;
@@ -103,14 +111,22 @@ public final class NodeLease {
         }
         continue; // another member inserted it meanwhile: look again
       }
-      if (holder.silentMillis() < timeout.toMillis()) {
+      long now = System.nanoTime();
+      boolean sameAsWatched = holder.member().equals(watchedMember) && holder.renewals() == watchedRenewals;
+      boolean stalled = sameAsWatched && now - watchedSince >= renewInterval(timeout).multipliedBy(2).plusMillis(50).toNanos();
+      if (!sameAsWatched) {
+        watchedMember = holder.member();
+        watchedRenewals = holder.renewals();
+        watchedSince = now;
+      }
+      if (holder.silentMillis() < timeout.toMillis() && !stalled) {
         return false;
       }
       if (takeOver(holder)) {
         took(holder.token() + 1);
         LOG.infof("Entanglement node '%s': this instance (member %s) took the node's links over from member %s on "
             + "host '%s', which had not renewed its lease for %d ms", node, memberId, holder.member(), holder.host(),
-            holder.silentMillis());
+            Math.max(holder.silentMillis(), TimeUnit.NANOSECONDS.toMillis(now - watchedSince)));
         return true;
       }
     }
