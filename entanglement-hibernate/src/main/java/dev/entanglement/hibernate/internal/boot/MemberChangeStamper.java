@@ -14,7 +14,10 @@ import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ExecutorService;
+import java.sql.Statement;
+import dev.entanglement.hibernate.internal.store.NodeLease;
+import org.postgresql.PGConnection;
 import java.util.concurrent.TimeUnit;
 import org.hibernate.engine.jdbc.connections.spi.ConnectionProvider;
 import org.jboss.logging.Logger;
@@ -26,29 +29,35 @@ import org.jboss.logging.Logger;
  * position passes them). A change whose object was written again since is dropped: the newer
  * state has, or will get, a serial of its own.
  *
- * <p>It polls every {@link #POLL_MILLIS} ms while other members are alive, and once per lease
- * renewal otherwise (what a member that has stopped left behind, and the first commits of a
- * member that has just joined).
+ * <p>When it looks: while other members are alive, on PostgreSQL as soon as a follower's commit
+ * notifies it ({@code LISTEN}, on a connection it keeps for that, and at least every
+ * {@link #LISTEN_SAFETY_MILLIS} ms), on H2 every {@link #POLL_MILLIS} ms; alone, once per lease
+ * renewal (what a member that has stopped left behind, and the first commits of a member that has
+ * just joined, before the holder's heartbeat counts it).
  *
  * <h2>Concurrency</h2>
- * Runs on a thread of its own; {@code lastRoundNanos} is confined to it.
+ * Runs on a thread of its own, which owns {@code listener}; {@code stopped} is volatile, set by
+ * {@link #stop}, which also closes the listener to end a wait on it.
  */
 final class MemberChangeStamper {
   private static final Logger LOG = Logger.getLogger(MemberChangeStamper.class);
-  /** How often the holder looks for the followers' commits while followers are alive. */
-  static final long POLL_MILLIS = 20;
+  /** How often the holder looks for the followers' commits on H2 while followers are alive. */
+  static final long POLL_MILLIS = 5;
+  /** The longest wait for a notification on PostgreSQL (one may be missed while the listener opens). */
+  static final int LISTEN_SAFETY_MILLIS = 250;
   private static final int BATCH = 500;
 
   private final NodeRuntime node;
   private final ConnectionProvider connections;
   private final LimitedLog failures = new LimitedLog(LOG);
-  private final ScheduledExecutorService thread;
-  private long lastRoundNanos;
+  private final ExecutorService thread;
+  private volatile boolean stopped;
+  private volatile Connection listener;
 
   MemberChangeStamper(NodeRuntime node) {
     this.node = node;
     this.connections = node.factory.getServiceRegistry().requireService(ConnectionProvider.class);
-    this.thread = Executors.newSingleThreadScheduledExecutor(task -> {
+    this.thread = Executors.newSingleThreadExecutor(task -> {
       Thread t = new Thread(task, "entanglement-" + node.config.nodeName() + "-members");
       t.setDaemon(true);
       return t;
@@ -56,10 +65,12 @@ final class MemberChangeStamper {
   }
 
   void start() {
-    thread.scheduleWithFixedDelay(this::poll, 0, POLL_MILLIS, TimeUnit.MILLISECONDS);
+    thread.execute(this::loop);
   }
 
   void stop() {
+    stopped = true;
+    closeListener();
     thread.shutdownNow();
     try {
       thread.awaitTermination(5, TimeUnit.SECONDS);
@@ -68,20 +79,83 @@ final class MemberChangeStamper {
     }
   }
 
-  private void poll() {
-    long now = System.nanoTime();
-    long quiet = TimeUnit.MILLISECONDS.toNanos(dev.entanglement.hibernate.internal.store.NodeLease.renewInterval(node.config.leaseTimeout()).toMillis());
-    if (node.otherMembers() == 0 && lastRoundNanos != 0 && now - lastRoundNanos < quiet) {
-      return; // alone: no follower commits anything
-    }
-    lastRoundNanos = now;
-    try {
-      while (round() == BATCH) {
-        // a full batch: more are waiting
+  private void loop() {
+    long alone = NodeLease.renewInterval(node.config.leaseTimeout()).toMillis();
+    while (!stopped) {
+      boolean followers = node.otherMembers() > 0;
+      try {
+        if (followers && node.bookkeeping.postgres() && listener == null) {
+          openListener();
+        } else if (!followers && listener != null) {
+          closeListener();
+        }
+        while (!stopped && round() == BATCH) {
+          // a full batch: more are waiting
+        }
+      } catch (SQLException | RuntimeException e) {
+        closeListener();
+        failures.warn("stamp", ("Entanglement node '%s' could not give the other members' commits their serials "
+            + "(tried again in %d ms): %s").formatted(node.config.nodeName(), alone, e.getMessage()));
+        pause(alone);
+        continue;
       }
-    } catch (SQLException | RuntimeException e) {
-      failures.warn("stamp", "Entanglement node '%s' could not give the other members' commits their serials (tried "
-          .formatted(node.config.nodeName()) + "again in " + POLL_MILLIS + " ms): " + e.getMessage());
+      Connection listening = listener;
+      if (listening != null) {
+        awaitNotification(listening);
+      } else {
+        pause(followers ? POLL_MILLIS : alone);
+      }
+    }
+  }
+
+  private void openListener() throws SQLException {
+    Connection connection = connections.getConnection();
+    try {
+      connection.unwrap(PGConnection.class); // the driver's notifications: pgjdbc
+      connection.setAutoCommit(true);
+      try (Statement listen = connection.createStatement()) {
+        listen.execute("LISTEN " + MemberChanges.CHANNEL);
+      }
+      listener = connection;
+    } catch (SQLException | RuntimeException | LinkageError e) {
+      connections.closeConnection(connection);
+      throw e instanceof SQLException sql ? sql : new SQLException("cannot listen for notifications: " + e, e);
+    }
+  }
+
+  private void awaitNotification(Connection listening) {
+    try {
+      listening.unwrap(PGConnection.class).getNotifications(LISTEN_SAFETY_MILLIS);
+    } catch (SQLException e) {
+      if (!stopped) {
+        closeListener(); // opened again at the next turn
+      }
+    }
+  }
+
+  private void closeListener() {
+    Connection connection = listener;
+    listener = null;
+    if (connection != null) {
+      try (Statement unlisten = connection.createStatement()) {
+        unlisten.execute("UNLISTEN *"); // back in the pool, it must not collect notifications
+      } catch (SQLException e) {
+        LOG.debugf("Ending the members' listener failed: %s", e.getMessage());
+      }
+      try {
+        connections.closeConnection(connection);
+      } catch (SQLException e) {
+        LOG.debugf("Closing the members' listener connection failed: %s", e.getMessage());
+      }
+    }
+  }
+
+  private void pause(long millis) {
+    try {
+      Thread.sleep(millis); // a poll interval, not a synchronization: nothing signals H2 commits
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      stopped = true;
     }
   }
 

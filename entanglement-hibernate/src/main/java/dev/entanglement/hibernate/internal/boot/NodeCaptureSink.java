@@ -64,7 +64,8 @@ public final class NodeCaptureSink extends LocalChangesView implements CaptureSi
 
   @Override
   public void recordMemberChanges(Connection connection, List<MemberChanges.Recorded> changes) throws SQLException {
-    MemberChanges.record(connection, node.config.nodeName(), node.lease.memberId(), changes);
+    MemberChanges.record(connection, node.config.nodeName(), node.lease.memberId(), changes,
+        node.bookkeeping.postgres());
   }
 
   @Override

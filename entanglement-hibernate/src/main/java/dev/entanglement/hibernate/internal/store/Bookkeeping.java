@@ -88,6 +88,11 @@ public final class Bookkeeping {
         .formatted(dialect.getClass().getName()));
   }
 
+  /** Whether the database is PostgreSQL (else H2). */
+  public boolean postgres() {
+    return !h2;
+  }
+
   /** The sequence of changes of "send every change" types. */
   public ChangeLog changeLog() {
     return changeLog;

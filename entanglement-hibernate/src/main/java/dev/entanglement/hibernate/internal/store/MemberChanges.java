@@ -29,12 +29,21 @@ public final class MemberChanges {
 
   private MemberChanges() {}
 
+  /** The PostgreSQL channel on which a follower's commit wakes the holder ({@code LISTEN/NOTIFY}). */
+  public static final String CHANNEL = "entanglement_member_change";
+
   /**
    * Records a follower's changes and marks their objects' rows (a new object gets a row with
-   * serial 0, which no catch-up reads before it is stamped).
+   * serial 0, which no catch-up reads before it is stamped). On PostgreSQL it also notifies the
+   * holder, which PostgreSQL delivers only once the transaction commits.
    */
-  public static void record(Connection connection, String node, String memberId, List<Recorded> changes)
-      throws SQLException {
+  public static void record(Connection connection, String node, String memberId, List<Recorded> changes,
+      boolean postgres) throws SQLException {
+    if (postgres) {
+      try (Statement notify = connection.createStatement()) {
+        notify.execute("NOTIFY " + CHANNEL);
+      }
+    }
     try (PreparedStatement insert = connection.prepareStatement("INSERT INTO entanglement_member_change "
         + "(entity_name, object_id, member_id, change_data) VALUES (?, ?, ?, ?)", Statement.RETURN_GENERATED_KEYS);
         PreparedStatement mark = connection.prepareStatement(
