@@ -7,6 +7,7 @@ import dev.entanglement.benchmarks.scenarios.CaptureOverhead;
 import dev.entanglement.benchmarks.scenarios.CatchUpAfterPartition;
 import dev.entanglement.benchmarks.scenarios.CommitToVisible;
 import dev.entanglement.benchmarks.scenarios.EndToEndThroughput;
+import dev.entanglement.benchmarks.scenarios.Members;
 import dev.entanglement.benchmarks.scenarios.MemoryWhileAway;
 import dev.entanglement.benchmarks.scenarios.Scenario;
 import dev.entanglement.benchmarks.scenarios.SlowLink;
@@ -36,7 +37,8 @@ public final class BenchmarkMain {
       new SlowLink(),
       new CatchUpAfterPartition(),
       new MemoryWhileAway(),
-      new UpdateRequests());
+      new UpdateRequests(),
+      new Members());
 
   /** Held so the level set on it survives: JUL keeps loggers only weakly. */
   private static final Logger PLUGIN_LOGGER = Logger.getLogger("dev.entanglement");

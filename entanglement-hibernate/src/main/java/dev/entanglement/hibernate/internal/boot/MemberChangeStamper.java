@@ -3,7 +3,6 @@ package dev.entanglement.hibernate.internal.boot;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.entanglement.hibernate.internal.core.LimitedLog;
 import dev.entanglement.hibernate.internal.core.Outgoing;
-import dev.entanglement.hibernate.internal.core.RawChanges;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.store.ChangeLog;
 import dev.entanglement.hibernate.internal.store.MemberChanges;
@@ -36,7 +35,7 @@ import org.jboss.logging.Logger;
  * just joined, before the holder's heartbeat counts it).
  *
  * <h2>Concurrency</h2>
- * Runs on a thread of its own, which owns {@code listener}; {@code stopped} is volatile, set by
+ * Runs on a thread of its own, which owns {@code listener} and {@code lastReport}; {@code stopped} is volatile, set by
  * {@link #stop}, which also closes the listener to end a wait on it.
  */
 final class MemberChangeStamper {
@@ -51,12 +50,17 @@ final class MemberChangeStamper {
   private final ConnectionProvider connections;
   private final LimitedLog failures = new LimitedLog(LOG);
   private final ExecutorService thread;
+  /** The entity types this member maps: the only ones it can stamp. */
+  private final List<String> entityNames;
+  private final LimitedLog waitingTypes = new LimitedLog(LOG);
+  private long lastReport;
   private volatile boolean stopped;
   private volatile Connection listener;
 
   MemberChangeStamper(NodeRuntime node) {
     this.node = node;
     this.connections = node.factory.getServiceRegistry().requireService(ConnectionProvider.class);
+    this.entityNames = node.model.types().stream().map(EntangledType::name).toList();
     this.thread = Executors.newSingleThreadExecutor(task -> {
       Thread t = new Thread(task, "entanglement-" + node.config.nodeName() + "-members");
       t.setDaemon(true);
@@ -92,6 +96,10 @@ final class MemberChangeStamper {
         while (!stopped && round() == BATCH) {
           // a full batch: more are waiting
         }
+        if (System.nanoTime() - lastReport > TimeUnit.MILLISECONDS.toNanos(alone)) {
+          lastReport = System.nanoTime();
+          reportTypesItCannotStamp();
+        }
       } catch (SQLException | RuntimeException e) {
         closeListener();
         failures.warn("stamp", ("Entanglement node '%s' could not give the other members' commits their serials "
@@ -105,6 +113,26 @@ final class MemberChangeStamper {
       } else {
         pause(followers ? POLL_MILLIS : alone);
       }
+    }
+  }
+
+  /**
+   * Changes of entity types this member does not map (committed by members of a newer version
+   * during a rolling upgrade) wait until a member that maps them holds the links: said once a
+   * minute, with their counts.
+   */
+  private void reportTypesItCannotStamp() throws SQLException {
+    Connection connection = connections.getConnection();
+    try {
+      MemberChanges.waitingByEntity(connection).forEach((entity, count) -> {
+        if (!entityNames.contains(entity)) {
+          waitingTypes.warn(entity, ("Entanglement node '%s': %d changes of entity type %s, committed by members that "
+              + "map it, wait until a member that maps it holds the node's links (this one does not: a rolling "
+              + "upgrade in progress?)").formatted(node.config.nodeName(), count, entity));
+        }
+      });
+    } finally {
+      connections.closeConnection(connection);
     }
   }
 
@@ -170,7 +198,7 @@ final class MemberChangeStamper {
       boolean autoCommit = connection.getAutoCommit();
       connection.setAutoCommit(false);
       try {
-        List<MemberChanges.Waiting> waiting = MemberChanges.oldest(connection, BATCH);
+        List<MemberChanges.Waiting> waiting = MemberChanges.oldest(connection, BATCH, entityNames);
         taken = waiting.size();
         if (taken == 0) {
           connection.rollback();
@@ -195,21 +223,13 @@ final class MemberChangeStamper {
             continue; // written again since: the newer state is what peers get
           }
           EntangledType type = node.model.byName(change.entity());
-          if (type == null) {
-            // a member of a newer version maps a type this one does not: passed on as received
-            Outgoing raw = RawChanges.outgoing(stamped);
-            if (raw != null) {
-              outgoing.add(raw);
-            }
-            continue;
-          }
           if (!type.coalesce()) {
             logged.add(new ChangeLog.Entry(self, serial, change.entity(), change.idText(), stamped.toByteArray()));
           }
           outgoing.add(new Outgoing(key, type.priority(), type.coalesce(), stamped));
         }
         node.bookkeeping.changeLog().append(connection, logged);
-        MemberChanges.remove(connection, waiting.get(waiting.size() - 1).seq());
+        MemberChanges.remove(connection, waiting);
         connection.commit();
       } catch (SQLException | RuntimeException e) {
         connection.rollback();

@@ -77,12 +77,24 @@ public final class MemberChanges {
     }
   }
 
-  /** The oldest recorded changes, at most {@code limit}, in the order they were recorded. */
-  public static List<Waiting> oldest(Connection connection, int limit) throws SQLException {
+  /**
+   * The oldest recorded changes of the given entity types, at most {@code limit}, in the order they
+   * were recorded. Changes of other types (a member of a newer version maps them) wait for a
+   * holder that has them.
+   */
+  public static List<Waiting> oldest(Connection connection, int limit, List<String> entities) throws SQLException {
     List<Waiting> waiting = new ArrayList<>();
+    if (entities.isEmpty()) {
+      return waiting;
+    }
+    String in = String.join(", ", java.util.Collections.nCopies(entities.size(), "?"));
     try (PreparedStatement select = connection.prepareStatement("SELECT seq, entity_name, object_id, change_data "
-        + "FROM entanglement_member_change ORDER BY seq LIMIT ?")) {
-      select.setInt(1, limit);
+        + "FROM entanglement_member_change WHERE entity_name IN (" + in + ") ORDER BY seq LIMIT ?")) {
+      int i = 1;
+      for (String entity : entities) {
+        select.setString(i++, entity);
+      }
+      select.setInt(i, limit);
       try (ResultSet rows = select.executeQuery()) {
         while (rows.next()) {
           waiting.add(new Waiting(rows.getLong(1), rows.getString(2), rows.getString(3), rows.getBytes(4)));
@@ -111,11 +123,27 @@ public final class MemberChanges {
     }
   }
 
-  /** Removes the recorded changes up to {@code seq}, once stamped (in the same transaction). */
-  public static void remove(Connection connection, long seq) throws SQLException {
-    try (PreparedStatement delete = connection.prepareStatement("DELETE FROM entanglement_member_change WHERE seq <= ?")) {
-      delete.setLong(1, seq);
-      delete.executeUpdate();
+  /** Removes recorded changes once stamped (in the same transaction). */
+  public static void remove(Connection connection, List<Waiting> stamped) throws SQLException {
+    try (PreparedStatement delete = connection.prepareStatement("DELETE FROM entanglement_member_change WHERE seq = ?")) {
+      for (Waiting change : stamped) {
+        delete.setLong(1, change.seq());
+        delete.addBatch();
+      }
+      delete.executeBatch();
     }
+  }
+
+  /** How many recorded changes wait, per entity type. */
+  public static java.util.Map<String, Long> waitingByEntity(Connection connection) throws SQLException {
+    java.util.Map<String, Long> counts = new java.util.TreeMap<>();
+    try (PreparedStatement select = connection.prepareStatement(
+        "SELECT entity_name, COUNT(*) FROM entanglement_member_change GROUP BY entity_name");
+        ResultSet rows = select.executeQuery()) {
+      while (rows.next()) {
+        counts.put(rows.getString(1), rows.getLong(2));
+      }
+    }
+    return counts;
   }
 }
