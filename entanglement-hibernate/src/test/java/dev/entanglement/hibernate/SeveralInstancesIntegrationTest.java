@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 import dev.entanglement.hibernate.testing.Database;
 import dev.entanglement.hibernate.testing.TestNode;
 import dev.entanglement.hibernate.testing.model.Item;
+import dev.entanglement.hibernate.testing.model.Memo;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -125,6 +126,36 @@ class SeveralInstancesIntegrationTest {
     second.inTransaction(em -> em.persist(new Item("after take-over", "x", 3)));
     await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(names(b)).containsOnlyKeys(
         "while nobody held the links", "after take-over"));
+  }
+
+  @ParameterizedTest
+  @EnumSource(Database.class)
+  void rollingUpgrade_oldAndNewMembersKeepCommitting_andTheNewTypeFollowsOnceANewMemberHoldsTheLinks(
+      Database database) {
+    String address = "instances-b-" + UUID.randomUUID();
+    TestNode b = track(TestNode.builder("b", database, Item.class, Memo.class).listenInProcess(address).start());
+    TestNode old = track(instanceOfA(database, address).start());
+    old.awaitConnected("b");
+    TestNode upgraded = track(old.again().entities(Item.class, Memo.class).start());
+
+    old.inTransaction(em -> em.persist(new Item("old-1", "x", 1)));
+    upgraded.inTransaction(em -> {
+      em.persist(new Item("new-1", "x", 2));
+      em.persist(new Memo(1, "from the new version", false));
+    });
+    old.inTransaction(em -> em.persist(new Item("old-2", "x", 3)));
+    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(names(b)).containsOnlyKeys("old-1", "new-1",
+        "old-2"));
+    assertThat(b.find(Memo.class, 1L)).as("the old holder cannot read a Memo: it waits").isNull();
+    assertThat(old.sql("select count(*) from entanglement_member_change where entity_name = 'Memo'")).isEqualTo(1L);
+
+    // the deploy ends: the old member stops, the upgraded one takes the links and sends what waited
+    old.close();
+    await().atMost(Duration.ofSeconds(20)).until(() -> b.find(Memo.class, 1L) != null);
+    assertThat(b.find(Memo.class, 1L).getText()).isEqualTo("from the new version");
+    upgraded.inTransaction(em -> em.persist(new Item("new-2", "x", 4)));
+    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(names(b)).containsOnlyKeys("old-1", "new-1",
+        "old-2", "new-2"));
   }
 
   @ParameterizedTest
