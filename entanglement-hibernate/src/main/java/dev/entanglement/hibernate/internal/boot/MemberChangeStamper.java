@@ -28,11 +28,13 @@ import org.jboss.logging.Logger;
  * position passes them). A change whose object was written again since is dropped: the newer
  * state has, or will get, a serial of its own.
  *
- * <p>When it looks: while other members are alive, on PostgreSQL as soon as a follower's commit
- * notifies it ({@code LISTEN}, on a connection it keeps for that, and at least every
- * {@link #LISTEN_SAFETY_MILLIS} ms), on H2 every {@link #POLL_MILLIS} ms; alone, once per lease
- * renewal (what a member that has stopped left behind, and the first commits of a member that has
- * just joined, before the holder's heartbeat counts it).
+ * <p>When it looks: once when it starts (what members that have stopped left behind); then while
+ * other members are alive (their heartbeats, counted by the lease thread), on PostgreSQL as soon
+ * as a follower's commit notifies it ({@code LISTEN}, on a connection it keeps for that, and at
+ * least every {@link #LISTEN_SAFETY_MILLIS} ms), on H2 every {@link #POLL_MILLIS} ms. Alone it
+ * costs no connection: a member that joins is counted within one renewal interval of its boot
+ * (its first commits may wait that long), and a member that dies stays counted for the lease
+ * timeout, longer than its last commit takes to be stamped.
  *
  * <h2>Concurrency</h2>
  * Runs on a thread of its own, which owns {@code listener} and {@code lastReport}; {@code stopped} is volatile, set by
@@ -85,8 +87,14 @@ final class MemberChangeStamper {
 
   private void loop() {
     long alone = NodeLease.renewInterval(node.config.leaseTimeout()).toMillis();
+    boolean first = true; // what members that have stopped left behind
     while (!stopped) {
       boolean followers = node.otherMembers() > 0;
+      if (!followers && !first) {
+        pause(alone); // alone: nobody records changes (a member that joins is counted at the next heartbeat)
+        continue;
+      }
+      first = false;
       try {
         if (followers && node.bookkeeping.postgres() && listener == null) {
           openListener();
@@ -110,8 +118,8 @@ final class MemberChangeStamper {
       Connection listening = listener;
       if (listening != null) {
         awaitNotification(listening);
-      } else {
-        pause(followers ? POLL_MILLIS : alone);
+      } else if (followers) {
+        pause(POLL_MILLIS);
       }
     }
   }

@@ -241,14 +241,14 @@ public final class NodeRuntime implements SessionFactoryObserver {
    */
   private void leaseTick() {
     try {
-      int others = lease.heartbeat();
-      otherMembers = others;
-      if (holding) {
-        if (!lease.renew()) {
+      boolean wasHolding = holding;
+      otherMembers = lease.tick();
+      if (wasHolding) {
+        if (lease.lostTo() != null) {
           pool.execute(peers::stop); // another member serves the node now: this one leaves its links
           leaseThread.shutdown();
         }
-      } else if (lease.tryTake()) {
+      } else if (lease.lostTo() == null && lease.tryTake()) {
         synchronized (this) {
           if (!stopped) {
             LOG.infof("Entanglement node '%s': this instance (member %s) takes the node's links over", config.nodeName(),

@@ -30,7 +30,7 @@ import org.jboss.logging.Logger;
  * and stops serving.
  *
  * <h2>Concurrency</h2>
- * Called from the node's lease thread (join, take, renew, heartbeat) and once at stop;
+ * Called from the node's lease thread (join, take, tick) and once at stop;
  * {@code holding}, {@code token}, {@code since} and {@code lostTo} are read by committing and
  * admin threads: volatile.
  */
@@ -145,11 +145,16 @@ public final class NodeLease {
   }
 
   /**
-   * Records this member's heartbeat; returns how many other members are alive (heartbeat within
-   * the timeout). The holder also removes members silent for ten timeouts (they crashed).
+   * One round of the lease thread, on one connection: the holder renews the lease (and finds out
+   * if another member took it: {@link #lostTo}); every member records its heartbeat. Returns how
+   * many other members are alive (heartbeat within the timeout); the holder also removes members
+   * silent for ten timeouts (they crashed).
    */
-  public int heartbeat() throws SQLException {
+  public int tick() throws SQLException {
     return inConnection(c -> {
+      if (holding && lostTo == null) {
+        renew(c);
+      }
       try (PreparedStatement update = c.prepareStatement(
           "UPDATE entanglement_member SET heartbeat_at = CURRENT_TIMESTAMP WHERE member_id = ?")) {
         update.setString(1, memberId);
@@ -279,40 +284,22 @@ public final class NodeLease {
     });
   }
 
-  /**
-   * Renews the lease (on the node's scheduler). Returns false once another instance took the
-   * node over: this one must stop serving. A database failure is logged and tried again at the
-   * next renewal.
-   */
-  public boolean renew() {
-    if (lostTo != null) {
-      return false;
-    }
-    try {
-      int renewed = inConnection(c -> {
-        try (PreparedStatement update = c.prepareStatement("UPDATE entanglement_lease SET renewals = renewals + 1, "
-            + "heartbeat_at = CURRENT_TIMESTAMP WHERE node_name = ? AND member_id = ? AND token = ?")) {
-          update.setString(1, node);
-          update.setString(2, memberId);
-          update.setLong(3, token);
-          return update.executeUpdate();
-        }
-      });
-      if (renewed == 0) {
-        Holder now = read();
-        lostTo = now == null ? "nobody (the row was deleted)" : "member %s on host '%s'".formatted(now.member(), now.host());
-        holding = false;
-        LOG.errorf("Entanglement node '%s': this instance (member %s) lost the node's lease to %s, as it had not renewed "
-            + "it in time (a long pause?); it stops serving the node: commits of entangled entities fail from now on. "
-            + "Restart it: it then joins the node as a member again", node, memberId, lostTo);
-        return false;
+  private void renew(Connection c) throws SQLException {
+    try (PreparedStatement update = c.prepareStatement("UPDATE entanglement_lease SET renewals = renewals + 1, "
+        + "heartbeat_at = CURRENT_TIMESTAMP WHERE node_name = ? AND member_id = ? AND token = ?")) {
+      update.setString(1, node);
+      update.setString(2, memberId);
+      update.setLong(3, token);
+      if (update.executeUpdate() == 1) {
+        return;
       }
-      return true;
-    } catch (SQLException | RuntimeException e) {
-      LOG.warnf("Entanglement node '%s' could not renew its lease (tried again in %d ms): %s", node,
-          renewInterval(timeout).toMillis(), e.getMessage());
-      return true;
     }
+    Holder now = read(c);
+    lostTo = now == null ? "nobody (the row was deleted)" : "member %s on host '%s'".formatted(now.member(), now.host());
+    holding = false;
+    LOG.errorf("Entanglement node '%s': this instance (member %s) lost the node's lease to %s, as it had not renewed "
+        + "it in time (a long pause?); it stops serving the node: commits of entangled entities fail from now on. "
+        + "Restart it: it then joins the node as a member again", node, memberId, lostTo);
   }
 
   /** Null while this instance serves the node; otherwise who took it over. */
