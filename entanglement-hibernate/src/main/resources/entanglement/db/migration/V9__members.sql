@@ -24,6 +24,20 @@ CREATE TABLE entanglement_member (
     heartbeat_at TIMESTAMP    NOT NULL
 );
 
--- Update requests written by a member that does not hold the links carry its id until the
--- holder takes them over (then NULL).
+-- Update requests stored by a member that does not hold the links: its id (its futures wait for
+-- the outcome), and whether the holder has yet to take them over.
 ALTER TABLE entanglement_pending_request ADD COLUMN member_id VARCHAR(64);
+ALTER TABLE entanglement_pending_request ADD COLUMN for_holder BOOLEAN DEFAULT FALSE NOT NULL;
+
+-- The outcome of a follower's update request, written by the holder when it settles and kept
+-- until the follower has read it. failure: NULL when applied, else the UpdateRequestException
+-- subclass; reason: a refusal's RefusalReason.
+CREATE TABLE entanglement_request_outcome (
+    request_key VARCHAR(64)   NOT NULL PRIMARY KEY,
+    member_id   VARCHAR(64)   NOT NULL,
+    owner_node  VARCHAR(64)   NOT NULL,
+    failure     VARCHAR(32),
+    reason      VARCHAR(32),
+    message     VARCHAR(4000),
+    created_at  TIMESTAMP     NOT NULL
+);

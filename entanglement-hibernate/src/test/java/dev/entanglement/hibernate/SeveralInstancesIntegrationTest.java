@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -160,14 +161,49 @@ class SeveralInstancesIntegrationTest {
 
   @ParameterizedTest
   @EnumSource(Database.class)
+  void aFollowersUpdateRequests_completeWithTheOwnersResult_whicheverMemberHoldsTheLinks(Database database)
+      throws Exception {
+    String address = "instances-b-" + UUID.randomUUID();
+    TestNode b = peer(database, address);
+    TestNode first = track(instanceOfA(database, address).start());
+    first.awaitConnected("b");
+    TestNode second = track(first.again().start());
+    Item owned = new Item("b's", "new", 1);
+    b.inTransaction(em -> em.persist(owned));
+    await().atMost(Duration.ofSeconds(10)).until(() -> second.find(Item.class, owned.getId()) != null);
+    List<RequestEvent> heardByHolder = new java.util.concurrent.CopyOnWriteArrayList<>();
+    first.entanglement().addRequestListener(heardByHolder::add);
+
+    Item updated = second.entanglement().update(Item.class, owned.getId(), item -> item.setName("by the follower"))
+        .get(20, TimeUnit.SECONDS);
+    assertThat(updated.getName()).isEqualTo("by the follower");
+    assertThat(b.find(Item.class, owned.getId()).getName()).isEqualTo("by the follower");
+    Item created = second.entanglement().create(new Item("made for b", "x", 2), "b").get(20, TimeUnit.SECONDS);
+    assertThat(b.find(Item.class, created.getId())).isNotNull();
+    assertThat(heardByHolder).as("the holder sent them and its listeners heard them").hasSize(2);
+
+    // the holder stops: the follower takes the links over, and its requests go on working
+    first.close();
+    await().atMost(Duration.ofSeconds(10)).until(() -> second.entanglement().connectedPeers().contains("b"));
+    second.entanglement().delete(Item.class, created.getId()).get(20, TimeUnit.SECONDS);
+    assertThat(b.find(Item.class, created.getId())).isNull();
+    // a refusal arrives typed, as at the holder: the owner has no such object any more
+    b.inTransaction(em -> em.remove(em.find(Item.class, owned.getId())));
+    await().atMost(Duration.ofSeconds(10)).until(() -> second.find(Item.class, owned.getId()) == null);
+    assertThat(second.entanglement().update(Item.class, owned.getId(), item -> item.setName("too late")))
+        .failsWithin(Duration.ofSeconds(20)).withThrowableThat().withCauseInstanceOf(UpdateRequestException.NotFound.class);
+  }
+
+  @ParameterizedTest
+  @EnumSource(Database.class)
   void aFollowerRefusesCallsThatNeedTheLinks_namingTheHolder(Database database) {
     String address = "instances-b-" + UUID.randomUUID();
     peer(database, address);
     TestNode first = track(instanceOfA(database, address).start());
     TestNode second = track(first.again().start());
     Object holder = first.sql("select member_id from entanglement_lease where node_name = 'a'");
-    assertThatThrownBy(() -> second.entanglement().update(Item.class, UUID.randomUUID(), item -> {}).join())
-        .hasMessageContaining("update() needs node 'a''s links, which member " + holder + " on host '")
+    assertThatThrownBy(() -> second.entanglement().startTransition(Item.class, UUID.randomUUID()))
+        .hasMessageContaining("startTransition() needs node 'a''s links, which member " + holder + " on host '")
         .hasMessageContaining("this application instance (member ")
         .hasMessageContaining("a change of another node's object made here in a JPA transaction becomes a durable "
             + "update request that the holder sends");

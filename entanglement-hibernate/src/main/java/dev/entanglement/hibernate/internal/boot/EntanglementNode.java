@@ -165,9 +165,6 @@ final class EntanglementNode implements Entanglement {
 
   @Override
   public <T> CompletableFuture<T> update(Class<T> type, Object id, Consumer<? super T> change) {
-    if (!node.holding()) {
-      return CompletableFuture.failedFuture(following("update()"));
-    }
     return inScope(session -> {
       T entity = session.find(type, id);
       if (entity == null) {
@@ -181,9 +178,6 @@ final class EntanglementNode implements Entanglement {
 
   @Override
   public <T> CompletableFuture<Void> delete(Class<T> type, Object id) {
-    if (!node.holding()) {
-      return CompletableFuture.failedFuture(following("delete()"));
-    }
     return this.<T>inScope(session -> {
       T entity = session.find(type, id);
       if (entity == null) {
@@ -198,9 +192,6 @@ final class EntanglementNode implements Entanglement {
   @Override
   @SuppressWarnings("unchecked")
   public <T> CompletableFuture<T> create(T entity, String owner) {
-    if (!node.holding()) {
-      return CompletableFuture.failedFuture(following("create()"));
-    }
     if (owner.equals(nodeName())) {
       return inScope(session -> {
         session.persist(entity);
@@ -223,12 +214,17 @@ final class EntanglementNode implements Entanglement {
       }
       ForwardRequest request = new ForwardRequest(type, id, type.key(type.idText(id)), owner, RequestKind.CREATE,
           type.changedAttributes(null, persister.getValues(entity)), null);
+      PendingRequestStore.Row row = Forwarder.prepare(node.config.nodeName(), request, node.config.wallClock().instant(),
+          node.config.requestLifetime());
+      if (!node.holding()) {
+        // a follower: stored for the member holding the links, which sends it and writes its outcome
+        storeRequest(row, node.lease.memberId());
+        return (CompletableFuture<T>) node.memberRequests.await(request, row);
+      }
       if (!node.forwarder.hasRoom(1)) {
         throw new EntanglementException(NodeCaptureSink.full(node));
       }
-      PendingRequestStore.Row row = Forwarder.prepare(node.config.nodeName(), request, node.config.wallClock().instant(),
-          node.config.requestLifetime());
-      storeRequest(row);
+      storeRequest(row, null);
       return (CompletableFuture<T>) node.forwarder.submit(request, row);
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(documented(e));
@@ -394,11 +390,11 @@ final class EntanglementNode implements Entanglement {
   }
 
   /** Writes a request made outside any application transaction ({@code create}) in one of its own. */
-  private void storeRequest(PendingRequestStore.Row row) {
+  private void storeRequest(PendingRequestStore.Row row, String member) {
     try (StatelessSession session = node.factory.openStatelessSession()) {
       session.beginTransaction();
       try {
-        session.doWork(connection -> PendingRequestStore.insert(connection, List.of(row)));
+        session.doWork(connection -> PendingRequestStore.insert(connection, List.of(row), member));
         session.getTransaction().commit();
       } catch (RuntimeException e) {
         if (session.getTransaction().isActive()) {

@@ -101,10 +101,12 @@ public final class NodeCaptureSink extends LocalChangesView implements CaptureSi
   @Override
   public List<CompletableFuture<Object>> forward(List<ForwardRequest> requests, List<PendingRequestStore.Row> rows) {
     if (!node.holding()) {
-      // stored: the member holding the links takes the rows over and sends them; its listeners hear the outcome
-      return requests.stream().map(r -> CompletableFuture.failedFuture(new dev.entanglement.hibernate.EntanglementException(
-          "the update request for %s is sent by the member holding node '%s''s links; its outcome reaches that member's "
-              .formatted(r.key(), node.config.nodeName()) + "request listeners"))).toList();
+      // stored: the member holding the links takes the rows over, sends them and writes their outcomes
+      List<CompletableFuture<Object>> futures = new ArrayList<>(requests.size());
+      for (int i = 0; i < requests.size(); i++) {
+        futures.add(node.memberRequests.await(requests.get(i), rows.get(i)));
+      }
+      return futures;
     }
     List<CompletableFuture<Object>> futures = new ArrayList<>(requests.size());
     for (int i = 0; i < requests.size(); i++) {

@@ -118,6 +118,8 @@ public final class NodeRuntime implements SessionFactoryObserver {
   transient NodeLease lease;
   /** Heartbeats, renewals and take-overs on a thread of their own, so that slow housekeeping never delays them. */
   private transient ScheduledExecutorService leaseThread;
+  /** The futures of update requests this member stored while following. */
+  transient MemberRequests memberRequests;
   /** Gives the followers' commits their serials and sends them (the holder only). */
   transient MemberChangeStamper stamper;
   /** Takes the update requests followers stored into this holder's forwarder, as it has room. */
@@ -222,6 +224,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
     lease = NodeLease.join(connections, node, config.leaseTimeout()); // before reading the last serial
     reads = new BookkeepingReads(factory, bookkeeping);
     api = new EntanglementNode(this);
+    memberRequests = new MemberRequests(this);
     leaseThread = Executors.newSingleThreadScheduledExecutor(threads("entanglement-" + node + "-lease"));
     if (lease.holding()) {
       startHolding(); // fails the boot when the links cannot be opened (a port in use)
@@ -413,6 +416,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
         stopHolding();
       }
     }
+    memberRequests.stop();
     lease.release();
     LOG.infof("Entanglement node '%s' stopped", config.nodeName());
   }

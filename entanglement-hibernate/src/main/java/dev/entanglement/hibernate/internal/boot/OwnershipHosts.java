@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.boot;
 
+import dev.entanglement.hibernate.RequestEvent;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.ownership.Forwarder;
 import dev.entanglement.hibernate.internal.ownership.Handover;
@@ -12,7 +13,9 @@ import java.time.Instant;
 import dev.entanglement.proto.v1.Envelope;
 import dev.entanglement.proto.v1.UpdateRequest;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Executor;
+import org.jboss.logging.Logger;
 import java.util.concurrent.ScheduledExecutorService;
 
 /**
@@ -23,6 +26,8 @@ import java.util.concurrent.ScheduledExecutorService;
  * Stateless; every view reads the node's components, which are thread-safe.
  */
 final class OwnershipHosts {
+  private static final Logger LOG = Logger.getLogger(OwnershipHosts.class);
+
   private final NodeRuntime node;
 
   OwnershipHosts(NodeRuntime node) {
@@ -108,6 +113,18 @@ final class OwnershipHosts {
       @Override
       public Ticker ticker() {
         return Ticker.system();
+      }
+
+      @Override
+      public void memberSettled(String member, List<String> requestKeys, RequestEvent event) {
+        try {
+          node.pendingRequests.recordOutcomes(member, requestKeys,
+              MemberRequests.outcomeOf(requestKeys.get(0), event.owner(), event.failure()));
+        } catch (RuntimeException e) {
+          LOG.warnf("Node '%s' could not record the outcome of update request %s for member %s (it stored it; its "
+              + "future fails as outcome unknown after the request's lifetime): %s", node.config.nodeName(),
+              requestKeys.get(0), member, e.getMessage());
+        }
       }
     };
   }

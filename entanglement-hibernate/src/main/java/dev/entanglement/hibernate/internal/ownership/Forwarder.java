@@ -121,6 +121,12 @@ public final class Forwarder {
 
     /** Monotonic time (resend intervals and backoff). */
     Ticker ticker();
+
+    /**
+     * Requests another member of this node stored settled: their outcome goes where that member
+     * reads it. Never throws.
+     */
+    default void memberSettled(String member, List<String> requestKeys, RequestEvent event) {}
   }
 
   private static final Comparator<OwnRequest> BY_EXPIRY =
@@ -195,7 +201,7 @@ public final class Forwarder {
     }
     return new PendingRequestStore.Row(key, request.type().name(), request.type().idText(request.id()),
         request.owner(), request.kind().name(), wire.build().toByteArray(), now, now.plus(lifetime), 0, false,
-        null);
+        null, null);
   }
 
   /**
@@ -248,7 +254,8 @@ public final class Forwarder {
       String objectKey = row.entity() + '#' + row.idText();
       ArrayDeque<OwnRequest> queue = queues.computeIfAbsent(objectKey, k -> new ArrayDeque<>());
       OwnRequest last = queue.peekLast();
-      if (last != null && !last.sent && last.wireId < 0 && last.kind == wire.getKind() && !row.sent()) {
+      if (last != null && !last.sent && last.wireId < 0 && last.kind == wire.getKind() && !row.sent()
+          && java.util.Objects.equals(last.member, row.member())) {
         // never sent: one request carries both (union of attributes, the later value wins)
         last.wire = merge(last.wire, wire);
         if (request != null) {

@@ -42,6 +42,8 @@ final class OwnRequest {
   long notBefore;
   long backoffNanos;
   long doneSerial = -1;
+  /** The member (not holding the links) that stored it and waits for its outcome, or null. */
+  final String member;
   /** Runs once an applied request settled (removes its row); set and read under the settling lock. */
   Runnable afterSettle;
 
@@ -57,5 +59,6 @@ final class OwnRequest {
     this.sent = row.sent();
     this.lastError = row.lastError();
     this.seq = seq;
+    this.member = row.member();
   }
 }

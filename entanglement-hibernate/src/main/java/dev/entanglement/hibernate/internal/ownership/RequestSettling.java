@@ -149,7 +149,9 @@ final class RequestSettling {
         future.complete(result);
       }
     }
-    events.settled(p.objectKey, event(p, RequestEvent.Outcome.APPLIED, null));
+    RequestEvent event = event(p, RequestEvent.Outcome.APPLIED, null);
+    events.settled(p.objectKey, event);
+    toMember(p, event); // before the row goes: a restart in between settles it again
     if (then != null) {
       then.run();
     }
@@ -159,8 +161,21 @@ final class RequestSettling {
   void failed(OwnRequest p, RequestEvent.Outcome outcome, UpdateRequestException e) {
     settling.execute(() -> {
       p.futures.forEach(f -> f.completeExceptionally(e));
-      events.settled(p.objectKey, event(p, outcome, e));
+      RequestEvent event = event(p, outcome, e);
+      events.settled(p.objectKey, event);
+      toMember(p, event);
     });
+  }
+
+  /** A request another member stored: its outcome goes where that member reads it. */
+  private void toMember(OwnRequest p, RequestEvent event) {
+    if (p.member == null) {
+      return;
+    }
+    List<String> keys = new ArrayList<>(1 + p.absorbed.size());
+    keys.add(p.requestKey);
+    keys.addAll(p.absorbed);
+    host.memberSettled(p.member, keys, event);
   }
 
   private RequestEvent event(OwnRequest p, RequestEvent.Outcome outcome, UpdateRequestException failure) {

@@ -25,8 +25,15 @@ public final class PendingRequestStore {
   private static final int MAX_ERROR = 1000;
 
   /** One unsettled request of this node, as stored. */
+  /**
+   * @param member the member (not holding the links) that stored the request and waits for its
+   *     outcome, or null
+   */
   public record Row(String requestKey, String entity, String idText, String owner, String kind, byte[] request,
-      Instant created, Instant expires, int attempts, boolean sent, String lastError) {}
+      Instant created, Instant expires, int attempts, boolean sent, String lastError, String member) {}
+
+  /** The outcome of a follower's request: {@code failure} is null when it was applied. */
+  public record Outcome(String requestKey, String owner, String failure, String reason, String message) {}
 
   private final SessionFactoryImplementor factory;
 
@@ -49,7 +56,7 @@ public final class PendingRequestStore {
     }
     try (PreparedStatement statement = connection.prepareStatement("insert into entanglement_pending_request "
         + "(request_key, entity_name, object_id, owner_node, kind, request_data, created_ms, expires_ms, attempts, "
-        + "sent, last_error, member_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+        + "sent, last_error, member_id, for_holder) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
       for (Row row : rows) {
         statement.setString(1, row.requestKey());
         statement.setString(2, row.entity());
@@ -63,6 +70,7 @@ public final class PendingRequestStore {
         statement.setBoolean(10, row.sent());
         setError(statement, 11, row.lastError());
         statement.setString(12, memberId);
+        statement.setBoolean(13, memberId != null);
         statement.addBatch();
       }
       statement.executeBatch();
@@ -111,13 +119,13 @@ public final class PendingRequestStore {
     List<Row> rows = new ArrayList<>();
     inTransaction(connection -> {
       try (PreparedStatement select = connection.prepareStatement("select request_key, entity_name, object_id, "
-          + "owner_node, kind, request_data, created_ms, expires_ms, attempts, sent, last_error "
+          + "owner_node, kind, request_data, created_ms, expires_ms, attempts, sent, last_error, member_id "
           + "from entanglement_pending_request order by created_ms, request_key");
           ResultSet rs = select.executeQuery()) {
         while (rs.next()) {
           rows.add(new Row(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5),
               rs.getBytes(6), Instant.ofEpochMilli(rs.getLong(7)), Instant.ofEpochMilli(rs.getLong(8)), rs.getInt(9),
-              rs.getBoolean(10), rs.getString(11)));
+              rs.getBoolean(10), rs.getString(11), rs.getString(12)));
         }
       }
     });
@@ -132,19 +140,19 @@ public final class PendingRequestStore {
     List<Row> rows = new ArrayList<>();
     inTransaction(connection -> {
       try (PreparedStatement select = connection.prepareStatement("select request_key, entity_name, object_id, "
-          + "owner_node, kind, request_data, created_ms, expires_ms, attempts, sent, last_error "
-          + "from entanglement_pending_request where member_id is not null order by created_ms, request_key limit ?")) {
+          + "owner_node, kind, request_data, created_ms, expires_ms, attempts, sent, last_error, member_id "
+          + "from entanglement_pending_request where for_holder = TRUE order by created_ms, request_key limit ?")) {
         select.setInt(1, limit);
         try (ResultSet rs = select.executeQuery()) {
           while (rs.next()) {
             rows.add(new Row(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5),
                 rs.getBytes(6), Instant.ofEpochMilli(rs.getLong(7)), Instant.ofEpochMilli(rs.getLong(8)),
-                rs.getInt(9), rs.getBoolean(10), rs.getString(11)));
+                rs.getInt(9), rs.getBoolean(10), rs.getString(11), rs.getString(12)));
           }
         }
       }
       try (PreparedStatement update = connection.prepareStatement(
-          "update entanglement_pending_request set member_id = null where request_key = ?")) {
+          "update entanglement_pending_request set for_holder = FALSE where request_key = ?")) {
         for (Row row : rows) {
           update.setString(1, row.requestKey());
           update.addBatch();
@@ -155,6 +163,60 @@ public final class PendingRequestStore {
       }
     });
     return rows;
+  }
+
+  /** Records the outcome of requests a follower stored, for its futures (kept until it reads them). */
+  public void recordOutcomes(String member, List<String> requestKeys, Outcome outcome) {
+    inTransaction(connection -> {
+      try (PreparedStatement delete = connection.prepareStatement(
+          "delete from entanglement_request_outcome where request_key = ?");
+          PreparedStatement insert = connection.prepareStatement("insert into entanglement_request_outcome "
+              + "(request_key, member_id, owner_node, failure, reason, message, created_at) "
+              + "values (?, ?, ?, ?, ?, ?, CURRENT_TIMESTAMP)")) {
+        for (String key : requestKeys) {
+          delete.setString(1, key); // a request settled twice (sent again after a restart) keeps its last outcome
+          delete.addBatch();
+          insert.setString(1, key);
+          insert.setString(2, member);
+          insert.setString(3, outcome.owner());
+          insert.setString(4, outcome.failure());
+          insert.setString(5, outcome.reason());
+          String message = outcome.message();
+          insert.setString(6, message == null || message.length() <= 4000 ? message : message.substring(0, 4000));
+          insert.addBatch();
+        }
+        delete.executeBatch();
+        insert.executeBatch();
+      }
+    });
+  }
+
+  /** The outcomes waiting for a member, removed as they are read. */
+  public List<Outcome> takeOutcomes(String member) {
+    List<Outcome> outcomes = new ArrayList<>();
+    inTransaction(connection -> {
+      try (PreparedStatement select = connection.prepareStatement("select request_key, owner_node, failure, reason, "
+          + "message from entanglement_request_outcome where member_id = ?")) {
+        select.setString(1, member);
+        try (ResultSet rs = select.executeQuery()) {
+          while (rs.next()) {
+            outcomes.add(new Outcome(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
+                rs.getString(5)));
+          }
+        }
+      }
+      try (PreparedStatement delete = connection.prepareStatement(
+          "delete from entanglement_request_outcome where request_key = ?")) {
+        for (Outcome outcome : outcomes) {
+          delete.setString(1, outcome.requestKey());
+          delete.addBatch();
+        }
+        if (!outcomes.isEmpty()) {
+          delete.executeBatch();
+        }
+      }
+    });
+    return outcomes;
   }
 
   /** The serial an owner gave a request it applied, or -1 (in the deciding transaction). */
