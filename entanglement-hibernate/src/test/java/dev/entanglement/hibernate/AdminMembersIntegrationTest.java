@@ -24,13 +24,15 @@ import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * {@code ListMembers} through a real gRPC client over Netty on loopback, with two members of node
- * 'a' on one database: the holder of the links answers with both members, itself first with its
- * lease token and since when it holds the lease, the follower after it; once the holder stops,
- * the follower takes the links, opens the admin API and lists itself as the holder.
+ * 'a' on one database (H2 and PostgreSQL): the holder of the links answers with both members,
+ * itself first with its lease token and since when it holds the lease, the follower after it;
+ * once the holder stops, the follower takes the links, opens the admin API and lists itself as
+ * the holder.
  */
 class AdminMembersIntegrationTest {
   private static final String TOKEN = "admin-token-0123456789abcdef";
@@ -70,12 +72,13 @@ class AdminMembersIntegrationTest {
     return member.sql("select member_id from entanglement_lease where node_name = 'a'");
   }
 
-  @Test
-  void listMembers_namesEveryMember_theHolderFirst_andTheFollowerListsItselfOnceItTookTheLinks() {
+  @ParameterizedTest
+  @EnumSource(Database.class)
+  void listMembers_namesEveryMember_theHolderFirst_andTheFollowerListsItselfOnceItTookTheLinks(Database database) {
     String address = "members-b-" + UUID.randomUUID();
-    track(TestNode.builder("b", Database.H2, Item.class).listenInProcess(address).start());
+    track(TestNode.builder("b", database, Item.class).listenInProcess(address).start());
     Instant beforeFirst = Instant.now();
-    TestNode first = track(TestNode.builder("a", Database.H2, Item.class).peers("inprocess:" + address)
+    TestNode first = track(TestNode.builder("a", database, Item.class).peers("inprocess:" + address)
         .set(EntanglementSettings.NODE_LEASE_TIMEOUT_MS, String.valueOf(LEASE_TIMEOUT_MS))
         .set(EntanglementSettings.ADMIN_LISTEN, "127.0.0.1:0").set(EntanglementSettings.ADMIN_TOKEN, TOKEN).start());
     TestNode second = track(first.again().start());
