@@ -8,6 +8,8 @@ import dev.entanglement.proto.v1.AddPeerRequest;
 import dev.entanglement.proto.v1.AdminGrpc;
 import dev.entanglement.proto.v1.AdminResyncRequest;
 import dev.entanglement.proto.v1.DescribeObjectRequest;
+import dev.entanglement.proto.v1.ListMembersRequest;
+import dev.entanglement.proto.v1.ListMembersResponse;
 import dev.entanglement.proto.v1.ListOwnersRequest;
 import dev.entanglement.proto.v1.ListOwnersResponse;
 import dev.entanglement.proto.v1.ListRequestsRequest;
@@ -15,6 +17,7 @@ import dev.entanglement.proto.v1.ListRequestsResponse;
 import dev.entanglement.proto.v1.PendingRequestInfo;
 import dev.entanglement.proto.v1.ListPeersRequest;
 import dev.entanglement.proto.v1.ListPeersResponse;
+import dev.entanglement.proto.v1.MemberInfo;
 import dev.entanglement.proto.v1.ObjectDescription;
 import dev.entanglement.proto.v1.OwnerInfo;
 import dev.entanglement.proto.v1.PeerActionResponse;
@@ -54,7 +57,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "entanglement", mixinStandardHelpOptions = true, version = "entanglement 0.1",
     description = "Operates Entanglement nodes through their admin API.",
     subcommands = {EntanglementCli.Peers.class, EntanglementCli.ObjectCommand.class, EntanglementCli.Owners.class,
-        EntanglementCli.Requests.class, EntanglementCli.Resync.class, EntanglementCli.Peer.class, EntanglementCli.Cert.class})
+        EntanglementCli.Requests.class, EntanglementCli.Members.class, EntanglementCli.Resync.class, EntanglementCli.Peer.class, EntanglementCli.Cert.class})
 public final class EntanglementCli {
   private EntanglementCli() {}
 
@@ -356,6 +359,37 @@ public final class EntanglementCli {
         if (response.getTotal() > response.getRequestsCount()) {
           out.println("(%d of %d shown; --limit N for more)".formatted(response.getRequestsCount(), response.getTotal()));
         }
+      });
+      return 0;
+    }
+  }
+
+  @Command(name = "members", description = {"The node's members (application instances on its database): which one "
+      + "holds the links (the node's lease) and which follow, when each started, its last heartbeat, the holder's "
+      + "lease token.", "A member whose heartbeat is older than entanglement.node.lease_timeout_ms counts as gone."})
+  static final class Members implements Callable<Integer> {
+    @Mixin Target target;
+    @Spec CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+      ListMembersResponse response = target.call(stub -> stub.listMembers(ListMembersRequest.getDefaultInstance()));
+      PrintWriter out = spec.commandLine().getOut();
+      target.print(out, response, () -> {
+        int count = response.getMembersCount();
+        String members = count == 1 ? "1 member" : count + " members";
+        MemberInfo holder = response.getMembersList().stream().filter(MemberInfo::getHoldsLinks).findFirst().orElse(null);
+        out.println(holder == null ? "node %s: no member holds the links; %s".formatted(response.getNode(), members)
+            : "node %s: member %s holds the links%s (lease token %d); %s".formatted(response.getNode(), holder.getMember(),
+                holder.getHoldsSince().isEmpty() ? "" : " since " + since(holder.getHoldsSince()), holder.getLeaseToken(),
+                members));
+        List<List<String>> rows = new ArrayList<>();
+        for (MemberInfo m : response.getMembersList()) {
+          rows.add(List.of(m.getMember(), m.getHost(), m.getHoldsLinks() ? "holds" : "follows", since(m.getStarted()),
+              String.format(java.util.Locale.ROOT, "%.1f s ago", m.getHeartbeatAgeMs() / 1000.0),
+              m.getHoldsLinks() ? String.valueOf(m.getLeaseToken()) : "-"));
+        }
+        table(out, List.of("MEMBER", "HOST", "LINKS", "SINCE", "HEARTBEAT", "TOKEN"), rows);
       });
       return 0;
     }

@@ -128,6 +128,38 @@ class EntanglementCliTest {
   }
 
   @Test
+  void members_theHolderFirst_thenTheFollower() {
+    TestNode second = track(a.again().start());
+    Object holder = a.sql("select member_id from entanglement_lease where node_name = 'a'");
+    Run table = admin("members");
+    assertThat(table.status()).as(table.err()).isZero();
+    List<String> lines = table.out().lines().toList();
+    assertThat(lines).hasSize(4);
+    assertThat(lines.get(0)).matches("node a: member " + holder + " holds the links since \\S+Z \\(lease token 1\\); "
+        + "2 members");
+    assertThat(lines.get(1).split("\\s{2,}")).containsExactly("MEMBER", "HOST", "LINKS", "SINCE", "HEARTBEAT", "TOKEN");
+    String[] first = lines.get(2).split("\\s{2,}");
+    assertThat(first[0]).isEqualTo(holder);
+    assertThat(first[1]).matches(".+ \\(pid \\d+\\)");
+    assertThat(first[2]).isEqualTo("holds");
+    assertThat(first[3]).matches("\\d{4}-\\d\\d-\\d\\dT\\S+Z");
+    assertThat(first[4]).matches("\\d+\\.\\d s ago");
+    assertThat(first[5]).isEqualTo("1");
+    String[] follower = lines.get(3).split("\\s{2,}");
+    assertThat(follower[0]).matches("[0-9a-f-]{36}").isNotEqualTo(holder);
+    assertThat(follower[2]).isEqualTo("follows");
+    assertThat(follower[4]).matches("\\d+\\.\\d s ago");
+    assertThat(follower[5]).isEqualTo("-");
+
+    Run json = admin("members", "--json");
+    assertThat(json.status()).isZero();
+    assertThat(json.out()).contains("\"node\": \"a\"", "\"member\": \"" + holder + "\"", "\"holdsLinks\": true",
+        "\"holdsLinks\": false", "\"leaseToken\": \"1\"", "\"heartbeatAgeMs\": \"");
+    second.close();
+    await().atMost(Duration.ofSeconds(10)).until(() -> admin("members").out().lines().count() == 3);
+  }
+
+  @Test
   void object_owners_resync_andPeerActions() {
     Item item = new Item("CLI2", "two", 2);
     a.inTransaction(em -> em.persist(item));

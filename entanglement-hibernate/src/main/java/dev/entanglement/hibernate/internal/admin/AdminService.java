@@ -9,11 +9,14 @@ import dev.entanglement.hibernate.ResyncReport;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.peer.PeerConnection;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
+import dev.entanglement.hibernate.internal.store.NodeLease;
 import dev.entanglement.proto.v1.AddPeerRequest;
 import dev.entanglement.proto.v1.AdminGrpc;
 import dev.entanglement.proto.v1.AdminResyncRequest;
 import dev.entanglement.proto.v1.AdminResyncResponse;
 import dev.entanglement.proto.v1.DescribeObjectRequest;
+import dev.entanglement.proto.v1.ListMembersRequest;
+import dev.entanglement.proto.v1.ListMembersResponse;
 import dev.entanglement.proto.v1.ListOwnersRequest;
 import dev.entanglement.proto.v1.ListOwnersResponse;
 import dev.entanglement.proto.v1.ListPeersRequest;
@@ -21,6 +24,7 @@ import dev.entanglement.proto.v1.ListRequestsRequest;
 import dev.entanglement.proto.v1.ListRequestsResponse;
 import dev.entanglement.proto.v1.PendingRequestInfo;
 import dev.entanglement.proto.v1.ListPeersResponse;
+import dev.entanglement.proto.v1.MemberInfo;
 import dev.entanglement.proto.v1.ObjectDescription;
 import dev.entanglement.proto.v1.OwnerInfo;
 import dev.entanglement.proto.v1.PeerActionResponse;
@@ -359,6 +363,30 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
             .setObjects(count[0]).setTombstones(count[1])
             .setNextHop(path.isEmpty() ? "" : path.get(0)).addAllPath(path));
       });
+      return response.build();
+    });
+  }
+
+  /**
+   * Every member of the node, from the member and lease tables: the holder first with its token.
+   * Since when the holder holds the lease is known to the holder itself, which is the member that
+   * answers (the admin API runs on the holder only).
+   */
+  @Override
+  public void listMembers(ListMembersRequest request, StreamObserver<ListMembersResponse> observer) {
+    answer(observer, () -> {
+      NodeLease lease = runtime.lease();
+      ListMembersResponse.Builder response = ListMembersResponse.newBuilder().setNode(runtime.nodeName())
+          .setAnsweredBy(lease.memberId());
+      for (NodeLease.Member member : runtime.members()) {
+        MemberInfo.Builder info = MemberInfo.newBuilder().setMember(member.id()).setHost(member.host())
+            .setHoldsLinks(member.holder()).setLeaseToken(member.token()).setStarted(member.startedAt().toString())
+            .setHeartbeatAgeMs(Math.max(0, member.silentMillis()));
+        if (member.holder() && member.id().equals(lease.memberId()) && lease.since() != null) {
+          info.setHoldsSince(lease.since().toString());
+        }
+        response.addMembers(info);
+      }
       return response.build();
     });
   }

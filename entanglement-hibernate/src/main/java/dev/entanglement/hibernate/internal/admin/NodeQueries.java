@@ -57,6 +57,9 @@ public interface NodeQueries {
   /** This instance's hold on the node: member id, host, since, fencing token. */
   NodeLease lease();
 
+  /** The node's members, the holder of the links first (reads the database). */
+  List<NodeLease.Member> members();
+
   /** This node's update requests not settled yet, oldest first. */
   List<PendingRequest> pendingRequests();
 

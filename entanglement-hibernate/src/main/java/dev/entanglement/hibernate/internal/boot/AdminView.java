@@ -101,6 +101,11 @@ final class AdminView implements NodeQueries {
   }
 
   @Override
+  public List<NodeLease.Member> members() {
+    return node.lease.members();
+  }
+
+  @Override
   public List<PendingRequest> pendingRequests() {
     return node.forwarder.pendingRequests();
   }
