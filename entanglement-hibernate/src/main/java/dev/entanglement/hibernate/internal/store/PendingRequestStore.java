@@ -114,18 +114,25 @@ public final class PendingRequestStore {
     }
   }
 
+  /** The columns every read selects, in {@link #row}'s order. */
+  private static final String COLUMNS = "request_key, entity_name, object_id, owner_node, kind, request_data, "
+      + "created_ms, expires_ms, attempts, sent, last_error, member_id";
+
+  private static Row row(ResultSet rs) throws SQLException {
+    return new Row(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5),
+        rs.getBytes(6), Instant.ofEpochMilli(rs.getLong(7)), Instant.ofEpochMilli(rs.getLong(8)), rs.getInt(9),
+        rs.getBoolean(10), rs.getString(11), rs.getString(12));
+  }
+
   /** Every unsettled request, oldest first (the order they were made in). */
   public List<Row> loadAll() {
     List<Row> rows = new ArrayList<>();
     inTransaction(connection -> {
-      try (PreparedStatement select = connection.prepareStatement("select request_key, entity_name, object_id, "
-          + "owner_node, kind, request_data, created_ms, expires_ms, attempts, sent, last_error, member_id "
-          + "from entanglement_pending_request order by created_ms, request_key");
+      try (PreparedStatement select = connection.prepareStatement("select " + COLUMNS
+          + " from entanglement_pending_request order by created_ms, request_key");
           ResultSet rs = select.executeQuery()) {
         while (rs.next()) {
-          rows.add(new Row(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5),
-              rs.getBytes(6), Instant.ofEpochMilli(rs.getLong(7)), Instant.ofEpochMilli(rs.getLong(8)), rs.getInt(9),
-              rs.getBoolean(10), rs.getString(11), rs.getString(12)));
+          rows.add(row(rs));
         }
       }
     });
@@ -139,15 +146,12 @@ public final class PendingRequestStore {
   public List<Row> takeOverFromMembers(int limit) {
     List<Row> rows = new ArrayList<>();
     inTransaction(connection -> {
-      try (PreparedStatement select = connection.prepareStatement("select request_key, entity_name, object_id, "
-          + "owner_node, kind, request_data, created_ms, expires_ms, attempts, sent, last_error, member_id "
-          + "from entanglement_pending_request where for_holder = TRUE order by created_ms, request_key limit ?")) {
+      try (PreparedStatement select = connection.prepareStatement("select " + COLUMNS
+          + " from entanglement_pending_request where for_holder = TRUE order by created_ms, request_key limit ?")) {
         select.setInt(1, limit);
         try (ResultSet rs = select.executeQuery()) {
           while (rs.next()) {
-            rows.add(new Row(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5),
-                rs.getBytes(6), Instant.ofEpochMilli(rs.getLong(7)), Instant.ofEpochMilli(rs.getLong(8)),
-                rs.getInt(9), rs.getBoolean(10), rs.getString(11), rs.getString(12)));
+            rows.add(row(rs));
           }
         }
       }
