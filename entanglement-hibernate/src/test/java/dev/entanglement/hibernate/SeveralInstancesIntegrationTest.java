@@ -180,7 +180,8 @@ class SeveralInstancesIntegrationTest {
     assertThat(b.find(Item.class, owned.getId()).getName()).isEqualTo("by the follower");
     Item created = second.entanglement().create(new Item("made for b", "x", 2), "b").get(20, TimeUnit.SECONDS);
     assertThat(b.find(Item.class, created.getId())).isNotNull();
-    assertThat(heardByHolder).as("the holder sent them and its listeners heard them").hasSize(2);
+    await().alias("the holder sent them and its listeners heard them").atMost(Duration.ofSeconds(10))
+        .until(() -> heardByHolder.size() == 2);
 
     // the holder stops: the follower takes the links over, and its requests go on working
     first.close();
