@@ -51,7 +51,8 @@ import org.junit.jupiter.api.io.TempDir;
 class MembersCrashTest {
   private static final String ITEMS = "SELECT id, code, name, quantity, version FROM Item ORDER BY id";
   private static final Pattern PID = Pattern.compile("\\(pid (\\d+)\\)$");
-  private static final long MEMBER_PACE = 25;
+  private static final long MEMBER_PACE = 40;
+  private static final long PEER_PACE = 40;
   private static final long FAILOVER_BOUND_MS = 15_000;
 
   @TempDir
@@ -83,14 +84,17 @@ class MembersCrashTest {
     for (int i = 1; i <= 3; i++) {
       members.add(new CrashProcess("a", "a" + i, atA, 0, "127.0.0.1:" + portB, directory, processes));
     }
-    // b, c and the first member boot at once (three databases); the others join once a's schema is there
-    b.launch(20, random.nextLong(), "owner", "b");
+    // b, c and the first member boot at once (three databases); the other members once a's schema
+    // is there (the first member's lease is taken after it)
+    b.launch(PEER_PACE, random.nextLong(), "owner", "b");
     c.launch(0, 0, "owner");
-    members.get(0).start(MEMBER_PACE, random.nextLong(), "member", members.get(0).label);
+    members.get(0).launch(MEMBER_PACE, random.nextLong(), "member", members.get(0).label);
+    await().atMost(Duration.ofSeconds(120)).ignoreExceptions().pollInterval(Duration.ofMillis(200))
+        .until(() -> !rows(atA, "SELECT member_id FROM entanglement_lease").isEmpty());
     for (CrashProcess member : members.subList(1, members.size())) {
       member.launch(MEMBER_PACE, random.nextLong(), "member", member.label);
     }
-    for (CrashProcess process : List.of(b, c, members.get(1), members.get(2))) {
+    for (CrashProcess process : List.of(b, c, members.get(0), members.get(1), members.get(2))) {
       process.awaitReady();
     }
     events.add(seconds(testStart) + " all up");
@@ -105,17 +109,22 @@ class MembersCrashTest {
       List<CrashProcess> followers = new ArrayList<>(members);
       followers.remove(holder);
       CrashProcess victim = ofHolder ? holder : followers.get(random.nextInt(followers.size()));
+      List<CrashProcess> survivors = new ArrayList<>(members);
+      survivors.remove(victim);
       victim.kill();
       long killed = System.nanoTime();
       events.add(seconds(testStart) + " kill " + (ofHolder ? "holder " : "follower ") + victim.label + " after " + target
           + " log lines");
+      Map<CrashProcess, Long> before = new HashMap<>(); // the survivors' logs once the victim is dead
+      for (CrashProcess survivor : survivors) {
+        before.put(survivor, survivor.logLines());
+      }
+      // started again at once, as a supervisor would: it boots while the others take over (and may
+      // take the links itself, at boot, once the lease has been silent for its timeout)
+      victim.launch(MEMBER_PACE, random.nextLong(), "member", victim.label);
       if (ofHolder) {
-        Map<CrashProcess, Long> before = new HashMap<>(); // the survivors' logs once the victim is dead
-        for (CrashProcess survivor : followers) {
-          before.put(survivor, survivor.logLines());
-        }
         String[] first = await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(10))
-            .until(() -> firstCommitAfter(followers, before), java.util.Objects::nonNull);
+            .until(() -> firstCommitAfter(survivors, before), java.util.Objects::nonNull);
         try {
           await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20))
               .until(() -> visible(b.database, first[0], Integer.parseInt(first[1])));
@@ -131,7 +140,7 @@ class MembersCrashTest {
         System.out.printf("MembersCrashTest seed %d: holder %s killed; %s committed on a survivor after it is at b "
             + "%d ms after the kill%n", seed, victim.label, first[0], millis);
       }
-      victim.start(MEMBER_PACE, random.nextLong(), "member", victim.label);
+      victim.awaitReady();
       events.add(seconds(testStart) + " " + victim.label + " up again");
     }
 
