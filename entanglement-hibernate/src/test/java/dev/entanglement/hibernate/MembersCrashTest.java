@@ -53,7 +53,8 @@ class MembersCrashTest {
   private static final Pattern PID = Pattern.compile("\\(pid (\\d+)\\)$");
   private static final long MEMBER_PACE = 40;
   private static final long PEER_PACE = 40;
-  private static final long FAILOVER_BOUND_MS = 15_000;
+  /** Generous: 8-14 s seen on 2 cores (a 5 s lease), up to 22 s with a load average of 25 there. */
+  private static final long FAILOVER_BOUND_MS = 30_000;
 
   @TempDir
   Path directory;

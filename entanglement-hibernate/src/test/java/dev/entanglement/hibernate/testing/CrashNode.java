@@ -61,8 +61,9 @@ public final class CrashNode {
         .property("jakarta.persistence.jdbc.user", args[2])
         .property("jakarta.persistence.jdbc.password", args[3])
         .property("hibernate.hbm2ddl.auto", "update")
-        // a member holding the links stamps, forwards and serves on top of its load: more connections
-        .property("hibernate.connection.pool_size", args.length > 9 && args[9].equals("member") ? "8" : "4")
+        // with a tag (several writers: members, and an owner that serves their requests) a node
+        // stamps, forwards or answers on top of its load: more connections, else the pool runs dry
+        .property("hibernate.connection.pool_size", args.length > 10 ? "8" : "4")
         .property(EntanglementSettings.NODE_NAME, name)
         .property(EntanglementSettings.PLAINTEXT, "true")
         .property(EntanglementSettings.HEARTBEAT_INTERVAL_MS, "200")
