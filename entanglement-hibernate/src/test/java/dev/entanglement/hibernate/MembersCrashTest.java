@@ -131,9 +131,9 @@ class MembersCrashTest {
               .until(() -> visible(b.database, first[0], Integer.parseInt(first[1])));
         } catch (ConditionTimeoutException e) {
           throw new AssertionError(String.format("seed %d: %s committed on a surviving member after the kill of %s "
-              + "never reached b; lease %s; unstamped member changes %s; events %s", seed, first[0], victim.label,
-              rows(atA, "SELECT * FROM entanglement_lease"),
-              rows(atA, "SELECT count(*) FROM entanglement_member_change"), events), e);
+              + "never reached b; lease %s; unstamped member changes %s; events %s; a's sessions %s", seed, first[0],
+              victim.label, rows(atA, "SELECT * FROM entanglement_lease"),
+              rows(atA, "SELECT member_id, object_id FROM entanglement_member_change"), events, sessions(atA, members)), e);
         }
         long millis = (System.nanoTime() - killed) / 1_000_000;
         failovers.add(millis);
@@ -157,10 +157,10 @@ class MembersCrashTest {
               && rows(atA, ITEMS).equals(rows(b.database, ITEMS)) && rows(atA, ITEMS).equals(rows(c.database, ITEMS)));
     } catch (ConditionTimeoutException e) {
       throw new AssertionError(String.format("seed %d: the nodes did not converge in 60 s: %s; pending requests at a "
-          + "%s; unstamped member changes %s; lease %s; events %s", seed, differences(atA, b, c),
+          + "%s; unstamped member changes %s; lease %s; events %s; logs %s", seed, differences(atA, b, c),
           rows(atA, "SELECT request_key, member_id FROM entanglement_pending_request"),
           rows(atA, "SELECT count(*) FROM entanglement_member_change"), rows(atA, "SELECT * FROM entanglement_lease"),
-          events), e);
+          events, logPlaces(members, atA, b.database) + "; a's sessions " + sessions(atA, members)), e);
     }
 
     events.add(seconds(testStart) + " converged");
@@ -243,6 +243,37 @@ class MembersCrashTest {
     return !held.isEmpty() && Integer.parseInt(held.get(0).replace("|", "")) >= quantity;
   }
 
+  /**
+   * What a's database sessions wait for (a stamper blocked on a row lock shows here), and each
+   * member's threads, dumped with jstack to target/crash-logs/LABEL.jstack.
+   */
+  private static String sessions(Map<String, Object> atA, List<CrashProcess> members) throws Exception {
+    for (CrashProcess member : members) {
+      new ProcessBuilder("jstack", Long.toString(member.pid())).redirectErrorStream(true)
+          .redirectOutput(Path.of("target", "crash-logs", member.label + ".jstack").toFile()).start()
+          .waitFor(20, java.util.concurrent.TimeUnit.SECONDS);
+    }
+    return rows(atA, "SELECT pid, state, wait_event_type, wait_event, xact_start, left(query, 160) FROM "
+        + "pg_stat_activity WHERE datname = current_database() AND state <> 'idle'").toString();
+  }
+
+  /** For objects at a and not at b: the member log, line and line count where each was last logged. */
+  private static String logPlaces(List<CrashProcess> members, Map<String, Object> atA, Map<String, Object> atB)
+      throws Exception {
+    Set<String> missing = new HashSet<>(quantities(atA).keySet());
+    missing.removeAll(quantities(atB).keySet());
+    StringBuilder text = new StringBuilder();
+    for (CrashProcess member : members) {
+      List<String> lines = Files.readAllLines(member.log);
+      for (int i = 0; i < lines.size(); i++) {
+        if (missing.contains(lines.get(i).split(" ")[0])) {
+          text.append(String.format("%s line %d of %d: %s; ", member.label, i + 1, lines.size(), lines.get(i)));
+        }
+      }
+    }
+    return text.toString();
+  }
+
   private static String differences(Map<String, Object> atA, CrashProcess... peers) throws Exception {
     StringBuilder text = new StringBuilder();
     List<String> ofA = rows(atA, ITEMS);
@@ -255,7 +286,17 @@ class MembersCrashTest {
       text.append(String.format("%s: %d rows at a, %d there, %d of a's differ or are missing, e.g. %s, %d only there, "
           + "e.g. %s; ", peer.name, ofA.size(), there.size(), missing.size(), missing.subList(0, Math.min(3,
           missing.size())), extra.size(), extra.subList(0, Math.min(3, extra.size()))));
+      for (String row : missing.subList(0, Math.min(3, missing.size()))) {
+        String id = row.substring(0, row.indexOf('|'));
+        String object = "SELECT owner_node, serial, deleted, pending_change FROM entanglement_object WHERE object_id = '"
+            + id + "'";
+        text.append(String.format("bookkeeping of %s at a %s, at %s %s; ", id, rows(atA, object), peer.name,
+            rows(peer.database, object)));
+      }
+      text.append(String.format("positions at %s %s; ", peer.name,
+          rows(peer.database, "SELECT * FROM entanglement_owner_position")));
     }
+    text.append(String.format("a's peer positions %s", rows(atA, "SELECT * FROM entanglement_peer_position")));
     return text.toString();
   }
 }
