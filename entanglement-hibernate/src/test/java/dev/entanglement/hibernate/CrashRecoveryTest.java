@@ -1,34 +1,22 @@
 package dev.entanglement.hibernate;
 
+import static dev.entanglement.hibernate.testing.CrashProcess.freePort;
+import static dev.entanglement.hibernate.testing.CrashProcess.intendedDeletes;
+import static dev.entanglement.hibernate.testing.CrashProcess.lastLogged;
+import static dev.entanglement.hibernate.testing.CrashProcess.notHeld;
+import static dev.entanglement.hibernate.testing.CrashProcess.quantities;
+import static dev.entanglement.hibernate.testing.CrashProcess.rows;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.entanglement.hibernate.testing.CrashNode;
+import dev.entanglement.hibernate.testing.CrashProcess;
 import dev.entanglement.hibernate.testing.Database;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
-import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.ResultSet;
-import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.Set;
-import java.util.TreeMap;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -58,54 +46,6 @@ class CrashRecoveryTest {
     processes.forEach(Process::destroyForcibly);
   }
 
-  /** One node process: how to start it again, and the running one. */
-  private final class NodeProcess {
-    final String name;
-    final Map<String, Object> database;
-    final int port;
-    final String peer;
-    final Path log;
-    Process process;
-
-    NodeProcess(String name, Map<String, Object> database, int port, String peer) {
-      this.name = name;
-      this.database = database;
-      this.port = port;
-      this.peer = peer;
-      this.log = directory.resolve(name + ".log");
-    }
-
-    void start(long pace, long seed) throws Exception {
-      start(pace, seed, "owner");
-    }
-
-    void start(long pace, long seed, String load) throws Exception {
-      List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-          "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
-          "-Dorg.jboss.logging.provider=jdk", CrashNode.class.getName(), name,
-          (String) database.get("jakarta.persistence.jdbc.url"), (String) database.get("jakarta.persistence.jdbc.user"),
-          (String) database.get("jakarta.persistence.jdbc.password"), Integer.toString(port), peer,
-          Long.toString(pace), log.toString(), Long.toString(seed), load);
-      Path output = Path.of("target", "crash-logs", name + ".out");
-      Files.createDirectories(output.getParent());
-      Files.writeString(output, "---- start pace " + pace + "\n", StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-      long readyBefore = Files.readString(output).lines().filter("READY"::equals).count();
-      process = new ProcessBuilder(command).redirectErrorStream(true)
-          .redirectOutput(ProcessBuilder.Redirect.appendTo(output.toFile())).start();
-      processes.add(process);
-      await().atMost(Duration.ofSeconds(120)).until(() -> Files.readString(output).lines().filter("READY"::equals).count() > readyBefore);
-    }
-
-    void kill() throws InterruptedException {
-      process.destroyForcibly(); // SIGKILL
-      process.waitFor(30, TimeUnit.SECONDS);
-    }
-
-    long logLines() throws IOException {
-      return Files.exists(log) ? Files.readAllLines(log).size() : 0;
-    }
-  }
-
   @ParameterizedTest
   @EnumSource(Database.class)
   void ownerRelayAndReceiverKilledAtRandom_loseNothingTheOwnerCommitted(Database database) throws Exception {
@@ -117,9 +57,9 @@ class CrashRecoveryTest {
     // a line: a owns and commits, b relays, c receives and sends update requests back through b
     int portA = freePort();
     int portB = freePort();
-    NodeProcess a = new NodeProcess("a", connection(database, "crash_a"), portA, "-");
-    NodeProcess b = new NodeProcess("b", connection(database, "crash_b"), portB, "127.0.0.1:" + portA);
-    NodeProcess c = new NodeProcess("c", connection(database, "crash_c"), 0, "127.0.0.1:" + portB);
+    CrashProcess a = process("a", connection(database, "crash_a"), portA, "-");
+    CrashProcess b = process("b", connection(database, "crash_b"), portB, "127.0.0.1:" + portA);
+    CrashProcess c = process("c", connection(database, "crash_c"), 0, "127.0.0.1:" + portB);
     a.start(5, random.nextLong(), "owner");
     b.start(0, 0, "owner");
     c.start(20, random.nextLong(), "requester");
@@ -128,7 +68,7 @@ class CrashRecoveryTest {
     for (int kill = 0; kill < kills; kill++) {
       long target = a.logLines() + 5 + random.nextInt(60); // a few more commits, then a kill
       await().atMost(Duration.ofSeconds(60)).until(() -> a.logLines() >= target);
-      NodeProcess victim = List.of(a, b, c).get(random.nextInt(3));
+      CrashProcess victim = List.of(a, b, c).get(random.nextInt(3));
       victim.kill();
       events.add("kill " + victim.name + " after " + target + " log lines");
       victim.start(victim == a ? 5 : victim == c ? 20 : 0, random.nextLong(), victim == c ? "requester" : "owner");
@@ -141,7 +81,7 @@ class CrashRecoveryTest {
 
     Map<String, String> logged = lastLogged(a.log);
     assertThat(logged).as("the owner committed something").isNotEmpty();
-    for (NodeProcess peer : List.of(b, c)) {
+    for (CrashProcess peer : List.of(b, c)) {
       try {
         await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(250))
             .until(() -> rows(a.database, ITEMS).equals(rows(peer.database, ITEMS)));
@@ -155,7 +95,7 @@ class CrashRecoveryTest {
         StringBuilder bookkeeping = new StringBuilder();
         for (String row : extra.subList(0, Math.min(3, extra.size()))) {
           String id = row.substring(0, row.indexOf('|'));
-          for (NodeProcess node : List.of(a, b, c)) {
+          for (CrashProcess node : List.of(a, b, c)) {
             bookkeeping.append(node.name).append(": ").append(rows(node.database,
                 "SELECT * FROM entanglement_object WHERE object_id = '" + id + "'")).append("; ");
           }
@@ -170,20 +110,7 @@ class CrashRecoveryTest {
       }
     }
     Map<String, Integer> atOwner = quantities(a.database);
-    Set<String> aboutToBeDeleted = intendedDeletes(a.log);
-    List<String> lostByTheDatabase = new ArrayList<>();
-    for (Map.Entry<String, String> entry : logged.entrySet()) {
-      String id = entry.getKey();
-      Integer held = atOwner.get(id);
-      boolean deleted = entry.getValue().equals("D");
-      // quantities only grow: the owner holds the logged state or a later one (committed, then
-      // killed before it was logged), or none when its delete may have committed
-      boolean present = deleted ? held == null
-          : held != null ? held >= Integer.parseInt(entry.getValue()) : aboutToBeDeleted.contains(id);
-      if (!present) {
-        lostByTheDatabase.add(id + " logged " + entry.getValue() + ", held " + held);
-      }
-    }
+    List<String> lostByTheDatabase = notHeld(logged, intendedDeletes(a.log), atOwner);
     if (database == Database.H2) {
       // H2 can lose its last commits to SIGKILL even with WRITE_DELAY=0 (h2database issue 1259;
       // seen here on a loaded machine): the owner's own database is not the plugin's to keep, so
@@ -194,7 +121,7 @@ class CrashRecoveryTest {
       assertThat(lostByTheDatabase).as("seed %d: commits the owner logged and its database does not hold", seed)
           .isEmpty();
     }
-    for (NodeProcess peer : List.of(b, c)) {
+    for (CrashProcess peer : List.of(b, c)) {
       assertThat(rows(peer.database, "SELECT entity_name, object_id, reason FROM entanglement_parked"))
           .as("seed %d: nothing parked at %s", seed, peer.name).isEmpty();
     }
@@ -219,18 +146,18 @@ class CrashRecoveryTest {
     Map<String, Object> lossy = Map.of("jakarta.persistence.jdbc.url",
         "jdbc:h2:file:" + directory.resolve("lossy_a") + ";WRITE_DELAY=1000;AUTO_SERVER=TRUE",
         "jakarta.persistence.jdbc.user", "sa", "jakarta.persistence.jdbc.password", "");
-    NodeProcess a = new NodeProcess("a", lossy, portA, "-");
-    NodeProcess b = new NodeProcess("b", connection(Database.H2, "follower_b"), freePort(), "127.0.0.1:" + portA);
-    a.start(5, random.nextLong());
-    b.start(0, 0);
+    CrashProcess a = process("a", lossy, portA, "-");
+    CrashProcess b = process("b", connection(Database.H2, "follower_b"), freePort(), "127.0.0.1:" + portA);
+    a.start(5, random.nextLong(), "owner");
+    b.start(0, 0, "owner");
     for (int kill = 0; kill < kills; kill++) {
       long target = a.logLines() + 20 + random.nextInt(60);
       await().atMost(Duration.ofSeconds(60)).until(() -> a.logLines() >= target);
       a.kill();
-      a.start(5, random.nextLong());
+      a.start(5, random.nextLong(), "owner");
     }
     a.kill();
-    a.start(0, 0);
+    a.start(0, 0, "owner");
     // b converges to what a really has, lost commits included (newer states b held are replaced)
     await().alias("seed " + seed + ": b holds what a holds").atMost(Duration.ofSeconds(90))
         .pollInterval(Duration.ofMillis(250))
@@ -246,66 +173,7 @@ class CrashRecoveryTest {
     return database.freshDatabase(name);
   }
 
-  private static int freePort() throws IOException {
-    try (ServerSocket socket = new ServerSocket(0)) {
-      return socket.getLocalPort();
-    }
-  }
-
-  /**
-   * Each object's last logged state: its quantity, or {@code D} once deleted; what the owner's
-   * application saw committed last.
-   */
-  private static Map<String, String> lastLogged(Path log) throws IOException {
-    Map<String, String> last = new HashMap<>();
-    for (String line : Files.readAllLines(log)) {
-      String[] parts = line.split(" ");
-      if (parts.length == 2 && !parts[1].equals("D?")) {
-        last.put(parts[0], parts[1]);
-      }
-    }
-    return last;
-  }
-
-  /** Objects whose delete may have committed (logged before the commit). */
-  private static Set<String> intendedDeletes(Path log) throws IOException {
-    Set<String> intended = new HashSet<>();
-    for (String line : Files.readAllLines(log)) {
-      if (line.endsWith(" D?")) {
-        intended.add(line.substring(0, line.length() - 3));
-      }
-    }
-    return intended;
-  }
-
-  private static Map<String, Integer> quantities(Map<String, Object> database) throws SQLException {
-    Map<String, Integer> quantities = new TreeMap<>();
-    try (Connection c = open(database); Statement s = c.createStatement();
-        ResultSet rows = s.executeQuery("SELECT id, quantity FROM Item")) {
-      while (rows.next()) {
-        quantities.put(rows.getString(1), rows.getInt(2));
-      }
-    }
-    return quantities;
-  }
-
-  private static List<String> rows(Map<String, Object> database, String query) throws SQLException {
-    List<String> result = new ArrayList<>();
-    try (Connection c = open(database); Statement s = c.createStatement(); ResultSet rows = s.executeQuery(query)) {
-      int columns = rows.getMetaData().getColumnCount();
-      while (rows.next()) {
-        StringBuilder line = new StringBuilder();
-        for (int i = 1; i <= columns; i++) {
-          line.append(rows.getString(i)).append('|');
-        }
-        result.add(line.toString());
-      }
-    }
-    return result;
-  }
-
-  private static Connection open(Map<String, Object> database) throws SQLException {
-    return DriverManager.getConnection((String) database.get("jakarta.persistence.jdbc.url"),
-        (String) database.get("jakarta.persistence.jdbc.user"), (String) database.get("jakarta.persistence.jdbc.password"));
+  private CrashProcess process(String name, Map<String, Object> database, int port, String peer) {
+    return new CrashProcess(name, name, database, port, peer, directory, processes);
   }
 }

@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -31,9 +32,18 @@ import org.hibernate.jpa.HibernatePersistenceConfiguration;
  * from their owner (each such commit becomes an update request forwarded to the owner) and logs
  * nothing: the owner decides.
  *
+ * <p>With the member's load (one of several application instances of a node), it commits the
+ * owner's load on the objects it created itself, and now and then, in the same transactions,
+ * renames or deletes an object another node owns (each becomes an update or removal request
+ * forwarded to that owner; not logged). With a tag, the objects it creates get codes
+ * {@code tag-uuid} and only those are its own to update and delete (several writers with their
+ * own quantity counters on one database); another node's objects are those whose code does not
+ * start with this node's name, so peers' tags must not either. Once a file named like the log
+ * plus {@code .stop} exists, the load stops and the process prints {@code STOPPED}, serving on.
+ *
  * <p>Arguments: name, JDBC URL, user, password, listen port (0: none), peer address (-: none),
- * milliseconds between load transactions (0: no load), log file, seed, load ({@code owner} or
- * {@code requester}).
+ * milliseconds between load transactions (0: no load), log file, seed, load ({@code owner},
+ * {@code requester} or {@code member}; optional, {@code owner} by default), tag (optional).
  */
 public final class CrashNode {
   private CrashNode() {}
@@ -51,7 +61,9 @@ public final class CrashNode {
         .property("jakarta.persistence.jdbc.user", args[2])
         .property("jakarta.persistence.jdbc.password", args[3])
         .property("hibernate.hbm2ddl.auto", "update")
-        .property("hibernate.connection.pool_size", "4")
+        // with a tag (several writers: members, and an owner that serves their requests) a node
+        // stamps, forwards or answers on top of its load: more connections, else the pool runs dry
+        .property("hibernate.connection.pool_size", args.length > 10 ? "8" : "4")
         .property(EntanglementSettings.NODE_NAME, name)
         .property(EntanglementSettings.PLAINTEXT, "true")
         .property(EntanglementSettings.HEARTBEAT_INTERVAL_MS, "200")
@@ -76,16 +88,21 @@ public final class CrashNode {
       requestChanges(factory, pace, random);
       return;
     }
+    boolean member = args.length > 9 && args[9].equals("member");
+    String tag = args.length > 10 ? args[10] + "-" : "";
     List<UUID> ids = new ArrayList<>();
     EntityManager reader = factory.createEntityManager();
-    reader.createQuery("select i.id from Item i", UUID.class).getResultList().forEach(ids::add);
+    reader.createQuery("select i.id from Item i where i.code like :own", UUID.class).setParameter("own", tag + "%")
+        .getResultList().forEach(ids::add);
     // every write gets a quantity above all before it, so a later state is always the larger one
-    Integer highest = reader.createQuery("select max(i.quantity) from Item i", Integer.class).getSingleResult();
+    Integer highest = reader.createQuery("select max(i.quantity) from Item i where i.code like :own", Integer.class)
+        .setParameter("own", tag + "%").getSingleResult();
     int next = highest == null ? 1 : highest + 1;
     reader.close();
+    Path stop = Path.of(log + ".stop");
     try (FileChannel out = FileChannel.open(log, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
         StandardOpenOption.APPEND)) {
-      while (true) {
+      for (int n = 0; !Files.exists(stop); n++) {
         StringBuilder committed = new StringBuilder();
         List<UUID> created = new ArrayList<>();
         List<UUID> deleted = new ArrayList<>();
@@ -93,10 +110,13 @@ public final class CrashNode {
         try {
           em.getTransaction().begin();
           int rows = random.nextInt(10) == 0 ? 2 : 1; // now and then a transaction of two rows
+          if (member && random.nextInt(3) == 0) {
+            forward(em, name, tag, random, n);
+          }
           for (int i = 0; i < rows; i++) {
             int quantity = next++;
             if (ids.size() < 20 || random.nextInt(3) == 0) {
-              Item item = new Item(UUID.randomUUID().toString(), "crash item", quantity);
+              Item item = new Item(tag + UUID.randomUUID(), "crash item", quantity);
               em.persist(item);
               em.flush();
               created.add(item.getId());
@@ -136,6 +156,25 @@ public final class CrashNode {
     } catch (IOException e) {
       throw new IllegalStateException(e);
     }
+    System.out.println("STOPPED");
+    System.out.flush();
+    new CountDownLatch(1).await(); // serving on, until killed
+  }
+
+  /** Renames (mostly) or deletes an object another node owns: a request forwarded to its owner. */
+  private static void forward(EntityManager em, String node, String tag, Random random, int n) {
+    List<UUID> theirs = em.createQuery("select i.id from Item i where i.code not like :node", UUID.class)
+        .setParameter("node", node + "%").setMaxResults(200).getResultList();
+    if (theirs.isEmpty()) {
+      return;
+    }
+    Item item = em.find(Item.class, theirs.get(random.nextInt(theirs.size())));
+    if (random.nextInt(5) == 0) {
+      em.remove(item);
+    } else {
+      item.setName("requested by " + tag + n);
+    }
+    em.flush();
   }
 
   private static void write(FileChannel out, String lines) throws IOException {
