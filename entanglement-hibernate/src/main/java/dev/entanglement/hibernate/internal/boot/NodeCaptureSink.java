@@ -117,6 +117,10 @@ public final class NodeCaptureSink extends LocalChangesView implements CaptureSi
 
   @Override
   public void checkServing() {
+    String fenced = node.lease.fenced();
+    if (fenced != null) {
+      throw new dev.entanglement.hibernate.EntanglementException(fenced);
+    }
     String lostTo = node.lease.lostTo();
     if (lostTo != null) {
       throw new dev.entanglement.hibernate.EntanglementException(("This application instance no longer serves "

@@ -25,8 +25,9 @@ import org.jboss.logging.Logger;
  * every fifth of the timeout; renewals and heartbeats are in the database's own time, so members
  * on hosts with skewed clocks agree. When the holder stops cleanly it deletes the row and another
  * member takes the lease at its next heartbeat; when it crashed (SIGKILL: nothing released the
- * row), a member takes the lease over once it has seen no renewal for two renewal intervals (or
- * the row has not been renewed for the timeout, in the database's time), raising the fencing token, so a holder that was only paused finds its lease gone at its next renewal
+ * row), a member takes the lease over once the row has not been renewed for the timeout, in the
+ * database's time, raising the fencing token; a holder that could not renew for 60% of the
+ * timeout has stopped committing by then ({@link #fenced}), so a holder that was only paused finds its lease gone at its next renewal
  * and stops serving.
  *
  * <h2>Concurrency</h2>
@@ -47,12 +48,15 @@ public final class NodeLease {
   private volatile String lostTo;
   private volatile boolean holding;
   /**
-   * The holder's renewals as last seen, and since when (monotonic): a holder that misses two
-   * renewals in a row is taken over before its timeout. Confined to the lease thread.
+   * When the last successful renewal (or the take) started, monotonic: a holder that has not
+   * renewed for {@link #FENCE_FRACTION} of the timeout stops committing, before any member may
+   * take the lease over (after the whole timeout, in the database's time).
    */
-  private String watchedMember;
-  private long watchedRenewals;
-  private long watchedSince;
+  private volatile long renewedAtNanos;
+  /** The part of the timeout after which a holder that could not renew fences itself. */
+  static final double FENCE_FRACTION = 0.6;
+  /** When the current attempt to take the lease started (lease thread only). */
+  private long takingSince;
 
   private NodeLease(ConnectionProvider connections, String node, Duration timeout) {
     this.connections = connections;
@@ -99,6 +103,7 @@ public final class NodeLease {
     if (holding) {
       return true;
     }
+    takingSince = System.nanoTime();
     if (lostTo != null) {
       return false; // a member that lost the lease while serving does not come back without a restart
     }
@@ -111,22 +116,14 @@ public final class NodeLease {
         }
         continue; // another member inserted it meanwhile: look again
       }
-      long now = System.nanoTime();
-      boolean sameAsWatched = holder.member().equals(watchedMember) && holder.renewals() == watchedRenewals;
-      boolean stalled = sameAsWatched && now - watchedSince >= renewInterval(timeout).multipliedBy(2).plusMillis(50).toNanos();
-      if (!sameAsWatched) {
-        watchedMember = holder.member();
-        watchedRenewals = holder.renewals();
-        watchedSince = now;
-      }
-      if (holder.silentMillis() < timeout.toMillis() && !stalled) {
-        return false;
+      if (holder.silentMillis() < timeout.toMillis()) {
+        return false; // never sooner: a holder that is only slow fences itself at a fraction of the timeout first
       }
       if (takeOver(holder)) {
         took(holder.token() + 1);
         LOG.infof("Entanglement node '%s': this instance (member %s) took the node's links over from member %s on "
             + "host '%s', which had not renewed its lease for %d ms", node, memberId, holder.member(), holder.host(),
-            Math.max(holder.silentMillis(), TimeUnit.NANOSECONDS.toMillis(now - watchedSince)));
+            holder.silentMillis());
         return true;
       }
     }
@@ -134,6 +131,7 @@ public final class NodeLease {
   }
 
   private void took(long newToken) {
+    renewedAtNanos = takingSince;
     token = newToken;
     since = Instant.now();
     holding = true;
@@ -285,12 +283,14 @@ public final class NodeLease {
   }
 
   private void renew(Connection c) throws SQLException {
+    long started = System.nanoTime();
     try (PreparedStatement update = c.prepareStatement("UPDATE entanglement_lease SET renewals = renewals + 1, "
         + "heartbeat_at = CURRENT_TIMESTAMP WHERE node_name = ? AND member_id = ? AND token = ?")) {
       update.setString(1, node);
       update.setString(2, memberId);
       update.setLong(3, token);
       if (update.executeUpdate() == 1) {
+        renewedAtNanos = started;
         return;
       }
     }
@@ -300,6 +300,23 @@ public final class NodeLease {
     LOG.errorf("Entanglement node '%s': this instance (member %s) lost the node's lease to %s, as it had not renewed "
         + "it in time (a long pause?); it stops serving the node: commits of entangled entities fail from now on. "
         + "Restart it: it then joins the node as a member again", node, memberId, lostTo);
+  }
+
+  /**
+   * Why this holder may not commit now, or null: it has not renewed the lease for
+   * {@link #FENCE_FRACTION} of the timeout (the database or this process was too slow), so another
+   * member could take the lease over before the commit ends. Commits fail until a renewal passes.
+   */
+  public String fenced() {
+    if (!holding) {
+      return null;
+    }
+    long silentMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - renewedAtNanos);
+    long limit = (long) (timeout.toMillis() * FENCE_FRACTION);
+    return silentMillis <= limit ? null : ("This application instance holds Entanglement node '%s''s links but has not "
+        + "renewed their lease for %d ms (it stops committing after %d ms, before another member may take the links "
+        + "over after %d ms of silence, %s); the transaction is rolled back. Retry it").formatted(node, silentMillis,
+        limit, timeout.toMillis(), EntanglementSettings.NODE_LEASE_TIMEOUT_MS);
   }
 
   /** Null while this instance serves the node; otherwise who took it over. */
