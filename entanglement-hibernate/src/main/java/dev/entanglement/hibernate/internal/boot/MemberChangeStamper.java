@@ -32,9 +32,9 @@ import org.jboss.logging.Logger;
  * other members are alive (their heartbeats, counted by the lease thread), on PostgreSQL as soon
  * as a follower's commit notifies it ({@code LISTEN}, on a connection it keeps for that, and at
  * least every {@link #LISTEN_SAFETY_MILLIS} ms), on H2 every {@link #POLL_MILLIS} ms. Alone it
- * costs no connection: a member that joins is counted within one renewal interval of its boot
- * (its first commits may wait that long), and a member that dies stays counted for the lease
- * timeout, longer than its last commit takes to be stamped.
+ * costs no connection of its own: the lease thread's round also counts the changes waiting (one
+ * that spanned this member's own take-over, one of a member that died), and a member that joins
+ * is counted within one renewal interval of its boot (its first commits may wait that long).
  *
  * <h2>Concurrency</h2>
  * Runs on a thread of its own, which owns {@code listener} and {@code lastReport}; {@code stopped} is volatile, set by
@@ -90,7 +90,7 @@ final class MemberChangeStamper {
     boolean first = true; // what members that have stopped left behind
     while (!stopped) {
       boolean followers = node.otherMembers() > 0;
-      if (!followers && !first) {
+      if (!followers && !first && !node.lease.memberChangesWaiting()) {
         pause(alone); // alone: nobody records changes (a member that joins is counted at the next heartbeat)
         continue;
       }
@@ -108,7 +108,10 @@ final class MemberChangeStamper {
           lastReport = System.nanoTime();
           reportTypesItCannotStamp();
         }
-      } catch (SQLException | RuntimeException e) {
+      } catch (SQLException | RuntimeException | Error e) {
+        if (e instanceof Error && !(e instanceof LinkageError)) {
+          LOG.errorf(e, "Entanglement node '%s': stamping the other members' commits failed", node.config.nodeName());
+        }
         closeListener();
         failures.warn("stamp", ("Entanglement node '%s' could not give the other members' commits their serials "
             + "(tried again in %d ms): %s").formatted(node.config.nodeName(), alone, e.getMessage()));

@@ -77,6 +77,8 @@ import org.jboss.logging.Logger;
  */
 public final class Forwarder {
   private static final Logger LOG = Logger.getLogger(Forwarder.class);
+  /** How often the deletion of a settled request's row is tried. */
+  private static final int SETTLED_TRIES = 10;
   private static final long FIRST_RESEND_NANOS = TimeUnit.SECONDS.toNanos(30);
   private static final long MAX_RESEND_NANOS = TimeUnit.MINUTES.toNanos(5);
   private static final long FIRST_BACKOFF_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
@@ -545,14 +547,28 @@ public final class Forwarder {
     synchronized (lock) {
       keys.addAll(p.absorbed);
     }
-    serial.execute(() -> {
-      try {
-        host.store().settled(keys);
-      } catch (RuntimeException e) {
-        LOG.warnf("Node '%s' could not remove settled update request %s from its database (%s); it is sent again "
-            + "after a restart and answered from the owner's record", host.nodeName(), p.requestKey, e.getMessage());
+    serial.execute(() -> removeSettled(keys, 1));
+  }
+
+  /**
+   * Deletes settled requests' rows; a failure (an empty pool) is tried again with backoff, up to
+   * {@link #SETTLED_TRIES} times: a holder of the links may run for months, so a row left behind
+   * would otherwise be sent again only at the next take-over (then answered from the owner's
+   * record, harmless but late).
+   */
+  private void removeSettled(List<String> keys, int attempt) {
+    try {
+      host.store().settled(keys);
+    } catch (RuntimeException e) {
+      if (attempt >= SETTLED_TRIES) {
+        LOG.warnf("Node '%s' could not remove settled update request %s from its database after %d tries (%s); it is "
+            + "sent again after a restart and answered from the owner's record", host.nodeName(), keys.get(0), attempt,
+            e.getMessage());
+        return;
       }
-    });
+      host.scheduler().schedule(() -> serial.execute(() -> removeSettled(keys, attempt + 1)),
+          Math.min(30_000L, 100L << attempt), TimeUnit.MILLISECONDS);
+    }
   }
 
   /** This node applied changes (from peers): requests waiting for those states are done. */

@@ -47,6 +47,7 @@ public final class NodeLease {
   private volatile Instant since;
   private volatile String lostTo;
   private volatile boolean holding;
+  private volatile boolean memberChangesWaiting;
   /**
    * When the last successful renewal (or the take) started, monotonic: a holder that has not
    * renewed for {@link #FENCE_FRACTION} of the timeout stops committing, before any member may
@@ -144,7 +145,8 @@ public final class NodeLease {
 
   /**
    * One round of the lease thread, on one connection: the holder renews the lease (and finds out
-   * if another member took it: {@link #lostTo}); every member records its heartbeat. Returns how
+   * if another member took it: {@link #lostTo}) and counts the members' changes waiting for it;
+   * every member records its heartbeat. Returns how
    * many other members are alive (heartbeat within the timeout); the holder also removes members
    * silent for ten timeouts (they crashed).
    */
@@ -178,8 +180,24 @@ public final class NodeLease {
           }
         }
       }
+      if (holding) {
+        try (PreparedStatement waiting = c.prepareStatement("SELECT COUNT(*) FROM entanglement_member_change");
+            ResultSet rows = waiting.executeQuery()) {
+          rows.next();
+          memberChangesWaiting = rows.getLong(1) > 0;
+        }
+      }
       return alive;
     });
+  }
+
+  /**
+   * Whether changes of members waited for their serials at the last tick (the holder's): a
+   * member's commit that spanned its own take-over, or one of a member that died, must not wait
+   * for another member to appear.
+   */
+  public boolean memberChangesWaiting() {
+    return memberChangesWaiting;
   }
 
   /** A member of the node as the admin API shows it. */
