@@ -238,9 +238,17 @@ class MembersCrashTest {
     return null;
   }
 
+  /**
+   * Whether a node holds an object at this quantity or later: the row with at least that quantity,
+   * or its tombstone (the member's load deleted the object since, and the deletion arrived).
+   */
   private static boolean visible(Map<String, Object> database, String id, int quantity) throws Exception {
     List<String> held = rows(database, "SELECT quantity FROM Item WHERE id = '" + id + "'");
-    return !held.isEmpty() && Integer.parseInt(held.get(0).replace("|", "")) >= quantity;
+    if (!held.isEmpty()) {
+      return Integer.parseInt(held.get(0).replace("|", "")) >= quantity;
+    }
+    return !rows(database, "SELECT object_id FROM entanglement_object WHERE entity_name = 'Item' AND object_id = '" + id
+        + "' AND deleted = TRUE").isEmpty();
   }
 
   /**
