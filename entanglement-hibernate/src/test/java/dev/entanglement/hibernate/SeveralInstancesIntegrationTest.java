@@ -48,7 +48,7 @@ class SeveralInstancesIntegrationTest {
 
   private static TestNode.Builder instanceOfA(Database database, String peerAddress) {
     return TestNode.builder("a", database, Item.class).peers("inprocess:" + peerAddress)
-        .set(EntanglementSettings.NODE_LEASE_TIMEOUT_MS, "2000"); // renewals every 400 ms; a holder fences itself after 1.4 s without one
+        .set(EntanglementSettings.NODE_LEASE_TIMEOUT_MS, "2000"); // renewals every 400 ms; a holder fences itself after 1.8 s without one
   }
 
   private static Map<String, String> names(TestNode node) {

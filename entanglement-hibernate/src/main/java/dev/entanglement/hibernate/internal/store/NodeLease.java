@@ -26,7 +26,7 @@ import org.jboss.logging.Logger;
  * on hosts with skewed clocks agree. When the holder stops cleanly it deletes the row and another
  * member takes the lease at its next heartbeat; when it crashed (SIGKILL: nothing released the
  * row), a member takes the lease over once the row has not been renewed for the timeout, in the
- * database's time, raising the fencing token; a holder that could not renew for 70% of the
+ * database's time, raising the fencing token; a holder that could not renew for 90% of the
  * timeout has stopped committing by then ({@link #fenced}), so a holder that was only paused finds its lease gone at its next renewal
  * and stops serving.
  *
@@ -55,7 +55,7 @@ public final class NodeLease {
    */
   private volatile long renewedAtNanos;
   /** The part of the timeout after which a holder that could not renew fences itself. */
-  static final double FENCE_FRACTION = 0.7;
+  static final double FENCE_FRACTION = 0.9;
   /** When the current attempt to take the lease started (lease thread only). */
   private long takingSince;
 
