@@ -182,6 +182,14 @@ class SeveralInstancesIntegrationTest {
     assertThat(b.find(Item.class, created.getId())).isNotNull();
     await().alias("the holder sent them and its listeners heard them").atMost(Duration.ofSeconds(10))
         .until(() -> heardByHolder.size() == 2);
+    // a change of b's object in a JPA transaction on the follower: a request too, whose outcome
+    // nobody waits for there (no outcome row is left behind)
+    second.inTransaction(em -> em.find(Item.class, owned.getId()).setName("by JPA on the follower"));
+    await().atMost(Duration.ofSeconds(20)).until(() -> "by JPA on the follower".equals(b.find(Item.class,
+        owned.getId()).getName()));
+    await().atMost(Duration.ofSeconds(10)).until(() -> heardByHolder.size() == 3);
+    assertThat(second.sql("select count(*) from entanglement_request_outcome")).as("outcomes read or never written")
+        .isEqualTo(0L);
 
     // the holder stops: the follower takes the links over, and its requests go on working
     first.close();

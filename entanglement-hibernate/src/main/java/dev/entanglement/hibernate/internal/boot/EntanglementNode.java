@@ -394,7 +394,7 @@ final class EntanglementNode implements Entanglement {
     try (StatelessSession session = node.factory.openStatelessSession()) {
       session.beginTransaction();
       try {
-        session.doWork(connection -> PendingRequestStore.insert(connection, List.of(row), member));
+        session.doWork(connection -> PendingRequestStore.insert(connection, List.of(row), member, member != null));
         session.getTransaction().commit();
       } catch (RuntimeException e) {
         if (session.getTransaction().isActive()) {

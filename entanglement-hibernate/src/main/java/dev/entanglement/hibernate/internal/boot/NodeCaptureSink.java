@@ -3,6 +3,7 @@ package dev.entanglement.hibernate.internal.boot;
 import dev.entanglement.hibernate.internal.capture.CaptureSink;
 import dev.entanglement.hibernate.internal.ownership.ForwardRequest;
 import dev.entanglement.hibernate.internal.ownership.Forwarder;
+import dev.entanglement.hibernate.internal.ownership.RequestScope;
 import dev.entanglement.hibernate.EntanglementSettings;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
 import dev.entanglement.hibernate.internal.store.MemberChanges;
@@ -95,7 +96,10 @@ public final class NodeCaptureSink extends LocalChangesView implements CaptureSi
 
   @Override
   public void storeRequests(Connection connection, List<PendingRequestStore.Row> rows) throws SQLException {
-    PendingRequestStore.insert(connection, rows, node.holding() ? null : node.lease.memberId());
+    boolean following = !node.holding();
+    // outcomes are written back only where a future waits (an API call); a JPA transaction's do not
+    PendingRequestStore.insert(connection, rows, following && RequestScope.active() ? node.lease.memberId() : null,
+        following);
   }
 
   @Override

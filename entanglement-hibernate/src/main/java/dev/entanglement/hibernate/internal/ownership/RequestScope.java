@@ -25,6 +25,11 @@ public final class RequestScope implements AutoCloseable {
     return new RequestScope();
   }
 
+  /** Whether a scope is open on this thread: someone waits for the futures of the requests made now. */
+  public static boolean active() {
+    return CURRENT.get() != null;
+  }
+
   /** Hands a request's future to the scope open on this thread, if any. */
   public static void collect(CompletableFuture<Object> future) {
     RequestScope scope = CURRENT.get();

@@ -43,14 +43,16 @@ public final class PendingRequestStore {
 
   /** Writes new requests in the caller's transaction (one batched statement). */
   public static void insert(Connection connection, List<Row> rows) throws SQLException {
-    insert(connection, rows, null);
+    insert(connection, rows, null, false);
   }
 
   /**
-   * Inserts new requests; {@code memberId} names a member that does not hold the node's links (the
-   * holder takes such rows over, {@link #takeOverFromMembers}), null for the holder's own.
+   * Inserts new requests: {@code forHolder} when a member that does not hold the node's links
+   * stored them (the holder takes such rows over, {@link #takeOverFromMembers}); {@code memberId}
+   * names the member whose futures wait for their outcomes, or null (nobody waits: no outcome row).
    */
-  public static void insert(Connection connection, List<Row> rows, String memberId) throws SQLException {
+  public static void insert(Connection connection, List<Row> rows, String memberId, boolean forHolder)
+      throws SQLException {
     if (rows.isEmpty()) {
       return;
     }
@@ -70,7 +72,7 @@ public final class PendingRequestStore {
         statement.setBoolean(10, row.sent());
         setError(statement, 11, row.lastError());
         statement.setString(12, memberId);
-        statement.setBoolean(13, memberId != null);
+        statement.setBoolean(13, forHolder);
         statement.addBatch();
       }
       statement.executeBatch();
