@@ -77,15 +77,7 @@ public final class NodeLease {
   public static NodeLease join(ConnectionProvider connections, String node, Duration timeout) {
     NodeLease lease = new NodeLease(connections, node, timeout);
     try {
-      lease.inConnection(c -> {
-        try (PreparedStatement insert = c.prepareStatement("INSERT INTO entanglement_member (member_id, node_name, "
-            + "member_host, started_at, heartbeat_at) VALUES (?, ?, ?, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")) {
-          insert.setString(1, lease.memberId);
-          insert.setString(2, node);
-          insert.setString(3, lease.host);
-          return insert.executeUpdate();
-        }
-      });
+      lease.inConnection(lease::insertMember);
       lease.tryTake();
     } catch (SQLException e) {
       throw new EntanglementConfigurationException("Entanglement could not join node '%s' (tables "
@@ -159,14 +151,7 @@ public final class NodeLease {
           "UPDATE entanglement_member SET heartbeat_at = CURRENT_TIMESTAMP WHERE member_id = ?")) {
         update.setString(1, memberId);
         if (update.executeUpdate() == 0) {
-          // removed as silent (a long pause): this member is back
-          try (PreparedStatement insert = c.prepareStatement("INSERT INTO entanglement_member (member_id, node_name, "
-              + "member_host, started_at, heartbeat_at) VALUES (?, ?, ?, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")) {
-            insert.setString(1, memberId);
-            insert.setString(2, node);
-            insert.setString(3, host);
-            insert.executeUpdate();
-          }
+          insertMember(c); // removed as silent (a long pause): this member is back
         }
       }
       int alive = 0;
@@ -260,6 +245,17 @@ public final class NodeLease {
               silent);
         }
       }
+    }
+  }
+
+  /** This member's row, started and beating now. */
+  private int insertMember(Connection c) throws SQLException {
+    try (PreparedStatement insert = c.prepareStatement("INSERT INTO entanglement_member (member_id, node_name, "
+        + "member_host, started_at, heartbeat_at) VALUES (?, ?, ?, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")) {
+      insert.setString(1, memberId);
+      insert.setString(2, node);
+      insert.setString(3, host);
+      return insert.executeUpdate();
     }
   }
 
