@@ -28,12 +28,11 @@ import org.jboss.logging.Logger;
  * position passes them). A change whose object was written again since is dropped: the newer
  * state has, or will get, a serial of its own.
  *
- * <p>When it looks: once when it starts (what members that have stopped left behind); then while
- * other members are alive (their heartbeats, counted by the lease thread), on PostgreSQL as soon
+ * <p>When it looks: while other members are alive (their heartbeats, counted by the lease thread), on PostgreSQL as soon
  * as a follower's commit notifies it ({@code LISTEN}, on a connection it keeps for that, and at
  * least every {@link #LISTEN_SAFETY_MILLIS} ms), on H2 every {@link #POLL_MILLIS} ms. Alone it
- * costs no connection of its own: the lease thread's round also counts the changes waiting (one
- * that spanned this member's own take-over, one of a member that died), and a member that joins
+ * costs no connection of its own: the lease thread's round also counts the changes waiting (what
+ * members that stopped left behind, one that spanned this member's own take-over), and a member that joins
  * is counted within one renewal interval of its boot (its first commits may wait that long).
  *
  * <h2>Concurrency</h2>
@@ -87,14 +86,15 @@ final class MemberChangeStamper {
 
   private void loop() {
     long alone = NodeLease.renewInterval(node.config.leaseTimeout()).toMillis();
-    boolean first = true; // what members that have stopped left behind
+    lastReport = System.nanoTime();
     while (!stopped) {
       boolean followers = node.otherMembers() > 0;
-      if (!followers && !first && !node.lease.memberChangesWaiting()) {
+      // what members that stopped left behind: the lease thread's round counts it (within a renewal
+      // interval of this start), so a start borrows no connection of its own (small pools)
+      if (!followers && !node.lease.memberChangesWaiting()) {
         pause(alone); // alone: nobody records changes (a member that joins is counted at the next heartbeat)
         continue;
       }
-      first = false;
       try {
         if (followers && node.bookkeeping.postgres() && listener == null) {
           openListener();

@@ -144,7 +144,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
   private transient volatile boolean holding;
   private transient volatile int otherMembers;
   /** Whether the last take-over of followers' requests was full (more may wait). */
-  private transient volatile boolean memberRequestsLeft = true;
+  private transient volatile boolean memberRequestsLeft;
   private transient boolean stopped;
   private final transient java.util.concurrent.atomic.AtomicBoolean stopRequested =
       new java.util.concurrent.atomic.AtomicBoolean();
