@@ -186,13 +186,13 @@ public final class EntanglementSettings {
   public static final String REQUEST_TIMEOUT_MS = "entanglement.request.timeout_ms";
 
   /**
-   * How long the application instance serving a node on its database may stay silent before
-   * another instance may take the node over, in milliseconds. The serving instance renews its
-   * lease (table {@code entanglement_lease}) every fifth of it; an instance that starts while
-   * another one renews it fails its boot with a message naming the other (several instances of
-   * one node at once are not supported yet), and one that starts after a crash of the previous
-   * takes over once the lease has not been renewed for two renewal intervals. From 500 to
-   * 600,000; defaults to {@code 5000}.
+   * How long the member (application instance) holding a node's links may leave its lease
+   * unrenewed before another member of the node takes the links over, in milliseconds: after a
+   * crash of the holder, failover takes this plus the new holder's start. The holder renews every
+   * fifth of it and stops committing entangled entities after 90% of it without a renewal (a
+   * stalled process or database), so a renewal thread stalled longer than that fails commits for
+   * a while; raise it where such stalls are expected. From 500 to 600,000; defaults to
+   * {@code 3000}.
    */
   public static final String NODE_LEASE_TIMEOUT_MS = "entanglement.node.lease_timeout_ms";
 

@@ -148,7 +148,7 @@ public record EntanglementConfig(
         settings.get(WALL_CLOCK) instanceof Clock clock ? clock : Clock.systemUTC(),
         requestLifetime(settings, nodeName),
         integer(settings, EntanglementSettings.REQUEST_MAX_PENDING, 100_000, 1, 10_000_000),
-        Duration.ofMillis(integer(settings, EntanglementSettings.NODE_LEASE_TIMEOUT_MS, 5_000, 500, 600_000))));
+        Duration.ofMillis(integer(settings, EntanglementSettings.NODE_LEASE_TIMEOUT_MS, 3_000, 500, 600_000))));
   }
 
   /** Six hours: an owner's restart, a maintenance window or a working day's outage of a link. */

@@ -251,25 +251,54 @@ public final class NodeRuntime implements SessionFactoryObserver {
           pool.execute(peers::stop); // another member serves the node now: this one leaves its links
           leaseThread.shutdown();
         }
-      } else if (lease.lostTo() == null && lease.tryTake()) {
-        synchronized (this) {
-          if (!stopped) {
-            LOG.infof("Entanglement node '%s': this instance (member %s) takes the node's links over", config.nodeName(),
-                lease.memberId());
-            try {
-              startHolding();
-            } catch (RuntimeException e) {
-              LOG.errorf(e, "Entanglement node '%s': this instance could not open the node's links; it releases the lease "
-                  + "so that another member takes them", config.nodeName());
-              lease.release();
-              leaseThread.shutdown();
-            }
-          }
-        }
+      } else {
+        takeIfDue();
       }
     } catch (java.sql.SQLException | RuntimeException e) {
       LOG.warnf("Entanglement node '%s' could not renew its membership (tried again in %d ms): %s", config.nodeName(),
           NodeLease.renewInterval(config.leaseTimeout()).toMillis(), e.getMessage());
+    }
+  }
+
+  /**
+   * A follower's attempt to take the links over, on the lease thread. When the holder is silent
+   * but not yet for the whole timeout, the next attempt is scheduled for the moment it will have
+   * been (not the next heartbeat, up to a fifth of the timeout later): failover is the timeout plus
+   * the new holder's start, not plus a heartbeat interval.
+   */
+  private void takeIfDue() throws java.sql.SQLException {
+    if (lease.lostTo() == null && lease.tryTake()) {
+      synchronized (this) {
+        if (!stopped) {
+          LOG.infof("Entanglement node '%s': this instance (member %s) takes the node's links over", config.nodeName(),
+              lease.memberId());
+          try {
+            startHolding();
+          } catch (RuntimeException e) {
+            LOG.errorf(e, "Entanglement node '%s': this instance could not open the node's links; it releases the lease "
+                + "so that another member takes them", config.nodeName());
+            lease.release();
+            leaseThread.shutdown();
+          }
+        }
+      }
+      return;
+    }
+    long takeable = lease.takeableInMillis();
+    if (takeable >= 0 && takeable < NodeLease.renewInterval(config.leaseTimeout()).toMillis()) {
+      leaseThread.schedule(this::takeIfDueLogged, takeable + 1, TimeUnit.MILLISECONDS); // the database's ms
+    }
+  }
+
+  private void takeIfDueLogged() {
+    if (holding || stopRequested.get()) {
+      return;
+    }
+    try {
+      takeIfDue();
+    } catch (java.sql.SQLException | RuntimeException e) {
+      LOG.warnf("Entanglement node '%s' could not take the node's links over (tried again in %d ms): %s",
+          config.nodeName(), NodeLease.renewInterval(config.leaseTimeout()).toMillis(), e.getMessage());
     }
   }
 

@@ -58,6 +58,12 @@ public final class NodeLease {
   static final double FENCE_FRACTION = 0.9;
   /** When the current attempt to take the lease started (lease thread only). */
   private long takingSince;
+  /**
+   * After a {@link #tryTake} that found the holder silent but not yet for the timeout: how many
+   * ms it still has, so that a follower looks again right then rather than at its next heartbeat
+   * (lease thread only; -1 otherwise).
+   */
+  private long takeableInMillis = -1;
 
   private NodeLease(ConnectionProvider connections, String node, Duration timeout) {
     this.connections = connections;
@@ -97,6 +103,7 @@ public final class NodeLease {
       return true;
     }
     takingSince = System.nanoTime();
+    takeableInMillis = -1;
     if (lostTo != null) {
       return false; // a member that lost the lease while serving does not come back without a restart
     }
@@ -110,6 +117,7 @@ public final class NodeLease {
         continue; // another member inserted it meanwhile: look again
       }
       if (holder.silentMillis() < timeout.toMillis()) {
+        takeableInMillis = timeout.toMillis() - holder.silentMillis();
         return false; // never sooner: a holder that is only slow fences itself at a fraction of the timeout first
       }
       if (takeOver(holder)) {
@@ -128,6 +136,14 @@ public final class NodeLease {
     token = newToken;
     since = Instant.now();
     holding = true;
+  }
+
+  /**
+   * After a {@link #tryTake} that returned false because the holder has not been silent for the
+   * whole timeout yet: in how many ms it will have been, unless it renews meanwhile; -1 otherwise.
+   */
+  public long takeableInMillis() {
+    return takeableInMillis;
   }
 
   /** Whether this member holds the node's lease (and so its links). */
