@@ -197,6 +197,23 @@ public final class EntanglementSettings {
   public static final String NODE_LEASE_TIMEOUT_MS = "entanglement.node.lease_timeout_ms";
 
   /**
+   * Where the member holding a node's links serves the other members (application instances on
+   * the same database), so that transfers, transitions and ephemeral objects work on every
+   * member: {@code host:port} (port 0 picks a free port) or {@code inprocess:NAME}. The holder
+   * publishes the address, with a secret, in {@code entanglement_lease}; the others find it there.
+   * Defaults to {@code 127.0.0.1:0} (members on one host); for members on several hosts, a
+   * reachable address, with mutual TLS (the node's certificate) or {@link #PLAINTEXT}.
+   */
+  public static final String MEMBER_LISTEN = "entanglement.member.listen";
+
+  /**
+   * The {@code host:port} the other members dial to reach this member's link when it holds the
+   * node's links, where it differs from {@link #MEMBER_LISTEN} (a wildcard or NAT address).
+   * Defaults to the address the member link listens on, with the actual port.
+   */
+  public static final String MEMBER_ADVERTISE = "entanglement.member.advertise";
+
+  /**
    * The most unsettled update requests this node keeps (waiting for a route, sent, or queued
    * behind an earlier request for the same object). Beyond it, a transaction that makes more
    * fails at once (and {@code update}/{@code delete}/{@code create} futures fail) with an

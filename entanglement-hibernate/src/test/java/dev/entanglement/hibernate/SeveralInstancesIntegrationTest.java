@@ -211,10 +211,9 @@ class SeveralInstancesIntegrationTest {
     TestNode first = track(instanceOfA(database, address).start());
     TestNode second = track(first.again().start());
     Object holder = first.sql("select member_id from entanglement_lease where node_name = 'a'");
-    assertThatThrownBy(() -> second.entanglement().startTransition(Item.class, UUID.randomUUID()))
-        .hasMessageContaining("startTransition() needs node 'a''s links, which member " + holder + " on host '")
+    assertThatThrownBy(() -> second.entanglement().resync("b", ResyncMode.RESEND).join())
+        .hasMessageContaining("resync() needs node 'a''s links, which member " + holder + " on host '")
         .hasMessageContaining("this application instance (member ")
-        .hasMessageContaining("a change of another node's object made here in a JPA transaction becomes a durable "
-            + "update request that the holder sends");
+        .hasMessageContaining("updates, transfers, transitions and ephemeral objects work on every member");
   }
 }

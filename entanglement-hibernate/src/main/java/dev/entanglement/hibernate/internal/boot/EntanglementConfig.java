@@ -42,7 +42,9 @@ public record EntanglementConfig(
     Clock wallClock,
     Duration requestLifetime,
     int maxPendingRequests,
-    Duration leaseTimeout) {
+    Duration leaseTimeout,
+    PeerAddress memberListen,
+    Optional<String> memberAdvertise) {
 
   private static final Logger LOG = Logger.getLogger(EntanglementConfig.class);
   private static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
@@ -148,7 +150,30 @@ public record EntanglementConfig(
         settings.get(WALL_CLOCK) instanceof Clock clock ? clock : Clock.systemUTC(),
         requestLifetime(settings, nodeName),
         integer(settings, EntanglementSettings.REQUEST_MAX_PENDING, 100_000, 1, 10_000_000),
-        Duration.ofMillis(integer(settings, EntanglementSettings.NODE_LEASE_TIMEOUT_MS, 3_000, 500, 600_000))));
+        Duration.ofMillis(integer(settings, EntanglementSettings.NODE_LEASE_TIMEOUT_MS, 3_000, 500, 600_000)),
+        memberListen(settings, tls != null, plaintext),
+        Optional.ofNullable(text(settings, EntanglementSettings.MEMBER_ADVERTISE))
+            .map(value -> address(EntanglementSettings.MEMBER_ADVERTISE, value).toString())));
+  }
+
+  /**
+   * {@link EntanglementSettings#MEMBER_LISTEN}: loopback by default; a TCP address other than
+   * loopback needs mutual TLS or plaintext asked for (the secret in the database guards the calls,
+   * but without TLS it crosses the network in clear).
+   */
+  private static PeerAddress memberListen(Map<String, Object> settings, boolean tls, boolean plaintext) {
+    String text = text(settings, EntanglementSettings.MEMBER_LISTEN);
+    PeerAddress address = address(EntanglementSettings.MEMBER_LISTEN, text == null ? "127.0.0.1:0" : text);
+    if (address.isNetwork() && !tls && !plaintext && !loopback(address.host())) {
+      throw bad(EntanglementSettings.MEMBER_LISTEN, text, ("a loopback address (members on one host), or mutual TLS "
+          + "(%s) or %s=true for members on several hosts").formatted(EntanglementSettings.TLS_CERTIFICATE,
+          EntanglementSettings.PLAINTEXT));
+    }
+    return address;
+  }
+
+  private static boolean loopback(String host) {
+    return host.equals("localhost") || host.startsWith("127.") || host.equals("::1");
   }
 
   /** Six hours: an owner's restart, a maintenance window or a working day's outage of a link. */

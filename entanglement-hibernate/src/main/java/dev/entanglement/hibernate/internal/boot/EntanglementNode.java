@@ -17,6 +17,8 @@ import dev.entanglement.hibernate.UpdateRequestException;
 import dev.entanglement.hibernate.internal.admin.AdminAccess;
 import dev.entanglement.hibernate.internal.admin.AdminService;
 import dev.entanglement.hibernate.internal.model.EntangledType;
+import dev.entanglement.proto.v1.MemberCall;
+import dev.entanglement.proto.v1.MemberTransfer;
 import dev.entanglement.hibernate.internal.ownership.ForwardRequest;
 import dev.entanglement.hibernate.internal.ownership.Forwarder;
 import dev.entanglement.hibernate.internal.ownership.RequestScope;
@@ -76,8 +78,8 @@ final class EntanglementNode implements Entanglement {
   private EntanglementException following(String call) {
     return new EntanglementException(("%s needs node '%s''s links, which %s holds; this application instance (member "
         + "%s) follows: its commits reach the peers through the holder, and it takes the links over if the holder "
-        + "stops. Call it on the member holding the links; a change of another node's object made here in a JPA "
-        + "transaction becomes a durable update request that the holder sends").formatted(call, nodeName(),
+        + "stops. Call it on the member holding the links (its admin address serves such calls too); updates, "
+        + "transfers, transitions and ephemeral objects work on every member").formatted(call, nodeName(),
         node.lease.holderDescription(), node.lease.memberId()));
   }
 
@@ -234,11 +236,13 @@ final class EntanglementNode implements Entanglement {
   @Override
   @SuppressWarnings("unchecked")
   public <T> CompletableFuture<T> transfer(Class<T> type, Object id, String newOwner) {
-    if (!node.holding()) {
-      return CompletableFuture.failedFuture(following("transfer()"));
-    }
     try {
       EntangledType entangled = entangled(type);
+      if (!node.holding()) { // the member holding the links hands the object over; the result is read here
+        return node.memberLink.call(MemberCall.newBuilder().setTransfer(MemberTransfer.newBuilder()
+                .setEntity(entangled.name()).setId(entangled.idCodec().encode(id)).setNewOwner(newOwner)))
+            .thenApply(reply -> type.cast(OwnershipHosts.load(node, entangled, id)));
+      }
       return (CompletableFuture<T>) node.handover.start(entangled, id, newOwner);
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(e);
@@ -247,7 +251,9 @@ final class EntanglementNode implements Entanglement {
 
   @Override
   public <T> Transition<T> startTransition(Class<T> type, Object id) {
-    requireLinks("startTransition()");
+    if (!node.holding()) { // the copy lives here, the transition at the member holding the links
+      return new FollowerTransition<>(node.memberLink, node, type, entangled(type), id);
+    }
     return node.transitions.start(type, entangled(type), id);
   }
 
@@ -311,13 +317,14 @@ final class EntanglementNode implements Entanglement {
 
   @Override
   public <T> EphemeralObjects<T> ephemeral(Class<T> type) {
-    requireLinks("ephemeral()");
-    return node.ephemerals.register(type, null);
+    return ephemeral(type, null);
   }
 
   @Override
   public <T> EphemeralObjects<T> ephemeral(Class<T> type, Duration timeToLive) {
-    requireLinks("ephemeral()");
+    if (!node.holding()) { // kept at the member holding the links, mirrored here
+      return node.memberLink.ephemeral(type, timeToLive);
+    }
     return node.ephemerals.register(type, timeToLive);
   }
 

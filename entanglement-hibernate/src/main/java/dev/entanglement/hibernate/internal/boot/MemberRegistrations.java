@@ -49,6 +49,11 @@ final class MemberRegistrations {
     }
   }
 
+  /** The transition listeners registered so far (a follower delivers the holder's events to them). */
+  synchronized List<TransitionListener> transitionListeners() {
+    return List.copyOf(transitionListeners);
+  }
+
   synchronized void addTransitionListener(TransitionListener listener) {
     transitionListeners.add(listener);
     if (attached) {

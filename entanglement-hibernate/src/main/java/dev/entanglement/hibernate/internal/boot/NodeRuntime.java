@@ -120,6 +120,8 @@ public final class NodeRuntime implements SessionFactoryObserver {
   private transient ScheduledExecutorService leaseThread;
   /** The futures of update requests this member stored while following. */
   transient MemberRequests memberRequests;
+  /** A follower's link to the member holding the links (transfers, transitions, ephemeral objects). */
+  transient MemberLinkClient memberLink;
   /** Gives the followers' commits their serials and sends them (the holder only). */
   transient MemberChangeStamper stamper;
   /** Takes the update requests followers stored into this holder's forwarder, as it has room. */
@@ -225,6 +227,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
     reads = new BookkeepingReads(factory, bookkeeping);
     api = new EntanglementNode(this);
     memberRequests = new MemberRequests(this);
+    memberLink = new MemberLinkClient(this);
     leaseThread = Executors.newSingleThreadScheduledExecutor(threads("entanglement-" + node + "-lease"));
     if (lease.holding()) {
       startHolding(); // fails the boot when the links cannot be opened (a port in use)
@@ -253,6 +256,9 @@ public final class NodeRuntime implements SessionFactoryObserver {
         }
       } else {
         takeIfDue();
+        if (!holding) {
+          memberLink.maintain(); // ephemeral objects kept and watched through the holder, also after a failover
+        }
       }
     } catch (java.sql.SQLException | RuntimeException e) {
       LOG.warnf("Entanglement node '%s' could not renew its membership (tried again in %d ms): %s", config.nodeName(),
@@ -393,6 +399,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
       ManagedChannel channel = Transports.channel(address, config.tls());
       peerHost.dial(address.toString(), channel, channel);
     }
+    openMemberLink();
     long every = config.compactionInterval().toMillis();
     scheduler.scheduleWithFixedDelay(housekeeper::run, every, every, TimeUnit.MILLISECONDS);
     long flush = config.heartbeatInterval().toMillis();
@@ -413,6 +420,36 @@ public final class NodeRuntime implements SessionFactoryObserver {
     stamper.start();
     LOG.infof("Entanglement node '%s' started (%d replicated entity types, last serial %d)",
         node, model.types().size(), start.lastSerial());
+  }
+
+  /**
+   * Serves the member link and publishes it in the lease row; what this member did through the
+   * link as a follower (ephemeral objects, their listeners) moves to the node's own store.
+   */
+  private void openMemberLink() {
+    String secret = java.util.UUID.randomUUID().toString();
+    String address = servers.startMembers(config.memberListen(), new MemberLinkService(this, secret).bindService(),
+        config.memberAdvertise());
+    try {
+      if (!lease.publishLink(address, secret)) {
+        LOG.warnf("Entanglement node '%s': this member lost the lease before it could publish its member link",
+            config.nodeName());
+      }
+    } catch (java.sql.SQLException e) {
+      LOG.warnf("Entanglement node '%s': could not publish the member link (%s) in entanglement_lease: %s; the other "
+          + "members' transfers, transitions and ephemeral objects fail until the next take-over", config.nodeName(),
+          address, e.getMessage());
+    }
+    if (memberLink != null) {
+      memberLink.close("this member took the links over");
+      for (FollowerEphemerals<?> proxy : memberLink.ephemeralProxies()) {
+        serveLocally(proxy);
+      }
+    }
+  }
+
+  private <T> void serveLocally(FollowerEphemerals<T> proxy) {
+    proxy.serveLocally(ephemerals.register(proxy.type(), proxy.timeToLive()));
   }
 
   /** The peer as policies see it. */
@@ -446,6 +483,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
       }
     }
     memberRequests.stop();
+    memberLink.close("this member stops");
     lease.release();
     LOG.infof("Entanglement node '%s' stopped", config.nodeName());
   }

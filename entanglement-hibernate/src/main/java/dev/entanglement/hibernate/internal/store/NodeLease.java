@@ -299,8 +299,8 @@ public final class NodeLease {
   private boolean takeOver(Holder holder) throws SQLException {
     return inConnection(c -> {
       try (PreparedStatement update = c.prepareStatement("UPDATE entanglement_lease SET member_id = ?, member_host = ?, "
-          + "token = token + 1, renewals = 0, acquired_at = CURRENT_TIMESTAMP, heartbeat_at = CURRENT_TIMESTAMP "
-          + "WHERE node_name = ? AND member_id = ? AND token = ? AND renewals = ?")) {
+          + "token = token + 1, renewals = 0, acquired_at = CURRENT_TIMESTAMP, heartbeat_at = CURRENT_TIMESTAMP, "
+          + "link_address = NULL, link_secret = NULL WHERE node_name = ? AND member_id = ? AND token = ? AND renewals = ?")) {
         update.setString(1, memberId);
         update.setString(2, host);
         update.setString(3, node);
@@ -347,6 +347,43 @@ public final class NodeLease {
         + "renewed their lease for %d ms (it stops committing after %d ms, before another member may take the links "
         + "over after %d ms of silence, %s); the transaction is rolled back. Retry it").formatted(node, silentMillis,
         limit, timeout.toMillis(), EntanglementSettings.NODE_LEASE_TIMEOUT_MS);
+  }
+
+  /** Where the member holding the lease serves the member link, and the secret it asks for. */
+  public record Link(String memberId, long token, String address, String secret) {}
+
+  /**
+   * Publishes where this holder serves the member link, with a new secret for its hold of the
+   * lease; false when it no longer holds it.
+   */
+  public boolean publishLink(String address, String secret) throws SQLException {
+    return inConnection(c -> {
+      try (PreparedStatement update = c.prepareStatement("UPDATE entanglement_lease SET link_address = ?, "
+          + "link_secret = ? WHERE node_name = ? AND member_id = ? AND token = ?")) {
+        update.setString(1, address);
+        update.setString(2, secret);
+        update.setString(3, node);
+        update.setString(4, memberId);
+        update.setLong(5, token);
+        return update.executeUpdate() == 1;
+      }
+    });
+  }
+
+  /** The holder's member link as published, or null (no holder, or it has not published it yet). */
+  public Link holderLink() throws SQLException {
+    return inConnection(c -> {
+      try (PreparedStatement select = c.prepareStatement("SELECT member_id, token, link_address, link_secret "
+          + "FROM entanglement_lease WHERE node_name = ?")) {
+        select.setString(1, node);
+        try (ResultSet rows = select.executeQuery()) {
+          if (!rows.next() || rows.getString(3) == null) {
+            return null;
+          }
+          return new Link(rows.getString(1), rows.getLong(2), rows.getString(3), rows.getString(4));
+        }
+      }
+    });
   }
 
   /** Null while this instance serves the node; otherwise who took it over. */

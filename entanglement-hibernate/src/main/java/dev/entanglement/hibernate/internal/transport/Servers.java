@@ -14,8 +14,9 @@ import java.util.concurrent.TimeUnit;
 import org.jboss.logging.Logger;
 
 /**
- * The node's two servers: replication (where peers dial in) and admin (the admin service with
- * gRPC health and reflection), each started only when its address is configured.
+ * The node's servers: replication (where peers dial in) and admin (the admin service with
+ * gRPC health and reflection), each started only when its address is configured, and the member
+ * link (where the node's other application instances reach the one holding its links).
  *
  * <h2>Concurrency</h2>
  * Started and stopped on the thread that builds or closes the SessionFactory; the server fields
@@ -30,6 +31,7 @@ public final class Servers {
   private volatile PeerAddress replicationAddress;
   private volatile Server admin;
   private volatile PeerAddress adminAddress;
+  private volatile Server members;
 
   public Servers(String nodeName, TlsConfig tls) {
     this.nodeName = nodeName;
@@ -65,6 +67,36 @@ public final class Servers {
     LOG.infof("Entanglement node '%s' serves its admin API on %s", nodeName, adminAddress().orElse("?"));
   }
 
+  /**
+   * Serves the member link on {@code address}; returns the address other members dial:
+   * {@code advertise} when set, else the bound address (a wildcard host replaced by this host's
+   * address). Fails naming {@code entanglement.member.listen}.
+   */
+  public String startMembers(PeerAddress address, ServerServiceDefinition service, Optional<String> advertise) {
+    try {
+      members = Transports.startServer(nodeName + " (members)", address, List.of(service),
+          tls == null ? null : tls.serverContext());
+    } catch (IOException e) {
+      throw new EntanglementConfigurationException("Setting entanglement.member.listen has the value '%s', "
+          .formatted(address) + "but the node could not listen there: " + e.getMessage(), e);
+    }
+    if (advertise.isPresent()) {
+      return advertise.get();
+    }
+    if (!address.isNetwork()) {
+      return address.toString();
+    }
+    String host = address.host();
+    if (host.equals("0.0.0.0") || host.equals("::") || host.isEmpty()) {
+      try {
+        host = java.net.InetAddress.getLocalHost().getHostAddress();
+      } catch (java.net.UnknownHostException e) {
+        host = "127.0.0.1";
+      }
+    }
+    return new PeerAddress(host, members.getPort()).toString();
+  }
+
   /** The address replication listens on, with the port actually bound. */
   public Optional<String> replicationAddress() {
     Server server = replication;
@@ -94,6 +126,9 @@ public final class Servers {
     }
     if (admin != null) {
       admin.shutdownNow();
+    }
+    if (members != null) {
+      members.shutdownNow();
     }
   }
 

@@ -1,0 +1,6 @@
+-- The link between members (application instances) of one node: the member holding the lease
+-- serves it at this address, and only callers that present this secret (read from this row, so
+-- only members of the node) may use it. Written by the holder once its member server listens;
+-- NULL while it starts, and on nodes of an older version.
+ALTER TABLE entanglement_lease ADD COLUMN link_address VARCHAR(255);
+ALTER TABLE entanglement_lease ADD COLUMN link_secret VARCHAR(64);
