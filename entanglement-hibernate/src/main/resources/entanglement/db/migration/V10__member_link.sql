@@ -4,3 +4,9 @@
 -- NULL while it starts, and on nodes of an older version.
 ALTER TABLE entanglement_lease ADD COLUMN link_address VARCHAR(255);
 ALTER TABLE entanglement_lease ADD COLUMN link_secret VARCHAR(64);
+
+-- The highest serial the member holding the links may offer peers before it is in the database
+-- (the stamping of other members' changes sends them while its commit is flushed): written, and
+-- flushed, before any such serial goes out, so a holder that starts after a crash begins above
+-- every serial a peer may have seen.
+ALTER TABLE entanglement_node ADD COLUMN serials_offered BIGINT DEFAULT 0 NOT NULL;

@@ -216,4 +216,32 @@ class SeveralInstancesIntegrationTest {
         .hasMessageContaining("this application instance (member ")
         .hasMessageContaining("updates, transfers, transitions and ephemeral objects work on every member");
   }
+
+  @ParameterizedTest
+  @EnumSource(Database.class)
+  void serialsOfferedBeforeTheirCommit_areReservedFirst_andTheNextHolderStartsAboveThem(Database database) {
+    String address = "instances-b-" + UUID.randomUUID();
+    TestNode b = peer(database, address);
+    TestNode first = track(instanceOfA(database, address).start());
+    first.awaitConnected("b");
+    TestNode second = track(first.again().start());
+    for (int i = 0; i < 3; i++) {
+      int n = i;
+      second.inTransaction(em -> em.persist(new Item("by follower " + n, "x", n)));
+    }
+    await().atMost(Duration.ofSeconds(20)).until(() -> names(b).size() == 3);
+    long reserved = ((Number) first.sql("select serials_offered from entanglement_node")).longValue();
+    long highest = ((Number) first.sql("select max(serial) from entanglement_object where owner_node = 'a'")).longValue();
+    assertThat(reserved).as("the holder offers the followers' changes while its stamp commits: their serials are "
+        + "reserved (flushed) before they go out").isGreaterThanOrEqualTo(highest);
+
+    first.close(); // the next holder's clock starts above every serial that may have gone out uncommitted
+    await().atMost(Duration.ofSeconds(10)).until(() -> second.entanglement().connectedPeers().contains("b"));
+    Item after = new Item("after the take-over", "x", 9);
+    second.inTransaction(em -> em.persist(after));
+    long serial = ((Number) second.sql("select serial from entanglement_object where object_id = '" + after.getId()
+        + "'")).longValue();
+    assertThat(serial).isGreaterThan(reserved);
+    await().atMost(Duration.ofSeconds(20)).until(() -> names(b).containsKey("after the take-over"));
+  }
 }

@@ -5,6 +5,7 @@ import dev.entanglement.hibernate.internal.core.LimitedLog;
 import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.store.ChangeLog;
+import dev.entanglement.hibernate.internal.store.Bookkeeping;
 import dev.entanglement.hibernate.internal.store.MemberChanges;
 import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.Operation;
@@ -45,7 +46,13 @@ final class MemberChangeStamper {
   static final long POLL_MILLIS = 5;
   /** The longest wait for a notification on PostgreSQL (one may be missed while the listener opens). */
   static final int LISTEN_SAFETY_MILLIS = 250;
-  private static final int BATCH = 500;
+  /** The most changes one round stamps (and offers before its commit: see {@link #round}). */
+  static final int BATCH = 500;
+  /**
+   * How many serials one reservation covers: one flushed write per this many serials of the node
+   * (its own commits included), and a restart after a crash skips at most this many.
+   */
+  static final long RESERVE = 10_000;
 
   private final NodeRuntime node;
   private final ConnectionProvider connections;
@@ -55,6 +62,8 @@ final class MemberChangeStamper {
   private final List<String> entityNames;
   private final LimitedLog waitingTypes = new LimitedLog(LOG);
   private long lastReport;
+  /** Serials up to this one may be offered before their commit (entanglement_node.serials_offered). */
+  private long offeredThrough;
   private volatile boolean stopped;
   private volatile Connection listener;
 
@@ -198,6 +207,16 @@ final class MemberChangeStamper {
     }
   }
 
+  private void offer(List<Outgoing> outgoing, List<Long> serials) {
+    try {
+      node.localChanges.publish(outgoing);
+    } catch (RuntimeException e) {
+      LOG.errorf(e, "Entanglement could not offer %d changes of other members to its peers; they read them from the "
+          + "database after a backoff", outgoing.size());
+      node.localChanges.notPublished(serials.stream().mapToLong(Long::longValue).min().orElse(Long.MAX_VALUE), e);
+    }
+  }
+
   /** Stamps one batch; returns how many recorded changes it took. */
   int round() throws SQLException {
     String self = node.config.nodeName();
@@ -207,59 +226,87 @@ final class MemberChangeStamper {
     Connection connection = connections.getConnection();
     try {
       boolean autoCommit = connection.getAutoCommit();
+      if (node.clock.last() + BATCH > offeredThrough - RESERVE / 2) {
+        // a block of serials that may go out before their commit, flushed before any does
+        connection.setAutoCommit(true);
+        long upTo = node.clock.last() + BATCH + RESERVE;
+        Bookkeeping.offerSerialsUpTo(connection, self, upTo);
+        offeredThrough = upTo;
+      }
       connection.setAutoCommit(false);
       try {
-        List<MemberChanges.Waiting> waiting = MemberChanges.oldest(connection, BATCH, entityNames);
+        // taken out of the table first (one statement on PostgreSQL), stamped in one batch: the
+        // fewest round trips before the changes can go out
+        List<MemberChanges.Waiting> waiting = MemberChanges.take(connection, BATCH, entityNames,
+            node.bookkeeping.postgres());
         taken = waiting.size();
         if (taken == 0) {
           connection.rollback();
           return 0;
         }
-        List<ChangeLog.Entry> logged = new ArrayList<>();
+        List<MemberChanges.Waiting> readable = new ArrayList<>();
+        List<Change> changes = new ArrayList<>();
         for (MemberChanges.Waiting change : waiting) {
-          Change recorded;
           try {
-            recorded = Change.parseFrom(change.change());
+            changes.add(Change.parseFrom(change.change()));
+            readable.add(change);
           } catch (InvalidProtocolBufferException e) {
             LOG.errorf("Entanglement node '%s' drops a member's change of %s#%s it cannot read: %s", self,
                 change.entity(), change.idText(), e.getMessage());
-            continue;
           }
-          long serial = node.clock.next();
-          serials.add(serial);
+        }
+        long[] numbers = new long[readable.size()];
+        boolean[] deletes = new boolean[readable.size()];
+        List<Change> stampedChanges = new ArrayList<>();
+        for (int k = 0; k < readable.size(); k++) {
+          MemberChanges.Waiting change = readable.get(k);
+          numbers[k] = node.clock.next();
+          serials.add(numbers[k]);
           String key = change.entity() + '#' + change.idText();
-          Change stamped = recorded.toBuilder().setOwner(self).setSerial(serial)
+          Change stamped = changes.get(k).toBuilder().setOwner(self).setSerial(numbers[k])
               .setEpoch(node.ownership.ownEpoch(key)).build();
-          if (!MemberChanges.stamp(connection, change, self, serial, stamped.getOperation() == Operation.DELETE)) {
+          stampedChanges.add(stamped);
+          deletes[k] = stamped.getOperation() == Operation.DELETE;
+        }
+        boolean[] took = MemberChanges.stampAll(connection, readable, self, numbers, deletes);
+        List<ChangeLog.Entry> logged = new ArrayList<>();
+        for (int k = 0; k < readable.size(); k++) {
+          if (!took[k]) {
             continue; // written again since: the newer state is what peers get
           }
+          MemberChanges.Waiting change = readable.get(k);
+          String key = change.entity() + '#' + change.idText();
           EntangledType type = node.model.byName(change.entity());
           if (!type.coalesce()) {
-            logged.add(new ChangeLog.Entry(self, serial, change.entity(), change.idText(), stamped.toByteArray()));
+            logged.add(new ChangeLog.Entry(self, numbers[k], change.entity(), change.idText(),
+                stampedChanges.get(k).toByteArray()));
           }
-          outgoing.add(new Outgoing(key, type.priority(), type.coalesce(), stamped));
+          outgoing.add(new Outgoing(key, type.priority(), type.coalesce(), stampedChanges.get(k)));
         }
         node.bookkeeping.changeLog().append(connection, logged);
-        MemberChanges.remove(connection, waiting);
+        // offered before the commit where the serials are reserved, so the commit's flush is off
+        // the path to the peers: the row locks taken above keep the order of each object's
+        // states, and the serials stay unfinished (no position passes them) until the commit
+        // ends. A commit that fails leaves the changes recorded: stamped again next round, with
+        // higher serials, which peers that got these apply over them; a holder that dies first
+        // leaves them recorded too, and the next holder's clock starts above the reservation.
+        boolean early = !serials.isEmpty() && serials.get(serials.size() - 1) <= offeredThrough;
+        if (early) {
+          offer(outgoing, serials);
+        }
         connection.commit();
+        if (!early) {
+          offer(outgoing, serials);
+        }
       } catch (SQLException | RuntimeException e) {
         connection.rollback();
-        node.localChanges.finished(serials); // never committed
         throw e;
       } finally {
+        node.localChanges.finished(serials);
         connection.setAutoCommit(autoCommit);
       }
     } finally {
       connections.closeConnection(connection);
-    }
-    try {
-      node.localChanges.publish(outgoing);
-    } catch (RuntimeException e) {
-      LOG.errorf(e, "Entanglement could not offer %d changes of other members to its peers; they read them from the "
-          + "database after a backoff", outgoing.size());
-      node.localChanges.notPublished(serials.stream().mapToLong(Long::longValue).min().orElse(Long.MAX_VALUE), e);
-    } finally {
-      node.localChanges.finished(serials);
     }
     return taken;
   }

@@ -330,7 +330,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
     if (start.durabilityProblem() != null) {
       LOG.warnf("Entanglement node '%s': %s", node, start.durabilityProblem());
     }
-    clock = new SerialClock(start.lastSerial());
+    clock = new SerialClock(start.lastSerial()); // above what the stamper may have offered uncommitted, too
     serialAtStart = start.lastSerial();
     serialShift = new SerialShift(factory, bookkeeping, node);
     ledger = new AckLedger(factory, bookkeeping, node, start.peerPositions(), start.peersLastSeen(),

@@ -569,8 +569,33 @@ public final class Bookkeeping {
       statement.setString(1, nodeName);
       try (ResultSet rs = statement.executeQuery()) {
         long max = rs.next() ? rs.getLong(1) : 0L;
-        return Math.max(max, compactedThrough(connection, nodeName));
+        return Math.max(Math.max(max, compactedThrough(connection, nodeName)), serialsOffered(connection, nodeName));
       }
+    }
+  }
+
+  /** The highest serial a holder may have offered peers before it was committed (see {@link #offerSerialsUpTo}). */
+  public static long serialsOffered(Connection connection, String nodeName) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(
+        "SELECT serials_offered FROM entanglement_node WHERE node_name = ?")) {
+      statement.setString(1, nodeName);
+      try (ResultSet rs = statement.executeQuery()) {
+        return rs.next() ? rs.getLong(1) : 0L;
+      }
+    }
+  }
+
+  /**
+   * Records, durably (the caller's autocommit statement), that serials up to {@code serial} may
+   * be offered to peers before they are committed: a later start begins above them.
+   */
+  public static void offerSerialsUpTo(Connection connection, String nodeName, long serial) throws SQLException {
+    try (PreparedStatement update = connection.prepareStatement(
+        "UPDATE entanglement_node SET serials_offered = ? WHERE node_name = ? AND serials_offered < ?")) {
+      update.setLong(1, serial);
+      update.setString(2, nodeName);
+      update.setLong(3, serial);
+      update.executeUpdate();
     }
   }
 

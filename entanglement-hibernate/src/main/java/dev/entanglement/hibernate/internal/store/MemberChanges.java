@@ -105,6 +105,72 @@ public final class MemberChanges {
   }
 
   /**
+   * Takes the oldest recorded changes of the given entity types out of the table (in the
+   * caller's transaction), at most {@code limit}, in the order they were recorded: on PostgreSQL
+   * in one statement ({@code DELETE ... RETURNING}), elsewhere a read and a batch of deletes.
+   */
+  public static List<Waiting> take(Connection connection, int limit, List<String> entities, boolean postgres)
+      throws SQLException {
+    if (!postgres) {
+      List<Waiting> waiting = oldest(connection, limit, entities);
+      remove(connection, waiting);
+      return waiting;
+    }
+    List<Waiting> waiting = new ArrayList<>();
+    if (entities.isEmpty()) {
+      return waiting;
+    }
+    String in = String.join(", ", java.util.Collections.nCopies(entities.size(), "?"));
+    try (PreparedStatement delete = connection.prepareStatement("DELETE FROM entanglement_member_change WHERE seq IN "
+        + "(SELECT seq FROM entanglement_member_change WHERE entity_name IN (" + in + ") ORDER BY seq LIMIT ?) "
+        + "RETURNING seq, entity_name, object_id, change_data")) {
+      int i = 1;
+      for (String entity : entities) {
+        delete.setString(i++, entity);
+      }
+      delete.setInt(i, limit);
+      try (ResultSet rows = delete.executeQuery()) {
+        while (rows.next()) {
+          waiting.add(new Waiting(rows.getLong(1), rows.getString(2), rows.getString(3), rows.getBytes(4)));
+        }
+      }
+    }
+    waiting.sort(java.util.Comparator.comparingLong(Waiting::seq)); // RETURNING keeps no order
+    return waiting;
+  }
+
+  /**
+   * {@link #stamp} for several changes in one batch (one round trip on PostgreSQL); for each,
+   * whether the object's row took the serial.
+   */
+  public static boolean[] stampAll(Connection connection, List<Waiting> changes, String node, long[] serials,
+      boolean[] deleted) throws SQLException {
+    boolean[] stamped = new boolean[changes.size()];
+    if (changes.isEmpty()) {
+      return stamped;
+    }
+    try (PreparedStatement update = connection.prepareStatement("UPDATE entanglement_object SET serial = ?, "
+        + "deleted = ?, pending_change = NULL WHERE entity_name = ? AND object_id = ? AND pending_change = ? "
+        + "AND owner_node = ?")) {
+      for (int i = 0; i < changes.size(); i++) {
+        Waiting change = changes.get(i);
+        update.setLong(1, serials[i]);
+        update.setBoolean(2, deleted[i]);
+        update.setString(3, change.entity());
+        update.setString(4, change.idText());
+        update.setLong(5, change.seq());
+        update.setString(6, node);
+        update.addBatch();
+      }
+      int[] counts = update.executeBatch();
+      for (int i = 0; i < counts.length; i++) {
+        stamped[i] = counts[i] == 1;
+      }
+    }
+    return stamped;
+  }
+
+  /**
    * Gives the object's row the serial if it still waits for this change and is still this node's;
    * false when a later write superseded the change (it is then dropped: the newer state is sent).
    */
