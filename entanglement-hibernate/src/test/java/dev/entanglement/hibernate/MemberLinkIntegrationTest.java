@@ -50,26 +50,6 @@ class MemberLinkIntegrationTest {
         .set(EntanglementSettings.NODE_LEASE_TIMEOUT_MS, "2000");
   }
 
-  /** What a node's transition listener is told, as "kind origin name" lines. */
-  static final class Recorder implements TransitionListener {
-    final List<String> events = new CopyOnWriteArrayList<>();
-
-    @Override
-    public void provisional(TransitionEvent event) {
-      events.add("provisional " + event.origin() + " " + event.values().get("name"));
-    }
-
-    @Override
-    public void ended(TransitionEvent event) {
-      events.add("ended " + event.origin() + " " + event.values().get("name"));
-    }
-
-    @Override
-    public void broken(TransitionEvent event) {
-      events.add("broken " + event.origin());
-    }
-  }
-
   @ParameterizedTest
   @EnumSource(Database.class)
   void transitionStartedOnAFollower_isSeenAtThePeerAndTheHolder_andItsCommitReachesEveryone(Database database)
@@ -79,9 +59,9 @@ class MemberLinkIntegrationTest {
     TestNode holder = track(instanceOfA(database, address).start());
     holder.awaitConnected("b");
     TestNode follower = track(holder.again().start());
-    Recorder atB = new Recorder();
-    Recorder atHolder = new Recorder();
-    Recorder atFollower = new Recorder();
+    var atB = new TransitionIntegrationTest.Recorder(); // "kind origin name" lines
+    var atHolder = new TransitionIntegrationTest.Recorder();
+    var atFollower = new TransitionIntegrationTest.Recorder();
     b.entanglement().addTransitionListener(atB);
     holder.entanglement().addTransitionListener(atHolder);
     follower.entanglement().addTransitionListener(atFollower);
@@ -167,5 +147,30 @@ class MemberLinkIntegrationTest {
     await().atMost(Duration.ofSeconds(10)).until(() -> b.entanglement().ownerOf(Item.class, item.getId())
         .orElse("").equals("b"));
     assertThat(third.entanglement().ownerOf(Item.class, item.getId())).contains("b");
+  }
+
+  @ParameterizedTest
+  @EnumSource(Database.class)
+  void aHolderThatLostItsLease_closesTheLink_soItsFollowersReachTheNextHolder(Database database) {
+    String address = "link-b-" + UUID.randomUUID();
+    TestNode b = peer(database, address);
+    TestNode first = track(instanceOfA(database, address).start());
+    first.awaitConnected("b");
+    TestNode second = track(first.again().start());
+    TestNode third = track(first.again().start());
+    EphemeralObjects<Presence> ofThird = third.entanglement().ephemeral(Presence.class);
+    ofThird.put("cid", new Presence("cid", "online"));
+    EphemeralObjects<Presence> atB = b.entanglement().ephemeral(Presence.class);
+    await().atMost(Duration.ofSeconds(10)).until(() -> atB.get("cid").isPresent());
+
+    // another instance takes the lease (as after a long pause of the holder) and never renews it:
+    // the first member stops serving, the second takes over after the timeout, and the third,
+    // attached to the first, must find the second
+    first.inTransaction(em -> em.createNativeQuery("update entanglement_lease set member_id = 'other', "
+        + "member_host = 'elsewhere', token = token + 1, link_address = null where node_name = 'a'").executeUpdate());
+    await().atMost(Duration.ofSeconds(15)).until(() -> second.entanglement().connectedPeers().contains("b"));
+    await().atMost(Duration.ofSeconds(10)).until(() -> second.entanglement().ephemeral(Presence.class).get("cid")
+        .isPresent() && atB.get("cid").isPresent());
+    assertThat(ofThird.all()).containsKey("cid");
   }
 }

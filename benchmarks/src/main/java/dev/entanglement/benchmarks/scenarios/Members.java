@@ -244,20 +244,7 @@ public final class Members implements Scenario {
       holder.close();
       UUID id = UUID.randomUUID();
       members.get(0).inTransaction(em -> em.persist(new BenchItem(id, 0)));
-      try (Connection connection = sink.db().connect();
-          PreparedStatement find = connection.prepareStatement("select 1 from BenchItem where id = ?")) {
-        find.setObject(1, id);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (System.nanoTime() < deadline) {
-          try (ResultSet rs = find.executeQuery()) {
-            if (rs.next()) {
-              return (System.nanoTime() - start) / 1e6;
-            }
-          }
-          LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
-        }
-      }
-      throw new IllegalStateException("no member took the source's links over within 60 s");
+      return awaitAtSink(sink, id, start);
     }
 
     private static long count(DbSettings db) {

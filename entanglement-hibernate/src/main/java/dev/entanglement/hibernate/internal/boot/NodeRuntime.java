@@ -122,6 +122,8 @@ public final class NodeRuntime implements SessionFactoryObserver {
   transient MemberRequests memberRequests;
   /** A follower's link to the member holding the links (transfers, transitions, ephemeral objects). */
   transient MemberLinkClient memberLink;
+  /** The holder's member link (address, secret) while its publication in the lease row failed. */
+  private transient volatile String[] unpublishedLink;
   /** Gives the followers' commits their serials and sends them (the holder only). */
   transient MemberChangeStamper stamper;
   /** Takes the update requests followers stored into this holder's forwarder, as it has room. */
@@ -250,8 +252,10 @@ public final class NodeRuntime implements SessionFactoryObserver {
       boolean wasHolding = holding;
       otherMembers = lease.tick();
       if (wasHolding) {
+        publishMemberLink();
         if (lease.lostTo() != null) {
           pool.execute(peers::stop); // another member serves the node now: this one leaves its links
+          servers.stopMembers(); // and its followers go to the new holder
           leaseThread.shutdown();
         }
       } else {
@@ -430,21 +434,36 @@ public final class NodeRuntime implements SessionFactoryObserver {
     String secret = java.util.UUID.randomUUID().toString();
     String address = servers.startMembers(config.memberListen(), new MemberLinkService(this, secret).bindService(),
         config.memberAdvertise());
-    try {
-      if (!lease.publishLink(address, secret)) {
-        LOG.warnf("Entanglement node '%s': this member lost the lease before it could publish its member link",
-            config.nodeName());
-      }
-    } catch (java.sql.SQLException e) {
-      LOG.warnf("Entanglement node '%s': could not publish the member link (%s) in entanglement_lease: %s; the other "
-          + "members' transfers, transitions and ephemeral objects fail until the next take-over", config.nodeName(),
-          address, e.getMessage());
-    }
+    unpublishedLink = new String[] {address, secret};
+    publishMemberLink();
     if (memberLink != null) {
       memberLink.close("this member took the links over");
       for (FollowerEphemerals<?> proxy : memberLink.ephemeralProxies()) {
-        serveLocally(proxy);
+        try {
+          serveLocally(proxy);
+        } catch (RuntimeException e) {
+          LOG.errorf(e, "Entanglement node '%s': the ephemeral objects of type %s this member kept as a follower could "
+              + "not move to its own store", config.nodeName(), proxy.typeName());
+        }
       }
+    }
+  }
+
+  /** Publishes the member link in the lease row; tried again at every renewal until it is. */
+  private void publishMemberLink() {
+    String[] link = unpublishedLink;
+    if (link == null) {
+      return;
+    }
+    try {
+      if (!lease.publishLink(link[0], link[1])) {
+        LOG.warnf("Entanglement node '%s': this member lost the lease before it could publish its member link",
+            config.nodeName());
+      }
+      unpublishedLink = null;
+    } catch (java.sql.SQLException e) {
+      LOG.warnf("Entanglement node '%s': could not publish the member link (%s) in entanglement_lease, tried again at "
+          + "the next renewal: %s", config.nodeName(), link[0], e.getMessage());
     }
   }
 

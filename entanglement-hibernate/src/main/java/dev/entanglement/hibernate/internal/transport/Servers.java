@@ -119,6 +119,13 @@ public final class Servers {
     return Optional.of(adminAddress.isNetwork() ? adminAddress.host() + ":" + server.getPort() : adminAddress.toString());
   }
 
+  /** Ends the member link at once (this member no longer holds the node's links). */
+  public void stopMembers() {
+    if (members != null) {
+      members.shutdownNow();
+    }
+  }
+
   /** Stops accepting streams (the open ones end with their connections). */
   public void shutdown() {
     if (replication != null) {
