@@ -173,4 +173,17 @@ class MemberLinkIntegrationTest {
         .isPresent() && atB.get("cid").isPresent());
     assertThat(ofThird.all()).containsKey("cid");
   }
+
+  @org.junit.jupiter.api.Test
+  void overMutualTls_theLinkUsesTheNodesCertificate(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+      throws Exception {
+    var certificates = new dev.entanglement.hibernate.testing.Certificates(dir);
+    TestNode holder = track(certificates.tls(TestNode.builder("a", Database.H2, Item.class)
+        .set(EntanglementSettings.PLAINTEXT, "false"), "a", "main", "main").start());
+    TestNode follower = track(holder.again().start());
+    assertThat(holder.sql("select link_address from entanglement_lease")).asString().startsWith("127.0.0.1:");
+    follower.entanglement().ephemeral(Presence.class).put("tls", new Presence("tls", "encrypted"));
+    await().atMost(Duration.ofSeconds(10)).until(() -> holder.entanglement().ephemeral(Presence.class).get("tls")
+        .isPresent());
+  }
 }
