@@ -67,6 +67,7 @@ final class MemberLinkClient {
   /** Sends a call and returns its reply, failed with the holder's exception when it failed there. */
   CompletableFuture<MemberReply> call(MemberCall.Builder call) {
     CompletableFuture<MemberReply> reply = new CompletableFuture<>();
+    RuntimeException failed = null;
     synchronized (this) {
       try {
         StreamObserver<MemberCall> out = attached();
@@ -74,8 +75,11 @@ final class MemberLinkClient {
         waiting.put(id, reply);
         out.onNext(call.setCallId(id).build());
       } catch (RuntimeException e) {
-        reply.completeExceptionally(e);
+        failed = e;
       }
+    }
+    if (failed != null) {
+      reply.completeExceptionally(failed); // outside the lock: the callbacks are the application's
     }
     return reply;
   }
