@@ -119,10 +119,26 @@ class MemberLinkIntegrationTest {
     assertThat(atB.get("bob")).isPresent();
   }
 
-  @ParameterizedTest
-  @EnumSource(Database.class)
-  void afterAFailover_aFollowersEphemeralObjectsAreAtTheNewHolder_andATransferFromAFollowerWorks(Database database)
-      throws Exception {
+  /**
+   * Peer b and three members of a: the first holds the links, the second and the third each put
+   * an ephemeral object ("sid", "cid") that b holds.
+   */
+  private record ThreeMembers(TestNode b, TestNode first, TestNode second, TestNode third) {
+    /**
+     * Waits until the second or the third holds the links (whichever looked first), then until it
+     * and b hold both members' objects; returns it.
+     */
+    TestNode awaitNextHolderWithBothObjects(Duration takeOver) {
+      TestNode next = await().atMost(takeOver).until(() -> second.entanglement().connectedPeers().contains("b")
+          ? second : third.entanglement().connectedPeers().contains("b") ? third : null, java.util.Objects::nonNull);
+      EphemeralObjects<Presence> atB = b.entanglement().ephemeral(Presence.class);
+      await().atMost(Duration.ofSeconds(10)).until(() -> next.entanglement().ephemeral(Presence.class).all().keySet()
+          .containsAll(List.of("sid", "cid")) && atB.get("sid").isPresent() && atB.get("cid").isPresent());
+      return next;
+    }
+  }
+
+  private ThreeMembers threeMembers(Database database) {
     String address = "link-b-" + UUID.randomUUID();
     TestNode b = peer(database, address);
     TestNode first = track(instanceOfA(database, address).start());
@@ -133,16 +149,22 @@ class MemberLinkIntegrationTest {
     third.entanglement().ephemeral(Presence.class).put("cid", new Presence("cid", "online"));
     EphemeralObjects<Presence> atB = b.entanglement().ephemeral(Presence.class);
     await().atMost(Duration.ofSeconds(10)).until(() -> atB.get("sid").isPresent() && atB.get("cid").isPresent());
+    return new ThreeMembers(b, first, second, third);
+  }
+
+  @ParameterizedTest
+  @EnumSource(Database.class)
+  void afterAFailover_aFollowersEphemeralObjectsAreAtTheNewHolder_andATransferFromAFollowerWorks(Database database)
+      throws Exception {
+    ThreeMembers members = threeMembers(database);
+    TestNode b = members.b();
+    TestNode first = members.first();
 
     // the links go to the second or the third member (whichever looks first); the other attaches
     // to it and puts its object again, and the new holder keeps its own
     first.close();
-    TestNode next = await().atMost(Duration.ofSeconds(10)).until(() -> second.entanglement().connectedPeers()
-        .contains("b") ? second : third.entanglement().connectedPeers().contains("b") ? third : null,
-        java.util.Objects::nonNull);
-    TestNode follower = next == second ? third : second;
-    await().atMost(Duration.ofSeconds(10)).until(() -> next.entanglement().ephemeral(Presence.class).all().keySet()
-        .containsAll(List.of("sid", "cid")) && atB.get("sid").isPresent() && atB.get("cid").isPresent());
+    TestNode next = members.awaitNextHolderWithBothObjects(Duration.ofSeconds(10));
+    TestNode follower = next == members.second() ? members.third() : members.second();
 
     Item item = new Item("handed", "over", 7);
     follower.inTransaction(em -> em.persist(item));
@@ -157,27 +179,15 @@ class MemberLinkIntegrationTest {
   @ParameterizedTest
   @EnumSource(Database.class)
   void aHolderThatLostItsLease_closesTheLink_soItsFollowersReachTheNextHolder(Database database) {
-    String address = "link-b-" + UUID.randomUUID();
-    TestNode b = peer(database, address);
-    TestNode first = track(instanceOfA(database, address).start());
-    first.awaitConnected("b");
-    TestNode second = track(first.again().start());
-    TestNode third = track(first.again().start());
-    second.entanglement().ephemeral(Presence.class).put("sid", new Presence("sid", "online"));
-    third.entanglement().ephemeral(Presence.class).put("cid", new Presence("cid", "online"));
-    EphemeralObjects<Presence> atB = b.entanglement().ephemeral(Presence.class);
-    await().atMost(Duration.ofSeconds(10)).until(() -> atB.get("sid").isPresent() && atB.get("cid").isPresent());
+    ThreeMembers members = threeMembers(database);
+    TestNode first = members.first();
 
     // another instance takes the lease (as after a long pause of the holder) and never renews it:
     // the first member stops serving, the second or the third takes over after the timeout, and
     // the other one, attached to the first, must find the new holder and put its object again there
     first.inTransaction(em -> em.createNativeQuery("update entanglement_lease set member_id = 'other', "
         + "member_host = 'elsewhere', token = token + 1, link_address = null where node_name = 'a'").executeUpdate());
-    TestNode next = await().atMost(Duration.ofSeconds(15)).until(() -> second.entanglement().connectedPeers()
-        .contains("b") ? second : third.entanglement().connectedPeers().contains("b") ? third : null,
-        java.util.Objects::nonNull);
-    await().atMost(Duration.ofSeconds(10)).until(() -> next.entanglement().ephemeral(Presence.class).all().keySet()
-        .containsAll(List.of("sid", "cid")) && atB.get("sid").isPresent() && atB.get("cid").isPresent());
+    members.awaitNextHolderWithBothObjects(Duration.ofSeconds(15));
   }
 
   @org.junit.jupiter.api.Test
