@@ -197,6 +197,18 @@ public final class EntanglementSettings {
   public static final String NODE_LEASE_TIMEOUT_MS = "entanglement.node.lease_timeout_ms";
 
   /**
+   * How many of the application's pooled connections the plugin's own threads hold at most at
+   * the same time: applying received changes, deciding forwarded updates, catch-up reads, the
+   * scheduler, admin reads; one of them is kept for the node's lease. Work that finds them all
+   * in use waits (up to 5 s, then it is tried again later, as on an empty pool), so the rest of
+   * the pool stays the application's. The application's own transactions and {@code update},
+   * {@code create} and {@code delete} on the caller's thread are not counted; a holder with
+   * followers on PostgreSQL keeps one more, listening for their commits. From 2 to 1000; defaults
+   * to {@code 3}.
+   */
+  public static final String DB_CONNECTIONS = "entanglement.db.connections";
+
+  /**
    * Where the member holding a node's links serves the other members (application instances on
    * the same database), so that transfers, transitions and ephemeral objects work on every
    * member: {@code host:port} (port 0 picks a free port) or {@code inprocess:NAME}. The holder

@@ -27,8 +27,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Three nodes on PostgreSQL, each with an ordinary connection pool of 5, in a full mesh, under
  * a concurrent random load from all three (inserts, updates and deletes of each node's own
  * objects, and updates of the others' objects, forwarded to their owners): they converge, with
- * nothing parked and nothing rejected, and the application's own transactions never find the
- * pool empty because of the plugin. The seed is printed; rerun one with
+ * nothing parked and nothing rejected, the plugin's threads never hold more than
+ * {@code entanglement.db.connections} (3) at once, and the application's own transactions never
+ * find the pool empty because of the plugin. The seed is printed; rerun one with
  * {@code -Dentanglement.pool.seed=N}.
  */
 class SmallPoolIntegrationTest {
@@ -129,6 +130,10 @@ class SmallPoolIntegrationTest {
       System.out.printf("SmallPoolIntegrationTest %s: at most %d connections at once, %d by the plugin's threads; "
           + "empty pool %d times%n", name, pool.peak(), pool.pluginPeak(), pool.refused());
       pool.refusals().forEach(r -> System.out.println("  " + r));
+    }
+    for (String name : NAMES) {
+      assertThat(pools.get(name).pluginPeak()).as("connections held at once by %s's plugin threads, within "
+          + "entanglement.db.connections (seed %d)", name, seed).isLessThanOrEqualTo(3);
     }
     assertThat(failures).as("the application's own transactions that failed (seed %d)", seed).isEmpty();
   }

@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.apply;
 
+import dev.entanglement.hibernate.internal.store.ConnectionBudget;
 import java.sql.Connection;
 import java.sql.SQLException;
 import org.hibernate.StatelessSession;
@@ -29,7 +30,7 @@ final class Transactions {
 
   /** Runs the work in one transaction: committed when it returns, rolled back when it throws. */
   void inTransaction(Work work) throws SQLException {
-    try (StatelessSession session = factory.openStatelessSession()) {
+    try (var permit = ConnectionBudget.of(factory).enter(); StatelessSession session = factory.openStatelessSession()) {
       Transaction tx = session.beginTransaction();
       try {
         Connection connection = session.doReturningWork(c -> c);
@@ -46,7 +47,7 @@ final class Transactions {
 
   /** Reads on a connection of its own, outside any transaction of this package. */
   <T> T read(ReturningWork<T> work) {
-    try (StatelessSession session = factory.openStatelessSession()) {
+    try (var permit = ConnectionBudget.of(factory).enter(); StatelessSession session = factory.openStatelessSession()) {
       return session.doReturningWork(work);
     }
   }

@@ -44,7 +44,8 @@ public record EntanglementConfig(
     int maxPendingRequests,
     Duration leaseTimeout,
     PeerAddress memberListen,
-    Optional<String> memberAdvertise) {
+    Optional<String> memberAdvertise,
+    int dbConnections) {
 
   private static final Logger LOG = Logger.getLogger(EntanglementConfig.class);
   private static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
@@ -153,7 +154,8 @@ public record EntanglementConfig(
         Duration.ofMillis(integer(settings, EntanglementSettings.NODE_LEASE_TIMEOUT_MS, 3_000, 500, 600_000)),
         memberListen(settings, tls != null, plaintext),
         Optional.ofNullable(text(settings, EntanglementSettings.MEMBER_ADVERTISE))
-            .map(value -> address(EntanglementSettings.MEMBER_ADVERTISE, value).toString())));
+            .map(value -> address(EntanglementSettings.MEMBER_ADVERTISE, value).toString()),
+        integer(settings, EntanglementSettings.DB_CONNECTIONS, 3, 2, 1000)));
   }
 
   /**

@@ -142,6 +142,12 @@ final class MemberChangeStamper {
    * minute, with their counts.
    */
   private void reportTypesItCannotStamp() throws SQLException {
+    try (var permit = node.budget.enter()) {
+      reportTypesWaiting();
+    }
+  }
+
+  private void reportTypesWaiting() throws SQLException {
     Connection connection = connections.getConnection();
     try {
       MemberChanges.waitingByEntity(connection).forEach((entity, count) -> {
@@ -219,6 +225,12 @@ final class MemberChangeStamper {
 
   /** Stamps one batch; returns how many recorded changes it took. */
   int round() throws SQLException {
+    try (var permit = node.budget.enter()) {
+      return stampBatch();
+    }
+  }
+
+  private int stampBatch() throws SQLException {
     String self = node.config.nodeName();
     List<Long> serials = new ArrayList<>();
     List<Outgoing> outgoing = new ArrayList<>();

@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.boot;
 
+import dev.entanglement.hibernate.internal.store.ConnectionBudget;
 import dev.entanglement.hibernate.RefusalReason;
 import dev.entanglement.hibernate.UpdateRequestException;
 import dev.entanglement.hibernate.internal.core.LimitedLog;
@@ -96,7 +97,7 @@ final class MemberRequests {
     if (outcome.failure() == null) {
       Object result = null;
       if (waiter.request().kind() != RequestKind.REMOVE) {
-        try (StatelessSession session = node.factory.openStatelessSession()) {
+        try (var permit = ConnectionBudget.of(node.factory).enter(); StatelessSession session = node.factory.openStatelessSession()) {
           result = session.get(waiter.request().type().persister().getMappedClass(), waiter.request().id());
         } catch (RuntimeException e) {
           waiter.future().completeExceptionally(e);

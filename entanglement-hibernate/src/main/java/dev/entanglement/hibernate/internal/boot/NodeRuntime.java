@@ -23,6 +23,7 @@ import dev.entanglement.hibernate.internal.policy.PolicyEngine;
 import dev.entanglement.hibernate.internal.policy.PolicyPoints;
 import dev.entanglement.hibernate.internal.store.AckLedger;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
+import dev.entanglement.hibernate.internal.store.ConnectionBudget;
 import dev.entanglement.hibernate.internal.store.BookkeepingReads;
 import dev.entanglement.hibernate.internal.store.CatchUpReader;
 import dev.entanglement.hibernate.internal.store.Housekeeper;
@@ -116,6 +117,8 @@ public final class NodeRuntime implements SessionFactoryObserver {
   transient Router router;
   /** This instance's membership of the node, and the lease that gives one member the links. */
   transient NodeLease lease;
+  /** The plugin's share of the application's connection pool (entanglement.db.connections). */
+  transient ConnectionBudget budget;
   /** Heartbeats, renewals and take-overs on a thread of their own, so that slow housekeeping never delays them. */
   private transient ScheduledExecutorService leaseThread;
   /** The futures of update requests this member stored while following. */
@@ -225,7 +228,8 @@ public final class NodeRuntime implements SessionFactoryObserver {
     bookkeeping = Bookkeeping.forDialect(factory.getJdbcServices().getDialect());
     ConnectionProvider connections = factory.getServiceRegistry().requireService(ConnectionProvider.class);
     StartState.prepareSchema(connections, config.migrateSchema());
-    lease = NodeLease.join(connections, node, config.leaseTimeout()); // before reading the last serial
+    budget = ConnectionBudget.register(factory, config.dbConnections());
+    lease = NodeLease.join(connections, budget, node, config.leaseTimeout()); // before reading the last serial
     reads = new BookkeepingReads(factory, bookkeeping);
     api = new EntanglementNode(this);
     memberRequests = new MemberRequests(this);
@@ -504,6 +508,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
     memberRequests.stop();
     memberLink.close("this member stops");
     lease.release();
+    ConnectionBudget.unregister(factory);
     LOG.infof("Entanglement node '%s' stopped", config.nodeName());
   }
 

@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.boot;
 
+import dev.entanglement.hibernate.internal.store.ConnectionBudget;
 import dev.entanglement.hibernate.RequestEvent;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.ownership.Forwarder;
@@ -34,9 +35,9 @@ final class OwnershipHosts {
     this.node = node;
   }
 
-  /** Loads an object in a session of its own (no transaction). */
+  /** Loads an object in a session of its own (no transaction), within the plugin's connections. */
   static Object load(NodeRuntime node, EntangledType type, Object id) {
-    try (var session = node.factory.openSession()) {
+    try (var permit = ConnectionBudget.of(node.factory).enter(); var session = node.factory.openSession()) {
       return session.find(type.persister().getMappedClass(), id);
     }
   }

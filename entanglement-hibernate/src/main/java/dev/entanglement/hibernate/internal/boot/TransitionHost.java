@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.boot;
 
+import dev.entanglement.hibernate.internal.store.ConnectionBudget;
 import dev.entanglement.hibernate.internal.model.DecodeException;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.peer.PeerConnection;
@@ -61,7 +62,7 @@ final class TransitionHost implements Transitions.Host {
   @Override
   public Map<String, Object> decode(EntangledType type, Object id, List<Attribute> attributes)
       throws DecodeException {
-    try (var session = node.factory.openStatelessSession()) {
+    try (var permit = ConnectionBudget.of(node.factory).enter(); var session = node.factory.openStatelessSession()) {
       Object current = session.get(type.persister().getEntityName(), id);
       Object[] state = current == null ? new Object[type.persister().getPropertyNames().length]
           : type.persister().getValues(current);

@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.ownership;
 
+import dev.entanglement.hibernate.internal.store.ConnectionBudget;
 import dev.entanglement.hibernate.RefusalReason;
 import dev.entanglement.hibernate.UpdateRequestException;
 import dev.entanglement.hibernate.internal.model.EntangledModel;
@@ -119,7 +120,7 @@ public final class Handover {
     long serial = -1;
     Change change = null;
     long epoch = 0;
-    try (StatelessSession session = factory.openStatelessSession()) {
+    try (var permit = ConnectionBudget.of(factory).enter(); StatelessSession session = factory.openStatelessSession()) {
       Transaction tx = session.beginTransaction();
       try {
         // the row lock waits for application transactions that changed the object before the mark
@@ -222,7 +223,7 @@ public final class Handover {
     long serial = -1;
     Change change = null;
     String previousOwner = null;
-    try (StatelessSession session = factory.openStatelessSession()) {
+    try (var permit = ConnectionBudget.of(factory).enter(); StatelessSession session = factory.openStatelessSession()) {
       Transaction tx = session.beginTransaction();
       try {
         Connection connection = session.doReturningWork(c -> c);

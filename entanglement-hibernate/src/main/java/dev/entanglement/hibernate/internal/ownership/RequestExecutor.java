@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.ownership;
 
+import dev.entanglement.hibernate.internal.store.ConnectionBudget;
 import dev.entanglement.hibernate.internal.model.Values;
 import dev.entanglement.hibernate.internal.model.DecodeException;
 import dev.entanglement.hibernate.internal.model.EntangledModel;
@@ -152,7 +153,7 @@ public final class RequestExecutor {
     EntityPersister persister = type.persister();
     long serial = -1;
     Change result = null;
-    try (StatelessSession session = factory.openStatelessSession()) {
+    try (var permit = ConnectionBudget.of(factory).enter(); StatelessSession session = factory.openStatelessSession()) {
       Transaction tx = session.beginTransaction();
       try {
         Connection connection = session.doReturningWork(c -> c);

@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.policy;
 
+import dev.entanglement.hibernate.internal.store.ConnectionBudget;
 import java.util.function.Function;
 import dev.entanglement.hibernate.PolicyDenial.Check;
 import dev.entanglement.hibernate.PolicyDenial.Direction;
@@ -246,7 +247,7 @@ public final class PolicyPoints {
 
     @Override
     public Object entity() {
-      try (var session = factory.openStatelessSession()) {
+      try (var permit = ConnectionBudget.of(factory).enter(); var session = factory.openStatelessSession()) {
         return session.get(type.persister().getEntityName(), id);
       }
     }

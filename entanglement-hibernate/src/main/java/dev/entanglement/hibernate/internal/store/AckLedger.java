@@ -209,7 +209,7 @@ public final class AckLedger {
           nodeName, peer, Instant.ofEpochMilli(since.get(peer)), EntanglementSettings.PEER_FORGET_AFTER,
           readable(forgetAfter));
     }
-    try (var session = factory.openStatelessSession()) {
+    try (var permit = ConnectionBudget.of(factory).enter(); var session = factory.openStatelessSession()) {
       session.beginTransaction();
       session.doWork(connection -> {
         for (String peer : retired) {
@@ -265,7 +265,7 @@ public final class AckLedger {
     if (moved.isEmpty() && seen.isEmpty()) {
       return;
     }
-    try (var session = factory.openStatelessSession()) {
+    try (var permit = ConnectionBudget.of(factory).enter(); var session = factory.openStatelessSession()) {
       session.beginTransaction();
       session.doWork(connection -> {
         for (Map.Entry<String, Map<String, Long>> peer : moved.entrySet()) {

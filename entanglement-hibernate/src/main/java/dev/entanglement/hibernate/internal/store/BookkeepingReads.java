@@ -18,7 +18,7 @@ public final class BookkeepingReads {
 
   /** An object's bookkeeping row, or null. */
   public Bookkeeping.ObjectRow row(String entity, String id) {
-    try (var session = factory.openStatelessSession()) {
+    try (var permit = ConnectionBudget.of(factory).enter(); var session = factory.openStatelessSession()) {
       return session.doReturningWork(c -> bookkeeping.read(c, entity, id));
     }
   }
@@ -31,21 +31,21 @@ public final class BookkeepingReads {
 
   /** How many of an owner's rows have a serial above {@code after}. */
   public long countChangedSince(String owner, long after) {
-    try (var session = factory.openStatelessSession()) {
+    try (var permit = ConnectionBudget.of(factory).enter(); var session = factory.openStatelessSession()) {
       return session.doReturningWork(c -> bookkeeping.countChangedSince(c, owner, after));
     }
   }
 
   /** Per owner, the highest serial of its objects stored here. */
   public Map<String, Long> highestSerials() {
-    try (var session = factory.openStatelessSession()) {
+    try (var permit = ConnectionBudget.of(factory).enter(); var session = factory.openStatelessSession()) {
       return session.doReturningWork(bookkeeping::highestSerials);
     }
   }
 
   /** Per owner held here: [live objects, tombstones]. */
   public Map<String, long[]> ownerCounts() {
-    try (var session = factory.openStatelessSession()) {
+    try (var permit = ConnectionBudget.of(factory).enter(); var session = factory.openStatelessSession()) {
       return session.doReturningWork(bookkeeping::ownerCounts);
     }
   }

@@ -163,7 +163,7 @@ public final class CatchUpReader {
   }
 
   private <T> T inTransaction(java.util.function.Function<StatelessSession, T> work) {
-    try (StatelessSession session = factory.openStatelessSession()) {
+    try (var permit = ConnectionBudget.of(factory).enter(); StatelessSession session = factory.openStatelessSession()) {
       session.beginTransaction();
       try {
         T result = work.apply(session);

@@ -97,7 +97,7 @@ public final class Housekeeper {
           compact(held.getKey(), held.getValue());
         }
       }
-      try (var session = factory.openStatelessSession()) {
+      try (var permit = ConnectionBudget.of(factory).enter(); var session = factory.openStatelessSession()) {
         session.beginTransaction();
         changeLogSize = session.doReturningWork(c -> bookkeeping.changeLog().size(c));
         session.getTransaction().commit();
@@ -130,7 +130,7 @@ public final class Housekeeper {
     if (!raised) {
       return;
     }
-    try (var session = factory.openStatelessSession()) {
+    try (var permit = ConnectionBudget.of(factory).enter(); var session = factory.openStatelessSession()) {
       session.beginTransaction();
       session.doWork(c -> bookkeeping.compactRelayedTombstones(c, owner, position));
       session.getTransaction().commit();
@@ -158,7 +158,7 @@ public final class Housekeeper {
       return;
     }
     int[] removed = new int[2];
-    try (var session = factory.openStatelessSession()) {
+    try (var permit = ConnectionBudget.of(factory).enter(); var session = factory.openStatelessSession()) {
       session.beginTransaction();
       session.doWork(c -> {
         removed[0] = own

@@ -39,6 +39,8 @@ public final class NodeLease {
   private static final Logger LOG = Logger.getLogger(NodeLease.class);
 
   private final ConnectionProvider connections;
+  /** The lease's own connection permit: renewals never wait behind the node's other work. */
+  private final ConnectionBudget budget;
   private final String node;
   private final String memberId = UUID.randomUUID().toString();
   private final String host = hostName();
@@ -65,8 +67,9 @@ public final class NodeLease {
    */
   private long takeableInMillis = -1;
 
-  private NodeLease(ConnectionProvider connections, String node, Duration timeout) {
+  private NodeLease(ConnectionProvider connections, ConnectionBudget budget, String node, Duration timeout) {
     this.connections = connections;
+    this.budget = budget;
     this.node = node;
     this.timeout = timeout;
   }
@@ -80,8 +83,9 @@ public final class NodeLease {
    * Makes this instance a member of the node and takes the lease if nobody holds it, or its
    * holder is silent past the timeout; otherwise the instance follows (see {@link #tryTake}).
    */
-  public static NodeLease join(ConnectionProvider connections, String node, Duration timeout) {
-    NodeLease lease = new NodeLease(connections, node, timeout);
+  public static NodeLease join(ConnectionProvider connections, ConnectionBudget budget, String node,
+      Duration timeout) {
+    NodeLease lease = new NodeLease(connections, budget, node, timeout);
     try {
       lease.inConnection(lease::insertMember);
       lease.tryTake();
@@ -443,17 +447,19 @@ public final class NodeLease {
   }
 
   private <T> T inConnection(Work<T> work) throws SQLException {
-    Connection connection = connections.getConnection();
-    try {
-      boolean autoCommit = connection.getAutoCommit();
-      connection.setAutoCommit(true);
+    try (var permit = budget.enterForLease()) {
+      Connection connection = connections.getConnection();
       try {
-        return work.run(connection);
+        boolean autoCommit = connection.getAutoCommit();
+        connection.setAutoCommit(true);
+        try {
+          return work.run(connection);
+        } finally {
+          connection.setAutoCommit(autoCommit);
+        }
       } finally {
-        connection.setAutoCommit(autoCommit);
+        connections.closeConnection(connection);
       }
-    } finally {
-      connections.closeConnection(connection);
     }
   }
 

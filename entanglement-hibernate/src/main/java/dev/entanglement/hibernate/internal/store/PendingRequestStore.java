@@ -290,7 +290,7 @@ public final class PendingRequestStore {
   }
 
   private void inTransaction(Work work) {
-    try (var session = factory.openStatelessSession()) {
+    try (var permit = ConnectionBudget.of(factory).enter(); var session = factory.openStatelessSession()) {
       session.beginTransaction();
       try {
         session.doWork(work::run);

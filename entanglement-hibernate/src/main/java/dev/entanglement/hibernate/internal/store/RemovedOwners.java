@@ -22,7 +22,7 @@ public final class RemovedOwners {
 
   /** Owner -> the node where it was removed. */
   public Map<String, String> load() {
-    try (var session = factory.openStatelessSession()) {
+    try (var permit = ConnectionBudget.of(factory).enter(); var session = factory.openStatelessSession()) {
       return session.doReturningWork(RemovedOwners::read);
     }
   }
@@ -41,7 +41,7 @@ public final class RemovedOwners {
 
   /** Records a removal durably (a second record of the same owner is ignored). Throws on failure. */
   public void record(String owner, String removedBy) {
-    try (var session = factory.openStatelessSession()) {
+    try (var permit = ConnectionBudget.of(factory).enter(); var session = factory.openStatelessSession()) {
       session.beginTransaction();
       session.doWork(connection -> {
         if (read(connection).containsKey(owner)) {

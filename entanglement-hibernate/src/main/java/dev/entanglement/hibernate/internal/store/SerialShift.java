@@ -22,7 +22,7 @@ public final class SerialShift {
 
   /** Moves every serial of this node's objects up by {@code offset}. Throws if it cannot. */
   public void shift(long offset) {
-    try (var session = factory.openStatelessSession()) {
+    try (var permit = ConnectionBudget.of(factory).enter(); var session = factory.openStatelessSession()) {
       session.beginTransaction();
       int moved = session.doReturningWork(connection -> bookkeeping.shiftSerials(connection, nodeName, offset));
       session.getTransaction().commit();
