@@ -15,6 +15,7 @@ import dev.entanglement.proto.v1.RejectReason;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -52,12 +53,18 @@ final class BatchWrite {
    * @param peer the peer they came from, or null (a parked change applied on retry)
    * @param verifyOwners owners whose changes are compared with the rows held even when the
    *     bookkeeping says they are current ({@link ContentCheck}), and rewritten when they differ
+   * @param newWhenUnknown whether an object the bookkeeping has no live row of is inserted
+   *     without reading it first: true for a batch's first try (a row written behind the plugin's
+   *     back then fails the insert, and the caller tries the changes again one at a time with this
+   *     false, reading each)
    * @return the keys ({@code entity#id}) of the objects whose bookkeeping rows were written
    * @throws SQLException (or a runtime exception) when the database refuses: the caller rolls back
    */
   Set<String> run(StatelessSession session, Connection connection, ChangeBatch batch, List<Integer> indexes,
-      Outcome[] outcomes, String peer, Hooks hooks, Set<String> verifyOwners) throws SQLException {
+      Outcome[] outcomes, String peer, Hooks hooks, Set<String> verifyOwners, boolean newWhenUnknown)
+      throws SQLException {
     Map<String, ObjectRow> rows = new LinkedHashMap<>();
+    Map<String, ObjectRow> stored = readRows(connection, batch, indexes);
     List<Integer> pending = indexes;
     boolean progress = true;
     while (!pending.isEmpty() && progress) {
@@ -65,7 +72,8 @@ final class BatchWrite {
       List<Integer> missingReference = new ArrayList<>();
       for (int i : pending) {
         try {
-          outcomes[i] = applyOne(session, connection, i, batch.getChanges(i), rows, peer, hooks, verifyOwners);
+          outcomes[i] = applyOne(session, connection, i, batch.getChanges(i), rows, stored, peer, hooks, verifyOwners,
+              newWhenUnknown);
           progress |= outcomes[i].getStatus() == OutcomeStatus.APPLIED;
         } catch (DecodeException e) {
           outcomes[i] = Outcomes.rejected(i, e.reason(), e.getMessage());
@@ -83,14 +91,44 @@ final class BatchWrite {
     return rows.keySet();
   }
 
+  /**
+   * The bookkeeping rows of the batch's objects, one statement per entity type (up to a chunk of
+   * ids): by key, with null for objects this node never had. Changes whose id cannot be decoded
+   * are left out (they are rejected when applied).
+   */
+  private Map<String, ObjectRow> readRows(Connection connection, ChangeBatch batch, List<Integer> indexes)
+      throws SQLException {
+    Map<EntangledType, List<String>> idsByType = new LinkedHashMap<>();
+    for (int i : indexes) {
+      Change change = batch.getChanges(i);
+      EntangledType type = model.byName(change.getEntity());
+      try {
+        idsByType.computeIfAbsent(type, t -> new ArrayList<>())
+            .add(type.idText(type.idCodec().decode(change.getId(), type.name() + " id")));
+      } catch (DecodeException e) {
+        // rejected when it is applied
+      }
+    }
+    Map<String, ObjectRow> stored = new HashMap<>();
+    for (Map.Entry<EntangledType, List<String>> entry : idsByType.entrySet()) {
+      EntangledType type = entry.getKey();
+      Map<String, ObjectRow> found = bookkeeping.readAll(connection, type.name(), entry.getValue());
+      for (String idText : entry.getValue()) {
+        stored.put(type.key(idText), found.get(idText));
+      }
+    }
+    return stored;
+  }
+
   private Outcome applyOne(StatelessSession session, Connection connection, int index, Change change,
-      Map<String, ObjectRow> rows, String peer, Hooks hooks, Set<String> verifyOwners)
-      throws DecodeException, SQLException {
+      Map<String, ObjectRow> rows, Map<String, ObjectRow> stored, String peer, Hooks hooks, Set<String> verifyOwners,
+      boolean newWhenUnknown) throws DecodeException, SQLException {
     EntangledType type = model.byName(change.getEntity());
     Object id = type.idCodec().decode(change.getId(), type.name() + " id");
     String idText = type.idText(id);
     String key = type.key(idText);
-    ObjectRow known = rows.containsKey(key) ? rows.get(key) : bookkeeping.read(connection, type.name(), idText);
+    ObjectRow known = rows.containsKey(key) ? rows.get(key)
+        : stored.containsKey(key) ? stored.get(key) : bookkeeping.read(connection, type.name(), idText);
     Decision decision = StateOrdering.decide(nodeName, key, known, change);
     switch (decision.verdict()) {
       case ALREADY_CURRENT -> {
@@ -99,7 +137,7 @@ final class BatchWrite {
           if (difference != null) {
             // the bookkeeping row stays as it is: the same state, written again; the policies
             // decided when it was first received (as for a parked change)
-            writer.write(session, type, id, change, null, hooks);
+            writer.write(session, type, id, change, null, hooks, false);
             LOG.debugf("Repaired %s from '%s' at serial %d: %s", key, peer, change.getSerial(), difference);
             return Outcomes.repaired(index, key + ": " + difference);
           }
@@ -110,7 +148,10 @@ final class BatchWrite {
       case REJECT -> throw new DecodeException(decision.reason(), decision.message());
       case APPLY -> {
         hooks.writing(key, change);
-        writer.write(session, type, id, change, peer, hooks);
+        // no live row: the object is not here (unless written behind the plugin's back, which the
+        // insert finds out), so it is inserted without reading it first
+        boolean absent = newWhenUnknown && (known == null || known.deleted());
+        writer.write(session, type, id, change, peer, hooks, absent);
         rows.put(key, StateOrdering.rowAfter(type.name(), idText, change));
         return Outcomes.applied(index);
       }

@@ -24,10 +24,12 @@ final class EntityWriter {
    *
    * @param peer the peer it came from, or null for a parked change applied on retry (the policies
    *     decided when it was received)
+   * @param absent whether the bookkeeping says this node does not have the object: an upsert then
+   *     inserts without reading it first
    * @throws DecodeException when the state cannot be decoded or the policies deny it
    */
-  void write(StatelessSession session, EntangledType type, Object id, Change change, String peer, Hooks hooks)
-      throws DecodeException {
+  void write(StatelessSession session, EntangledType type, Object id, Change change, String peer, Hooks hooks,
+      boolean absent) throws DecodeException {
     boolean objectStage = peer != null && hooks.objectStage();
     if (change.getOperation() == Operation.DELETE) {
       if (objectStage) {
@@ -39,7 +41,7 @@ final class EntityWriter {
       }
       delete(session, type, id);
     } else {
-      upsert(session, type, id, change, peer, objectStage, hooks);
+      upsert(session, type, id, change, peer, objectStage, hooks, absent);
     }
   }
 
@@ -52,10 +54,10 @@ final class EntityWriter {
   }
 
   private void upsert(StatelessSession session, EntangledType type, Object id, Change change, String peer,
-      boolean objectStage, Hooks hooks) throws DecodeException {
+      boolean objectStage, Hooks hooks, boolean absent) throws DecodeException {
     EntityPersister persister = type.persister();
     SharedSessionContractImplementor implementor = (SharedSessionContractImplementor) session;
-    Object existing = session.get(persister.getEntityName(), id);
+    Object existing = absent ? null : session.get(persister.getEntityName(), id);
     Object stored = null;
     if (objectStage && existing != null) {
       stored = copy(persister, implementor, id, existing.getClass() == persister.getMappedClass()

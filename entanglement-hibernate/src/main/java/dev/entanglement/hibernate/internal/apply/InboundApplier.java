@@ -311,7 +311,8 @@ public final class InboundApplier {
       List<String> unparkedHere = new ArrayList<>();
       try {
         transactions.inTransaction((session, connection) -> {
-          Set<String> written = batchWrite.run(session, connection, batch, valid, outcomes, peer, hooks, verifyOwners);
+          Set<String> written = batchWrite.run(session, connection, batch, valid, outcomes, peer, hooks, verifyOwners,
+              true);
           unparkedHere.addAll(parking.unparkWritten(connection, written));
           parking.park(connection, batch, outcomes);
           positions.write(connection, newPositions);
@@ -330,7 +331,8 @@ public final class InboundApplier {
         List<String> unparkedOne = new ArrayList<>();
         try {
           transactions.inTransaction((session, connection) -> unparkedOne.addAll(parking.unparkWritten(
-              connection, batchWrite.run(session, connection, batch, List.of(i), outcomes, peer, hooks, verifyOwners))));
+              connection, batchWrite.run(session, connection, batch, List.of(i), outcomes, peer, hooks, verifyOwners,
+                  false))));
         } catch (RuntimeException | SQLException e) {
           if (SqlErrors.isTransient(e)) {
             throw new TransientFailure(e);

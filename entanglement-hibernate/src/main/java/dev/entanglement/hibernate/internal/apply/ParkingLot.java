@@ -257,7 +257,7 @@ final class ParkingLot {
       }
       transactions.inTransaction((session, connection) -> {
         if (single != null) {
-          batchWrite.run(session, connection, single, List.of(0), outcome, null, hooks, Set.of());
+          batchWrite.run(session, connection, single, List.of(0), outcome, null, hooks, Set.of(), false);
         }
         if (single == null || outcome[0].getStatus() != OutcomeStatus.REJECTED) {
           bookkeeping.unpark(connection, row.entity(), row.id());

@@ -22,6 +22,14 @@ final class Transactions {
     void run(StatelessSession session, Connection connection) throws SQLException;
   }
 
+  /**
+   * Entity writes of one applied batch go to the database in JDBC batches of this many (unless the
+   * application configured larger ones): a received batch of new objects costs a few round trips,
+   * not one per object. Any read through the session runs the pending ones first (Hibernate's
+   * statement preparer does), so references to objects of the same batch still resolve.
+   */
+  static final int APPLY_JDBC_BATCH = 64;
+
   private final SessionFactoryImplementor factory;
 
   Transactions(SessionFactoryImplementor factory) {
@@ -31,6 +39,9 @@ final class Transactions {
   /** Runs the work in one transaction: committed when it returns, rolled back when it throws. */
   void inTransaction(Work work) throws SQLException {
     try (var permit = ConnectionBudget.of(factory).enter(); StatelessSession session = factory.openStatelessSession()) {
+      if (session.getJdbcBatchSize() == null || session.getJdbcBatchSize() < APPLY_JDBC_BATCH) {
+        session.setJdbcBatchSize(APPLY_JDBC_BATCH);
+      }
       Transaction tx = session.beginTransaction();
       try {
         Connection connection = session.doReturningWork(c -> c);

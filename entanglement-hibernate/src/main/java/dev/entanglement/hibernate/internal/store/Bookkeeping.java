@@ -8,11 +8,14 @@ import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.HashSet;
 import org.hibernate.dialect.Dialect;
 import org.hibernate.dialect.H2Dialect;
 import org.hibernate.dialect.PostgreSQLDialect;
@@ -167,6 +170,39 @@ public final class Bookkeeping {
             rs.getString(5));
       }
     }
+  }
+
+  /** Most ids one {@link #readAll} statement asks for; larger sets take several. */
+  private static final int READ_CHUNK = 256;
+
+  /**
+   * The rows of many objects of one entity type in as few statements as possible (a received
+   * batch's, instead of one read per change): by object id; ids this node never had are absent.
+   */
+  public Map<String, ObjectRow> readAll(Connection connection, String entity, Collection<String> ids)
+      throws SQLException {
+    Map<String, ObjectRow> found = new HashMap<>();
+    List<String> all = new ArrayList<>(new LinkedHashSet<>(ids));
+    for (int from = 0; from < all.size(); from += READ_CHUNK) {
+      List<String> chunk = all.subList(from, Math.min(all.size(), from + READ_CHUNK));
+      String marks = String.join(", ", Collections.nCopies(chunk.size(), "?"));
+      try (PreparedStatement statement = connection.prepareStatement(
+          "SELECT object_id, owner_node, serial, deleted, epoch, handover_to FROM entanglement_object "
+              + "WHERE entity_name = ? AND object_id IN (" + marks + ")")) {
+        statement.setString(1, entity);
+        for (int k = 0; k < chunk.size(); k++) {
+          statement.setString(k + 2, chunk.get(k));
+        }
+        try (ResultSet rs = statement.executeQuery()) {
+          while (rs.next()) {
+            String id = rs.getString(1);
+            found.put(id, new ObjectRow(entity, id, rs.getString(2), rs.getLong(3), rs.getBoolean(4), rs.getLong(5),
+                rs.getString(6)));
+          }
+        }
+      }
+    }
+    return found;
   }
 
   /** The owner's objects (tombstones included) with a serial above {@code after}, in serial order. */

@@ -1,0 +1,87 @@
+package dev.entanglement.hibernate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.entanglement.hibernate.testing.Database;
+import dev.entanglement.hibernate.testing.TestNode;
+import dev.entanglement.hibernate.testing.model.Item;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import org.hibernate.engine.jdbc.connections.spi.ConnectionProvider;
+import org.hibernate.engine.spi.SessionFactoryImplementor;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * A receiver inserts the objects its bookkeeping has no live row of without reading them first
+ * (the apply path's fast path). A row written behind the plugin's back, which the bookkeeping
+ * cannot know, makes that insert fail: the batch is then applied one change at a time, reading
+ * each object, so the received state still lands (as an update of that row), nothing is parked
+ * and nothing rejected.
+ */
+class NewObjectsApplyIntegrationTest {
+  private final List<TestNode> nodes = new ArrayList<>();
+
+  @AfterEach
+  void close() {
+    nodes.forEach(TestNode::close);
+  }
+
+  @ParameterizedTest
+  @EnumSource(Database.class)
+  void aRowWrittenBehindThePluginsBackAtTheReceiver_isUpdatedByTheReceivedState_notRejected(Database database)
+      throws SQLException {
+    String address = "new-objects-" + UUID.randomUUID();
+    TestNode a = track(TestNode.builder("a", database, Item.class).listenInProcess(address).start());
+    List<Item> items = new ArrayList<>();
+    a.inTransaction(em -> {
+      for (int i = 0; i < 20; i++) {
+        Item item = new Item("n-" + i, "item " + i, i);
+        em.persist(item);
+        items.add(item);
+      }
+    });
+    // b's database gets a row of one of a's objects before b ever hears of it
+    TestNode alone = TestNode.builder("b", database, Item.class).start();
+    jdbc(alone, "insert into Item (id, code, name, quantity, version) values (?, 'written behind its back', "
+        + "'stale', 999, 7)", items.get(7).getId());
+    TestNode.Builder again = alone.again();
+    alone.close();
+    TestNode b = track(again.peers("inprocess:" + address).start());
+
+    b.awaitCaughtUp("a");
+    a.awaitCaughtUp("b");
+    assertThat(b.table("Item")).isEqualTo(a.table("Item"));
+    assertThat(b.entanglement().parkedChanges()).isZero();
+    assertThat(b.status("a").changesRejectedHere()).isZero();
+  }
+
+  private TestNode track(TestNode node) {
+    nodes.add(node);
+    return node;
+  }
+
+  /** Plain JDBC on the node's own connection pool, committed, never seen by Hibernate's events. */
+  private static void jdbc(TestNode node, String sql, Object... parameters) throws SQLException {
+    ConnectionProvider provider = node.factory().unwrap(SessionFactoryImplementor.class).getServiceRegistry()
+        .requireService(ConnectionProvider.class);
+    Connection connection = provider.getConnection();
+    try {
+      connection.setAutoCommit(false);
+      try (PreparedStatement statement = connection.prepareStatement(sql)) {
+        for (int i = 0; i < parameters.length; i++) {
+          statement.setObject(i + 1, parameters[i]);
+        }
+        statement.executeUpdate();
+      }
+      connection.commit();
+    } finally {
+      provider.closeConnection(connection);
+    }
+  }
+}
