@@ -129,6 +129,47 @@ class SeveralInstancesIntegrationTest {
         "while nobody held the links", "after take-over"));
   }
 
+  /**
+   * A holder that paused past its lease must not give serials to what the followers commit after
+   * another member took the lease: its clock is behind the new holder's, so peers would keep the
+   * older of two states (seen in MembersCrashTest under a loaded CI machine: a new holder whose
+   * start outlasted its lease went on stamping). Its stamping is fenced in the database.
+   */
+  @ParameterizedTest
+  @EnumSource(Database.class)
+  void aHolderWhoseLeaseWasTakenOver_stampsNoFollowerCommitsAfterward(Database database) throws Exception {
+    String address = "instances-b-" + UUID.randomUUID();
+    TestNode b = peer(database, address);
+    TestNode first = track(instanceOfA(database, address).start());
+    first.awaitConnected("b");
+    TestNode second = track(first.again().start());
+    second.inTransaction(em -> em.persist(new Item("before", "x", 1)));
+    await().atMost(Duration.ofSeconds(20)).until(() -> names(b).containsKey("before"));
+
+    // the holder pauses: its lease thread cannot renew, nor notice that the lease is gone
+    var factory = first.factory().unwrap(org.hibernate.engine.spi.SessionFactoryImplementor.class);
+    var paused = new java.util.concurrent.FutureTask<>(
+        () -> dev.entanglement.hibernate.internal.store.ConnectionBudget.of(factory).enterForLease());
+    new Thread(paused, "test-holds-the-lease-permit").start(); // a thread of its own: its permit nests nothing else
+    var permit = paused.get(10, TimeUnit.SECONDS);
+    try {
+      first.inTransaction(em -> em.createNativeQuery("update entanglement_lease set member_id = 'other', "
+          + "member_host = 'elsewhere', token = token + 1 where node_name = 'a'").executeUpdate());
+      long reserved = ((Number) first.sql("select serials_offered from entanglement_node")).longValue();
+      Item after = new Item("after the take-over", "x", 2);
+      second.inTransaction(em -> em.persist(after));
+
+      // 'other' never renews: the follower takes the links over and stamps the change itself
+      await().atMost(Duration.ofSeconds(20)).until(() -> names(b).containsKey("after the take-over"));
+      long serial = ((Number) second.sql("select serial from entanglement_object where object_id = '"
+          + after.getId() + "'")).longValue();
+      assertThat(serial).as("stamped by the new holder, above every serial the paused one reserved (%d), not by "
+          + "the paused holder", reserved).isGreaterThan(reserved);
+    } finally {
+      permit.close();
+    }
+  }
+
   @ParameterizedTest
   @EnumSource(Database.class)
   void rollingUpgrade_oldAndNewMembersKeepCommitting_andTheNewTypeFollowsOnceANewMemberHoldsTheLinks(

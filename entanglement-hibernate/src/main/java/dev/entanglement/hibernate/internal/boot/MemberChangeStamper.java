@@ -247,6 +247,15 @@ final class MemberChangeStamper {
       }
       connection.setAutoCommit(false);
       try {
+        if (!node.lease.fence(connection)) {
+          // another member holds the links now (this one paused past its lease): it stamps what
+          // is recorded, with serials above anything this one offered; nothing may go out from here
+          connection.rollback();
+          stopped = true;
+          LOG.warnf("Entanglement node '%s': this member no longer holds the node's lease; it stops stamping the other "
+              + "members' commits", node.config.nodeName());
+          return 0;
+        }
         // taken out of the table first (one statement on PostgreSQL), stamped in one batch: the
         // fewest round trips before the changes can go out
         List<MemberChanges.Waiting> waiting = MemberChanges.take(connection, BATCH, entityNames,

@@ -43,6 +43,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.SynchronousQueue;
@@ -121,6 +122,14 @@ public final class NodeRuntime implements SessionFactoryObserver {
   transient ConnectionBudget budget;
   /** Heartbeats, renewals and take-overs on a thread of their own, so that slow housekeeping never delays them. */
   private transient ScheduledExecutorService leaseThread;
+  /**
+   * Opens and leaves the node's links after a take-over or a lost lease, off the lease thread:
+   * building the rooms can take seconds (a large node, a busy machine), and renewals must go on
+   * meanwhile, or the lease would be lost to the next member while its new holder starts.
+   */
+  private transient ExecutorService takeover;
+  /** The take-over thread while it runs a task: a stop it causes itself does not wait for it. */
+  private transient volatile Thread takeoverRunner;
   /** The futures of update requests this member stored while following. */
   transient MemberRequests memberRequests;
   /** A follower's link to the member holding the links (transfers, transitions, ephemeral objects). */
@@ -235,6 +244,10 @@ public final class NodeRuntime implements SessionFactoryObserver {
     memberRequests = new MemberRequests(this);
     memberLink = new MemberLinkClient(this);
     leaseThread = Executors.newSingleThreadScheduledExecutor(threads("entanglement-" + node + "-lease"));
+    takeover = Executors.newSingleThreadExecutor(threads("entanglement-" + node + "-takeover"));
+    long renew = NodeLease.renewInterval(config.leaseTimeout()).toMillis();
+    // renewals start before the links open: a slow start must not cost the lease it needs
+    leaseThread.scheduleWithFixedDelay(this::leaseTick, renew, renew, TimeUnit.MILLISECONDS);
     if (lease.holding()) {
       startHolding(); // fails the boot when the links cannot be opened (a port in use)
     } else {
@@ -242,8 +255,6 @@ public final class NodeRuntime implements SessionFactoryObserver {
           + "commits are sent by the holder; it takes the links over if the holder stops", node, lease.memberId(),
           lease.holderDescription());
     }
-    long renew = NodeLease.renewInterval(config.leaseTimeout()).toMillis();
-    leaseThread.scheduleWithFixedDelay(this::leaseTick, renew, renew, TimeUnit.MILLISECONDS);
     RUNNING.put(sessionFactory, this);
   }
 
@@ -253,18 +264,19 @@ public final class NodeRuntime implements SessionFactoryObserver {
    */
   private void leaseTick() {
     try {
-      boolean wasHolding = holding;
-      otherMembers = lease.tick();
-      if (wasHolding) {
-        publishMemberLink();
+      boolean leaseHeld = lease.holding();
+      otherMembers = lease.tick(); // renews the lease while this member holds it, also while its links open
+      if (leaseHeld) {
+        if (holding) {
+          publishMemberLink();
+        }
         if (lease.lostTo() != null) {
-          pool.execute(peers::stop); // another member serves the node now: this one leaves its links
-          servers.stopMembers(); // and its followers go to the new holder
+          takeover.execute(this::leaveLinks); // after a start still in progress
           leaseThread.shutdown();
         }
       } else {
         takeIfDue();
-        if (!holding) {
+        if (!lease.holding()) {
           memberLink.maintain(); // ephemeral objects kept and watched through the holder, also after a failover
         }
       }
@@ -282,26 +294,48 @@ public final class NodeRuntime implements SessionFactoryObserver {
    */
   private void takeIfDue() throws java.sql.SQLException {
     if (lease.lostTo() == null && lease.tryTake()) {
-      synchronized (this) {
-        if (!stopped) {
-          LOG.infof("Entanglement node '%s': this instance (member %s) takes the node's links over", config.nodeName(),
-              lease.memberId());
-          try {
-            startHolding();
-          } catch (RuntimeException e) {
-            LOG.errorf(e, "Entanglement node '%s': this instance could not open the node's links; it releases the lease "
-                + "so that another member takes them", config.nodeName());
-            lease.release();
-            leaseThread.shutdown();
-          }
-        }
-      }
+      takeover.execute(this::becomeHolder);
       return;
     }
     long takeable = lease.takeableInMillis();
     if (takeable >= 0 && takeable < NodeLease.renewInterval(config.leaseTimeout()).toMillis()) {
       leaseThread.schedule(this::takeIfDueLogged, takeable + 1, TimeUnit.MILLISECONDS); // the database's ms
     }
+  }
+
+  /** On the take-over thread: opens the links of a lease this member just took. */
+  private void becomeHolder() {
+    takeoverRunner = Thread.currentThread();
+    synchronized (this) {
+      if (stopped || stopRequested.get() || holding || lease.lostTo() != null) {
+        return;
+      }
+      LOG.infof("Entanglement node '%s': this instance (member %s) takes the node's links over", config.nodeName(),
+          lease.memberId());
+      try {
+        startHolding();
+      } catch (RuntimeException e) {
+        LOG.errorf(e, "Entanglement node '%s': this instance could not open the node's links; it releases the lease "
+            + "so that another member takes them", config.nodeName());
+        lease.release();
+        leaseThread.shutdown();
+      }
+    }
+  }
+
+  /**
+   * On the take-over thread, once the lease is lost (another member serves the node now): this
+   * member stops stamping, leaves its peer links, and sends its followers to the new holder.
+   * Anything it still tries to stamp fails its fence in the database ({@link NodeLease#fence}).
+   */
+  private void leaveLinks() {
+    takeoverRunner = Thread.currentThread();
+    if (!holding) {
+      return;
+    }
+    stamper.stop();
+    pool.execute(peers::stop);
+    servers.stopMembers();
   }
 
   private void takeIfDueLogged() {
@@ -494,8 +528,12 @@ public final class NodeRuntime implements SessionFactoryObserver {
       return;
     }
     leaseThread.shutdownNow(); // no take-over starts after this (one in progress ends first)
+    takeover.shutdown(); // one queued sees stopRequested and returns
     try {
       leaseThread.awaitTermination(5, TimeUnit.SECONDS);
+      if (Thread.currentThread() != takeoverRunner) {
+        takeover.awaitTermination(30, TimeUnit.SECONDS);
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }

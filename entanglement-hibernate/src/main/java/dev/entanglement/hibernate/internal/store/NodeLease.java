@@ -357,6 +357,26 @@ public final class NodeLease {
   public record Link(String memberId, long token, String address, String secret) {}
 
   /**
+   * Fences one of the holder's transactions in the database: locks the lease row in it while
+   * this member still holds the lease with its token, so that no member can take the lease over
+   * before the transaction ends, and the next holder, reading the node's state after its
+   * take-over, sees what the transaction wrote. False when the lease is gone (or going): the
+   * transaction must then write nothing a holder writes.
+   */
+  public boolean fence(Connection transaction) throws SQLException {
+    if (!holding || lostTo != null) {
+      return false;
+    }
+    try (PreparedStatement lock = transaction.prepareStatement(
+        "UPDATE entanglement_lease SET token = token WHERE node_name = ? AND member_id = ? AND token = ?")) {
+      lock.setString(1, node);
+      lock.setString(2, memberId);
+      lock.setLong(3, token);
+      return lock.executeUpdate() == 1;
+    }
+  }
+
+  /**
    * Publishes where this holder serves the member link, with a new secret for its hold of the
    * lease; false when it no longer holds it.
    */
