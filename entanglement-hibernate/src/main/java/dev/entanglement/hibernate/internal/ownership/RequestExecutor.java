@@ -86,6 +86,25 @@ public final class RequestExecutor {
     }
   }
 
+  /** A decision's versioned write found the row changed since its read (the application committed it meanwhile). */
+  private static final class RowChanged extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    RowChanged(Throwable cause) {
+      super(cause.getMessage(), cause);
+    }
+  }
+
+  /** Whether a decision failed because its versioned write found the row changed since its read. */
+  private static boolean rowChangedUnderIt(Throwable failure) {
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof org.hibernate.StaleStateException || t instanceof jakarta.persistence.OptimisticLockException) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /**
    * Decides a request; the outcome's request id is left for the caller to set. Never throws. A
    * transient database failure (the pool is empty, the connection was lost, a deadlock) is tried
@@ -104,6 +123,13 @@ public final class RequestExecutor {
         return decide(peer, request);
       } catch (RuntimeException e) {
         Throwable cause = e instanceof TransientFailure ? e.getCause() : e;
+        if (e instanceof RowChanged && tries < MAX_TRIES) {
+          // the application committed the object between this decision's read and its write: a
+          // race, not a verdict; decided again on the new state, at once
+          LOG.debugf("Node '%s' decides a request for %s#%s again: the object changed meanwhile (%s)", host.nodeName(),
+              request.getEntity(), Values.shortText(request.getId()), e.getMessage());
+          continue;
+        }
         if (!(e instanceof TransientFailure) && !SqlErrors.isTransient(e)) {
           LOG.errorf(e, "Could not decide a request for %s#%s", request.getEntity(), Values.shortText(request.getId()));
           return refused(RejectReason.INTERNAL, "internal error at the owner '%s': %s".formatted(host.nodeName(), e));
@@ -260,6 +286,9 @@ public final class RequestExecutor {
         rollback(tx);
         if (SqlErrors.isTransient(e)) {
           throw new TransientFailure(e);
+        }
+        if (rowChangedUnderIt(e)) {
+          throw new RowChanged(e); // decided again by execute
         }
         String message = SqlErrors.message(e);
         if (message == null) {
