@@ -5,14 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.entanglement.hibernate.testing.Database;
 import dev.entanglement.hibernate.testing.TestNode;
 import dev.entanglement.hibernate.testing.model.Item;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
-import org.hibernate.engine.jdbc.connections.spi.ConnectionProvider;
-import org.hibernate.engine.spi.SessionFactoryImplementor;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -48,7 +44,7 @@ class NewObjectsApplyIntegrationTest {
     });
     // b's database gets a row of one of a's objects before b ever hears of it
     TestNode alone = TestNode.builder("b", database, Item.class).start();
-    jdbc(alone, "insert into Item (id, code, name, quantity, version) values (?, 'written behind its back', "
+    alone.jdbc("insert into Item (id, code, name, quantity, version) values (?, 'written behind its back', "
         + "'stale', 999, 7)", items.get(7).getId());
     TestNode.Builder again = alone.again();
     alone.close();
@@ -64,24 +60,5 @@ class NewObjectsApplyIntegrationTest {
   private TestNode track(TestNode node) {
     nodes.add(node);
     return node;
-  }
-
-  /** Plain JDBC on the node's own connection pool, committed, never seen by Hibernate's events. */
-  private static void jdbc(TestNode node, String sql, Object... parameters) throws SQLException {
-    ConnectionProvider provider = node.factory().unwrap(SessionFactoryImplementor.class).getServiceRegistry()
-        .requireService(ConnectionProvider.class);
-    Connection connection = provider.getConnection();
-    try {
-      connection.setAutoCommit(false);
-      try (PreparedStatement statement = connection.prepareStatement(sql)) {
-        for (int i = 0; i < parameters.length; i++) {
-          statement.setObject(i + 1, parameters[i]);
-        }
-        statement.executeUpdate();
-      }
-      connection.commit();
-    } finally {
-      provider.closeConnection(connection);
-    }
   }
 }

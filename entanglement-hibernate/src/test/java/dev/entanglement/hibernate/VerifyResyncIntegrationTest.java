@@ -15,16 +15,12 @@ import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-import org.hibernate.engine.jdbc.connections.spi.ConnectionProvider;
-import org.hibernate.engine.spi.SessionFactoryImplementor;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -71,28 +67,9 @@ class VerifyResyncIntegrationTest {
 
   /** At b, behind the plugin's back: one row deleted, one row's column altered. */
   private void damageAtB() throws SQLException {
-    jdbc(b, "delete from Item where id = ?", items.get(0).getId());
-    jdbc(b, "update Item set name = 'altered behind its back' where id = ?", items.get(1).getId());
+    b.jdbc("delete from Item where id = ?", items.get(0).getId());
+    b.jdbc("update Item set name = 'altered behind its back' where id = ?", items.get(1).getId());
     assertThat(b.table("Item")).isNotEqualTo(a.table("Item"));
-  }
-
-  /** Plain JDBC on the node's own connection pool, committed, never seen by Hibernate's events. */
-  private static void jdbc(TestNode node, String sql, Object... parameters) throws SQLException {
-    ConnectionProvider provider = node.factory().unwrap(SessionFactoryImplementor.class).getServiceRegistry()
-        .requireService(ConnectionProvider.class);
-    Connection connection = provider.getConnection();
-    try {
-      connection.setAutoCommit(false);
-      try (PreparedStatement statement = connection.prepareStatement(sql)) {
-        for (int i = 0; i < parameters.length; i++) {
-          statement.setObject(i + 1, parameters[i]);
-        }
-        statement.executeUpdate();
-      }
-      connection.commit();
-    } finally {
-      provider.closeConnection(connection);
-    }
   }
 
   private static AdminGrpc.AdminBlockingStub admin(TestNode node, List<AutoCloseable> closeables) {
@@ -133,7 +110,7 @@ class VerifyResyncIntegrationTest {
     start(database);
     damageAtB();
     // a column that is not replicated is b's own: never counted as different, never overwritten
-    jdbc(b, "update Item set localNote = 'b''s own note' where id = ?", items.get(2).getId());
+    b.jdbc("update Item set localNote = 'b''s own note' where id = ?", items.get(2).getId());
 
     ResyncReport report = b.entanglement().resync("a", ResyncMode.VERIFY).get(30, TimeUnit.SECONDS);
 
@@ -141,7 +118,7 @@ class VerifyResyncIntegrationTest {
     assertThat(b.find(Item.class, items.get(0).getId())).isNotNull();
     assertThat(b.find(Item.class, items.get(1).getId()).getName()).isEqualTo("item 1");
     assertThat(b.find(Item.class, items.get(2).getId()).getLocalNote()).isEqualTo("b's own note");
-    jdbc(b, "update Item set localNote = null where id = ?", items.get(2).getId());
+    b.jdbc("update Item set localNote = null where id = ?", items.get(2).getId());
     assertThat(b.table("Item")).isEqualTo(a.table("Item"));
     assertThat(b.entanglement().parkedChanges()).isZero();
     // done: a second check finds nothing to repair
@@ -158,11 +135,11 @@ class VerifyResyncIntegrationTest {
     a.awaitCaughtUp("b");
     assertThat(b.find(Item.class, deleted)).isNull();
     // at b, behind the plugin's back, the deleted row comes back (a restored table)
-    jdbc(b, "insert into Item (id, code, name, quantity, version) values (?, 'v-3', 'item 3', 3, 0)", deleted);
+    b.jdbc("insert into Item (id, code, name, quantity, version) values (?, 'v-3', 'item 3', 3, 0)", deleted);
     // a loses all trace of another object (its tombstone compacted, say): b still holds it
     UUID forgotten = items.get(4).getId();
-    jdbc(a, "delete from Item where id = ?", forgotten);
-    jdbc(a, "delete from entanglement_object where object_id = ?", forgotten.toString());
+    a.jdbc("delete from Item where id = ?", forgotten);
+    a.jdbc("delete from entanglement_object where object_id = ?", forgotten.toString());
 
     ResyncReport report = b.entanglement().resync("a", ResyncMode.VERIFY).get(30, TimeUnit.SECONDS);
 
@@ -183,8 +160,8 @@ class VerifyResyncIntegrationTest {
   void verify_neverWritesAnOlderStateOverANewerOne(Database database) throws Exception {
     start(database);
     UUID newer = items.get(1).getId();
-    jdbc(b, "update Item set name = 'a newer state' where id = ?", newer);
-    jdbc(b, "update entanglement_object set serial = 1000 where object_id = ?", newer.toString());
+    b.jdbc("update Item set name = 'a newer state' where id = ?", newer);
+    b.jdbc("update entanglement_object set serial = 1000 where object_id = ?", newer.toString());
 
     ResyncReport report = b.entanglement().resync("a", ResyncMode.VERIFY).get(30, TimeUnit.SECONDS);
 

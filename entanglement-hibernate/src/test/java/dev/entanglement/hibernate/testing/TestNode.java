@@ -221,6 +221,28 @@ public final class TestNode implements AutoCloseable {
         });
   }
 
+  /**
+   * Runs one statement in plain JDBC on the node's own connection pool, committed: behind the
+   * plugin's back, never seen by Hibernate's events (a repair, an import, another application).
+   */
+  public void jdbc(String sql, Object... parameters) throws java.sql.SQLException {
+    var provider = factory.unwrap(org.hibernate.engine.spi.SessionFactoryImplementor.class).getServiceRegistry()
+        .requireService(org.hibernate.engine.jdbc.connections.spi.ConnectionProvider.class);
+    java.sql.Connection connection = provider.getConnection();
+    try {
+      connection.setAutoCommit(false);
+      try (java.sql.PreparedStatement statement = connection.prepareStatement(sql)) {
+        for (int i = 0; i < parameters.length; i++) {
+          statement.setObject(i + 1, parameters[i]);
+        }
+        statement.executeUpdate();
+      }
+      connection.commit();
+    } finally {
+      provider.closeConnection(connection);
+    }
+  }
+
   /** Runs native SQL and returns the first column of the first row. */
   public Object sql(String query) {
     return read(em -> {
