@@ -14,6 +14,7 @@ import dev.entanglement.benchmarks.support.Options;
 import dev.entanglement.benchmarks.support.Pacer;
 import dev.entanglement.benchmarks.support.Percentiles;
 import dev.entanglement.benchmarks.support.Summary;
+import dev.entanglement.benchmarks.support.ThreadCpu;
 import dev.entanglement.benchmarks.support.Workload;
 import dev.entanglement.benchmarks.model.BenchItem;
 import dev.entanglement.hibernate.EntanglementSettings;
@@ -50,8 +51,12 @@ public final class FanOut implements Scenario {
   static final int STAR_PEERS = 100;
   static final int GATEWAYS = 10;
   static final int LEAVES_PER_GATEWAY = 10;
-  /** The tree's commit rate: modest, so that the figures are the path's delay, not a backlog. */
-  static final int TREE_RATE = 20;
+  /**
+   * The tree's commit rate: modest, so that the figures are the path's delay, not a backlog. Each
+   * change is applied 110 times in this JVM; at 20/s (2,200 applies/s, about what the star showed
+   * the 2 cores can apply) a backlog of seconds built up.
+   */
+  static final int TREE_RATE = 5;
   private static final Duration CAUGHT_UP_TIMEOUT = Duration.ofMinutes(5);
 
   @Override
@@ -91,6 +96,7 @@ public final class FanOut implements Scenario {
       double startupSeconds = (System.nanoTime() - startup) / 1e9;
       Footprint up = Footprint.take();
       ManagementFactory.getThreadMXBean().resetPeakThreadCount();
+      double[] idle = idleCpu(options.millis(2000, 5000), all.size());
       List<Variant> variants = List.of(
           new Variant("single", () -> starRound(singleOwner, List.of(singlePeer), nanos, "single")),
           new Variant("star", () -> starRound(owner, peers, nanos, "star")));
@@ -110,7 +116,20 @@ public final class FanOut implements Scenario {
       report.info("star: slowest peer still applying after the owner stopped", results.get("star drain"), "ms");
       report.info("1 owner + 1 peer: peer still applying after the owner stopped", results.get("single drain"), "ms");
       report.info("star: GC time during a round (all nodes share the heap)", results.get("star gc"), "ms");
+      for (String variant : List.of("star", "single")) {
+        String label = variant.equals("star") ? "star" : "1 owner + 1 peer";
+        report.info(label + ": CPU per row, owner's committing thread", results.get(variant + " cpu commit"), "us");
+        report.info(label + ": CPU per row, owner's plugin threads (sending to every peer)",
+            results.get(variant + " cpu owner"), "us");
+        report.info(label + ": CPU per row and peer, owner's plugin threads", results.get(variant + " cpu owner per peer"), "us");
+        report.info(label + ": CPU per row and peer, the peer's plugin threads (receive + apply)",
+            results.get(variant + " cpu peer"), "us");
+        report.info(label + ": CPU per row, other threads (JIT, gRPC timers, harness)", results.get(variant + " cpu other"), "us");
+        report.info(label + ": process CPU busy during the round (GC, JIT included; 1.0 = every core)",
+            results.get(variant + " cpu busy"), "");
+      }
       reportFootprint(report, "star (%d nodes)".formatted(all.size()), base, up, loaded, startupSeconds);
+      reportIdle(report, "star (%d nodes)".formatted(all.size()), idle);
     } finally {
       closeAll(all);
     }
@@ -124,6 +143,8 @@ public final class FanOut implements Scenario {
       before[i] = peers.get(i).countItems();
     }
     long gcBefore = GcTime.totalMillis();
+    ThreadCpu cpuBefore = ThreadCpu.take();
+    long committer = Thread.currentThread().getId();
     long start = System.nanoTime();
     Workload.Done done = Workload.insertFor(owner, nanos);
     long[] finished = new long[n];
@@ -135,7 +156,14 @@ public final class FanOut implements Scenario {
           .whenComplete((report, failure) -> finished[peer] = System.nanoTime());
     }
     CompletableFuture.allOf(answered).get(CAUGHT_UP_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+    long wall = System.nanoTime() - start;
+    ThreadCpu cpuAfter = ThreadCpu.take();
     long gcMillis = GcTime.totalMillis() - gcBefore;
+    String ownerThreads = "entanglement-" + owner.name() + "-";
+    Map<String, Long> cpu = cpuAfter.since(cpuBefore, thread -> thread.getKey() == committer ? "commit"
+        : thread.getValue().startsWith(ownerThreads) ? "owner"
+        : peers.stream().anyMatch(p -> thread.getValue().startsWith("entanglement-" + p.name() + "-")) ? "peers"
+        : "other");
     double[] rates = new double[n];
     long last = 0;
     for (int i = 0; i < n; i++) {
@@ -156,12 +184,21 @@ public final class FanOut implements Scenario {
     figures.put(key + " owner", done.perSecond());
     figures.put(key + " drain", (last - start - done.nanos()) / 1e6);
     figures.put(key + " gc", (double) gcMillis);
+    // where the CPU went, per row the owner committed (peers: per row and peer)
+    double rows = done.count();
+    figures.put(key + " cpu commit", cpu.getOrDefault("commit", 0L) / 1e3 / rows);
+    figures.put(key + " cpu owner", cpu.getOrDefault("owner", 0L) / 1e3 / rows);
+    figures.put(key + " cpu owner per peer", cpu.getOrDefault("owner", 0L) / 1e3 / rows / n);
+    figures.put(key + " cpu peer", cpu.getOrDefault("peers", 0L) / 1e3 / rows / n);
+    figures.put(key + " cpu other", cpu.getOrDefault("other", 0L) / 1e3 / rows);
+    figures.put(key + " cpu busy", cpuAfter.process() < 0 ? Double.NaN
+        : (cpuAfter.process() - cpuBefore.process()) / (double) wall / Runtime.getRuntime().availableProcessors());
     return figures;
   }
 
   private void tree(Options options, Report report) throws Exception {
-    int warm = options.pick(40, 100);
-    int measured = options.pick(100, 400);
+    int warm = options.pick(15, 40);
+    int measured = options.pick(60, 300);
     report.section("9b. Fan-out, tree: 1 owner, %d gateways, %d leaves (%d per gateway, connected only to it), H2 in memory, in-process gRPC"
             .formatted(GATEWAYS, GATEWAYS * LEAVES_PER_GATEWAY, LEAVES_PER_GATEWAY),
         "the owner inserts 1 row per transaction at %d/s (absolute deadlines); t0 = when commit() returned;".formatted(TREE_RATE),
@@ -195,6 +232,7 @@ public final class FanOut implements Scenario {
       double startupSeconds = (System.nanoTime() - startup) / 1e9;
       Footprint up = Footprint.take();
       ManagementFactory.getThreadMXBean().resetPeakThreadCount();
+      double[] idle = idleCpu(options.millis(2000, 5000), all.size());
 
       // databases 0..GATEWAYS-1 are the gateways, then the leaves gateway by gateway
       List<DbSettings> databases = new ArrayList<>();
@@ -208,6 +246,8 @@ public final class FanOut implements Scenario {
       AtomicLongArray committedAt = new AtomicLongArray(total);
       long[][] latencies;
       long gcBefore = GcTime.totalMillis();
+      ThreadCpu cpuBefore = ThreadCpu.take();
+      long wallStart = System.nanoTime();
       try (ArrivalTracker tracker = new ArrivalTracker(databases, ids, committedAt)) {
         tracker.start();
         Pacer pacer = new Pacer(TREE_RATE);
@@ -219,8 +259,13 @@ public final class FanOut implements Scenario {
         }
         latencies = tracker.await(Duration.ofMinutes(2));
       }
+      long wall = System.nanoTime() - wallStart;
+      ThreadCpu cpuAfter = ThreadCpu.take();
       long gcMillis = GcTime.totalMillis() - gcBefore;
       Footprint loaded = Footprint.take();
+      Map<String, Long> cpu = cpuAfter.since(cpuBefore, thread -> thread.getValue().startsWith("entanglement-owner-")
+          ? "owner" : thread.getValue().startsWith("entanglement-gw-") ? "gateways"
+          : thread.getValue().startsWith("entanglement-leaf-") ? "leaves" : "other");
 
       long[] everyLeaf = new long[measured];
       long[] everyGateway = new long[measured];
@@ -245,7 +290,20 @@ public final class FanOut implements Scenario {
       percentiles(report, "tree hop 1: owner commit -> a gateway holds it (over gateways x changes)", gatewayHop, false);
       percentiles(report, "tree hop 2: gateway holds it -> its leaf holds it (over leaves x changes)", leafHop, false);
       report.info("tree: GC time while the changes were committed and delivered", Summary.of(gcMillis), "ms");
+      // per change, net of what the nodes spend when idle (measured above, per node and second)
+      double idleNanosPerNode = idle[1] * 1e6 * (wall / 1e9);
+      report.info("tree: CPU per change, owner's plugin threads (net of idle)",
+          Summary.of((cpu.getOrDefault("owner", 0L) - idleNanosPerNode) / 1e3 / total), "us");
+      report.info("tree: CPU per change and gateway, gateways' plugin threads: apply + relay to 10 leaves (net of idle)",
+          Summary.of((cpu.getOrDefault("gateways", 0L) - idleNanosPerNode * GATEWAYS) / 1e3 / total / GATEWAYS), "us");
+      int leafCount = GATEWAYS * LEAVES_PER_GATEWAY;
+      report.info("tree: CPU per change and leaf, leaves' plugin threads: receive + apply (net of idle)",
+          Summary.of((cpu.getOrDefault("leaves", 0L) - idleNanosPerNode * leafCount) / 1e3 / total / leafCount), "us");
+      report.info("tree: process CPU busy while committing and delivering (1.0 = every core)",
+          Summary.of(cpuAfter.process() < 0 ? Double.NaN
+              : (cpuAfter.process() - cpuBefore.process()) / (double) wall / Runtime.getRuntime().availableProcessors()), "");
       reportFootprint(report, "tree (%d nodes)".formatted(all.size()), base, up, loaded, startupSeconds);
+      reportIdle(report, "tree (%d nodes)".formatted(all.size()), idle);
     } finally {
       closeAll(all);
     }
@@ -307,6 +365,31 @@ public final class FanOut implements Scenario {
         Summary.of(up.heapMb()), "MB");
     report.info(what + ": heap used after GC at the end, rows included", Summary.of(loaded.heapMb()), "MB");
     report.info(what + ": max heap", Summary.of(Runtime.getRuntime().maxMemory() >> 20), "MB");
+  }
+
+  /**
+   * What the nodes cost while nothing is committed (heartbeats, leases, timers): the process's
+   * CPU busy fraction (1.0 = every core) and the plugin threads' CPU per node, in ms per second.
+   */
+  private static double[] idleCpu(long nanos, int nodes) {
+    ThreadCpu before = ThreadCpu.take();
+    long start = System.nanoTime();
+    long end = start + nanos;
+    for (long now = start; now < end; now = System.nanoTime()) {
+      java.util.concurrent.locks.LockSupport.parkNanos(end - now); // a measured window, not a wait for a condition
+    }
+    long wall = System.nanoTime() - start;
+    ThreadCpu after = ThreadCpu.take();
+    long plugin = after.since(before, t -> t.getValue().startsWith("entanglement-") ? "plugin" : "other")
+        .getOrDefault("plugin", 0L);
+    double busy = after.process() < 0 ? Double.NaN
+        : (after.process() - before.process()) / (double) wall / Runtime.getRuntime().availableProcessors();
+    return new double[] {busy, plugin / 1e6 / nodes / (wall / 1e9)};
+  }
+
+  private static void reportIdle(Report report, String what, double[] idle) {
+    report.info(what + " idle, no commits: process CPU busy (1.0 = every core)", Summary.of(idle[0]), "");
+    report.info(what + " idle, no commits: plugin threads' CPU per node", Summary.of(idle[1]), "ms/s");
   }
 
   /** The JVM's live threads and heap used after a full GC. */
