@@ -7,6 +7,7 @@ import dev.entanglement.benchmarks.scenarios.CaptureOverhead;
 import dev.entanglement.benchmarks.scenarios.CatchUpAfterPartition;
 import dev.entanglement.benchmarks.scenarios.CommitToVisible;
 import dev.entanglement.benchmarks.scenarios.EndToEndThroughput;
+import dev.entanglement.benchmarks.scenarios.FanOut;
 import dev.entanglement.benchmarks.scenarios.Members;
 import dev.entanglement.benchmarks.scenarios.MemoryWhileAway;
 import dev.entanglement.benchmarks.scenarios.Scenario;
@@ -38,6 +39,7 @@ public final class BenchmarkMain {
       new CatchUpAfterPartition(),
       new MemoryWhileAway(),
       new UpdateRequests(),
+      new FanOut(),
       new Members());
 
   /** Held so the level set on it survives: JUL keeps loggers only weakly. */
