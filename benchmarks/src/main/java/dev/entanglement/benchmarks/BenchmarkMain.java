@@ -6,6 +6,7 @@ import dev.entanglement.benchmarks.scenarios.BulkThroughput;
 import dev.entanglement.benchmarks.scenarios.CaptureOverhead;
 import dev.entanglement.benchmarks.scenarios.CatchUpAfterPartition;
 import dev.entanglement.benchmarks.scenarios.CommitToVisible;
+import dev.entanglement.benchmarks.scenarios.DebeziumSideBySide;
 import dev.entanglement.benchmarks.scenarios.EndToEndThroughput;
 import dev.entanglement.benchmarks.scenarios.Members;
 import dev.entanglement.benchmarks.scenarios.MemoryWhileAway;
@@ -38,7 +39,8 @@ public final class BenchmarkMain {
       new CatchUpAfterPartition(),
       new MemoryWhileAway(),
       new UpdateRequests(),
-      new Members());
+      new Members(),
+      new DebeziumSideBySide());
 
   /** Held so the level set on it survives: JUL keeps loggers only weakly. */
   private static final Logger PLUGIN_LOGGER = Logger.getLogger("dev.entanglement");

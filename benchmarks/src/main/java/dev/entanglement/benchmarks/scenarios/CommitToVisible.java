@@ -97,7 +97,8 @@ public final class CommitToVisible implements Scenario {
     }
   }
 
-  private static Map<String, Double> round(Pair pair, int rate, int seconds, String key) throws Exception {
+  /** One round of {@code seconds} at {@code rate} commits/s; also used by {@link DebeziumSideBySide}. */
+  static Map<String, Double> round(Pair pair, int rate, int seconds, String key) throws Exception {
     int n = rate * seconds;
     UUID[] ids = new UUID[n];
     for (int i = 0; i < n; i++) {
