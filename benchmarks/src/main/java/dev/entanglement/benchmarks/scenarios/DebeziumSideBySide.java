@@ -92,8 +92,8 @@ public final class DebeziumSideBySide implements Scenario {
   public void run(Options options, Report report) throws Exception {
     int latencySeconds = options.pick(1, 8);
     int latencyRounds = options.pick(1, 3);
-    long warmNanos = options.millis(500, 1000);
-    long windowNanos = options.millis(1000, 5000);
+    long warmNanos = options.millis(300, 1000);
+    long windowNanos = options.millis(700, 5000);
     int throughputRounds = options.pick(1, 3);
     report.section("9. Debezium side by side, PostgreSQL (same server, same run)",
         "Debezium: Debezium %s embedded, PostgreSQL connector (pgoutput, tuned: %s), consumer upserting each"
