@@ -53,6 +53,11 @@ import java.util.concurrent.locks.LockSupport;
  * <p>A Debezium engine is started for each of its rounds and stopped after it (its slot
  * dropped): tuned to poll every 1 ms it keeps about half a core busy while idle, which would
  * otherwise be taken from our rounds on a 2-core machine.
+ *
+ * <p>Concurrency: every field is owned by the thread running the scenario; the source's worker
+ * threads of a throughput round only commit through {@link Node} and return their counts
+ * through futures (their executor holds at most {@value #SINGLE_ROW_THREADS} tasks and is shut
+ * down after the round).
  */
 public final class DebeziumSideBySide implements Scenario {
   static final int RATE = 200;
