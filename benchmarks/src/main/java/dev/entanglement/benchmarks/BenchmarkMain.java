@@ -6,6 +6,7 @@ import dev.entanglement.benchmarks.scenarios.BulkThroughput;
 import dev.entanglement.benchmarks.scenarios.CaptureOverhead;
 import dev.entanglement.benchmarks.scenarios.CatchUpAfterPartition;
 import dev.entanglement.benchmarks.scenarios.CommitToVisible;
+import dev.entanglement.benchmarks.scenarios.DebeziumSideBySide;
 import dev.entanglement.benchmarks.scenarios.EndToEndThroughput;
 import dev.entanglement.benchmarks.scenarios.FanOut;
 import dev.entanglement.benchmarks.scenarios.Members;
@@ -39,8 +40,9 @@ public final class BenchmarkMain {
       new CatchUpAfterPartition(),
       new MemoryWhileAway(),
       new UpdateRequests(),
-      new FanOut(),
-      new Members());
+      new Members(),
+      new DebeziumSideBySide(),
+      new FanOut());
 
   /** Held so the level set on it survives: JUL keeps loggers only weakly. */
   private static final Logger PLUGIN_LOGGER = Logger.getLogger("dev.entanglement");

