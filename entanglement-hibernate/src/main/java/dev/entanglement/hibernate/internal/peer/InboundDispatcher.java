@@ -14,7 +14,6 @@ import dev.entanglement.proto.v1.SyncMarker;
 import com.google.protobuf.Descriptors.FieldDescriptor;
 import dev.entanglement.hibernate.internal.core.StoreUnavailableException;
 import io.grpc.Status;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HashMap;
@@ -22,6 +21,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import org.jboss.logging.Logger;
 
 /**
@@ -32,8 +32,9 @@ import org.jboss.logging.Logger;
  * <h2>Concurrency</h2>
  * {@link #onNext} runs on the transport thread (gRPC calls it one message at a time) and only
  * hands work off; {@code helloSeen} is confined to it. Received batches and sync markers go to
- * the apply executor, in order: {@code fullSyncs} and {@code held} are confined to it (held
- * is bounded by the apply window the peer was granted; a full synchronization holds one key per
+ * the apply executor through {@code arrived} (appended by the transport thread, taken in order by
+ * the apply executor; bounded by the apply window the peer was granted): {@code fullSyncs} is
+ * confined to the apply executor (a full synchronization holds one key per
  * object received, as the sweep needs, and names at most {@link #REPAIRS_NAMED} repairs).
  * Everything else goes to the serial executor, which owns {@code rejectionsLogged}.
  */
@@ -65,7 +66,8 @@ final class InboundDispatcher {
   private final PeerStats stats;
   private boolean helloSeen;
   private final Map<String, FullSync> fullSyncs = new HashMap<>();
-  private final ArrayDeque<Runnable> held = new ArrayDeque<>();
+  /** Batches and markers received and not yet applied, in arrival order (bounded by the apply window granted). */
+  private final ConcurrentLinkedQueue<Envelope> arrived = new ConcurrentLinkedQueue<>();
   private final Map<RejectReason, Long> rejectionsLogged = new EnumMap<>(RejectReason.class);
 
   InboundDispatcher(PeerConnection connection, PeerHost host, SerialExecutor serial, SerialExecutor applySerial,
@@ -105,35 +107,14 @@ final class InboundDispatcher {
     String peer = connection.peerName();
     switch (envelope.getBodyCase()) {
       case CHANGES -> {
-        ChangeBatch batch = envelope.getChanges();
-        stats.changesReceived(batch.getChangesCount());
-        applySerial.execute(() -> applyOrHold(() -> {
-          collectFullSyncKeys(batch);
-          Ack ack;
-          try {
-            ack = host.apply(peer, batch, verifyingOwners());
-          } catch (StoreUnavailableException e) {
-            // nothing of the batch was answered: ending the stream makes the peer send it again
-            serial.execute(() -> connection.fail(Status.UNAVAILABLE, e.getMessage()));
-            return;
-          }
-          if (!batch.getRecheck()) { // a recheck's rejections were counted when first answered
-            stats.answered(ack);
-            for (Outcome outcome : ack.getOutcomesList()) {
-              if (outcome.getStatus() == OutcomeStatus.REJECTED) {
-                host.rejected(peer, true, outcome.getReason());
-              } else if (outcome.getRepaired()) {
-                countRepair(batch.getChanges(outcome.getIndex()).getOwner(), outcome.getMessage());
-              }
-            }
-          }
-          serial.execute(() -> answered(Envelope.newBuilder().setAck(ack).build()));
-        }));
+        stats.changesReceived(envelope.getChanges().getChangesCount());
+        arrived.add(envelope);
+        applySerial.execute(this::applyArrived);
       }
-      case SYNC_MARKER -> applySerial.execute(() -> applyOrHold(() -> {
-        onSyncMarker(peer, envelope.getSyncMarker());
-        serial.execute(() -> answered(null));
-      }));
+      case SYNC_MARKER -> {
+        arrived.add(envelope);
+        applySerial.execute(this::applyArrived);
+      }
       case ACK -> serial.execute(() -> onAck(peer, envelope.getAck()));
       case RESYNC_REQUEST -> serial.execute(() -> onResyncRequest(envelope.getResyncRequest()));
       case UPDATE_REQUEST -> serial.execute(() -> whileStreaming(() -> host.onUpdateRequest(peer, envelope.getUpdateRequest())));
@@ -161,24 +142,74 @@ final class InboundDispatcher {
 
   /** Apply executor: after the pause is lifted, what waited is applied, in arrival order. */
   void releaseHeld() {
-    Runnable next;
-    while (!stream.paused() && (next = held.poll()) != null) {
-      next.run();
-    }
+    applyArrived();
   }
 
   // ---- apply executor -------------------------------------------------------------------------
 
-  /** Applies a received batch or marker now, or holds it (in order) while the flow is paused. */
-  private void applyOrHold(Runnable work) {
-    if (!connection.streaming()) {
-      return; // the stream ended: nothing more is applied from it
+  /**
+   * Applies what arrived, in arrival order, unless the flow is paused (it then waits in
+   * {@code arrived} until {@link #releaseHeld}): consecutive batches that queued up while an
+   * earlier one was applied go together in one transaction ({@link BatchGroup}); a marker is
+   * applied on its own, between them.
+   */
+  private void applyArrived() {
+    String peer = connection.peerName();
+    while (connection.streaming() && !stream.paused()) {
+      Envelope next = arrived.peek();
+      if (next == null) {
+        return;
+      }
+      if (next.getBodyCase() == Envelope.BodyCase.SYNC_MARKER) {
+        arrived.poll();
+        onSyncMarker(peer, next.getSyncMarker());
+        serial.execute(() -> answered(null));
+        continue;
+      }
+      List<ChangeBatch> group = new ArrayList<>();
+      int changes = 0;
+      while ((next = arrived.peek()) != null && next.getBodyCase() == Envelope.BodyCase.CHANGES
+          && (group.isEmpty() || BatchGroup.joins(group.get(0), next.getChanges(), changes))) {
+        arrived.poll();
+        group.add(next.getChanges());
+        changes += next.getChanges().getChangesCount();
+      }
+      if (!applyGroup(peer, new BatchGroup(group))) {
+        return;
+      }
     }
-    if (stream.paused() || !held.isEmpty()) {
-      held.add(work);
-      return;
+    // the stream ended: nothing more is applied from it
+  }
+
+  /** Applies one group and answers each of its batches; false when the stream must end. */
+  private boolean applyGroup(String peer, BatchGroup group) {
+    for (ChangeBatch batch : group.batches()) {
+      collectFullSyncKeys(batch);
     }
-    work.run();
+    List<Ack> acks;
+    try {
+      acks = group.split(host.apply(peer, group.merged(), verifyingOwners()));
+    } catch (StoreUnavailableException e) {
+      // nothing of the group was answered: ending the stream makes the peer send it again
+      serial.execute(() -> connection.fail(Status.UNAVAILABLE, e.getMessage()));
+      return false;
+    }
+    for (int k = 0; k < acks.size(); k++) {
+      ChangeBatch batch = group.batches().get(k);
+      Ack ack = acks.get(k);
+      if (!batch.getRecheck()) { // a recheck's rejections were counted when first answered
+        stats.answered(ack);
+        for (Outcome outcome : ack.getOutcomesList()) {
+          if (outcome.getStatus() == OutcomeStatus.REJECTED) {
+            host.rejected(peer, true, outcome.getReason());
+          } else if (outcome.getRepaired()) {
+            countRepair(batch.getChanges(outcome.getIndex()).getOwner(), outcome.getMessage());
+          }
+        }
+      }
+      serial.execute(() -> answered(Envelope.newBuilder().setAck(ack).build()));
+    }
+    return true;
   }
 
   private void collectFullSyncKeys(ChangeBatch batch) {

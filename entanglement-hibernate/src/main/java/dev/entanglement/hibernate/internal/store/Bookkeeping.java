@@ -185,13 +185,18 @@ public final class Bookkeeping {
     List<String> all = new ArrayList<>(new LinkedHashSet<>(ids));
     for (int from = 0; from < all.size(); from += READ_CHUNK) {
       List<String> chunk = all.subList(from, Math.min(all.size(), from + READ_CHUNK));
-      String marks = String.join(", ", Collections.nCopies(chunk.size(), "?"));
+      // H2 looks up the key only for a list of whole keys; PostgreSQL for either form
+      String where = h2
+          ? "(entity_name, object_id) IN (" + String.join(", ", Collections.nCopies(chunk.size(), "(?, ?)")) + ")"
+          : "entity_name = ? AND object_id IN (" + String.join(", ", Collections.nCopies(chunk.size(), "?")) + ")";
       try (PreparedStatement statement = connection.prepareStatement(
-          "SELECT object_id, owner_node, serial, deleted, epoch, handover_to FROM entanglement_object "
-              + "WHERE entity_name = ? AND object_id IN (" + marks + ")")) {
-        statement.setString(1, entity);
+          "SELECT object_id, owner_node, serial, deleted, epoch, handover_to FROM entanglement_object WHERE " + where)) {
+        int parameter = 1;
         for (int k = 0; k < chunk.size(); k++) {
-          statement.setString(k + 2, chunk.get(k));
+          if (h2 || k == 0) {
+            statement.setString(parameter++, entity);
+          }
+          statement.setString(parameter++, chunk.get(k));
         }
         try (ResultSet rs = statement.executeQuery()) {
           while (rs.next()) {
