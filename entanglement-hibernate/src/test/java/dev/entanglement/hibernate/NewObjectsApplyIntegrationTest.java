@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.entanglement.hibernate.testing.Database;
 import dev.entanglement.hibernate.testing.TestNode;
 import dev.entanglement.hibernate.testing.model.Item;
+import dev.entanglement.hibernate.testing.model.Step;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
@@ -55,6 +56,26 @@ class NewObjectsApplyIntegrationTest {
     assertThat(b.table("Item")).isEqualTo(a.table("Item"));
     assertThat(b.entanglement().parkedChanges()).isZero();
     assertThat(b.status("a").changesRejectedHere()).isZero();
+  }
+
+  /**
+   * A type whose every state is sent: a receiver that was away gets an object's insert and its
+   * delete in one batch. The insert waits in the transaction's JDBC batch; the delete's read must
+   * see it (a stateless session's read does not run pending writes by itself: the object stayed).
+   */
+  @ParameterizedTest
+  @EnumSource(Database.class)
+  void anObjectInsertedAndDeletedWithinOneReceivedBatch_isGoneAtTheReceiver(Database database) {
+    String address = "new-objects-" + UUID.randomUUID();
+    TestNode a = track(TestNode.builder("a", database, Step.class).listenInProcess(address).start());
+    a.inTransaction(em -> em.persist(new Step("short-lived", 0)));
+    a.inTransaction(em -> em.remove(em.find(Step.class, "short-lived")));
+    a.inTransaction(em -> em.persist(new Step("kept", 1)));
+
+    TestNode b = track(TestNode.builder("b", database, Step.class).peers("inprocess:" + address).start());
+    b.awaitCaughtUp("a");
+    a.awaitCaughtUp("b");
+    assertThat(b.table("Step")).isEqualTo(a.table("Step")).hasSize(1);
   }
 
   private TestNode track(TestNode node) {

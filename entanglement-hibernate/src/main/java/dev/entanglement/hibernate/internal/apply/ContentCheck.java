@@ -44,7 +44,7 @@ final class ContentCheck {
    * @return e.g. "row missing", "attribute 'name' differs", "row present though deleted"
    */
   static String difference(StatelessSession session, EntangledType type, Object id, Change change) {
-    Object stored = session.get(type.persister().getEntityName(), id);
+    Object stored = EntityWriter.read(session, type.persister().getEntityName(), id);
     if (change.getOperation() == Operation.DELETE) {
       return stored == null ? null : "row present though deleted";
     }

@@ -33,7 +33,7 @@ final class EntityWriter {
     boolean objectStage = peer != null && hooks.objectStage();
     if (change.getOperation() == Operation.DELETE) {
       if (objectStage) {
-        Object stored = session.get(type.persister().getEntityName(), id);
+        Object stored = read(session, type.persister().getEntityName(), id);
         String denial = hooks.deniedObject(peer, type, change, null, stored);
         if (denial != null) {
           throw new DecodeException(RejectReason.POLICY, denial);
@@ -47,7 +47,7 @@ final class EntityWriter {
 
   /** Deletes the object if this node has it. */
   void delete(StatelessSession session, EntangledType type, Object id) {
-    Object existing = session.get(type.persister().getEntityName(), id);
+    Object existing = read(session, type.persister().getEntityName(), id);
     if (existing != null) {
       session.delete(existing);
     }
@@ -57,7 +57,7 @@ final class EntityWriter {
       boolean objectStage, Hooks hooks, boolean absent) throws DecodeException {
     EntityPersister persister = type.persister();
     SharedSessionContractImplementor implementor = (SharedSessionContractImplementor) session;
-    Object existing = absent ? null : session.get(persister.getEntityName(), id);
+    Object existing = absent ? null : read(session, persister.getEntityName(), id);
     Object stored = null;
     if (objectStage && existing != null) {
       stored = copy(persister, implementor, id, existing.getClass() == persister.getMappedClass()
@@ -73,7 +73,7 @@ final class EntityWriter {
     Object target = existing != null ? existing : persister.instantiate(id, implementor);
     Object oldVersion = existing != null && persister.isVersioned() ? persister.getVersion(existing) : null;
     Object[] state = type.decode(change.getAttributesList(), persister.getValues(target),
-        (referenced, referencedId) -> session.get(referenced.persister().getEntityName(), referencedId));
+        (referenced, referencedId) -> read(session, referenced.persister().getEntityName(), referencedId));
     if (objectStage) {
       String denial = hooks.deniedObject(peer, type, change, copy(persister, implementor, id, state.clone()), stored);
       if (denial != null) {
@@ -89,6 +89,16 @@ final class EntityWriter {
       persister.getUpdateCoordinator().update(
           target, id, null, state, oldVersion, null, null, false, implementor);
     }
+  }
+
+  /**
+   * Reads an entity in the apply transaction, after running the JDBC batch of writes still
+   * pending in it: a stateless session's read does not, and would miss an object inserted
+   * earlier in the same batch (a later change of it, a reference to it).
+   */
+  static Object read(StatelessSession session, String entityName, Object id) {
+    ((SharedSessionContractImplementor) session).getJdbcCoordinator().executeBatch();
+    return session.get(entityName, id);
   }
 
   /** A detached instance with the given state, for policies to look at. */

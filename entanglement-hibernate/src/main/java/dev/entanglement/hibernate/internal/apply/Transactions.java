@@ -25,8 +25,8 @@ final class Transactions {
   /**
    * Entity writes of one applied batch go to the database in JDBC batches of this many (unless the
    * application configured larger ones): a received batch of new objects costs a few round trips,
-   * not one per object. Any read through the session runs the pending ones first (Hibernate's
-   * statement preparer does), so references to objects of the same batch still resolve.
+   * not one per object. Reads in the same transaction run the pending ones first
+   * ({@link EntityWriter#read}): a stateless session's own reads do not.
    */
   static final int APPLY_JDBC_BATCH = 64;
 

@@ -185,12 +185,7 @@ public final class Bookkeeping {
     List<String> all = new ArrayList<>(new LinkedHashSet<>(ids));
     for (int from = 0; from < all.size(); from += READ_CHUNK) {
       List<String> chunk = all.subList(from, Math.min(all.size(), from + READ_CHUNK));
-      // H2 looks up the key only for a list of whole keys; PostgreSQL for either form
-      String where = h2
-          ? "(entity_name, object_id) IN (" + String.join(", ", Collections.nCopies(chunk.size(), "(?, ?)")) + ")"
-          : "entity_name = ? AND object_id IN (" + String.join(", ", Collections.nCopies(chunk.size(), "?")) + ")";
-      try (PreparedStatement statement = connection.prepareStatement(
-          "SELECT object_id, owner_node, serial, deleted, epoch, handover_to FROM entanglement_object WHERE " + where)) {
+      try (PreparedStatement statement = connection.prepareStatement(readAllQuery(chunk.size()))) {
         int parameter = 1;
         for (int k = 0; k < chunk.size(); k++) {
           if (h2 || k == 0) {
@@ -208,6 +203,18 @@ public final class Bookkeeping {
       }
     }
     return found;
+  }
+
+  /**
+   * The statement of {@link #readAll} for {@code count} ids: a lookup of each key. H2 looks the
+   * key up only for a list of whole keys (with the id alone in the list it scans the entity's
+   * rows); PostgreSQL for either form.
+   */
+  String readAllQuery(int count) {
+    String where = h2
+        ? "(entity_name, object_id) IN (" + String.join(", ", Collections.nCopies(count, "(?, ?)")) + ")"
+        : "entity_name = ? AND object_id IN (" + String.join(", ", Collections.nCopies(count, "?")) + ")";
+    return "SELECT object_id, owner_node, serial, deleted, epoch, handover_to FROM entanglement_object WHERE " + where;
   }
 
   /** The owner's objects (tombstones included) with a serial above {@code after}, in serial order. */
