@@ -238,7 +238,12 @@ public final class NodeRuntime implements SessionFactoryObserver {
     ConnectionProvider connections = factory.getServiceRegistry().requireService(ConnectionProvider.class);
     StartState.prepareSchema(connections, config.migrateSchema());
     budget = ConnectionBudget.register(factory, config.dbConnections());
-    lease = NodeLease.join(connections, budget, node, config.leaseTimeout()); // before reading the last serial
+    try {
+      lease = NodeLease.join(connections, budget, node, config.leaseTimeout()); // before reading the last serial
+    } catch (RuntimeException e) {
+      ConnectionBudget.unregister(factory); // the boot fails: nothing keeps the factory
+      throw e;
+    }
     reads = new BookkeepingReads(factory, bookkeeping);
     api = new EntanglementNode(this);
     memberRequests = new MemberRequests(this);
