@@ -43,9 +43,8 @@ class GroupedApplyIntegrationTest {
     TestNode b = track(bBuilder.start());
     b.awaitConnected("a");
 
-    try (Connection holding = b.factory().unwrap(org.hibernate.engine.spi.SessionFactoryImplementor.class)
-        .getServiceRegistry().requireService(org.hibernate.engine.jdbc.connections.spi.ConnectionProvider.class)
-        .getConnection()) {
+    try (TestNode.HeldConnection held = b.connection()) {
+      Connection holding = held.jdbc();
       holding.setAutoCommit(false);
       try (Statement lock = holding.createStatement()) {
         lock.execute("LOCK TABLE entanglement_object IN ACCESS EXCLUSIVE MODE"); // b's applies wait

@@ -15,8 +15,6 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import org.hibernate.engine.jdbc.connections.spi.ConnectionProvider;
-import org.hibernate.engine.spi.SessionFactoryImplementor;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -47,11 +45,9 @@ class OwnerDecisionRaceIntegrationTest {
     a.inTransaction(em -> em.persist(item));
     a.awaitCaughtUp("b");
 
-    ConnectionProvider provider = a.factory().unwrap(SessionFactoryImplementor.class).getServiceRegistry()
-        .requireService(ConnectionProvider.class);
-    Connection racing = provider.getConnection();
     CompletableFuture<Item> request;
-    try {
+    try (TestNode.HeldConnection held = a.connection()) {
+      Connection racing = held.jdbc();
       racing.setAutoCommit(false);
       try (PreparedStatement update = racing.prepareStatement(
           "update Item set quantity = 2, version = version + 1 where id = ?")) {
@@ -63,8 +59,6 @@ class OwnerDecisionRaceIntegrationTest {
           .until(() -> ((Number) a.sql("select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
               + "and query ilike 'update item%'")).longValue() == 1);
       racing.commit();
-    } finally {
-      provider.closeConnection(racing);
     }
 
     // the decision taken again on the new state: the request was made from version 0, the row is at 1 now

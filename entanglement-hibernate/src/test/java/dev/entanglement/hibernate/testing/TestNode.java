@@ -221,25 +221,36 @@ public final class TestNode implements AutoCloseable {
         });
   }
 
+  /** A connection of the node's own pool, outside Hibernate's sessions; closing it hands it back to the pool. */
+  public HeldConnection connection() throws java.sql.SQLException {
+    var provider = factory.unwrap(org.hibernate.engine.spi.SessionFactoryImplementor.class).getServiceRegistry()
+        .requireService(org.hibernate.engine.jdbc.connections.spi.ConnectionProvider.class);
+    return new HeldConnection(provider, provider.getConnection());
+  }
+
+  /** See {@link #connection()}. */
+  public record HeldConnection(org.hibernate.engine.jdbc.connections.spi.ConnectionProvider provider,
+      java.sql.Connection jdbc) implements AutoCloseable {
+    @Override
+    public void close() throws java.sql.SQLException {
+      provider.closeConnection(jdbc);
+    }
+  }
+
   /**
    * Runs one statement in plain JDBC on the node's own connection pool, committed: behind the
    * plugin's back, never seen by Hibernate's events (a repair, an import, another application).
    */
   public void jdbc(String sql, Object... parameters) throws java.sql.SQLException {
-    var provider = factory.unwrap(org.hibernate.engine.spi.SessionFactoryImplementor.class).getServiceRegistry()
-        .requireService(org.hibernate.engine.jdbc.connections.spi.ConnectionProvider.class);
-    java.sql.Connection connection = provider.getConnection();
-    try {
-      connection.setAutoCommit(false);
-      try (java.sql.PreparedStatement statement = connection.prepareStatement(sql)) {
+    try (HeldConnection held = connection()) {
+      held.jdbc().setAutoCommit(false);
+      try (java.sql.PreparedStatement statement = held.jdbc().prepareStatement(sql)) {
         for (int i = 0; i < parameters.length; i++) {
           statement.setObject(i + 1, parameters[i]);
         }
         statement.executeUpdate();
       }
-      connection.commit();
-    } finally {
-      provider.closeConnection(connection);
+      held.jdbc().commit();
     }
   }
 

@@ -5,12 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.entanglement.hibernate.testing.Database;
 import dev.entanglement.hibernate.testing.TestNode;
 import dev.entanglement.hibernate.testing.model.Item;
-import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import org.hibernate.dialect.H2Dialect;
-import org.hibernate.engine.jdbc.connections.spi.ConnectionProvider;
-import org.hibernate.engine.spi.SessionFactoryImplementor;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -23,10 +20,8 @@ class BookkeepingReadAllPlanTest {
   void onH2_theBatchReadLooksUpEveryWholeKey() throws Exception {
     try (TestNode node = TestNode.builder("plan", Database.H2, Item.class).start()) {
       Bookkeeping bookkeeping = Bookkeeping.forDialect(new H2Dialect());
-      ConnectionProvider provider = node.factory().unwrap(SessionFactoryImplementor.class).getServiceRegistry()
-          .requireService(ConnectionProvider.class);
-      Connection connection = provider.getConnection();
-      try (PreparedStatement explain = connection.prepareStatement("EXPLAIN " + bookkeeping.readAllQuery(3))) {
+      try (TestNode.HeldConnection held = node.connection();
+          PreparedStatement explain = held.jdbc().prepareStatement("EXPLAIN " + bookkeeping.readAllQuery(3))) {
         for (int k = 1; k <= explain.getParameterMetaData().getParameterCount(); k++) {
           explain.setString(k, "Item"); // the plan does not depend on the values
         }
@@ -35,8 +30,6 @@ class BookkeepingReadAllPlanTest {
           // the index condition names the whole key list, not the entity name alone
           assertThat(plan.getString(1)).containsPattern("PRIMARY_KEY_\\w*:\\s+IN\\(ROW");
         }
-      } finally {
-        provider.closeConnection(connection);
       }
     }
   }
