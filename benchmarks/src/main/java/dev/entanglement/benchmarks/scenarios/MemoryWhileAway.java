@@ -33,7 +33,9 @@ public final class MemoryWhileAway implements Scenario {
     int total = options.pick(100_000, 1_000_000);
     report.section("6. Heap while a peer is away (H2)",
         "%,d updates of %,d objects in transactions of 100 after the sink closed;".formatted(total, OBJECTS),
-        "heap used after System.gc(), sampled 11 times; flat = grows by less than 32 MB");
+        "heap used after System.gc(), sampled 11 times; flat = grows by less than 32 MB from the sample after",
+        "the first tenth of the updates (the first sample, right after the sink closed, still holds what the",
+        "closing sink releases lazily, so it is shown but not a baseline)");
     try (Pair pair = Pair.start(Db.H2, Transport.IN_PROCESS, java.util.Map.of())) {
       List<UUID> ids = Workload.preload(pair.source(), OBJECTS);
       pair.awaitCaughtUp();
@@ -52,12 +54,13 @@ public final class MemoryWhileAway implements Scenario {
           samples.add(usedHeapAfterGc());
         }
       }
-      long min = samples.stream().mapToLong(Long::longValue).min().orElseThrow();
-      long max = samples.stream().mapToLong(Long::longValue).max().orElseThrow();
+      List<Long> steady = samples.subList(1, samples.size());
+      long baseline = steady.get(0);
+      long max = steady.stream().mapToLong(Long::longValue).max().orElseThrow();
       report.note("heap used after GC, MB, every %,d updates: %s".formatted(perSample,
           samples.stream().map(b -> String.valueOf(b >> 20)).toList()));
       report.against("heap growth while a peer is away (%,d updates)".formatted(total),
-          Summary.of((max - min) / 1048576.0), "MB", "flat bound", FLAT_BYTES / 1048576.0, Target.atMost(1.0));
+          Summary.of((max - baseline) / 1048576.0), "MB", "flat bound", FLAT_BYTES / 1048576.0, Target.atMost(1.0));
     }
   }
 

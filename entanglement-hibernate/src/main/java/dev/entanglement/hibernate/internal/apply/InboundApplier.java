@@ -12,6 +12,7 @@ import dev.entanglement.proto.v1.OutcomeStatus;
 import dev.entanglement.proto.v1.OwnerPosition;
 import dev.entanglement.proto.v1.RejectReason;
 import dev.entanglement.proto.v1.SyncMarker;
+import dev.entanglement.hibernate.internal.core.RelayGaps;
 import dev.entanglement.hibernate.internal.core.LimitedLog;
 import dev.entanglement.hibernate.internal.core.StoreUnavailableException;
 import dev.entanglement.hibernate.internal.store.SqlErrors;
@@ -210,7 +211,7 @@ public final class InboundApplier {
    * error instead of answering the later copy ALREADY_CURRENT.
    */
   public Ack apply(String peer, ChangeBatch batch) {
-    return apply(peer, batch, Set.of());
+    return apply(peer, batch, Set.of(), new RelayGaps());
   }
 
   /**
@@ -218,8 +219,11 @@ public final class InboundApplier {
    * rows this node really holds (a verifying full synchronization): a change whose state the
    * bookkeeping says this node has, but whose row is missing or differs, is written again and
    * answered APPLIED with {@code repaired} set (not relayed: nobody else's state changes).
+   *
+   * @param gaps the stream's changes ignored from a relay (see {@link RelayGaps}): this batch's
+   *     ignored changes are added, and its positions held below them
    */
-  public synchronized Ack apply(String peer, ChangeBatch batch, Set<String> verifyOwners) {
+  public synchronized Ack apply(String peer, ChangeBatch batch, Set<String> verifyOwners, RelayGaps gaps) {
     LOG.debugf("Applying %d changes from '%s' (positions %s)", batch.getChangesCount(), peer, batch.getPositionsList());
     Hooks hooks = this.hooks;
     int count = batch.getChangesCount();
@@ -229,7 +233,7 @@ public final class InboundApplier {
     // position from a direction whose changes are refused would skip them
     Map<String, String> directionProblems = new HashMap<>();
     for (int i = 0; i < count; i++) {
-      outcomes[i] = screen(peer, i, batch.getChanges(i), directionProblems, hooks);
+      outcomes[i] = screen(peer, i, batch.getChanges(i), directionProblems, hooks, gaps);
       if (outcomes[i] == null) {
         valid.add(i);
       }
@@ -243,7 +247,9 @@ public final class InboundApplier {
       }
       if ((peer == null || !hooks.relayIgnored(position.getOwner(), peer))
           && directionProblem(position.getOwner(), peer, directionProblems, hooks) == null) {
-        acceptedPositions.add(position);
+        long serial = gaps.cap(position.getOwner(), position.getSerial(), positions.of(position.getOwner()));
+        acceptedPositions.add(serial == position.getSerial() ? position
+            : position.toBuilder().setSerial(serial).build());
       }
     }
     Map<String, Long> newPositions = positions.advance(acceptedPositions);
@@ -383,7 +389,8 @@ public final class InboundApplier {
   }
 
   /** The outcome of a change refused before any database work, or null when it may be written. */
-  private Outcome screen(String peer, int index, Change change, Map<String, String> directionProblems, Hooks hooks) {
+  private Outcome screen(String peer, int index, Change change, Map<String, String> directionProblems, Hooks hooks,
+      RelayGaps gaps) {
     if (change.getEphemeral()) {
       return hooks.applyEphemeral(peer, change).toBuilder().setIndex(index).build();
     }
@@ -394,6 +401,8 @@ public final class InboundApplier {
         throw new DecodeException(RejectReason.POLICY, denial);
       }
       if (peer != null && hooks.relayIgnored(change.getOwner(), peer)) {
+        // the relay counts it delivered: its later positions of the owner must not pass it here
+        gaps.ignored(change.getOwner(), change.getSerial());
         return Outcomes.alreadyCurrent(index);
       }
       String problem = directionProblem(change.getOwner(), peer, directionProblems, hooks);

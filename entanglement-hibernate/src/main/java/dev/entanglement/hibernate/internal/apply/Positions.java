@@ -54,6 +54,11 @@ final class Positions {
     return all;
   }
 
+  /** This node's position of the owner (0 when it has none). */
+  long of(String owner) {
+    return positions.getOrDefault(owner, 0L);
+  }
+
   /** A copy of the positions. */
   Map<String, Long> snapshot() {
     return Map.copyOf(positions);

@@ -1,6 +1,7 @@
 package dev.entanglement.hibernate.internal.boot;
 
 import dev.entanglement.hibernate.EntanglementException;
+import dev.entanglement.hibernate.internal.core.RelayGaps;
 import dev.entanglement.hibernate.internal.core.CatchUpChunk;
 import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.hibernate.internal.model.DecodeException;
@@ -257,9 +258,9 @@ final class NodePeerHost implements PeerHost {
   }
 
   @Override
-  public Ack apply(String peer, ChangeBatch batch, Set<String> verifyOwners) {
+  public Ack apply(String peer, ChangeBatch batch, Set<String> verifyOwners, RelayGaps gaps) {
     long started = System.nanoTime();
-    Ack ack = node.applier.apply(peer, batch, verifyOwners);
+    Ack ack = node.applier.apply(peer, batch, verifyOwners, gaps);
     node.metrics.applied(batch.getChangesCount(), System.nanoTime() - started);
     if (batch.getPositionsCount() > 0) {
       for (PeerConnection connection : node.peers.others(peer)) {

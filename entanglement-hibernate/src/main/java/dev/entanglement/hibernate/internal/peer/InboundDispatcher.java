@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.peer;
 
+import dev.entanglement.hibernate.internal.core.RelayGaps;
 import dev.entanglement.hibernate.internal.core.LimitedLog;
 import dev.entanglement.hibernate.internal.core.SerialExecutor;
 import dev.entanglement.proto.v1.Ack;
@@ -33,8 +34,8 @@ import org.jboss.logging.Logger;
  * {@link #onNext} runs on the transport thread (gRPC calls it one message at a time) and only
  * hands work off; {@code helloSeen} is confined to it. Received batches and sync markers go to
  * the apply executor through {@code arrived} (appended by the transport thread, taken in order by
- * the apply executor; bounded by the apply window the peer was granted): {@code fullSyncs} is
- * confined to the apply executor (a full synchronization holds one key per
+ * the apply executor; bounded by the apply window the peer was granted): {@code fullSyncs} and
+ * {@code relayGaps} are confined to the apply executor (a full synchronization holds one key per
  * object received, as the sweep needs, and names at most {@link #REPAIRS_NAMED} repairs).
  * Everything else goes to the serial executor, which owns {@code rejectionsLogged}.
  */
@@ -69,6 +70,8 @@ final class InboundDispatcher {
   /** Batches and markers received and not yet applied, in arrival order (bounded by the apply window granted). */
   private final ConcurrentLinkedQueue<Envelope> arrived = new ConcurrentLinkedQueue<>();
   private final Map<RejectReason, Long> rejectionsLogged = new EnumMap<>(RejectReason.class);
+  /** This stream's changes ignored because their owner was connected directly (apply executor). */
+  private final RelayGaps relayGaps = new RelayGaps();
 
   InboundDispatcher(PeerConnection connection, PeerHost host, SerialExecutor serial, SerialExecutor applySerial,
       PeerStream stream, CatchUpPlanner planner, PeerStats stats) {
@@ -188,7 +191,7 @@ final class InboundDispatcher {
     }
     List<Ack> acks;
     try {
-      acks = group.split(host.apply(peer, group.merged(), verifyingOwners()));
+      acks = group.split(host.apply(peer, group.merged(), verifyingOwners(), relayGaps));
     } catch (StoreUnavailableException e) {
       // nothing of the group was answered: ending the stream makes the peer send it again
       serial.execute(() -> connection.fail(Status.UNAVAILABLE, e.getMessage()));

@@ -2,6 +2,7 @@ package dev.entanglement.hibernate.internal.peer;
 
 import dev.entanglement.hibernate.internal.core.CatchUpChunk;
 import dev.entanglement.hibernate.internal.core.Outgoing;
+import dev.entanglement.hibernate.internal.core.RelayGaps;
 import dev.entanglement.hibernate.internal.core.Ticker;
 import dev.entanglement.hibernate.internal.transport.StreamHandler;
 import dev.entanglement.proto.v1.Ack;
@@ -165,8 +166,9 @@ public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
    *
    * @param verifyOwners owners in a verifying full synchronization: their changes are compared
    *     with the rows held here and rewritten where missing or different (answered repaired)
+   * @param gaps the stream's changes ignored because their owner is connected directly
    */
-  Ack apply(String peer, ChangeBatch batch, Set<String> verifyOwners);
+  Ack apply(String peer, ChangeBatch batch, Set<String> verifyOwners, RelayGaps gaps);
 
   /** The key {@code entity#id} of a received change, or null if it cannot be read. */
   String objectKey(Change change);
