@@ -18,11 +18,22 @@ public final class Report {
     this.out = out;
   }
 
+  /** Shown in the next section's title: the heap used after the full collection that precedes it. */
+  private long heapBefore = -1;
+
+  /** The heap used after the full collection before the next section. */
+  public void heapBefore(long bytes) {
+    heapBefore = bytes;
+  }
+
   /** A section title with its method notes. */
   public void section(String title, String... notes) {
     out.println();
-    out.printf("== %s   [at %.0f s; load average %s]%n", title, (System.nanoTime() - start) / 1e9,
-        Environment.loadAverage());
+    // live threads: a section that left nodes or pools running would slow the ones after it
+    out.printf("== %s   [at %.0f s; load average %s; %d live threads%s]%n", title, (System.nanoTime() - start) / 1e9,
+        Environment.loadAverage(), java.lang.management.ManagementFactory.getThreadMXBean().getThreadCount(),
+        heapBefore < 0 ? "" : "; heap after a full GC %,d MB".formatted(heapBefore >> 20));
+    heapBefore = -1; // a scenario's second section did not start after one
     for (String note : notes) {
       out.println("   " + note);
     }
