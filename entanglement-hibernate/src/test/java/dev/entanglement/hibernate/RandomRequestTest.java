@@ -3,12 +3,11 @@ package dev.entanglement.hibernate;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.entanglement.hibernate.testing.FreePorts;
 import dev.entanglement.hibernate.testing.Database;
 import dev.entanglement.hibernate.testing.FaultyProxy;
 import dev.entanglement.hibernate.testing.TestNode;
 import dev.entanglement.hibernate.testing.model.Item;
-import java.io.IOException;
-import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -78,12 +77,6 @@ class RandomRequestTest {
     proxies.values().forEach(FaultyProxy::close);
   }
 
-  private static int freePort() throws IOException {
-    try (ServerSocket socket = new ServerSocket(0)) {
-      socket.setReuseAddress(true);
-      return socket.getLocalPort();
-    }
-  }
 
   private record Asked(String requester, String what, CompletableFuture<?> future) {}
 
@@ -95,7 +88,7 @@ class RandomRequestTest {
     Random random = new Random(seed);
     Map<String, Integer> ports = new HashMap<>();
     for (String name : topology.names) {
-      ports.put(name, freePort());
+      ports.put(name, FreePorts.next());
     }
     Map<String, List<String>> dials = new HashMap<>();
     for (List<String> link : topology.links) {

@@ -2,14 +2,13 @@ package dev.entanglement.hibernate;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.entanglement.hibernate.testing.FreePorts;
 import dev.entanglement.hibernate.testing.Database;
 import dev.entanglement.hibernate.testing.FaultyProxy;
 import dev.entanglement.hibernate.testing.TestNode;
 import dev.entanglement.hibernate.testing.model.Document;
 import dev.entanglement.hibernate.testing.model.Item;
 import dev.entanglement.hibernate.testing.model.Step;
-import java.io.IOException;
-import java.net.ServerSocket;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -56,12 +55,6 @@ class RandomizedConvergenceTest {
     proxies.forEach(FaultyProxy::close);
   }
 
-  private static int freePort() throws IOException {
-    try (ServerSocket socket = new ServerSocket(0)) {
-      socket.setReuseAddress(true);
-      return socket.getLocalPort();
-    }
-  }
 
   @ParameterizedTest(name = "seed {0}")
   @MethodSource("seeds")
@@ -70,7 +63,7 @@ class RandomizedConvergenceTest {
     Random random = new Random(seed);
     Map<String, Integer> ports = new HashMap<>();
     for (String name : NAMES) {
-      ports.put(name, freePort());
+      ports.put(name, FreePorts.next());
     }
     // b dials a; c dials a and b: each pair has one link, each link its own proxy
     FaultyProxy ba = FaultyProxy.start("127.0.0.1", ports.get("a"));

@@ -3,12 +3,11 @@ package dev.entanglement.hibernate;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.entanglement.hibernate.testing.FreePorts;
 import dev.entanglement.hibernate.testing.Database;
 import dev.entanglement.hibernate.testing.FaultyProxy;
 import dev.entanglement.hibernate.testing.TestNode;
 import dev.entanglement.hibernate.testing.model.Item;
-import java.io.IOException;
-import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,13 +33,13 @@ class RelayIgnoredIntegrationTest {
 
   @Test
   void aChangeIgnoredFromARelayWhileItsOwnerSeemedConnected_arrivesOnceTheOwnerIsBack() throws Exception {
-    int portA = freePort();
-    int portB = freePort();
+    int portA = FreePorts.next();
+    int portB = FreePorts.next();
     FaultyProxy ba = FaultyProxy.start("127.0.0.1", portA); // b's only way to a
     closing.add(ba);
     TestNode a = node("a", portA, "");
     TestNode b = node("b", portB, ba.address());
-    TestNode c = node("c", freePort(), "127.0.0.1:" + portA + ",127.0.0.1:" + portB); // the relay
+    TestNode c = node("c", FreePorts.next(), "127.0.0.1:" + portA + ",127.0.0.1:" + portB); // the relay
     a.awaitConnected("b");
     c.awaitConnected("a");
     c.awaitConnected("b");
@@ -91,10 +90,4 @@ class RelayIgnoredIntegrationTest {
     return node;
   }
 
-  private static int freePort() throws IOException {
-    try (ServerSocket socket = new ServerSocket(0)) {
-      socket.setReuseAddress(true);
-      return socket.getLocalPort();
-    }
-  }
 }
