@@ -9,7 +9,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A steady load to profile, not a benchmark: one thread commits single-row inserts on H2 in
- * memory, with the plugin off for the first half and on (no peer) for the second, each in a
+ * memory (or PostgreSQL: second argument {@code postgresql}), with the plugin off for the first
+ * half and on (no peer) for the second, each in a
  * thread of its own name, so a JFR recording separates them. Run it with a recording:
  *
  * <pre>{@code
@@ -26,8 +27,9 @@ public final class CaptureProfile {
 
   public static void main(String[] args) throws Exception {
     long seconds = args.length > 0 ? Long.parseLong(args[0]) : 20;
-    DbSettings offDb = Db.H2.fresh("profile_off");
-    DbSettings onDb = Db.H2.fresh("profile_on");
+    Db db = args.length > 1 ? Db.valueOf(args[1].toUpperCase(java.util.Locale.ROOT)) : Db.H2;
+    DbSettings offDb = db.fresh("profile_off");
+    DbSettings onDb = db.fresh("profile_on");
     try (Node off = Node.plain(offDb, Map.of()); Node on = Node.start("profiled", onDb, Map.of())) {
       Workload.insertFor(off, TimeUnit.SECONDS.toNanos(seconds / 4)); // warm-up, both code paths
       Workload.insertFor(on, TimeUnit.SECONDS.toNanos(seconds / 4));
@@ -43,6 +45,7 @@ public final class CaptureProfile {
     } finally {
       offDb.dispose();
       onDb.dispose();
+      Db.stopPostgres();
     }
   }
 }
