@@ -105,6 +105,27 @@ final class InboundDispatcher {
       return;
     }
     String peer = connection.peerName();
+    if (connection.browser() && envelope.getBodyCase() != Envelope.BodyCase.CHANGES) {
+      BrowserRules.Verdict verdict = BrowserRules.inbound(envelope, peer);
+      if (verdict instanceof BrowserRules.End end) {
+        serial.execute(() -> connection.fail(Status.PERMISSION_DENIED, end.description()));
+        return;
+      }
+      if (verdict instanceof BrowserRules.Answer answer) {
+        serial.execute(() -> {
+          stream.grant(1);
+          stream.urgent(answer.answer());
+        });
+        return;
+      }
+      dispatch(peer, ((BrowserRules.Pass) verdict).envelope());
+      return;
+    }
+    dispatch(peer, envelope);
+  }
+
+  /** Transport thread: hands an envelope of an accepted peer to the room that acts on it. */
+  private void dispatch(String peer, Envelope envelope) {
     switch (envelope.getBodyCase()) {
       case CHANGES -> {
         stats.changesReceived(envelope.getChanges().getChangesCount());
@@ -188,7 +209,8 @@ final class InboundDispatcher {
     }
     List<Ack> acks;
     try {
-      acks = group.split(host.apply(peer, group.merged(), verifyingOwners()));
+      acks = group.split(connection.browser() ? applyFromBrowser(peer, group.merged())
+          : host.apply(peer, group.merged(), verifyingOwners()));
     } catch (StoreUnavailableException e) {
       // nothing of the group was answered: ending the stream makes the peer send it again
       serial.execute(() -> connection.fail(Status.UNAVAILABLE, e.getMessage()));
@@ -210,6 +232,13 @@ final class InboundDispatcher {
       serial.execute(() -> answered(Envelope.newBuilder().setAck(ack).build()));
     }
     return true;
+  }
+
+  /** A browser's batch: its own ephemeral objects are applied, the rest is rejected with the reason. */
+  private Ack applyFromBrowser(String peer, ChangeBatch batch) {
+    BrowserRules.Screened screened = BrowserRules.screen(batch, peer);
+    Ack applied = screened.allowed().getChangesCount() == 0 ? null : host.apply(peer, screened.allowed(), Set.of());
+    return screened.answer(batch.getRequestId(), applied);
   }
 
   private void collectFullSyncKeys(ChangeBatch batch) {
