@@ -126,7 +126,9 @@ public final class PeerConnection implements StreamHandler {
   }
 
   private Envelope hello() {
-    return Envelope.newBuilder().setHello(Handshake.hello(host.nodeName(), host.helloPositions())).build();
+    // a browser sends nothing persistent, so it needs no positions; and they would name every owner held here
+    return Envelope.newBuilder().setHello(Handshake.hello(host.nodeName(),
+        browser != null ? List.of() : host.helloPositions())).build();
   }
 
   // ---- inbound (transport thread) -----------------------------------------------------------

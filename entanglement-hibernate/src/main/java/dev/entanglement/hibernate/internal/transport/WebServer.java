@@ -131,7 +131,7 @@ public final class WebServer {
     }
     if (loops != null) {
       // a short quiet period lets the close frames of the streams just ended go out
-      loops.shutdownGracefully(100, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+      loops.shutdownGracefully(100, 2_000, TimeUnit.MILLISECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
     }
   }
 

@@ -22,6 +22,8 @@ import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * One browser's WebSocket seen as a gRPC stream: the outbound {@link CallStreamObserver} that
@@ -34,6 +36,11 @@ import java.util.ArrayDeque;
  *   <li>{@link #setOnReadyHandler}: run when the buffer drained below the low water mark;
  *   <li>{@link #request}: credits for received messages; with none left the channel stops reading
  *       (autoRead off), so a browser that sends faster than the node applies waits in TCP.
+ *   <li>the browser's Acks stand in for HTTP/2's receive window: at most
+ *       {@link #MAX_UNACKNOWLEDGED} ChangeBatches are unanswered at a time ({@link #isReady} is
+ *       false beyond), so a browser that reads but never answers cannot make the node keep
+ *       unbounded batches in flight for it (a gRPC peer that does not apply stops granting, and
+ *       gRPC's window does the same).
  * </ul>
  * {@link #onError} and {@link #onCompleted} end the socket with a close frame carrying the status
  * (code and description, cut to WebSocket's 123 bytes) and then close it.
@@ -41,13 +48,16 @@ import java.util.ArrayDeque;
  * <h2>Concurrency</h2>
  * {@code credits}, {@code waiting} and {@code ending} are confined to the channel's event loop
  * (every method that touches them from elsewhere hands off with {@code eventLoop().execute});
- * {@code onReady} is volatile. {@link #onNext} may be called from any thread (the peer's serial
+ * {@code onReady} is volatile; {@code unanswered} is a concurrent set. {@link #onNext} may be
+ * called from any thread (the peer's serial
  * executor): Netty queues the write and counts its bytes against the water marks at once.
  * Bound: {@code waiting} holds only envelopes decoded after the credits ran out, from the last
  * socket read (at most one read buffer, 64 KiB) and one aggregated message of at most
  * {@code entanglement.peer.max_message_bytes}.
  */
 final class WebSocketStream extends CallStreamObserver<Envelope> {
+  /** Most ChangeBatches sent and not yet answered by the browser's Ack. */
+  static final int MAX_UNACKNOWLEDGED = 16;
   /** WebSocket's limit on a close frame's reason, in UTF-8 bytes. */
   static final int MAX_CLOSE_REASON_BYTES = 123;
 
@@ -58,6 +68,8 @@ final class WebSocketStream extends CallStreamObserver<Envelope> {
   private long credits;
   private final ArrayDeque<Envelope> waiting = new ArrayDeque<>();
   private boolean ending;
+  /** Request ids of the ChangeBatches sent and not answered yet (at most {@link #MAX_UNACKNOWLEDGED}); thread-safe. */
+  private final Set<Long> unanswered = ConcurrentHashMap.newKeySet();
 
   WebSocketStream(Channel channel, StreamHandler handler, long maxMessageBytes) {
     this.channel = channel;
@@ -74,7 +86,7 @@ final class WebSocketStream extends CallStreamObserver<Envelope> {
 
   @Override
   public boolean isReady() {
-    return channel.isActive() && channel.isWritable();
+    return channel.isActive() && channel.isWritable() && unanswered.size() < MAX_UNACKNOWLEDGED;
   }
 
   @Override
@@ -106,6 +118,9 @@ final class WebSocketStream extends CallStreamObserver<Envelope> {
 
   @Override
   public void onNext(Envelope envelope) {
+    if (envelope.hasChanges()) {
+      unanswered.add(envelope.getChanges().getRequestId());
+    }
     channel.writeAndFlush(new BinaryWebSocketFrame(Unpooled.wrappedBuffer(envelope.toByteArray())), channel.voidPromise());
   }
 
@@ -172,6 +187,9 @@ final class WebSocketStream extends CallStreamObserver<Envelope> {
   private void received(Envelope envelope) {
     if (ending) {
       return;
+    }
+    if (envelope.hasAck() && unanswered.remove(envelope.getAck().getRequestId())) {
+      onReady.run(); // the window may have opened again (a drain request is cheap and coalesced)
     }
     if (credits > 0 && waiting.isEmpty()) {
       credits--;
