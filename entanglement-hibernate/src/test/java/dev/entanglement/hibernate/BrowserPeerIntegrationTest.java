@@ -1,6 +1,7 @@
 package dev.entanglement.hibernate;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.entanglement.hibernate.policy.Decision;
@@ -9,12 +10,12 @@ import dev.entanglement.hibernate.policy.ObjectRef;
 import dev.entanglement.hibernate.policy.Peer;
 import dev.entanglement.hibernate.policy.Policy;
 import dev.entanglement.hibernate.testing.BrowserClient;
+import dev.entanglement.hibernate.testing.Certificates;
+import dev.entanglement.hibernate.tls.DevCertificates;
 import dev.entanglement.hibernate.testing.Database;
 import dev.entanglement.hibernate.testing.TestNode;
+import dev.entanglement.hibernate.testing.TokenIdentity;
 import dev.entanglement.hibernate.testing.model.Item;
-import dev.entanglement.hibernate.web.Admission;
-import dev.entanglement.hibernate.web.BrowserIdentity;
-import dev.entanglement.hibernate.web.UpgradeRequest;
 import dev.entanglement.proto.v1.Attribute;
 import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.ChangeBatch;
@@ -28,6 +29,10 @@ import dev.entanglement.proto.v1.RequestOutcome;
 import dev.entanglement.proto.v1.RequestStatus;
 import dev.entanglement.proto.v1.UpdateRequest;
 import dev.entanglement.proto.v1.Value;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -39,6 +44,9 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
 
 /**
  * Browsers as peers over the WebSocket endpoint (entanglement.web.listen), with real nodes on H2
@@ -76,25 +84,6 @@ class BrowserPeerIntegrationTest {
     }
   }
 
-  /** The application's authentication: a token in the query names the user's tab. */
-  static final class TokenIdentity implements BrowserIdentity {
-    static final Map<String, String> TOKENS = Map.of("alice-secret", "red.alice", "bob-secret", "blue.bob",
-        "impostor", "red");
-
-    @Override
-    public Admission identify(UpgradeRequest request) {
-      String token = request.parameter("token").or(request::bearerToken).orElse(null);
-      if (token == null) {
-        return Admission.unauthorized("no token: connect with ?token=...");
-      }
-      String user = TOKENS.get(token);
-      if (user == null) {
-        return Admission.forbidden("unknown token");
-      }
-      return Admission.peer(user + request.parameter("tab").map(tab -> "." + tab).orElse(""));
-    }
-  }
-
   @BeforeEach
   void nodes() {
     String unique = UUID.randomUUID().toString();
@@ -103,6 +92,7 @@ class BrowserPeerIntegrationTest {
         .set(EntanglementSettings.POLICY, new TeamPolicy())
         .set(EntanglementSettings.WEB_LISTEN, "127.0.0.1:0")
         .set(EntanglementSettings.WEB_IDENTITY, new TokenIdentity())
+        .set(EntanglementSettings.PEER_MAX_MESSAGE_BYTES, 65_536)
         .start());
     red = track(TestNode.builder("red", Database.H2, Item.class).peers("inprocess:hq-" + unique)
         .set(EntanglementSettings.POLICY, new TeamPolicy()).start());
@@ -318,6 +308,10 @@ class BrowserPeerIntegrationTest {
       first.hello(Map.of());
       await().atMost(Duration.ofSeconds(20)).until(() -> ids(first).size() == 5);
       hq.awaitCaughtUp("red.alice");
+      // the tab holds red's objects complete through the newest state it received once a position says so
+      long newest = changes(first).stream().filter(c -> c.getOwner().equals("red")).mapToLong(Change::getSerial).max()
+          .orElseThrow();
+      await().atMost(Duration.ofSeconds(20)).until(() -> first.positions().getOrDefault("red", 0L) >= newest);
       held = first.positions();
     }
     assertThat(held).containsKey("red");
@@ -346,5 +340,100 @@ class BrowserPeerIntegrationTest {
     assertThat(closed.reason()).contains("already has a peer node named 'red'; a browser may not use that name");
     assertThat(hq.status("red")).isNotNull();
     assertThat(hq.status("red").identity()).isEqualTo(PeerIdentity.unverified("red"));
+  }
+
+  @Test
+  void framesTooLargeOrUnreadableEndTheConnectionWithAClearCloseReason() {
+    BrowserClient large = track(BrowserClient.connect(web, "/entanglement?token=alice-secret&tab=large"));
+    large.hello(Map.of());
+    large.await(Envelope::hasHello);
+    large.sendBytes(new byte[70_000]);
+    BrowserClient.Closed tooLarge = large.closed().orTimeout(20, TimeUnit.SECONDS).join();
+    assertThat(tooLarge.code()).isEqualTo(1009);
+    assertThat(tooLarge.reason()).startsWith("RESOURCE_EXHAUSTED: peer 'red.alice.large' sent a message of more than "
+        + "65536 bytes (entanglement.peer.max_message_bytes)");
+
+    BrowserClient garbage = track(BrowserClient.connect(web, "/entanglement?token=alice-secret&tab=garbage"));
+    garbage.hello(Map.of());
+    garbage.await(Envelope::hasHello);
+    garbage.sendBytes(new byte[] {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff});
+    BrowserClient.Closed unreadable = garbage.closed().orTimeout(20, TimeUnit.SECONDS).join();
+    assertThat(unreadable.code()).isEqualTo(1007);
+    assertThat(unreadable.reason()).startsWith("INVALID_ARGUMENT: peer 'red.alice.garbage' sent a message that is not a "
+        + "valid Envelope");
+
+    BrowserClient text = track(BrowserClient.connect(web, "/entanglement?token=alice-secret&tab=text"));
+    text.sendText("{\"hello\": {}}");
+    BrowserClient.Closed textFrame = text.closed().orTimeout(20, TimeUnit.SECONDS).join();
+    assertThat(textFrame.code()).isEqualTo(1007);
+    assertThat(textFrame.reason()).contains("a text frame; envelopes travel one per binary frame");
+
+    // the node goes on with its other peers and browsers
+    try (BrowserClient after = track(BrowserClient.connect(web, "/entanglement?token=alice-secret&tab=after"))) {
+      after.hello(Map.of());
+      after.await(Envelope::hasHello);
+    }
+    assertThat(hq.status("red")).isNotNull();
+  }
+
+  @Test
+  void badBrowserSettingsAreRefusedAtBootNamingTheSetting() {
+    assertThatThrownBy(() -> TestNode.builder("exposed", Database.H2, Item.class)
+        .set(EntanglementSettings.WEB_LISTEN, "0.0.0.0:0").start())
+        .hasStackTraceContaining("Setting entanglement.web.listen has the invalid value '0.0.0.0:0'; expected a loopback "
+            + "address, or mutual TLS");
+    assertThatThrownBy(() -> TestNode.builder("inproc", Database.H2, Item.class)
+        .set(EntanglementSettings.WEB_LISTEN, "inprocess:web").start())
+        .hasStackTraceContaining("Setting entanglement.web.listen has the invalid value 'inprocess:web'; expected host:port");
+    assertThatThrownBy(() -> TestNode.builder("noclass", Database.H2, Item.class)
+        .set(EntanglementSettings.WEB_LISTEN, "127.0.0.1:0")
+        .set(EntanglementSettings.WEB_IDENTITY, "com.example.NoSuchIdentity").start())
+        .hasStackTraceContaining("Setting entanglement.web.identity names the class 'com.example.NoSuchIdentity', which "
+            + "cannot be loaded");
+    assertThatThrownBy(() -> TestNode.builder("notidentity", Database.H2, Item.class)
+        .set(EntanglementSettings.WEB_LISTEN, "127.0.0.1:0")
+        .set(EntanglementSettings.WEB_IDENTITY, String.class.getName()).start())
+        .hasStackTraceContaining("which does not implement dev.entanglement.hibernate.web.BrowserIdentity");
+    // an identity class by name, made with its no-argument constructor
+    try (TestNode named = TestNode.builder("named", Database.H2, Item.class)
+        .set(EntanglementSettings.WEB_LISTEN, "127.0.0.1:0")
+        .set(EntanglementSettings.WEB_IDENTITY, TokenIdentity.class.getName()).start();
+        BrowserClient alice = BrowserClient.connect(named.entanglement().webAddress().orElseThrow(),
+            "/entanglement?token=alice-secret")) {
+      alice.hello(Map.of());
+      alice.await(Envelope::hasHello);
+    }
+  }
+
+  @Test
+  void withMutualTlsConfiguredBrowsersConnectOverWssWithTheNodesCertificate(@TempDir Path certificates) throws Exception {
+    Certificates issued = new Certificates(certificates);
+    try (TestNode secure = issued.tls(TestNode.builder("secure", Database.H2, Item.class)
+        .set(EntanglementSettings.WEB_LISTEN, "127.0.0.1:0")
+        .set(EntanglementSettings.WEB_IDENTITY, new TokenIdentity()), "secure", "exercise", "exercise").start()) {
+      int port = Integer.parseInt(secure.entanglement().webAddress().orElseThrow().split(":")[1]);
+      // plaintext is not served
+      assertThatThrownBy(() -> BrowserClient.upgradeRefused("127.0.0.1:" + port, "/entanglement?token=alice-secret"))
+          .isInstanceOf(Exception.class);
+      try (BrowserClient alice = BrowserClient.connectSecure("localhost:" + port, "/entanglement?token=alice-secret",
+          trusting(issued.ca("exercise").resolve(DevCertificates.CERTIFICATE)))) {
+        alice.hello(Map.of());
+        assertThat(alice.await(Envelope::hasHello).getHello().getNodeName()).isEqualTo("secure");
+      }
+    }
+  }
+
+  /** A TLS context trusting the CA certificate in {@code pem}. */
+  private static SSLContext trusting(Path pem) throws Exception {
+    KeyStore store = KeyStore.getInstance("PKCS12");
+    store.load(null, null);
+    try (var in = Files.newInputStream(pem)) {
+      store.setCertificateEntry("ca", CertificateFactory.getInstance("X.509").generateCertificate(in));
+    }
+    TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+    trust.init(store);
+    SSLContext context = SSLContext.getInstance("TLS");
+    context.init(null, trust.getTrustManagers(), null);
+    return context;
   }
 }

@@ -30,6 +30,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import javax.net.ssl.SSLContext;
 
 /**
  * A browser peer for tests, over a real WebSocket (the JDK's {@link WebSocket} client, not a
@@ -57,11 +58,28 @@ public final class BrowserClient implements AutoCloseable {
 
   /** Opens a WebSocket to {@code ws://address/path?query} (the upgrade must be admitted). */
   public static BrowserClient connect(String address, String pathAndQuery) {
+    return connect(URI.create("ws://" + address + pathAndQuery), HttpClient.newHttpClient());
+  }
+
+  /** Opens a WebSocket over TLS ({@code wss://}), trusting what {@code tls} trusts. */
+  public static BrowserClient connectSecure(String hostAndPort, String pathAndQuery, SSLContext tls) {
+    return connect(URI.create("wss://" + hostAndPort + pathAndQuery), HttpClient.newBuilder().sslContext(tls).build());
+  }
+
+  private static BrowserClient connect(URI uri, HttpClient http) {
     BrowserClient client = new BrowserClient();
-    client.socket = HttpClient.newHttpClient().newWebSocketBuilder()
-        .buildAsync(URI.create("ws://" + address + pathAndQuery), client.new Listener())
-        .orTimeout(10, TimeUnit.SECONDS).join();
+    client.socket = http.newWebSocketBuilder().buildAsync(uri, client.new Listener()).orTimeout(10, TimeUnit.SECONDS).join();
     return client;
+  }
+
+  /** Sends raw bytes in one binary frame (e.g. something that is not an Envelope). */
+  public synchronized void sendBytes(byte[] bytes) {
+    sending = sending.thenCompose(ignored -> socket.sendBinary(ByteBuffer.wrap(bytes), true));
+  }
+
+  /** Sends a text frame. */
+  public synchronized void sendText(String text) {
+    sending = sending.thenCompose(ignored -> socket.sendText(text, true));
   }
 
   /**
