@@ -423,6 +423,35 @@ class BrowserPeerIntegrationTest {
     }
   }
 
+  /** A presence, as a browser tab shows who is online. */
+  public record Presence(String user, String status) {}
+
+  @Test
+  void aBrowserOwnsItsOwnEphemeralObjectsWhileItIsConnected() {
+    EphemeralObjects<Presence> presence = hq.entanglement().ephemeral(Presence.class);
+    BrowserClient bob = track(BrowserClient.connect(web, "/entanglement?token=bob-secret"));
+    bob.hello(Map.of());
+    bob.await(Envelope::hasHello);
+    try (BrowserClient alice = BrowserClient.connect(web, "/entanglement?token=alice-secret")) {
+      alice.hello(Map.of());
+      alice.await(Envelope::hasHello);
+      alice.send(Envelope.newBuilder().setChanges(ChangeBatch.newBuilder().setRequestId(1)
+          .addChanges(Change.newBuilder().setEphemeral(true).setEntity("Presence")
+              .setId(Value.newBuilder().setText("alice")).setOwner("red.alice").setEpoch(1).setSerial(1)
+              .setOperation(Operation.UPSERT).addAttributes(text("user", "alice")).addAttributes(text("status", "online"))))
+          .build());
+      Outcome outcome = alice.await(e -> e.hasAck() && e.getAck().getRequestId() == 1).getAck().getOutcomes(0);
+      assertThat(outcome.getStatus()).as(outcome.getMessage()).isEqualTo(OutcomeStatus.APPLIED);
+      assertThat(presence.get("alice")).contains(new Presence("alice", "online"));
+      assertThat(presence.ownerOf("alice")).contains("red.alice");
+      // another tab sees it as any peer's ephemeral object
+      bob.await(e -> e.hasChanges() && e.getChanges().getChangesList().stream()
+          .anyMatch(c -> c.getEphemeral() && c.getOwner().equals("red.alice")));
+    }
+    // gone with its tab
+    await().atMost(Duration.ofSeconds(20)).until(() -> presence.get("alice").isEmpty());
+  }
+
   /** A TLS context trusting the CA certificate in {@code pem}. */
   private static SSLContext trusting(Path pem) throws Exception {
     KeyStore store = KeyStore.getInstance("PKCS12");

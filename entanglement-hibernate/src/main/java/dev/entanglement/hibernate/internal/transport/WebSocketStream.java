@@ -127,7 +127,7 @@ final class WebSocketStream extends CallStreamObserver<Envelope> {
   @Override
   public void onError(Throwable t) {
     Status status = Status.fromThrowable(t);
-    end(closeStatus(status.getCode()), closeReason(status));
+    end(closeStatus(status), closeReason(status));
   }
 
   @Override
@@ -148,11 +148,18 @@ final class WebSocketStream extends CallStreamObserver<Envelope> {
     });
   }
 
-  /** The WebSocket close code for a gRPC status the peer machinery ended the stream with. */
-  static WebSocketCloseStatus closeStatus(Status.Code code) {
-    return switch (code) {
+  /**
+   * The WebSocket close code for a gRPC status the peer machinery ended the stream with. Of the
+   * RESOURCE_EXHAUSTED endings, only a message over the limit is 1009 (sending it again fails
+   * again); a tab that did not keep up (its outbox or control messages over their bounds) gets
+   * 1013, try again later, and catches up when it reconnects.
+   */
+  static WebSocketCloseStatus closeStatus(Status status) {
+    return switch (status.getCode()) {
       case OK -> WebSocketCloseStatus.NORMAL_CLOSURE;
-      case RESOURCE_EXHAUSTED -> WebSocketCloseStatus.MESSAGE_TOO_BIG;
+      case RESOURCE_EXHAUSTED -> status.getDescription() != null
+          && status.getDescription().contains("entanglement.peer.max_message_bytes")
+          ? WebSocketCloseStatus.MESSAGE_TOO_BIG : WebSocketCloseStatus.TRY_AGAIN_LATER;
       case INVALID_ARGUMENT -> WebSocketCloseStatus.INVALID_PAYLOAD_DATA;
       case PERMISSION_DENIED, UNAUTHENTICATED, FAILED_PRECONDITION, ALREADY_EXISTS, ABORTED ->
           WebSocketCloseStatus.POLICY_VIOLATION;

@@ -11,12 +11,16 @@ import org.junit.jupiter.api.Test;
 class WebSocketStreamTest {
   @Test
   void statusesMapToCloseCodes() {
-    assertThat(WebSocketStream.closeStatus(Status.Code.OK)).isEqualTo(WebSocketCloseStatus.NORMAL_CLOSURE);
-    assertThat(WebSocketStream.closeStatus(Status.Code.RESOURCE_EXHAUSTED)).isEqualTo(WebSocketCloseStatus.MESSAGE_TOO_BIG);
-    assertThat(WebSocketStream.closeStatus(Status.Code.INVALID_ARGUMENT)).isEqualTo(WebSocketCloseStatus.INVALID_PAYLOAD_DATA);
-    assertThat(WebSocketStream.closeStatus(Status.Code.PERMISSION_DENIED)).isEqualTo(WebSocketCloseStatus.POLICY_VIOLATION);
-    assertThat(WebSocketStream.closeStatus(Status.Code.UNAVAILABLE)).isEqualTo(WebSocketCloseStatus.TRY_AGAIN_LATER);
-    assertThat(WebSocketStream.closeStatus(Status.Code.INTERNAL)).isEqualTo(WebSocketCloseStatus.INTERNAL_SERVER_ERROR);
+    assertThat(WebSocketStream.closeStatus(Status.OK)).isEqualTo(WebSocketCloseStatus.NORMAL_CLOSURE);
+    assertThat(WebSocketStream.closeStatus(Status.RESOURCE_EXHAUSTED.withDescription("peer 'a' sent a message of more "
+        + "than 65536 bytes (entanglement.peer.max_message_bytes)"))).isEqualTo(WebSocketCloseStatus.MESSAGE_TOO_BIG);
+    assertThat(WebSocketStream.closeStatus(Status.RESOURCE_EXHAUSTED.withDescription("peer 'a' does not keep up: its "
+        + "outbox holds more than 10 changes (entanglement.outbox.max_entries)")))
+        .isEqualTo(WebSocketCloseStatus.TRY_AGAIN_LATER);
+    assertThat(WebSocketStream.closeStatus(Status.INVALID_ARGUMENT)).isEqualTo(WebSocketCloseStatus.INVALID_PAYLOAD_DATA);
+    assertThat(WebSocketStream.closeStatus(Status.PERMISSION_DENIED)).isEqualTo(WebSocketCloseStatus.POLICY_VIOLATION);
+    assertThat(WebSocketStream.closeStatus(Status.UNAVAILABLE)).isEqualTo(WebSocketCloseStatus.TRY_AGAIN_LATER);
+    assertThat(WebSocketStream.closeStatus(Status.INTERNAL)).isEqualTo(WebSocketCloseStatus.INTERNAL_SERVER_ERROR);
   }
 
   @Test
