@@ -42,6 +42,8 @@ final class InboundDispatcher {
   private static final Logger LOG = Logger.getLogger(InboundDispatcher.class);
   /** Acks of unknown requests (a broken or hostile peer): once a minute per peer at WARN. */
   private static final LimitedLog unknownAcks = new LimitedLog(LOG);
+  /** Changes a browser may not make (it owns nothing persistent): once a minute per browser at WARN. */
+  private static final LimitedLog browserRefusals = new LimitedLog(LOG);
   /** How many repaired objects one full synchronization names in its log line. */
   static final int REPAIRS_NAMED = 20;
 
@@ -237,6 +239,11 @@ final class InboundDispatcher {
   /** A browser's batch: its own ephemeral objects are applied, the rest is rejected with the reason. */
   private Ack applyFromBrowser(String peer, ChangeBatch batch) {
     BrowserRules.Screened screened = BrowserRules.screen(batch, peer);
+    if (!screened.refused().isEmpty()) {
+      browserRefusals.warn(peer, "Node '%s' rejected %d of %d changes from browser '%s' (NOT_OWNER): %s".formatted(
+          host.nodeName(), screened.refused().size(), batch.getChangesCount(), peer,
+          screened.refused().get(0).getMessage()));
+    }
     Ack applied = screened.allowed().getChangesCount() == 0 ? null : host.apply(peer, screened.allowed(), Set.of());
     return screened.answer(batch.getRequestId(), applied);
   }
