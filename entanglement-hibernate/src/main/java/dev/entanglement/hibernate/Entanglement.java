@@ -70,6 +70,15 @@ public interface Entanglement {
   Optional<String> listenAddress();
 
   /**
+   * Where browsers connect ({@link EntanglementSettings#WEB_LISTEN}), {@code host:port} with the
+   * actual port when port 0 was asked for; empty without a browser endpoint (or on a member that
+   * does not hold the node's links).
+   */
+  default Optional<String> webAddress() {
+    return Optional.empty();
+  }
+
+  /**
    * The replication service, for an application that runs its own gRPC server: add it there
    * instead of setting {@link EntanglementSettings#LISTEN}.
    */

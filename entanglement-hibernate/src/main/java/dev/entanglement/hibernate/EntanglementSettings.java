@@ -235,6 +235,23 @@ public final class EntanglementSettings {
   public static final String REQUEST_MAX_PENDING = "entanglement.request.max_pending";
 
   /**
+   * Where browsers connect as peers: {@code host:port} (port 0 picks a free port) of a WebSocket
+   * endpoint speaking the replication messages, one {@code Envelope} per binary frame (see
+   * {@code docs/design/browsers.md}). With mutual TLS configured it serves {@code wss} with this
+   * node's certificate; without, plaintext {@code ws}, which needs a loopback address unless
+   * {@link #PLAINTEXT} is {@code true}. Who a browser is is decided by {@link #WEB_IDENTITY}.
+   * Defaults to none: no browser endpoint.
+   */
+  public static final String WEB_LISTEN = "entanglement.web.listen";
+
+  /**
+   * Who a browser is ({@link dev.entanglement.hibernate.web.BrowserIdentity}): the fully
+   * qualified name of a class with a public no-argument constructor, or, in the properties map
+   * given in code, an instance. Without it, {@link #WEB_LISTEN} refuses every browser with 403.
+   */
+  public static final String WEB_IDENTITY = "entanglement.web.identity";
+
+  /**
    * The node's policies ({@link dev.entanglement.hibernate.policy.Policy}): fully qualified class
    * names, comma separated, each with a public no-argument constructor; or, in the properties
    * map given in code, a {@code Policy} instance or a collection of them. Entity types may add

@@ -50,7 +50,7 @@ class ArchitectureTest {
 
   @Test
   void publicPackagesNeverDependOnInternals() {
-    noClasses().that().resideInAnyPackage(ROOT, ROOT + ".annotations", ROOT + ".policy", ROOT + ".tls")
+    noClasses().that().resideInAnyPackage(ROOT, ROOT + ".annotations", ROOT + ".policy", ROOT + ".tls", ROOT + ".web")
         .should().dependOnClassesThat().resideInAPackage(ROOT + ".internal..")
         .check(plugin);
   }

@@ -45,7 +45,8 @@ public record EntanglementConfig(
     Duration leaseTimeout,
     PeerAddress memberListen,
     Optional<String> memberAdvertise,
-    int dbConnections) {
+    int dbConnections,
+    Optional<PeerAddress> webListen) {
 
   private static final Logger LOG = Logger.getLogger(EntanglementConfig.class);
   private static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
@@ -155,7 +156,29 @@ public record EntanglementConfig(
         memberListen(settings, tls != null, plaintext),
         Optional.ofNullable(text(settings, EntanglementSettings.MEMBER_ADVERTISE))
             .map(value -> address(EntanglementSettings.MEMBER_ADVERTISE, value).toString()),
-        integer(settings, EntanglementSettings.DB_CONNECTIONS, 3, 2, 1000)));
+        integer(settings, EntanglementSettings.DB_CONNECTIONS, 3, 2, 1000),
+        webListen(settings, tls != null, plaintext)));
+  }
+
+  /**
+   * {@link EntanglementSettings#WEB_LISTEN}: a TCP address; without TLS, loopback unless plaintext
+   * is asked for (browsers' tokens would cross the network in clear).
+   */
+  private static Optional<PeerAddress> webListen(Map<String, Object> settings, boolean tls, boolean plaintext) {
+    String text = text(settings, EntanglementSettings.WEB_LISTEN);
+    if (text == null) {
+      return Optional.empty();
+    }
+    PeerAddress address = address(EntanglementSettings.WEB_LISTEN, text);
+    if (!address.isNetwork()) {
+      throw bad(EntanglementSettings.WEB_LISTEN, text, "host:port (browsers connect over TCP; port 0 picks a free port)");
+    }
+    if (!tls && !plaintext && !loopback(address.host())) {
+      throw bad(EntanglementSettings.WEB_LISTEN, text, ("a loopback address, or mutual TLS (%s; browsers then connect "
+          + "with wss and the node's certificate) or %s=true for plaintext ws on a trusted network").formatted(
+          EntanglementSettings.TLS_CERTIFICATE, EntanglementSettings.PLAINTEXT));
+    }
+    return Optional.of(address);
   }
 
   /**

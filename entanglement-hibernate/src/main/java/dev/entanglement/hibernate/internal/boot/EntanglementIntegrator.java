@@ -42,6 +42,8 @@ public final class EntanglementIntegrator implements Integrator {
     ClassLoader loader = Thread.currentThread().getContextClassLoader();
     runtime.nodePolicies(PolicyEngine.fromSetting(EntanglementSettings.POLICY, settings.get(EntanglementSettings.POLICY),
         loader != null ? loader : EntanglementIntegrator.class.getClassLoader()));
+    runtime.browserIdentity = BrowserIdentities.fromSetting(settings.get(EntanglementSettings.WEB_IDENTITY),
+        loader != null ? loader : EntanglementIntegrator.class.getClassLoader());
     OpenTransactions transactions = new OpenTransactions();
     CaptureListener listener = new CaptureListener(runtime::captureSink, runtime::model, transactions);
     var listeners = sessionFactory.getEventListenerRegistry();

@@ -95,6 +95,11 @@ final class EntanglementNode implements Entanglement {
   }
 
   @Override
+  public Optional<String> webAddress() {
+    return node.holding() ? node.servers.webAddress() : Optional.empty();
+  }
+
+  @Override
   public ServerServiceDefinition replicationService() {
     requireLinks("replicationService()");
     return node.peerHost.replicationService().bindService();

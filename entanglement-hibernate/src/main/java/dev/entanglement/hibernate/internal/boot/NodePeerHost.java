@@ -14,6 +14,7 @@ import dev.entanglement.hibernate.internal.peer.PeerHost;
 import dev.entanglement.hibernate.internal.transport.PeerAddress;
 import dev.entanglement.hibernate.internal.transport.ReplicationService;
 import dev.entanglement.hibernate.internal.transport.Transports;
+import dev.entanglement.hibernate.internal.transport.WebServer;
 import dev.entanglement.proto.v1.Ack;
 import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.ChangeBatch;
@@ -57,6 +58,12 @@ final class NodePeerHost implements PeerHost {
 
   ReplicationService replicationService() {
     return new ReplicationService(this, node.peers::opened, node.config.maxMessageBytes());
+  }
+
+  /** The browser endpoint (entanglement.web.listen): TLS with the node's certificate when it has one. */
+  WebServer webServer() {
+    return new WebServer(this, node.peers::opened, node.browserIdentity, node.pool, node.config.maxMessageBytes(),
+        node.config.tls() == null ? null : node.config.tls().webServerContext());
   }
 
   void dial(String target, Channel channel, ManagedChannel owned) {
@@ -188,6 +195,10 @@ final class NodePeerHost implements PeerHost {
 
   @Override
   public void acknowledged(String peer, String owner, long serial) {
+    PeerConnection connection = node.peers.get(peer);
+    if (connection != null && connection.browser()) {
+      return; // a browser away past compaction gets a full synchronization with a sweep instead
+    }
     node.ledger.acknowledged(peer, owner, serial);
   }
 

@@ -37,6 +37,7 @@ import dev.entanglement.hibernate.internal.transport.PeerAddress;
 import dev.entanglement.hibernate.internal.transport.Servers;
 import dev.entanglement.hibernate.internal.transport.Transports;
 import dev.entanglement.hibernate.policy.Policy;
+import dev.entanglement.hibernate.web.BrowserIdentity;
 import dev.entanglement.proto.v1.AdminGrpc;
 import io.grpc.ManagedChannel;
 import java.util.ArrayList;
@@ -87,6 +88,8 @@ public final class NodeRuntime implements SessionFactoryObserver {
   final transient List<Policy> nodePolicies = new ArrayList<>();
   transient AdminConfig adminConfig = new AdminConfig(Optional.empty(), null, Set.of());
   transient NodeMetrics metrics = NodeMetrics.NONE;
+  /** Who a browser is (entanglement.web.identity), set at boot; null refuses every browser. */
+  transient BrowserIdentity browserIdentity;
   final transient AtomicLong captureFailures = new AtomicLong();
   private final transient NodeCaptureSink captureSink = new NodeCaptureSink(this);
   /** Listeners and policies the application registered on this member, for the rooms. */
@@ -438,6 +441,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
       config.listen().ifPresent(address -> servers.startReplication(address, peerHost.replicationService()));
       adminConfig.listen().ifPresent(address -> servers.startAdmin(address, api.adminService(),
           AdminGrpc.SERVICE_NAME));
+      config.webListen().ifPresent(address -> servers.startWeb(address, peerHost.webServer()));
     } catch (RuntimeException e) {
       stop();
       throw e;
@@ -517,7 +521,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
   /** The peer as policies see it. */
   private Peer policyPeer(String name) {
     var connection = peers == null ? null : peers.get(name);
-    return new Peer(name, connection == null ? null : connection.fingerprint());
+    return new Peer(name, connection == null ? null : connection.fingerprint(), connection != null && connection.browser());
   }
 
   // ---- stop --------------------------------------------------------------------------------

@@ -19,7 +19,9 @@ final class PeerEvents implements PeerRegistry.Events {
 
   @Override
   public void connected(PeerConnection connection) {
-    node.ledger.arrived(connection.peerName()); // before its Hello is checked against compaction
+    if (!connection.browser()) { // browsers hold nothing durably: they never hold compaction back
+      node.ledger.arrived(connection.peerName()); // before its Hello is checked against compaction
+    }
     node.pool.execute(node.forwarder::flush);
     node.pool.execute(() -> node.ephemerals.connected(connection));
     node.metrics.peerConnected(connection, new PeerFigures(node, connection.peerName()));
@@ -32,7 +34,9 @@ final class PeerEvents implements PeerRegistry.Events {
 
   @Override
   public void gone(PeerConnection connection) {
-    node.ledger.departed(connection.peerName());
+    if (!connection.browser()) {
+      node.ledger.departed(connection.peerName());
+    }
     node.forwarder.peerGone(connection.peerName());
     node.metrics.peerGone(connection);
   }

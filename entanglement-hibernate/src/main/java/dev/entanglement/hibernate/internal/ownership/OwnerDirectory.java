@@ -132,6 +132,9 @@ public final class OwnerDirectory implements PeerRegistry.Events {
    */
   @Override
   public void connected(PeerConnection connection) {
+    if (connection.browser()) {
+      return; // browsers route nothing: they get no routes, and no node hears of them as owners
+    }
     String peer = connection.peerName();
     synchronized (lock) {
       announced.remove(peer); // no changes to a stream that has not had the full table yet
@@ -141,6 +144,9 @@ public final class OwnerDirectory implements PeerRegistry.Events {
 
   @Override
   public void gone(PeerConnection connection) {
+    if (connection.browser()) {
+      return;
+    }
     linkDown(connection.peerName());
   }
 

@@ -85,6 +85,15 @@ final class CatchUpPlanner implements PeerStream.Source {
 
   /** Decides how to bring the peer whose Hello was accepted up to date with this node's objects. */
   void start(Hello hello) {
+    start(hello, false);
+  }
+
+  /**
+   * As {@link #start(Hello)}; a {@code browser} holds nothing durably, so a position of this
+   * node beyond what it gave out is stale or forged, never lost commits: the browser gets
+   * everything again with a sweep, and this node's serials stay where they are.
+   */
+  void start(Hello hello, boolean browser) {
     peerName = hello.getNodeName();
     positions.peer(peerName);
     String self = host.nodeName();
@@ -94,13 +103,17 @@ final class CatchUpPlanner implements PeerStream.Source {
     // applied changes whose position it had not received yet
     long highest = Math.max(held, hello.getOwnersList().stream().filter(p -> p.getOwner().equals(self))
         .mapToLong(OwnerPosition::getHighest).findFirst().orElse(0L));
-    long mayHold = host.highestPeerMayHold(peerName);
+    long mayHold = browser ? host.lastSerial() : host.highestPeerMayHold(peerName);
     if (held < 0 || held > MAX_SERIAL || highest < 0 || highest > MAX_SERIAL) {
       // forged or broken: no real node gets there, and raising this node's serials to it would
       // overflow them; the peer gets everything again with a sweep instead
       LOG.warnf("Peer '%s' claims to hold objects of node '%s' up to serial %d, which no node reaches "
           + "(expected 0 to %d): ignoring it and sending all objects again with a sweep", peerName, self, Math.max(held, highest), MAX_SERIAL);
       host.acknowledged(peerName, self, 0);
+      queue(new CatchUp(self, 0, true, true, 0));
+    } else if (highest > mayHold && browser) {
+      LOG.infof("Browser '%s' claims to hold objects of node '%s' up to serial %d, beyond the %d given out: it gets "
+          + "all objects again with a sweep", peerName, self, highest, mayHold);
       queue(new CatchUp(self, 0, true, true, 0));
     } else if (highest > mayHold) {
       // what the peer holds is what it has durably applied: it counts as acknowledged (and makes

@@ -43,6 +43,8 @@ final class InboundDispatcher {
   private static final Logger LOG = Logger.getLogger(InboundDispatcher.class);
   /** Acks of unknown requests (a broken or hostile peer): once a minute per peer at WARN. */
   private static final LimitedLog unknownAcks = new LimitedLog(LOG);
+  /** Changes a browser may not make (it owns nothing persistent): once a minute per browser at WARN. */
+  private static final LimitedLog browserRefusals = new LimitedLog(LOG);
   /** How many repaired objects one full synchronization names in its log line. */
   static final int REPAIRS_NAMED = 20;
 
@@ -108,6 +110,27 @@ final class InboundDispatcher {
       return;
     }
     String peer = connection.peerName();
+    if (connection.browser() && envelope.getBodyCase() != Envelope.BodyCase.CHANGES) {
+      BrowserRules.Verdict verdict = BrowserRules.inbound(envelope, peer);
+      if (verdict instanceof BrowserRules.End end) {
+        serial.execute(() -> connection.fail(Status.PERMISSION_DENIED, end.description()));
+        return;
+      }
+      if (verdict instanceof BrowserRules.Answer answer) {
+        serial.execute(() -> {
+          stream.grant(1);
+          stream.urgent(answer.answer());
+        });
+        return;
+      }
+      dispatch(peer, ((BrowserRules.Pass) verdict).envelope());
+      return;
+    }
+    dispatch(peer, envelope);
+  }
+
+  /** Transport thread: hands an envelope of an accepted peer to the room that acts on it. */
+  private void dispatch(String peer, Envelope envelope) {
     switch (envelope.getBodyCase()) {
       case CHANGES -> {
         stats.changesReceived(envelope.getChanges().getChangesCount());
@@ -191,7 +214,8 @@ final class InboundDispatcher {
     }
     List<Ack> acks;
     try {
-      acks = group.split(host.apply(peer, group.merged(), verifyingOwners(), relayGaps));
+      acks = group.split(connection.browser() ? applyFromBrowser(peer, group.merged())
+          : host.apply(peer, group.merged(), verifyingOwners(), relayGaps));
     } catch (StoreUnavailableException e) {
       // nothing of the group was answered: ending the stream makes the peer send it again
       serial.execute(() -> connection.fail(Status.UNAVAILABLE, e.getMessage()));
@@ -213,6 +237,18 @@ final class InboundDispatcher {
       serial.execute(() -> answered(Envelope.newBuilder().setAck(ack).build()));
     }
     return true;
+  }
+
+  /** A browser's batch: its own ephemeral objects are applied, the rest is rejected with the reason. */
+  private Ack applyFromBrowser(String peer, ChangeBatch batch) {
+    BrowserRules.Screened screened = BrowserRules.screen(batch, peer);
+    if (!screened.refused().isEmpty()) {
+      browserRefusals.warn(peer, "Node '%s' rejected %d of %d changes from browser '%s' (NOT_OWNER): %s".formatted(
+          host.nodeName(), screened.refused().size(), batch.getChangesCount(), peer,
+          screened.refused().get(0).getMessage()));
+    }
+    Ack applied = screened.allowed().getChangesCount() == 0 ? null : host.apply(peer, screened.allowed(), Set.of(), relayGaps);
+    return screened.answer(batch.getRequestId(), applied);
   }
 
   private void collectFullSyncKeys(ChangeBatch batch) {

@@ -51,6 +51,8 @@ public final class PeerConnection implements StreamHandler {
   private final PeerHost host;
   private final boolean dialer;
   private final String address;
+  /** For a browser's stream (WebSocket), the name the application gave it; null for a node. */
+  private final String browser;
   private final SerialExecutor serial;
   private final SerialExecutor applySerial;
   private final PeerOutbox outbox = new PeerOutbox();
@@ -74,9 +76,22 @@ public final class PeerConnection implements StreamHandler {
    * @param address the peer's address as dialed, or a description of the inbound call
    */
   public PeerConnection(PeerHost host, boolean dialer, String address) {
+    this(host, dialer, address, null);
+  }
+
+  /**
+   * A browser's stream: accepted over WebSocket, the browser identified by the application as
+   * {@code browser} (see {@link BrowserRules} for what it may send).
+   */
+  public static PeerConnection browser(PeerHost host, String browser, String address) {
+    return new PeerConnection(host, false, address, browser);
+  }
+
+  private PeerConnection(PeerHost host, boolean dialer, String address, String browser) {
     this.host = host;
     this.dialer = dialer;
     this.address = address;
+    this.browser = browser;
     this.serial = new SerialExecutor(host.pool());
     this.applySerial = new SerialExecutor(host.pool());
     this.sendFailures = new SendFailures(host.sendRetryInitialDelay(), host.sendRetryMaxDelay());
@@ -111,7 +126,9 @@ public final class PeerConnection implements StreamHandler {
   }
 
   private Envelope hello() {
-    return Envelope.newBuilder().setHello(Handshake.hello(host.nodeName(), host.helloPositions())).build();
+    // a browser sends nothing persistent, so it needs no positions; and they would name every owner held here
+    return Envelope.newBuilder().setHello(Handshake.hello(host.nodeName(),
+        browser != null ? List.of() : host.helloPositions())).build();
   }
 
   // ---- inbound (transport thread) -----------------------------------------------------------
@@ -177,6 +194,15 @@ public final class PeerConnection implements StreamHandler {
       fail(Status.INVALID_ARGUMENT, "a second Hello on an open stream");
       return;
     }
+    if (browser != null) {
+      Hello named = BrowserRules.hello(hello, browser);
+      if (named == null) {
+        fail(Status.PERMISSION_DENIED, "the browser's Hello names '%s', but the application identified it as '%s'"
+            .formatted(hello.getNodeName(), browser));
+        return;
+      }
+      hello = named;
+    }
     Handshake.Result result = Handshake.check(hello, new Handshake.Context(host.nodeName(), dialer, address), certificate);
     if (result instanceof Handshake.Refused refused) {
       if (refused.reason() == Handshake.Reason.CERTIFICATE_MISMATCH) {
@@ -203,9 +229,9 @@ public final class PeerConnection implements StreamHandler {
     state = State.STREAMING;
     since = Instant.now();
     stream.start(peerName);
-    planner.start(hello);
-    LOG.infof("Node '%s' connected to peer '%s' (%s, %s)", host.nodeName(), peerName,
-        dialer ? "dialed" : "accepted", address);
+    planner.start(hello, browser != null);
+    LOG.infof("Node '%s' connected to %s '%s' (%s, %s)", host.nodeName(), browser != null ? "browser" : "peer",
+        peerName, dialer ? "dialed" : "accepted", address);
     stream.grant(host.applyWindow());
     stream.drain();
   }
@@ -573,6 +599,11 @@ public final class PeerConnection implements StreamHandler {
 
   public boolean dialer() {
     return dialer;
+  }
+
+  /** Whether this is a browser's stream (over {@code entanglement.web.listen}), not a node's. */
+  public boolean browser() {
+    return browser != null;
   }
 
   public String address() {

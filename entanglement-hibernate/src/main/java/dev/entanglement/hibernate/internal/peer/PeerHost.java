@@ -35,6 +35,11 @@ public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
     return new PeerConnection(this, dialer, address);
   }
 
+  @Override
+  default PeerConnection newBrowserStream(String peerName, String address) {
+    return PeerConnection.browser(this, peerName, address);
+  }
+
   /** The clock of heartbeats and silence detection. */
   default Ticker ticker() {
     return Ticker.system();

@@ -87,6 +87,11 @@ public final class PeerRegistry {
     }
     String peer = connection.peerName();
     PeerConnection existing = peers.get(peer);
+    if (existing != null && existing.state() != PeerConnection.State.CLOSED && existing.browser() != connection.browser()) {
+      // a browser never takes a node's place (nor the reverse): the application chose a name in use
+      return "node '%s' already has a %s named '%s'; a %s may not use that name".formatted(nodeName,
+          existing.browser() ? "browser" : "peer node", peer, connection.browser() ? "browser" : "peer node");
+    }
     if (existing != null && existing.state() != PeerConnection.State.CLOSED) {
       // Two streams with one peer: both nodes keep the same one. A newer stream opened the same
       // way replaces the old (which is probably dead); otherwise the stream dialed by the node
@@ -123,6 +128,9 @@ public final class PeerRegistry {
     String peer = connection.peerName();
     if (peer != null && peers.remove(peer, connection)) {
       listeners.forEach(l -> l.gone(connection));
+      if (connection.browser()) {
+        parkedAt.remove(peer); // browsers come and go under names of their own: nothing is kept per name
+      }
     }
     if (running && peer != null) {
       // also when a newer stream with the peer replaced this one: what came over this one goes

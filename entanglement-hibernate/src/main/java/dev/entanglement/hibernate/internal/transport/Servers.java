@@ -32,6 +32,8 @@ public final class Servers {
   private volatile Server admin;
   private volatile PeerAddress adminAddress;
   private volatile Server members;
+  private volatile WebServer web;
+  private volatile PeerAddress webAddress;
 
   public Servers(String nodeName, TlsConfig tls) {
     this.nodeName = nodeName;
@@ -48,6 +50,31 @@ public final class Servers {
           + "but the node could not listen there: " + e.getMessage(), e);
     }
     LOG.infof("Entanglement node '%s' listens on %s", nodeName, replicationAddress().orElse("?"));
+  }
+
+  /**
+   * Serves browsers on {@code address} (TLS with the node's certificate when it has one); fails
+   * naming {@code entanglement.web.listen}.
+   */
+  public void startWeb(PeerAddress address, WebServer server) {
+    try {
+      server.start(address.host(), address.port());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new EntanglementConfigurationException("interrupted while binding entanglement.web.listen " + address, e);
+    } catch (Exception e) { // Netty throws the bind's IOException undeclared
+      throw new EntanglementConfigurationException("Setting entanglement.web.listen has the value '%s', ".formatted(address)
+          + "but the node could not listen there: " + e, e);
+    }
+    web = server;
+    webAddress = address;
+    LOG.infof("Entanglement node '%s' serves browsers on %s", nodeName, webAddress().orElse("?"));
+  }
+
+  /** Where browsers connect ({@code host:port} with the port actually bound). */
+  public Optional<String> webAddress() {
+    WebServer server = web;
+    return server == null ? Optional.empty() : Optional.of(new PeerAddress(webAddress.host(), server.port()).toString());
   }
 
   /** Serves the (already access-controlled) admin service with health and reflection. */
@@ -136,6 +163,9 @@ public final class Servers {
     }
     if (members != null) {
       members.shutdownNow();
+    }
+    if (web != null) {
+      web.stop();
     }
   }
 

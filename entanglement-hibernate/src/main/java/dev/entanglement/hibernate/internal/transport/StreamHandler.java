@@ -51,5 +51,15 @@ public interface StreamHandler extends StreamObserver<Envelope> {
      * @param address the peer's address as dialed, or a description of the inbound call
      */
     H newStream(boolean dialer, String address);
+
+    /**
+     * A handler for a browser's stream (a WebSocket on {@code entanglement.web.listen}), the
+     * browser already identified by the application as the peer {@code peerName}.
+     *
+     * @param address a description of the connection (the browser's address)
+     */
+    default H newBrowserStream(String peerName, String address) {
+      throw new UnsupportedOperationException("this node does not serve browsers");
+    }
   }
 }

@@ -114,6 +114,29 @@ public final class TlsConfig {
     }
   }
 
+  /**
+   * The browser endpoint's TLS: this node's certificate, no client certificate (browsers are
+   * identified by the application from their upgrade request). A JDK context: the endpoint runs on
+   * Netty's own artifact, not on gRPC's shaded copy.
+   */
+  public javax.net.ssl.SSLContext webServerContext() {
+    try {
+      java.security.KeyStore store = java.security.KeyStore.getInstance("PKCS12");
+      store.load(null, null);
+      char[] password = new char[0];
+      store.setKeyEntry("node", key, password, chain.toArray(X509Certificate[]::new));
+      javax.net.ssl.KeyManagerFactory keys = javax.net.ssl.KeyManagerFactory.getInstance(
+          javax.net.ssl.KeyManagerFactory.getDefaultAlgorithm());
+      keys.init(store, password);
+      javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLS");
+      context.init(keys.getKeyManagers(), null, null);
+      return context;
+    } catch (GeneralSecurityException | IOException e) {
+      throw new EntanglementConfigurationException("TLS could not be set up for the browser endpoint "
+          + "(entanglement.web.listen): " + e.getMessage(), e);
+    }
+  }
+
   SslContext clientContext() {
     try {
       return GrpcSslContexts.forClient().keyManager(key, chain.toArray(X509Certificate[]::new))
