@@ -95,7 +95,7 @@ final class CatchUpPlanner implements PeerStream.Source {
    */
   void start(Hello hello, boolean browser) {
     peerName = hello.getNodeName();
-    positions.peer(peerName);
+    positions.peer(peerName, browser);
     String self = host.nodeName();
     long held = hello.getOwnersList().stream().filter(p -> p.getOwner().equals(self))
         .mapToLong(OwnerPosition::getSerial).findFirst().orElse(0L);

@@ -16,7 +16,7 @@ import java.util.Map;
  *
  * <h2>Concurrency</h2>
  * Not thread-safe: {@code positionSent}, {@code inFlight}, {@code changesInFlight},
- * {@code rechecks} and {@code nextRequestId} are confined
+ * {@code rechecks}, {@code shown} and {@code nextRequestId} are confined
  * to the connection's serial executor. The outbox it reads is thread-safe.
  */
 final class PositionTracker {
@@ -36,6 +36,13 @@ final class PositionTracker {
   private final java.util.Set<Long> rechecks = new java.util.HashSet<>(); // request ids of rechecks in flight
   private long nextRequestId;
   private String peerName;
+  /**
+   * For a browser: the owners it was sent objects of (bounded by the owners this node knows). A
+   * browser is told positions of these only, so a policy that hides an owner's every object hides
+   * the owner's name too; an owner it never heard of counts as serial 0 in its next Hello, which
+   * costs the node a catch-up scan of objects the policy denies again. Null for a node.
+   */
+  private java.util.Set<String> shown;
 
   PositionTracker(PeerHost host, PeerOutbox outbox, CatchUpLimit catchUps) {
     this.host = host;
@@ -45,7 +52,13 @@ final class PositionTracker {
 
   /** Names the peer, once its Hello is accepted: its own objects are never served to it. */
   void peer(String name) {
+    peer(name, false);
+  }
+
+  /** As {@link #peer(String)}; a {@code browser} is told only positions of owners it was sent objects of. */
+  void peer(String name, boolean browser) {
     this.peerName = name;
+    this.shown = browser ? new java.util.HashSet<>() : null;
   }
 
   /** A catch-up from {@code cursor} starts or is queued: the owner's position is no further than that. */
@@ -62,6 +75,11 @@ final class PositionTracker {
   ChangeBatch batch(List<Change> changes) {
     long requestId = ++nextRequestId;
     ChangeBatch.Builder message = ChangeBatch.newBuilder().setRequestId(requestId).addAllChanges(changes);
+    if (shown != null) {
+      for (Change change : changes) {
+        shown.add(change.getOwner());
+      }
+    }
     Map<String, Long> positions = moved();
     positions.forEach((owner, position) ->
         message.addPositions(OwnerPosition.newBuilder().setOwner(owner).setSerial(position)));
@@ -122,7 +140,8 @@ final class PositionTracker {
     List<String> owners = new ArrayList<>();
     owners.add(host.nodeName());
     for (OwnerPosition held : host.heldPositions()) {
-      if (!held.getOwner().equals(peerName) && !held.getOwner().equals(host.nodeName())) {
+      if (!held.getOwner().equals(peerName) && !held.getOwner().equals(host.nodeName())
+          && (shown == null || shown.contains(held.getOwner()))) {
         owners.add(held.getOwner());
       }
     }
