@@ -84,32 +84,7 @@ class CrashRecoveryTest {
     Map<String, String> logged = lastLogged(a.log);
     assertThat(logged).as("the owner committed something").isNotEmpty();
     for (CrashProcess peer : List.of(b, c)) {
-      try {
-        await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(250))
-            .until(() -> rows(a.database, ITEMS).equals(rows(peer.database, ITEMS)));
-      } catch (org.awaitility.core.ConditionTimeoutException e) {
-        List<String> atA = rows(a.database, ITEMS);
-        List<String> atPeer = rows(peer.database, ITEMS);
-        List<String> missing = new ArrayList<>(atA);
-        missing.removeAll(atPeer);
-        List<String> extra = new ArrayList<>(atPeer);
-        extra.removeAll(atA);
-        StringBuilder bookkeeping = new StringBuilder();
-        for (String row : extra.subList(0, Math.min(3, extra.size()))) {
-          String id = row.substring(0, row.indexOf('|'));
-          for (CrashProcess node : List.of(a, b, c)) {
-            bookkeeping.append(node.name).append(": ").append(rows(node.database,
-                "SELECT * FROM entanglement_object WHERE object_id = '" + id + "'")).append("; ");
-          }
-        }
-        throw new AssertionError(String.format("seed %d: %s does not hold what a holds after 90 s (%d rows at a, %d at %s)"
-            + "; %d of a's rows differ or are missing there, e.g. %s; %d rows only there, e.g. %s; positions at %s %s"
-            + ", at a %s; events %s", seed, peer.name, atA.size(), atPeer.size(), peer.name, missing.size(),
-            missing.subList(0, Math.min(5, missing.size())), extra.size(), extra.subList(0, Math.min(5, extra.size())),
-            peer.name, rows(peer.database, "SELECT * FROM entanglement_owner_position"),
-            rows(a.database, "SELECT * FROM entanglement_owner_position"), events)
-            + "; bookkeeping of the rows only there: " + bookkeeping, e);
-      }
+      awaitHoldsWhatAHolds(seed, a, peer, List.of(a, b, c), events);
     }
     Map<String, Integer> atOwner = quantities(a.database);
     List<String> lostByTheDatabase = notHeld(logged, intendedDeletes(a.log), atOwner);
@@ -167,9 +142,40 @@ class CrashRecoveryTest {
     a.kill();
     a.start(0, 0, "owner");
     // b converges to what a really has, lost commits included (newer states b held are replaced)
-    await().alias("seed " + seed + ": b holds what a holds").atMost(Duration.ofSeconds(90))
-        .pollInterval(Duration.ofMillis(250))
-        .until(() -> rows(a.database, ITEMS).equals(rows(b.database, ITEMS)));
+    awaitHoldsWhatAHolds(seed, a, b, List.of(a, b), "kills of a: " + kills);
+  }
+
+  /** Waits until the peer's rows equal a's; on timeout, fails naming what differs and the bookkeeping of both. */
+  private void awaitHoldsWhatAHolds(long seed, CrashProcess a, CrashProcess peer, List<CrashProcess> nodes,
+      Object events) throws java.sql.SQLException {
+    try {
+      await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(250))
+          .until(() -> rows(a.database, ITEMS).equals(rows(peer.database, ITEMS)));
+    } catch (org.awaitility.core.ConditionTimeoutException e) {
+      List<String> atA = rows(a.database, ITEMS);
+      List<String> atPeer = rows(peer.database, ITEMS);
+      List<String> missing = new ArrayList<>(atA);
+      missing.removeAll(atPeer);
+      List<String> extra = new ArrayList<>(atPeer);
+      extra.removeAll(atA);
+      StringBuilder bookkeeping = new StringBuilder();
+      List<String> differing = new ArrayList<>(extra.subList(0, Math.min(3, extra.size())));
+      differing.addAll(missing.subList(0, Math.min(3, missing.size())));
+      for (String row : differing) {
+        String id = row.substring(0, row.indexOf('|'));
+        for (CrashProcess node : nodes) {
+          bookkeeping.append(node.name).append(": ").append(rows(node.database,
+              "SELECT * FROM entanglement_object WHERE object_id = '" + id + "'")).append("; ");
+        }
+      }
+      throw new AssertionError(String.format("seed %d: %s does not hold what a holds after 90 s (%d rows at a, %d at %s)"
+          + "; %d of a's rows differ or are missing there, e.g. %s; %d rows only there, e.g. %s; positions at %s %s"
+          + ", at a %s; events %s", seed, peer.name, atA.size(), atPeer.size(), peer.name, missing.size(),
+          missing.subList(0, Math.min(5, missing.size())), extra.size(), extra.subList(0, Math.min(5, extra.size())),
+          peer.name, rows(peer.database, "SELECT * FROM entanglement_owner_position"),
+          rows(a.database, "SELECT * FROM entanglement_owner_position"), events)
+          + "; bookkeeping of the differing rows: " + bookkeeping, e);
+    }
   }
 
   private Map<String, Object> connection(Database database, String name) {
