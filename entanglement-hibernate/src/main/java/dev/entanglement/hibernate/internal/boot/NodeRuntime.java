@@ -381,7 +381,8 @@ public final class NodeRuntime implements SessionFactoryObserver {
       LOG.warnf("Entanglement node '%s': %s", node, start.durabilityProblem());
     }
     clock = new SerialClock(start.lastSerial()); // above what the stamper may have offered uncommitted, too
-    serialAtStart = start.lastSerial();
+    // what peers may hold: the reservation is not, or a database that lost commits below it would hide the loss
+    serialAtStart = start.lastCommittedSerial();
     serialShift = new SerialShift(factory, bookkeeping, node);
     ledger = new AckLedger(factory, bookkeeping, node, start.peerPositions(), start.peersLastSeen(),
         config.wallClock(), config.peerForgetAfter());

@@ -610,14 +610,27 @@ public final class Bookkeeping {
     }
   }
 
-  /** The highest serial this node has given to its own objects (compacted ones included). */
+  /**
+   * The highest serial this node may have given out: committed to its own objects (compacted ones
+   * included) or reserved by the member stamper to offer before their commit. A start's clock
+   * begins above it, so no serial is given twice.
+   */
   public static long lastSerial(Connection connection, String nodeName) throws SQLException {
+    return Math.max(lastCommittedSerial(connection, nodeName), serialsOffered(connection, nodeName));
+  }
+
+  /**
+   * The highest serial of this node's own objects its database holds (compacted ones included),
+   * without the stamper's reservation: what a peer may hold of this node at the start. A peer
+   * holding more saw commits this database lost, also when they fall below the reservation.
+   */
+  public static long lastCommittedSerial(Connection connection, String nodeName) throws SQLException {
     try (PreparedStatement statement = connection.prepareStatement(
         "SELECT MAX(serial) FROM entanglement_object WHERE owner_node = ?")) {
       statement.setString(1, nodeName);
       try (ResultSet rs = statement.executeQuery()) {
         long max = rs.next() ? rs.getLong(1) : 0L;
-        return Math.max(Math.max(max, compactedThrough(connection, nodeName)), serialsOffered(connection, nodeName));
+        return Math.max(max, compactedThrough(connection, nodeName));
       }
     }
   }

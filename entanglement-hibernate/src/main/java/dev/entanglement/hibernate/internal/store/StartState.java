@@ -14,7 +14,7 @@ import org.hibernate.engine.jdbc.connections.spi.ConnectionProvider;
  * database keeps commits durably ({@link Durability}). Migrates (or
  * verifies) the schema and claims the node's name first. Immutable.
  */
-public record StartState(long lastSerial, long compactedThrough, Map<String, Long> relayedCompactions,
+public record StartState(long lastSerial, long lastCommittedSerial, long compactedThrough, Map<String, Long> relayedCompactions,
     Map<String, Map<String, Long>> peerPositions, Map<String, Long> peersLastSeen,
     List<Bookkeeping.ObjectRow> ownershipRows, String durabilityProblem) {
 
@@ -49,7 +49,8 @@ public record StartState(long lastSerial, long compactedThrough, Map<String, Lon
         connection.setAutoCommit(true);
         try {
           Bookkeeping.claimNode(connection, node);
-          return new StartState(Bookkeeping.lastSerial(connection, node), Bookkeeping.compactedThrough(connection, node),
+          return new StartState(Bookkeeping.lastSerial(connection, node), Bookkeeping.lastCommittedSerial(connection, node),
+              Bookkeeping.compactedThrough(connection, node),
               Bookkeeping.relayedCompactions(connection), Bookkeeping.allPeerPositions(connection),
               Bookkeeping.peersLastSeen(connection), bookkeeping.ownershipRows(connection, node),
               Durability.problem(connection));
