@@ -37,20 +37,9 @@ class LostCommitsIntegrationTest {
   @ParameterizedTest
   @EnumSource(Database.class)
   void ownerThatLostCommitsAndCommittedPastThePeer_isFollowedByThePeer(Database database) throws Exception {
-    String address = "lost-" + UUID.randomUUID();
-    TestNode.Builder aBuilder = TestNode.builder("a", database, Item.class).listenInProcess(address);
-    a = aBuilder.start();
-    TestNode.Builder bBuilder = TestNode.builder("b", database, Item.class).peers("inprocess:" + address);
-    b = bBuilder.start();
-    b.awaitConnected("a");
-    for (int i = 1; i <= 3; i++) {
-      int n = i;
-      a.inTransaction(em -> em.persist(new Item("LOST-" + n, "committed, then lost by a's database", n)));
-    }
-    a.entanglement().caughtUp("b").get(20, TimeUnit.SECONDS);
-    assertThat(b.all(Item.class)).hasSize(3);
-    b.close();
-    b = null;
+    Builders builders = threeItemsHeldByAStoppedPeer(database, "lost-");
+    TestNode.Builder aBuilder = builders.a();
+    TestNode.Builder bBuilder = builders.b();
 
     loseCommitsAndCommitPastThem(aBuilder);
 
@@ -72,20 +61,9 @@ class LostCommitsIntegrationTest {
   @ParameterizedTest
   @EnumSource(Database.class)
   void ownerThatLostCommitsBelowSerialsItHadReserved_isFollowedByThePeer(Database database) throws Exception {
-    String address = "lost-reserved-" + UUID.randomUUID();
-    TestNode.Builder aBuilder = TestNode.builder("a", database, Item.class).listenInProcess(address);
-    a = aBuilder.start();
-    TestNode.Builder bBuilder = TestNode.builder("b", database, Item.class).peers("inprocess:" + address);
-    b = bBuilder.start();
-    b.awaitConnected("a");
-    for (int i = 1; i <= 3; i++) {
-      int n = i;
-      a.inTransaction(em -> em.persist(new Item("LOST-" + n, "committed, then lost by a's database", n)));
-    }
-    a.entanglement().caughtUp("b").get(20, TimeUnit.SECONDS);
-    assertThat(b.all(Item.class)).hasSize(3);
-    b.close();
-    b = null;
+    Builders builders = threeItemsHeldByAStoppedPeer(database, "lost-reserved-");
+    TestNode.Builder aBuilder = builders.a();
+    TestNode.Builder bBuilder = builders.b();
 
     a.inTransaction(em -> {
       em.createNativeQuery("DELETE FROM Item").executeUpdate();
@@ -138,6 +116,28 @@ class LostCommitsIntegrationTest {
         .until(() -> b.table("Item").equals(a.table("Item")) && c.table("Item").equals(a.table("Item")));
     assertThat(c.all(Item.class)).extracting(Item::getCode)
         .containsExactlyInAnyOrder("NEW-1", "NEW-2", "NEW-3", "NEW-4", "NEW-5");
+  }
+
+
+  private record Builders(TestNode.Builder a, TestNode.Builder b) {}
+
+  /** a (running) committed three items that b (stopped now) holds; the builders start them again. */
+  private Builders threeItemsHeldByAStoppedPeer(Database database, String prefix) throws Exception {
+    String address = prefix + UUID.randomUUID();
+    TestNode.Builder aBuilder = TestNode.builder("a", database, Item.class).listenInProcess(address);
+    a = aBuilder.start();
+    TestNode.Builder bBuilder = TestNode.builder("b", database, Item.class).peers("inprocess:" + address);
+    b = bBuilder.start();
+    b.awaitConnected("a");
+    for (int i = 1; i <= 3; i++) {
+      int n = i;
+      a.inTransaction(em -> em.persist(new Item("LOST-" + n, "committed, then lost by a's database", n)));
+    }
+    a.entanglement().caughtUp("b").get(20, TimeUnit.SECONDS);
+    assertThat(b.all(Item.class)).hasSize(3);
+    b.close();
+    b = null;
+    return new Builders(aBuilder, bBuilder);
   }
 
   /**
