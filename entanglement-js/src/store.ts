@@ -34,7 +34,7 @@ export interface Provisional<T = PlainObject> {
 
 /** The events of an object store. */
 export interface ObjectEvents<T> {
-  /** An object arrived (new to this client). */
+  /** An object arrived (new to this client), or was restored from IndexedDB at the start (the `persist` option). */
   added: [item: Item<T>];
   /** A newer state of an object arrived. */
   updated: [item: Item<T>, previous: Item<T>];
@@ -144,9 +144,13 @@ export class ObjectStore<T = PlainObject> {
     this.events.emit('provisional', next, provisional);
   }
 
-  /** @internal Restores an object from persistence, without events. */
+  /** @internal Restores an object kept in IndexedDB at the start, as an 'added' event; a state already held wins. */
   restore(item: Item<T>): void {
-    this.items.set(idKey(item.id), item);
+    const key = idKey(item.id);
+    if (!this.items.has(key)) {
+      this.items.set(key, item);
+      this.events.emit('added', item);
+    }
   }
 }
 

@@ -27,11 +27,11 @@ function java() {
  * Starts a node; resolves once it printed its address. `command(line)` sends one stdin command and
  * resolves with its answer (without "ok "), or rejects with an "error ..." answer.
  */
-export async function startNode(name = 'node', { startTimeoutMs = 180_000 } = {}) {
+export async function startNode(name = 'node', { startTimeoutMs = 180_000, args = [] } = {}) {
   mkdirSync(target, { recursive: true });
   const log = createWriteStream(join(target, `webdemo-${name}.log`));
   const child = spawn(java(), ['-Xmx384m', '-XX:TieredStopAtLevel=1', '-cp', classpath(),
-    'dev.entanglement.sample.web.WebDemoNode'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    'dev.entanglement.sample.web.WebDemoNode', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   child.stderr.pipe(log);
   const lines = createInterface({ input: child.stdout });
   const answers = [];
@@ -74,7 +74,7 @@ export async function startNode(name = 'node', { startTimeoutMs = 180_000 } = {}
     resolve(code);
   }));
   const first = await nextLine(startTimeoutMs, 'its start');
-  const match = /^listening (ws:\/\/\S+)$/.exec(first);
+  const match = /^listening (ws:\/\/\S+)(?: page (http:\/\/\S+))?$/.exec(first);
   if (!match) {
     child.kill();
     throw new Error(`the node printed '${first}' instead of its address`);
@@ -94,6 +94,8 @@ export async function startNode(name = 'node', { startTimeoutMs = 180_000 } = {}
   };
   return {
     url: match[1],
+    /** The live board's address (with args --page PORT), else undefined. */
+    page: match[2],
     command,
     /** Closes stdin (the node's way to stop) and waits for the process to end. */
     async stop() {

@@ -16,6 +16,7 @@ public final class WebDemoIdentity implements BrowserIdentity {
   /** Demo tokens and their users (team before the first '.'). */
   static final Map<String, String> TOKENS = Map.of(
       "alice-secret", "red.alice",
+      "dan-secret", "red.dan",
       "bob-secret", "blue.bob",
       "carol-secret", "staff.carol");
   private static final Pattern TAB = Pattern.compile("[A-Za-z0-9_-]{1,20}");

@@ -34,7 +34,14 @@ import java.util.UUID;
  *   stop hq / start hq         hq stops (its database stays) / starts again on the same ports
  *   connected NODE             ok PEER,PEER... (the node's connected peers, browsers included)
  * </pre>
- * Optional argument: {@code --port PORT} for the web endpoint (default: a free one).
+ * Options: {@code --port PORT} for the web endpoint (default: a free one); {@code --page PORT} also
+ * serves the live task board ({@link BoardPage}; 0: a free port), with the browser build of the
+ * client from {@code --client DIR} (default: {@code entanglement-js/dist/browser} under the working
+ * directory or its parent), and then the first line reads {@code listening ws://... page
+ * http://.../}; {@code --seed} creates a few cards of red, blue and hq at the start.
+ *
+ * <p>{@code Main board} runs it for people: {@code --page 8080 --seed} unless told otherwise, with
+ * the page's links printed.
  */
 public final class WebDemoNode implements AutoCloseable {
   private static final String UNIT = "web"; // META-INF/persistence.xml
@@ -44,19 +51,48 @@ public final class WebDemoNode implements AutoCloseable {
   private String hqGrpc = "127.0.0.1:0";
   private String hqWeb;
 
+  private static final String USAGE =
+      "usage: WebDemoNode [--port PORT] [--page PORT] [--client DIR] [--seed]";
+
+  private BoardPage page; // main thread only
+
   private WebDemoNode(int webPort) {
     this.hqWeb = "127.0.0.1:" + webPort;
   }
 
   public static void main(String[] args) throws Exception {
     SampleApp.quietLogging();
+    System.exit(run(args, false));
+  }
+
+  /** {@code Main board}: the live page on port 8080 with a few cards, for people. */
+  public static int board(String[] args) throws Exception {
+    boolean pageGiven = java.util.Arrays.asList(args).contains("--page");
+    String[] all = pageGiven ? args : concat(args, "--page", "8080");
+    return run(java.util.Arrays.asList(all).contains("--seed") ? all : concat(all, "--seed"), true);
+  }
+
+  private static String[] concat(String[] args, String... more) {
+    String[] all = java.util.Arrays.copyOf(args, args.length + more.length);
+    System.arraycopy(more, 0, all, args.length, more.length);
+    return all;
+  }
+
+  private static int run(String[] args, boolean forPeople) throws Exception {
     int port = 0;
+    Integer pagePort = null;
+    java.nio.file.Path clientDir = null;
+    boolean seed = false;
     for (int i = 0; i < args.length; i++) {
-      if (args[i].equals("--port") && i + 1 < args.length) {
-        port = Integer.parseInt(args[++i]);
-      } else {
-        System.err.println("usage: WebDemoNode [--port PORT]");
-        System.exit(2);
+      switch (args[i]) {
+        case "--port" -> port = Integer.parseInt(value(args, ++i));
+        case "--page" -> pagePort = Integer.parseInt(value(args, ++i));
+        case "--client" -> clientDir = java.nio.file.Path.of(value(args, ++i));
+        case "--seed" -> seed = true;
+        default -> {
+          System.err.println("unknown option '" + args[i] + "'; " + USAGE);
+          return 2;
+        }
       }
     }
     PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
@@ -66,7 +102,19 @@ public final class WebDemoNode implements AutoCloseable {
       demo.start("blue", demo.hqGrpc);
       demo.awaitConnected("red");
       demo.awaitConnected("blue");
-      out.println("listening ws://" + demo.hqWeb + "/entanglement");
+      if (seed) {
+        demo.seed();
+      }
+      String listening = "listening " + demo.webSocketUrl();
+      if (pagePort != null) {
+        demo.page = new BoardPage("127.0.0.1", pagePort, clientDir != null ? clientDir : defaultClientDir(),
+            demo::webSocketUrl);
+        listening += " page " + demo.page.url();
+      }
+      out.println(listening);
+      if (forPeople) {
+        printLinks(out, demo.page);
+      }
       BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
       for (String line = in.readLine(); line != null; line = in.readLine()) {
         if (line.isBlank()) {
@@ -80,8 +128,61 @@ public final class WebDemoNode implements AutoCloseable {
         }
         out.println(answer.strip());
       }
+    } catch (IllegalArgumentException e) {
+      System.err.println(e.getMessage());
+      return 2;
     }
-    System.exit(0);
+    return 0;
+  }
+
+  private static String value(String[] args, int i) {
+    if (i >= args.length) {
+      throw new IllegalArgumentException(args[i - 1] + " needs a value; " + USAGE);
+    }
+    return args[i];
+  }
+
+  private static java.nio.file.Path defaultClientDir() {
+    java.nio.file.Path here = java.nio.file.Path.of("entanglement-js", "dist", "browser");
+    java.nio.file.Path parent = java.nio.file.Path.of("..", "entanglement-js", "dist", "browser");
+    return java.nio.file.Files.isDirectory(here) || !java.nio.file.Files.isDirectory(parent) ? here : parent;
+  }
+
+  private static void printLinks(PrintStream out, BoardPage page) {
+    String url = page.url();
+    out.println();
+    out.println("The live task board. Open two users side by side:");
+    out.println("  alice (team red):  " + url + "?token=alice-secret");
+    out.println("  dan   (team red):  " + url + "?token=dan-secret");
+    out.println("  bob   (team blue): " + url + "?token=bob-secret");
+    out.println("  carol (staff):     " + url + "?token=carol-secret");
+    out.println("Drag a card to another lane: the other red tab shows it moving, then the owner's commit.");
+    out.println("'locked' cards are refused with a reason; bob never sees red's cards, nor red bob's.");
+    out.println("Commands here (one a line): stop hq, start hq, create red TITLE, set red ID lane done...");
+    out.println("Ctrl-D or Ctrl-C stops.");
+  }
+
+  private String webSocketUrl() {
+    return "ws://" + hqWeb + "/entanglement";
+  }
+
+  /** A few cards so the board is not empty: red's (one locked), blue's, hq's. */
+  private void seed() throws InterruptedException {
+    String[][] cards = {
+        {"red", "Plan the route", "todo"}, {"red", "Pack the radios", "doing"},
+        {"red", "locked: safety briefing", "todo"}, {"blue", "Scout the ridge", "todo"},
+        {"blue", "Blue's supply list", "doing"}, {"hq", "Debrief at 18:00", "todo"}};
+    for (String[] card : cards) {
+      Card created = new Card(card[1]);
+      created.setLane(card[2]);
+      Demos.inTransaction(node(card[0]), em -> {
+        em.persist(created);
+        return null;
+      });
+    }
+    Demos.awaitUntil(() -> Demos.inTransaction(node("hq"),
+        em -> em.createQuery("select count(c) from Card c", Long.class).getSingleResult()) == cards.length,
+        "hq to hold the seeded cards");
   }
 
   private String command(String[] words) throws InterruptedException {
@@ -189,6 +290,9 @@ public final class WebDemoNode implements AutoCloseable {
 
   @Override
   public void close() {
+    if (page != null) {
+      page.close();
+    }
     for (EntityManagerFactory factory : nodes.values()) {
       if (factory.isOpen()) {
         factory.close();
