@@ -290,6 +290,35 @@ class DurableRequestIntegrationTest {
     assertThat(requester.entanglement().pendingRequests()).isEmpty();
   }
 
+  /**
+   * The row of a refused request goes only after the listeners heard the refusal: a node closed in
+   * between (RandomRequestTest seed 69512285702962 on CI) sends the request again after its
+   * restart, and its listeners hear the owner's answer then. Removed first, the outcome was lost.
+   */
+  @Test
+  void aRefusedRequestsRowStaysUntilTheListenersHeardIt() throws Exception {
+    Policy noForbidden = new Policy() {
+      @Override
+      public Decision receiveObject(Peer peer, IncomingObject object) {
+        return Decision.denyIf(object.incoming() instanceof Item item && "forbidden".equals(item.getName()),
+            "no forbidden names");
+      }
+    };
+    String address = "dr-b-" + UUID.randomUUID();
+    TestNode owner = track(TestNode.builder("b", Database.H2, Item.class).listenInProcess(address)
+        .set(EntanglementSettings.POLICY, noForbidden).start());
+    TestNode requester = track(TestNode.builder("a", Database.H2, Item.class).peers("inprocess:" + address).start());
+    requester.awaitConnected("b");
+    Item item = ownedBy(owner, requester, "DR5b");
+    List<List<String>> rowsWhenHeard = new CopyOnWriteArrayList<>();
+    requester.entanglement().addRequestListener(event -> rowsWhenHeard.add(requester.table("entanglement_pending_request")));
+
+    requester.inTransaction(em -> em.find(Item.class, item.getId()).setName("forbidden"));
+    await().atMost(WAIT).until(() -> !rowsWhenHeard.isEmpty());
+    assertThat(rowsWhenHeard.get(0)).as("the request's row when the listener heard the refusal").hasSize(1);
+    await().atMost(WAIT).until(() -> requester.table("entanglement_pending_request").isEmpty());
+  }
+
   @Test
   void expiryNamesTheReason() throws Exception {
     ManualClock clock = new ManualClock();

@@ -453,19 +453,19 @@ public final class Forwarder {
   }
 
   private void expire(OwnRequest p) {
-    forget(p);
     String what = p.objectKey;
     String lifetime = human(host.lifetime());
     if (p.sent) {
       settling.failed(p, RequestEvent.Outcome.OUTCOME_UNKNOWN, new UpdateRequestException.OutcomeUnknown(p.owner,
           ("owner '%s' did not answer the %s request for %s within %s; it may have applied it (sent %d times%s)")
               .formatted(p.owner, kindText(p.kind), what, lifetime, p.attempts,
-                  p.lastError == null ? "" : "; last: " + p.lastError)));
+                  p.lastError == null ? "" : "; last: " + p.lastError)), () -> forget(p));
     } else {
       String why = host.routeTo(p.owner) == null ? host.whyNoRoute(p.owner)
           : "it waited behind an earlier request for the same object";
       settling.failed(p, RequestEvent.Outcome.FAILED, new UpdateRequestException.OwnerUnreachable(p.owner,
-          "%s; the %s request for %s was not sent within %s".formatted(why, kindText(p.kind), what, lifetime)));
+          "%s; the %s request for %s was not sent within %s".formatted(why, kindText(p.kind), what, lifetime)),
+          () -> forget(p));
     }
   }
 
@@ -518,15 +518,16 @@ public final class Forwarder {
       settling.applied(p, outcome.getSerial(), () -> forget(p));
       return;
     }
-    forget(p);
+    // its row goes after the listeners heard the outcome (RequestSettling#failed)
     String owner = p.owner;
+    Runnable forget = () -> forget(p);
     switch (outcome.getStatus()) {
       case REFUSED -> settling.failed(p, RequestEvent.Outcome.REFUSED, new UpdateRequestException.Refused(owner,
-          RefusalReason.named(outcome.getReason().name()), outcome.getMessage()));
+          RefusalReason.named(outcome.getReason().name()), outcome.getMessage()), forget);
       case NOT_FOUND -> settling.failed(p, RequestEvent.Outcome.REFUSED, new UpdateRequestException.NotFound(owner,
-          outcome.getMessage()));
+          outcome.getMessage()), forget);
       default -> settling.failed(p, RequestEvent.Outcome.REFUSED, new UpdateRequestException.Conflict(owner,
-          outcome.getMessage()));
+          outcome.getMessage()), forget);
     }
   }
 

@@ -157,13 +157,18 @@ final class RequestSettling {
     }
   }
 
-  /** The request ended without being applied. */
-  void failed(OwnRequest p, RequestEvent.Outcome outcome, UpdateRequestException e) {
+  /**
+   * The request ended without being applied; {@code then} (removing its row) runs after the
+   * listeners heard it, so that a node closed in between sends it again after its restart instead
+   * of losing the outcome.
+   */
+  void failed(OwnRequest p, RequestEvent.Outcome outcome, UpdateRequestException e, Runnable then) {
     settling.execute(() -> {
       p.futures.forEach(f -> f.completeExceptionally(e));
       RequestEvent event = event(p, outcome, e);
       events.settled(p.objectKey, event);
       toMember(p, event);
+      then.run();
     });
   }
 
