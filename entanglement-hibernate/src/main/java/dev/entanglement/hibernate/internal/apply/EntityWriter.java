@@ -3,6 +3,7 @@ package dev.entanglement.hibernate.internal.apply;
 import dev.entanglement.hibernate.internal.apply.InboundApplier.Hooks;
 import dev.entanglement.hibernate.internal.model.DecodeException;
 import dev.entanglement.hibernate.internal.model.EntangledType;
+import dev.entanglement.hibernate.internal.model.PropertyCodec;
 import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.Operation;
 import dev.entanglement.proto.v1.RejectReason;
@@ -73,7 +74,8 @@ final class EntityWriter {
     Object target = existing != null ? existing : persister.instantiate(id, implementor);
     Object oldVersion = existing != null && persister.isVersioned() ? persister.getVersion(existing) : null;
     Object[] state = type.decode(change.getAttributesList(), persister.getValues(target),
-        (referenced, referencedId) -> read(session, referenced.persister().getEntityName(), referencedId));
+        PropertyCodec.ReferenceLoader.of(implementor,
+            (referenced, referencedId) -> read(session, referenced.persister().getEntityName(), referencedId)));
     if (objectStage) {
       String denial = hooks.deniedObject(peer, type, change, copy(persister, implementor, id, state.clone()), stored);
       if (denial != null) {

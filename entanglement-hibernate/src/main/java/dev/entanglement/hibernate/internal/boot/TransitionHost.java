@@ -3,6 +3,7 @@ package dev.entanglement.hibernate.internal.boot;
 import dev.entanglement.hibernate.internal.store.ConnectionBudget;
 import dev.entanglement.hibernate.internal.model.DecodeException;
 import dev.entanglement.hibernate.internal.model.EntangledType;
+import dev.entanglement.hibernate.internal.model.PropertyCodec;
 import dev.entanglement.hibernate.internal.peer.PeerConnection;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
 import dev.entanglement.hibernate.internal.transition.Transitions;
@@ -66,8 +67,9 @@ final class TransitionHost implements Transitions.Host {
       Object current = session.get(type.persister().getEntityName(), id);
       Object[] state = current == null ? new Object[type.persister().getPropertyNames().length]
           : type.persister().getValues(current);
-      type.decode(attributes, state,
-          (referenced, referencedId) -> session.get(referenced.persister().getEntityName(), referencedId));
+      type.decode(attributes, state, PropertyCodec.ReferenceLoader.of(
+          (org.hibernate.engine.spi.SharedSessionContractImplementor) session,
+          (referenced, referencedId) -> session.get(referenced.persister().getEntityName(), referencedId)));
       Map<String, Object> values = new LinkedHashMap<>();
       String[] names = type.persister().getPropertyNames();
       for (Attribute attribute : attributes) {

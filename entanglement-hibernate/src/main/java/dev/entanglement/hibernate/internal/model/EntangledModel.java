@@ -2,6 +2,8 @@ package dev.entanglement.hibernate.internal.model;
 
 import dev.entanglement.hibernate.EntanglementConfigurationException;
 import dev.entanglement.hibernate.annotations.Entangled;
+import dev.entanglement.hibernate.annotations.EntangledReference;
+import dev.entanglement.hibernate.annotations.EntangledReference.WhenMissing;
 import dev.entanglement.hibernate.annotations.NotEntangled;
 import java.lang.reflect.AnnotatedElement;
 import java.util.ArrayList;
@@ -62,7 +64,7 @@ public final class EntangledModel {
         Type[] types = persister.getPropertyTypes();
         PropertyCodec[] codecs = new PropertyCodec[names.length];
         for (int i = 0; i < names.length; i++) {
-          codecs[i] = property(factory, mapped, name, names[i], types[i], byName);
+          codecs[i] = property(factory, persister, mapped, name, names[i], types[i], byName);
         }
         EntangledType type = new EntangledType(
             name, persister, options.coalesce(), options.priority(), idCodec, codecs);
@@ -105,7 +107,8 @@ public final class EntangledModel {
     return codec;
   }
 
-  private static PropertyCodec property(SessionFactoryImplementor factory, Class<?> owner,
+  /** @param persister the entity's persister for its own attributes; null inside an embeddable */
+  private static PropertyCodec property(SessionFactoryImplementor factory, EntityPersister persister, Class<?> owner,
       String entity, String property, Type type, Map<String, EntangledType> types) {
     if (isExcluded(owner, property)) {
       return null;
@@ -133,7 +136,13 @@ public final class EntangledModel {
             + "@Entangled: a peer could not resolve the reference. Mark %s @Entangled, or the "
             + "attribute @NotEntangled").formatted(what, target.getJpaEntityName(), target.getJpaEntityName()));
       }
-      return new PropertyCodec.Ref(target.getJpaEntityName(), types);
+      WhenMissing whenMissing = whenMissing(owner, property);
+      if (whenMissing == WhenMissing.STORE_NULL && !optional(persister, property)) {
+        throw new EntanglementConfigurationException(("attribute %s is @EntangledReference(whenMissing = STORE_NULL) "
+            + "but not optional: a receiver without the referenced %s could not store it. Make the association "
+            + "optional, or use PARK or DANGLE").formatted(what, target.getJpaEntityName()));
+      }
+      return new PropertyCodec.Ref(target.getJpaEntityName(), types, whenMissing);
     }
     if (type instanceof EntityType) {
       throw new EntanglementConfigurationException(
@@ -146,7 +155,7 @@ public final class EntangledModel {
       List<PropertyCodec> codecs = new ArrayList<>();
       for (int i = 0; i < names.length; i++) {
         nameList.add(names[i]);
-        codecs.add(property(factory, component.getReturnedClass(), what, names[i], subtypes[i], types));
+        codecs.add(property(factory, null, component.getReturnedClass(), what, names[i], subtypes[i], types));
       }
       return new PropertyCodec.Embedded(component, List.copyOf(nameList), Collections.unmodifiableList(codecs));
     }
@@ -184,6 +193,33 @@ public final class EntangledModel {
   }
 
   /** Whether the field or getter for the property carries {@link NotEntangled}. */
+  private static WhenMissing whenMissing(Class<?> owner, String property) {
+    String capitalized = Character.toUpperCase(property.charAt(0)) + property.substring(1);
+    for (Class<?> c = owner; c != null && c != Object.class; c = c.getSuperclass()) {
+      for (AnnotatedElement element : members(c, property, capitalized)) {
+        EntangledReference reference = element.getAnnotation(EntangledReference.class);
+        if (reference != null) {
+          return reference.whenMissing();
+        }
+      }
+    }
+    return WhenMissing.PARK;
+  }
+
+  /** Whether the attribute may be null; attributes inside embeddables ({@code persister} null) count as optional. */
+  private static boolean optional(EntityPersister persister, String property) {
+    if (persister == null) {
+      return true;
+    }
+    String[] names = persister.getPropertyNames();
+    for (int i = 0; i < names.length; i++) {
+      if (names[i].equals(property)) {
+        return persister.getPropertyNullability()[i];
+      }
+    }
+    return true;
+  }
+
   private static boolean isExcluded(Class<?> owner, String property) {
     String capitalized = Character.toUpperCase(property.charAt(0)) + property.substring(1);
     for (Class<?> c = owner; c != null && c != Object.class; c = c.getSuperclass()) {

@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.model;
 
+import dev.entanglement.hibernate.annotations.EntangledReference.WhenMissing;
 import dev.entanglement.proto.v1.Attribute;
 import dev.entanglement.proto.v1.Composite;
 import dev.entanglement.proto.v1.Reference;
@@ -19,10 +20,28 @@ import org.hibernate.type.ComponentType;
 public sealed interface PropertyCodec {
 
   /** Loads referenced objects at the receiver. */
-  @FunctionalInterface
   interface ReferenceLoader {
     /** Returns the object, or null if this node does not have it. */
     Object load(EntangledType type, Object id);
+
+    /** A reference to an object this node does not have, which writes its id (a Hibernate proxy, never initialized here). */
+    Object placeholder(EntangledType type, Object id);
+
+    /** Loads with {@code load}; placeholders are proxies of {@code session}. */
+    static ReferenceLoader of(org.hibernate.engine.spi.SharedSessionContractImplementor session,
+        java.util.function.BiFunction<EntangledType, Object, Object> load) {
+      return new ReferenceLoader() {
+        @Override
+        public Object load(EntangledType type, Object id) {
+          return load.apply(type, id);
+        }
+
+        @Override
+        public Object placeholder(EntangledType type, Object id) {
+          return type.persister().createProxy(id, session);
+        }
+      };
+    }
   }
 
   Value encode(Object value);
@@ -55,11 +74,17 @@ public sealed interface PropertyCodec {
   final class Ref implements PropertyCodec {
     private final String targetName;
     private final Map<String, EntangledType> types;
+    private final WhenMissing whenMissing;
 
-    /** @param types all replicated types by name, filled once every codec is built */
-    public Ref(String targetName, Map<String, EntangledType> types) {
+    /**
+     * @param types all replicated types by name, filled once every codec is built
+     * @param whenMissing what a receiver does without the referenced object ({@link
+     *     dev.entanglement.hibernate.annotations.EntangledReference})
+     */
+    public Ref(String targetName, Map<String, EntangledType> types, WhenMissing whenMissing) {
       this.targetName = targetName;
       this.types = types;
+      this.whenMissing = whenMissing;
     }
 
     @Override
@@ -97,11 +122,15 @@ public sealed interface PropertyCodec {
         throw new DecodeException(RejectReason.MALFORMED, what + " references an object without id");
       }
       Object target = loader.load(type, id);
-      if (target == null) {
-        throw new DecodeException(RejectReason.MISSING_REFERENCE,
-            "%s references %s#%s, which this node does not have".formatted(what, type.name(), id));
+      if (target != null) {
+        return target;
       }
-      return target;
+      return switch (whenMissing) {
+        case PARK -> throw new DecodeException(RejectReason.MISSING_REFERENCE,
+            "%s references %s#%s, which this node does not have".formatted(what, type.name(), id));
+        case STORE_NULL -> null; // @EntangledReference(whenMissing = STORE_NULL)
+        case DANGLE -> loader.placeholder(type, id); // the id as it is; resolves once the object arrives
+      };
     }
   }
 

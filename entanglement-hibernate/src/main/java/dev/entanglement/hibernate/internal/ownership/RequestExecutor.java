@@ -312,7 +312,9 @@ public final class RequestExecutor {
   }
 
   private static dev.entanglement.hibernate.internal.model.PropertyCodec.ReferenceLoader loader(StatelessSession session) {
-    return (referenced, referencedId) -> session.get(referenced.persister().getEntityName(), referencedId);
+    return dev.entanglement.hibernate.internal.model.PropertyCodec.ReferenceLoader.of(
+        (org.hibernate.engine.spi.SharedSessionContractImplementor) session,
+        (referenced, referencedId) -> session.get(referenced.persister().getEntityName(), referencedId));
   }
 
   private static Object firstVersion(EntityPersister persister) {
