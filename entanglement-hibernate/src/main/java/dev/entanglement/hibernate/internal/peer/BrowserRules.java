@@ -55,7 +55,7 @@ final class BrowserRules {
     if (!hello.getNodeName().isEmpty() && !hello.getNodeName().equals(browser)) {
       return null;
     }
-    Hello.Builder normalized = hello.toBuilder().setNodeName(browser).clearOwners();
+    Hello.Builder normalized = hello.toBuilder().setNodeName(browser).clearOwners().clearPeerName();
     for (OwnerPosition position : hello.getOwnersList()) {
       normalized.addOwners(position.toBuilder().clearHighest());
     }

@@ -130,9 +130,13 @@ public final class PeerConnection implements StreamHandler {
   }
 
   private Envelope hello() {
-    // a browser sends nothing persistent, so it needs no positions; and they would name every owner held here
-    return Envelope.newBuilder().setHello(Handshake.hello(host.nodeName(),
-        browser != null ? List.of() : host.helloPositions())).build();
+    if (browser == null) {
+      return Envelope.newBuilder().setHello(Handshake.hello(host.nodeName(), host.helloPositions())).build();
+    }
+    // a browser sends nothing persistent, so it needs no positions (and they would name every
+    // owner held here); it learns the name the application gave it, which its ephemeral objects take
+    return Envelope.newBuilder().setHello(Handshake.hello(host.nodeName(), List.of()).toBuilder()
+        .setPeerName(browser)).build();
   }
 
   // ---- inbound (transport thread) -----------------------------------------------------------
