@@ -69,9 +69,9 @@ export interface ConnectOptions {
   /** Names this tab (the `tab` query parameter), for identities that give each tab its own peer name. */
   tab?: string;
   /**
-   * This client's peer name as the node's identity gives it (e.g. `red.alice.t1`). Optional; when
-   * given, the Hello names it (the node ends the connection if it disagrees), and it is needed to
-   * put ephemeral objects, which a browser owns under its own name.
+   * This client's peer name as the node's identity gives it (e.g. `red.alice.t1`). Optional: the
+   * node's Hello tells the client its name ({@link Client.peerName}), which its ephemeral objects
+   * take. When given, the client's Hello names it (the node ends the connection if it disagrees).
    */
   name?: string;
   /** Automatic reconnection: exponential backoff from `initialDelayMs` to `maxDelayMs`, each delay with jitter (50% to 100% of it); false: none. */
@@ -225,6 +225,7 @@ export class Client {
   private saving: Promise<void> = Promise.resolve();
   private currentState: ConnectionState = 'connecting';
   private nodeName?: string;
+  private givenName?: string;
   private readyResolve!: () => void;
   private readyReject!: (error: unknown) => void;
   /** Resolves when the client is first connected (the node's Hello arrived); rejects if the node refuses it or it is closed first. */
@@ -270,6 +271,14 @@ export class Client {
   /** The node's name, once it said hello. */
   get node(): string | undefined {
     return this.nodeName;
+  }
+
+  /**
+   * This client's peer name, as the node's identity gave it (the node's Hello says it), or the
+   * `name` option before the first Hello; undefined before the first Hello without the option.
+   */
+  get peerName(): string | undefined {
+    return this.givenName ?? this.options.name;
   }
 
   /** How far this client holds each owner's objects (what its next Hello names). */
@@ -506,7 +515,7 @@ export class Client {
     // others' ephemeral objects and transitions are no longer kept up to date: drop them
     for (const store of this.ephemerals.values()) {
       for (const [id] of store.all()) {
-        if (store.ownerOf(id) !== this.options.name) {
+        if (store.ownerOf(id) !== this.peerName) {
           store.removed(id);
         }
       }
@@ -577,6 +586,9 @@ export class Client {
       }
       connection.helloReceived = true;
       this.nodeName = body.value.nodeName;
+      if (body.value.peerName) {
+        this.givenName = body.value.peerName;
+      }
       this.attempt = 0;
       this.setState('connected', { node: this.nodeName });
       this.readyResolve();
@@ -915,14 +927,17 @@ export class Client {
 
   // ---- ephemeral objects ---------------------------------------------------------------------------
 
-  private putEphemeral(type: string, id: string, value: PlainObject | undefined, ttlMs: number): Promise<void> {
-    const name = this.options.name;
-    if (!name) {
-      return Promise.reject(new RefusedError('NOT_OWNER',
-        `ephemeral ${type} '${id}': a browser owns ephemeral objects under its own peer name; give it as the 'name' option`));
-    }
+  private putEphemeral(type: string, id: string, value: PlainObject | undefined, ttlMs: number, helloSeen = false): Promise<void> {
     if (this.currentState === 'closed' || this.currentState === 'refused') {
       return Promise.reject(new NotSentError(`the client is ${this.currentState}`));
+    }
+    const name = this.peerName;
+    if (!name) {
+      if (!helloSeen) { // the node's Hello says the name: put once it came
+        return this.ready.then(() => this.putEphemeral(type, id, value, ttlMs, true));
+      }
+      return Promise.reject(new RefusedError('NOT_OWNER', `ephemeral ${type} '${id}': a browser owns ephemeral objects `
+        + `under its own peer name, and node '${this.nodeName}' did not say it: give it as the 'name' option`));
     }
     const ownKey = `${type}\u0000${id}`;
     const store = this.ephemeral(type);
@@ -951,7 +966,7 @@ export class Client {
     return create(ChangeSchema, {
       entity: type,
       id: toValue(id, 'text'),
-      owner: this.options.name ?? '',
+      owner: this.peerName ?? '',
       serial: this.ephemeralSerial,
       epoch: this.incarnation,
       operation: value === undefined ? Operation.DELETE : Operation.UPSERT,

@@ -6,10 +6,12 @@ import { after, before, describe, test } from 'node:test';
 import {
   ConflictError,
   ConnectionRefusedError,
+  NotFoundError,
   NotSentError,
   QueueFullError,
   RefusedError,
   connect,
+  wire,
 } from '../dist/index.js';
 import { startNode } from './support/node.js';
 import { reached, until } from './support/wait.js';
@@ -99,6 +101,49 @@ describe('what a client receives', () => {
         assert.deepEqual(e.body.value.owners, []);
       }
     }
+  });
+
+  test('no frame to a red client names blue or carries a blue id: catch-up, live changes, markers, drags, presence, a guessed id', async () => {
+    const { frames, transport } = recording();
+    const alice = client({ token: 'alice-secret', tab: 'hidden', transport });
+    const store = alice.objects('Card');
+    await alice.ready;
+    await until(() => store.get(cards.red) && store.get(cards.hq), 'red and hq cards');
+    const received = () => frames.filter((f) => f.direction === 'in');
+    const drags = () => received().map(envelope).filter((e) => e.body.case === 'transition');
+    // a blue tab comes online and drags the shared card; then blue's node drags it
+    const bob = client({ token: 'bob-secret', tab: 'hidden', name: 'blue.bob.hidden' });
+    await bob.ready;
+    await bob.ephemeral('Presence').put('bob-hidden', { user: 'bob', status: 'online' });
+    await until(() => bob.objects('Card').get(cards.hq), 'the shared card at the blue tab');
+    assert.equal(bob.transition('Card', cards.hq).update({ lane: 'doing' }), true);
+    await until(() => drags().length >= 1, 'the blue tab\'s drag at the red client');
+    await node.command(`drag blue ${cards.hq} done`);
+    await until(() => drags().length >= 2, 'blue\'s drag at the red client');
+    // blue changes, then the policies change at hq: every owner again, between markers
+    const liveBlue = await node.command('create blue blue hidden plan');
+    await node.command(`set blue ${liveBlue} title blue plan, revised`);
+    await until(async () => /^blue plan, revised\|/.test(await node.command(`get hq ${liveBlue}`)), 'hq to hold the blue change');
+    await node.command('resync hq');
+    await until(() => received().map(envelope).some((e) => e.body.case === 'syncMarker' && e.body.value.owner === 'red'
+      && e.body.value.kind === wire.SyncMarker_Kind.FULL_SYNC_END), 'the end of the full synchronization of red');
+    // the id of blue's card, guessed and asked of hq: answered as for no such card
+    const guessed = await alice.update('Card', cards.blue, { title: 'mine' }, { owner: 'hq' }).then(() => 'done', (error) => error);
+    const last = await node.command('create red red made last');
+    await until(() => store.get(last), 'the red card made last');
+    await bob.ephemeral('Presence').remove('bob-hidden'); // later tests count the presences they see
+    bob.close();
+
+    for (const text of ['blue', cards.blue, liveBlue]) {
+      const carrying = received().filter((f) => anyFrameContains([f], text)).map((f) => envelope(f).body.case);
+      assert.deepEqual(carrying, [], `frames to the red client carry '${text}'`);
+    }
+    assert.equal(store.get(liveBlue), undefined);
+    assert.ok(guessed instanceof NotFoundError, String(guessed));
+    // what it was told instead: the drags of the shared card, each under a stand-in for who drags
+    const origins = drags().map((e) => e.body.value.origin);
+    assert.ok(origins.every((origin) => origin.startsWith('~')), origins.join(', '));
+    assert.equal(new Set(origins).size, 2);
   });
 
   test('a blue client holds blue cards and none of red', async () => {
@@ -202,6 +247,23 @@ describe('transitions and ephemeral objects', () => {
     assert.deepEqual(seen.at(-1), undefined);
     assert.equal(bob.objects('Card').get(card), undefined);
     assert.deepEqual(bobSaw, []);
+  });
+
+  test('the node tells a client its peer name, which its ephemeral objects take without the name option', async () => {
+    const alice = client({ token: 'alice-secret', tab: 'pn' });
+    const carol = client({ token: 'carol-secret', tab: 'pn' });
+    assert.equal(alice.peerName, undefined);
+    // put before the node's Hello: it waits for the name
+    const put = alice.ephemeral('Presence').put('alice-pn', { user: 'alice', status: 'online' });
+    await alice.ready;
+    assert.equal(alice.peerName, 'red.alice.pn');
+    await put;
+    assert.equal(alice.ephemeral('Presence').ownerOf('alice-pn'), 'red.alice.pn');
+    await until(() => carol.ephemeral('Presence').get('alice-pn'), 'carol to see alice online');
+    assert.equal(carol.ephemeral('Presence').ownerOf('alice-pn'), 'red.alice.pn');
+    // a name given that is not the identity's: the node ends the connection, as before
+    const wrong = client({ token: 'alice-secret', tab: 'pn2', name: 'red.alice.other' });
+    await assert.rejects(wrong.ready, (error) => error instanceof ConnectionRefusedError && error.status === 1008);
   });
 
   test('a client\'s ephemeral object reaches staff and its own team, not the other team, and goes when removed', async () => {

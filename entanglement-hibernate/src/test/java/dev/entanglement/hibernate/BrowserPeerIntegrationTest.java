@@ -199,6 +199,17 @@ class BrowserPeerIntegrationTest {
   }
 
   @Test
+  void theNodesHelloTellsEachBrowserThePeerNameItsIdentityGaveIt() {
+    try (BrowserClient tab = track(BrowserClient.connect(web, "/entanglement?token=alice-secret&tab=t7"));
+        BrowserClient plain = track(BrowserClient.connect(web, "/entanglement?token=bob-secret"))) {
+      tab.hello(Map.of());
+      plain.hello(Map.of());
+      assertThat(tab.await(Envelope::hasHello).getHello().getPeerName()).isEqualTo("red.alice.t7");
+      assertThat(plain.await(Envelope::hasHello).getHello().getPeerName()).isEqualTo("blue.bob");
+    }
+  }
+
+  @Test
   void anUpdateRequestFromTheBrowserReachesTheOwnerAndTheBrowserGetsTheTypedOutcome() {
     Item redMachine = persist(red, "red-vm-1", "red web server");
     Item blueMachine = persist(blue, "blue-vm-1", "blue mail server");

@@ -33,6 +33,8 @@ import java.util.UUID;
  *   get NODE ID                the card as NODE's database holds it: ok TITLE|LANE|POINTS|VERSION, or ok none
  *   stop hq / start hq         hq stops (its database stays) / starts again on the same ports
  *   connected NODE             ok PEER,PEER... (the node's connected peers, browsers included)
+ *   drag NODE ID LANE          NODE starts a transition of a card it holds, to LANE (provisional): ok
+ *   resync NODE                NODE's policies changed: every peer gets every owner again, between markers: ok
  * </pre>
  * Options: {@code --port PORT} for the web endpoint (default: a free one); {@code --page PORT} also
  * serves the live task board ({@link BoardPage}; 0: a free port), with the browser build of the
@@ -231,6 +233,15 @@ public final class WebDemoNode implements AutoCloseable {
         startHq();
         awaitConnected("red");
         awaitConnected("blue");
+        return "";
+      }
+      case "drag" -> {
+        Entanglement.of(node(words[1])).startTransition(Card.class, UUID.fromString(words[2]))
+            .update(card -> card.setLane(words[3]));
+        return "";
+      }
+      case "resync" -> {
+        Entanglement.of(node(words[1])).policyChanged();
         return "";
       }
       case "connected" -> {

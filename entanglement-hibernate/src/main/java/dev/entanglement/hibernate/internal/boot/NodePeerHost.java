@@ -23,6 +23,7 @@ import dev.entanglement.proto.v1.OwnerPosition;
 import dev.entanglement.proto.v1.OwnerRemoved;
 import dev.entanglement.proto.v1.Routes;
 import dev.entanglement.proto.v1.RejectReason;
+import dev.entanglement.proto.v1.RequestKind;
 import dev.entanglement.proto.v1.RequestOutcome;
 import dev.entanglement.proto.v1.RequestStatus;
 import dev.entanglement.proto.v1.SyncMarker;
@@ -316,6 +317,11 @@ final class NodePeerHost implements PeerHost {
             .build());
         return;
       }
+      RequestOutcome hidden = hiddenFromBrowser(peer, request);
+      if (hidden != null) {
+        node.forwarder.answer(peer, hidden);
+        return;
+      }
       UpdateRequest routed = followObject(request);
       if (routed.getOwner().equals(nodeName())) {
         node.forwarder.answer(peer,
@@ -324,6 +330,37 @@ final class NodePeerHost implements PeerHost {
         node.forwarder.relay(peer, routed);
       }
     });
+  }
+
+  /**
+   * A browser's request for an object this node holds under an owner the browser was never shown
+   * (nor named itself) is answered as for an object that does not exist, naming no one the
+   * browser did not name: routed on, the owner's answer would name the owner. Null otherwise.
+   */
+  private RequestOutcome hiddenFromBrowser(String peer, UpdateRequest request) {
+    PeerConnection connection = node.peers.get(peer);
+    EntangledType type = node.model.byName(request.getEntity());
+    if (connection == null || !connection.browser() || type == null) {
+      return null;
+    }
+    String owner;
+    try {
+      Object id = type.idCodec().decode(request.getId(), "id");
+      owner = id == null ? null : node.ownership.remoteOwner(type.key(type.idText(id)));
+    } catch (DecodeException e) {
+      return null; // the executor answers it with the reason
+    }
+    if (owner == null || owner.equals(request.getOwner()) || connection.mayName(owner)) {
+      return null;
+    }
+    // the id is the browser's own guess, but a tab's log need not repeat it: the request id names the request
+    RequestOutcome.Builder outcome = RequestOutcome.newBuilder().setRequestId(request.getRequestId());
+    if (request.getKind() == RequestKind.CREATE) {
+      return outcome.setStatus(RequestStatus.CONFLICT).setMessage("node '%s' cannot create that %s for browser '%s': its "
+          .formatted(nodeName(), request.getEntity(), peer) + "id is taken").build();
+    }
+    return outcome.setStatus(RequestStatus.NOT_FOUND).setMessage("node '%s' has no such %s of '%s' for browser '%s'"
+        .formatted(nodeName(), request.getEntity(), request.getOwner(), peer)).build();
   }
 
   /**

@@ -9,6 +9,7 @@ import dev.entanglement.hibernate.internal.store.Bookkeeping;
 import dev.entanglement.hibernate.internal.transition.Transitions;
 import dev.entanglement.proto.v1.Attribute;
 import dev.entanglement.proto.v1.Envelope;
+import dev.entanglement.proto.v1.TransitionUpdate;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -48,8 +49,18 @@ final class TransitionHost implements Transitions.Host {
 
   @Override
   public void flood(String exceptPeer, Envelope envelope) {
+    TransitionUpdate update = envelope.getTransition();
     for (PeerConnection connection : node.peers.others(exceptPeer)) {
-      if (node.policy.sendDenied(connection.peerName(), envelope.getTransition()) == null) {
+      String peer = connection.peerName();
+      if (node.policy.sendDenied(peer, update) != null) {
+        continue;
+      }
+      // a browser learns who drags only if it may hear of the origin: the policies would send it
+      // the origin's objects (a red tab sees a blue node's drag of a shared card, not that blue drags it)
+      if (connection.browser() && !connection.mayName(update.getOrigin()) && !node.policy.originShown(peer, update)) {
+        connection.sendUrgent(Envelope.newBuilder()
+            .setTransition(update.toBuilder().setOrigin(connection.pseudonym(update.getOrigin()))).build());
+      } else {
         connection.sendUrgent(envelope);
       }
     }

@@ -31,6 +31,8 @@ import java.util.List;
  *       ending the stream;
  *   <li>Ack, ResyncRequest, Heartbeat: as from any peer.
  * </ul>
+ * The answers name no owner but the browser and what it named itself ({@link #anonymous}); what
+ * the node sends a browser on its own is checked by {@link BrowserView}.
  * Stateless.
  */
 final class BrowserRules {
@@ -53,7 +55,7 @@ final class BrowserRules {
     if (!hello.getNodeName().isEmpty() && !hello.getNodeName().equals(browser)) {
       return null;
     }
-    Hello.Builder normalized = hello.toBuilder().setNodeName(browser).clearOwners();
+    Hello.Builder normalized = hello.toBuilder().setNodeName(browser).clearOwners().clearPeerName();
     for (OwnerPosition position : hello.getOwnersList()) {
       normalized.addOwners(position.toBuilder().clearHighest());
     }
@@ -125,6 +127,25 @@ final class BrowserRules {
           .formatted(browser, change.getEntity(), change.getOwner());
     }
     return null;
+  }
+
+  /**
+   * The node's answer to a browser's own ephemeral objects, naming no other owner: an id another
+   * peer owns already is refused (NOT_OWNER) without saying whose it is (the owner may be one the
+   * browser is never shown).
+   */
+  static Ack anonymous(Ack applied, ChangeBatch batch, String browser) {
+    Ack.Builder answer = applied.toBuilder();
+    for (int i = 0; i < answer.getOutcomesCount(); i++) {
+      Outcome outcome = answer.getOutcomes(i);
+      if (outcome.getStatus() == OutcomeStatus.REJECTED && outcome.getReason() == RejectReason.NOT_OWNER
+          && outcome.getIndex() < batch.getChangesCount()) {
+        Change change = batch.getChanges(outcome.getIndex());
+        answer.setOutcomes(i, outcome.toBuilder().setMessage(("ephemeral %s '%s' is owned by another peer; browser '%s' "
+            + "owns only the ephemeral objects it put first").formatted(change.getEntity(), change.getId().getText(), browser)));
+      }
+    }
+    return answer.build();
   }
 
   /** A screened batch; {@link #answer} merges the node's answer to the allowed part with the rejections. */

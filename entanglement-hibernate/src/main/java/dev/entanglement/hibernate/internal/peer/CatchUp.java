@@ -1,5 +1,7 @@
 package dev.entanglement.hibernate.internal.peer;
 
+import dev.entanglement.proto.v1.Envelope;
+
 /**
  * The progress of sending one owner's changed objects from the database to a peer that was
  * away: read in chunks, in serial order, as the outbox drains, so that a large catch-up costs
@@ -25,6 +27,11 @@ final class CatchUp {
   boolean readAll;
   boolean endSent;
   long objectsRead;
+  /**
+   * A full synchronization's start marker held back from a browser that was never shown the owner:
+   * sent before the first object of the owner that goes to it; null once sent (or for a node).
+   */
+  Envelope heldStart;
 
   CatchUp(String owner, long after, boolean full, boolean sweep, long resyncRequestId) {
     this(owner, after, full, sweep, false, resyncRequestId);

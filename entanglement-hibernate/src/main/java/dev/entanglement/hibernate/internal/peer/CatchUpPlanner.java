@@ -28,7 +28,7 @@ import org.jboss.logging.Logger;
  *
  * <h2>Concurrency</h2>
  * Not thread-safe: every field ({@code running}, {@code queued}, {@code markers},
- * {@code caughtUpWaiters}, {@code resyncWaiters}, {@code nextResyncId}, {@code peerName}) is
+ * {@code caughtUpWaiters}, {@code resyncWaiters}, {@code nextResyncId}, {@code peerName}, {@code browser}) is
  * confined to the connection's serial executor. A chunk is read on the pool, its policies
  * decided there, and the result handed back to the serial executor.
  *
@@ -58,6 +58,8 @@ final class CatchUpPlanner implements PeerStream.Source {
   private CatchUp running;
   private long nextResyncId;
   private String peerName;
+  /** For a browser, what it may be told (null for a node). */
+  private BrowserView browser;
   /** Asked to drain again once a chunk was read. */
   private Runnable drain = () -> {};
 
@@ -85,17 +87,22 @@ final class CatchUpPlanner implements PeerStream.Source {
 
   /** Decides how to bring the peer whose Hello was accepted up to date with this node's objects. */
   void start(Hello hello) {
-    start(hello, false);
+    start(hello, null);
   }
 
   /**
-   * As {@link #start(Hello)}; a {@code browser} holds nothing durably, so a position of this
-   * node beyond what it gave out is stale or forged, never lost commits: the browser gets
-   * everything again with a sweep, and this node's serials stay where they are.
+   * As {@link #start(Hello)}, for a browser when {@code view} is not null. A browser holds nothing
+   * durably, so a position of this node beyond what it gave out is stale or forged, never lost
+   * commits: the browser gets everything again with a sweep, and this node's serials stay where
+   * they are. A browser hears of no owner it was never shown: a full synchronization of such an
+   * owner starts its marker only before the first object of the owner that goes to it, and one
+   * that sent it nothing sends no markers at all (it holds nothing of the owner to sweep).
    */
-  void start(Hello hello, boolean browser) {
+  void start(Hello hello, BrowserView view) {
+    boolean isBrowser = view != null;
+    this.browser = view;
     peerName = hello.getNodeName();
-    positions.peer(peerName, browser);
+    positions.peer(peerName, view);
     String self = host.nodeName();
     long held = hello.getOwnersList().stream().filter(p -> p.getOwner().equals(self))
         .mapToLong(OwnerPosition::getSerial).findFirst().orElse(0L);
@@ -103,7 +110,7 @@ final class CatchUpPlanner implements PeerStream.Source {
     // applied changes whose position it had not received yet
     long highest = Math.max(held, hello.getOwnersList().stream().filter(p -> p.getOwner().equals(self))
         .mapToLong(OwnerPosition::getHighest).findFirst().orElse(0L));
-    long mayHold = browser ? host.lastSerial() : host.highestPeerMayHold(peerName);
+    long mayHold = isBrowser ? host.lastSerial() : host.highestPeerMayHold(peerName);
     if (held < 0 || held > MAX_SERIAL || highest < 0 || highest > MAX_SERIAL) {
       // forged or broken: no real node gets there, and raising this node's serials to it would
       // overflow them; the peer gets everything again with a sweep instead
@@ -111,7 +118,7 @@ final class CatchUpPlanner implements PeerStream.Source {
           + "(expected 0 to %d): ignoring it and sending all objects again with a sweep", peerName, self, Math.max(held, highest), MAX_SERIAL);
       host.acknowledged(peerName, self, 0);
       queue(new CatchUp(self, 0, true, true, 0));
-    } else if (highest > mayHold && browser) {
+    } else if (highest > mayHold && isBrowser) {
       LOG.infof("Browser '%s' claims to hold objects of node '%s' up to serial %d, beyond the %d given out: it gets "
           + "all objects again with a sweep", peerName, self, highest, mayHold);
       queue(new CatchUp(self, 0, true, true, 0));
@@ -279,7 +286,13 @@ final class CatchUpPlanner implements PeerStream.Source {
       List<Change> batch = outbox.poll(host.outboxBatchSize(), byteBudget);
       if (!batch.isEmpty()) {
         stats.changesSent(batch.size());
-        return Envelope.newBuilder().setChanges(positions.batch(batch)).build();
+        Envelope start = heldStart(batch);
+        Envelope changes = Envelope.newBuilder().setChanges(positions.batch(batch)).build();
+        if (start != null) {
+          markers.add(changes); // right after its start marker
+          return start;
+        }
+        return changes;
       }
       if (!finishCatchUp()) {
         return null;
@@ -316,9 +329,30 @@ final class CatchUpPlanner implements PeerStream.Source {
     running = next;
     positions.lowerTo(next.owner, next.cursor);
     if (next.full) {
-      markers.add(Envelope.newBuilder().setSyncMarker(SyncMarker.newBuilder()
-          .setKind(SyncMarker.Kind.FULL_SYNC_START).setOwner(next.owner).setVerify(next.verify)).build());
+      Envelope start = Envelope.newBuilder().setSyncMarker(SyncMarker.newBuilder()
+          .setKind(SyncMarker.Kind.FULL_SYNC_START).setOwner(next.owner).setVerify(next.verify)).build();
+      if (browser != null && !browser.mayName(next.owner)) {
+        next.heldStart = start; // sent before the owner's first object, if one goes to the browser
+      } else {
+        markers.add(start);
+      }
     }
+  }
+
+  /** The running full synchronization's start marker, if held back and {@code batch} holds an object of its owner. */
+  private Envelope heldStart(List<Change> batch) {
+    CatchUp sync = running;
+    if (sync == null || sync.heldStart == null) {
+      return null;
+    }
+    for (Change change : batch) {
+      if (!change.getEphemeral() && change.getOwner().equals(sync.owner)) {
+        Envelope start = sync.heldStart;
+        sync.heldStart = null;
+        return start;
+      }
+    }
+    return null;
   }
 
   /** How far the catch-ups of an owner have read, for {@link PositionTracker#complete}. */
@@ -352,9 +386,11 @@ final class CatchUpPlanner implements PeerStream.Source {
     if (done.full) {
       long position = positions.complete(done.owner);
       positions.sentThrough(done.owner, position);
-      markers.add(Envelope.newBuilder().setSyncMarker(SyncMarker.newBuilder()
-          .setKind(SyncMarker.Kind.FULL_SYNC_END).setOwner(done.owner).setSerial(position)
-          .setSweep(done.sweep).setResyncRequestId(done.resyncRequestId)).build());
+      if (done.heldStart == null) { // a browser that was sent nothing of the owner hears nothing of it
+        markers.add(Envelope.newBuilder().setSyncMarker(SyncMarker.newBuilder()
+            .setKind(SyncMarker.Kind.FULL_SYNC_END).setOwner(done.owner).setSerial(position)
+            .setSweep(done.sweep).setResyncRequestId(done.resyncRequestId)).build());
+      }
     }
     CatchUp next = queued.poll();
     if (next != null) {

@@ -248,7 +248,7 @@ final class InboundDispatcher {
           screened.refused().get(0).getMessage()));
     }
     Ack applied = screened.allowed().getChangesCount() == 0 ? null : host.apply(peer, screened.allowed(), Set.of(), relayGaps);
-    return screened.answer(batch.getRequestId(), applied);
+    return screened.answer(batch.getRequestId(), applied == null ? null : BrowserRules.anonymous(applied, screened.allowed(), peer));
   }
 
   private void collectFullSyncKeys(ChangeBatch batch) {

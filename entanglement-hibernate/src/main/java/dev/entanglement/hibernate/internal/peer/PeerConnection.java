@@ -17,7 +17,9 @@ import io.grpc.stub.CallStreamObserver;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -34,7 +36,7 @@ import org.jboss.logging.Logger;
  * Lifecycle changes run on {@code serial}, a serial executor over the node's pool, which also
  * owns the stream, the planner and the outbound observer; received batches and markers are
  * applied on {@code applySerial}. {@code state}, {@code peerName}, {@code identity},
- * {@code since} and {@code certificate} are written on the serial executor (the certificate by
+ * {@code since}, {@code certificate} and {@code view} are written on the serial executor (the certificate by
  * the transport before the Hello is handled) and read anywhere (volatile); {@code closedFuture}
  * is completed once, on the serial executor. The outbox is thread-safe and is filled by
  * committing application threads, which never wait for the network.
@@ -70,6 +72,8 @@ public final class PeerConnection implements StreamHandler {
   private volatile PeerIdentity identity;
   private volatile Instant since = Instant.now();
   private volatile Handshake.Certificate certificate;
+  /** For a browser, what it may be told: set when its Hello is accepted (serial), read anywhere. */
+  private volatile BrowserView view;
 
   /**
    * @param dialer whether this node opened the stream (it sends Hello first)
@@ -126,9 +130,13 @@ public final class PeerConnection implements StreamHandler {
   }
 
   private Envelope hello() {
-    // a browser sends nothing persistent, so it needs no positions; and they would name every owner held here
-    return Envelope.newBuilder().setHello(Handshake.hello(host.nodeName(),
-        browser != null ? List.of() : host.helloPositions())).build();
+    if (browser == null) {
+      return Envelope.newBuilder().setHello(Handshake.hello(host.nodeName(), host.helloPositions())).build();
+    }
+    // a browser sends nothing persistent, so it needs no positions (and they would name every
+    // owner held here); it learns the name the application gave it, which its ephemeral objects take
+    return Envelope.newBuilder().setHello(Handshake.hello(host.nodeName(), List.of()).toBuilder()
+        .setPeerName(browser)).build();
   }
 
   // ---- inbound (transport thread) -----------------------------------------------------------
@@ -202,6 +210,18 @@ public final class PeerConnection implements StreamHandler {
         return;
       }
       hello = named;
+      // what it may hear of: besides what it is sent, the owners it holds of those this node knows
+      Set<String> known = new HashSet<>();
+      host.heldPositions().forEach(p -> known.add(p.getOwner()));
+      Set<String> held = new HashSet<>();
+      hello.getOwnersList().forEach(p -> {
+        if (known.contains(p.getOwner())) {
+          held.add(p.getOwner());
+        }
+      });
+      BrowserView browserView = new BrowserView(browser, host.nodeName(), held);
+      view = browserView;
+      stream.screen(browserView::outbound);
     }
     Handshake.Result result = Handshake.check(hello, new Handshake.Context(host.nodeName(), dialer, address), certificate);
     if (result instanceof Handshake.Refused refused) {
@@ -229,7 +249,7 @@ public final class PeerConnection implements StreamHandler {
     state = State.STREAMING;
     since = Instant.now();
     stream.start(peerName);
-    planner.start(hello, browser != null);
+    planner.start(hello, view);
     LOG.infof("Node '%s' connected to %s '%s' (%s, %s)", host.nodeName(), browser != null ? "browser" : "peer",
         peerName, dialer ? "dialed" : "accepted", address);
     stream.grant(host.applyWindow());
@@ -604,6 +624,25 @@ public final class PeerConnection implements StreamHandler {
   /** Whether this is a browser's stream (over {@code entanglement.web.listen}), not a node's. */
   public boolean browser() {
     return browser != null;
+  }
+
+  /**
+   * Whether a message to this peer may name {@code owner}: always for a node; for a browser, only
+   * this node, itself, the owners it was sent objects of and those its Hello named (see
+   * {@link BrowserView}). Any thread.
+   */
+  public boolean mayName(String owner) {
+    BrowserView shown = view;
+    return browser == null || shown != null && shown.mayName(owner);
+  }
+
+  /**
+   * The name to give this peer for {@code name} where it may not learn it ({@link #mayName} is
+   * false): a stand-in, the same on this stream for the same name. Any thread.
+   */
+  public String pseudonym(String name) {
+    BrowserView shown = view;
+    return shown == null ? name : shown.pseudonym(name);
   }
 
   public String address() {

@@ -13,6 +13,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiConsumer;
 import java.util.function.IntSupplier;
+import java.util.function.UnaryOperator;
 
 /**
  * Sends on one gRPC stream: drains the {@link UrgentQueue} and then the {@link Source} of
@@ -25,7 +26,7 @@ import java.util.function.IntSupplier;
  * gRPC's outbound observer is not thread-safe, so {@code out} and these fields are confined to
  * the connection's serial executor: {@code urgent}, {@code source}, {@code open},
  * {@code granted}, {@code withheldGrants}, {@code bucket}, {@code tick}, {@code pacedDrain},
- * {@code pacedDrainPending}, {@code lastSentNanos}, {@code peerName}. {@code paused} is written
+ * {@code pacedDrainPending}, {@code lastSentNanos}, {@code peerName}, {@code screen}. {@code paused} is written
  * on the serial executor and read anywhere (volatile); {@code lastReceivedNanos} is written on
  * the transport thread (volatile). {@code drainScheduled}, {@code positionFlushScheduled} and
  * {@code requestsReserved} are atomics, used from any thread. Nothing here blocks.
@@ -68,6 +69,7 @@ final class PeerStream {
   private String peerName;
   /** Changes waiting for the peer (the outbox), for stall detection; thread-safe. */
   private IntSupplier waiting = () -> 0;
+  private UnaryOperator<Envelope> screen = UnaryOperator.identity();
   private volatile long lastReceivedNanos;
   private volatile boolean paused;
 
@@ -136,8 +138,20 @@ final class PeerStream {
     lastReceivedNanos = ticker.nanos();
   }
 
+  /**
+   * The last check of every envelope before it goes: for a browser, what it may not learn is
+   * taken out ({@link BrowserView#outbound}); null drops the envelope. Serial.
+   */
+  void screen(UnaryOperator<Envelope> screen) {
+    this.screen = screen;
+  }
+
   /** Sends one message now, ahead of everything (the Hello). Serial. */
-  void send(Envelope envelope) {
+  void send(Envelope message) {
+    Envelope envelope = screen.apply(message);
+    if (envelope == null) {
+      return;
+    }
     int size = envelope.getSerializedSize();
     stats.sent(size);
     long now = ticker.nanos();

@@ -16,7 +16,7 @@ import java.util.Map;
  *
  * <h2>Concurrency</h2>
  * Not thread-safe: {@code positionSent}, {@code inFlight}, {@code changesInFlight},
- * {@code rechecks}, {@code shown} and {@code nextRequestId} are confined
+ * {@code rechecks}, {@code browser} and {@code nextRequestId} are confined
  * to the connection's serial executor. The outbox it reads is thread-safe.
  */
 final class PositionTracker {
@@ -37,12 +37,12 @@ final class PositionTracker {
   private long nextRequestId;
   private String peerName;
   /**
-   * For a browser: the owners it was sent objects of (bounded by the owners this node knows). A
-   * browser is told positions of these only, so a policy that hides an owner's every object hides
-   * the owner's name too; an owner it never heard of counts as serial 0 in its next Hello, which
-   * costs the node a catch-up scan of objects the policy denies again. Null for a node.
+   * For a browser: what it may be told. A browser is told positions of the owners it was sent
+   * objects of only, so a policy that hides an owner's every object hides the owner's name too;
+   * an owner it never heard of counts as serial 0 in its next Hello, which costs the node a
+   * catch-up scan of objects the policy denies again. Null for a node.
    */
-  private java.util.Set<String> shown;
+  private BrowserView browser;
 
   PositionTracker(PeerHost host, PeerOutbox outbox, CatchUpLimit catchUps) {
     this.host = host;
@@ -52,13 +52,13 @@ final class PositionTracker {
 
   /** Names the peer, once its Hello is accepted: its own objects are never served to it. */
   void peer(String name) {
-    peer(name, false);
+    peer(name, null);
   }
 
   /** As {@link #peer(String)}; a {@code browser} is told only positions of owners it was sent objects of. */
-  void peer(String name, boolean browser) {
+  void peer(String name, BrowserView browser) {
     this.peerName = name;
-    this.shown = browser ? new java.util.HashSet<>() : null;
+    this.browser = browser;
   }
 
   /** A catch-up from {@code cursor} starts or is queued: the owner's position is no further than that. */
@@ -75,9 +75,14 @@ final class PositionTracker {
   ChangeBatch batch(List<Change> changes) {
     long requestId = ++nextRequestId;
     ChangeBatch.Builder message = ChangeBatch.newBuilder().setRequestId(requestId).addAllChanges(changes);
-    if (shown != null) {
+    if (browser != null) {
       for (Change change : changes) {
-        shown.add(change.getOwner());
+        if (!change.getEphemeral()) { // positions are of entity objects; ephemeral owners come and go
+          browser.show(change.getOwner());
+          if (!change.getHandoverTo().isEmpty()) {
+            browser.show(change.getHandoverTo()); // the policies let this object go under its next owner
+          }
+        }
       }
     }
     Map<String, Long> positions = moved();
@@ -141,7 +146,7 @@ final class PositionTracker {
     owners.add(host.nodeName());
     for (OwnerPosition held : host.heldPositions()) {
       if (!held.getOwner().equals(peerName) && !held.getOwner().equals(host.nodeName())
-          && (shown == null || shown.contains(held.getOwner()))) {
+          && (browser == null || browser.shownObjectsOf(held.getOwner()))) {
         owners.add(held.getOwner());
       }
     }

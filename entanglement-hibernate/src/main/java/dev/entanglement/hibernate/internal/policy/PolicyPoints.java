@@ -190,6 +190,27 @@ public final class PolicyPoints {
     return type == null ? null : send(peer, type, update.getId(), update.getOwner(), false, "the transition of");
   }
 
+  /**
+   * Whether a browser may learn who started a transition: the send policies would let it have the
+   * transition's object if the origin owned it. Not counted (nor logged) as a denial: nothing is
+   * withheld, only a name.
+   */
+  public boolean originShown(String peer, TransitionUpdate update) {
+    if (engine.isEmpty() || peer == null) {
+      return true;
+    }
+    EntangledType type = model.byName(update.getEntity());
+    if (type == null) {
+      return false;
+    }
+    try {
+      Object id = type.idCodec().decode(update.getId(), type.name() + " id");
+      return !engine.send(peer, type, new LazyRef(type, id, update.getOrigin(), false)).isDeny();
+    } catch (DecodeException | RuntimeException e) {
+      return false; // undecided: the name stays hidden
+    }
+  }
+
   private String send(String peer, EntangledType type, Value idValue, String owner, boolean deleted, String what) {
     Object id;
     try {
