@@ -15,7 +15,8 @@ export interface TransportEvents {
   close(code: number, reason: string): void;
   /**
    * The upgrade was answered with an HTTP status instead (401, 403...) and `reason` as its body;
-   * `close` follows. Browsers do not expose this: there a refusal is a close with code 1006.
+   * `close` follows. Browsers do not expose this (a refusal is a close with code 1006 there), so
+   * the browser transport asks the node over plain HTTP after a connection that never opened.
    */
   refused(status: number, reason: string): void;
 }
@@ -29,27 +30,86 @@ export interface Transport {
 /** Opens a socket to `url`; events are delivered to `events`. */
 export type TransportFactory = (url: string, events: TransportEvents) => Transport;
 
-/** The browser's WebSocket (also any WHATWG-compatible global WebSocket). */
+/** How long the browser transport waits for the node's answer on why a connection never opened. */
+const ASK_TIMEOUT_MS = 10_000;
+
+/**
+ * The browser's WebSocket (also any WHATWG-compatible global WebSocket). Browsers hide a refused
+ * upgrade's status and body (the socket just closes, 1006), so when a connection closes before it
+ * ever opened, this asks the node the same question over plain HTTP: a GET of the same URL
+ * (http(s) for ws(s)), with the page's cookies, which the node answers with its identity's decision
+ * (401/403 and the reason, reported as `refused`; 426 when it would admit this client, so the
+ * failure was something else and the client keeps reconnecting). Only browser APIs (fetch,
+ * AbortController).
+ */
 export function browserTransport(url: string, events: TransportEvents): Transport {
   const socket = new WebSocket(url);
   socket.binaryType = 'arraybuffer';
+  let opened = false;
   let closed = false;
-  socket.onopen = () => events.open();
+  let closeRequested = false;
+  socket.onopen = () => {
+    opened = true;
+    events.open();
+  };
   socket.onmessage = (event: MessageEvent) => {
     if (event.data instanceof ArrayBuffer) {
       events.message(new Uint8Array(event.data));
     }
   };
   socket.onclose = (event: CloseEvent) => {
-    if (!closed) {
-      closed = true;
-      events.close(event.code, event.reason);
+    if (closed) {
+      return;
     }
+    closed = true;
+    if (opened || closeRequested) {
+      events.close(event.code, event.reason);
+      return;
+    }
+    askWhy(url).then((answer) => {
+      if (answer?.refused) {
+        events.refused(answer.status, answer.reason);
+      }
+      events.close(event.code, answer && answer.status >= 400 && !answer.admitted ? answer.reason : event.reason);
+    });
   };
   return {
     send: (bytes) => socket.send(bytes),
-    close: (code = 1000, reason = '') => socket.close(code, reason),
+    close: (code = 1000, reason = '') => {
+      closeRequested = true;
+      socket.close(code, reason);
+    },
   };
+}
+
+/**
+ * What the node answers a plain GET of the endpoint: refused (401, 403) with its reason, admitted
+ * (426), another status with its body, or undefined when it could not be asked (no fetch, the node
+ * is unreachable, or the page's origin may not read the answer).
+ */
+async function askWhy(url: string): Promise<{ status: number; reason: string; refused: boolean; admitted: boolean } | undefined> {
+  const fetcher = (globalThis as any).fetch as typeof fetch | undefined;
+  if (!fetcher) {
+    return undefined;
+  }
+  const http = new URL(url);
+  http.protocol = http.protocol === 'wss:' ? 'https:' : 'http:';
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), ASK_TIMEOUT_MS);
+  try {
+    const response = await fetcher(http.toString(), { credentials: 'include', cache: 'no-store', signal: abort.signal });
+    const reason = (await response.text()).trim();
+    return {
+      status: response.status,
+      reason,
+      refused: response.status === 401 || response.status === 403,
+      admitted: response.status === 426,
+    };
+  } catch {
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 type WsModule = { WebSocket: new (url: string, options?: object) => any };

@@ -10,6 +10,7 @@ import {
   NotSentError,
   QueueFullError,
   RefusedError,
+  browserTransport,
   connect,
   wire,
 } from '../dist/index.js';
@@ -62,6 +63,38 @@ describe('connecting', () => {
     await alice.ready;
     assert.equal(alice.state, 'connected');
     assert.equal(alice.node, 'hq');
+  });
+});
+
+describe('the browser transport', () => {
+  test('a refused upgrade\'s status and reason, hidden by the WebSocket API, come from asking the node over HTTP', { timeout: 60_000 }, async () => {
+    // the browser's WebSocket API, played by ws: a refusal is only a close with code 1006 (and an error event)
+    const { WebSocket: Ws } = await import('ws');
+    class BrowserLikeWebSocket extends Ws {
+      constructor(url, protocols) {
+        super(url, protocols);
+        this.on('error', () => {}); // a browser's socket reports a failed connection as an event, not a throw
+      }
+    }
+    const before = globalThis.WebSocket;
+    globalThis.WebSocket = BrowserLikeWebSocket;
+    try {
+      const none = client({ transport: browserTransport });
+      await assert.rejects(none.ready, (error) => error instanceof ConnectionRefusedError && error.status === 401
+        && /no token: connect with \?token=/.test(error.reason));
+      assert.equal(none.state, 'refused');
+      const unknown = client({ token: 'mallory', transport: browserTransport });
+      await assert.rejects(unknown.ready, (error) => error instanceof ConnectionRefusedError && error.status === 403
+        && error.reason === 'unknown token');
+      // an admitted client connects through it as through ws
+      const alice = client({ token: 'alice-secret', tab: 'bt', transport: browserTransport });
+      await alice.ready;
+      assert.equal(alice.peerName, 'red.alice.bt');
+      await until(() => alice.objects('Card').get(cards.red), 'the red card');
+      alice.close(); // before the WebSocket it would reconnect with goes
+    } finally {
+      globalThis.WebSocket = before;
+    }
   });
 });
 

@@ -261,7 +261,7 @@ class BrowserHiddenOwnersIntegrationTest {
           end = i;
         }
       } else if (e.hasChanges() && e.getChanges().getChangesList().stream()
-          .anyMatch(c -> c.getId().getUuid().equals(redItem.getId().toString()))) {
+          .anyMatch(c -> c.getId().getUuid().equals(redItem.getId().toString())) && object < 0) {
         object = i;
       }
     }

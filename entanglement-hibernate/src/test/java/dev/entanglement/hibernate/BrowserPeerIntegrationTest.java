@@ -29,6 +29,10 @@ import dev.entanglement.proto.v1.RequestOutcome;
 import dev.entanglement.proto.v1.RequestStatus;
 import dev.entanglement.proto.v1.UpdateRequest;
 import dev.entanglement.proto.v1.Value;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyStore;
@@ -40,6 +44,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -167,6 +172,49 @@ class BrowserPeerIntegrationTest {
       assertThat(refused.status()).isEqualTo(403);
       assertThat(refused.body()).contains("entanglement.web.identity");
     }
+  }
+
+  @Test
+  void aPlainGetOnTheEndpointAnswersWhatTheUpgradeWouldGetForScriptsThatCannotSeeARefusedUpgrade() throws Exception {
+    HttpClient http = HttpClient.newHttpClient();
+    Function<HttpRequest.Builder, HttpResponse<String>> get = request -> http.sendAsync(request.build(),
+        HttpResponse.BodyHandlers.ofString()).orTimeout(20, TimeUnit.SECONDS).join();
+    String endpoint = "http://" + web + "/entanglement";
+
+    HttpResponse<String> none = get.apply(HttpRequest.newBuilder(URI.create(endpoint)));
+    assertThat(none.statusCode()).isEqualTo(401);
+    assertThat(none.body()).isEqualTo("no token: connect with ?token=...\n");
+    assertThat(none.headers().firstValue("content-type")).contains("text/plain; charset=utf-8");
+
+    HttpResponse<String> unknown = get.apply(HttpRequest.newBuilder(URI.create(endpoint + "?token=mallory")));
+    assertThat(unknown.statusCode()).isEqualTo(403);
+    assertThat(unknown.body()).isEqualTo("unknown token\n");
+
+    HttpResponse<String> admitted = get.apply(HttpRequest.newBuilder(URI.create(endpoint + "?token=alice-secret&tab=t9")));
+    assertThat(admitted.statusCode()).isEqualTo(426);
+    assertThat(admitted.body()).isEqualTo("admitted as red.alice.t9; connect with a WebSocket\n");
+    assertThat(admitted.headers().firstValue("upgrade")).contains("websocket");
+    assertThat(hq.entanglement().connectedPeers()).doesNotContain("red.alice.t9"); // nothing was opened
+
+    // the same identity call: a cookie, as a page's fetch with credentials sends it, and the page's
+    // origin may read the answer (the identity sees the Origin header, as it does on the upgrade)
+    HttpResponse<String> byCookie = get.apply(HttpRequest.newBuilder(URI.create(endpoint))
+        .header("Cookie", "token=bob-secret").header("Origin", "http://board.example:8080"));
+    assertThat(byCookie.statusCode()).isEqualTo(426);
+    assertThat(byCookie.body()).isEqualTo("admitted as blue.bob; connect with a WebSocket\n");
+    assertThat(byCookie.headers().firstValue("access-control-allow-origin")).contains("http://board.example:8080");
+    assertThat(byCookie.headers().firstValue("access-control-allow-credentials")).contains("true");
+
+    // other methods are not asked
+    HttpResponse<String> post = get.apply(HttpRequest.newBuilder(URI.create(endpoint + "?token=alice-secret"))
+        .POST(HttpRequest.BodyPublishers.noBody()));
+    assertThat(post.statusCode()).isEqualTo(426);
+    assertThat(post.body()).contains("serves browser peers over WebSocket only");
+
+    // bounded as the upgrade is: a request over 16 KiB is refused before the identity is asked
+    HttpResponse<String> huge = get.apply(HttpRequest.newBuilder(URI.create(endpoint + "?token=alice-secret"))
+        .header("X-Padding", "x".repeat(20_000)));
+    assertThat(huge.statusCode()).isIn(400, 413, 431);
   }
 
   @Test

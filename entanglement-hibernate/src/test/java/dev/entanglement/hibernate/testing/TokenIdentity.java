@@ -6,8 +6,8 @@ import dev.entanglement.hibernate.web.UpgradeRequest;
 import java.util.Map;
 
 /**
- * An application's browser authentication for tests: a token (query parameter {@code token} or a
- * bearer header) names the user, and an optional {@code tab} parameter the tab; no token is 401,
+ * An application's browser authentication for tests: a token (query parameter {@code token}, a
+ * cookie {@code token} or a bearer header) names the user, and an optional {@code tab} parameter the tab; no token is 401,
  * an unknown one 403.
  */
 public final class TokenIdentity implements BrowserIdentity {
@@ -17,7 +17,7 @@ public final class TokenIdentity implements BrowserIdentity {
 
   @Override
   public Admission identify(UpgradeRequest request) {
-    String token = request.parameter("token").or(request::bearerToken).orElse(null);
+    String token = request.parameter("token").or(() -> request.cookie("token")).or(request::bearerToken).orElse(null);
     if (token == null) {
       return Admission.unauthorized("no token: connect with ?token=...");
     }

@@ -14,6 +14,7 @@ import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
@@ -42,6 +43,15 @@ import org.jboss.logging.Logger;
  * WebSocket handshake and hands the connection to a {@link WebSocketStream} and the node's
  * handler of browser streams. One per connection; it leaves the pipeline once upgraded.
  *
+ * <p>A plain GET (no {@code Upgrade} header) gets the identity's decision on the same request
+ * (path, parameters, cookies) as a page's script can read it: browsers' WebSocket API hides a
+ * refused upgrade's status and body (close code 1006 only), so the JavaScript client asks this
+ * after a connection that never opened. Refused: 401/403 with the reason; admitted: 426 Upgrade
+ * Required, "admitted as NAME; connect with a WebSocket". The answer allows the page's origin to
+ * read it (CORS, with credentials): it tells that page no more than a WebSocket from it would,
+ * and an identity that serves only some origins refuses the others on both (it sees the
+ * {@code Origin} header). Same limits as an upgrade: one request per connection, 16 KiB, 10 s.
+ *
  * <h2>Concurrency</h2>
  * Runs on the channel's event loop, except {@link BrowserIdentity#identify}, which runs on the
  * node's worker pool and hands its answer back to the event loop. {@code asked} is confined to
@@ -65,19 +75,24 @@ final class WebUpgrade extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
     asked = true;
     if (!request.decoderResult().isSuccess()) {
-      answer(ctx, HttpResponseStatus.BAD_REQUEST, "the upgrade request could not be read: " + request.decoderResult().cause());
+      answer(ctx, HttpResponseStatus.BAD_REQUEST, "the upgrade request could not be read: " + request.decoderResult().cause(),
+          null);
       return;
     }
-    if (!request.headers().containsValue(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET, true)) {
+    boolean upgrade = request.headers().containsValue(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET, true);
+    // a plain GET asks what an upgrade would be answered (for scripts, which cannot see a refused upgrade)
+    String origin = upgrade ? null : request.headers().get(HttpHeaderNames.ORIGIN);
+    if (!upgrade && !HttpMethod.GET.equals(request.method())) {
       answer(ctx, HttpResponseStatus.UPGRADE_REQUIRED, ("node '%s' serves browser peers over WebSocket only "
-          + "(entanglement.web.listen): open a WebSocket here").formatted(settings.nodeName()));
+          + "(entanglement.web.listen): open a WebSocket here, or GET it to learn whether you are admitted")
+          .formatted(settings.nodeName()), null);
       return;
     }
     UpgradeRequest view = view(ctx, request);
     BrowserIdentity identity = settings.identity();
     if (identity == null) {
       answer(ctx, HttpResponseStatus.FORBIDDEN, ("node '%s' has no browser identity configured (setting "
-          + "entanglement.web.identity): it refuses every browser").formatted(settings.nodeName()));
+          + "entanglement.web.identity): it refuses every browser").formatted(settings.nodeName()), origin);
       return;
     }
     FullHttpRequest held = request.retainedDuplicate();
@@ -92,25 +107,26 @@ final class WebUpgrade extends SimpleChannelInboundHandler<FullHttpRequest> {
         admission = null;
       }
       Admission decided = admission;
-      ctx.executor().execute(() -> decided(ctx, held, view, decided));
+      ctx.executor().execute(() -> decided(ctx, held, view, decided, upgrade, origin));
     };
     try {
       settings.workers().execute(ask);
     } catch (RejectedExecutionException e) {
       held.release();
-      answer(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "node '%s' is stopping".formatted(settings.nodeName()));
+      answer(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "node '%s' is stopping".formatted(settings.nodeName()), origin);
     }
   }
 
-  private void decided(ChannelHandlerContext ctx, FullHttpRequest request, UpgradeRequest view, Admission admission) {
+  private void decided(ChannelHandlerContext ctx, FullHttpRequest request, UpgradeRequest view, Admission admission,
+      boolean upgrade, String origin) {
     try {
       if (admission == null) {
         answer(ctx, HttpResponseStatus.INTERNAL_SERVER_ERROR, ("node '%s' could not decide who the browser is: the "
-            + "browser identity failed (see the node's log)").formatted(settings.nodeName()));
+            + "browser identity failed (see the node's log)").formatted(settings.nodeName()), origin);
         return;
       }
       if (admission instanceof Admission.Refused refused) {
-        answer(ctx, HttpResponseStatus.valueOf(refused.status()), refused.reason());
+        answer(ctx, HttpResponseStatus.valueOf(refused.status()), refused.reason(), origin);
         return;
       }
       String name = ((Admission.Admitted) admission).peerName();
@@ -119,7 +135,11 @@ final class WebUpgrade extends SimpleChannelInboundHandler<FullHttpRequest> {
             + "name '%s' (expected %s); the upgrade is refused").formatted(settings.nodeName(),
             settings.identity().getClass().getName(), view.remoteAddress(), name, NodeNames.RULE));
         answer(ctx, HttpResponseStatus.INTERNAL_SERVER_ERROR, ("node '%s' could not decide who the browser is: the "
-            + "browser identity gave an invalid peer name (see the node's log)").formatted(settings.nodeName()));
+            + "browser identity gave an invalid peer name (see the node's log)").formatted(settings.nodeName()), origin);
+        return;
+      }
+      if (!upgrade) {
+        answer(ctx, HttpResponseStatus.UPGRADE_REQUIRED, "admitted as %s; connect with a WebSocket".formatted(name), origin);
         return;
       }
       upgrade(ctx, request, view, name);
@@ -139,7 +159,7 @@ final class WebUpgrade extends SimpleChannelInboundHandler<FullHttpRequest> {
             .build());
     WebSocketServerHandshaker handshaker = handshakers.newHandshaker(request);
     if (handshaker == null) {
-      answer(ctx, HttpResponseStatus.UPGRADE_REQUIRED, "unsupported WebSocket version (13 is spoken here)");
+      answer(ctx, HttpResponseStatus.UPGRADE_REQUIRED, "unsupported WebSocket version (13 is spoken here)", null);
       return;
     }
     StreamHandler handler = settings.handlers().newBrowserStream(name, "browser " + view.remoteAddress());
@@ -179,13 +199,25 @@ final class WebUpgrade extends SimpleChannelInboundHandler<FullHttpRequest> {
         (InetSocketAddress) ctx.channel().remoteAddress(), secure);
   }
 
-  /** Answers the upgrade with an HTTP status and a text body, and closes the connection. */
-  private static void answer(ChannelHandlerContext ctx, HttpResponseStatus status, String reason) {
+  /**
+   * Answers with an HTTP status and a text body, and closes the connection; with the page's
+   * {@code origin} (a plain GET from a script), lets that page read the answer.
+   */
+  private static void answer(ChannelHandlerContext ctx, HttpResponseStatus status, String reason, String origin) {
     FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
         Unpooled.copiedBuffer(reason + "\n", StandardCharsets.UTF_8));
     response.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8");
     response.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, response.content().readableBytes());
     response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    response.headers().set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_STORE);
+    if (status.equals(HttpResponseStatus.UPGRADE_REQUIRED)) {
+      response.headers().set(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET);
+    }
+    if (origin != null) {
+      response.headers().set(HttpHeaderNames.ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+      response.headers().set(HttpHeaderNames.ACCESS_CONTROL_ALLOW_CREDENTIALS, "true");
+      response.headers().set(HttpHeaderNames.VARY, HttpHeaderNames.ORIGIN);
+    }
     ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
   }
 
