@@ -82,6 +82,19 @@ async function dragOver(page, id, lane) {
 }
 
 describe('the live board in Chromium', { skip }, () => {
+  test('a refused login shows the node\'s reason in the page, and the tab does not retry', async () => {
+    const mallory = await openBoard('mallory', 'refused-login');
+    await mallory.page.locator('[data-testid=state]').filter({ hasText: /^refused: unknown token$/ }).waitFor({ timeout: 30_000 });
+    await mallory.page.locator('[data-testid=messages] li.error').filter({ hasText: 'refused: unknown token' }).waitFor();
+    assert.equal(await mallory.page.evaluate(() => window.board.client.state), 'refused');
+    const nobody = await openBoard('', 'no-token');
+    await nobody.page.locator('[data-testid=state]').filter({ hasText: /^refused: no token: connect with \?token=/ })
+      .waitFor({ timeout: 30_000 });
+    assert.equal(await mallory.page.locator('[data-testid=card]').count(), 0);
+    await mallory.context.close();
+    await nobody.context.close();
+  });
+
   test('two users of one team: a change in one tab shows in the other', async () => {
     const alice = await openBoard('alice-secret', 'change');
     const dan = await openBoard('dan-secret', 'change');

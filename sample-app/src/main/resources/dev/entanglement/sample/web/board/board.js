@@ -6,7 +6,7 @@ import { connect, EntanglementError } from '/client/entanglement.js';
 
 const LANES = ['todo', 'doing', 'done'];
 const params = new URLSearchParams(location.search);
-const token = params.get('token') ?? '';
+const token = params.get('token') || undefined; // none: the node answers 401 with its reason
 // a tab keeps its name across reloads (sessionStorage), so a reload catches up from its positions
 const tab = params.get('tab') ?? sessionStorage.getItem('tab') ?? Math.random().toString(36).slice(2, 10);
 sessionStorage.setItem('tab', tab);
