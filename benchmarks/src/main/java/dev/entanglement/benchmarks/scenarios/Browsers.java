@@ -67,7 +67,8 @@ public final class Browsers implements Scenario {
   private final long[] committedAt = new long[MAX_CHANGES];
   private final int[] objectOf = new int[MAX_CHANGES];
   private final long[] latest = new long[OBJECTS];
-  private final Random random = new Random(16);
+  /** Rounds run so far per variant: round r of each variant changes the same objects in the same order. */
+  private final Map<String, Integer> roundsRun = new HashMap<>();
   private int nextChange;
 
   @Override
@@ -93,8 +94,9 @@ public final class Browsers implements Scenario {
         "latency: commit() returned at the node (Instant.now()) -> the client's store event (performance.timeOrigin +",
         "performance.now()), over every (change, client) pair of a round; reference: bare Netty in this JVM writing one",
         "pre-encoded Envelope per change to the same subsets, read and decoded by bare ws sockets in the same processes;",
-        "rounds of %.0f s interleaved, warm-up rounds (at least %.0f s) discarded, %d measured; Node logs in %s"
-            .formatted(roundNanos / 1e9, options.warmupNanos() / 1e9, rounds, logs));
+        "rounds of %.0f s interleaved (round r of both changes the same objects in the same order), warm-up rounds"
+            .formatted(roundNanos / 1e9),
+        "(at least %.0f s) discarded, %d measured; Node logs in %s".formatted(options.warmupNanos() / 1e9, rounds, logs));
     WebClients.Samples samples = new WebClients.Samples(2_000_000, MAX_CHANGES, STALLED);
     List<WebClients> procs = new ArrayList<>();
     Node node = null;
@@ -177,9 +179,11 @@ public final class Browsers implements Scenario {
     ThreadCpu cpuBefore = ThreadCpu.take();
     long committer = Thread.currentThread().getId();
     long gcBefore = GcTime.totalMillis();
+    long jitBefore = ManagementFactory.getCompilationMXBean().getTotalCompilationTime();
     long wallStart = System.nanoTime();
     int first = nextChange;
     long expected = 0;
+    Random random = new Random(1600 + roundsRun.merge(variant, 1, Integer::sum));
     Pacer pacer = new Pacer(RATE);
     long end = System.nanoTime() + nanos;
     while (System.nanoTime() < end) {
@@ -223,12 +227,14 @@ public final class Browsers implements Scenario {
     for (String threads : List.of("commit", "web", "plugin", "other")) {
       figures.put(variant + " cpu " + threads, cpu.getOrDefault(threads, 0L) / 1e3 / changes);
     }
+    figures.put(variant + " cpu java", cpu.values().stream().mapToLong(Long::longValue).sum() / 1e3 / changes);
     figures.put(variant + " node cpu", received == 0 ? Double.NaN : (double) node.cpuMicros() / received);
     long frames = variant.equals(ENT) ? node.entFrames() : node.rawFrames();
     long bytes = variant.equals(ENT) ? node.entBytes() : node.rawBytes();
     figures.put(variant + " frames", frames / wall / clients);
     figures.put(variant + " bytes", bytes / wall / clients);
     figures.put(variant + " gc", (double) (GcTime.totalMillis() - gcBefore));
+    figures.put(variant + " jit", (double) (ManagementFactory.getCompilationMXBean().getTotalCompilationTime() - jitBefore));
     return figures;
   }
 
@@ -253,8 +259,10 @@ public final class Browsers implements Scenario {
     report.info("bare Netty: deliveries missing", r.get(RAW + " missing"), "");
     report.detail("frames received per client and second", r.get(ENT + " frames"), "/s", ref, r.get(RAW + " frames"), null);
     report.detail("bytes received per client and second", r.get(ENT + " bytes"), "B/s", ref, r.get(RAW + " bytes"), null);
-    report.detail("server JVM CPU per change (the whole process: commit, policy, fan-out, acks, GC, JIT)",
+    report.detail("server JVM CPU per change (the whole process: JIT compilation and GC included)",
         r.get(ENT + " jvm cpu"), "us", ref, r.get(RAW + " jvm cpu"), null);
+    report.detail("server Java threads' CPU per change (JIT compiler and GC threads not included)",
+        r.get(ENT + " cpu java"), "us", ref, r.get(RAW + " cpu java"), null);
     report.detail("  of which the committing / publishing thread", r.get(ENT + " cpu commit"), "us", ref,
         r.get(RAW + " cpu commit"), null);
     report.detail("  of which the WebSocket event loops", r.get(ENT + " cpu web"), "us", ref, r.get(RAW + " cpu web"), null);
@@ -263,6 +271,9 @@ public final class Browsers implements Scenario {
     report.detail("Node processes' CPU per delivery (decode, store, ack)", r.get(ENT + " node cpu"), "us", ref,
         r.get(RAW + " node cpu"), null);
     report.info("GC time during a round", r.get(ENT + " gc"), "ms");
+    report.info("JIT compilation time during a round (compiler threads: in the process's CPU, not in a Java thread's)",
+        r.get(ENT + " jit"), "ms");
+    report.info("bare Netty: JIT compilation time during a round", r.get(RAW + " jit"), "ms");
   }
 
   // ---- a client that stops reading ----------------------------------------------------------------
@@ -271,7 +282,7 @@ public final class Browsers implements Scenario {
       long nanos, Summary normalP99) throws Exception {
     String name = "c" + STALLED;
     int sees = initialObjectsOf(STALLED);
-    report.section("11b. Browsers: client %s stops reading (its socket paused: TCP backs up) for %.0f s while the node commits %d changes/s"
+    report.section("11b. Browsers: client %s stops reading (its socket paused: it reads and answers nothing) for %.0f s while the node commits %d changes/s"
             .formatted(name, nanos / 1e9, RATE),
         "it sees %d objects; its own watchdog is off (it stays connected and keeps sending heartbeats, the worst case"
             .formatted(sees),
@@ -286,6 +297,7 @@ public final class Browsers implements Scenario {
     long expected = 0;
     int maxOutbox = 0;
     List<String> timeline = new ArrayList<>();
+    Random random = new Random(1699);
     Pacer pacer = new Pacer(RATE);
     long start = System.nanoTime();
     long end = start + nanos;
@@ -337,7 +349,7 @@ public final class Browsers implements Scenario {
         Summary.of(maxOutbox), "changes");
     report.info("%s: changes committed to objects it sees while it did not read".formatted(name),
         Summary.of(countVisible(from, to)), "changes");
-    report.info("%s: changes sent to it while it did not read (window: 16 unanswered batches, then TCP)".formatted(name),
+    report.info("%s: changes sent to it while it did not read (until 16 batches were unanswered)".formatted(name),
         Summary.of(paused.changesSent() - at.changesSent()), "changes");
     report.info("%s: changes coalesced in its outbox while it did not read".formatted(name),
         Summary.of(paused.coalesced() - at.coalesced()), "changes");
