@@ -46,7 +46,13 @@ public final class WebClients implements AutoCloseable {
     ProcessBuilder builder = new ProcessBuilder("node", script.toString())
         .redirectError(ProcessBuilder.Redirect.to(log.toFile()))
         .redirectOutput(ProcessBuilder.Redirect.PIPE);
-    return new WebClients(name, builder.start(), samples);
+    Process process;
+    try {
+      process = builder.start();
+    } catch (IOException e) {
+      throw new IOException("the browsers scenario runs its clients with Node 20 ('node' on the PATH): " + e.getMessage(), e);
+    }
+    return new WebClients(name, process, samples);
   }
 
   /**
