@@ -34,7 +34,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -93,8 +92,8 @@ public final class Browsers implements Scenario {
             .formatted(Subsets.receivers(Subsets.SHARED, clients), clients, RATE),
         "latency: commit() called at the node (Instant.now(); the plugin offers the change to the clients inside the call)",
         "-> the client's store event (performance.timeOrigin + performance.now()), over every (change, client) pair of a",
-        "round; reference: bare Netty in this JVM writing one",
-        "pre-encoded Envelope per change to the same subsets, read and decoded by bare ws sockets in the same processes;",
+        "round; reference: bare Netty in this JVM writing one pre-encoded Envelope per change to the same subsets, read",
+        "and decoded by bare ws sockets in the same processes;",
         "rounds of %.0f s interleaved (round r of both changes the same objects in the same order), warm-up rounds"
             .formatted(roundNanos / 1e9),
         "(at least %.0f s) discarded, %d measured; Node logs in %s".formatted(options.warmupNanos() / 1e9, rounds, logs));
