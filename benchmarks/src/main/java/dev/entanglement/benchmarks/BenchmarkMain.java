@@ -2,6 +2,7 @@ package dev.entanglement.benchmarks;
 
 import dev.entanglement.benchmarks.report.Environment;
 import dev.entanglement.benchmarks.report.Report;
+import dev.entanglement.benchmarks.scenarios.Browsers;
 import dev.entanglement.benchmarks.scenarios.BulkThroughput;
 import dev.entanglement.benchmarks.scenarios.CaptureOverhead;
 import dev.entanglement.benchmarks.scenarios.CatchUpAfterPartition;
@@ -42,7 +43,8 @@ public final class BenchmarkMain {
       new UpdateRequests(),
       new Members(),
       new DebeziumSideBySide(),
-      new FanOut());
+      new FanOut(),
+      new Browsers());
 
   /** Held so the level set on it survives: JUL keeps loggers only weakly. */
   private static final Logger PLUGIN_LOGGER = Logger.getLogger("dev.entanglement");

@@ -8,6 +8,7 @@ import jakarta.persistence.EntityManager;
 import jakarta.persistence.EntityManagerFactory;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
@@ -35,19 +36,30 @@ public final class Node implements AutoCloseable {
 
   /** Hibernate alone: the same entity and database settings, without {@code entanglement.node.name}. */
   public static Node plain(DbSettings db, Map<String, String> properties) {
-    return new Node(null, db, build("plain", db, properties));
+    return new Node(null, db, build("plain", db, properties, List.of(BenchItem.class)));
   }
 
   /** A node named {@code name}; {@code properties} add listen, peers, limits... */
   public static Node start(String name, DbSettings db, Map<String, String> properties) {
     Map<String, String> all = new LinkedHashMap<>(properties);
     all.put(EntanglementSettings.NODE_NAME, name);
-    return new Node(name, db, build(name, db, all));
+    return new Node(name, db, build(name, db, all, List.of(BenchItem.class)));
   }
 
-  private static EntityManagerFactory build(String unit, DbSettings db, Map<String, String> properties) {
-    HibernatePersistenceConfiguration configuration =
-        new HibernatePersistenceConfiguration(unit).managedClass(BenchItem.class);
+  /**
+   * A node named {@code name} of other entities than {@link BenchItem}, whose settings may be
+   * objects (a policy, a browser identity); {@link #countItems()} does not apply to it.
+   */
+  public static Node startWith(String name, DbSettings db, Map<String, ?> properties, List<Class<?>> entities) {
+    Map<String, Object> all = new LinkedHashMap<>(properties);
+    all.put(EntanglementSettings.NODE_NAME, name);
+    return new Node(name, db, build(name, db, all, entities));
+  }
+
+  private static EntityManagerFactory build(String unit, DbSettings db, Map<String, ?> properties,
+      List<Class<?>> entities) {
+    HibernatePersistenceConfiguration configuration = new HibernatePersistenceConfiguration(unit);
+    entities.forEach(configuration::managedClass);
     db.properties().forEach(configuration::property);
     configuration.property("hibernate.hbm2ddl.auto", "create");
     // Hibernate's built-in pool (hibernate-hikaricp 7.4.6 is not on Maven Central); the same

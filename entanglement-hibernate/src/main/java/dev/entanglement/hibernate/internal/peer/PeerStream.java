@@ -272,15 +272,16 @@ final class PeerStream {
   }
 
   /**
-   * Positions may have moved without a change to send: in 20 ms, send them in an empty batch
-   * unless a batch with changes carried them first. At most one such message per 20 ms. Any thread.
+   * Positions may have moved without a change to send: in {@code delayMillis}, send them in an
+   * empty batch unless a batch with changes carried them first. At most one such message per
+   * {@code delayMillis}. Any thread.
    */
-  void flushPositionsSoon() {
+  void flushPositionsSoon(long delayMillis) {
     if (positionFlushScheduled.compareAndSet(false, true)) {
       host.scheduler().schedule(() -> serial.execute(() -> {
         positionFlushScheduled.set(false);
         flushPositions();
-      }), 20, TimeUnit.MILLISECONDS);
+      }), delayMillis, TimeUnit.MILLISECONDS);
     }
   }
 
