@@ -48,6 +48,7 @@ public final class SampleApp {
   private final List<List<String>> links = new ArrayList<>(); // pairs of connected nodes
   private final String run = UUID.randomUUID().toString().substring(0, 8); // unique database names
   private boolean scriptDone;
+  private final List<String> notes = new ArrayList<>(); // the running step's lines, main thread only
 
   private SampleApp(PrintStream out) {
     this.out = out;
@@ -177,8 +178,8 @@ public final class SampleApp {
     Task started = entanglement("charlie")
         .update(Task.class, review.getId(), task -> task.setStatus(Task.Status.DOING))
         .get(Demos.WAIT_SECONDS, TimeUnit.SECONDS);
-    out.printf("charlie asked bravo, the owner, to start 'Review': bravo's answer is %s, version %d%n",
-        started.getStatus(), started.getVersion());
+    notes.add(String.format("charlie asked bravo, the owner, to start 'Review': bravo's answer is %s, version %d",
+        started.getStatus(), started.getVersion()));
     show("5. charlie's change of bravo's task, decided by bravo");
 
     // 6. charlie goes away (its database stays); alpha carries on
@@ -307,6 +308,8 @@ public final class SampleApp {
   private void show(String step) throws Exception {
     awaitCaughtUp();
     out.println("== " + step);
+    notes.forEach(out::println); // what the step did, under its heading
+    notes.clear();
     List<List<String>> table = new ArrayList<>();
     table.add(COLUMNS);
     for (String node : nodeNames()) {

@@ -34,10 +34,16 @@ class SampleAppTest {
       }
     }
     assertThat(heading).as("step %s printed in:%n%s", step, output).isNotNegative();
-    assertThat(lines.get(heading + 1).trim().split("\\s{2,}"))
+    // the step's notes (what it did) come between its heading and its table
+    int header = heading + 1;
+    while (header < lines.size() && !lines.get(header).trim().startsWith("node ")) {
+      header++;
+    }
+    assertThat(header).as("step %s's table in:%n%s", step, output).isLessThan(lines.size());
+    assertThat(lines.get(header).trim().split("\\s{2,}"))
         .containsExactly("node", "task", "status", "assignee", "due", "board", "version", "owner", "local note");
     Map<String, List<String>> rows = new LinkedHashMap<>();
-    for (int i = heading + 2; i < lines.size() && !lines.get(i).isBlank(); i++) {
+    for (int i = header + 1; i < lines.size() && !lines.get(i).isBlank(); i++) {
       String[] cells = lines.get(i).trim().split("\\s{2,}");
       assertThat(cells).as("cells of '%s'", lines.get(i)).hasSize(9);
       rows.computeIfAbsent(cells[0], node -> new ArrayList<>())
@@ -68,6 +74,8 @@ class SampleAppTest {
   @Test
   void run_exitsZero_andEachStepReachesEveryConnectedNode() {
     String output = run();
+    // a step's result comes under its own heading, not above the next one
+    assertThat(output.indexOf("charlie asked bravo, the owner")).as(output).isGreaterThan(output.indexOf("== 5. "));
 
     assertThat(output).containsPattern("alpha listens on 127\\.0\\.0\\.1:\\d+, bravo and charlie dial it\\.");
     assertEveryNode(table(output, "1."), ALL,

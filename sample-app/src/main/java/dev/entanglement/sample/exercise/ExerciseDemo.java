@@ -56,6 +56,7 @@ public final class ExerciseDemo {
   /** The admin token of this run (every node's admin API), printed with --keep-running. */
   private final String adminToken = UUID.randomUUID().toString().replace("-", "");
   private boolean scriptDone;
+  private final List<String> notes = new ArrayList<>(); // the running step's lines, main thread only
 
   private ExerciseDemo(PrintStream out) {
     this.out = out;
@@ -153,16 +154,16 @@ public final class ExerciseDemo {
 
     Machine handed = entanglement("blue").transfer(Machine.class, new Machine("blue-dc", "blue").getId(), "staff")
         .get(Demos.WAIT_SECONDS, TimeUnit.SECONDS);
-    out.printf("blue handed %s over to staff: its owner is now %s everywhere%n", handed.getName(),
-        entanglement("blue").ownerOf(Machine.class, handed.getId()).orElse("?"));
+    note(String.format("blue handed %s over to staff: its owner is now %s everywhere", handed.getName(),
+        entanglement("blue").ownerOf(Machine.class, handed.getId()).orElse("?")));
     show("2. blue hands blue-dc over to staff (staff's objects are shared with everyone)");
 
     Machine blueMail = new Machine("blue-mail", "blue");
     Machine patched = entanglement("staff")
         .update(Machine.class, blueMail.getId(), m -> m.setStatus("patched by blue analyst"))
         .get(Demos.WAIT_SECONDS, TimeUnit.SECONDS);
-    out.printf("a blue analyst at staff asked blue to patch blue-mail: blue decided, status '%s', version %d%n",
-        patched.getStatus(), patched.getVersion());
+    note(String.format("a blue analyst at staff asked blue to patch blue-mail: blue decided, status '%s', version %d",
+        patched.getStatus(), patched.getVersion()));
     show("3. a change proposed at staff for a blue machine is forwarded through range to blue");
 
     try {
@@ -172,7 +173,7 @@ public final class ExerciseDemo {
       if (!(e.getCause() instanceof UpdateRequestException.Refused refused)) {
         throw e;
       }
-      out.printf("blue tried to overwrite red-web: refused (%s): %s%n", refused.reason(), refused.getMessage());
+      note(String.format("blue tried to overwrite red-web: refused (%s): %s", refused.reason(), refused.getMessage()));
     }
     show("4. blue's attempt on a red machine is refused; nothing changed");
 
@@ -183,13 +184,13 @@ public final class ExerciseDemo {
     drag.update(m -> m.moveTo(5, 5)).update(m -> m.moveTo(10, 10));
     Demos.awaitUntil(() -> seenLive.stream().filter(line -> line.contains("(10,10) provisional")).count() == 3,
         "every node to see red's drag");
-    out.println("red drags the marker; what the other nodes are shown while it moves (not stored anywhere):");
-    seenLive.forEach(line -> out.println("  " + line));
+    note("red drags the marker; what the other nodes are shown while it moves (not stored anywhere):");
+    seenLive.forEach(line -> note("  " + line));
     checkMarkerEverywhere(0, 0);
-    out.println("their databases still hold the marker at (0,0)");
+    note("their databases still hold the marker at (0,0)");
     seenLive.clear();
     Marker dropped = drag.commit().get(Demos.WAIT_SECONDS, TimeUnit.SECONDS);
-    out.printf("red drops it: staff, the owner, commits %s%n", dropped);
+    note(String.format("red drops it: staff, the owner, commits %s", dropped));
     show("5. a marker dragged by red (a transition), then committed by its owner");
 
     stop("blue");
@@ -323,9 +324,16 @@ public final class ExerciseDemo {
 
   // ---- what each node holds ----------------------------------------------------------------------
 
+  /** What a step did, printed under its heading (the heading names the step, then what happened, then the table). */
+  private void note(String line) {
+    notes.add(line);
+  }
+
   private void show(String step) throws Exception {
     awaitCaughtUp();
     out.println("== " + step);
+    notes.forEach(out::println);
+    notes.clear();
     List<List<String>> table = new ArrayList<>();
     table.add(List.of("node", "machines (owner: status)", "announcements", "marker"));
     for (String node : running()) {

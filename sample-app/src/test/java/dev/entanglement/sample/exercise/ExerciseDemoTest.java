@@ -35,14 +35,28 @@ class ExerciseDemoTest {
       }
     }
     assertThat(heading).as("step %s printed in:%n%s", step, output).isNotNegative();
-    assertThat(lines.get(heading + 1).trim().split("\\s{2,}"))
+    // the step's notes (what it did) come between its heading and its table
+    int header = heading + 1;
+    while (header < lines.size() && !lines.get(header).trim().startsWith("node ")) {
+      header++;
+    }
+    assertThat(header).as("step %s's table in:%n%s", step, output).isLessThan(lines.size());
+    assertThat(lines.get(header).trim().split("\\s{2,}"))
         .containsExactly("node", "machines (owner: status)", "announcements", "marker");
     Map<String, List<String>> rows = new LinkedHashMap<>();
-    for (int i = heading + 2; i < lines.size() && !lines.get(i).isBlank(); i++) {
+    for (int i = header + 1; i < lines.size() && !lines.get(i).isBlank(); i++) {
       String[] cells = lines.get(i).trim().split("\\s{2,}");
       rows.put(cells[0], List.of(cells[1], cells[2], cells[3]));
     }
     return rows;
+  }
+
+  @Test
+  void aStepsResultIsPrintedUnderItsOwnHeading_notAboveTheNextOne() {
+    int heading = output.indexOf("== %s. ".formatted("2"));
+    int result = output.indexOf("blue handed blue-dc over to staff");
+    assertThat(result).as(output).isGreaterThan(heading);
+    assertThat(heading).as(output).isNotNegative();
   }
 
   @Test
