@@ -376,6 +376,31 @@ class AdminApiIntegrationTest {
     requests.onCompleted();
   }
 
+  /** Common clients (older grpcurl, some IDEs) still ask the v1alpha reflection service first. */
+  @Test
+  void reflection_answersOnV1alphaToo() throws Exception {
+    CompletableFuture<List<String>> services = new CompletableFuture<>();
+    StreamObserver<io.grpc.reflection.v1alpha.ServerReflectionRequest> requests =
+        io.grpc.reflection.v1alpha.ServerReflectionGrpc.newStub(channel).serverReflectionInfo(new StreamObserver<>() {
+          @Override
+          public void onNext(io.grpc.reflection.v1alpha.ServerReflectionResponse response) {
+            services.complete(response.getListServicesResponse().getServiceList().stream()
+                .map(io.grpc.reflection.v1alpha.ServiceResponse::getName).toList());
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            services.completeExceptionally(t);
+          }
+
+          @Override
+          public void onCompleted() {}
+        });
+    requests.onNext(io.grpc.reflection.v1alpha.ServerReflectionRequest.newBuilder().setListServices("").build());
+    assertThat(services.get(10, TimeUnit.SECONDS)).contains("entanglement.v1.Admin", "grpc.health.v1.Health");
+    requests.onCompleted();
+  }
+
   @Test
   void meters_arePresentAndMoveWhenChangesFlow() {
     createAtA(5, "M");

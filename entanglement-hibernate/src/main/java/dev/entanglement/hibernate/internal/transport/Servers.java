@@ -77,13 +77,22 @@ public final class Servers {
     return server == null ? Optional.empty() : Optional.of(new PeerAddress(webAddress.host(), server.port()).toString());
   }
 
-  /** Serves the (already access-controlled) admin service with health and reflection. */
+  /**
+   * Reflection as {@code grpc.reflection.v1alpha}: deprecated in grpc-java for v1, but common
+   * clients (older grpcurl, IDE plugins) still ask it first and report "no reflection" otherwise.
+   */
+  @SuppressWarnings("deprecation")
+  private static ServerServiceDefinition reflectionV1alpha() {
+    return io.grpc.protobuf.services.ProtoReflectionService.newInstance().bindService();
+  }
+
+  /** Serves the (already access-controlled) admin service with health and reflection (v1 and v1alpha). */
   public void startAdmin(PeerAddress address, ServerServiceDefinition adminService, String adminServiceName) {
     HealthStatusManager health = new HealthStatusManager();
     health.setStatus("", ServingStatus.SERVING);
     health.setStatus(adminServiceName, ServingStatus.SERVING);
     List<ServerServiceDefinition> services = List.of(adminService, health.getHealthService().bindService(),
-        ProtoReflectionServiceV1.newInstance().bindService());
+        ProtoReflectionServiceV1.newInstance().bindService(), reflectionV1alpha());
     try {
       admin = Transports.startServer(nodeName + " (admin)", address, services, tls == null ? null : tls.adminServerContext());
       adminAddress = address;
