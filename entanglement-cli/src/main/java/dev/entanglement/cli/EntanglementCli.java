@@ -61,7 +61,12 @@ import picocli.CommandLine.Spec;
 public final class EntanglementCli {
   private EntanglementCli() {}
 
+  /** gRPC's own logging (java.util.logging), kept here: JUL holds loggers weakly. */
+  private static final java.util.logging.Logger GRPC_LOG = java.util.logging.Logger.getLogger("io.grpc");
+
   public static void main(String[] args) {
+    // each failure is one line of ours (describe); gRPC would add its warnings with stack traces
+    GRPC_LOG.setLevel(java.util.logging.Level.OFF);
     System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
   }
 
@@ -79,8 +84,21 @@ public final class EntanglementCli {
 
   /** One line for a failed call: the status and the node's message, or why the node was not reached. */
   static String describe(Exception e) {
+    String tls = tlsMistake(e);
+    if (tls != null) {
+      return tls;
+    }
     if (e instanceof StatusRuntimeException s) {
       io.grpc.Status status = s.getStatus();
+      java.net.UnknownHostException unknown = cause(e, java.net.UnknownHostException.class);
+      if (unknown != null) {
+        String host = String.valueOf(unknown.getMessage()).split(":")[0].strip();
+        return "%s: the admin API could not be reached (unknown host '%s' in --target)".formatted(status.getCode(), host);
+      }
+      if (String.valueOf(status.getDescription()).contains("INADEQUATE_SECURITY")) { // the node's GOAWAY to plaintext
+        return "the node requires mutual TLS and this command spoke plaintext: leave out --plaintext, and give "
+            + "--tls-trust (the CA of the node's certificate) with --tls-cert and --tls-key";
+      }
       if (status.getCode() == io.grpc.Status.Code.UNAVAILABLE || status.getCode() == io.grpc.Status.Code.DEADLINE_EXCEEDED) {
         Throwable cause = status.getCause();
         return "%s: the admin API could not be reached (%s%s)".formatted(status.getCode(), status.getDescription(),
@@ -89,6 +107,45 @@ public final class EntanglementCli {
       return status.getCode() + ": " + status.getDescription();
     }
     return e.getMessage() == null ? e.toString() : e.getMessage();
+  }
+
+  /**
+   * The TLS mistakes a newcomer makes, with the option that fixes each (Netty reports them all as
+   * "General OpenSslEngine problem" or "not an SSL/TLS record"); null for anything else.
+   */
+  static String tlsMistake(Throwable e) {
+    if (cause(e, io.grpc.netty.shaded.io.netty.handler.ssl.NotSslRecordException.class) != null) {
+      return "the node answered in plaintext (its admin API has no TLS): give --plaintext";
+    }
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      String message = String.valueOf(t.getMessage());
+      java.util.regex.Matcher name = NOT_ISSUED_TO.matcher(message);
+      if (t instanceof java.security.cert.CertificateException && name.find()) {
+        return ("the node's certificate is not issued to '%s': give --server-name with the node name its certificate "
+            + "holds (a node's certificate names the node)").formatted(name.group(1));
+      }
+      if (message.contains("unable to find valid certification path") || message.contains("PKIX path")) {
+        return "the node's certificate is not signed by a CA this command trusts: give --tls-trust with the PEM file of "
+            + "the CA that signed it";
+      }
+      if (message.contains("certificate_required") || message.contains("CERTIFICATE_REQUIRED")) {
+        return "the node wants an admin client certificate: give --tls-cert and --tls-key (a certificate its "
+            + "entanglement.admin.trusted_fingerprints names)";
+      }
+    }
+    return null;
+  }
+
+  private static final java.util.regex.Pattern NOT_ISSUED_TO = java.util.regex.Pattern.compile(
+      "(?:No subject alternative (?:DNS )?names? matching (?:IP address |DNS name )?|No name matching )(\\S+) found");
+
+  private static <T extends Throwable> T cause(Throwable e, Class<T> type) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (type.isInstance(t)) {
+        return type.cast(t);
+      }
+    }
+    return null;
   }
 
   /** Where and how to reach a node's admin API. */

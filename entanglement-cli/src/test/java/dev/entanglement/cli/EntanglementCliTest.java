@@ -286,6 +286,60 @@ class EntanglementCliTest {
     }
   }
 
+  /** Each TLS mistake a newcomer makes is named with the option that fixes it, in one line. */
+  @Test
+  void tlsMistakes_sayTheirCauseAndTheOptionThatFixesIt() throws Exception {
+    Certificates certificates = new Certificates(dir);
+    Path operator = certificates.node("operator", "main");
+    try (TestNode secure = certificates.tls(TestNode.builder("s", Database.H2, Item.class)
+            .set(EntanglementSettings.LISTEN, "127.0.0.1:0").set(EntanglementSettings.ADMIN_LISTEN, "127.0.0.1:0")
+            .set(EntanglementSettings.ADMIN_TRUSTED_FINGERPRINTS, certificates.fingerprint("operator", "main")),
+        "s", "main", "main").start()) {
+      String secureTarget = secure.entanglement().adminAddress().orElseThrow();
+      String ca = certificates.ca("main").resolve(DevCertificates.CERTIFICATE).toString();
+      String cert = operator.resolve(DevCertificates.CERTIFICATE).toString();
+      String key = operator.resolve(DevCertificates.PRIVATE_KEY).toString();
+
+      Run noServerName = run("peers", "--target", secureTarget, "--tls-trust", ca, "--tls-cert", cert, "--tls-key", key);
+      assertThat(noServerName.status()).isEqualTo(1);
+      assertThat(noServerName.err().strip()).isEqualTo(("error: the node's certificate is not issued to '127.0.0.1': give "
+          + "--server-name with the node name its certificate holds (a node's certificate names the node)"));
+
+      Run wrongServerName = run("peers", "--target", secureTarget, "--tls-trust", ca, "--server-name", "zed",
+          "--tls-cert", cert, "--tls-key", key);
+      assertThat(wrongServerName.err().strip()).isEqualTo(("error: the node's certificate is not issued to 'zed': give "
+          + "--server-name with the node name its certificate holds (a node's certificate names the node)"));
+
+      Run noTrust = run("peers", "--target", secureTarget, "--server-name", "s", "--tls-cert", cert, "--tls-key", key);
+      assertThat(noTrust.err().strip()).isEqualTo("error: the node's certificate is not signed by a CA this command "
+          + "trusts: give --tls-trust with the PEM file of the CA that signed it");
+
+      Run plaintextToTls = run("peers", "--target", secureTarget, "--plaintext", "--token", TOKEN);
+      assertThat(plaintextToTls.err().strip()).isEqualTo("error: the node requires mutual TLS and this command spoke "
+          + "plaintext: leave out --plaintext, and give --tls-trust (the CA of the node's certificate) with --tls-cert and --tls-key");
+    }
+    Run tlsToPlaintext = run("peers", "--target", target, "--token", TOKEN);
+    assertThat(tlsToPlaintext.status()).isEqualTo(1);
+    assertThat(tlsToPlaintext.err().strip()).isEqualTo("error: the node answered in plaintext (its admin API has no TLS): "
+        + "give --plaintext");
+  }
+
+  /** Run as a process: an unknown host is one line on stderr, not grpc's stack traces. */
+  @Test
+  void anUnknownHost_isOneLine_asAProcess() throws Exception {
+    Process process = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+        System.getProperty("java.class.path"), EntanglementCli.class.getName(), "peers", "--target",
+        "no-such-host.invalid:9090", "--plaintext", "--token", TOKEN, "--timeout", "10").start();
+    String out = new String(process.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    String err = new String(process.getErrorStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(process.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    assertThat(process.exitValue()).isEqualTo(1);
+    assertThat(out).isEmpty();
+    // (the test classpath also holds SLF4J without a binding, which prints its own notice; the CLI's jar does not)
+    assertThat(err.lines().filter(line -> !line.startsWith("SLF4J: ")).toList()).as(err).containsExactly(
+        "error: UNAVAILABLE: the admin API could not be reached (unknown host 'no-such-host.invalid' in --target)");
+  }
+
   @Test
   void json_showsQuotesAsTheyAre_andKeepsEscapedBackslashes() {
     assertThat(EntanglementCli.readable("{\"m\": \"peer \\u0027b\\u0027 \\u003c\\u003e\\u003d\\u0026\"}"))
