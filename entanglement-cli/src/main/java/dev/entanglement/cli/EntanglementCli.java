@@ -314,15 +314,26 @@ public final class EntanglementCli {
             : " (member %s on %s since %s, lease token %d)".formatted(response.getMember(), response.getMemberHost(),
                 since(response.getMemberSince()), response.getLeaseToken())));
         List<List<String>> rows = new ArrayList<>();
+        // peers being dialed without a stream add why their last attempt failed, as the last column
+        boolean dialing = response.getPeersList().stream().anyMatch(p -> !p.getLastError().isEmpty());
         for (PeerInfo p : response.getPeersList()) {
-          rows.add(List.of(p.getName().isEmpty() ? "?" : p.getName(), p.getAddress(),
+          List<String> row = new ArrayList<>(List.of(p.getName().isEmpty() ? "?" : p.getName(), p.getAddress(),
               p.getState() + (p.getPaused() ? " (paused)" : ""), since(p.getSince()), String.valueOf(p.getLagSerials()),
               String.valueOf(p.getLagObjects()), String.valueOf(p.getOutboxDepth()), rate(p.getBytesSentPerSecond()),
               rate(p.getBytesReceivedPerSecond()), String.valueOf(p.getChangesSent()), String.valueOf(p.getChangesReceived()),
               String.valueOf(p.getCoalesced()), String.valueOf(p.getRejectedByPeer() + p.getRejectedHere())));
+          if (dialing) {
+            row.add(p.getLastError().isEmpty() ? "-" : "%d failed, next %s: %s".formatted(p.getFailedAttempts(),
+                since(p.getNextAttempt()), p.getLastError()));
+          }
+          rows.add(row);
         }
-        table(out, List.of("PEER", "ADDRESS", "STATE", "SINCE", "LAG", "LAG OBJECTS", "OUTBOX", "SENT/S", "RECEIVED/S",
-            "SENT", "RECEIVED", "COALESCED", "REJECTED"), rows);
+        List<String> header = new ArrayList<>(List.of("PEER", "ADDRESS", "STATE", "SINCE", "LAG", "LAG OBJECTS", "OUTBOX",
+            "SENT/S", "RECEIVED/S", "SENT", "RECEIVED", "COALESCED", "REJECTED"));
+        if (dialing) {
+          header.add("LAST ERROR");
+        }
+        table(out, header, rows);
       });
       return 0;
     }

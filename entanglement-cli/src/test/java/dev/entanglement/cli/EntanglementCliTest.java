@@ -40,7 +40,8 @@ class EntanglementCliTest {
     String listenA = "cli-a-" + UUID.randomUUID();
     addressA = "inprocess:" + listenA;
     a = track(TestNode.builder("a", Database.H2, Item.class).listenInProcess(listenA)
-        .set(EntanglementSettings.ADMIN_LISTEN, "127.0.0.1:0").set(EntanglementSettings.ADMIN_TOKEN, TOKEN).start());
+        .set(EntanglementSettings.ADMIN_LISTEN, "127.0.0.1:0").set(EntanglementSettings.ADMIN_TOKEN, TOKEN)
+        .set(EntanglementSettings.PLAINTEXT, "true").start());
     b = track(TestNode.builder("b", Database.H2, Item.class).peers(addressA).start());
     a.awaitConnected("b");
     target = a.entanglement().adminAddress().orElseThrow();
@@ -213,6 +214,27 @@ class EntanglementCliTest {
     assertThat(admin("peers").out().lines().map(line -> line.split("\\s{2,}")[0])).contains("b", "c");
     assertThat(admin("peer", "remove", "c").out().strip()).isEqualTo("node 'a' stopped dialing 'c' and closed its stream");
     await().atMost(Duration.ofSeconds(10)).until(() -> !a.entanglement().connectedPeers().contains("c"));
+  }
+
+  /** A peer added at an address nobody listens on shows in `peers` as dialing, with why it failed, and in the log. */
+  @Test
+  void peerAdd_ofAnUnreachableAddress_showsAsDialingWithItsLastError() {
+    try (dev.entanglement.hibernate.testing.LogCapture log = dev.entanglement.hibernate.testing.LogCapture.start()) {
+      Run add = admin("peer", "add", "127.0.0.1:1");
+      assertThat(add.out().strip()).as(add.err()).isEqualTo("node 'a' dials 127.0.0.1:1");
+      await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+        Run peers = admin("peers");
+        List<String> row = peers.out().lines().filter(line -> line.contains("127.0.0.1:1")).findFirst()
+            .map(line -> List.of(line.split("\\s{2,}"))).orElse(List.of());
+        assertThat(row).as(peers.out()).startsWith("?", "127.0.0.1:1", "DIALING");
+        assertThat(row.get(row.size() - 1)).as(peers.out()).containsIgnoringCase("connection refused");
+      });
+      Run json = admin("peers", "--json");
+      assertThat(json.out()).contains("\"state\": \"DIALING\"").contains("\"lastError\"").contains("\"nextAttempt\"");
+      assertThat(log.warnings("127.0.0.1:1")).as("the first failure of a peer never reached is a WARN").isNotEmpty();
+    }
+    assertThat(admin("peer", "remove", "127.0.0.1:1").status()).isZero();
+    assertThat(admin("peers").out()).doesNotContain("127.0.0.1:1");
   }
 
   @Test

@@ -137,6 +137,12 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
         c.stats().rejectedHereByReason().forEach((reason, count) -> info.putRejectedHereByReason(reason.name(), count));
         response.addPeers(info);
       }
+      for (var waiting : runtime.waitingDialers()) {
+        response.addPeers(PeerInfo.newBuilder().setAddress(waiting.target()).setDialed(true).setState("DIALING")
+            .setSince(waiting.lastErrorAt().toString()).setProtocolVersion(PeerConnection.PROTOCOL_VERSION)
+            .setLastError(waiting.lastError()).setNextAttempt(waiting.nextAttemptAt().toString())
+            .setFailedAttempts(waiting.failures()));
+      }
       return response.build();
     });
   }

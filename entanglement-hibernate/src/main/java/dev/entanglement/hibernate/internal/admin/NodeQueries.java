@@ -26,6 +26,9 @@ public interface NodeQueries {
   /** Every connection, handshaking ones included. */
   List<PeerConnection> allConnections();
 
+  /** The peers this node dials that have no stream open now (waiting to dial again), with why. */
+  List<dev.entanglement.hibernate.internal.transport.Dialer.Waiting> waitingDialers();
+
   Optional<PeerConnection> connection(String peer);
 
   Set<String> connectedPeers();

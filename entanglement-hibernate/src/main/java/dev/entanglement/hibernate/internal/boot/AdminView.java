@@ -46,6 +46,11 @@ final class AdminView implements NodeQueries {
   }
 
   @Override
+  public List<dev.entanglement.hibernate.internal.transport.Dialer.Waiting> waitingDialers() {
+    return node.peers.waitingDialers();
+  }
+
+  @Override
   public Optional<PeerConnection> connection(String peer) {
     return node.peers.connection(peer);
   }

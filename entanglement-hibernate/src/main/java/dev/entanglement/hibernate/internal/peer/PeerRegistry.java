@@ -208,6 +208,11 @@ public final class PeerRegistry {
     dialer.start();
   }
 
+  /** The dialers waiting to dial again (no stream open now), for operators. */
+  public List<Dialer.Waiting> waitingDialers() {
+    return dialers.stream().map(Dialer::waiting).filter(java.util.Objects::nonNull).toList();
+  }
+
   /** The addresses this node dials (as given in entanglement.peers or added). */
   public List<String> dialTargets() {
     return dialers.stream().map(Dialer::target).toList();

@@ -46,6 +46,14 @@ public final class Dialer {
   private ScheduledFuture<?> pending;
   private int failures;
   private boolean stopped;
+  private boolean everConnected;
+  private String lastError; // why the last attempt ended, null before any
+  private java.time.Instant lastErrorAt;
+  private java.time.Instant nextAttemptAt;
+
+  /** A dialer between attempts, for operators: where, how often it failed in a row, why, and when it tries again. */
+  public record Waiting(String target, int failures, String lastError, java.time.Instant lastErrorAt,
+      java.time.Instant nextAttemptAt) {}
 
   /**
    * @param ownedChannel the channel to shut down with the dialer, or null if the caller owns it
@@ -84,6 +92,12 @@ public final class Dialer {
 
   public synchronized void start() {
     dial();
+  }
+
+  /** This dialer while it waits to dial again (no stream open), else null. */
+  public synchronized Waiting waiting() {
+    return current != null || stopped || lastError == null ? null
+        : new Waiting(target, failures, lastError, lastErrorAt, nextAttemptAt);
   }
 
   private synchronized void dial() {
@@ -169,7 +183,9 @@ public final class Dialer {
     if (status.getCode() == Status.Code.PERMISSION_DENIED) {
       return new Failure("refused by the peer: " + description, true);
     }
-    return new Failure(failure.toString(), false);
+    // gRPC says "UNAVAILABLE: io exception"; the cause says what happened (connection refused, no route, reset)
+    String cause = root == failure || root.getMessage() == null ? "" : " (" + root.getMessage() + ")";
+    return new Failure(status.getCode() + ": " + description + cause, false);
   }
 
   private synchronized void ended(StreamHandler connection, Failure failure) {
@@ -186,7 +202,17 @@ public final class Dialer {
     long delay = ThreadLocalRandom.current().nextLong(initialDelay.toMillis(), Math.max(ceiling, initialDelay.toMillis()) + 1);
     failures++;
     String why = failure.reason();
-    if (failure.refusal() && QuietLog.first(nodeName + " dialing " + target + ": " + why)) {
+    lastError = why;
+    lastErrorAt = java.time.Instant.now();
+    nextAttemptAt = lastErrorAt.plusMillis(delay);
+    if (wasConnected) {
+      everConnected = true;
+    }
+    if (!everConnected && failures == 1 && !failure.refusal()) {
+      // a peer never reached is more often a wrong address than a peer away: say so where operators look
+      LOG.warnf("Node '%s' could not reach %s (%s); dialing again with backoff (first in %d ms, at most every %d ms)",
+          nodeName, target, why, delay, maxDelay.toMillis());
+    } else if (failure.refusal() && QuietLog.first(nodeName + " dialing " + target + ": " + why)) {
       LOG.warnf("Node '%s' could not open its stream to %s: %s; dialing again with backoff (first in %d ms, "
           + "at most every %d ms; repeats of this refusal are logged at DEBUG for a minute)", nodeName, target,
           why, delay, maxDelay.toMillis());
