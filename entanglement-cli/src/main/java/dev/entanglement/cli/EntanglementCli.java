@@ -56,7 +56,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "entanglement", mixinStandardHelpOptions = true, version = "entanglement 0.1",
     description = "Operates Entanglement nodes through their admin API.",
-    subcommands = {EntanglementCli.Peers.class, EntanglementCli.ObjectCommand.class, EntanglementCli.Owners.class,
+    subcommands = {EntanglementCli.Peers.class, EntanglementCli.Objects.class, EntanglementCli.ObjectCommand.class, EntanglementCli.Owners.class,
         EntanglementCli.Requests.class, EntanglementCli.Members.class, EntanglementCli.Resync.class, EntanglementCli.Peer.class, EntanglementCli.Cert.class})
 public final class EntanglementCli {
   private EntanglementCli() {}
@@ -365,6 +365,57 @@ public final class EntanglementCli {
           List.of("not yet acknowledged by", String.join(", ", o.getNotYetAcknowledgedByList())),
           List.of("pending requests", String.valueOf(o.getPendingRequests())),
           List.of("transitions", String.join(", ", o.getTransitionsList())))));
+      return 0;
+    }
+  }
+
+  @Command(name = "objects", description = {"The objects the node holds (tombstones too), in entity and id order, "
+      + "a page at a time; SUMMARY shows their basic attributes, to find the id the object command takes."})
+  static final class Objects implements Callable<Integer> {
+    @Mixin Target target;
+    @Spec CommandSpec spec;
+
+    @Option(names = "--entity", description = "only this entity type (its JPA name)")
+    String entity;
+
+    @Option(names = "--owner", description = "only this owner's objects")
+    String owner;
+
+    @Option(names = "--limit", defaultValue = "100", description = "at most this many (1 to 1000, default ${DEFAULT-VALUE})")
+    int limit;
+
+    @Option(names = "--after", description = "the page after this ENTITY#ID (printed at the end of a page)")
+    String after;
+
+    @Override
+    public Integer call() throws Exception {
+      if (limit < 1 || limit > 1000) {
+        throw new CommandLine.ParameterException(spec.commandLine(), "--limit %d: expected 1 to 1000".formatted(limit));
+      }
+      dev.entanglement.proto.v1.ListObjectsRequest.Builder request =
+          dev.entanglement.proto.v1.ListObjectsRequest.newBuilder().setLimit(limit);
+      if (entity != null) {
+        request.setEntity(entity);
+      }
+      if (owner != null) {
+        request.setOwner(owner);
+      }
+      if (after != null) {
+        request.setAfter(after);
+      }
+      dev.entanglement.proto.v1.ListObjectsResponse response = target.call(stub -> stub.listObjects(request.build()));
+      PrintWriter out = spec.commandLine().getOut();
+      target.print(out, response, () -> {
+        List<List<String>> rows = new ArrayList<>();
+        for (dev.entanglement.proto.v1.ListedObject o : response.getObjectsList()) {
+          rows.add(List.of(o.getEntity(), o.getId(), o.getOwner(), String.valueOf(o.getSerial()),
+              o.getDeleted() ? "deleted" : "live", o.getSummary()));
+        }
+        table(out, List.of("ENTITY", "ID", "OWNER", "SERIAL", "STATE", "SUMMARY"), rows);
+        if (!response.getNext().isEmpty()) {
+          out.println("more: --after " + response.getNext());
+        }
+      });
       return 0;
     }
   }

@@ -237,6 +237,40 @@ class EntanglementCliTest {
     assertThat(admin("peers").out()).doesNotContain("127.0.0.1:1");
   }
 
+  /** Objects are listed with their basic attributes, filtered by entity and owner, a page at a time. */
+  @Test
+  void objects_listedByEntityAndOwner_withTheirAttributes_aPageAtATime() {
+    for (int i = 1; i <= 3; i++) {
+      int n = i;
+      a.inTransaction(em -> em.persist(new Item("A" + n, "at a " + n, n)));
+    }
+    Item atB = new Item("B1", "at b", 9);
+    b.inTransaction(em -> em.persist(atB));
+    await().atMost(Duration.ofSeconds(10)).until(() -> a.find(Item.class, atB.getId()) != null);
+
+    Run all = admin("objects", "--entity", "Item");
+    assertThat(all.status()).as(all.err()).isZero();
+    List<String> lines = all.out().lines().toList();
+    assertThat(lines.get(0).split("\\s{2,}")).containsExactly("ENTITY", "ID", "OWNER", "SERIAL", "STATE", "SUMMARY");
+    assertThat(lines).hasSize(5);
+    assertThat(lines.stream().filter(line -> line.contains(atB.getId().toString())).findFirst().orElseThrow())
+        .contains("  b  ").contains("live").contains("code=B1").contains("name=at b");
+
+    Run ofB = admin("objects", "--owner", "b");
+    assertThat(ofB.out().lines().skip(1).toList()).singleElement().asString().contains(atB.getId().toString());
+
+    Run first = admin("objects", "--entity", "Item", "--limit", "2");
+    assertThat(first.out().lines().toList()).hasSize(4).last().asString().startsWith("more: --after Item#");
+    String after = first.out().lines().toList().get(3).substring("more: --after ".length());
+    Run second = admin("objects", "--entity", "Item", "--limit", "2", "--after", after);
+    assertThat(second.out().lines().toList()).hasSize(3); // header and the last two, no "more"
+    assertThat(second.out()).doesNotContain("more:");
+
+    Run unknown = admin("objects", "--entity", "Nope");
+    assertThat(unknown.status()).isEqualTo(1);
+    assertThat(unknown.err()).contains("NOT_FOUND").contains("Nope");
+  }
+
   @Test
   void theTokenFromAFile() throws Exception {
     Path file = Files.writeString(dir.resolve("admin.token"), TOKEN + "\n");
@@ -249,7 +283,7 @@ class EntanglementCliTest {
   void failures_printTheReason_andExitNonZero() {
     Run missing = admin("object", "Item", "not-a-uuid");
     assertThat(missing.status()).isEqualTo(1);
-    assertThat(missing.err().strip()).isEqualTo("error: INVALID_ARGUMENT: 'not-a-uuid' is not an id of Item; expected a UUID");
+    assertThat(missing.err().strip()).isEqualTo("error: INVALID_ARGUMENT: 'not-a-uuid' is not an id of Item; expected a UUID (ListObjects, the CLI's objects command, lists ids)");
 
     Run anonymous = run("peers", "--target", target, "--plaintext");
     assertThat(anonymous.status()).isEqualTo(1);

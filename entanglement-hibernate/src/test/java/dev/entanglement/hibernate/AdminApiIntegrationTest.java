@@ -176,7 +176,8 @@ class AdminApiIntegrationTest {
     assertStatus(() -> admin.describeObject(DescribeObjectRequest.newBuilder().setEntity("Nope").setId("1").build()),
         Status.Code.NOT_FOUND, "node 'a' has no @Entangled entity named 'Nope'; it has [Item]");
     assertStatus(() -> admin.describeObject(DescribeObjectRequest.newBuilder().setEntity("Item").setId("not-a-uuid").build()),
-        Status.Code.INVALID_ARGUMENT, "'not-a-uuid' is not an id of Item; expected a UUID");
+        Status.Code.INVALID_ARGUMENT, "'not-a-uuid' is not an id of Item; expected a UUID (ListObjects, the CLI's objects "
+            + "command, lists ids)");
     UUID missing = UUID.randomUUID();
     assertStatus(() -> admin.describeObject(DescribeObjectRequest.newBuilder().setEntity("Item").setId(missing.toString()).build()),
         Status.Code.NOT_FOUND, "node 'a' holds no Item with id " + missing);

@@ -174,6 +174,35 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
   }
 
   @Override
+  public void listObjects(dev.entanglement.proto.v1.ListObjectsRequest request,
+      StreamObserver<dev.entanglement.proto.v1.ListObjectsResponse> observer) {
+    answer(observer, () -> {
+      String entity = request.getEntity().isEmpty() ? null : request.getEntity();
+      if (entity != null && runtime.model().byName(entity) == null) {
+        throw notFound(unknownEntity(entity));
+      }
+      int limit = request.getLimit() == 0 ? 100 : request.getLimit();
+      if (limit > 1000) {
+        throw new IllegalArgumentException("limit %d is too large; expected 1 to 1000".formatted(limit));
+      }
+      String owner = request.getOwner().isEmpty() ? null : request.getOwner();
+      List<NodeQueries.ListedObject> page = runtime.listObjects(entity, owner,
+          request.getAfter().isEmpty() ? null : request.getAfter(), limit + 1);
+      var response = dev.entanglement.proto.v1.ListObjectsResponse.newBuilder().setNode(runtime.nodeName());
+      for (NodeQueries.ListedObject listed : page.subList(0, Math.min(limit, page.size()))) {
+        var row = listed.row();
+        response.addObjects(dev.entanglement.proto.v1.ListedObject.newBuilder().setEntity(row.entity()).setId(row.id())
+            .setOwner(row.owner()).setSerial(row.serial()).setDeleted(row.deleted()).setSummary(listed.summary()));
+      }
+      if (page.size() > limit) {
+        var last = page.get(limit - 1).row();
+        response.setNext(last.entity() + "#" + last.id());
+      }
+      return response.build();
+    });
+  }
+
+  @Override
   public void describeObject(DescribeObjectRequest request, StreamObserver<ObjectDescription> observer) {
     answer(observer, () -> {
       String entity = required(request.getEntity(), "the entity name");
@@ -186,8 +215,8 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
       try {
         id = type.idCodec().parseText(idText);
       } catch (RuntimeException e) {
-        throw new IllegalArgumentException("'%s' is not an id of %s; expected a %s".formatted(idText, entity,
-            type.idCodec().javaType().getSimpleName()));
+        throw new IllegalArgumentException("'%s' is not an id of %s; expected a %s (ListObjects, the CLI's objects "
+            .formatted(idText, entity, type.idCodec().javaType().getSimpleName()) + "command, lists ids)");
       }
       String canonical = type.idText(id);
       Bookkeeping.ObjectRow row = runtime.objectRow(type.name(), canonical);

@@ -45,6 +45,15 @@ public interface NodeQueries {
   /** An object's bookkeeping row, or null (reads the database). */
   Bookkeeping.ObjectRow objectRow(String entity, String id);
 
+  /** One object of a listing: its bookkeeping and a short text of its attributes (empty for a tombstone). */
+  record ListedObject(Bookkeeping.ObjectRow row, String summary) {}
+
+  /**
+   * A page of the objects held here in (entity, id) order after {@code afterKey} ({@code
+   * entity#id}; null from the start), of one entity and one owner when given (reads the database).
+   */
+  List<ListedObject> listObjects(String entity, String owner, String afterKey, int limit);
+
   /** Per owner held here: [live objects, tombstones] (reads the database). */
   Map<String, long[]> ownerCounts();
 

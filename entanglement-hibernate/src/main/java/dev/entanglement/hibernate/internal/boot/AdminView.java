@@ -81,6 +81,50 @@ final class AdminView implements NodeQueries {
   }
 
   @Override
+  public List<ListedObject> listObjects(String entity, String owner, String afterKey, int limit) {
+    String afterEntity = null;
+    String afterId = null;
+    if (afterKey != null) {
+      int hash = afterKey.indexOf('#');
+      afterEntity = hash < 0 ? afterKey : afterKey.substring(0, hash);
+      afterId = hash < 0 ? "" : afterKey.substring(hash + 1);
+    }
+    List<ListedObject> listed = new java.util.ArrayList<>();
+    for (var row : node.reads.page(entity, owner, afterEntity, afterId, limit)) {
+      listed.add(new ListedObject(row, row.deleted() ? "" : summary(row)));
+    }
+    return listed;
+  }
+
+  /** The object's basic attributes as {@code name=value, ...}, at most 100 characters (operators find objects by them). */
+  private String summary(dev.entanglement.hibernate.internal.store.Bookkeeping.ObjectRow row) {
+    var type = node.model.byName(row.entity());
+    if (type == null) {
+      return "";
+    }
+    try (var permit = dev.entanglement.hibernate.internal.store.ConnectionBudget.of(node.factory).enter();
+        var session = node.factory.openStatelessSession()) {
+      Object entity = session.get(type.persister().getEntityName(), type.idCodec().parseText(row.id()));
+      if (entity == null) {
+        return "";
+      }
+      String[] names = type.persister().getPropertyNames();
+      Object[] values = type.persister().getValues(entity);
+      StringBuilder text = new StringBuilder();
+      for (int i = 0; i < names.length && text.length() < 100; i++) {
+        Object value = values[i];
+        if (value instanceof CharSequence || value instanceof Number || value instanceof Boolean || value instanceof Enum<?>
+            || value instanceof java.time.temporal.Temporal || value instanceof java.util.UUID) {
+          text.append(text.length() == 0 ? "" : ", ").append(names[i]).append('=').append(value);
+        }
+      }
+      return text.length() > 100 ? text.substring(0, 99) + "…" : text.toString();
+    } catch (RuntimeException e) {
+      return "(unreadable: " + e.getMessage() + ")";
+    }
+  }
+
+  @Override
   public Map<String, long[]> ownerCounts() {
     return node.reads.ownerCounts();
   }

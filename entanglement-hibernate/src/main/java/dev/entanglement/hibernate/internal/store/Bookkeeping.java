@@ -286,6 +286,48 @@ public final class Bookkeeping {
     return counts;
   }
 
+  /**
+   * A page of rows in (entity, id) order after {@code afterEntity}/{@code afterId} (null: from the
+   * start), optionally of one entity and one owner, tombstones included.
+   */
+  public List<ObjectRow> page(Connection connection, String entity, String owner, String afterEntity, String afterId,
+      int limit) throws SQLException {
+    StringBuilder sql = new StringBuilder("SELECT entity_name, object_id FROM entanglement_object WHERE 1 = 1");
+    List<String> parameters = new ArrayList<>();
+    if (entity != null) {
+      sql.append(" AND entity_name = ?");
+      parameters.add(entity);
+    }
+    if (owner != null) {
+      sql.append(" AND owner_node = ?");
+      parameters.add(owner);
+    }
+    if (afterEntity != null) {
+      sql.append(" AND (entity_name > ? OR (entity_name = ? AND object_id > ?))");
+      parameters.addAll(List.of(afterEntity, afterEntity, afterId));
+    }
+    sql.append(" ORDER BY entity_name, object_id LIMIT ").append(limit);
+    List<String[]> keys = new ArrayList<>();
+    try (PreparedStatement statement = connection.prepareStatement(sql.toString())) {
+      for (int i = 0; i < parameters.size(); i++) {
+        statement.setString(i + 1, parameters.get(i));
+      }
+      try (ResultSet rs = statement.executeQuery()) {
+        while (rs.next()) {
+          keys.add(new String[] {rs.getString(1), rs.getString(2)});
+        }
+      }
+    }
+    List<ObjectRow> rows = new ArrayList<>(keys.size());
+    for (String[] key : keys) {
+      ObjectRow row = read(connection, key[0], key[1]);
+      if (row != null) {
+        rows.add(row);
+      }
+    }
+    return rows;
+  }
+
   /** How many of an owner's rows have a serial above {@code after}. */
   public long countChangedSince(Connection connection, String owner, long after) throws SQLException {
     try (PreparedStatement statement = connection.prepareStatement(

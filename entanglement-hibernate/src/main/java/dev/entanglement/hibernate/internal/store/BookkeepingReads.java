@@ -43,6 +43,14 @@ public final class BookkeepingReads {
     }
   }
 
+  /** A page of rows in (entity, id) order; see {@link Bookkeeping#page}. */
+  public java.util.List<Bookkeeping.ObjectRow> page(String entity, String owner, String afterEntity, String afterId,
+      int limit) {
+    try (var permit = ConnectionBudget.of(factory).enter(); var session = factory.openStatelessSession()) {
+      return session.doReturningWork(c -> bookkeeping.page(c, entity, owner, afterEntity, afterId, limit));
+    }
+  }
+
   /** Per owner held here: [live objects, tombstones]. */
   public Map<String, long[]> ownerCounts() {
     try (var permit = ConnectionBudget.of(factory).enter(); var session = factory.openStatelessSession()) {
