@@ -103,7 +103,12 @@ final class ManagementApi implements AutoCloseable {
           }
           case BASE + "force" -> {
             requireMethod(method, "POST", path);
-            String file = query(exchange).get("path");
+            String fromQuery = query(exchange).get("path");
+            String fromBody = bodyPath(exchange);
+            if (fromQuery != null && fromBody != null) {
+              throw new ApiException(400, "the file is named twice, by ?path= and by the body's 'path'; give one");
+            }
+            String file = fromQuery != null ? fromQuery : fromBody;
             sendJson(exchange, 200, replicator.call(() -> replicator.force(file)));
           }
           case BASE + "openapi.json" -> {
@@ -160,6 +165,48 @@ final class ManagementApi implements AutoCloseable {
     if (!method.equals(expected)) {
       throw new ApiException(405, method + " " + path + ": expected " + expected);
     }
+  }
+
+  /** Most bytes of a request body: a path and its JSON around it. */
+  private static final int MAX_BODY = 4096;
+
+  /**
+   * The body of {@code POST force}: none (or blank), or a JSON object with only {@code path}, a
+   * non-empty string; anything else is a 400 naming what is wrong, before anything is forced.
+   */
+  private String bodyPath(HttpExchange exchange) throws IOException {
+    byte[] bytes = exchange.getRequestBody().readNBytes(MAX_BODY + 1);
+    if (bytes.length > MAX_BODY) {
+      throw new ApiException(413, "the body is over " + MAX_BODY + " bytes (expected {\"path\": \"/a/listed/file\"} or none)");
+    }
+    String text = new String(bytes, StandardCharsets.UTF_8);
+    if (text.isBlank()) {
+      return null;
+    }
+    com.fasterxml.jackson.databind.JsonNode body;
+    try {
+      body = json.readTree(text);
+    } catch (com.fasterxml.jackson.core.JacksonException e) {
+      throw new ApiException(400, "the body is not JSON (" + e.getOriginalMessage() + "); expected {\"path\": "
+          + "\"/a/listed/file\"} or no body");
+    }
+    if (body == null || !body.isObject()) {
+      throw new ApiException(400, "the body is not a JSON object; expected {\"path\": \"/a/listed/file\"} or no body");
+    }
+    for (var names = body.fieldNames(); names.hasNext(); ) {
+      String name = names.next();
+      if (!name.equals("path")) {
+        throw new ApiException(400, "unknown field '" + name + "' in the body (expected only 'path', a listed file)");
+      }
+    }
+    com.fasterxml.jackson.databind.JsonNode path = body.get("path");
+    if (path == null) {
+      return null;
+    }
+    if (!path.isTextual() || path.asText().isEmpty()) {
+      throw new ApiException(400, "the body's 'path' is " + path + "; expected a non-empty string naming a listed file");
+    }
+    return path.asText();
   }
 
   private static Map<String, String> query(HttpExchange exchange) {

@@ -174,6 +174,37 @@ class EntangledApiTest {
     }
   }
 
+  /** A body's path scopes the force like ?path= does; a body that is not what the API takes is refused, forcing nothing. */
+  @Test
+  void forceWithABody_scopesByItsPath_andRefusesMalformedOrUnknownFields() {
+    threeMisalignedFiles();
+
+    HttpResponse<String> malformed = pair.post("b", "force", "{\"path\": ");
+    assertThat(malformed.statusCode()).as(malformed.body()).isEqualTo(400);
+    assertThat(EntangledPair.json(malformed.body()).get("error").asText()).startsWith("the body is not JSON");
+    HttpResponse<String> unknownField = pair.post("b", "force", "{\"file\": \"" + DB + "\"}");
+    assertThat(unknownField.statusCode()).isEqualTo(400);
+    assertThat(EntangledPair.json(unknownField.body()).get("error").asText())
+        .isEqualTo("unknown field 'file' in the body (expected only 'path', a listed file)");
+    HttpResponse<String> notAString = pair.post("b", "force", "{\"path\": 3}");
+    assertThat(notAString.statusCode()).isEqualTo(400);
+    HttpResponse<String> both = pair.post("b", "force?path=" + APP, "{\"path\": \"" + DB + "\"}");
+    assertThat(both.statusCode()).isEqualTo(400);
+    assertThat(EntangledPair.json(both.body()).get("error").asText()).contains("?path=").contains("body");
+    // nothing was forced by the refused ones
+    pair.awaitStatusOnBoth(APP, "split-brain");
+    pair.awaitStatusOnBoth(CACHE, "split-brain");
+    pair.awaitStatusOnBoth(DB, "split-brain");
+
+    HttpResponse<String> response = pair.post("b", "force", "{\"path\": \"" + DB + "\"}");
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+    assertThat(texts(EntangledPair.json(response.body()).get("forced"))).containsExactly(DB);
+    pair.awaitStatusOnBoth(DB, "aligned");
+    assertThat(pair.read("a", APP)).isEqualTo("a1\n");
+    assertThat(pair.read("a", CACHE)).isEqualTo("a3\n");
+    pair.awaitStatusOnBoth(APP, "split-brain");
+  }
+
   @Test
   void badRequests_areAnsweredWithTheReason_andTheNodeCarriesOn() {
     pair = new EntangledPair(temp, APP);

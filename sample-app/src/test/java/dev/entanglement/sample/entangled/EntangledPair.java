@@ -232,6 +232,11 @@ final class EntangledPair implements AutoCloseable {
     return send(HttpRequest.newBuilder(uri(node, resource)).POST(HttpRequest.BodyPublishers.noBody()).build());
   }
 
+  HttpResponse<String> post(String node, String resource, String jsonBody) {
+    return send(HttpRequest.newBuilder(uri(node, resource)).header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(jsonBody)).build());
+  }
+
   URI uri(String node, String resource) {
     return URI.create(nodes.get(node).apiUrl() + resource);
   }
