@@ -8,6 +8,7 @@ import dev.entanglement.hibernate.internal.model.DecodeException;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.model.Values;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
+import dev.entanglement.hibernate.internal.store.PriorStates;
 import dev.entanglement.hibernate.internal.peer.ParkedAtPeer;
 import dev.entanglement.hibernate.internal.peer.PeerConnection;
 import dev.entanglement.hibernate.internal.peer.PeerHost;
@@ -224,6 +225,33 @@ final class NodePeerHost implements PeerHost {
   @Override
   public boolean sendDenied(String peer, Outgoing change) {
     return node.policy.sendDenied(peer, change.change()) != null;
+  }
+
+  @Override
+  public Outgoing toSend(String peer, Outgoing out, long after) {
+    Change change = out.change();
+    if (change.getOperation() != Operation.WITHDRAW && node.policy.sendDenied(peer, change) == null) {
+      return out;
+    }
+    Change previous = out.previous();
+    if (previous == null && after >= 0 && !change.getEphemeral()) {
+      // a catch-up: what the peer may hold is the state the first change after its position replaced
+      PriorStates.Entry prior = node.reads.priorState(change.getOwner(), out.key(), after);
+      if (prior != null) {
+        try {
+          previous = Change.parseFrom(prior.state());
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+          throw new IllegalStateException("the prior state of %s at serial %d is unreadable: %s"
+              .formatted(out.key(), prior.serial(), e.getMessage()), e);
+        }
+      }
+    }
+    Change withdrawal = node.policy.withdrawal(peer, change, previous);
+    if (withdrawal == null) {
+      return null;
+    }
+    node.withdrawals.sent(peer, out.key(), withdrawal);
+    return withdrawal == change ? out : new Outgoing(out.key(), out.priority(), out.coalesce(), withdrawal, previous);
   }
 
   // ---- the receiving side --------------------------------------------------------------------

@@ -35,6 +35,16 @@ public final class Router {
 
   /** Floods changes applied from one peer on to the others (never back, never to their owner). */
   public void relay(String from, List<Change> changes) {
+    relay(from, changes, java.util.Map.of());
+  }
+
+  /**
+   * As {@link #relay(String, List)}, each change with the state this node held before it, where
+   * known ({@code previous}, by change): a peer this node's policies allowed that state may hold
+   * the object, so it gets a withdrawal when the new state is denied to it, or when the change is
+   * a withdrawal (docs/design/withdrawal.md).
+   */
+  public void relay(String from, List<Change> changes, java.util.Map<Change, Change> previous) {
     LOG.debugf("Node '%s' relays %d changes from '%s'", nodeName, changes.size(), from);
     for (PeerConnection connection : peers.others(from)) {
       String to = connection.peerName();
@@ -45,7 +55,7 @@ public final class Router {
         EntangledType type = model.byName(change.getEntity());
         String key = objectKey.apply(change);
         if (type != null && key != null) {
-          connection.offer(new Outgoing(key, type.priority(), type.coalesce(), change));
+          connection.offer(new Outgoing(key, type.priority(), type.coalesce(), change, previous.get(change)));
         }
       }
     }

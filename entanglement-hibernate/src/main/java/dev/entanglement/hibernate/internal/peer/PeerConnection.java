@@ -360,9 +360,11 @@ public final class PeerConnection implements StreamHandler {
       return;
     }
     try {
-      if (host.sendDenied(peerName, change)) {
+      Outgoing decided = host.toSend(peerName, change, -1);
+      if (decided == null) {
         return;
       }
+      change = decided; // the change, or its withdrawal
     } catch (RuntimeException e) {
       Change wire = change.change();
       notOffered(wire.getOwner(), wire.getEphemeral() ? -1 : wire.getSerial(), "decide the send policies of",

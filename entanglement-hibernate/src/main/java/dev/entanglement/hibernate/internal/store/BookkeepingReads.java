@@ -29,6 +29,15 @@ public final class BookkeepingReads {
     return row(key.substring(0, hash), key.substring(hash + 1));
   }
 
+  /** The state the first change of the object ({@code entity#id}) after {@code after} replaced, or null. */
+  public PriorStates.Entry priorState(String owner, String key, long after) {
+    int hash = key.indexOf('#');
+    try (var permit = ConnectionBudget.of(factory).enter(); var session = factory.openStatelessSession()) {
+      return session.doReturningWork(c -> bookkeeping.priorStates().firstAfter(c, owner, key.substring(0, hash),
+          key.substring(hash + 1), after));
+    }
+  }
+
   /** How many of an owner's rows have a serial above {@code after}. */
   public long countChangedSince(String owner, long after) {
     try (var permit = ConnectionBudget.of(factory).enter(); var session = factory.openStatelessSession()) {
