@@ -8,6 +8,11 @@ import dev.entanglement.hibernate.policy.ObjectRef;
 import dev.entanglement.hibernate.policy.Peer;
 import dev.entanglement.hibernate.policy.Policy;
 import dev.entanglement.hibernate.testing.Database;
+import dev.entanglement.hibernate.testing.RecordingPeer;
+import dev.entanglement.proto.v1.Change;
+import dev.entanglement.proto.v1.Operation;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 import dev.entanglement.hibernate.testing.TestNode;
 import dev.entanglement.hibernate.testing.model.Item;
 import java.time.Duration;
@@ -47,6 +52,20 @@ class WithdrawalIntegrationTest {
     }
   }
 
+  /** Each named peer sees items up to a quantity (a decision on the object's state); others see all. */
+  record UpTo(Map<String, Integer> limits) implements Policy {
+    @Override
+    public Decision send(Peer peer, ObjectRef object) {
+      Integer limit = limits.get(peer.name());
+      return Decision.denyIf(limit != null && object.entity() instanceof Item item && item.getQuantity() > limit,
+          "'" + peer.name() + "' sees stocks up to " + limit);
+    }
+  }
+
+  private static List<Change> about(RecordingPeer peer, UUID id) {
+    return peer.changes().stream().filter(c -> c.getId().getUuid().equals(id.toString())).toList();
+  }
+
   private TestNode node(String name, String listen, String peers, Policy policy) {
     TestNode.Builder builder = TestNode.builder(name, Database.H2, Item.class);
     if (listen != null) {
@@ -79,5 +98,155 @@ class WithdrawalIntegrationTest {
     a.inTransaction(em -> em.find(Item.class, item.getId()).setQuantity(7));
     await().alias("b holds it again").atMost(WAIT).until(() -> b.find(Item.class, item.getId()) != null
         && b.find(Item.class, item.getId()).getQuantity() == 7);
+  }
+
+  @Test
+  void aPeerThatNeverCouldHoldTheObjectHearsNothingOfIt_onTheWire() {
+    String address = "wd-frames-" + UUID.randomUUID();
+    TestNode a = node("a", address, null, new UpTo(Map.of("b", 100, "c", 2)));
+    TestNode b = node("b", null, "inprocess:" + address, null);
+    RecordingPeer c = track(RecordingPeer.handshake(address, "c"));
+    c.request(10_000);
+    b.awaitConnected("a");
+    Item x = new Item("X", "never for c", 5);
+    Item y = new Item("Y", "for c at first", 1);
+    a.inTransaction(em -> {
+      em.persist(x);
+      em.persist(y);
+    });
+    await().atMost(WAIT).until(() -> !about(c, y.getId()).isEmpty() && b.find(Item.class, x.getId()) != null);
+
+    a.inTransaction(em -> {
+      em.find(Item.class, x.getId()).setQuantity(500);
+      em.find(Item.class, y.getId()).setQuantity(500);
+    });
+    await().alias("b's copy of X is withdrawn").atMost(WAIT).until(() -> b.find(Item.class, x.getId()) == null);
+    await().alias("c is told Y is withdrawn").atMost(WAIT).until(() -> about(c, y.getId()).stream()
+        .anyMatch(change -> change.getOperation() == Operation.WITHDRAW));
+    a.awaitCaughtUp("b");
+    Change withdrawal = about(c, y.getId()).get(about(c, y.getId()).size() - 1);
+    assertThat(withdrawal.getAttributesList()).as("a withdrawal carries no state").isEmpty();
+    assertThat(withdrawal.getOwner()).isEqualTo("a");
+    // X was never allowed to c: not its state, not its withdrawal, not its id
+    assertThat(c.received()).as("frames sent to c").noneMatch(envelope -> envelope.toString().contains(x.getId().toString()));
+  }
+
+  @Test
+  void aPeerAwayDuringTheChangeGetsTheWithdrawalOnCatchUp_alsoAfterTheOwnerRestarted() {
+    String address = "wd-away-" + UUID.randomUUID();
+    TestNode a = node("a", address, null, new LargeStocksNotForB());
+    TestNode b = node("b", null, "inprocess:" + address, null);
+    b.awaitConnected("a");
+    Item gone = new Item("G", "grows while b is away", 5);
+    Item kept = new Item("K", "changes while b is away", 5);
+    a.inTransaction(em -> {
+      em.persist(gone);
+      em.persist(kept);
+    });
+    a.awaitCaughtUp("b");
+    assertThat(b.find(Item.class, gone.getId())).isNotNull();
+    TestNode.Builder bAgain = b.again();
+    b.close();
+
+    a.inTransaction(em -> em.find(Item.class, gone.getId()).setQuantity(500));
+    a.inTransaction(em -> em.find(Item.class, gone.getId()).setName("grown and renamed"));
+    a.inTransaction(em -> em.find(Item.class, kept.getId()).setQuantity(6));
+    TestNode a2 = track(a.restart()); // nothing in memory survives: the prior state is in a's database
+    TestNode b2 = track(bAgain.start());
+    await().alias("b gets the withdrawal on catch-up").atMost(WAIT).until(() -> b2.find(Item.class, gone.getId()) == null);
+    await().atMost(WAIT).until(() -> b2.find(Item.class, kept.getId()).getQuantity() == 6);
+    assertThat(a2.find(Item.class, gone.getId()).getName()).isEqualTo("grown and renamed");
+  }
+
+  @Test
+  void throughAGateway_aStateDeniedAtTheOwnerOrAtTheGatewayIsWithdrawnDownstream_andNeverReachesOthers() {
+    String staffAddress = "wd-staff-" + UUID.randomUUID();
+    String rangeAddress = "wd-range-" + UUID.randomUUID();
+    // staff shows range stocks up to 1000; range shows red stocks up to 100, and blue none above 1
+    TestNode staff = node("staff", staffAddress, null, new UpTo(Map.of("range", 1000)));
+    TestNode range = node("range", rangeAddress, "inprocess:" + staffAddress, new UpTo(Map.of("red", 100, "blue", 1)));
+    TestNode red = node("red", null, "inprocess:" + rangeAddress, null);
+    RecordingPeer blue = track(RecordingPeer.handshake(rangeAddress, "blue"));
+    blue.request(10_000);
+    red.awaitConnected("range");
+    range.awaitConnected("staff");
+    Item atRange = new Item("R", "denied by range for red", 5);
+    Item atStaff = new Item("S", "denied by staff for range", 5);
+    staff.inTransaction(em -> {
+      em.persist(atRange);
+      em.persist(atStaff);
+    });
+    await().alias("red holds both").atMost(WAIT).until(() -> red.find(Item.class, atRange.getId()) != null
+        && red.find(Item.class, atStaff.getId()) != null);
+
+    staff.inTransaction(em -> {
+      em.find(Item.class, atRange.getId()).setQuantity(500);
+      em.find(Item.class, atStaff.getId()).setQuantity(5000);
+    });
+    await().alias("range withdraws R from red").atMost(WAIT).until(() -> red.find(Item.class, atRange.getId()) == null);
+    await().alias("staff withdraws S from range, range passes it on to red").atMost(WAIT)
+        .until(() -> range.find(Item.class, atStaff.getId()) == null && red.find(Item.class, atStaff.getId()) == null);
+    assertThat(range.find(Item.class, atRange.getId()).getQuantity()).as("range may hold R at 500").isEqualTo(500);
+    assertThat(staff.find(Item.class, atStaff.getId()).getQuantity()).isEqualTo(5000);
+    range.awaitCaughtUp("red");
+    // blue was never allowed either: nothing about them crossed its stream
+    assertThat(blue.received()).noneMatch(envelope -> envelope.toString().contains(atRange.getId().toString())
+        || envelope.toString().contains(atStaff.getId().toString()));
+  }
+
+  @Test
+  void aSweepAtTheGatewayIsPassedOnDownstream() {
+    String staffAddress = "wd-sweep-staff-" + UUID.randomUUID();
+    String rangeAddress = "wd-sweep-range-" + UUID.randomUUID();
+    AtomicBoolean shareWithRange = new AtomicBoolean(true);
+    Policy staffPolicy = new Policy() {
+      @Override
+      public Decision send(Peer peer, ObjectRef object) {
+        return Decision.denyIf(peer.name().equals("range") && !shareWithRange.get(), "range's share was revoked");
+      }
+    };
+    TestNode staff = node("staff", staffAddress, null, staffPolicy);
+    TestNode range = node("range", rangeAddress, "inprocess:" + staffAddress, null);
+    TestNode red = node("red", null, "inprocess:" + rangeAddress, null);
+    red.awaitConnected("range");
+    Item item = new Item("SW", "swept at range", 5);
+    staff.inTransaction(em -> em.persist(item));
+    await().alias("red holds it").atMost(WAIT).until(() -> red.find(Item.class, item.getId()) != null);
+
+    shareWithRange.set(false);
+    staff.entanglement().policyChanged();
+    await().alias("range swept it").atMost(WAIT).until(() -> range.find(Item.class, item.getId()) == null);
+    await().alias("red lost it with range").atMost(WAIT).until(() -> red.find(Item.class, item.getId()) == null);
+    assertThat(staff.find(Item.class, item.getId())).isNotNull();
+  }
+
+  @Test
+  void aSweepAtTheGatewayReachesAPeerThatWasAwayFromIt() {
+    String staffAddress = "wd-sweep-away-staff-" + UUID.randomUUID();
+    String rangeAddress = "wd-sweep-away-range-" + UUID.randomUUID();
+    AtomicBoolean shareWithRange = new AtomicBoolean(true);
+    Policy staffPolicy = new Policy() {
+      @Override
+      public Decision send(Peer peer, ObjectRef object) {
+        return Decision.denyIf(peer.name().equals("range") && !shareWithRange.get(), "range's share was revoked");
+      }
+    };
+    TestNode staff = node("staff", staffAddress, null, staffPolicy);
+    TestNode range = node("range", rangeAddress, "inprocess:" + staffAddress, null);
+    TestNode red = node("red", null, "inprocess:" + rangeAddress, null);
+    red.awaitConnected("range");
+    Item item = new Item("SWA", "swept at range while red is away", 5);
+    staff.inTransaction(em -> em.persist(item));
+    await().alias("red holds it").atMost(WAIT).until(() -> red.find(Item.class, item.getId()) != null);
+    range.awaitCaughtUp("red");
+    TestNode.Builder redAgain = red.again();
+    red.close();
+
+    shareWithRange.set(false);
+    staff.entanglement().policyChanged();
+    await().alias("range swept it").atMost(WAIT).until(() -> range.find(Item.class, item.getId()) == null);
+    TestNode red2 = track(redAgain.start());
+    red2.awaitConnected("range");
+    await().alias("red, back, lost it too").atMost(WAIT).until(() -> red2.find(Item.class, item.getId()) == null);
   }
 }
