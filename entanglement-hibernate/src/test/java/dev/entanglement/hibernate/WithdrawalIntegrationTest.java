@@ -249,4 +249,71 @@ class WithdrawalIntegrationTest {
     red2.awaitConnected("range");
     await().alias("red, back, lost it too").atMost(WAIT).until(() -> red2.find(Item.class, item.getId()) == null);
   }
+
+  /** Who is online, and how. */
+  public record Presence(String user, String status) {}
+
+  /** Peers named here are not shown presences with these statuses (a decision on the object's state). */
+  record Hidden(Map<String, String> statusHiddenFrom, AtomicBoolean hideAllFromRed) implements Policy {
+    @Override
+    public Decision send(Peer peer, ObjectRef object) {
+      if (!(object.entity() instanceof Presence presence)) {
+        return Decision.abstain();
+      }
+      if (peer.name().equals("red") && hideAllFromRed.get()) {
+        return Decision.deny("red sees no presence now");
+      }
+      return Decision.denyIf(peer.name().equals(statusHiddenFrom.get(presence.status())) || peer.name().equals("blue"),
+          "'" + peer.name() + "' is not shown '" + presence.status() + "' presences");
+    }
+  }
+
+  @Test
+  void ephemeralObjects_areWithdrawnThroughAGateway_andByAChangedPolicy_andNeverNamedToOthers() {
+    String staffAddress = "wd-eph-staff-" + UUID.randomUUID();
+    String rangeAddress = "wd-eph-range-" + UUID.randomUUID();
+    AtomicBoolean never = new AtomicBoolean(false);
+    AtomicBoolean hideAllFromRed = new AtomicBoolean(false);
+    TestNode staff = node("staff", staffAddress, null, new Hidden(Map.of("secret", "range"), never));
+    TestNode range = node("range", rangeAddress, "inprocess:" + staffAddress,
+        new Hidden(Map.of("invisible", "red"), hideAllFromRed));
+    TestNode red = node("red", null, "inprocess:" + rangeAddress, null);
+    RecordingPeer blue = track(RecordingPeer.handshake(rangeAddress, "blue"));
+    blue.request(10_000);
+    red.awaitConnected("range");
+    range.awaitConnected("staff");
+    EphemeralObjects<Presence> atStaff = staff.entanglement().ephemeral(Presence.class);
+    EphemeralObjects<Presence> atRange = range.entanglement().ephemeral(Presence.class);
+    EphemeralObjects<Presence> atRed = red.entanglement().ephemeral(Presence.class);
+    List<String> removedAtRed = new java.util.concurrent.CopyOnWriteArrayList<>();
+    atRed.subscribe(new EphemeralObjects.Listener<>() {
+      @Override
+      public void updated(String id, Presence value, String owner) {}
+
+      @Override
+      public void removed(String id, String owner) {
+        removedAtRed.add(id);
+      }
+    });
+    atStaff.put("hq-invisible", new Presence("ana", "online"));
+    atStaff.put("hq-secret", new Presence("bob", "online"));
+    atStaff.put("hq-revoked", new Presence("cid", "online"));
+    await().alias("red sees all three").atMost(WAIT).until(() -> atRed.all().size() == 3);
+
+    atStaff.put("hq-invisible", new Presence("ana", "invisible")); // denied by range for red
+    atStaff.put("hq-secret", new Presence("bob", "secret"));       // denied by staff for range
+    await().alias("range withdrew hq-invisible from red").atMost(WAIT).until(() -> atRed.get("hq-invisible").isEmpty());
+    await().alias("staff withdrew hq-secret from range, which passed it on").atMost(WAIT)
+        .until(() -> atRange.get("hq-secret").isEmpty() && atRed.get("hq-secret").isEmpty());
+    assertThat(atRange.get("hq-invisible")).as("range may hold it").hasValue(new Presence("ana", "invisible"));
+    assertThat(atStaff.get("hq-secret")).as("it lives on at its owner").isPresent();
+
+    hideAllFromRed.set(true);
+    range.entanglement().policyChanged();
+    await().alias("a changed policy withdraws hq-revoked").atMost(WAIT).until(() -> atRed.get("hq-revoked").isEmpty());
+    assertThat(atRange.get("hq-revoked")).isPresent();
+    await().atMost(WAIT).until(() -> removedAtRed.containsAll(List.of("hq-invisible", "hq-secret", "hq-revoked")));
+    range.awaitCaughtUp("blue");
+    assertThat(blue.received()).as("blue was never shown a presence").noneMatch(envelope -> envelope.toString().contains("hq-"));
+  }
 }

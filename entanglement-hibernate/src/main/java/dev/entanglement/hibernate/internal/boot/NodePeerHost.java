@@ -228,6 +228,11 @@ final class NodePeerHost implements PeerHost {
   }
 
   @Override
+  public void withdrawing(String peer, Outgoing withdrawal) {
+    node.withdrawals.sent(peer, withdrawal.key(), withdrawal.change());
+  }
+
+  @Override
   public Outgoing toSend(String peer, Outgoing out, long after) {
     Change change = out.change();
     if (change.getOperation() != Operation.WITHDRAW && node.policy.sendDenied(peer, change) == null) {

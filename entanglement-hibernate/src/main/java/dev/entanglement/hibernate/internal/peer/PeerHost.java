@@ -233,6 +233,9 @@ public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
     return sendDenied(peer, change) ? null : change;
   }
 
+  /** A withdrawal of an ephemeral object goes to the peer (decided by the connection): for the log and the counts. */
+  default void withdrawing(String peer, Outgoing withdrawal) {}
+
   /** An owner was removed by an operator somewhere (called on the connection's serial executor). */
   default void onOwnerRemoved(String peer, OwnerRemoved removed) {}
 

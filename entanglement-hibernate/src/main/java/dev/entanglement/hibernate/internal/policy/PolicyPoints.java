@@ -440,7 +440,7 @@ public final class PolicyPoints {
 
   private static IncomingMessage ephemeralMessage(Class<?> javaType, Change change) {
     return new IncomingMessage(
-        change.getOperation() == Operation.DELETE ? IncomingMessage.Kind.DELETE : IncomingMessage.Kind.UPSERT,
+        change.getOperation() != Operation.UPSERT ? IncomingMessage.Kind.DELETE : IncomingMessage.Kind.UPSERT,
         change.getEntity(), javaType, change.getId().getText(), change.getOwner(), change.getOwner(),
         names(change.getAttributesList()));
   }
