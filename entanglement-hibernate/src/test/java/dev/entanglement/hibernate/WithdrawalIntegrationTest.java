@@ -195,6 +195,31 @@ class WithdrawalIntegrationTest {
   }
 
   @Test
+  void aPeerAwayFromTheGatewayGetsTheGatewaysWithdrawalOnCatchUp_alsoAfterTheGatewayRestarted() {
+    String staffAddress = "wd-away-staff-" + UUID.randomUUID();
+    String rangeAddress = "wd-away-range-" + UUID.randomUUID();
+    TestNode staff = node("staff", staffAddress, null, null);
+    TestNode range = node("range", rangeAddress, "inprocess:" + staffAddress, new UpTo(Map.of("red", 100)));
+    TestNode red = node("red", null, "inprocess:" + rangeAddress, null);
+    red.awaitConnected("range");
+    Item item = new Item("RA", "grows while red is away from range", 5);
+    staff.inTransaction(em -> em.persist(item));
+    await().alias("red holds it").atMost(WAIT).until(() -> red.find(Item.class, item.getId()) != null);
+    range.awaitCaughtUp("red");
+    TestNode.Builder redAgain = red.again();
+    red.close();
+
+    staff.inTransaction(em -> em.find(Item.class, item.getId()).setQuantity(500));
+    await().alias("range has the new state").atMost(WAIT)
+        .until(() -> range.find(Item.class, item.getId()).getQuantity() == 500);
+    TestNode range2 = track(range.restart()); // the prior state is in range's database, not in its memory
+    TestNode red2 = track(redAgain.start());
+    red2.awaitConnected("range");
+    await().alias("red, back, gets range's withdrawal").atMost(WAIT).until(() -> red2.find(Item.class, item.getId()) == null);
+    assertThat(range2.find(Item.class, item.getId()).getQuantity()).isEqualTo(500);
+  }
+
+  @Test
   void aSweepAtTheGatewayIsPassedOnDownstream() {
     String staffAddress = "wd-sweep-staff-" + UUID.randomUUID();
     String rangeAddress = "wd-sweep-range-" + UUID.randomUUID();
