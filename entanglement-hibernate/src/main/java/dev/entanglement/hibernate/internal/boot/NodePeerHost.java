@@ -227,6 +227,13 @@ final class NodePeerHost implements PeerHost {
     return node.policy.sendDenied(peer, change.change()) != null;
   }
 
+  /**
+   * The most earlier states of one object a catch-up asks the policies about (those a peer away
+   * may hold): an object changed more often than this while the peer was away is decided on its
+   * first ones, from the state the peer held at its position on.
+   */
+  private static final int MAX_PRIOR_STATES = 64;
+
   @Override
   public void withdrawing(String peer, Outgoing withdrawal) {
     node.withdrawals.sent(peer, withdrawal.key(), withdrawal.change());
@@ -239,19 +246,24 @@ final class NodePeerHost implements PeerHost {
       return out;
     }
     Change previous = out.previous();
-    if (previous == null && after >= 0 && !change.getEphemeral()) {
-      // a catch-up: what the peer may hold is the state the first change after its position replaced
-      PriorStates.Entry prior = node.reads.priorState(change.getOwner(), out.key(), after);
-      if (prior != null) {
+    Change withdrawal = node.policy.withdrawal(peer, change, previous);
+    if (withdrawal == null && previous == null && after >= 0 && !change.getEphemeral()) {
+      // a catch-up: the peer may hold the state the first change after its position replaced, or
+      // one it was sent after that (applied beyond its position): if it was allowed any of them
+      for (PriorStates.Entry prior : node.reads.priorStates(change.getOwner(), out.key(), after, change.getSerial(),
+          MAX_PRIOR_STATES)) {
         try {
           previous = Change.parseFrom(prior.state());
         } catch (com.google.protobuf.InvalidProtocolBufferException e) {
           throw new IllegalStateException("the prior state of %s at serial %d is unreadable: %s"
               .formatted(out.key(), prior.serial(), e.getMessage()), e);
         }
+        withdrawal = node.policy.withdrawal(peer, change, previous);
+        if (withdrawal != null) {
+          break;
+        }
       }
     }
-    Change withdrawal = node.policy.withdrawal(peer, change, previous);
     if (withdrawal == null) {
       return null;
     }

@@ -29,12 +29,12 @@ public final class BookkeepingReads {
     return row(key.substring(0, hash), key.substring(hash + 1));
   }
 
-  /** The state the first change of the object ({@code entity#id}) after {@code after} replaced, or null. */
-  public PriorStates.Entry priorState(String owner, String key, long after) {
+  /** The states the object's ({@code entity#id}) changes in {@code (after, through]} replaced (see {@link PriorStates#between}). */
+  public java.util.List<PriorStates.Entry> priorStates(String owner, String key, long after, long through, int limit) {
     int hash = key.indexOf('#');
     try (var permit = ConnectionBudget.of(factory).enter(); var session = factory.openStatelessSession()) {
-      return session.doReturningWork(c -> bookkeeping.priorStates().firstAfter(c, owner, key.substring(0, hash),
-          key.substring(hash + 1), after));
+      return session.doReturningWork(c -> bookkeeping.priorStates().between(c, owner, key.substring(0, hash),
+          key.substring(hash + 1), after, through, limit));
     }
   }
 

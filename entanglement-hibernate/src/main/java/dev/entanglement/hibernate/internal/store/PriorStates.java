@@ -63,22 +63,30 @@ public final class PriorStates {
   }
 
   /**
-   * The state the first change of the object after {@code after} replaced: what a peer holding the
-   * owner's objects through {@code after} may hold of it. Null when no such change is kept (the
-   * object was created after it, or the state was not recorded).
+   * The states the changes of the object in {@code (after, through]} replaced, in serial order: the
+   * first is what a peer holding the owner's objects through {@code after} holds of it; the others
+   * are states it was sent later and may hold too (a peer applies beyond its position). Empty
+   * when none is kept (the object was created after {@code after}, or nothing was recorded). At
+   * most {@code limit}.
    */
-  public Entry firstAfter(Connection connection, String owner, String entity, String id, long after)
-      throws SQLException {
+  public List<Entry> between(Connection connection, String owner, String entity, String id, long after, long through,
+      int limit) throws SQLException {
     try (PreparedStatement statement = connection.prepareStatement(
         "SELECT serial, state_data, withdrawn FROM entanglement_prior_state WHERE entity_name = ? AND object_id = ? "
-            + "AND owner_node = ? AND serial > ? ORDER BY serial LIMIT 1")) {
+            + "AND owner_node = ? AND serial > ? AND serial <= ? ORDER BY serial LIMIT ?")) {
       statement.setString(1, entity);
       statement.setString(2, id);
       statement.setString(3, owner);
       statement.setLong(4, after);
+      statement.setLong(5, through);
+      statement.setInt(6, limit);
+      List<Entry> entries = new java.util.ArrayList<>();
       try (ResultSet rs = statement.executeQuery()) {
-        return rs.next() ? new Entry(owner, rs.getLong(1), entity, id, rs.getBytes(2), rs.getBoolean(3)) : null;
+        while (rs.next()) {
+          entries.add(new Entry(owner, rs.getLong(1), entity, id, rs.getBytes(2), rs.getBoolean(3)));
+        }
       }
+      return entries;
     }
   }
 
