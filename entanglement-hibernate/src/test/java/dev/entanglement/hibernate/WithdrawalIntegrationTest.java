@@ -9,6 +9,9 @@ import dev.entanglement.hibernate.policy.Peer;
 import dev.entanglement.hibernate.policy.Policy;
 import dev.entanglement.hibernate.testing.Database;
 import dev.entanglement.hibernate.testing.RecordingPeer;
+import dev.entanglement.hibernate.testing.BrowserClient;
+import dev.entanglement.hibernate.testing.TokenIdentity;
+import dev.entanglement.proto.v1.Envelope;
 import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.Operation;
 import java.util.Map;
@@ -340,5 +343,34 @@ class WithdrawalIntegrationTest {
     await().atMost(WAIT).until(() -> removedAtRed.containsAll(List.of("hq-invisible", "hq-secret", "hq-revoked")));
     range.awaitCaughtUp("blue");
     assertThat(blue.received()).as("blue was never shown a presence").noneMatch(envelope -> envelope.toString().contains("hq-"));
+  }
+
+  @Test
+  void aBrowserIsSentTheWithdrawal_overItsWebSocket_andABrowserNeverAllowedHearsNothing() {
+    TestNode hq = track(TestNode.builder("hq", Database.H2, Item.class)
+        .set(EntanglementSettings.POLICY, new UpTo(Map.of("red.alice", 100, "blue.bob", 2)))
+        .set(EntanglementSettings.WEB_LISTEN, "127.0.0.1:0")
+        .set(EntanglementSettings.WEB_IDENTITY, new TokenIdentity())
+        .start());
+    String web = hq.entanglement().webAddress().orElseThrow();
+    BrowserClient alice = track(BrowserClient.connect(web, "/entanglement?token=alice-secret"));
+    BrowserClient bob = track(BrowserClient.connect(web, "/entanglement?token=bob-secret"));
+    alice.hello(Map.of());
+    bob.hello(Map.of());
+    alice.await(Envelope::hasHello);
+    bob.await(Envelope::hasHello);
+    Item card = new Item("CARD", "a card in a lane alice may see", 5);
+    hq.inTransaction(em -> em.persist(card));
+    alice.await(envelope -> envelope.hasChanges() && envelope.getChanges().getChangesList().stream()
+        .anyMatch(change -> change.getId().getUuid().equals(card.getId().toString())));
+
+    hq.inTransaction(em -> em.find(Item.class, card.getId()).setQuantity(500));
+    Envelope withdrawal = alice.await(envelope -> envelope.hasChanges() && envelope.getChanges().getChangesList()
+        .stream().anyMatch(change -> change.getOperation() == Operation.WITHDRAW));
+    assertThat(withdrawal.getChanges().getChanges(0).getId().getUuid()).isEqualTo(card.getId().toString());
+    hq.awaitCaughtUp("blue.bob");
+    hq.awaitCaughtUp("red.alice");
+    assertThat(bob.received()).as("frames sent to bob's browser")
+        .noneMatch(envelope -> envelope.toString().contains(card.getId().toString()));
   }
 }
