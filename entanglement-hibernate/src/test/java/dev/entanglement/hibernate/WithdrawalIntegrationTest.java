@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import dev.entanglement.hibernate.testing.TestNode;
 import dev.entanglement.hibernate.testing.model.Item;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -70,7 +71,14 @@ class WithdrawalIntegrationTest {
   }
 
   private TestNode node(String name, String listen, String peers, Policy policy) {
+    return node(name, listen, peers, policy, null);
+  }
+
+  private TestNode node(String name, String listen, String peers, Policy policy, SimpleMeterRegistry meters) {
     TestNode.Builder builder = TestNode.builder(name, Database.H2, Item.class);
+    if (meters != null) {
+      builder.set(EntanglementSettings.METRICS_REGISTRY, meters);
+    }
     if (listen != null) {
       builder.listenInProcess(listen);
     }
@@ -86,8 +94,10 @@ class WithdrawalIntegrationTest {
   @Test
   void aChangeThatMakesAnObjectDeniedWithdrawsItFromThePeerThatHeldIt() {
     String address = "wd-two-" + UUID.randomUUID();
-    TestNode a = node("a", address, null, new LargeStocksNotForB());
-    TestNode b = node("b", null, "inprocess:" + address, null);
+    SimpleMeterRegistry metersA = new SimpleMeterRegistry();
+    SimpleMeterRegistry metersB = new SimpleMeterRegistry();
+    TestNode a = node("a", address, null, new LargeStocksNotForB(), metersA);
+    TestNode b = node("b", null, "inprocess:" + address, null, metersB);
     b.awaitConnected("a");
     Item item = new Item("W1", "small stock", 5);
     a.inTransaction(em -> em.persist(item));
@@ -96,6 +106,9 @@ class WithdrawalIntegrationTest {
     a.inTransaction(em -> em.find(Item.class, item.getId()).setQuantity(500));
     await().alias("b's copy is withdrawn").atMost(WAIT).until(() -> b.find(Item.class, item.getId()) == null);
     assertThat(a.find(Item.class, item.getId()).getQuantity()).as("the object lives on at its owner").isEqualTo(500);
+    // applications see it in the metrics (there is no change listener yet)
+    assertThat(metersA.get("entanglement.withdrawals").tag("direction", "sent").counter().count()).isEqualTo(1.0);
+    assertThat(metersB.get("entanglement.withdrawals").tag("direction", "applied").counter().count()).isEqualTo(1.0);
 
     // granted again by the next change: the withdrawn copy comes back with the new state
     a.inTransaction(em -> em.find(Item.class, item.getId()).setQuantity(7));
