@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.apply;
 
+import java.util.IdentityHashMap;
 import dev.entanglement.hibernate.internal.model.DecodeException;
 import dev.entanglement.hibernate.internal.model.EntangledModel;
 import dev.entanglement.hibernate.internal.model.EntangledType;
@@ -320,7 +321,7 @@ public final class InboundApplier {
     /** Changes already reported to the hooks as applied (kept across tries). */
     final Set<Integer> reported = new HashSet<>();
     /** The states held here before the changes that replaced or withdrew them (by change; kept across tries). */
-    final Map<Change, Change> priors = new java.util.IdentityHashMap<>();
+    final Map<Change, Change> priors = new IdentityHashMap<>();
 
     Attempt(String peer, ChangeBatch batch, List<Integer> valid, Map<String, Long> newPositions, Hooks hooks,
         Set<String> verifyOwners) {

@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.boot;
 
+import com.google.protobuf.InvalidProtocolBufferException;
 import dev.entanglement.hibernate.EntanglementException;
 import dev.entanglement.hibernate.internal.core.RelayGaps;
 import dev.entanglement.hibernate.internal.core.CatchUpChunk;
@@ -254,7 +255,7 @@ final class NodePeerHost implements PeerHost {
           MAX_PRIOR_STATES)) {
         try {
           previous = Change.parseFrom(prior.state());
-        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+        } catch (InvalidProtocolBufferException e) {
           throw new IllegalStateException("the prior state of %s at serial %d is unreadable: %s"
               .formatted(out.key(), prior.serial(), e.getMessage()), e);
         }

@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.ownership;
 
+import java.util.Map;
 import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.hibernate.internal.core.RawChanges;
 import dev.entanglement.hibernate.internal.model.EntangledModel;
@@ -35,7 +36,7 @@ public final class Router {
 
   /** Floods changes applied from one peer on to the others (never back, never to their owner). */
   public void relay(String from, List<Change> changes) {
-    relay(from, changes, java.util.Map.of());
+    relay(from, changes, Map.of());
   }
 
   /**
@@ -44,7 +45,7 @@ public final class Router {
    * the object, so it gets a withdrawal when the new state is denied to it, or when the change is
    * a withdrawal (docs/design/withdrawal.md).
    */
-  public void relay(String from, List<Change> changes, java.util.Map<Change, Change> previous) {
+  public void relay(String from, List<Change> changes, Map<Change, Change> previous) {
     LOG.debugf("Node '%s' relays %d changes from '%s'", nodeName, changes.size(), from);
     for (PeerConnection connection : peers.others(from)) {
       String to = connection.peerName();

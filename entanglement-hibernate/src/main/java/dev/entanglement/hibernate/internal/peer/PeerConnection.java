@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.peer;
 
+import java.util.concurrent.ConcurrentHashMap;
 import dev.entanglement.hibernate.CatchUpReport;
 import dev.entanglement.hibernate.PeerIdentity;
 import dev.entanglement.hibernate.ResyncMode;
@@ -64,7 +65,7 @@ public final class PeerConnection implements StreamHandler {
    * may hold, so a withdrawal goes to it when one becomes denied. At most one per ephemeral object
    * this node holds (the store's bounds).
    */
-  private final Set<String> ephemeralsSent = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private final Set<String> ephemeralsSent = ConcurrentHashMap.newKeySet();
   /** Set once the outbox went past its bound: the stream is being closed (any thread). */
   private final AtomicBoolean outboxOverflowed = new AtomicBoolean();
   private final PeerStats stats = new PeerStats();

@@ -1,5 +1,7 @@
 package dev.entanglement.hibernate.internal.policy;
 
+import dev.entanglement.hibernate.internal.model.PropertyCodec;
+import org.hibernate.engine.spi.SharedSessionContractImplementor;
 import dev.entanglement.hibernate.internal.store.ConnectionBudget;
 import java.util.function.Function;
 import dev.entanglement.hibernate.PolicyDenial.Check;
@@ -183,11 +185,11 @@ public final class PolicyPoints {
     @Override
     public Object entity() {
       try (var permit = ConnectionBudget.of(factory).enter(); var session = factory.openStatelessSession()) {
-        var implementor = (org.hibernate.engine.spi.SharedSessionContractImplementor) session;
+        var implementor = (SharedSessionContractImplementor) session;
         var persister = type.persister();
         Object target = persister.instantiate(id, implementor);
         Object[] values = type.decode(state.getAttributesList(), persister.getValues(target),
-            dev.entanglement.hibernate.internal.model.PropertyCodec.ReferenceLoader.of(implementor,
+            PropertyCodec.ReferenceLoader.of(implementor,
                 (referenced, referencedId) -> session.get(referenced.persister().getEntityName(), referencedId)));
         persister.setValues(target, values);
         return target;

@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.store;
 
+import java.util.List;
 import java.util.Map;
 import org.hibernate.engine.spi.SessionFactoryImplementor;
 
@@ -30,7 +31,7 @@ public final class BookkeepingReads {
   }
 
   /** The states the object's ({@code entity#id}) changes in {@code (after, through]} replaced (see {@link PriorStates#between}). */
-  public java.util.List<PriorStates.Entry> priorStates(String owner, String key, long after, long through, int limit) {
+  public List<PriorStates.Entry> priorStates(String owner, String key, long after, long through, int limit) {
     int hash = key.indexOf('#');
     try (var permit = ConnectionBudget.of(factory).enter(); var session = factory.openStatelessSession()) {
       return session.doReturningWork(c -> bookkeeping.priorStates().between(c, owner, key.substring(0, hash),

@@ -1,5 +1,8 @@
 package dev.entanglement.hibernate.internal.store;
 
+import java.util.Set;
+import java.util.HashSet;
+import java.util.ArrayList;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -80,7 +83,7 @@ public final class PriorStates {
       statement.setLong(4, after);
       statement.setLong(5, through);
       statement.setInt(6, limit);
-      List<Entry> entries = new java.util.ArrayList<>();
+      List<Entry> entries = new ArrayList<>();
       try (ResultSet rs = statement.executeQuery()) {
         while (rs.next()) {
           entries.add(new Entry(owner, rs.getLong(1), entity, id, rs.getBytes(2), rs.getBoolean(3)));
@@ -94,7 +97,7 @@ public final class PriorStates {
    * The serials in {@code (after, through]} at which this node applied a withdrawal of one of the
    * owner's objects: its tombstones there are withdrawals, not deletions (one query per catch-up chunk).
    */
-  public java.util.Set<Long> withdrawnBetween(Connection connection, String owner, long after, long through)
+  public Set<Long> withdrawnBetween(Connection connection, String owner, long after, long through)
       throws SQLException {
     try (PreparedStatement statement = connection.prepareStatement(
         "SELECT serial FROM entanglement_prior_state WHERE owner_node = ? AND withdrawn = TRUE AND serial > ? "
@@ -102,7 +105,7 @@ public final class PriorStates {
       statement.setString(1, owner);
       statement.setLong(2, after);
       statement.setLong(3, through);
-      java.util.Set<Long> serials = new java.util.HashSet<>();
+      Set<Long> serials = new HashSet<>();
       try (ResultSet rs = statement.executeQuery()) {
         while (rs.next()) {
           serials.add(rs.getLong(1));
