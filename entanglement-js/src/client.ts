@@ -658,7 +658,7 @@ export class Client {
     if (change.ephemeral) {
       const store = this.ephemeral(change.entity);
       const id = change.id?.kind.case === 'text' ? change.id.kind.value : idKey(fromValueSafe(change.id));
-      if (change.operation === Operation.DELETE) {
+      if (change.operation === Operation.DELETE || change.operation === Operation.WITHDRAW) {
         store.removed(id, change.ephemeralPathLost ? undefined : change.owner);
       } else {
         store.received(id, fromAttributes(change.attributes), change.owner, change.epoch, change.serial, Number(change.ttlMs));
@@ -675,8 +675,9 @@ export class Client {
       schema.id = idKind === 'enumConstant' ? 'enum' : (idKind as Kind);
     }
     let applied: boolean;
-    if (change.operation === Operation.DELETE) {
-      applied = store.remove(id, change.epoch, change.serial);
+    if (change.operation === Operation.DELETE || change.operation === Operation.WITHDRAW) {
+      // WITHDRAW: a change made the object denied to this client; it lives on at its owner
+      applied = store.remove(id, change.epoch, change.serial, change.operation === Operation.WITHDRAW);
     } else {
       learn(schema, change.attributes);
       applied = store.upsert({

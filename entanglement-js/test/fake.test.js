@@ -61,6 +61,31 @@ test('a full synchronization with a sweep withdraws what the node no longer send
   client.close();
 });
 
+test('a WITHDRAW removes the object as withdrawn, not removed, unless the client holds a newer state', async () => {
+  const node = scripted();
+  const client = connect('ws://node.invalid/entanglement', { token: 't', transport: node.transport, reconnect: false });
+  await until(() => node.sent.some((e) => e.body.case === 'hello'), 'the client\'s Hello');
+  node.deliver({ case: 'hello', value: { protocolVersion: 1, nodeName: 'hq' } });
+  await client.ready;
+  const withdrawn = [];
+  const removed = [];
+  client.objects('Card').on('withdrawn', (item) => withdrawn.push(item.id));
+  client.objects('Card').on('removed', (item) => removed.push(item.id));
+  node.deliver({ case: 'changes', value: { requestId: 1n, changes: [card(A, 1, 'a'), card(B, 4, 'b')] } });
+  const withdrawal = (id, serial) => ({
+    entity: 'Card', id: { kind: { case: 'uuid', value: id } }, owner: 'red', serial: BigInt(serial),
+    operation: wire.Operation.WITHDRAW,
+  });
+  node.deliver({ case: 'changes', value: { requestId: 2n, changes: [withdrawal(A, 2), withdrawal(B, 3)] } });
+
+  assert.deepEqual(withdrawn, [A]);
+  assert.deepEqual(removed, []);
+  assert.deepEqual(client.objects('Card').all().map((item) => item.id), [B], 'B is held at a newer serial than its withdrawal');
+  const ack = node.sent.filter((e) => e.body.case === 'ack').map((e) => e.body.value).find((a) => a.requestId === 2n);
+  assert.deepEqual(ack.outcomes.map((o) => o.status), [wire.OutcomeStatus.APPLIED, wire.OutcomeStatus.ALREADY_CURRENT]);
+  client.close();
+});
+
 test('a quiet client sends heartbeats, and a node that says nothing for heartbeatTimeoutMs counts as gone', async () => {
   const node = scripted();
   const client = connect('ws://node.invalid/entanglement', {

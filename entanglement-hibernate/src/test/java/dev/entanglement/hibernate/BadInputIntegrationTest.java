@@ -112,7 +112,7 @@ class BadInputIntegrationTest {
     assertRejected(item(UUID.randomUUID(), "X", 1).setOwner("").build(),
         RejectReason.MALFORMED, "change of Item without an owner");
     assertRejected(item(UUID.randomUUID(), "X", 1).setOperation(Operation.OPERATION_UNSPECIFIED).build(),
-        RejectReason.MALFORMED, "change of Item with operation OPERATION_UNSPECIFIED; expected UPSERT or DELETE");
+        RejectReason.MALFORMED, "change of Item with operation OPERATION_UNSPECIFIED; expected UPSERT, DELETE or WITHDRAW");
     assertRejected(item(UUID.randomUUID(), "X", 1).setId(text("not-a-uuid")).build(),
         RejectReason.WRONG_TYPE, "Item id expects a UUID (UUID), got text");
     assertStillReplicating(0);

@@ -119,7 +119,7 @@ class EphemeralWireIntegrationTest {
     assertRejected(probe, presence("x", "", 1, 1, "on").build(),
         RejectReason.MALFORMED, "ephemeral Presence 'x' without an owner");
     assertRejected(probe, presence("x", "probe", 1, 1, "on").setOperation(Operation.OPERATION_UNSPECIFIED).build(),
-        RejectReason.MALFORMED, "ephemeral Presence 'x' with operation OPERATION_UNSPECIFIED; expected UPSERT or DELETE");
+        RejectReason.MALFORMED, "ephemeral Presence 'x' with operation OPERATION_UNSPECIFIED; expected UPSERT, DELETE or WITHDRAW");
     assertRejected(probe, presence("x", "probe", 1, 1, "on").addAttributes(attribute("mood", text("sunny"))).build(),
         RejectReason.UNKNOWN_ATTRIBUTE, "ephemeral type Presence has no component 'mood'; it has [cursor, status, user]");
     assertRejected(probe, presence("x", "probe", 1, 1, "on").setAttributes(2, attribute("cursor", text("far"))).build(),

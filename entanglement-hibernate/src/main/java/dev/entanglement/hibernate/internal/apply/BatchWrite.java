@@ -7,6 +7,9 @@ import dev.entanglement.hibernate.internal.model.EntangledModel;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
 import dev.entanglement.hibernate.internal.store.Bookkeeping.ObjectRow;
+import dev.entanglement.hibernate.internal.store.PriorStates;
+import dev.entanglement.proto.v1.Operation;
+import java.util.IdentityHashMap;
 import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.ChangeBatch;
 import dev.entanglement.proto.v1.Outcome;
@@ -63,7 +66,23 @@ final class BatchWrite {
   Set<String> run(StatelessSession session, Connection connection, ChangeBatch batch, List<Integer> indexes,
       Outcome[] outcomes, String peer, Hooks hooks, Set<String> verifyOwners, boolean newWhenUnknown)
       throws SQLException {
+    return run(session, connection, batch, indexes, outcomes, peer, hooks, verifyOwners, newWhenUnknown,
+        new IdentityHashMap<>());
+  }
+
+  /**
+   * As above, recording in {@code priors} (by applied change) the state this node held before each
+   * change that replaced or withdrew it, when a withdrawal may follow from it: always for a
+   * withdrawal (the peers this node gave its copy to may hold it), and for a newer state while
+   * the hooks record prior states (this node has send policies). They are also written to
+   * {@code entanglement_prior_state} in the same transaction, for catch-ups (see
+   * docs/design/withdrawal.md).
+   */
+  Set<String> run(StatelessSession session, Connection connection, ChangeBatch batch, List<Integer> indexes,
+      Outcome[] outcomes, String peer, Hooks hooks, Set<String> verifyOwners, boolean newWhenUnknown,
+      Map<Change, Change> priors) throws SQLException {
     Map<String, ObjectRow> rows = new LinkedHashMap<>();
+    List<PriorStates.Entry> priorRows = new ArrayList<>(0);
     Map<String, ObjectRow> stored = readRows(connection, batch, indexes);
     List<Integer> pending = indexes;
     boolean progress = true;
@@ -73,7 +92,7 @@ final class BatchWrite {
       for (int i : pending) {
         try {
           outcomes[i] = applyOne(session, connection, i, batch.getChanges(i), rows, stored, peer, hooks, verifyOwners,
-              newWhenUnknown);
+              newWhenUnknown, priors, priorRows);
           progress |= outcomes[i].getStatus() == OutcomeStatus.APPLIED;
         } catch (DecodeException e) {
           outcomes[i] = Outcomes.rejected(i, e.reason(), e.getMessage());
@@ -88,6 +107,7 @@ final class BatchWrite {
     // default): run them before writing the bookkeeping on the same connection
     ((SharedSessionContractImplementor) session).getJdbcCoordinator().executeBatch();
     bookkeeping.writeWithEpoch(connection, new ArrayList<>(rows.values()));
+    bookkeeping.priorStates().write(connection, priorRows);
     return rows.keySet();
   }
 
@@ -122,7 +142,8 @@ final class BatchWrite {
 
   private Outcome applyOne(StatelessSession session, Connection connection, int index, Change change,
       Map<String, ObjectRow> rows, Map<String, ObjectRow> stored, String peer, Hooks hooks, Set<String> verifyOwners,
-      boolean newWhenUnknown) throws DecodeException, SQLException {
+      boolean newWhenUnknown, Map<Change, Change> priors, List<PriorStates.Entry> priorRows)
+      throws DecodeException, SQLException {
     EntangledType type = model.byName(change.getEntity());
     Object id = type.idCodec().decode(change.getId(), type.name() + " id");
     String idText = type.idText(id);
@@ -147,6 +168,16 @@ final class BatchWrite {
       }
       case REJECT -> throw new DecodeException(decision.reason(), decision.message());
       case APPLY -> {
+        boolean withdrawal = change.getOperation() == Operation.WITHDRAW;
+        if (known != null && !known.deleted() && change.getOperation() != Operation.DELETE
+            && (withdrawal || hooks.recordsPriorStates())) {
+          Change prior = storedState(session, type, id, known);
+          if (prior != null) {
+            priors.put(change, prior);
+            priorRows.add(new PriorStates.Entry(change.getOwner(), change.getSerial(), type.name(), idText,
+                prior.toByteArray(), withdrawal));
+          }
+        }
         hooks.writing(key, change);
         // no live row: the object is not here (unless written behind the plugin's back, which the
         // insert finds out), so it is inserted without reading it first
@@ -157,5 +188,15 @@ final class BatchWrite {
       }
       default -> throw new IllegalStateException("unknown verdict " + decision.verdict());
     }
+  }
+
+  /** The state this node holds of an object, encoded as its owner's change at the row's serial; null if the row is missing. */
+  private static Change storedState(StatelessSession session, EntangledType type, Object id, ObjectRow known) {
+    Object existing = EntityWriter.read(session, type.persister().getEntityName(), id);
+    if (existing == null || existing.getClass() != type.persister().getMappedClass()) {
+      return null;
+    }
+    Change state = type.upsert(id, type.persister().getValues(existing), known.owner(), known.serial());
+    return known.epoch() == 0 ? state : state.toBuilder().setEpoch(known.epoch()).build();
   }
 }

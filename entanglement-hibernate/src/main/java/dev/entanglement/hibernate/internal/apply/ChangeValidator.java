@@ -58,8 +58,9 @@ final class ChangeValidator {
       throw new DecodeException(RejectReason.MALFORMED, "change of %s handed over to %s; expected %s"
           .formatted(brief(change.getEntity()), shown(change.getHandoverTo()), NODE_NAME_RULE));
     }
-    if (change.getOperation() != Operation.UPSERT && change.getOperation() != Operation.DELETE) {
-      throw new DecodeException(RejectReason.MALFORMED, "change of %s with operation %s; expected UPSERT or DELETE"
+    if (change.getOperation() != Operation.UPSERT && change.getOperation() != Operation.DELETE
+        && change.getOperation() != Operation.WITHDRAW) {
+      throw new DecodeException(RejectReason.MALFORMED, "change of %s with operation %s; expected UPSERT, DELETE or WITHDRAW"
           .formatted(brief(change.getEntity()), change.getOperation()));
     }
     if (tooDeep(change.getId(), 1) || change.getAttributesList().stream().anyMatch(a -> tooDeep(a.getValue(), 1))) {

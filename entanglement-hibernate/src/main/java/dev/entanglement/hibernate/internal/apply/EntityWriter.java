@@ -32,7 +32,7 @@ final class EntityWriter {
   void write(StatelessSession session, EntangledType type, Object id, Change change, String peer, Hooks hooks,
       boolean absent) throws DecodeException {
     boolean objectStage = peer != null && hooks.objectStage();
-    if (change.getOperation() == Operation.DELETE) {
+    if (change.getOperation() != Operation.UPSERT) { // a deletion, or a withdrawal (this node may not hold it)
       if (objectStage) {
         Object stored = read(session, type.persister().getEntityName(), id);
         String denial = hooks.deniedObject(peer, type, change, null, stored);

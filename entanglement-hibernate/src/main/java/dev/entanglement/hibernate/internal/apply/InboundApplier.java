@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.apply;
 
+import java.util.IdentityHashMap;
 import dev.entanglement.hibernate.internal.model.DecodeException;
 import dev.entanglement.hibernate.internal.model.EntangledModel;
 import dev.entanglement.hibernate.internal.model.EntangledType;
@@ -61,6 +62,23 @@ public final class InboundApplier {
      * @param peer the peer they came from, or null (a parked change applied on retry)
      */
     void applied(String peer, List<Change> changes);
+
+    /**
+     * As {@link #applied(String, List)}, with the states this node held before some of the changes
+     * (by change; see {@link BatchWrite}): a relay withdraws the object from a peer it gave that
+     * state to when the new one is denied there, and passes withdrawals on to such peers.
+     */
+    default void applied(String peer, List<Change> changes, Map<Change, Change> previous) {
+      applied(peer, changes);
+    }
+
+    /**
+     * Whether the states overwritten by received changes are recorded (the node has send
+     * policies, which may deny a new state a peer held the old one of): see docs/design/withdrawal.md.
+     */
+    default boolean recordsPriorStates() {
+      return false;
+    }
 
     /**
      * Called inside the apply transaction, before a change of another owner's object is written:
@@ -267,7 +285,7 @@ public final class InboundApplier {
     for (int tries = 1; ; tries++) {
       try {
         Outcome[] answered = attempt.run(outcomes.clone());
-        committed(peer, batch, answered, newPositions, attempt.unparked, attempt.reported, hooks);
+        committed(peer, batch, answered, newPositions, attempt.unparked, attempt.reported, hooks, attempt.priors);
         if (tries > 1) {
           LOG.infof("Applied a batch from peer '%s' after %d tries", peer, tries);
         }
@@ -302,6 +320,8 @@ public final class InboundApplier {
     final List<String> unparked = new ArrayList<>();
     /** Changes already reported to the hooks as applied (kept across tries). */
     final Set<Integer> reported = new HashSet<>();
+    /** The states held here before the changes that replaced or withdrew them (by change; kept across tries). */
+    final Map<Change, Change> priors = new IdentityHashMap<>();
 
     Attempt(String peer, ChangeBatch batch, List<Integer> valid, Map<String, Long> newPositions, Hooks hooks,
         Set<String> verifyOwners) {
@@ -318,7 +338,7 @@ public final class InboundApplier {
       try {
         transactions.inTransaction((session, connection) -> {
           Set<String> written = batchWrite.run(session, connection, batch, valid, outcomes, peer, hooks, verifyOwners,
-              true);
+              true, priors);
           unparkedHere.addAll(parking.unparkWritten(connection, written));
           parking.park(connection, batch, outcomes);
           positions.write(connection, newPositions);
@@ -338,7 +358,7 @@ public final class InboundApplier {
         try {
           transactions.inTransaction((session, connection) -> unparkedOne.addAll(parking.unparkWritten(
               connection, batchWrite.run(session, connection, batch, List.of(i), outcomes, peer, hooks, verifyOwners,
-                  false))));
+                  false, priors))));
         } catch (RuntimeException | SQLException e) {
           if (SqlErrors.isTransient(e)) {
             throw new TransientFailure(e);
@@ -349,7 +369,7 @@ public final class InboundApplier {
         unparked.addAll(unparkedOne);
         if (outcomes[i].getStatus() == OutcomeStatus.APPLIED && !outcomes[i].getRepaired() && reported.add(i)) {
           // durable now: relayed at once, so a failure of the bookkeeping below cannot lose its relay
-          hooks.applied(peer, List.of(batch.getChanges(i)));
+          hooks.applied(peer, List.of(batch.getChanges(i)), priors);
         }
       }
       try {
@@ -423,7 +443,7 @@ public final class InboundApplier {
 
   /** What follows a committed batch: the hooks hear of it, the caches move, parked ones retry. */
   private void committed(String peer, ChangeBatch batch, Outcome[] outcomes, Map<String, Long> newPositions,
-      List<String> unparked, Set<Integer> reported, Hooks hooks) {
+      List<String> unparked, Set<Integer> reported, Hooks hooks, Map<Change, Change> priors) {
     List<Change> applied = new ArrayList<>();
     for (Outcome outcome : outcomes) {
       if (outcome.getStatus() == OutcomeStatus.APPLIED && !outcome.getRepaired()
@@ -432,7 +452,7 @@ public final class InboundApplier {
       }
     }
     if (!applied.isEmpty()) {
-      hooks.applied(peer, applied);
+      hooks.applied(peer, applied, priors);
     }
     List<Change> raw = parking.parkedRaw(batch, outcomes);
     if (!raw.isEmpty()) {

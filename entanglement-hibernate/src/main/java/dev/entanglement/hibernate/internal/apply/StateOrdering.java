@@ -28,7 +28,11 @@ import dev.entanglement.proto.v1.RejectReason;
  *       epoch).
  * </ol>
  *
- * A change claiming this node as owner never gets here: {@link ChangeValidator} rejects it.
+ * A withdrawal ({@link Operation#WITHDRAW}: this node may no longer hold the object) is ordered
+ * as a deletion, and is already current for an object this node does not hold (never had, or a
+ * tombstone): there is nothing to remove, and nothing is recorded of an object never held.
+ *
+ * <p>A change claiming this node as owner never gets here: {@link ChangeValidator} rejects it.
  */
 public final class StateOrdering {
   private StateOrdering() {}
@@ -69,8 +73,10 @@ public final class StateOrdering {
    * @param known the object's bookkeeping row (also of a tombstone), or null when never seen
    */
   public static Decision decide(String self, String key, ObjectRow known, Change change) {
+    boolean withdrawal = change.getOperation() == Operation.WITHDRAW;
     if (known == null) {
-      return Decision.APPLY;
+      return withdrawal ? Decision.current("Node '%s' does not hold %s: nothing to withdraw".formatted(self, key))
+          : Decision.APPLY;
     }
     long epoch = change.getEpoch();
     if (epoch < known.epoch()) {
@@ -83,11 +89,17 @@ public final class StateOrdering {
         return Decision.reject(("%s is owned by this node ('%s') and was not handed over to '%s'; its "
             + "epoch %d cannot replace epoch %d").formatted(key, self, change.getOwner(), epoch, known.epoch()));
       }
+      if (withdrawal && known.deleted()) {
+        return Decision.current("Node '%s' does not hold %s any more: nothing to withdraw".formatted(self, key));
+      }
       return Decision.APPLY;
     }
     if (known.owner().equals(self)) {
       return Decision.reject(("%s is owned by this node ('%s'); a change claiming owner '%s' cannot "
           + "overwrite it").formatted(key, self, change.getOwner()));
+    }
+    if (withdrawal && known.deleted()) {
+      return Decision.current("Node '%s' does not hold %s any more: nothing to withdraw".formatted(self, key));
     }
     boolean restores = known.deleted() && known.serial() == change.getSerial()
         && change.getOperation() == Operation.UPSERT;
@@ -108,7 +120,8 @@ public final class StateOrdering {
    * delete; the pending hand-over it announces (never on a tombstone).
    */
   public static ObjectRow rowAfter(String entity, String idText, Change change) {
-    boolean delete = change.getOperation() == Operation.DELETE;
+    // a withdrawal leaves a tombstone at its serial, as a sweep does: the same state sent again restores it
+    boolean delete = change.getOperation() != Operation.UPSERT;
     return new ObjectRow(entity, idText, change.getOwner(), change.getSerial(), delete, change.getEpoch(),
         delete || change.getHandoverTo().isEmpty() ? null : change.getHandoverTo());
   }

@@ -6,6 +6,7 @@ import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.Operation;
 import dev.entanglement.proto.v1.Outcome;
 import java.util.List;
+import java.util.Map;
 
 /**
  * What the apply room asks of the rest of the node: removed owners and policies before
@@ -61,7 +62,7 @@ final class ApplyHooks implements InboundApplier.Hooks {
   @Override
   public void writing(String key, Change change) {
     String effectiveOwner = change.getHandoverTo().isEmpty() ? change.getOwner() : change.getHandoverTo();
-    if (change.getOperation() != Operation.DELETE && !effectiveOwner.equals(node.config.nodeName())) {
+    if (change.getOperation() == Operation.UPSERT && !effectiveOwner.equals(node.config.nodeName())) {
       // before the row is visible; if the transaction rolls back, the entry names the owner of an
       // object this node does not hold, which vetoes nothing (inserts are never vetoed)
       node.ownership.owned(key, effectiveOwner);
@@ -74,13 +75,26 @@ final class ApplyHooks implements InboundApplier.Hooks {
   }
 
   @Override
+  public boolean recordsPriorStates() {
+    return !node.policy.engine().isEmpty();
+  }
+
+  @Override
   public void applied(String peer, List<Change> changes) {
+    applied(peer, changes, Map.of());
+  }
+
+  @Override
+  public void applied(String peer, List<Change> changes, Map<Change, Change> previous) {
     String self = node.config.nodeName();
     for (Change change : changes) {
       String key = node.applier.objectKey(change);
       if (key != null) {
         String effectiveOwner = change.getHandoverTo().isEmpty() ? change.getOwner() : change.getHandoverTo();
-        if (change.getOperation() == Operation.DELETE) {
+        if (change.getOperation() == Operation.WITHDRAW) {
+          node.ownership.gone(key);
+          node.withdrawals.applied(peer, key, change);
+        } else if (change.getOperation() == Operation.DELETE) {
           node.ownership.gone(key);
         } else if (!effectiveOwner.equals(self)) {
           node.ownership.owned(key, effectiveOwner);
@@ -89,7 +103,7 @@ final class ApplyHooks implements InboundApplier.Hooks {
         node.transitions.committed(key, change);
       }
     }
-    node.router.relay(peer, changes);
+    node.router.relay(peer, changes, previous);
     node.forwarder.applied(changes);
   }
 }

@@ -135,6 +135,11 @@ public final class NodeCaptureSink extends LocalChangesView implements CaptureSi
   }
 
   @Override
+  public boolean recordsPriorStates() {
+    return !node.policy.engine().isEmpty();
+  }
+
+  @Override
   public boolean failClosed() {
     return node.config.captureFailClosed();
   }

@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.boot;
 
+import com.google.protobuf.InvalidProtocolBufferException;
 import dev.entanglement.hibernate.EntanglementException;
 import dev.entanglement.hibernate.internal.core.RelayGaps;
 import dev.entanglement.hibernate.internal.core.CatchUpChunk;
@@ -8,6 +9,7 @@ import dev.entanglement.hibernate.internal.model.DecodeException;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.model.Values;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
+import dev.entanglement.hibernate.internal.store.PriorStates;
 import dev.entanglement.hibernate.internal.peer.ParkedAtPeer;
 import dev.entanglement.hibernate.internal.peer.PeerConnection;
 import dev.entanglement.hibernate.internal.peer.PeerHost;
@@ -226,6 +228,50 @@ final class NodePeerHost implements PeerHost {
     return node.policy.sendDenied(peer, change.change()) != null;
   }
 
+  /**
+   * The most earlier states of one object a catch-up asks the policies about (those a peer away
+   * may hold): an object changed more often than this while the peer was away is decided on its
+   * first ones, from the state the peer held at its position on.
+   */
+  private static final int MAX_PRIOR_STATES = 64;
+
+  @Override
+  public void withdrawing(String peer, Outgoing withdrawal) {
+    node.withdrawals.sent(peer, withdrawal.key(), withdrawal.change());
+  }
+
+  @Override
+  public Outgoing toSend(String peer, Outgoing out, long after) {
+    Change change = out.change();
+    if (change.getOperation() != Operation.WITHDRAW && node.policy.sendDenied(peer, change) == null) {
+      return out;
+    }
+    Change previous = out.previous();
+    Change withdrawal = node.policy.withdrawal(peer, change, previous);
+    if (withdrawal == null && previous == null && after >= 0 && !change.getEphemeral()) {
+      // a catch-up: the peer may hold the state the first change after its position replaced, or
+      // one it was sent after that (applied beyond its position): if it was allowed any of them
+      for (PriorStates.Entry prior : node.reads.priorStates(change.getOwner(), out.key(), after, change.getSerial(),
+          MAX_PRIOR_STATES)) {
+        try {
+          previous = Change.parseFrom(prior.state());
+        } catch (InvalidProtocolBufferException e) {
+          throw new IllegalStateException("the prior state of %s at serial %d is unreadable: %s"
+              .formatted(out.key(), prior.serial(), e.getMessage()), e);
+        }
+        withdrawal = node.policy.withdrawal(peer, change, previous);
+        if (withdrawal != null) {
+          break;
+        }
+      }
+    }
+    if (withdrawal == null) {
+      return null;
+    }
+    node.withdrawals.sent(peer, out.key(), withdrawal);
+    return withdrawal == change ? out : new Outgoing(out.key(), out.priority(), out.coalesce(), withdrawal, previous);
+  }
+
   // ---- the receiving side --------------------------------------------------------------------
 
   @Override
@@ -294,7 +340,12 @@ final class NodePeerHost implements PeerHost {
     if (removed > 0 && !end.getOwner().equals(node.config.nodeName())) {
       // the peers this node relays the owner to may hold what the sweep removed here: they get
       // the owner again with a sweep, at once or when they reconnect
-      node.housekeeper.sweptRelayed(end.getOwner(), end.getSerial());
+      // through the serial after the marker's: a peer away now may hold exactly the marker's serial
+      // (a quiet owner's full synchronization ends where its position already was), and the swept
+      // rows keep serials at or below it, so no catch-up from its position would find them. A peer
+      // synchronized now may get one more full synchronization at its next connection, until the
+      // owner commits again (WithdrawalIntegrationTest.aSweepAtTheGatewayReachesAPeerThatWasAwayFromIt)
+      node.housekeeper.sweptRelayed(end.getOwner(), end.getSerial() + 1);
       for (PeerConnection other : node.peers.others(peer)) {
         if (!end.getOwner().equals(other.peerName())) {
           other.pushFullSync(end.getOwner(), false);

@@ -116,6 +116,8 @@ public final class NodeRuntime implements SessionFactoryObserver {
   transient Handover handover;
   transient Transitions transitions;
   transient PolicyPoints policy;
+  /** Withdrawals sent and applied: logged at DEBUG and counted (docs/design/withdrawal.md). */
+  final transient Withdrawals withdrawals = new Withdrawals(this);
   transient EphemeralStore ephemerals;
   transient PeerRegistry peers;
   transient Router router;

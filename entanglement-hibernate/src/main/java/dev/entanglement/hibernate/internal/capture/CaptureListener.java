@@ -49,17 +49,17 @@ public final class CaptureListener implements PostInsertEventListener, PostUpdat
 
   @Override
   public void onPostInsert(PostInsertEvent event) {
-    capture(event.getSession(), event.getPersister(), event.getId(), event.getState(), true);
+    capture(event.getSession(), event.getPersister(), event.getId(), event.getState(), null, true);
   }
 
   @Override
   public void onPostUpdate(PostUpdateEvent event) {
-    capture(event.getSession(), event.getPersister(), event.getId(), event.getState(), false);
+    capture(event.getSession(), event.getPersister(), event.getId(), event.getState(), event.getOldState(), false);
   }
 
   @Override
   public void onPostDelete(PostDeleteEvent event) {
-    capture(event.getSession(), event.getPersister(), event.getId(), null, false);
+    capture(event.getSession(), event.getPersister(), event.getId(), null, null, false);
   }
 
   @Override
@@ -68,7 +68,7 @@ public final class CaptureListener implements PostInsertEventListener, PostUpdat
   }
 
   private void capture(SharedSessionContractImplementor session, EntityPersister persister,
-      Object id, Object[] state, boolean insert) {
+      Object id, Object[] state, Object[] oldState, boolean insert) {
     try {
       if (session.isStatelessSession()) {
         return;
@@ -89,7 +89,7 @@ public final class CaptureListener implements PostInsertEventListener, PostUpdat
       if (insert) {
         changes.recordInsert(type, id, state);
       } else {
-        changes.record(type, id, state);
+        changes.record(type, id, state, oldState);
       }
     } catch (RuntimeException e) {
       LOG.errorf(e, "Entanglement could not capture a change of %s#%s", persister.getEntityName(), id);

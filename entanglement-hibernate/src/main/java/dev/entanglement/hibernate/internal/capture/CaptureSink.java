@@ -81,6 +81,16 @@ public interface CaptureSink {
   List<CompletableFuture<Object>> forward(List<ForwardRequest> requests, List<PendingRequestStore.Row> rows);
 
   /**
+   * Whether updated objects' states before the transaction are recorded (in
+   * {@code entanglement_prior_state}, same transaction) and sent with their changes: true while
+   * the node has send policies, which may deny a new state a peer held the old one of (it then
+   * gets a withdrawal; docs/design/withdrawal.md).
+   */
+  default boolean recordsPriorStates() {
+    return false;
+  }
+
+  /**
    * Whether a failed bookkeeping write fails the application's transaction
    * ({@code entanglement.capture.on_failure=fail}, the default) rather than only being logged.
    */

@@ -7,6 +7,7 @@ import dev.entanglement.hibernate.internal.store.Bookkeeping.ObjectRow;
 import dev.entanglement.hibernate.internal.store.ChangeLog;
 import dev.entanglement.hibernate.internal.store.MemberChanges;
 import dev.entanglement.hibernate.internal.store.PendingRequestStore;
+import dev.entanglement.hibernate.internal.store.PriorStates;
 import dev.entanglement.hibernate.internal.ownership.ForwardRequest;
 import dev.entanglement.hibernate.internal.ownership.RequestScope;
 import dev.entanglement.proto.v1.Change;
@@ -54,6 +55,10 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
     long serial;
     /** The encoded change, made before commit for the types whose every change is logged. */
     Change encoded;
+    /** The object's state before the transaction (an update's first event), or null. */
+    Object[] before;
+    /** {@link #before} encoded, when prior states are recorded (the node has send policies). */
+    Change previous;
 
     Captured(EntangledType type, Object id, String idText, Object[] state, boolean inserted) {
       this.type = type;
@@ -69,13 +74,16 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
     this.onComplete = onComplete;
   }
 
-  void record(EntangledType type, Object id, Object[] state) {
+  /** @param oldState the object's state before this update (Hibernate's), or null (a deletion, or unknown) */
+  void record(EntangledType type, Object id, Object[] state, Object[] oldState) {
     String idText = type.idText(id);
     String key = type.key(idText);
     Captured previous = changes.get(key);
     if (previous == null) {
       // an insert's first event is an insert; an update or delete's first event is not
-      changes.put(key, new Captured(type, id, idText, state, false));
+      Captured first = new Captured(type, id, idText, state, false);
+      first.before = oldState == null ? null : oldState.clone(); // the state before the transaction
+      changes.put(key, first);
     } else if (state == null && previous.inserted) {
       changes.remove(key); // created and deleted in one transaction: nobody ever saw it
     } else {
@@ -125,6 +133,8 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
     try {
       List<ObjectRow> rows = new ArrayList<>(changes.size());
       List<ChangeLog.Entry> logged = new ArrayList<>(0);
+      List<PriorStates.Entry> priors = new ArrayList<>(0);
+      boolean recordPriors = sink.recordsPriorStates();
       String node = sink.nodeName();
       for (Map.Entry<String, Captured> entry : changes.entrySet()) {
         Captured c = entry.getValue();
@@ -137,10 +147,17 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
           c.encoded = encode(entry.getKey(), c, node);
           logged.add(new ChangeLog.Entry(node, c.serial, c.type.name(), c.idText, c.encoded.toByteArray()));
         }
+        if (recordPriors && c.before != null && c.state != null) {
+          // what a peer may hold of the object until it has this change: a send policy that denies
+          // the new state withdraws the object from a peer it allowed this one (also on catch-up)
+          c.previous = c.type.upsert(c.id, c.before, node, 0);
+          priors.add(new PriorStates.Entry(node, c.serial, c.type.name(), c.idText, c.previous.toByteArray(), false));
+        }
       }
       java.sql.Connection connection = session.getJdbcCoordinator().getLogicalConnection().getPhysicalConnection();
       sink.bookkeeping().write(connection, rows);
       sink.bookkeeping().changeLog().append(connection, logged);
+      sink.bookkeeping().priorStates().write(connection, priors);
       sink.captured(rows.size(), System.nanoTime() - started);
     } catch (Exception e) {
       sink.captureFailed(changes.size() + " objects", e);
@@ -267,7 +284,7 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
       for (Map.Entry<String, Captured> entry : changes.entrySet()) {
         Captured c = entry.getValue();
         Change change = c.encoded != null ? c.encoded : encode(entry.getKey(), c, node);
-        outgoing.add(new Outgoing(entry.getKey(), c.type.priority(), c.type.coalesce(), change));
+        outgoing.add(new Outgoing(entry.getKey(), c.type.priority(), c.type.coalesce(), change, c.previous));
       }
       sink.publish(outgoing);
     } catch (RuntimeException e) {

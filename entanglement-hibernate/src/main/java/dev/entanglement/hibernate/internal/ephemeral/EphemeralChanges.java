@@ -52,8 +52,9 @@ final class EphemeralChanges {
     if (change.getOwner().isEmpty()) {
       return "ephemeral %s '%s' without an owner".formatted(change.getEntity(), change.getId().getText());
     }
-    if (change.getOperation() != Operation.UPSERT && change.getOperation() != Operation.DELETE) {
-      return "ephemeral %s '%s' with operation %s; expected UPSERT or DELETE"
+    if (change.getOperation() != Operation.UPSERT && change.getOperation() != Operation.DELETE
+        && change.getOperation() != Operation.WITHDRAW) {
+      return "ephemeral %s '%s' with operation %s; expected UPSERT, DELETE or WITHDRAW"
           .formatted(change.getEntity(), change.getId().getText(), change.getOperation());
     }
     return null;

@@ -134,7 +134,7 @@ public final class EphemeralStore {
       return rejected(RejectReason.POLICY, denial);
     }
     Object value = null;
-    if (change.getOperation() != Operation.DELETE && registered != null) {
+    if (change.getOperation() == Operation.UPSERT && registered != null) { // a removal or withdrawal has no record
       try {
         value = registered.decode(change);
       } catch (DecodeException e) {

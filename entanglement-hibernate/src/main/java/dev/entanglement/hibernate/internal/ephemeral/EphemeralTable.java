@@ -212,10 +212,13 @@ final class EphemeralTable<S> {
     String id = change.getId().getText();
     Key key = new Key(type, id);
     Entry<S> existing = entry(key);
-    boolean remove = change.getOperation() == Operation.DELETE;
+    // a withdrawal (this node may no longer hold the object) removes it as the owner's removal does,
+    // also at the serial held (the state held is the one now denied), and is passed on the same way
+    boolean withdrawal = change.getOperation() == Operation.WITHDRAW;
+    boolean remove = change.getOperation() != Operation.UPSERT;
     int order = existing == null ? 1 : compare(change.getEpoch(), change.getSerial(), existing.incarnation(),
         existing.serial());
-    if (remove && (change.getEphemeralPathLost() || order == 0)) {
+    if (change.getOperation() == Operation.DELETE && (change.getEphemeralPathLost() || order == 0)) {
       return pathLost(peer, from, existing, change);
     }
     if (existing != null && !existing.owner().equals(change.getOwner())) {
@@ -225,7 +228,7 @@ final class EphemeralTable<S> {
     if (order < 0) {
       return ALREADY_CURRENT;
     }
-    if (order == 0) {
+    if (order == 0 && !withdrawal) {
       // the same state again: from the owner itself, or over a new stream with the peer it came
       // from, it now depends on that link (a node next to the owner relies on the owner only)
       if (peer.equals(change.getOwner()) || existing.cameFrom(peer)) {

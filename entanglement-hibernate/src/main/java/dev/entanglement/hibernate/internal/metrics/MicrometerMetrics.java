@@ -66,6 +66,13 @@ final class MicrometerMetrics implements NodeMetrics {
             + "(counted by housekeeping; -1 before its first round)").strongReference(true).register(registry);
   }
 
+  @Override
+  public void withdrawal(boolean sent) {
+    Counter.builder("entanglement.withdrawals").tags(node).tag("direction", sent ? "sent" : "applied")
+        .description("withdrawals: objects a change made denied, sent to peers that may hold them, or removed here")
+        .register(registry).increment();
+  }
+
   static NodeMetrics bind(String nodeName, Object registry) {
     if (registry != null && !(registry instanceof MeterRegistry)) {
       throw new EntanglementConfigurationException("Setting %s holds a %s; expected an io.micrometer MeterRegistry"

@@ -24,6 +24,9 @@ public interface NodeMetrics {
    */
   default void changeLog(java.util.function.LongSupplier size) {}
 
+  /** A withdrawal was sent to a peer ({@code sent}) or applied here (docs/design/withdrawal.md). */
+  default void withdrawal(boolean sent) {}
+
   /** What the runtime works out about one peer (the connection does not keep it). */
   interface PeerFigures {
     /** This node's serials the peer has not acknowledged. */

@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.ownership;
 
+import java.util.Map;
 import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.hibernate.internal.core.RawChanges;
 import dev.entanglement.hibernate.internal.model.EntangledModel;
@@ -35,6 +36,16 @@ public final class Router {
 
   /** Floods changes applied from one peer on to the others (never back, never to their owner). */
   public void relay(String from, List<Change> changes) {
+    relay(from, changes, Map.of());
+  }
+
+  /**
+   * As {@link #relay(String, List)}, each change with the state this node held before it, where
+   * known ({@code previous}, by change): a peer this node's policies allowed that state may hold
+   * the object, so it gets a withdrawal when the new state is denied to it, or when the change is
+   * a withdrawal (docs/design/withdrawal.md).
+   */
+  public void relay(String from, List<Change> changes, Map<Change, Change> previous) {
     LOG.debugf("Node '%s' relays %d changes from '%s'", nodeName, changes.size(), from);
     for (PeerConnection connection : peers.others(from)) {
       String to = connection.peerName();
@@ -45,7 +56,7 @@ public final class Router {
         EntangledType type = model.byName(change.getEntity());
         String key = objectKey.apply(change);
         if (type != null && key != null) {
-          connection.offer(new Outgoing(key, type.priority(), type.coalesce(), change));
+          connection.offer(new Outgoing(key, type.priority(), type.coalesce(), change, previous.get(change)));
         }
       }
     }

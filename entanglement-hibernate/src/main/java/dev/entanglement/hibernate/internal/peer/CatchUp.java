@@ -23,6 +23,12 @@ final class CatchUp {
   final long resyncRequestId;
   /** The highest serial read so far: everything of the owner up to it is in the outbox or sent. */
   long cursor;
+  /**
+   * Where the peer was when this started (its position of the owner), or -1 for a full
+   * synchronization: a state denied to the peer is withdrawn if the one it may hold (the first
+   * change after this replaced) was allowed; a full synchronization's sweep removes it instead.
+   */
+  final long from;
   boolean reading;
   boolean readAll;
   boolean endSent;
@@ -41,6 +47,7 @@ final class CatchUp {
     this.verify = verify;
     this.owner = owner;
     this.cursor = after;
+    this.from = full ? -1 : after;
     this.full = full;
     this.sweep = sweep;
     this.resyncRequestId = resyncRequestId;

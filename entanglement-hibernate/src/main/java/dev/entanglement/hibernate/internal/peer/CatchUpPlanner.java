@@ -425,8 +425,12 @@ final class CatchUpPlanner implements PeerStream.Source {
       int decided = 0;
       for (Outgoing change : chunk.changes()) {
         try {
-          if (!host.sendDenied(peer, change)) {
-            allowed.add(change);
+          // a state the peer may hold: for coalescing types, the latest one through its position
+          // (the cursor); for types sending every change, the one this change replaced
+          long holds = reading.from < 0 ? -1 : change.coalesce() ? reading.from : change.change().getSerial() - 1;
+          Outgoing toSend = host.toSend(peer, change, holds);
+          if (toSend != null) {
+            allowed.add(toSend);
           }
         } catch (RuntimeException e) {
           // the chunk is in serial order: what follows waits, and the cursor stays below it

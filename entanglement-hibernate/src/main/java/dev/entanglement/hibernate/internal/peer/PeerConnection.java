@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.peer;
 
+import java.util.concurrent.ConcurrentHashMap;
 import dev.entanglement.hibernate.CatchUpReport;
 import dev.entanglement.hibernate.PeerIdentity;
 import dev.entanglement.hibernate.ResyncMode;
@@ -11,6 +12,7 @@ import dev.entanglement.hibernate.internal.transport.StreamHandler;
 import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.Envelope;
 import dev.entanglement.proto.v1.Hello;
+import dev.entanglement.proto.v1.Operation;
 import dev.entanglement.proto.v1.ResyncRequest;
 import io.grpc.Status;
 import io.grpc.stub.CallStreamObserver;
@@ -68,6 +70,12 @@ public final class PeerConnection implements StreamHandler {
   private final SerialExecutor serial;
   private final SerialExecutor applySerial;
   private final PeerOutbox outbox = new PeerOutbox();
+  /**
+   * The keys of the ephemeral objects sent on this stream and not removed since: those the peer
+   * may hold, so a withdrawal goes to it when one becomes denied. At most one per ephemeral object
+   * this node holds (the store's bounds).
+   */
+  private final Set<String> ephemeralsSent = ConcurrentHashMap.newKeySet();
   /** Set once the outbox went past its bound: the stream is being closed (any thread). */
   private final AtomicBoolean outboxOverflowed = new AtomicBoolean();
   private final PeerStats stats = new PeerStats();
@@ -372,9 +380,11 @@ public final class PeerConnection implements StreamHandler {
       return;
     }
     try {
-      if (host.sendDenied(peerName, change)) {
+      Outgoing decided = change.change().getEphemeral() ? ephemeral(change) : host.toSend(peerName, change, -1);
+      if (decided == null) {
         return;
       }
+      change = decided; // the change, or its withdrawal
     } catch (RuntimeException e) {
       Change wire = change.change();
       notOffered(wire.getOwner(), wire.getEphemeral() ? -1 : wire.getSerial(), "decide the send policies of",
@@ -389,6 +399,37 @@ public final class PeerConnection implements StreamHandler {
           .formatted(peerName, host.outboxMaxEntries())));
     }
     stream.requestDrain();
+  }
+
+  /**
+   * What goes to this peer of an ephemeral change. Ephemeral objects live in memory only, so
+   * whether the peer may hold one is known exactly: it was sent the object on this stream and not
+   * its removal ({@link #ephemeralsSent}). A state the policies deny to such a peer becomes a
+   * withdrawal; a withdrawal being passed on goes only to such a peer; a peer never sent the object
+   * hears nothing of its withdrawal (docs/design/withdrawal.md). Ephemeral sends reach the outboxes
+   * one at a time (the store's send queue), so the check and the update do not race.
+   */
+  private Outgoing ephemeral(Outgoing change) {
+    Change wire = change.change();
+    if (wire.getOperation() == Operation.WITHDRAW) {
+      return ephemeralsSent.remove(change.key()) ? change : null;
+    }
+    Outgoing decided = host.toSend(peerName, change, -1);
+    if (decided == null) {
+      if (wire.getOperation() != Operation.UPSERT || !ephemeralsSent.remove(change.key())) {
+        return null;
+      }
+      Outgoing withdrawal = new Outgoing(change.key(), change.priority(), change.coalesce(), wire.toBuilder()
+          .clearAttributes().clearTtlMs().setOperation(Operation.WITHDRAW).build());
+      host.withdrawing(peerName, withdrawal);
+      return withdrawal;
+    }
+    if (wire.getOperation() == Operation.UPSERT) {
+      ephemeralsSent.add(change.key());
+    } else {
+      ephemeralsSent.remove(change.key());
+    }
+    return decided;
   }
 
   /**

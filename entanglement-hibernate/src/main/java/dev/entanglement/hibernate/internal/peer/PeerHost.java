@@ -217,6 +217,25 @@ public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
     return false;
   }
 
+  /**
+   * What goes to the peer for a change: the change itself, a withdrawal in its place (its new
+   * state is denied to the peer, the state before it was allowed: the peer may hold the object),
+   * or null (denied, and the peer never could hold the object: it hears nothing of it). A
+   * withdrawal being passed on goes only to a peer allowed the copy this node had. See
+   * docs/design/withdrawal.md. May block (policies may read the database; catch-up reads a prior
+   * state); throws if the policies cannot decide.
+   *
+   * @param after the peer's position of the change's owner when the change comes from a catch-up
+   *     read (the state it may hold is the one the first change after it replaced), or -1 for a
+   *     live change (whose {@link Outgoing#previous} says what it replaced)
+   */
+  default Outgoing toSend(String peer, Outgoing change, long after) {
+    return sendDenied(peer, change) ? null : change;
+  }
+
+  /** A withdrawal of an ephemeral object goes to the peer (decided by the connection): for the log and the counts. */
+  default void withdrawing(String peer, Outgoing withdrawal) {}
+
   /** An owner was removed by an operator somewhere (called on the connection's serial executor). */
   default void onOwnerRemoved(String peer, OwnerRemoved removed) {}
 

@@ -1,5 +1,7 @@
 package dev.entanglement.hibernate.internal.policy;
 
+import dev.entanglement.hibernate.internal.model.PropertyCodec;
+import org.hibernate.engine.spi.SharedSessionContractImplementor;
 import dev.entanglement.hibernate.internal.store.ConnectionBudget;
 import java.util.function.Function;
 import dev.entanglement.hibernate.PolicyDenial.Check;
@@ -88,6 +90,114 @@ public final class PolicyPoints {
     }
     String owner = change.getHandoverTo().isEmpty() ? change.getOwner() : change.getHandoverTo();
     return send(peer, type, change.getId(), owner, change.getOperation() == Operation.DELETE, "the change of");
+  }
+
+  /**
+   * The withdrawal to send the peer in place of {@code change}, or null for none: {@code change}'s
+   * new state is denied to the peer (or it is a withdrawal being passed on), and the policies
+   * allow the peer {@code previous}, the state before it, so the peer may hold the object. A peer
+   * that was not allowed the previous state either never could hold the object and hears
+   * nothing of it (docs/design/withdrawal.md). Asking about the previous state is not a denial:
+   * it is neither counted nor logged.
+   *
+   * @param previous the object's state before the change, as this node knew it; null when it
+   *     had none (an insert) or does not know it
+   */
+  public Change withdrawal(String peer, Change change, Change previous) {
+    if (previous == null || peer == null || previous.getOperation() != Operation.UPSERT
+        || change.getOperation() == Operation.DELETE) {
+      return null;
+    }
+    if (!engine.isEmpty() && !allowedBefore(peer, previous)) {
+      return null;
+    }
+    return change.getOperation() == Operation.WITHDRAW ? change : withdrawalOf(change);
+  }
+
+  /** The withdrawal of the object a change is about, at the change's serial and epoch. */
+  public static Change withdrawalOf(Change change) {
+    return Change.newBuilder().setEntity(change.getEntity()).setId(change.getId()).setOwner(change.getOwner())
+        .setSerial(change.getSerial()).setEpoch(change.getEpoch()).setOperation(Operation.WITHDRAW)
+        .setEphemeral(change.getEphemeral()).build();
+  }
+
+  private boolean allowedBefore(String peer, Change previous) {
+    if (previous.getEphemeral()) {
+      Class<?> javaType = ephemeralTypes.apply(previous.getEntity());
+      return !engine.send(peer, null, new EphemeralRef(javaType, previous, ephemeralValues)).isDeny();
+    }
+    EntangledType type = model.byName(previous.getEntity());
+    if (type == null) {
+      return false; // undecodable here: undecided, so the peer is told nothing
+    }
+    Object id;
+    try {
+      id = type.idCodec().decode(previous.getId(), type.name() + " id");
+    } catch (DecodeException e) {
+      return false;
+    }
+    String owner = previous.getHandoverTo().isEmpty() ? previous.getOwner() : previous.getHandoverTo();
+    return !engine.send(peer, type, new StateRef(type, id, owner, previous)).isDeny();
+  }
+
+  /**
+   * An object as it was in a given state (not as the database holds it now): its entity is
+   * decoded from the state's wire form, detached, on demand.
+   */
+  private final class StateRef implements ObjectRef {
+    private final EntangledType type;
+    private final Object id;
+    private final String owner;
+    private final Change state;
+
+    StateRef(EntangledType type, Object id, String owner, Change state) {
+      this.type = type;
+      this.id = id;
+      this.owner = owner;
+      this.state = state;
+    }
+
+    @Override
+    public Class<?> entityType() {
+      return type.persister().getMappedClass();
+    }
+
+    @Override
+    public String entityName() {
+      return type.name();
+    }
+
+    @Override
+    public Object id() {
+      return id;
+    }
+
+    @Override
+    public String owner() {
+      return owner;
+    }
+
+    @Override
+    public boolean deleted() {
+      return false;
+    }
+
+    @Override
+    public Object entity() {
+      try (var permit = ConnectionBudget.of(factory).enter(); var session = factory.openStatelessSession()) {
+        var implementor = (SharedSessionContractImplementor) session;
+        var persister = type.persister();
+        Object target = persister.instantiate(id, implementor);
+        Object[] values = type.decode(state.getAttributesList(), persister.getValues(target),
+            PropertyCodec.ReferenceLoader.of(implementor,
+                (referenced, referencedId) -> session.get(referenced.persister().getEntityName(), referencedId)));
+        persister.setValues(target, values);
+        return target;
+      } catch (DecodeException e) {
+        throw new IllegalStateException("the earlier state of %s cannot be decoded here: %s"
+            .formatted(type.key(String.valueOf(id)), e.getMessage()), e);
+      }
+    }
   }
 
   /**
@@ -332,7 +442,7 @@ public final class PolicyPoints {
 
   private static IncomingMessage ephemeralMessage(Class<?> javaType, Change change) {
     return new IncomingMessage(
-        change.getOperation() == Operation.DELETE ? IncomingMessage.Kind.DELETE : IncomingMessage.Kind.UPSERT,
+        change.getOperation() != Operation.UPSERT ? IncomingMessage.Kind.DELETE : IncomingMessage.Kind.UPSERT,
         change.getEntity(), javaType, change.getId().getText(), change.getOwner(), change.getOwner(),
         names(change.getAttributesList()));
   }
@@ -344,7 +454,7 @@ public final class PolicyPoints {
       return null;
     }
     return message(peer, type, new IncomingMessage(
-        change.getOperation() == Operation.DELETE ? IncomingMessage.Kind.DELETE : IncomingMessage.Kind.UPSERT,
+        change.getOperation() != Operation.UPSERT ? IncomingMessage.Kind.DELETE : IncomingMessage.Kind.UPSERT,
         change.getEntity(), javaType(type), Values.shortText(change.getId()), change.getOwner(), change.getOwner(),
         names(change.getAttributesList())));
   }
@@ -400,7 +510,7 @@ public final class PolicyPoints {
   /** The message-stage view of a change, for the object stage. */
   public IncomingMessage messageOf(EntangledType type, Change change) {
     return new IncomingMessage(
-        change.getOperation() == Operation.DELETE ? IncomingMessage.Kind.DELETE : IncomingMessage.Kind.UPSERT,
+        change.getOperation() != Operation.UPSERT ? IncomingMessage.Kind.DELETE : IncomingMessage.Kind.UPSERT,
         change.getEntity(), javaType(type), Values.shortText(change.getId()), change.getOwner(), change.getOwner(),
         names(change.getAttributesList()));
   }

@@ -52,6 +52,7 @@ public final class Bookkeeping {
 
   private final boolean h2;
   private final ChangeLog changeLog = new ChangeLog();
+  private final PriorStates priorStates;
   private final String upsertObject;
   private final String upsertObjectWithEpoch;
   private final String upsertOwnerPosition;
@@ -62,6 +63,7 @@ public final class Bookkeeping {
 
   private Bookkeeping(boolean h2) {
     this.h2 = h2;
+    this.priorStates = new PriorStates(h2);
     // every write of a row clears the member change it waited for: that change is older
     this.upsertObject = upsert("entanglement_object", List.of("entity_name", "object_id"),
         List.of("owner_node", "serial", "deleted", "pending_change"));
@@ -99,6 +101,11 @@ public final class Bookkeeping {
   /** The sequence of changes of "send every change" types. */
   public ChangeLog changeLog() {
     return changeLog;
+  }
+
+  /** The states objects had before a change, for withdrawals on catch-up. */
+  public PriorStates priorStates() {
+    return priorStates;
   }
 
   private String upsert(String table, List<String> keys, List<String> values) {
@@ -367,6 +374,7 @@ public final class Bookkeeping {
    */
   public int shiftSerials(Connection connection, String owner, long offset) throws SQLException {
     changeLog.shift(connection, owner, offset);
+    priorStates.shift(connection, owner, offset);
     try (PreparedStatement statement = connection.prepareStatement(
         "UPDATE entanglement_object SET serial = serial + ? WHERE owner_node = ?")) {
       statement.setLong(1, offset);
@@ -378,6 +386,7 @@ public final class Bookkeeping {
   /** Forgets everything about an owner: its objects' rows, logged changes and this node's position of it. */
   public void forgetOwner(Connection connection, String owner) throws SQLException {
     changeLog.forgetOwner(connection, owner);
+    priorStates.forgetOwner(connection, owner);
     for (String sql : List.of("DELETE FROM entanglement_object WHERE owner_node = ?",
         "DELETE FROM entanglement_owner_position WHERE owner_node = ?",
         "DELETE FROM entanglement_parked WHERE owner_node = ?",

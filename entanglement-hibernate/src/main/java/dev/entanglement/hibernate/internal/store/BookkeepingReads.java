@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.store;
 
+import java.util.List;
 import java.util.Map;
 import org.hibernate.engine.spi.SessionFactoryImplementor;
 
@@ -27,6 +28,15 @@ public final class BookkeepingReads {
   public Bookkeeping.ObjectRow row(String key) {
     int hash = key.indexOf('#');
     return row(key.substring(0, hash), key.substring(hash + 1));
+  }
+
+  /** The states the object's ({@code entity#id}) changes in {@code (after, through]} replaced (see {@link PriorStates#between}). */
+  public List<PriorStates.Entry> priorStates(String owner, String key, long after, long through, int limit) {
+    int hash = key.indexOf('#');
+    try (var permit = ConnectionBudget.of(factory).enter(); var session = factory.openStatelessSession()) {
+      return session.doReturningWork(c -> bookkeeping.priorStates().between(c, owner, key.substring(0, hash),
+          key.substring(hash + 1), after, through, limit));
+    }
   }
 
   /** How many of an owner's rows have a serial above {@code after}. */

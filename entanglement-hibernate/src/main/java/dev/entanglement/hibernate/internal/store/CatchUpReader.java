@@ -9,6 +9,7 @@ import dev.entanglement.hibernate.internal.core.RawChanges;
 import dev.entanglement.hibernate.internal.store.Bookkeeping.ObjectRow;
 import dev.entanglement.hibernate.internal.store.Bookkeeping.ParkedRow;
 import dev.entanglement.proto.v1.Change;
+import dev.entanglement.proto.v1.Operation;
 import com.google.protobuf.InvalidProtocolBufferException;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -92,6 +93,9 @@ public final class CatchUpReader {
         last = Math.max(last, entry.serial());
       }
       List<Outgoing> changes = changes(session, rows);
+      if (rows.stream().anyMatch(ObjectRow::deleted)) {
+        changes = withdrawals(session, owner, after, last, changes);
+      }
       if (!logged.isEmpty()) {
         changes = merge(changes, rows, logged);
       }
@@ -109,6 +113,29 @@ public final class CatchUpReader {
       }
       return new CatchUpChunk(changes, last, cut == Long.MAX_VALUE);
     });
+  }
+
+  /**
+   * The tombstones that are withdrawals this node applied (a relay), as withdrawals: the planner
+   * passes each on only to a peer this node's policies allowed the copy it had, never as a deletion
+   * (docs/design/withdrawal.md).
+   */
+  private List<Outgoing> withdrawals(StatelessSession session, String owner, long after, long through,
+      List<Outgoing> changes) {
+    Set<Long> withdrawn = session.doReturningWork(c -> bookkeeping.priorStates().withdrawnBetween(c, owner, after,
+        through));
+    if (withdrawn.isEmpty()) {
+      return changes;
+    }
+    List<Outgoing> result = new ArrayList<>(changes.size());
+    for (Outgoing outgoing : changes) {
+      Change change = outgoing.change();
+      result.add(change.getOperation() == Operation.DELETE && withdrawn.contains(change.getSerial())
+          ? new Outgoing(outgoing.key(), outgoing.priority(), outgoing.coalesce(),
+              change.toBuilder().setOperation(Operation.WITHDRAW).build())
+          : outgoing);
+    }
+    return result;
   }
 
   private static Outgoing rawChange(ParkedRow row) {

@@ -157,7 +157,7 @@ public final class Housekeeper {
     if (target < 0) {
       return;
     }
-    int[] removed = new int[2];
+    int[] removed = new int[3];
     try (var permit = ConnectionBudget.of(factory).enter(); var session = factory.openStatelessSession()) {
       session.beginTransaction();
       session.doWork(c -> {
@@ -166,12 +166,15 @@ public final class Housekeeper {
             : bookkeeping.compactRelayedTombstones(c, owner, target);
         // the same rule for this node's logged changes (relays log none)
         removed[1] = own ? bookkeeping.changeLog().prune(c, nodeName, target) : 0;
+        // and for prior states (withdrawals on catch-up), this node's and relayed owners' alike
+        removed[2] = bookkeeping.priorStates().prune(c, owner, target);
       });
       session.getTransaction().commit();
     }
-    if (removed[0] + removed[1] > 0) {
-      LOG.debugf("Node '%s' removed %d tombstones and %d logged changes of '%s' acknowledged by every peer that "
-          + "needs them (through serial %d)", nodeName, removed[0], removed[1], owner, target);
+    if (removed[0] + removed[1] + removed[2] > 0) {
+      LOG.debugf("Node '%s' removed %d tombstones, %d logged changes and %d prior states of '%s' acknowledged by "
+          + "every peer that needs them (through serial %d)", nodeName, removed[0], removed[1], removed[2], owner,
+          target);
     }
   }
 }

@@ -48,7 +48,7 @@ public final class SchemaMigrator {
     for (String table : new String[] {"entanglement_node", "entanglement_object", "entanglement_peer_position",
         "entanglement_removed_owner", "entanglement_peer", "entanglement_compaction",
         "entanglement_change_log", "entanglement_pending_request", "entanglement_applied_request",
-        "entanglement_lease"}) {
+        "entanglement_lease", "entanglement_prior_state"}) {
       boolean found;
       try (ResultSet lower = meta.getTables(null, null, table, null);
           ResultSet upper = meta.getTables(null, null, table.toUpperCase(Locale.ROOT), null)) {

@@ -393,6 +393,8 @@ public final class Transitions {
     } else {
       broke(active, change.getOperation() == Operation.DELETE
           ? "transition %s of %s was broken: the owner '%s' deleted the object".formatted(active.name(), key, change.getOwner())
+          : change.getOperation() == Operation.WITHDRAW
+          ? "transition %s of %s was broken: the object was withdrawn from this node".formatted(active.name(), key)
           : "transition %s of %s was broken: the owner '%s' committed other values of %s".formatted(active.name(), key,
               change.getOwner(), String.join(", ", different)));
     }

@@ -47,12 +47,33 @@ class StateOrderingTest {
     return upsert(owner, serial, epoch).toBuilder().setOperation(Operation.DELETE).build();
   }
 
+  private static Change withdraw(String owner, long serial, long epoch) {
+    return upsert(owner, serial, epoch).toBuilder().setOperation(Operation.WITHDRAW).build();
+  }
+
   private static Arguments row(String rule, ObjectRow known, Change change, Verdict verdict) {
     return Arguments.of(rule, known, change, verdict);
   }
 
   static Stream<Arguments> rules() {
     return Stream.of(
+        // withdrawals: ordered as deletions; nothing to do for an object not held
+        row("withdrawal of an object never held is already current (nothing recorded)", null, withdraw("p", 3, 0),
+            ALREADY_CURRENT),
+        row("withdrawal with a higher serial applies", live("p", 5, 0), withdraw("p", 6, 0), APPLY),
+        row("withdrawal with an equal serial is already current (held over a path that may send it)",
+            live("p", 6, 0), withdraw("p", 6, 0), ALREADY_CURRENT),
+        row("withdrawal with a lower serial is already current", live("p", 7, 0), withdraw("p", 6, 0),
+            ALREADY_CURRENT),
+        row("withdrawal of a tombstone is already current", tombstone("p", 5, 0), withdraw("p", 6, 0),
+            ALREADY_CURRENT),
+        row("withdrawal of a higher epoch on a tombstone is already current", tombstone("p", 5, 0),
+            withdraw("p", 1, 1), ALREADY_CURRENT),
+        row("withdrawal of a lower epoch is already current", live("p", 5, 2), withdraw("p", 99, 1),
+            ALREADY_CURRENT),
+        row("withdrawal of this node's own object is rejected", live(SELF, 5, 0), withdraw("q", 6, 0), REJECT),
+        row("withdrawn, the same state sent again restores it (re-granted)", tombstone("p", 6, 0), upsert("p", 6, 0),
+            APPLY),
         // an object never seen
         row("unknown object: an upsert applies", null, upsert("p", 1, 0), APPLY),
         row("unknown object: a delete applies (a tombstone)", null, delete("p", 1, 0), APPLY),
@@ -158,5 +179,8 @@ class StateOrderingTest {
     assertThat(StateOrdering.rowAfter("Item", "1", deleteDuringHandOver))
         .as("a tombstone is never being handed over")
         .isEqualTo(new ObjectRow("Item", "1", "p", 8, true, 3, null));
+    assertThat(StateOrdering.rowAfter("Item", "1", withdraw("p", 9, 3)))
+        .as("a withdrawal leaves a tombstone at its serial, which the same state sent again restores")
+        .isEqualTo(new ObjectRow("Item", "1", "p", 9, true, 3, null));
   }
 }
