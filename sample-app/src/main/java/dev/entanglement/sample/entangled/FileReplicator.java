@@ -200,7 +200,11 @@ final class FileReplicator implements AutoCloseable {
         own.put(name, VersionRow.of(stored));
         check(name, true);
       }
-      if (!own.get(name).present()) {
+      VersionRow registered = own.get(name);
+      if (registered == null) {
+        LOG.warnf("%s (%s) cannot be read on node '%s' (%s): it is neither sent nor written over until it can be read",
+            name, file, nodeName, problems.get(name));
+      } else if (!registered.present()) {
         LOG.warnf("%s (%s) does not exist on node '%s': it is created, with mode 644, when the peer changes it"
             + " or forces alignment", name, file, nodeName);
       }
@@ -215,8 +219,10 @@ final class FileReplicator implements AutoCloseable {
       disk = DiskFile.read(file);
       problems.remove(name);
     } catch (IOException e) {
+      // not registered as missing: that would offer to write the peer's version over it, and make an
+      // identical file look independent (split-brain) once it can be read; it is registered then
       problem(name, e.getMessage());
-      disk = DiskFile.ABSENT;
+      return;
     }
     DiskFile found = disk;
     FileVersion version = new FileVersion(nodeName, name);
@@ -237,6 +243,10 @@ final class FileReplicator implements AutoCloseable {
   private void check(String name, boolean atStart) {
     Path file = files.get(name);
     VersionRow current = own.get(name);
+    if (current == null) {
+      register(name, file); // could not be read so far
+      return;
+    }
     DiskFile disk;
     try {
       disk = DiskFile.read(file);
@@ -290,6 +300,9 @@ final class FileReplicator implements AutoCloseable {
     Map<String, VersionRow> peers = peerRows();
     for (String name : files.keySet()) {
       VersionRow peer = peers.get(name);
+      if (own.get(name) == null) {
+        continue; // unreadable here (problems): nothing to judge until it is registered
+      }
       Verdict verdict = Alignment.judge(own.get(name), peer);
       if (verdict.action() == Action.ADOPT_PEER) {
         verdict = adopt(name, peer.node());
@@ -398,6 +411,12 @@ final class FileReplicator implements AutoCloseable {
       String name = entry.getKey();
       VersionRow local = own.get(name);
       VersionRow remote = peers.get(name);
+      if (local == null) {
+        reports.add(new StateReport.FileReport(name, entry.getValue().toString(), "unreadable",
+            "it cannot be read on this node, so it is neither sent nor written over: " + problems.get(name),
+            problems.get(name), null, StateReport.VersionReport.of(remote)));
+        continue;
+      }
       Verdict verdict = Alignment.judge(local, remote);
       reports.add(new StateReport.FileReport(name, entry.getValue().toString(), verdict.status().label(),
           verdict.detail(), writeProblems.getOrDefault(name, problems.get(name)), StateReport.VersionReport.of(local),

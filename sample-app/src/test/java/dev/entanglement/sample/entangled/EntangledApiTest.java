@@ -255,7 +255,7 @@ class EntangledApiTest {
     assertThat(description.get("paths").get("/api/1/force").get("post").get("parameters").get(0).get("name").asText())
         .isEqualTo("path");
     assertThat(description.get("components").get("schemas").get("FileState").get("properties").get("status")
-        .get("enum")).extracting(JsonNode::asText).containsExactly("aligned", "misaligned", "split-brain");
+        .get("enum")).extracting(JsonNode::asText).containsExactly("aligned", "misaligned", "split-brain", "unreadable");
 
     HttpResponse<String> yaml = pair.get("a", "openapi.yaml");
     assertThat(yaml.statusCode()).isEqualTo(200);
