@@ -211,6 +211,22 @@ public final class PolicyPoints {
     }
   }
 
+  /**
+   * Whether the send policies let the peer hold an object (for what operators are told about the
+   * peer: issue 17). Not counted (nor logged) as a denial: nothing is withheld. A policy that
+   * throws counts as no.
+   */
+  public boolean mayHold(String peer, EntangledType type, Object id, String owner, boolean deleted) {
+    if (engine.isEmpty()) {
+      return true;
+    }
+    try {
+      return !engine.send(peer, type, new LazyRef(type, id, owner, deleted)).isDeny();
+    } catch (RuntimeException e) {
+      return false;
+    }
+  }
+
   private String send(String peer, EntangledType type, Value idValue, String owner, boolean deleted, String what) {
     Object id;
     try {
