@@ -119,8 +119,8 @@ class MetadataFollowsPolicyIntegrationTest {
     rename(blue, blueIds.get(0), "blue-1 live");
     blueIds.add(persist(blue, "blue-3").getId());
     awaitName(range, blueIds.get(2), "blue-3");
-    rename(staff, staffItem.getId(), "staff-1 after blue's live changes");
-    awaitName(red, staffItem.getId(), "staff-1 after blue's live changes");
+    rename(staff, staffItem.getId(), "staff-1 after the other team's live changes");
+    awaitName(red, staffItem.getId(), "staff-1 after the other team's live changes");
 
     // a policy change at range: markers for every owner it serves
     range.entanglement().policyChanged();
@@ -155,7 +155,7 @@ class MetadataFollowsPolicyIntegrationTest {
     List<Object> tables = (List<Object>) red.read(em -> em.createNativeQuery(
         "SELECT table_name FROM information_schema.tables WHERE LOWER(table_name) LIKE 'entanglement%'").getResultList());
     for (Object table : tables) {
-      for (String row : red.table(table.toString())) {
+      for (String row : red.table("\"" + table + "\"")) {
         if (row.contains("blue")) {
           onDisk.add(table + ": " + row);
         }

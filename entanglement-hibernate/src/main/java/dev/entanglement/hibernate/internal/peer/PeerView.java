@@ -4,29 +4,41 @@ import dev.entanglement.proto.v1.ChangeBatch;
 import dev.entanglement.proto.v1.Envelope;
 import dev.entanglement.proto.v1.OwnerPosition;
 import dev.entanglement.proto.v1.OwnerRemoved;
+import dev.entanglement.proto.v1.Route;
+import dev.entanglement.proto.v1.Routes;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import dev.entanglement.hibernate.internal.core.LimitedLog;
 import org.jboss.logging.Logger;
 
 /**
- * What one browser may be told: the owners it may hear of. A browser never receives a message
- * naming an owner it was never shown (a red user's tab never learns that blue exists, not even as
- * a name), unless it is given an object of that owner. The owners it may hear of are this node,
- * itself, the owners it was sent objects of on this stream, and those its own Hello named (it
- * holds their objects already). {@link #outbound} is the last check of every envelope sent to it;
- * the rooms that build messages keep to the same rules on their own ({@link PositionTracker} for
- * positions, {@link CatchUpPlanner} for markers, the transition flood for origins), so the check
- * drops nothing in a correct node and logs a WARN when it does.
+ * What one peer may be told: the owners it may hear of. A peer never receives a message naming
+ * an owner it may not know (a red node or a red user's tab never learns that blue exists, not
+ * even as a name, also through a gateway), unless it is given an object of that owner. The owners
+ * it may hear of are this node, itself, the owners it was sent objects of on this stream, those
+ * its own Hello named (it holds their objects already) and, for a node, those it acknowledged
+ * positions of on an earlier stream (it was told of them then). {@link #outbound} is the last
+ * check of every envelope sent to it; the rooms that build messages keep to the same rules on
+ * their own ({@link PositionTracker} for positions, {@link CatchUpPlanner} for markers, the
+ * transition flood for origins, the owner directory for routes), so the check drops nothing in a
+ * correct node and logs a WARN when it does.
+ *
+ * <p>Browsers and nodes differ in little: a browser's Hello gets no owners at all (it sends
+ * nothing persistent), it is told positions only of owners it was sent objects of on this stream,
+ * and routes and update requests never go to it. A node's Hello names the owners the node may
+ * name, and its positions those too (so its next Hello still names them and its catch-up stays
+ * exact); routes go to it naming only owners and hops it may name.
  *
  * <h2>Concurrency</h2>
  * Thread-safe: {@code shown} is a concurrent set, written on the connection's serial executor and
- * read on any thread (the request path asks {@link #mayName} off it); the rest is immutable.
+ * read on any thread (the request path and the owner directory ask {@link #mayName} off it); the
+ * rest is immutable.
  *
  * <h2>Bounds</h2>
  * {@code shown} holds owners of entity objects only (not of ephemeral objects), so at most the
@@ -38,29 +50,46 @@ final class PeerView {
   /** Once a minute per kind: a node that keeps doing it would flood the log. */
   private static final LimitedLog BUGS = new LimitedLog(LOG);
 
-  private final String browser;
+  private final String peer;
   private final String node;
+  private final boolean browser;
   private final Set<String> held;
   private final Set<String> shown = ConcurrentHashMap.newKeySet();
   private final byte[] salt = new byte[16];
 
-  /**
-   * @param held the owners the browser's Hello named (it holds their objects)
-   */
-  PeerView(String browser, String node, Set<String> held) {
-    this.browser = browser;
+  private PeerView(String peer, String node, boolean browser, Set<String> held) {
+    this.peer = peer;
     this.node = node;
+    this.browser = browser;
     this.held = Set.copyOf(held);
     RANDOM.nextBytes(salt);
   }
 
-  String browser() {
+  /**
+   * @param held the owners the browser's Hello named (it holds their objects)
+   */
+  static PeerView browser(String browser, String node, Set<String> held) {
+    return new PeerView(browser, node, true, held);
+  }
+
+  /**
+   * @param known the owners the node's Hello named and those it acknowledged positions of before
+   */
+  static PeerView node(String peer, String node, Set<String> known) {
+    return new PeerView(peer, node, false, known);
+  }
+
+  String peer() {
+    return peer;
+  }
+
+  boolean isBrowser() {
     return browser;
   }
 
-  /** An entity object of {@code owner} goes to the browser. Serial. */
-  void show(String owner) {
-    shown.add(owner);
+  /** An entity object of {@code owner} goes to the peer; true when the peer may name it only from now on. Serial. */
+  boolean show(String owner) {
+    return shown.add(owner) && !owner.equals(node) && !owner.equals(peer) && !held.contains(owner);
   }
 
   /** Whether the browser was sent an entity object of {@code owner} on this stream (positions name only these). */
@@ -68,9 +97,14 @@ final class PeerView {
     return shown.contains(owner);
   }
 
-  /** Whether a message to the browser may name {@code owner}. Any thread. */
+  /** Whether a batch to the peer may carry a position of {@code owner}. */
+  boolean positionOf(String owner) {
+    return browser ? shown.contains(owner) : mayName(owner);
+  }
+
+  /** Whether a message to the peer may name {@code owner}. Any thread. */
   boolean mayName(String owner) {
-    return owner.equals(node) || owner.equals(browser) || shown.contains(owner) || held.contains(owner);
+    return owner.equals(node) || owner.equals(peer) || shown.contains(owner) || held.contains(owner);
   }
 
   /**
@@ -90,29 +124,29 @@ final class PeerView {
   }
 
   /**
-   * The envelope as it may go to the browser: unchanged, with what it may not learn taken out, or
+   * The envelope as it may go to the peer: unchanged, with what it may not learn taken out, or
    * null when it must not go at all. Serial (the stream's send).
    */
   Envelope outbound(Envelope envelope) {
     return switch (envelope.getBodyCase()) {
-      case HELLO -> envelope.getHello().getOwnersCount() == 0 ? envelope
-          : Envelope.newBuilder().setHello(envelope.getHello().toBuilder().clearOwners()).build();
+      case HELLO -> hello(envelope);
       case CHANGES -> {
         ChangeBatch batch = envelope.getChanges();
-        if (batch.getPositionsList().stream().allMatch(p -> shownObjectsOf(p.getOwner()))) {
+        if (batch.getPositionsList().stream().allMatch(p -> positionOf(p.getOwner()))) {
           yield envelope;
         }
         ChangeBatch.Builder kept = batch.toBuilder().clearPositions();
         for (OwnerPosition position : batch.getPositionsList()) {
-          if (shownObjectsOf(position.getOwner())) {
+          if (positionOf(position.getOwner())) {
             kept.addPositions(position);
           }
         }
         yield unexpected(envelope, Envelope.newBuilder().setChanges(kept).build());
       }
       case SYNC_MARKER -> mayName(envelope.getSyncMarker().getOwner()) ? envelope : unexpected(envelope, null);
-      // transitions of objects of owners not shown yet: the browser does not hold the object, so it would not show them
-      case TRANSITION -> mayName(envelope.getTransition().getOwner()) ? envelope : null;
+      // transitions of objects of owners not shown yet: the peer does not hold the object, so it would not show them
+      case TRANSITION -> !mayName(envelope.getTransition().getOwner()) ? null
+          : browser || mayName(envelope.getTransition().getOrigin()) ? envelope : unexpected(envelope, null);
       case OWNER_REMOVED -> {
         OwnerRemoved removed = envelope.getOwnerRemoved();
         if (!mayName(removed.getOwner())) {
@@ -121,16 +155,42 @@ final class PeerView {
         yield mayName(removed.getRemovedBy()) ? envelope
             : Envelope.newBuilder().setOwnerRemoved(removed.toBuilder().clearRemovedBy()).build();
       }
-      // node business: a browser is in no route and no one routes requests to it
-      case UPDATE_REQUEST, ROUTES -> unexpected(envelope, null);
+      case ROUTES -> browser ? unexpected(envelope, null) : routes(envelope);
+      // node business: no one routes requests to a browser
+      case UPDATE_REQUEST -> browser ? unexpected(envelope, null) : envelope;
       default -> envelope;
     };
   }
 
+  private Envelope hello(Envelope envelope) {
+    if (envelope.getHello().getOwnersCount() == 0) {
+      return envelope;
+    }
+    if (browser) {
+      return Envelope.newBuilder().setHello(envelope.getHello().toBuilder().clearOwners()).build();
+    }
+    List<OwnerPosition> kept = envelope.getHello().getOwnersList().stream().filter(p -> mayName(p.getOwner())).toList();
+    return kept.size() == envelope.getHello().getOwnersCount() ? envelope
+        : Envelope.newBuilder().setHello(envelope.getHello().toBuilder().clearOwners().addAllOwners(kept)).build();
+  }
+
+  /** A route goes only if the peer may name its owner and every hop (the owner directory keeps to it). */
+  private Envelope routes(Envelope envelope) {
+    Routes routes = envelope.getRoutes();
+    List<Route> kept = routes.getRoutesList().stream()
+        .filter(r -> mayName(r.getOwner()) && r.getPathList().stream().allMatch(this::mayName)).toList();
+    if (kept.size() == routes.getRoutesCount()) {
+      return envelope;
+    }
+    return unexpected(envelope, kept.isEmpty() && !routes.getFull() ? null
+        : Envelope.newBuilder().setRoutes(routes.toBuilder().clearRoutes().addAllRoutes(kept)).build());
+  }
+
   private Envelope unexpected(Envelope envelope, Envelope instead) {
     String kind = InboundDispatcher.kind(envelope);
-    BUGS.warn(kind, "Node '%s' was about to tell browser '%s' of an owner it was never shown, in a %s; %s (a bug: "
-        .formatted(node, browser, kind, instead == null ? "not sent" : "taken out") + "please report it)");
+    BUGS.warn(kind, "Node '%s' was about to tell %s '%s' of an owner it may not know, in a %s; %s (a bug: "
+        .formatted(node, browser ? "browser" : "peer", peer, kind, instead == null ? "not sent" : "taken out")
+        + "please report it)");
     return instead;
   }
 }
