@@ -405,6 +405,11 @@ final class NodePeerHost implements PeerHost {
   }
 
   @Override
+  public boolean ownerShown(String peer, String owner) {
+    return node.policy.ownerShown(peer, owner);
+  }
+
+  @Override
   public Set<String> acknowledgedOwners(String peer) {
     return node.ledger.acknowledgedOwners(peer);
   }

@@ -290,7 +290,8 @@ public final class PeerConnection implements StreamHandler {
     Set<String> named = new HashSet<>(host.acknowledgedOwners(peerName));
     hello.getOwnersList().forEach(p -> named.add(p.getOwner()));
     named.retainAll(known);
-    PeerView nodeView = PeerView.node(peerName, host.nodeName(), named);
+    String peer = peerName;
+    PeerView nodeView = PeerView.node(peer, host.nodeName(), named, owner -> host.ownerShown(peer, owner));
     view = nodeView;
     stream.screen(nodeView::outbound);
   }

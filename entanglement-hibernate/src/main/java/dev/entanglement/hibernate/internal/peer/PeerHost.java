@@ -238,6 +238,14 @@ public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
     return Set.of();
   }
 
+  /**
+   * Whether the send policies would let peer node {@code peer} have objects of {@code owner} (so it
+   * may hear the owner's name before any object goes: routes for creation requests). Any thread.
+   */
+  default boolean ownerShown(String peer, String owner) {
+    return true;
+  }
+
   /** A transition update from a peer (called on the connection's serial executor; must not block). */
   default void onTransition(String peer, TransitionUpdate update) {}
 

@@ -12,6 +12,8 @@ import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import dev.entanglement.hibernate.internal.core.LimitedLog;
@@ -22,8 +24,10 @@ import org.jboss.logging.Logger;
  * an owner it may not know (a red node or a red user's tab never learns that blue exists, not
  * even as a name, also through a gateway), unless it is given an object of that owner. The owners
  * it may hear of are this node, itself, the owners it was sent objects of on this stream, those
- * its own Hello named (it holds their objects already) and, for a node, those it acknowledged
- * positions of on an earlier stream (it was told of them then). {@link #outbound} is the last
+ * its own Hello named (it holds their objects already) and, for a node, those the send policies
+ * would let it have objects of (asked without an object, {@code PolicyPoints#ownerShown}: routes
+ * for creation requests exist before any object goes) and those it acknowledged positions of on
+ * an earlier stream (it was told of them then). {@link #outbound} is the last
  * check of every envelope sent to it; the rooms that build messages keep to the same rules on
  * their own ({@link PositionTracker} for positions, {@link CatchUpPlanner} for markers, the
  * transition flood for origins, the owner directory for routes), so the check drops nothing in a
@@ -42,7 +46,8 @@ import org.jboss.logging.Logger;
  *
  * <h2>Bounds</h2>
  * {@code shown} holds owners of entity objects only (not of ephemeral objects), so at most the
- * owners whose objects this node holds.
+ * owners whose objects this node holds; {@code policyShown} at most the owners named to this view.
+ * A policy change during the stream is seen by {@code policyShown} at the next stream.
  */
 final class PeerView {
   private static final Logger LOG = Logger.getLogger(PeerView.class);
@@ -55,10 +60,14 @@ final class PeerView {
   private final boolean browser;
   private final Set<String> held;
   private final Set<String> shown = ConcurrentHashMap.newKeySet();
+  /** For a node: whether the policies would send it objects of an owner, asked once per owner and stream. */
+  private final Predicate<String> policyShows;
+  private final Map<String, Boolean> policyShown = new ConcurrentHashMap<>();
   private final byte[] salt = new byte[16];
 
-  private PeerView(String peer, String node, boolean browser, Set<String> held) {
+  private PeerView(String peer, String node, boolean browser, Set<String> held, Predicate<String> policyShows) {
     this.peer = peer;
+    this.policyShows = policyShows;
     this.node = node;
     this.browser = browser;
     this.held = Set.copyOf(held);
@@ -69,14 +78,15 @@ final class PeerView {
    * @param held the owners the browser's Hello named (it holds their objects)
    */
   static PeerView browser(String browser, String node, Set<String> held) {
-    return new PeerView(browser, node, true, held);
+    return new PeerView(browser, node, true, held, owner -> false);
   }
 
   /**
    * @param known the owners the node's Hello named and those it acknowledged positions of before
+   * @param policyShows whether the send policies would let the node have objects of an owner
    */
-  static PeerView node(String peer, String node, Set<String> known) {
-    return new PeerView(peer, node, false, known);
+  static PeerView node(String peer, String node, Set<String> known, Predicate<String> policyShows) {
+    return new PeerView(peer, node, false, known, policyShows);
   }
 
   String peer() {
@@ -89,7 +99,12 @@ final class PeerView {
 
   /** An entity object of {@code owner} goes to the peer; true when the peer may name it only from now on. Serial. */
   boolean show(String owner) {
-    return shown.add(owner) && !owner.equals(node) && !owner.equals(peer) && !held.contains(owner);
+    if (shown.contains(owner)) {
+      return false;
+    }
+    boolean before = mayName(owner);
+    shown.add(owner);
+    return !before;
   }
 
   /** Whether the browser was sent an entity object of {@code owner} on this stream (positions name only these). */
@@ -104,7 +119,8 @@ final class PeerView {
 
   /** Whether a message to the peer may name {@code owner}. Any thread. */
   boolean mayName(String owner) {
-    return owner.equals(node) || owner.equals(peer) || shown.contains(owner) || held.contains(owner);
+    return owner.equals(node) || owner.equals(peer) || shown.contains(owner) || held.contains(owner)
+        || !browser && policyShown.computeIfAbsent(owner, policyShows::test);
   }
 
   /**

@@ -212,6 +212,28 @@ public final class PolicyPoints {
   }
 
   /**
+   * Whether the send policies would let the peer have objects of {@code owner}, asked of an object
+   * of each entity type without an id or state (a policy that needs them, or throws, counts as
+   * no for that type): the peer may then hear the owner's name, positions and routes (issue 17).
+   * Not counted (nor logged) as a denial. True without policies.
+   */
+  public boolean ownerShown(String peer, String owner) {
+    if (engine.isEmpty()) {
+      return true;
+    }
+    for (EntangledType type : model.types()) {
+      try {
+        if (!engine.send(peer, type, new LazyRef(type, null, owner, false)).isDeny()) {
+          return true;
+        }
+      } catch (RuntimeException e) {
+        // undecided without the object: this type does not show the owner
+      }
+    }
+    return false;
+  }
+
+  /**
    * Whether the send policies let the peer hold an object (for what operators are told about the
    * peer: issue 17). Not counted (nor logged) as a denial: nothing is withheld. A policy that
    * throws counts as no.
