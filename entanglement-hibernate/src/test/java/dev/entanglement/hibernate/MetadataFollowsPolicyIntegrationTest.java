@@ -185,4 +185,48 @@ class MetadataFollowsPolicyIntegrationTest {
       server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     }
   }
+
+  /**
+   * Positions still work for the owners red may see: a leaf that dials (its first Hello names no
+   * owner, its positions follow once range answered) and comes back after being away gets only
+   * the objects changed meanwhile, not everything again (issue 15's catch-up target).
+   */
+  @Test
+  void leafBackAfterBeingAway_getsOnlyTheChangedObjects() {
+    int total = 200;
+    int changed = 10;
+    List<UUID> ids = new ArrayList<>();
+    staff.inTransaction(em -> {
+      for (int i = 0; i < total; i++) {
+        Item item = new Item("staff-" + i, "v1", i);
+        em.persist(item);
+        ids.add(item.getId());
+      }
+    });
+    persist(blue, "blue-1");
+    await().atMost(Duration.ofSeconds(30)).until(() -> red.all(Item.class).size() == total);
+    range.awaitCaughtUp("red");
+    assertThat(red.sql("SELECT COUNT(*) FROM entanglement_owner_position WHERE owner_node = 'staff'"))
+        .as("red holds a position of staff").isEqualTo(1L);
+
+    red.close();
+    await().atMost(Duration.ofSeconds(10)).until(() -> !range.entanglement().connectedPeers().contains("red"));
+    staff.inTransaction(em -> {
+      for (int i = 0; i < changed; i++) {
+        em.find(Item.class, ids.get(i)).setName("v2");
+      }
+    });
+    rename(blue, blue.all(Item.class).get(0).getId(), "blue-1 while red was away");
+    awaitName(range, ids.get(changed - 1), "v2");
+    red = track(red.again().start());
+    range.awaitConnected("red");
+    for (int i = 0; i < changed; i++) {
+      awaitName(red, ids.get(i), "v2");
+    }
+    range.awaitCaughtUp("red");
+    long sent = range.status("red").changesSent();
+    assertThat(sent).as("changes range sent red on its return (%d changed of %d)", changed, total)
+        .isLessThanOrEqualTo((long) Math.floor(changed * 1.01));
+    assertThat(red.status("range").changesAppliedHere()).isEqualTo(changed);
+  }
 }
