@@ -203,7 +203,7 @@ class MetadataFollowsPolicyIntegrationTest {
         ids.add(item.getId());
       }
     });
-    persist(blue, "blue-1");
+    UUID blueId = persist(blue, "blue-1").getId();
     await().atMost(Duration.ofSeconds(30)).until(() -> red.all(Item.class).size() == total);
     range.awaitCaughtUp("red");
     assertThat(red.sql("SELECT COUNT(*) FROM entanglement_owner_position WHERE owner_node = 'staff'"))
@@ -216,7 +216,7 @@ class MetadataFollowsPolicyIntegrationTest {
         em.find(Item.class, ids.get(i)).setName("v2");
       }
     });
-    rename(blue, blue.all(Item.class).get(0).getId(), "blue-1 while red was away");
+    rename(blue, blueId, "blue-1 while red was away");
     awaitName(range, ids.get(changed - 1), "v2");
     red = track(red.again().start());
     range.awaitConnected("red");
