@@ -5,16 +5,20 @@ import static org.awaitility.Awaitility.await;
 
 import dev.entanglement.hibernate.testing.Database;
 import dev.entanglement.hibernate.testing.ExercisePolicy;
+import dev.entanglement.hibernate.testing.RecordingPeer;
 import dev.entanglement.hibernate.testing.RecordingRelay;
 import dev.entanglement.hibernate.testing.TestNode;
 import dev.entanglement.hibernate.testing.model.Item;
 import dev.entanglement.proto.v1.AdminGrpc;
 import dev.entanglement.proto.v1.DescribeObjectRequest;
 import dev.entanglement.proto.v1.Envelope;
+import dev.entanglement.proto.v1.Hello;
+import dev.entanglement.proto.v1.OwnerPosition;
 import dev.entanglement.proto.v1.ObjectDescription;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Server;
+import io.grpc.Status;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.MetadataUtils;
@@ -228,5 +232,52 @@ class MetadataFollowsPolicyIntegrationTest {
     assertThat(sent).as("changes range sent red on its return (%d changed of %d)", changed, total)
         .isLessThanOrEqualTo((long) Math.floor(changed * 1.01));
     assertThat(red.status("range").changesAppliedHere()).isEqualTo(changed);
+  }
+
+  private static Envelope hello(String name, boolean positionsFollow, OwnerPosition... owners) {
+    Hello.Builder hello = Hello.newBuilder().setProtocolVersion(1).setNodeName(name).addAllOwners(List.of(owners));
+    if (positionsFollow) {
+      hello.addCapabilities("positions-follow");
+    }
+    return Envelope.newBuilder().setHello(hello).build();
+  }
+
+  /**
+   * The handshake with capability positions-follow, on the wire: range answers a dialer's Hello
+   * naming only owners the dialer may name (red may name staff, not blue), waits for its
+   * positions before it streams, and ends the stream when they come under another name.
+   */
+  @Test
+  void positionsFollowTheHello_andComeUnderTheDialersOwnName() throws Exception {
+    persist(staff, "staff-1");
+    persist(blue, "blue-1");
+    await().atMost(Duration.ofSeconds(20)).until(() -> range.all(Item.class).size() == 2);
+    red.close();
+    await().atMost(Duration.ofSeconds(10)).until(() -> !range.entanglement().connectedPeers().contains("red"));
+
+    RecordingPeer dialer = track(RecordingPeer.dial(rangeAddress));
+    dialer.request(10);
+    dialer.send(hello("red", true));
+    await().atMost(Duration.ofSeconds(10)).until(() -> !dialer.hellos().isEmpty());
+    assertThat(dialer.hellos().get(0).getOwnersList()).extracting(OwnerPosition::getOwner)
+        .contains("staff").doesNotContain("blue");
+    assertThat(range.entanglement().connectedPeers()).as("registered, awaiting its positions").contains("red");
+    assertThat(range.status("red")).as("not streaming before its positions").isNull();
+    dialer.send(hello("red", true, OwnerPosition.newBuilder().setOwner("staff").setSerial(1).build()));
+    await().atMost(Duration.ofSeconds(10)).until(() -> range.status("red") != null);
+    await().atMost(Duration.ofSeconds(10)).until(() -> dialer.received().stream().anyMatch(Envelope::hasRoutes));
+    assertThat(dialer.received().stream().filter(Envelope::hasRoutes).flatMap(e -> e.getRoutes().getRoutesList().stream())
+        .map(r -> r.getOwner())).contains("staff", "range").doesNotContain("blue");
+    dialer.close();
+    await().atMost(Duration.ofSeconds(10)).until(() -> !range.entanglement().connectedPeers().contains("red"));
+
+    RecordingPeer impostor = track(RecordingPeer.dial(rangeAddress));
+    impostor.request(10);
+    impostor.send(hello("red", true));
+    await().atMost(Duration.ofSeconds(10)).until(() -> !impostor.hellos().isEmpty());
+    impostor.send(hello("staff", true));
+    Status ended = impostor.awaitEnd();
+    assertThat(ended.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(ended.getDescription()).isEqualTo("peer 'red' sent its positions under the name 'staff'; expected its own name");
   }
 }
