@@ -231,8 +231,9 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
       }
       for (PeerConnection c : runtime.allConnections()) {
         String peer = c.peerName();
-        if (peer == null || c.state() != PeerConnection.State.STREAMING || peer.equals(row.owner())) {
-          continue;
+        if (peer == null || c.state() != PeerConnection.State.STREAMING || peer.equals(row.owner())
+            || !runtime.mayHold(peer, type, id, row.owner(), row.deleted())) {
+          continue; // a peer the policies keep the object from is not reported on it (nor told of it)
         }
         if (runtime.acknowledgedBy(peer, row.owner()) >= row.serial()) {
           description.addAcknowledgedBy(peer);

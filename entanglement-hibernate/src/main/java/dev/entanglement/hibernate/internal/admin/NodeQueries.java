@@ -3,6 +3,7 @@ package dev.entanglement.hibernate.internal.admin;
 import dev.entanglement.hibernate.PendingRequest;
 import dev.entanglement.hibernate.internal.store.NodeLease;
 import dev.entanglement.hibernate.internal.model.EntangledModel;
+import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.peer.PeerConnection;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
 import java.util.List;
@@ -38,6 +39,12 @@ public interface NodeQueries {
 
   /** How far a peer acknowledged an owner's objects in this run (0 if never). */
   long acknowledgedBy(String peer, String owner);
+
+  /**
+   * Whether the send policies let the peer hold the object (admin answers about a peer name only
+   * objects it may hold: issue 17).
+   */
+  boolean mayHold(String peer, EntangledType type, Object id, String owner, boolean deleted);
 
   /** How many of an owner's rows have a serial above {@code after} (reads the database). */
   long countChangedSince(String owner, long after);

@@ -5,6 +5,7 @@ import dev.entanglement.hibernate.internal.store.NodeLease;
 import dev.entanglement.hibernate.internal.admin.NodeQueries;
 import dev.entanglement.hibernate.internal.core.Outgoing;
 import dev.entanglement.hibernate.internal.model.EntangledModel;
+import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.peer.PeerConnection;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
 import java.util.List;
@@ -68,6 +69,11 @@ final class AdminView implements NodeQueries {
   @Override
   public long acknowledgedBy(String peer, String owner) {
     return node.ledger.acknowledgedBy(peer, owner);
+  }
+
+  @Override
+  public boolean mayHold(String peer, EntangledType type, Object id, String owner, boolean deleted) {
+    return node.policy.mayHold(peer, type, id, owner, deleted);
   }
 
   @Override

@@ -451,6 +451,21 @@ final class NodePeerHost implements PeerHost {
   }
 
   @Override
+  public void nameable(String peer, String owner) {
+    node.directory.nameable(peer, owner);
+  }
+
+  @Override
+  public boolean ownerShown(String peer, String owner) {
+    return node.policy.ownerShown(peer, owner);
+  }
+
+  @Override
+  public Set<String> acknowledgedOwners(String peer) {
+    return node.ledger.acknowledgedOwners(peer);
+  }
+
+  @Override
   public void onTransition(String peer, TransitionUpdate update) {
     if (node.policy.transitionDenied(peer, update) == null) {
       node.transitions.received(peer, update);

@@ -2,6 +2,7 @@ package dev.entanglement.hibernate.internal.boot;
 
 import dev.entanglement.hibernate.internal.core.LimitedLog;
 import dev.entanglement.hibernate.internal.ownership.OwnerDirectory;
+import dev.entanglement.hibernate.internal.peer.PeerConnection;
 import dev.entanglement.proto.v1.Envelope;
 import org.jboss.logging.Logger;
 
@@ -30,6 +31,12 @@ final class OwnerDirectoryHost implements OwnerDirectory.Host {
           .formatted(node.config.nodeName(), peer, e));
       return false;
     }
+  }
+
+  @Override
+  public boolean mayName(String peer, String name) {
+    PeerConnection connection = node.peers.get(peer);
+    return connection != null && connection.mayName(name);
   }
 
   @Override

@@ -57,7 +57,10 @@ final class TransitionHost implements Transitions.Host {
       }
       // a browser learns who drags only if it may hear of the origin: the policies would send it
       // the origin's objects (a red tab sees a blue node's drag of a shared card, not that blue drags it)
-      if (connection.browser() && !connection.mayName(update.getOrigin()) && !node.policy.originShown(peer, update)) {
+      boolean hidden = !connection.mayName(update.getOrigin()) && !node.policy.originShown(peer, update);
+      if (hidden && !connection.browser()) {
+        continue; // a node relays transitions on, and a stand-in origin would not end the one it started (issue 17)
+      } else if (hidden) {
         connection.sendUrgent(Envelope.newBuilder()
             .setTransition(update.toBuilder().setOrigin(connection.pseudonym(update.getOrigin()))).build());
       } else {

@@ -72,6 +72,14 @@ public final class OwnerDirectory implements PeerRegistry.Events {
     /** Whether the policies let the peer receive anything from this node at all. */
     boolean mayAnnounceTo(String peer);
 
+    /**
+     * Whether a message to the peer may name {@code name} (issue 17: a route to an owner the
+     * policies hide from the peer would tell it the owner exists).
+     */
+    default boolean mayName(String peer, String name) {
+      return true;
+    }
+
     /** Queues a control message on the peer's open stream; false if there is none. Never blocks. */
     boolean send(String peer, Envelope envelope);
 
@@ -303,7 +311,7 @@ public final class OwnerDirectory implements PeerRegistry.Events {
     Set<String> owners = table.owners();
     owners.add(nodeName);
     for (String owner : owners) {
-      List<String> path = table.offer(peer, owner, MAX_HOPS);
+      List<String> path = visible(peer, owner, table.offer(peer, owner, MAX_HOPS));
       if (path != null) {
         routes.add(route(owner, path));
         sent.put(owner, path);
@@ -320,7 +328,7 @@ public final class OwnerDirectory implements PeerRegistry.Events {
     Map<String, List<String>> sent = announced.get(peer);
     List<Route> routes = new ArrayList<>();
     for (String owner : new TreeSet<>(owners)) {
-      List<String> path = table.offer(peer, owner, MAX_HOPS);
+      List<String> path = visible(peer, owner, table.offer(peer, owner, MAX_HOPS));
       if (Objects.equals(path, sent.get(owner))) {
         continue;
       }
@@ -335,6 +343,36 @@ public final class OwnerDirectory implements PeerRegistry.Events {
     if (!routes.isEmpty()) {
       send(peer, false, routes);
     }
+  }
+
+  /**
+   * The path as it may be announced to the peer: only if the peer may name the owner and every
+   * hop; otherwise null (not announced, or withdrawn if it was). Announced once the peer may name
+   * them ({@link #nameable}), so every object a peer holds has a request path.
+   */
+  private List<String> visible(String peer, String owner, List<String> path) {
+    if (path == null || !host.mayName(peer, owner)) {
+      return null;
+    }
+    for (String hop : path) {
+      if (!host.mayName(peer, hop)) {
+        return null;
+      }
+    }
+    return path;
+  }
+
+  /** Peer {@code peer} may name {@code owner} from now on: it hears of routes to the owner (if any). Never blocks. */
+  public void nameable(String peer, String owner) {
+    synchronized (lock) {
+      if (!announced.containsKey(peer)) {
+        return; // it gets the full table when its link opens
+      }
+      Set<String> owners = new HashSet<>(table.owners());
+      owners.add(nodeName);
+      sendChanges(peer, owners); // the owner, and owners reached through it
+    }
+    flushOutgoing();
   }
 
   private static Route route(String owner, List<String> path) {

@@ -32,7 +32,7 @@ import java.util.List;
  *   <li>Ack, ResyncRequest, Heartbeat: as from any peer.
  * </ul>
  * The answers name no owner but the browser and what it named itself ({@link #anonymous}); what
- * the node sends a browser on its own is checked by {@link BrowserView}.
+ * the node sends a browser on its own is checked by {@link PeerView}.
  * Stateless.
  */
 final class BrowserRules {

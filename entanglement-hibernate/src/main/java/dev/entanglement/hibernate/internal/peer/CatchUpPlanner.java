@@ -28,7 +28,7 @@ import org.jboss.logging.Logger;
  *
  * <h2>Concurrency</h2>
  * Not thread-safe: every field ({@code running}, {@code queued}, {@code markers},
- * {@code caughtUpWaiters}, {@code resyncWaiters}, {@code nextResyncId}, {@code peerName}, {@code browser}) is
+ * {@code caughtUpWaiters}, {@code resyncWaiters}, {@code nextResyncId}, {@code peerName}, {@code view}) is
  * confined to the connection's serial executor. A chunk is read on the pool, its policies
  * decided there, and the result handed back to the serial executor.
  *
@@ -58,8 +58,8 @@ final class CatchUpPlanner implements PeerStream.Source {
   private CatchUp running;
   private long nextResyncId;
   private String peerName;
-  /** For a browser, what it may be told (null for a node). */
-  private BrowserView browser;
+  /** What the peer may be told (null only in tests that start the planner bare). */
+  private PeerView view;
   /** Asked to drain again once a chunk was read. */
   private Runnable drain = () -> {};
 
@@ -91,16 +91,16 @@ final class CatchUpPlanner implements PeerStream.Source {
   }
 
   /**
-   * As {@link #start(Hello)}, for a browser when {@code view} is not null. A browser holds nothing
+   * As {@link #start(Hello)}, with what the peer may be told ({@link PeerView}); for a browser: A browser holds nothing
    * durably, so a position of this node beyond what it gave out is stale or forged, never lost
    * commits: the browser gets everything again with a sweep, and this node's serials stay where
-   * they are. A browser hears of no owner it was never shown: a full synchronization of such an
+   * they are. A peer hears of no owner it may not name: a full synchronization of such an
    * owner starts its marker only before the first object of the owner that goes to it, and one
    * that sent it nothing sends no markers at all (it holds nothing of the owner to sweep).
    */
-  void start(Hello hello, BrowserView view) {
-    boolean isBrowser = view != null;
-    this.browser = view;
+  void start(Hello hello, PeerView view) {
+    boolean isBrowser = view != null && view.isBrowser();
+    this.view = view;
     peerName = hello.getNodeName();
     positions.peer(peerName, view);
     String self = host.nodeName();
@@ -331,8 +331,8 @@ final class CatchUpPlanner implements PeerStream.Source {
     if (next.full) {
       Envelope start = Envelope.newBuilder().setSyncMarker(SyncMarker.newBuilder()
           .setKind(SyncMarker.Kind.FULL_SYNC_START).setOwner(next.owner).setVerify(next.verify)).build();
-      if (browser != null && !browser.mayName(next.owner)) {
-        next.heldStart = start; // sent before the owner's first object, if one goes to the browser
+      if (view != null && !view.mayName(next.owner)) {
+        next.heldStart = start; // sent before the owner's first object, if one goes to the peer
       } else {
         markers.add(start);
       }
@@ -386,7 +386,7 @@ final class CatchUpPlanner implements PeerStream.Source {
     if (done.full) {
       long position = positions.complete(done.owner);
       positions.sentThrough(done.owner, position);
-      if (done.heldStart == null) { // a browser that was sent nothing of the owner hears nothing of it
+      if (done.heldStart == null) { // a peer that was sent nothing of an owner it may not name hears nothing of it
         markers.add(Envelope.newBuilder().setSyncMarker(SyncMarker.newBuilder()
             .setKind(SyncMarker.Kind.FULL_SYNC_END).setOwner(done.owner).setSerial(position)
             .setSweep(done.sweep).setResyncRequestId(done.resyncRequestId)).build());

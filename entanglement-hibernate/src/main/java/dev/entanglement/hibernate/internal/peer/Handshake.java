@@ -70,6 +70,14 @@ final class Handshake {
     }
   }
 
+  /**
+   * The capability of a node whose first Hello, when it dials, names no owner: it sends its
+   * positions in a second Hello once the acceptor's Hello said who answers, filtered for that
+   * peer (issue 17: a dialer does not know who answers an address, and positions name owners).
+   * The acceptor plans its catch-up only then.
+   */
+  static final String POSITIONS_FOLLOW = "positions-follow";
+
   /** This node's Hello: its name, protocol, capabilities and how far it holds each owner. */
   static Hello hello(String nodeName, List<OwnerPosition> held) {
     return Hello.newBuilder()
@@ -77,8 +85,14 @@ final class Handshake {
         .setNodeName(nodeName)
         .addCapabilities("batched-ack")
         .addCapabilities("catch-up")
+        .addCapabilities(POSITIONS_FOLLOW)
         .addAllOwners(held)
         .build();
+  }
+
+  /** Whether the peer's Hello says it sends (dialing) or takes (accepting) positions after the Hellos. */
+  static boolean positionsFollow(Hello hello) {
+    return hello.getCapabilitiesList().contains(POSITIONS_FOLLOW);
   }
 
   /** Checks a Hello against this node and the peer's certificate (null without TLS). */

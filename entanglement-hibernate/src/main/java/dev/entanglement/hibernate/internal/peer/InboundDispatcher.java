@@ -97,7 +97,7 @@ final class InboundDispatcher {
         if (first) {
           connection.onHello(envelope.getHello());
         } else {
-          connection.fail(Status.INVALID_ARGUMENT, "a second Hello on an open stream");
+          connection.onPositions(envelope.getHello()); // ends the stream unless positions are awaited
         }
       });
       return;

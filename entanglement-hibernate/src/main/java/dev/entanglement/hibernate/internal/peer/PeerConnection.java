@@ -90,8 +90,12 @@ public final class PeerConnection implements StreamHandler {
   private volatile PeerIdentity identity;
   private volatile Instant since = Instant.now();
   private volatile Handshake.Certificate certificate;
-  /** For a browser, what it may be told: set when its Hello is accepted (serial), read anywhere. */
-  private volatile BrowserView view;
+  /** What the peer may be told: set when its Hello is accepted (serial), read anywhere. */
+  private volatile PeerView view;
+  /** An accepted dialer's first Hello while its positions are awaited (serial); null otherwise. */
+  private Hello helloFirst;
+  /** Tasks for when the stream opens, queued while the dialer's positions are awaited (serial; one per listener). */
+  private final List<Runnable> whenOpen = new ArrayList<>();
 
   /**
    * @param dialer whether this node opened the stream (it sends Hello first)
@@ -148,7 +152,12 @@ public final class PeerConnection implements StreamHandler {
   }
 
   private Envelope hello() {
+    if (browser == null && dialer && peerName == null) {
+      // who answers the address is not known yet: the positions follow once it is (Handshake.POSITIONS_FOLLOW)
+      return Envelope.newBuilder().setHello(Handshake.hello(host.nodeName(), List.of())).build();
+    }
     if (browser == null) {
+      // screened by the peer's view: only owners it may name (PeerView#outbound)
       return Envelope.newBuilder().setHello(Handshake.hello(host.nodeName(), host.helloPositions())).build();
     }
     // a browser sends nothing persistent, so it needs no positions (and they would name every
@@ -237,7 +246,7 @@ public final class PeerConnection implements StreamHandler {
           held.add(p.getOwner());
         }
       });
-      BrowserView browserView = new BrowserView(browser, host.nodeName(), held);
+      PeerView browserView = PeerView.browser(browser, host.nodeName(), held);
       view = browserView;
       stream.screen(browserView::outbound);
     }
@@ -253,6 +262,9 @@ public final class PeerConnection implements StreamHandler {
     }
     identity = ((Handshake.Accepted) result).identity();
     peerName = identity.name();
+    if (browser == null) {
+      nodeView(hello);
+    }
     // live changes reach the outbox from now on; the catch-up read starts after this, so every
     // change is in one or the other (or both: the outbox keeps the newer)
     String refusal = host.register(this);
@@ -261,9 +273,61 @@ public final class PeerConnection implements StreamHandler {
       fail(Status.ALREADY_EXISTS, refusal);
       return;
     }
+    boolean follow = browser == null && Handshake.positionsFollow(hello);
     if (!dialer) {
       stream.send(hello());
+      if (follow) {
+        helloFirst = hello; // the catch-up is planned when the dialer's positions arrive (onPositions)
+        stream.grantHandshake();
+        return;
+      }
+    } else if (follow) {
+      stream.send(hello()); // this node's positions, now that it knows who answered (screened by its view)
     }
+    open(hello);
+  }
+
+  /**
+   * The view of a node peer: besides what it is sent, it may hear of the owners its Hello named
+   * and those it acknowledged before, of those this node knows (issue 17: a name the policies hide
+   * from it stays hidden). Serial.
+   */
+  private void nodeView(Hello hello) {
+    Set<String> known = new HashSet<>();
+    host.heldPositions().forEach(p -> known.add(p.getOwner()));
+    Set<String> named = new HashSet<>(host.acknowledgedOwners(peerName));
+    hello.getOwnersList().forEach(p -> named.add(p.getOwner()));
+    named.retainAll(known);
+    String peer = peerName;
+    PeerView nodeView = PeerView.node(peer, host.nodeName(), named, owner -> host.ownerShown(peer, owner));
+    view = nodeView;
+    stream.screen(nodeView::outbound);
+  }
+
+  /**
+   * The dialer's second Hello, its positions once it knew who answered ({@link
+   * Handshake#POSITIONS_FOLLOW}): the catch-up is planned from them. Any other second Hello ends
+   * the stream. Serial.
+   */
+  void onPositions(Hello positions) {
+    Hello first = helloFirst;
+    if (state != State.HANDSHAKING || first == null) {
+      fail(Status.INVALID_ARGUMENT, "a second Hello on an open stream");
+      return;
+    }
+    if (!positions.getNodeName().equals(peerName)) {
+      fail(Status.INVALID_ARGUMENT, "peer '%s' sent its positions under the name '%s'; expected its own name"
+          .formatted(peerName, positions.getNodeName()));
+      return;
+    }
+    helloFirst = null;
+    Hello hello = first.toBuilder().clearOwners().addAllOwners(positions.getOwnersList()).build();
+    nodeView(hello);
+    open(hello);
+  }
+
+  /** The Hellos are exchanged: stream, and bring the peer up to date. Serial. */
+  private void open(Hello hello) {
     state = State.STREAMING;
     since = Instant.now();
     stream.start(peerName);
@@ -272,6 +336,9 @@ public final class PeerConnection implements StreamHandler {
         peerName, dialer ? "dialed" : "accepted", address);
     stream.grant(host.applyWindow());
     stream.drain();
+    List<Runnable> tasks = List.copyOf(whenOpen);
+    whenOpen.clear();
+    tasks.forEach(Runnable::run);
   }
 
   /** One WARN per kind of refusal a minute (the peer redials); the port changes with every dial. */
@@ -313,6 +380,7 @@ public final class PeerConnection implements StreamHandler {
     }
     boolean wasStreaming = state == State.STREAMING;
     state = State.CLOSED;
+    whenOpen.clear(); // never opened: its tasks would find it closed
     since = Instant.now();
     stream.stop();
     if (wasStreaming) {
@@ -366,6 +434,8 @@ public final class PeerConnection implements StreamHandler {
     serial.execute(() -> {
       if (state == State.STREAMING) {
         task.run();
+      } else if (state == State.HANDSHAKING && peerName != null) {
+        whenOpen.add(task); // registered, awaiting the dialer's positions (Handshake.POSITIONS_FOLLOW)
       }
     });
   }
@@ -680,13 +750,13 @@ public final class PeerConnection implements StreamHandler {
   }
 
   /**
-   * Whether a message to this peer may name {@code owner}: always for a node; for a browser, only
-   * this node, itself, the owners it was sent objects of and those its Hello named (see
-   * {@link BrowserView}). Any thread.
+   * Whether a message to this peer may name {@code owner}: this node, the peer itself, the owners
+   * it was sent objects of, those its Hello named and, for a node, those it acknowledged before
+   * (see {@link PeerView}); nothing before its Hello is accepted. Any thread.
    */
   public boolean mayName(String owner) {
-    BrowserView shown = view;
-    return browser == null || shown != null && shown.mayName(owner);
+    PeerView shown = view;
+    return shown != null && shown.mayName(owner);
   }
 
   /**
@@ -694,7 +764,7 @@ public final class PeerConnection implements StreamHandler {
    * false): a stand-in, the same on this stream for the same name. Any thread.
    */
   public String pseudonym(String name) {
-    BrowserView shown = view;
+    PeerView shown = view;
     return shown == null ? name : shown.pseudonym(name);
   }
 

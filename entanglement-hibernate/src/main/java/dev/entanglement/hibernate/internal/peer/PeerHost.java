@@ -242,6 +242,29 @@ public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
   /** The owner directory's announcement from a peer (called on the connection's serial executor; must not block). */
   default void onRoutes(String peer, Routes routes) {}
 
+  /**
+   * Peer node {@code peer} may name {@code owner} from now on (its first object of the owner goes
+   * to it): routes to the owner may be announced to it. Called on the connection's serial
+   * executor; must not block.
+   */
+  default void nameable(String peer, String owner) {}
+
+  /**
+   * The owners {@code peer} acknowledged positions of on earlier streams (it was told of them
+   * then, so it may still be). Any thread.
+   */
+  default Set<String> acknowledgedOwners(String peer) {
+    return Set.of();
+  }
+
+  /**
+   * Whether the send policies would let peer node {@code peer} have objects of {@code owner} (so it
+   * may hear the owner's name before any object goes: routes for creation requests). Any thread.
+   */
+  default boolean ownerShown(String peer, String owner) {
+    return true;
+  }
+
   /** A transition update from a peer (called on the connection's serial executor; must not block). */
   default void onTransition(String peer, TransitionUpdate update) {}
 

@@ -140,7 +140,7 @@ final class PeerStream {
 
   /**
    * The last check of every envelope before it goes: for a browser, what it may not learn is
-   * taken out ({@link BrowserView#outbound}); null drops the envelope. Serial.
+   * taken out ({@link PeerView#outbound}); null drops the envelope. Serial.
    */
   void screen(UnaryOperator<Envelope> screen) {
     this.screen = screen;
@@ -200,6 +200,11 @@ final class PeerStream {
     }
     granted += messages;
     out.request(messages);
+  }
+
+  /** Lets the peer send one more handshake message (its positions after the Hellos). Serial. */
+  void grantHandshake() {
+    out.request(1);
   }
 
   boolean paused() {

@@ -16,7 +16,7 @@ import java.util.Map;
  *
  * <h2>Concurrency</h2>
  * Not thread-safe: {@code positionSent}, {@code inFlight}, {@code changesInFlight},
- * {@code rechecks}, {@code browser} and {@code nextRequestId} are confined
+ * {@code rechecks}, {@code view} and {@code nextRequestId} are confined
  * to the connection's serial executor. The outbox it reads is thread-safe.
  */
 final class PositionTracker {
@@ -37,12 +37,13 @@ final class PositionTracker {
   private long nextRequestId;
   private String peerName;
   /**
-   * For a browser: what it may be told. A browser is told positions of the owners it was sent
-   * objects of only, so a policy that hides an owner's every object hides the owner's name too;
-   * an owner it never heard of counts as serial 0 in its next Hello, which costs the node a
-   * catch-up scan of objects the policy denies again. Null for a node.
+   * What the peer may be told ({@link PeerView#positionOf}): a browser is told positions of the
+   * owners it was sent objects of only, a node those of owners it may name, so a policy that
+   * hides an owner's every object hides the owner's name too; an owner it never heard of counts
+   * as serial 0 in its next Hello, which costs the node a catch-up scan of objects the policy
+   * denies again (none is sent). Null only in tests that name the peer bare.
    */
-  private BrowserView browser;
+  private PeerView view;
 
   PositionTracker(PeerHost host, PeerOutbox outbox, CatchUpLimit catchUps) {
     this.host = host;
@@ -56,9 +57,9 @@ final class PositionTracker {
   }
 
   /** As {@link #peer(String)}; a {@code browser} is told only positions of owners it was sent objects of. */
-  void peer(String name, BrowserView browser) {
+  void peer(String name, PeerView view) {
     this.peerName = name;
-    this.browser = browser;
+    this.view = view;
   }
 
   /** A catch-up from {@code cursor} starts or is queued: the owner's position is no further than that. */
@@ -75,12 +76,12 @@ final class PositionTracker {
   ChangeBatch batch(List<Change> changes) {
     long requestId = ++nextRequestId;
     ChangeBatch.Builder message = ChangeBatch.newBuilder().setRequestId(requestId).addAllChanges(changes);
-    if (browser != null) {
+    if (view != null) {
       for (Change change : changes) {
         if (!change.getEphemeral()) { // positions are of entity objects; ephemeral owners come and go
-          browser.show(change.getOwner());
+          show(change.getOwner());
           if (!change.getHandoverTo().isEmpty()) {
-            browser.show(change.getHandoverTo()); // the policies let this object go under its next owner
+            show(change.getHandoverTo()); // the policies let this object go under its next owner
           }
         }
       }
@@ -119,6 +120,13 @@ final class PositionTracker {
     return changes == null ? List.of() : changes;
   }
 
+  /** The peer may name {@code owner} from now on: a node hears of routes to it (issue 17). */
+  private void show(String owner) {
+    if (view.show(owner) && !view.isBrowser()) {
+      host.nameable(peerName, owner);
+    }
+  }
+
   /** The positions an acknowledged batch carried, or null for a request this side never sent. */
   Map<String, Long> acknowledged(long requestId) {
     return inFlight.remove(requestId);
@@ -146,7 +154,7 @@ final class PositionTracker {
     owners.add(host.nodeName());
     for (OwnerPosition held : host.heldPositions()) {
       if (!held.getOwner().equals(peerName) && !held.getOwner().equals(host.nodeName())
-          && (browser == null || browser.shownObjectsOf(held.getOwner()))) {
+          && (view == null || view.positionOf(held.getOwner()))) {
         owners.add(held.getOwner());
       }
     }

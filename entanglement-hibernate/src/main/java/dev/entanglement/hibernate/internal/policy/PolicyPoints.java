@@ -321,6 +321,44 @@ public final class PolicyPoints {
     }
   }
 
+  /**
+   * Whether the send policies would let the peer have objects of {@code owner}, asked of an object
+   * of each entity type without an id or state (a policy that needs them, or throws, counts as
+   * no for that type): the peer may then hear the owner's name, positions and routes (issue 17).
+   * Not counted (nor logged) as a denial. True without policies.
+   */
+  public boolean ownerShown(String peer, String owner) {
+    if (engine.isEmpty()) {
+      return true;
+    }
+    for (EntangledType type : model.types()) {
+      try {
+        if (!engine.send(peer, type, new LazyRef(type, null, owner, false)).isDeny()) {
+          return true;
+        }
+      } catch (RuntimeException e) {
+        // undecided without the object: this type does not show the owner
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Whether the send policies let the peer hold an object (for what operators are told about the
+   * peer: issue 17). Not counted (nor logged) as a denial: nothing is withheld. A policy that
+   * throws counts as no.
+   */
+  public boolean mayHold(String peer, EntangledType type, Object id, String owner, boolean deleted) {
+    if (engine.isEmpty()) {
+      return true;
+    }
+    try {
+      return !engine.send(peer, type, new LazyRef(type, id, owner, deleted)).isDeny();
+    } catch (RuntimeException e) {
+      return false;
+    }
+  }
+
   private String send(String peer, EntangledType type, Value idValue, String owner, boolean deleted, String what) {
     Object id;
     try {

@@ -122,6 +122,12 @@ public final class AckLedger {
     return serial == null ? 0 : serial;
   }
 
+  /** The owners a peer acknowledged positions of (kept until it is retired). */
+  public synchronized Set<String> acknowledgedOwners(String peer) {
+    Map<String, Long> byOwner = acked.get(peer);
+    return byOwner == null ? Set.of() : Set.copyOf(byOwner.keySet());
+  }
+
   /**
    * The lowest serial of {@code owner}'s objects that every peer that counts (see the class
    * comment) has acknowledged, at most {@code ceiling}: what may be pruned for that owner.

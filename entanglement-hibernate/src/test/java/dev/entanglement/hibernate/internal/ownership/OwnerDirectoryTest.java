@@ -30,11 +30,18 @@ class OwnerDirectoryTest {
   private static final class FakeHost implements OwnerDirectory.Host {
     final Set<String> connected = new HashSet<>();
     final Set<String> silenced = new HashSet<>();
+    /** Peer -> names it may not hear of (issue 17). */
+    final Map<String, Set<String>> hidden = new HashMap<>();
     final Map<String, List<Routes>> sent = new HashMap<>();
 
     @Override
     public boolean mayAnnounceTo(String peer) {
       return !silenced.contains(peer);
+    }
+
+    @Override
+    public boolean mayName(String peer, String name) {
+      return !hidden.getOrDefault(peer, Set.of()).contains(name);
     }
 
     @Override
@@ -241,5 +248,21 @@ class OwnerDirectoryTest {
     announce("a", true, route("o", "a", "o"));
     assertThat(x.routes()).isEmpty();
     assertThat(Collections.unmodifiableList(appeared)).isEmpty();
+  }
+
+  /**
+   * Issue 17: red hears of no route to blue, nor of one through blue; once red may name blue (its
+   * first object of blue went to it) the routes it may now see are announced at once.
+   */
+  @Test
+  void aPeerHearsOnlyOfRoutesItMayName_andOfTheRestWhenItMayNameThem() {
+    host.hidden.put("red", new HashSet<>(Set.of("blue")));
+    up("red", "blue", "staff");
+    announce("blue", true, route("blue", "blue"), route("o", "blue", "o"));
+    assertThat(host.heldBy("red")).containsOnlyKeys("x", "staff");
+    host.hidden.get("red").clear();
+    x.nameable("red", "blue");
+    assertThat(host.heldBy("red")).containsOnly(Map.entry("x", List.of("x")), Map.entry("staff", List.of("x", "staff")),
+        Map.entry("blue", List.of("x", "blue")), Map.entry("o", List.of("x", "blue", "o")));
   }
 }

@@ -15,11 +15,11 @@ import dev.entanglement.proto.v1.TransitionUpdate;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 
-/** What a browser may be told: {@link BrowserView}'s decisions, kind by kind. */
-class BrowserViewTest {
+/** What a browser or a peer node may be told: {@link PeerView}'s decisions, kind by kind. */
+class PeerViewTest {
   /** red.alice on node hq, holding objects of red from an earlier stream, was sent an object of staff on this one. */
-  private static BrowserView view() {
-    BrowserView view = new BrowserView("red.alice", "hq", Set.of("red"));
+  private static PeerView view() {
+    PeerView view = PeerView.browser("red.alice", "hq", Set.of("red"));
     view.show("staff");
     return view;
   }
@@ -31,7 +31,7 @@ class BrowserViewTest {
 
   @Test
   void aBrowserMayHearOfTheNodeItselfWhatItHoldsAndWhatItWasSent() {
-    BrowserView view = view();
+    PeerView view = view();
     assertThat(view.mayName("hq")).isTrue();
     assertThat(view.mayName("red.alice")).isTrue();
     assertThat(view.mayName("red")).isTrue();
@@ -44,7 +44,7 @@ class BrowserViewTest {
 
   @Test
   void markersOwnerRemovalsAndTransitionsOfAnOwnerNeverShownDoNotGo() {
-    BrowserView view = view();
+    PeerView view = view();
     assertThat(view.outbound(marker("red"))).isEqualTo(marker("red"));
     assertThat(view.outbound(marker("blue"))).isNull();
     Envelope removal = Envelope.newBuilder().setOwnerRemoved(OwnerRemoved.newBuilder().setOwner("blue")
@@ -65,7 +65,7 @@ class BrowserViewTest {
 
   @Test
   void positionsOfOwnersNotSentAreTakenOutAndNodeBusinessNeverGoes() {
-    BrowserView view = view();
+    PeerView view = view();
     Envelope batch = Envelope.newBuilder().setChanges(ChangeBatch.newBuilder().setRequestId(3)
         .addChanges(Change.newBuilder().setOwner("staff").setSerial(4))
         .addPositions(OwnerPosition.newBuilder().setOwner("staff").setSerial(4))
@@ -83,9 +83,57 @@ class BrowserViewTest {
 
   @Test
   void aPseudonymIsStableOnAStreamUnrelatedAcrossStreamsAndNoName() {
-    BrowserView view = view();
+    PeerView view = view();
     String blue = view.pseudonym("blue");
     assertThat(blue).matches("~[0-9a-f]{12}").isEqualTo(view.pseudonym("blue")).isNotEqualTo(view.pseudonym("blue.bob"));
     assertThat(view().pseudonym("blue")).isNotEqualTo(blue);
+  }
+
+  /**
+   * Node red at gateway range: it acknowledged staff before, the policies would send it objects of
+   * white (not of blue), and it is sent an object of green (a hand-over, say) on this stream.
+   */
+  private static PeerView nodeView() {
+    return PeerView.node("red", "range", Set.of("staff"), owner -> owner.equals("white"));
+  }
+
+  @Test
+  void aNodeHearsOfWhatItKnewWhatThePoliciesWouldSendItAndWhatItIsSent_notOfBlue() {
+    PeerView view = nodeView();
+    assertThat(view.mayName("range")).isTrue();
+    assertThat(view.mayName("red")).isTrue();
+    assertThat(view.mayName("staff")).isTrue();
+    assertThat(view.mayName("white")).isTrue();
+    assertThat(view.mayName("blue")).isFalse();
+    assertThat(view.mayName("green")).isFalse();
+    assertThat(view.show("green")).as("green becomes nameable: routes to it are announced").isTrue();
+    assertThat(view.show("green")).as("once").isFalse();
+    assertThat(view.show("staff")).as("known already").isFalse();
+    assertThat(view.positionOf("green")).isTrue();
+    assertThat(view.positionOf("staff")).as("a node keeps positions of what it knew (its next Hello stays exact)").isTrue();
+  }
+
+  @Test
+  void aNodesHelloPositionsAndRoutesNameOnlyWhatItMayName() {
+    PeerView view = nodeView();
+    Envelope hello = Envelope.newBuilder().setHello(Hello.newBuilder().setNodeName("range")
+        .addOwners(OwnerPosition.newBuilder().setOwner("blue").setSerial(3))
+        .addOwners(OwnerPosition.newBuilder().setOwner("staff").setSerial(2))).build();
+    assertThat(view.outbound(hello).getHello().getOwnersList()).extracting(OwnerPosition::getOwner).containsExactly("staff");
+    Envelope positions = Envelope.newBuilder().setChanges(ChangeBatch.newBuilder().setRequestId(1)
+        .addPositions(OwnerPosition.newBuilder().setOwner("blue").setSerial(5))
+        .addPositions(OwnerPosition.newBuilder().setOwner("white").setSerial(1))).build();
+    assertThat(view.outbound(positions).getChanges().getPositionsList()).extracting(OwnerPosition::getOwner)
+        .containsExactly("white");
+    Envelope routes = Envelope.newBuilder().setRoutes(Routes.newBuilder().setFull(true)
+        .addRoutes(dev.entanglement.proto.v1.Route.newBuilder().setOwner("blue").addPath("range").addPath("blue"))
+        .addRoutes(dev.entanglement.proto.v1.Route.newBuilder().setOwner("staff").addPath("range").addPath("blue").addPath("staff"))
+        .addRoutes(dev.entanglement.proto.v1.Route.newBuilder().setOwner("white").addPath("range").addPath("white"))).build();
+    assertThat(view.outbound(routes).getRoutes().getRoutesList()).extracting(r -> r.getOwner())
+        .as("no route to blue, none through blue").containsExactly("white");
+    Envelope blueDragsStaffs = Envelope.newBuilder().setTransition(TransitionUpdate.newBuilder().setOwner("staff")
+        .setOrigin("blue")).build();
+    assertThat(view.outbound(blueDragsStaffs)).isNull();
+    assertThat(view.outbound(marker("blue"))).isNull();
   }
 }
