@@ -51,6 +51,7 @@ import java.util.concurrent.ScheduledExecutorService;
  * Stateless; called from the peers' serial executors and gRPC threads.
  */
 final class NodePeerHost implements PeerHost {
+  private static final org.jboss.logging.Logger LOG = org.jboss.logging.Logger.getLogger(NodePeerHost.class);
   private final NodeRuntime node;
 
   NodePeerHost(NodeRuntime node) {
@@ -266,6 +267,14 @@ final class NodePeerHost implements PeerHost {
       }
     }
     if (withdrawal == null) {
+      return null;
+    }
+    PeerConnection connection = node.peers.get(peer);
+    if (connection != null && !connection.mayName(withdrawal.getOwner())) {
+      // handed over to an owner the peer may not know of: a withdrawal would name it (issue 17's
+      // first rule wins); the peer keeps its copy under the old owner (docs/design/withdrawal.md)
+      LOG.debugf("Node '%s' does not withdraw %s from peer '%s': it would name owner '%s', which the peer may not know",
+          nodeName(), out.key(), peer, withdrawal.getOwner());
       return null;
     }
     node.withdrawals.sent(peer, out.key(), withdrawal);
