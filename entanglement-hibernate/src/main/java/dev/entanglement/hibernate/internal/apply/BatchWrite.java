@@ -64,6 +64,7 @@ final class BatchWrite {
       Outcome[] outcomes, String peer, Hooks hooks, Set<String> verifyOwners, boolean newWhenUnknown)
       throws SQLException {
     Map<String, ObjectRow> rows = new LinkedHashMap<>();
+    Map<String, Change> signed = new LinkedHashMap<>();
     Map<String, ObjectRow> stored = readRows(connection, batch, indexes);
     List<Integer> pending = indexes;
     boolean progress = true;
@@ -73,7 +74,7 @@ final class BatchWrite {
       for (int i : pending) {
         try {
           outcomes[i] = applyOne(session, connection, i, batch.getChanges(i), rows, stored, peer, hooks, verifyOwners,
-              newWhenUnknown);
+              newWhenUnknown, signed);
           progress |= outcomes[i].getStatus() == OutcomeStatus.APPLIED;
         } catch (DecodeException e) {
           outcomes[i] = Outcomes.rejected(i, e.reason(), e.getMessage());
@@ -88,6 +89,15 @@ final class BatchWrite {
     // default): run them before writing the bookkeeping on the same connection
     ((SharedSessionContractImplementor) session).getJdbcCoordinator().executeBatch();
     bookkeeping.writeWithEpoch(connection, new ArrayList<>(rows.values()));
+    if (!signed.isEmpty()) {
+      // signed state: the owner's signed change beside the row, for this relay's catch-ups
+      List<Change> changes = new ArrayList<>(signed.values());
+      List<String> ids = new ArrayList<>(signed.size());
+      for (String key : signed.keySet()) {
+        ids.add(rows.get(key).id());
+      }
+      bookkeeping.writeSignedChanges(connection, changes, ids);
+    }
     return rows.keySet();
   }
 
@@ -122,7 +132,7 @@ final class BatchWrite {
 
   private Outcome applyOne(StatelessSession session, Connection connection, int index, Change change,
       Map<String, ObjectRow> rows, Map<String, ObjectRow> stored, String peer, Hooks hooks, Set<String> verifyOwners,
-      boolean newWhenUnknown) throws DecodeException, SQLException {
+      boolean newWhenUnknown, Map<String, Change> signed) throws DecodeException, SQLException {
     EntangledType type = model.byName(change.getEntity());
     Object id = type.idCodec().decode(change.getId(), type.name() + " id");
     String idText = type.idText(id);
@@ -153,6 +163,11 @@ final class BatchWrite {
         boolean absent = newWhenUnknown && (known == null || known.deleted());
         writer.write(session, type, id, change, peer, hooks, absent);
         rows.put(key, StateOrdering.rowAfter(type.name(), idText, change));
+        if (!change.getSignature().isEmpty() && !change.getOwner().equals(nodeName)) {
+          signed.put(key, change);
+        } else {
+          signed.remove(key); // a later unsigned state of the same object (signing off): nothing stale is kept
+        }
         return Outcomes.applied(index);
       }
       default -> throw new IllegalStateException("unknown verdict " + decision.verdict());

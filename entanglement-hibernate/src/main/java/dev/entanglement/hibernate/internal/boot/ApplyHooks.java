@@ -2,6 +2,7 @@ package dev.entanglement.hibernate.internal.boot;
 
 import dev.entanglement.hibernate.internal.apply.InboundApplier;
 import dev.entanglement.hibernate.internal.model.EntangledType;
+import dev.entanglement.hibernate.internal.peer.PeerConnection;
 import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.Operation;
 import dev.entanglement.proto.v1.Outcome;
@@ -36,6 +37,18 @@ final class ApplyHooks implements InboundApplier.Hooks {
           change.getOwner(), removedBy);
     }
     return node.policy.changeDenied(peer, type, change);
+  }
+
+  @Override
+  public String signatureProblem(String peer, Change change) {
+    if (node.signerKeys == null) {
+      return null;
+    }
+    PeerConnection connection = node.peers.get(peer);
+    if (connection != null && connection.browser()) {
+      return null; // browsers sign nothing: their own ephemeral objects only (BrowserRules), signed here when sent on
+    }
+    return node.signerKeys.problem(change);
   }
 
   @Override

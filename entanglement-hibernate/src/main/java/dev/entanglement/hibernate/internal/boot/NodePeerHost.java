@@ -394,6 +394,10 @@ final class NodePeerHost implements PeerHost {
     node.ownerRemoval.received(peer, removed);
   }
 
+  /** Certificates from peers that are not trusted here: one WARN per peer and owner a minute. */
+  private static final dev.entanglement.hibernate.internal.core.LimitedLog CERTIFICATES_REFUSED =
+      new dev.entanglement.hibernate.internal.core.LimitedLog(org.jboss.logging.Logger.getLogger(NodePeerHost.class));
+
   @Override
   public void onRoutes(String peer, Routes routes) {
     node.directory.received(peer, routes);
@@ -403,6 +407,37 @@ final class NodePeerHost implements PeerHost {
   public void onTransition(String peer, TransitionUpdate update) {
     if (node.policy.transitionDenied(peer, update) == null) {
       node.transitions.received(peer, update);
+    }
+  }
+
+  @Override
+  public dev.entanglement.hibernate.internal.signing.NodeSigner signer() {
+    return node.signer;
+  }
+
+  @Override
+  public dev.entanglement.hibernate.internal.signing.SignerKeys signerKeys() {
+    return node.signerKeys;
+  }
+
+  @Override
+  public boolean hostsBrowser(String name) {
+    PeerConnection connection = node.peers.get(name);
+    return connection != null && connection.browser();
+  }
+
+  @Override
+  public void certificates(String peer, java.util.List<dev.entanglement.proto.v1.OwnerCertificate> certificates) {
+    if (node.signerKeys == null) {
+      return;
+    }
+    for (dev.entanglement.proto.v1.OwnerCertificate certificate : certificates) {
+      var offered = node.signerKeys.offer(certificate.getOwner(), certificate.getChainList());
+      if (offered.problem() != null) {
+        CERTIFICATES_REFUSED.warn(peer + '|' + certificate.getOwner(), ("Node '%s' ignored a certificate peer '%s' "
+            + "passed on: %s; changes of '%s' are refused until a trusted one arrives").formatted(node.config.nodeName(),
+            peer, offered.problem(), certificate.getOwner()));
+      }
     }
   }
 

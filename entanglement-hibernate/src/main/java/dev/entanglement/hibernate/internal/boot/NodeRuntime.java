@@ -19,6 +19,8 @@ import dev.entanglement.hibernate.internal.ownership.Ownership;
 import dev.entanglement.hibernate.internal.ownership.RequestExecutor;
 import dev.entanglement.hibernate.internal.ownership.Router;
 import dev.entanglement.hibernate.internal.peer.PeerRegistry;
+import dev.entanglement.hibernate.internal.signing.NodeSigner;
+import dev.entanglement.hibernate.internal.signing.SignerKeys;
 import dev.entanglement.hibernate.internal.policy.PolicyEngine;
 import dev.entanglement.hibernate.internal.policy.PolicyPoints;
 import dev.entanglement.hibernate.internal.store.AckLedger;
@@ -119,6 +121,9 @@ public final class NodeRuntime implements SessionFactoryObserver {
   transient EphemeralStore ephemerals;
   transient PeerRegistry peers;
   transient Router router;
+  /** Signed state (entanglement.signing=required): this node's signer and the certificates it verifies with; else null. */
+  transient NodeSigner signer;
+  transient SignerKeys signerKeys;
   /** This instance's membership of the node, and the lease that gives one member the links. */
   transient NodeLease lease;
   /** The plugin's share of the application's connection pool (entanglement.db.connections). */
@@ -391,6 +396,10 @@ public final class NodeRuntime implements SessionFactoryObserver {
     scheduler = Executors.newSingleThreadScheduledExecutor(threads("entanglement-" + node + "-scheduler"));
     decisions = new SerialExecutor(pool);
     peers = new PeerRegistry(node, pool);
+    if (config.signing()) {
+      signer = new NodeSigner(node, config.tls().privateKey(), config.tls().chain());
+      signerKeys = new SignerKeys(node, config.tls()::checkTrusted);
+    }
     policy = new PolicyPoints(new PolicyEngine(nodePolicies, model, this::policyPeer), model, factory);
     applier = new InboundApplier(factory, model, bookkeeping, node, config.applyRetry());
     applier.load();
@@ -400,6 +409,9 @@ public final class NodeRuntime implements SessionFactoryObserver {
     router = new Router(node, peers, model, applier::objectKey);
     localChanges = new LocalChanges(node, clock, peers, () -> transitions);
     catchUpReader = new CatchUpReader(factory, model, bookkeeping);
+    if (config.signing()) {
+      catchUpReader.signedState(node);
+    }
     OwnershipHosts hosts = new OwnershipHosts(this);
     pendingRequests = new PendingRequestStore(factory);
     forwarder = new Forwarder(hosts.forwarder());

@@ -131,7 +131,11 @@ public final class PeerConnection implements StreamHandler {
 
   private Envelope hello() {
     if (browser == null) {
-      return Envelope.newBuilder().setHello(Handshake.hello(host.nodeName(), host.helloPositions())).build();
+      Hello hello = Handshake.hello(host.nodeName(), host.helloPositions());
+      if (host.signer() != null) {
+        hello = hello.toBuilder().addCapabilities(Handshake.SIGNED_STATE).addAllCertificates(host.signer().chain()).build();
+      }
+      return Envelope.newBuilder().setHello(hello).build();
     }
     // a browser sends nothing persistent, so it needs no positions (and they would name every
     // owner held here); it learns the name the application gave it, which its ephemeral objects take
@@ -232,6 +236,16 @@ public final class PeerConnection implements StreamHandler {
         fail(refused.status());
       }
       return;
+    }
+    if (browser == null && host.signerKeys() != null) {
+      String problem = Handshake.signingProblem(hello, host.nodeName(), host.signerKeys());
+      if (problem != null) {
+        logQuietly(problem);
+        end(Status.FAILED_PRECONDITION.withDescription(problem));
+        return;
+      }
+      planner.positions().signing(new StreamSigning(host.signer(), host.signerKeys(), host::hostsBrowser,
+          hello.getNodeName()));
     }
     identity = ((Handshake.Accepted) result).identity();
     peerName = identity.name();

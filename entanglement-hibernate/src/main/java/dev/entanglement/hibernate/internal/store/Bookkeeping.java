@@ -1,6 +1,7 @@
 package dev.entanglement.hibernate.internal.store;
 
 import dev.entanglement.hibernate.EntanglementConfigurationException;
+import dev.entanglement.proto.v1.Change;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -153,6 +154,53 @@ public final class Bookkeeping {
       }
       statement.executeBatch();
     }
+  }
+
+  /**
+   * Signed state: stores each change, as its owner signed it, with the object's row (written just
+   * before in the same transaction), for catch-up from this relay.
+   */
+  public void writeSignedChanges(Connection connection, List<Change> changes, List<String> ids) throws SQLException {
+    if (changes.isEmpty()) {
+      return;
+    }
+    try (PreparedStatement statement = connection.prepareStatement(
+        "UPDATE entanglement_object SET signed_change = ? WHERE entity_name = ? AND object_id = ?")) {
+      for (int i = 0; i < changes.size(); i++) {
+        statement.setBytes(1, changes.get(i).toByteArray());
+        statement.setString(2, changes.get(i).getEntity());
+        statement.setString(3, ids.get(i));
+        statement.addBatch();
+      }
+      statement.executeBatch();
+    }
+  }
+
+  /**
+   * The stored signed changes of these objects of an entity type, by id (those with none are
+   * absent), for catch-up from this relay.
+   */
+  public Map<String, byte[]> signedChanges(Connection connection, String entity, Collection<String> ids)
+      throws SQLException {
+    Map<String, byte[]> found = new HashMap<>();
+    List<String> all = new ArrayList<>(ids);
+    for (int from = 0; from < all.size(); from += 500) {
+      List<String> chunk = all.subList(from, Math.min(all.size(), from + 500));
+      try (PreparedStatement statement = connection.prepareStatement(
+          "SELECT object_id, signed_change FROM entanglement_object WHERE entity_name = ? AND signed_change IS NOT NULL "
+              + "AND object_id IN (" + String.join(", ", Collections.nCopies(chunk.size(), "?")) + ")")) {
+        statement.setString(1, entity);
+        for (int i = 0; i < chunk.size(); i++) {
+          statement.setString(i + 2, chunk.get(i));
+        }
+        try (ResultSet rs = statement.executeQuery()) {
+          while (rs.next()) {
+            found.put(rs.getString(1), rs.getBytes(2));
+          }
+        }
+      }
+    }
+    return found;
   }
 
   /** The object's row, or null when this node has never had it. */

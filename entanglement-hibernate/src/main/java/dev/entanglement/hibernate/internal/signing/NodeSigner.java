@@ -1,0 +1,99 @@
+package dev.entanglement.hibernate.internal.signing;
+
+import com.google.protobuf.ByteString;
+import dev.entanglement.proto.v1.Change;
+import dev.entanglement.proto.v1.TransitionUpdate;
+import dev.entanglement.proto.v1.UpdateRequest;
+import java.security.GeneralSecurityException;
+import java.security.PrivateKey;
+import java.security.Signature;
+import java.security.cert.CertificateEncodingException;
+import java.security.cert.X509Certificate;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Signs what this node says as an owner or origin with its node key (the TLS private key), over
+ * {@link CanonicalForm}. Its certificate chain goes in the Hello.
+ *
+ * <h2>Concurrency</h2>
+ * Thread-safe: a JCA {@link Signature} is not, so each thread keeps its own.
+ */
+public final class NodeSigner {
+  private final String nodeName;
+  private final PrivateKey key;
+  private final String algorithm;
+  private final List<ByteString> chain;
+  private final ThreadLocal<Signature> signatures;
+
+  /**
+   * @throws IllegalArgumentException for a key type signed state does not support, or a chain
+   *     that cannot be encoded
+   */
+  public NodeSigner(String nodeName, PrivateKey key, List<X509Certificate> chain) {
+    this.nodeName = nodeName;
+    this.key = key;
+    this.algorithm = SignatureScheme.algorithm(key);
+    if (algorithm == null) {
+      throw new IllegalArgumentException("a " + key.getAlgorithm() + " key cannot sign state; expected EC, RSA or Ed25519");
+    }
+    List<ByteString> der = new ArrayList<>(chain.size());
+    for (X509Certificate certificate : chain) {
+      try {
+        der.add(ByteString.copyFrom(certificate.getEncoded()));
+      } catch (CertificateEncodingException e) {
+        throw new IllegalArgumentException("the certificate chain cannot be encoded: " + e.getMessage(), e);
+      }
+    }
+    this.chain = List.copyOf(der);
+    this.signatures = ThreadLocal.withInitial(() -> {
+      try {
+        return Signature.getInstance(algorithm);
+      } catch (GeneralSecurityException e) {
+        throw new IllegalStateException("this JVM cannot sign with " + algorithm, e);
+      }
+    });
+  }
+
+  public String nodeName() {
+    return nodeName;
+  }
+
+  /** This node's certificate chain, DER, leaf first (for its Hello). */
+  public List<ByteString> chain() {
+    return chain;
+  }
+
+  /** The change with this node's signature (and {@code signer} when it signs for a browser). */
+  public Change sign(Change change) {
+    Change.Builder signed = change.toBuilder().clearSignature();
+    if (!change.getOwner().equals(nodeName)) {
+      signed.setSigner(nodeName);
+    } else {
+      signed.clearSigner();
+    }
+    Change unsigned = signed.build();
+    return unsigned.toBuilder().setSignature(ByteString.copyFrom(sign(CanonicalForm.of(unsigned)))).build();
+  }
+
+  /** The request with this node's signature as its origin. */
+  public UpdateRequest sign(UpdateRequest request) {
+    return request.toBuilder().setSignature(ByteString.copyFrom(sign(CanonicalForm.of(request)))).build();
+  }
+
+  /** The transition update with this node's signature as its origin. */
+  public TransitionUpdate sign(TransitionUpdate update) {
+    return update.toBuilder().setSignature(ByteString.copyFrom(sign(CanonicalForm.of(update)))).build();
+  }
+
+  private byte[] sign(byte[] data) {
+    Signature signature = signatures.get();
+    try {
+      signature.initSign(key);
+      signature.update(data);
+      return signature.sign();
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("node '" + nodeName + "' could not sign with its key: " + e.getMessage(), e);
+    }
+  }
+}

@@ -1,0 +1,233 @@
+package dev.entanglement.hibernate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.google.protobuf.ByteString;
+import dev.entanglement.hibernate.internal.signing.NodeSigner;
+import dev.entanglement.hibernate.internal.transport.TlsConfig;
+import dev.entanglement.hibernate.testing.Certificates;
+import dev.entanglement.hibernate.testing.Database;
+import dev.entanglement.hibernate.testing.LogCapture;
+import dev.entanglement.hibernate.testing.RecordingPeer;
+import dev.entanglement.hibernate.testing.TestNode;
+import dev.entanglement.hibernate.testing.model.Item;
+import dev.entanglement.hibernate.tls.DevCertificates;
+import dev.entanglement.proto.v1.Ack;
+import dev.entanglement.proto.v1.Attribute;
+import dev.entanglement.proto.v1.Change;
+import dev.entanglement.proto.v1.ChangeBatch;
+import dev.entanglement.proto.v1.Envelope;
+import dev.entanglement.proto.v1.Hello;
+import dev.entanglement.proto.v1.Outcome;
+import dev.entanglement.proto.v1.OutcomeStatus;
+import dev.entanglement.proto.v1.OwnerCertificate;
+import dev.entanglement.proto.v1.RejectReason;
+import dev.entanglement.proto.v1.Value;
+import io.grpc.Status;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Signed state with real nodes: every node has a certificate from one CA (so
+ * {@code entanglement.signing} is {@code required} by default); owners sign, relays pass the
+ * signatures on (also from their database, in a later catch-up), and a hostile peer speaking the
+ * public wire contract with a certificate of that same CA can neither forge, alter, re-own nor
+ * speak for another owner: each such change is rejected with SIGNATURE, counted, logged once, and
+ * the stream goes on.
+ */
+class SignedStateIntegrationTest {
+  @TempDir Path dir;
+  private Certificates certificates;
+  private LogCapture log;
+  private final List<AutoCloseable> closeables = new ArrayList<>();
+  private final AtomicLong requests = new AtomicLong(1000);
+
+  @BeforeEach
+  void start() {
+    certificates = new Certificates(dir);
+    log = LogCapture.start();
+  }
+
+  @AfterEach
+  void close() throws Exception {
+    for (int i = closeables.size() - 1; i >= 0; i--) {
+      closeables.get(i).close();
+    }
+    log.close();
+  }
+
+  private <T extends AutoCloseable> T track(T closeable) {
+    closeables.add(closeable);
+    return closeable;
+  }
+
+  /** A node listening in-process, with its certificate from the test CA (signing on by default). */
+  private TestNode node(String name, String address, String peers) throws Exception {
+    TestNode.Builder builder = TestNode.builder(name, Database.H2, Item.class).listenInProcess(address);
+    if (peers != null) {
+      builder.peers(peers);
+    }
+    return track(certificates.tls(builder, name, "signing", "signing").start());
+  }
+
+  /** The TLS material of a node name (certificate from the test CA), as a hostile peer would hold it. */
+  private TlsConfig material(String name) throws Exception {
+    Path nodeDir = certificates.node(name, "signing");
+    return TlsConfig.read(name, nodeDir.resolve(DevCertificates.CERTIFICATE).toString(),
+        nodeDir.resolve(DevCertificates.PRIVATE_KEY).toString(),
+        certificates.ca("signing").resolve(DevCertificates.CERTIFICATE).toString(), null);
+  }
+
+  private static List<ByteString> der(TlsConfig tls) throws Exception {
+    List<ByteString> chain = new ArrayList<>();
+    for (var certificate : tls.chain()) {
+      chain.add(ByteString.copyFrom(certificate.getEncoded()));
+    }
+    return chain;
+  }
+
+  /** A hostile peer: opens a stream to {@code address} as {@code name}, with a Hello that says it signs. */
+  private RecordingPeer hostile(String address, String name, TlsConfig tls) throws Exception {
+    RecordingPeer peer = track(RecordingPeer.dial(address));
+    peer.request(100);
+    peer.send(Envelope.newBuilder().setHello(Hello.newBuilder().setProtocolVersion(1).setNodeName(name)
+        .addCapabilities("signed-state").addAllCertificates(der(tls))).build());
+    await().alias("node's Hello").atMost(Duration.ofSeconds(10)).until(() -> !peer.hellos().isEmpty());
+    return peer;
+  }
+
+  private long send(RecordingPeer peer, List<OwnerCertificate> certificates, Change... changes) {
+    long id = requests.incrementAndGet();
+    peer.send(Envelope.newBuilder().setChanges(ChangeBatch.newBuilder().setRequestId(id)
+        .addAllCertificates(certificates).addAllChanges(List.of(changes))).build());
+    return id;
+  }
+
+  private static Change renamed(Change change, String name) {
+    Change.Builder altered = change.toBuilder().clearAttributes();
+    for (Attribute attribute : change.getAttributesList()) {
+      altered.addAttributes(attribute.getName().equals("name")
+          ? attribute.toBuilder().setValue(Value.newBuilder().setText(name)).build() : attribute);
+    }
+    return altered.build();
+  }
+
+  private static long signatureRejections(TestNode node, String peer) {
+    return node.status(peer).rejectedHereByReason().getOrDefault(RefusalReason.SIGNATURE, 0L);
+  }
+
+  @Test
+  void ownersSign_relaysPassTheSignaturesOn_alsoFromTheirDatabaseInALaterCatchUp() throws Exception {
+    TestNode a = node("sa", "signed-a-" + UUID.randomUUID(), null);
+    String bAddress = "signed-b-" + UUID.randomUUID();
+    TestNode b = node("sb", bAddress, a.entanglement().listenAddress().orElseThrow());
+    Item item = new Item("SIGNED-1", "signed by its owner", 1);
+    a.inTransaction(em -> em.persist(item));
+    await().atMost(Duration.ofSeconds(10)).until(() -> b.find(Item.class, item.getId()) != null);
+    assertThat(signatureRejections(b, "sa")).isZero();
+    // the relay keeps the owner's signed change with its copy
+    assertThat(b.sql("SELECT COUNT(*) FROM entanglement_object WHERE owner_node = 'sa' AND signed_change IS NOT NULL"))
+        .isEqualTo(1L);
+
+    // c joins later, through b only: its catch-up of a's object comes from b's database, still a's signature
+    TestNode c = node("sc", "signed-c-" + UUID.randomUUID(), "inprocess:" + bAddress);
+    await().atMost(Duration.ofSeconds(10)).until(() -> c.find(Item.class, item.getId()) != null);
+    assertThat(c.find(Item.class, item.getId()).getName()).isEqualTo("signed by its owner");
+    assertThat(signatureRejections(c, "sb")).isZero();
+
+    // and live changes relayed through b verify at c as well
+    a.inTransaction(em -> em.find(Item.class, item.getId()).setName("changed by its owner"));
+    await().atMost(Duration.ofSeconds(10)).until(() -> "changed by its owner".equals(c.find(Item.class, item.getId()).getName()));
+    assertThat(signatureRejections(c, "sb")).isZero();
+  }
+
+  @Test
+  void aHostilePeer_cannotForgeAlterReownOrSpeakForAnotherOwner_eachRefusedWithSignature_countedAndLoggedOnce()
+      throws Exception {
+    String aAddress = "signed-owner-" + UUID.randomUUID();
+    TestNode a = node("ha", aAddress, null);
+    Item item = new Item("GENUINE-1", "as its owner wrote it", 1);
+    a.inTransaction(em -> em.persist(item));
+    TestNode c = node("hc", "signed-victim-" + UUID.randomUUID(), null);
+
+    // mallory holds a certificate of the same CA, and receives a's genuine signed change
+    TlsConfig mallory = material("mallory");
+    RecordingPeer fromA = hostile(aAddress, "mallory", mallory);
+    Change genuine = await().atMost(Duration.ofSeconds(10))
+        .until(() -> fromA.changes().stream().filter(ch -> ch.getOwner().equals("ha")).findFirst(),
+            java.util.Optional::isPresent).orElseThrow();
+    assertThat(genuine.getSignature().isEmpty()).as("the owner signed it").isFalse();
+    OwnerCertificate aCertificate = OwnerCertificate.newBuilder().setOwner("ha").addAllChain(der(material("ha"))).build();
+
+    String cAddress = c.entanglement().listenAddress().orElseThrow();
+    RecordingPeer toC = hostile(cAddress.substring(cAddress.indexOf(':') + 1), "mallory", mallory);
+    NodeSigner malloryKey = new NodeSigner("mallory", mallory.privateKey(), mallory.chain());
+    Change altered = renamed(genuine, "altered by mallory");
+    Change laterSerial = renamed(genuine, "a later state mallory made up").toBuilder().setSerial(genuine.getSerial() + 5).build();
+    Change reowned = genuine.toBuilder().setOwner("mallory").setEpoch(genuine.getEpoch() + 1).build(); // a's signature
+    Change reownedSigned = malloryKey.sign(genuine.toBuilder().setOwner("ha").setEpoch(genuine.getEpoch() + 1)
+        .setId(Value.newBuilder().setUuid(UUID.randomUUID().toString())).build()); // signer mallory, owner ha
+    Change unsigned = genuine.toBuilder().clearSignature().build();
+    Change unknownOwner = genuine.toBuilder().setOwner("nobody-knows").build();
+    long id = send(toC, List.of(aCertificate), altered, laterSerial, reowned, reownedSigned, unsigned, unknownOwner);
+    Ack ack = toC.awaitAck(id);
+    assertThat(ack.getOutcomesList()).extracting(Outcome::getStatus).containsOnly(OutcomeStatus.REJECTED);
+    assertThat(ack.getOutcomesList()).extracting(Outcome::getReason).containsOnly(RejectReason.SIGNATURE);
+    assertThat(ack.getOutcomes(0).getMessage()).contains("does not verify").contains("'ha'");
+    assertThat(ack.getOutcomes(3).getMessage()).contains("signed by 'mallory', not by its owner 'ha'");
+    assertThat(ack.getOutcomes(4).getMessage()).contains("carries no signature").contains("entanglement.signing=required");
+    assertThat(ack.getOutcomes(5).getMessage()).contains("no certificate of its owner 'nobody-knows'");
+    assertThat(c.all(Item.class)).as("nothing forged was applied").isEmpty();
+
+    // the stream goes on: the genuine change, passed on unchanged, is applied
+    long next = send(toC, List.of(), genuine);
+    assertThat(toC.awaitAck(next).getOutcomes(0).getStatus()).isEqualTo(OutcomeStatus.APPLIED);
+    assertThat(c.find(Item.class, item.getId()).getName()).isEqualTo("as its owner wrote it");
+    assertThat(toC.isOpen()).isTrue();
+
+    // counted per peer and reason, logged once per kind and peer
+    assertThat(signatureRejections(c, "mallory")).isEqualTo(6);
+    assertThat(log.warnings("Rejected a change from peer 'mallory'", "(SIGNATURE)")).hasSize(1);
+  }
+
+  @Test
+  void aPeerThatDoesNotSign_isRefusedAtTheHello_namingTheSetting() throws Exception {
+    String address = "signed-strict-" + UUID.randomUUID();
+    TestNode a = node("sa2", address, null);
+    RecordingPeer plain = track(RecordingPeer.dial(address));
+    plain.request(10);
+    plain.send(Envelope.newBuilder().setHello(Hello.newBuilder().setProtocolVersion(1).setNodeName("plain")).build());
+    Status status = plain.awaitEnd();
+    assertThat(status.getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(status.getDescription()).contains("node 'sa2' requires signed state (entanglement.signing=required)")
+        .contains("peer 'plain' does not sign");
+    assertThat(a.entanglement().peers()).noneMatch(p -> "plain".equals(p.name()) && p.state() == PeerStatus.State.STREAMING);
+  }
+
+  @Test
+  void aPeerWhoseCertificateIsNotTrusted_isRefusedAtTheHello() throws Exception {
+    String address = "signed-trust-" + UUID.randomUUID();
+    node("sa3", address, null);
+    Path rogueDir = certificates.node("rogue", "other-ca");
+    TlsConfig rogue = TlsConfig.read("rogue", rogueDir.resolve(DevCertificates.CERTIFICATE).toString(),
+        rogueDir.resolve(DevCertificates.PRIVATE_KEY).toString(),
+        certificates.ca("other-ca").resolve(DevCertificates.CERTIFICATE).toString(), null);
+    RecordingPeer peer = track(RecordingPeer.dial(address));
+    peer.request(10);
+    peer.send(Envelope.newBuilder().setHello(Hello.newBuilder().setProtocolVersion(1).setNodeName("rogue")
+        .addCapabilities("signed-state").addAllCertificates(der(rogue))).build());
+    Status status = peer.awaitEnd();
+    assertThat(status.getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(status.getDescription()).contains("cannot verify the signed state of peer 'rogue'")
+        .contains("not trusted here");
+  }
+}
