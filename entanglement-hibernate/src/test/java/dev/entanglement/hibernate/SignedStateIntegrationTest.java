@@ -150,6 +150,26 @@ class SignedStateIntegrationTest {
     assertThat(signatureRejections(c, "sb")).isZero();
   }
 
+  /** Who is online (an ephemeral object). */
+  public record Presence(String user, String status) {}
+
+  @Test
+  void ephemeralObjects_areSignedByTheirOwner_andVerifiedAfterARelay_andTheirTimeToLiveMayShrinkOnTheWay() throws Exception {
+    TestNode a = node("ea", "signed-ea-" + UUID.randomUUID(), null);
+    String bAddress = "signed-eb-" + UUID.randomUUID();
+    TestNode b = node("eb", bAddress, a.entanglement().listenAddress().orElseThrow());
+    TestNode c = node("ec", "signed-ec-" + UUID.randomUUID(), b.entanglement().listenAddress().orElseThrow());
+    for (TestNode node : List.of(a, b, c)) {
+      node.entanglement().ephemeral(Presence.class, Duration.ofMinutes(5));
+    }
+    c.awaitConnected("eb");
+    a.entanglement().ephemeral(Presence.class, Duration.ofMinutes(5)).put("ana", new Presence("ana", "online"));
+    await().atMost(Duration.ofSeconds(10)).until(() -> c.entanglement().ephemeral(Presence.class, Duration.ofMinutes(5))
+        .get("ana").isPresent());
+    assertThat(signatureRejections(b, "ea")).isZero();
+    assertThat(signatureRejections(c, "eb")).isZero();
+  }
+
   @Test
   void aHostilePeer_cannotForgeAlterReownOrSpeakForAnotherOwner_eachRefusedWithSignature_countedAndLoggedOnce()
       throws Exception {
