@@ -150,6 +150,32 @@ class SignedStateIntegrationTest {
     assertThat(signatureRejections(c, "sb")).isZero();
   }
 
+  @Test
+  void aHandOverThroughARelay_carriesTheSignedChain_andEveryReceiverAcceptsTheNewOwner() throws Exception {
+    TestNode a = node("ta", "signed-ta-" + UUID.randomUUID(), null);
+    String bAddress = "signed-tb-" + UUID.randomUUID();
+    TestNode b = node("tb", bAddress, a.entanglement().listenAddress().orElseThrow());
+    TestNode c = node("tc", "signed-tc-" + UUID.randomUUID(), b.entanglement().listenAddress().orElseThrow());
+    Item item = new Item("HANDED-1", "to be handed over", 1);
+    a.inTransaction(em -> em.persist(item));
+    await().atMost(Duration.ofSeconds(10)).until(() -> c.find(Item.class, item.getId()) != null);
+    a.entanglement().transfer(Item.class, item.getId(), "tc").get(20, java.util.concurrent.TimeUnit.SECONDS);
+    c.inTransaction(em -> em.find(Item.class, item.getId()).setName("now the new owner's"));
+    for (TestNode node : List.of(a, b)) {
+      await().alias("new owner's state at " + node.name()).atMost(Duration.ofSeconds(10))
+          .until(() -> "now the new owner's".equals(node.find(Item.class, item.getId()).getName()));
+    }
+    assertThat(b.sql("SELECT owner_node FROM entanglement_object WHERE epoch = 1")).isEqualTo("tc");
+    assertThat(signatureRejections(b, "tc") + signatureRejections(b, "ta") + signatureRejections(a, "tb")
+        + signatureRejections(c, "tb")).isZero();
+
+    // a node that joins later gets the new owner's state from the relay's database, with its chain
+    TestNode d = node("td", "signed-td-" + UUID.randomUUID(), "inprocess:" + bAddress);
+    await().atMost(Duration.ofSeconds(10)).until(() -> d.find(Item.class, item.getId()) != null
+        && "now the new owner's".equals(d.find(Item.class, item.getId()).getName()));
+    assertThat(signatureRejections(d, "tb")).isZero();
+  }
+
   /** Who is online (an ephemeral object). */
   public record Presence(String user, String status) {}
 
@@ -198,7 +224,10 @@ class SignedStateIntegrationTest {
         .setId(Value.newBuilder().setUuid(UUID.randomUUID().toString())).build()); // signer mallory, owner ha
     Change unsigned = genuine.toBuilder().clearSignature().build();
     Change unknownOwner = genuine.toBuilder().setOwner("nobody-knows").build();
-    long id = send(toC, List.of(aCertificate), altered, laterSerial, reowned, reownedSigned, unsigned, unknownOwner);
+    // mallory raises the epoch of a's object under its own name and signs that: no hand-over of a's backs it
+    Change seized = malloryKey.sign(genuine.toBuilder().setOwner("mallory").setEpoch(1).setSerial(1).build());
+    long id = send(toC, List.of(aCertificate), altered, laterSerial, reowned, reownedSigned, unsigned, unknownOwner,
+        seized);
     Ack ack = toC.awaitAck(id);
     assertThat(ack.getOutcomesList()).extracting(Outcome::getStatus).containsOnly(OutcomeStatus.REJECTED);
     assertThat(ack.getOutcomesList()).extracting(Outcome::getReason).containsOnly(RejectReason.SIGNATURE);
@@ -206,6 +235,7 @@ class SignedStateIntegrationTest {
     assertThat(ack.getOutcomes(3).getMessage()).contains("signed by 'mallory', not by its owner 'ha'");
     assertThat(ack.getOutcomes(4).getMessage()).contains("carries no signature").contains("entanglement.signing=required");
     assertThat(ack.getOutcomes(5).getMessage()).contains("no certificate of its owner 'nobody-knows'");
+    assertThat(ack.getOutcomes(6).getMessage()).contains("needs the 1 signed hand-overs that lead to owner 'mallory'");
     assertThat(c.all(Item.class)).as("nothing forged was applied").isEmpty();
 
     // the stream goes on: the genuine change, passed on unchanged, is applied
@@ -214,8 +244,18 @@ class SignedStateIntegrationTest {
     assertThat(c.find(Item.class, item.getId()).getName()).isEqualTo("as its owner wrote it");
     assertThat(toC.isOpen()).isTrue();
 
+    // with c holding a's object, mallory's own made-up history (a hand-over at epoch 0 it signed itself) is refused too
+    Change fakeHandover = malloryKey.sign(genuine.toBuilder().setOwner("mallory").setHandoverTo("mallory").build());
+    Change history = malloryKey.sign(genuine.toBuilder().setOwner("mallory").setEpoch(1).setSerial(2)
+        .addHandovers(fakeHandover).build());
+    long third = send(toC, List.of(), history);
+    Outcome refused = toC.awaitAck(third).getOutcomes(0);
+    assertThat(refused.getReason()).isEqualTo(RejectReason.SIGNATURE);
+    assertThat(refused.getMessage()).contains("owned by 'ha' at epoch 0").contains("is by 'mallory'");
+    assertThat(c.find(Item.class, item.getId()).getName()).isEqualTo("as its owner wrote it");
+
     // counted per peer and reason, logged once per kind and peer
-    assertThat(signatureRejections(c, "mallory")).isEqualTo(6);
+    assertThat(signatureRejections(c, "mallory")).isEqualTo(8);
     assertThat(log.warnings("Rejected a change from peer 'mallory'", "(SIGNATURE)")).hasSize(1);
   }
 

@@ -98,6 +98,9 @@ final class ApplyHooks implements InboundApplier.Hooks {
         } else if (!effectiveOwner.equals(self)) {
           node.ownership.owned(key, effectiveOwner);
         }
+        if (node.handoverChains != null && change.getHandoverTo().equals(self)) {
+          node.handoverChains.learned(key, change); // before the take-over is signed and sent
+        }
         node.handover.applied(key, change);
         node.transitions.committed(key, change);
       }

@@ -421,6 +421,12 @@ final class NodePeerHost implements PeerHost {
   }
 
   @Override
+  public java.util.List<dev.entanglement.proto.v1.Change> handoverChain(dev.entanglement.proto.v1.Change change) {
+    return node.handoverChains == null ? java.util.List.of()
+        : node.handoverChains.of(node.applier.objectKey(change), change.getEpoch());
+  }
+
+  @Override
   public boolean hostsBrowser(String name) {
     PeerConnection connection = node.peers.get(name);
     return connection != null && connection.browser();

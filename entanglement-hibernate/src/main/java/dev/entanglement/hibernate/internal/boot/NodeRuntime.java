@@ -19,6 +19,7 @@ import dev.entanglement.hibernate.internal.ownership.Ownership;
 import dev.entanglement.hibernate.internal.ownership.RequestExecutor;
 import dev.entanglement.hibernate.internal.ownership.Router;
 import dev.entanglement.hibernate.internal.peer.PeerRegistry;
+import dev.entanglement.hibernate.internal.signing.HandoverChains;
 import dev.entanglement.hibernate.internal.signing.NodeSigner;
 import dev.entanglement.hibernate.internal.signing.SignerKeys;
 import dev.entanglement.hibernate.internal.policy.PolicyEngine;
@@ -124,6 +125,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
   /** Signed state (entanglement.signing=required): this node's signer and the certificates it verifies with; else null. */
   transient NodeSigner signer;
   transient SignerKeys signerKeys;
+  transient HandoverChains handoverChains;
   /** This instance's membership of the node, and the lease that gives one member the links. */
   transient NodeLease lease;
   /** The plugin's share of the application's connection pool (entanglement.db.connections). */
@@ -161,6 +163,18 @@ public final class NodeRuntime implements SessionFactoryObserver {
     } catch (RuntimeException e) {
       LOG.warnf("Entanglement node '%s' could not take over the update requests other members stored (tried again "
           + "in 200 ms): %s", config.nodeName(), e.getMessage());
+    }
+  }
+
+  /** Signed state: the hand-overs to this node stored with its rows (see {@link HandoverChains}). */
+  private void loadHandoverChains() {
+    try (var session = factory.openStatelessSession()) {
+      session.beginTransaction();
+      List<Bookkeeping.SignedHandover> found = session.doReturningWork(c -> bookkeeping.handoversTo(c, config.nodeName()));
+      session.getTransaction().commit();
+      for (Bookkeeping.SignedHandover handover : found) {
+        handoverChains.learned(handover.key(), handover.change());
+      }
     }
   }
 
@@ -398,7 +412,9 @@ public final class NodeRuntime implements SessionFactoryObserver {
     peers = new PeerRegistry(node, pool);
     if (config.signing()) {
       signer = new NodeSigner(node, config.tls().privateKey(), config.tls().chain());
-      signerKeys = new SignerKeys(node, config.tls()::checkTrusted);
+      signerKeys = new SignerKeys(node, config.tls()::checkTrusted, config.tls().chain());
+      handoverChains = new HandoverChains(node);
+      loadHandoverChains();
     }
     policy = new PolicyPoints(new PolicyEngine(nodePolicies, model, this::policyPeer), model, factory);
     applier = new InboundApplier(factory, model, bookkeeping, node, config.applyRetry());

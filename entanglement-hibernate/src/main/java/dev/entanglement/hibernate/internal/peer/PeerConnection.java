@@ -245,7 +245,7 @@ public final class PeerConnection implements StreamHandler {
         return;
       }
       planner.positions().signing(new StreamSigning(host.signer(), host.signerKeys(), host::hostsBrowser,
-          hello.getNodeName()));
+          hello.getNodeName(), host::handoverChain));
     }
     identity = ((Handshake.Accepted) result).identity();
     peerName = identity.name();

@@ -236,6 +236,14 @@ public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
     return null;
   }
 
+  /**
+   * Signed state: the chain of signed hand-overs that gives this node an object it took over
+   * (see {@code Change.handovers}), empty when it holds none.
+   */
+  default java.util.List<Change> handoverChain(Change change) {
+    return java.util.List.of();
+  }
+
   /** Whether a browser of this name is connected here (this node signs its ephemeral objects). */
   default boolean hostsBrowser(String name) {
     return false;

@@ -32,8 +32,15 @@ final class StreamSigning {
   private final Predicate<String> hostsBrowser;
   private final String peer;
   private final Set<String> sent = new HashSet<>();
+  private final java.util.function.Function<Change, List<Change>> chains;
 
-  StreamSigning(NodeSigner signer, SignerKeys keys, Predicate<String> hostsBrowser, String peer) {
+  /**
+   * @param chains the signed hand-overs that lead to this node's ownership of an object it took
+   *     over (empty when it has none: its receivers then refuse the state)
+   */
+  StreamSigning(NodeSigner signer, SignerKeys keys, Predicate<String> hostsBrowser, String peer,
+      java.util.function.Function<Change, List<Change>> chains) {
+    this.chains = chains;
     this.signer = signer;
     this.keys = keys;
     this.hostsBrowser = hostsBrowser;
@@ -49,6 +56,9 @@ final class StreamSigning {
         if (signed == null) {
           signed = new ArrayList<>(changes);
         }
+        if (change.getEpoch() > 0 && !change.getEphemeral() && change.getHandoversCount() == 0) {
+          change = change.toBuilder().addAllHandovers(chains.apply(change)).build();
+        }
         signed.set(i, signer.sign(change));
       }
     }
@@ -63,11 +73,12 @@ final class StreamSigning {
   List<OwnerCertificate> certificates(List<Change> changes) {
     Set<String> owners = new LinkedHashSet<>();
     for (Change change : changes) {
-      String signerName = change.getSigner().isEmpty() ? change.getOwner() : change.getSigner();
-      if (!signerName.equals(signer.nodeName()) && !signerName.equals(peer) && !sent.contains(signerName)) {
-        owners.add(signerName);
+      owners.add(change.getSigner().isEmpty() ? change.getOwner() : change.getSigner());
+      for (Change handover : change.getHandoversList()) {
+        owners.add(handover.getOwner());
       }
     }
+    owners.removeIf(owner -> owner.equals(signer.nodeName()) || owner.equals(peer) || sent.contains(owner));
     List<OwnerCertificate> certificates = new ArrayList<>();
     for (String owner : owners) {
       SignerKeys.Key key = keys.of(owner);

@@ -14,7 +14,10 @@ import java.nio.charset.StandardCharsets;
  * of message can never pass for another), a newline, then the message's deterministic protobuf
  * serialization with the fields that legitimately change on the way cleared:
  * <ul>
- *   <li>{@link Change}: {@code signature} and {@code ttl_ms} (relays pass on the time left);
+ *   <li>{@link Change}: {@code signature}, {@code ttl_ms} (relays pass on the time left) and
+ *       {@code handovers} (each hand-over of the chain is signed by its own owner, and checked
+ *       link by link: the chain proves itself, and nesting it in every signature would grow it
+ *       with every transfer);
  *   <li>{@link UpdateRequest}: {@code signature}, {@code origin_certificates}, {@code request_id} (per hop) and {@code via}
  *       (appended by each hop);
  *   <li>{@link TransitionUpdate}: {@code signature} and {@code origin_certificates}.
@@ -29,7 +32,7 @@ public final class CanonicalForm {
   private CanonicalForm() {}
 
   public static byte[] of(Change change) {
-    return bytes(CHANGE, change.toBuilder().clearSignature().clearTtlMs().build());
+    return bytes(CHANGE, change.toBuilder().clearSignature().clearTtlMs().clearHandovers().build());
   }
 
   public static byte[] of(UpdateRequest request) {

@@ -55,9 +55,26 @@ public final class SignerKeys {
   private final Map<String, Key> keys = new ConcurrentHashMap<>();
   private final ThreadLocal<Map<String, Signature>> verifiers = ThreadLocal.withInitial(HashMap::new);
 
-  public SignerKeys(String nodeName, Trust trust) {
+  /**
+   * @param own this node's own certificate chain (its hand-overs come back in the chains of the
+   *     objects it handed on, and are verified like any other)
+   */
+  public SignerKeys(String nodeName, Trust trust, List<X509Certificate> own) {
     this.nodeName = nodeName;
     this.trust = trust;
+    X509Certificate leaf = own.get(0);
+    List<ByteString> der = new ArrayList<>();
+    try {
+      for (X509Certificate certificate : own) {
+        der.add(ByteString.copyFrom(certificate.getEncoded()));
+      }
+    } catch (java.security.cert.CertificateEncodingException e) {
+      throw new IllegalArgumentException("the node's certificate cannot be encoded: " + e.getMessage(), e);
+    }
+    String algorithm = SignatureScheme.algorithm(leaf.getPublicKey());
+    if (algorithm != null) {
+      keys.put(nodeName, new Key(nodeName, List.copyOf(der), leaf.getPublicKey(), algorithm, Fingerprints.sha256(leaf)));
+    }
   }
 
   /**
@@ -132,7 +149,45 @@ public final class SignerKeys {
         return "signed by '%s', not by its owner '%s'".formatted(signer, change.getOwner());
       }
     }
-    return check(signer, change.getSignature(), () -> CanonicalForm.of(change), "owner");
+    String problem = check(signer, change.getSignature(), () -> CanonicalForm.of(change), "owner");
+    if (problem != null || change.getEphemeral() || change.getEpoch() == 0) {
+      return problem;
+    }
+    return chainProblem(change);
+  }
+
+  /**
+   * A state at epoch e > 0 must carry the e signed hand-overs that lead to its owner: epoch 0's by
+   * the first owner, each next by the node the previous one named, the last naming this owner.
+   */
+  private String chainProblem(Change change) {
+    long epoch = change.getEpoch();
+    List<Change> chain = change.getHandoversList();
+    if (chain.size() != epoch) {
+      return ("its ownership epoch %d needs the %d signed hand-overs that lead to owner '%s', and it carries %d: "
+          + "nobody may raise an epoch or take an object over without its owner's hand-over").formatted(epoch, epoch,
+          change.getOwner(), chain.size());
+    }
+    for (int k = 0; k < chain.size(); k++) {
+      Change handover = chain.get(k);
+      if (!handover.getEntity().equals(change.getEntity()) || !handover.getId().equals(change.getId())
+          || handover.getEpoch() != k || handover.getHandoverTo().isEmpty() || handover.getHandoversCount() > 0) {
+        return "its hand-over at epoch %d is not a hand-over of this object at that epoch".formatted(k);
+      }
+      if (k > 0 && !handover.getOwner().equals(chain.get(k - 1).getHandoverTo())) {
+        return "its hand-over at epoch %d is by '%s', but epoch %d handed the object to '%s'".formatted(k,
+            handover.getOwner(), k - 1, chain.get(k - 1).getHandoverTo());
+      }
+      String problem = check(handover.getOwner(), handover.getSignature(), () -> CanonicalForm.of(handover), "owner");
+      if (problem != null) {
+        return "its hand-over at epoch %d by '%s' is not genuine: %s".formatted(k, handover.getOwner(), problem);
+      }
+    }
+    if (!chain.get(chain.size() - 1).getHandoverTo().equals(change.getOwner())) {
+      return "its last hand-over gives the object to '%s', not to its owner '%s'".formatted(
+          chain.get(chain.size() - 1).getHandoverTo(), change.getOwner());
+    }
+    return null;
   }
 
   /** Why a received update request may not be taken as its origin's, or null when its signature holds. */

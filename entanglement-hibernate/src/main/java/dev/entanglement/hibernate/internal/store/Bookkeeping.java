@@ -203,6 +203,33 @@ public final class Bookkeeping {
     return found;
   }
 
+  /** A stored signed hand-over of an object to this node. */
+  public record SignedHandover(String key, Change change) {}
+
+  /** The signed hand-overs to {@code node} stored with the rows (signed state; see HandoverChains). */
+  public List<SignedHandover> handoversTo(Connection connection, String node) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(
+        "SELECT entity_name, object_id, signed_change FROM entanglement_object WHERE signed_change IS NOT NULL "
+            + "AND (owner_node = ? OR handover_to = ?)")) {
+      statement.setString(1, node);
+      statement.setString(2, node);
+      List<SignedHandover> found = new ArrayList<>();
+      try (ResultSet rs = statement.executeQuery()) {
+        while (rs.next()) {
+          try {
+            Change change = Change.parseFrom(rs.getBytes(3));
+            if (change.getHandoverTo().equals(node)) {
+              found.add(new SignedHandover(rs.getString(1) + '#' + rs.getString(2), change));
+            }
+          } catch (com.google.protobuf.InvalidProtocolBufferException unreadable) {
+            // not a hand-over this node can prove: its states of the object go without a chain
+          }
+        }
+      }
+      return found;
+    }
+  }
+
   /** The object's row, or null when this node has never had it. */
   public ObjectRow read(Connection connection, String entity, String id) throws SQLException {
     try (PreparedStatement statement = connection.prepareStatement(
