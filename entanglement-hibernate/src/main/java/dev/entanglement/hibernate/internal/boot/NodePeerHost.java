@@ -305,8 +305,12 @@ final class NodePeerHost implements PeerHost {
   }
 
   @Override
-  public void onUpdateRequest(String peer, UpdateRequest request) {
+  public void onUpdateRequest(String peer, UpdateRequest received) {
     node.decisions.execute(() -> {
+      UpdateRequest request = authenticated(peer, received);
+      if (request == null) {
+        return;
+      }
       String denial = node.policy.requestDenied(peer, request);
       if (denial != null) {
         node.forwarder.answer(peer, RequestOutcome.newBuilder().setRequestId(request.getRequestId())
@@ -330,6 +334,42 @@ final class NodePeerHost implements PeerHost {
         node.forwarder.relay(peer, routed);
       }
     });
+  }
+
+  /** Refused update requests (claimed origins, signatures): one WARN per peer and reason a minute. */
+  private static final dev.entanglement.hibernate.internal.core.LimitedLog REQUESTS_REFUSED =
+      new dev.entanglement.hibernate.internal.core.LimitedLog(org.jboss.logging.Logger.getLogger(NodePeerHost.class));
+
+  /**
+   * The request with the peer it came from appended to its path, once its origin holds: the peer
+   * itself when the path is empty, and (signed state, between nodes) the origin's signature.
+   * Otherwise it is answered REFUSED (ORIGIN or SIGNATURE), counted and logged, and null returned.
+   */
+  private UpdateRequest authenticated(String peer, UpdateRequest request) {
+    String problem = dev.entanglement.hibernate.internal.ownership.RequestOrigin.problem(nodeName(), peer, request);
+    RejectReason reason = RejectReason.ORIGIN;
+    PeerConnection connection = node.peers.get(peer);
+    if (problem == null && node.signerKeys != null && (connection == null || !connection.browser())) {
+      String unsigned = node.signerKeys.problem(request, peer);
+      if (unsigned != null) {
+        reason = RejectReason.SIGNATURE;
+        problem = "node '%s' refused the request of '%s' from peer '%s': %s".formatted(nodeName(), request.getOrigin(),
+            peer, unsigned);
+      }
+    }
+    if (problem == null) {
+      return dev.entanglement.hibernate.internal.ownership.RequestOrigin.received(peer, request);
+    }
+    String message = "%s (%s#%s)".formatted(problem, request.getEntity(), Values.shortText(request.getId()));
+    node.forwarder.answer(peer, RequestOutcome.newBuilder().setRequestId(request.getRequestId())
+        .setStatus(RequestStatus.REFUSED).setReason(reason).setMessage(message).build());
+    if (connection != null) {
+      connection.stats().refusedHere(reason);
+    }
+    node.metrics.rejected(peer, true, reason.name());
+    REQUESTS_REFUSED.warn(peer + '|' + reason, "Refused an update request from peer '%s' (%s): %s".formatted(peer,
+        reason, message));
+    return null;
   }
 
   /**

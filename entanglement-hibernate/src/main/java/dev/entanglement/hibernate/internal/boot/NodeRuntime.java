@@ -19,6 +19,8 @@ import dev.entanglement.hibernate.internal.ownership.Ownership;
 import dev.entanglement.hibernate.internal.ownership.RequestExecutor;
 import dev.entanglement.hibernate.internal.ownership.Router;
 import dev.entanglement.hibernate.internal.peer.PeerRegistry;
+import dev.entanglement.proto.v1.Envelope;
+import dev.entanglement.proto.v1.UpdateRequest;
 import dev.entanglement.hibernate.internal.signing.HandoverChains;
 import dev.entanglement.hibernate.internal.signing.NodeSigner;
 import dev.entanglement.hibernate.internal.signing.SignerKeys;
@@ -164,6 +166,21 @@ public final class NodeRuntime implements SessionFactoryObserver {
       LOG.warnf("Entanglement node '%s' could not take over the update requests other members stored (tried again "
           + "in 200 ms): %s", config.nodeName(), e.getMessage());
     }
+  }
+
+  /**
+   * Signed state: an update request this node sends as its origin, or for a browser connected to
+   * it (its path is just the browser), leaves with this node's signature. Others pass unchanged.
+   */
+  Envelope signedRequest(Envelope envelope) {
+    if (signer == null || !envelope.hasUpdateRequest() || !envelope.getUpdateRequest().getSignature().isEmpty()) {
+      return envelope;
+    }
+    UpdateRequest request = envelope.getUpdateRequest();
+    boolean own = request.getOrigin().equals(config.nodeName());
+    boolean browsers = request.getViaCount() == 1 && request.getVia(0).equals(request.getOrigin())
+        && peers.get(request.getOrigin()) != null && peers.get(request.getOrigin()).browser();
+    return own || browsers ? Envelope.newBuilder().setUpdateRequest(signer.sign(request)).build() : envelope;
   }
 
   /** Signed state: the hand-overs to this node stored with its rows (see {@link HandoverChains}). */

@@ -76,9 +76,20 @@ public final class NodeSigner {
     return unsigned.toBuilder().setSignature(ByteString.copyFrom(sign(CanonicalForm.of(unsigned)))).build();
   }
 
-  /** The request with this node's signature as its origin. */
+  /**
+   * The request with this node's signature and certificate chain: as its origin, or (naming
+   * itself as {@code signer}) for a browser connected to it.
+   */
   public UpdateRequest sign(UpdateRequest request) {
-    return request.toBuilder().setSignature(ByteString.copyFrom(sign(CanonicalForm.of(request)))).build();
+    UpdateRequest.Builder builder = request.toBuilder().clearSignature().clearOriginCertificates();
+    if (request.getOrigin().equals(nodeName)) {
+      builder.clearSigner();
+    } else {
+      builder.setSigner(nodeName);
+    }
+    UpdateRequest unsigned = builder.build();
+    return unsigned.toBuilder().setSignature(ByteString.copyFrom(sign(CanonicalForm.of(unsigned))))
+        .addAllOriginCertificates(chain).build();
   }
 
   /** The transition update with this node's signature as its origin. */

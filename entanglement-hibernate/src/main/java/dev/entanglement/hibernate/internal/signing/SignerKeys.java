@@ -190,9 +190,30 @@ public final class SignerKeys {
     return null;
   }
 
-  /** Why a received update request may not be taken as its origin's, or null when its signature holds. */
-  public String problem(UpdateRequest request, String origin) {
-    return check(origin, request.getSignature(), () -> CanonicalForm.of(request), "origin");
+  /**
+   * Why a received update request may not be taken as its origin's, or null when its signature
+   * holds. The certificate chain it carries is offered first (an origin several hops away is not
+   * known here otherwise). Only a browser's request is signed by another node: the node the
+   * browser is connected to, second on its path.
+   *
+   * @param peer the peer it came from (not yet on its path)
+   */
+  public String problem(UpdateRequest request, String peer) {
+    String origin = request.getOrigin();
+    String signer = request.getSigner().isEmpty() ? origin : request.getSigner();
+    if (!signer.equals(origin)) {
+      String second = request.getViaCount() >= 2 ? request.getVia(1) : request.getViaCount() == 1 ? peer : null;
+      if (!signer.equals(second) || keys.containsKey(origin) || origin.equals(nodeName)) {
+        return "signed by '%s', not by its origin '%s'".formatted(signer, origin);
+      }
+    }
+    if (request.getOriginCertificatesCount() > 0) {
+      Offered offered = offer(signer, request.getOriginCertificatesList());
+      if (offered.problem() != null && !keys.containsKey(signer)) {
+        return offered.problem();
+      }
+    }
+    return check(signer, request.getSignature(), () -> CanonicalForm.of(request), "origin");
   }
 
   /** Why a transition update may not be taken as its origin's, or null when its signature holds. */
