@@ -176,6 +176,37 @@ class SignedStateIntegrationTest {
     assertThat(signatureRejections(d, "tb")).isZero();
   }
 
+  @Test
+  void transitions_areSignedByTheirOrigin_verifiedAfterARelay_andOneInAnotherNodesNameIsIgnoredAndCounted()
+      throws Exception {
+    TestNode a = node("ra", "signed-ra-" + UUID.randomUUID(), null);
+    String bAddress = "signed-rb-" + UUID.randomUUID();
+    TestNode b = node("rb", bAddress, a.entanglement().listenAddress().orElseThrow());
+    TestNode c = node("rc", "signed-rc-" + UUID.randomUUID(), "inprocess:" + bAddress);
+    List<String> atC = new java.util.concurrent.CopyOnWriteArrayList<>();
+    c.entanglement().addTransitionListener(event -> atC.add(event.origin() + " " + event.transitionId()));
+    Item item = new Item("DRAGGED-1", "on the board", 1);
+    a.inTransaction(em -> em.persist(item));
+    await().atMost(Duration.ofSeconds(10)).until(() -> c.find(Item.class, item.getId()) != null);
+
+    a.entanglement().startTransition(Item.class, item.getId()).update(i -> i.setName("dragged by ra"));
+    await().atMost(Duration.ofSeconds(10)).until(() -> atC.stream().anyMatch(e -> e.startsWith("ra ")));
+    assertThat(signatureRejections(b, "ra") + signatureRejections(c, "rb")).isZero();
+
+    // mallory, a peer of c, sends a transition in ra's name: c ignores it, counts and logs it
+    RecordingPeer peer = hostile(c.entanglement().listenAddress().orElseThrow().substring("inprocess:".length()),
+        "mallory", material("mallory"));
+    peer.send(Envelope.newBuilder().setTransition(dev.entanglement.proto.v1.TransitionUpdate.newBuilder()
+        .setOrigin("ra").setTransitionId(424242).setSequence(1).setEntity("Item")
+        .setId(Value.newBuilder().setUuid(item.getId().toString())).setOwner("ra")
+        .setPhase(dev.entanglement.proto.v1.TransitionPhase.PROVISIONAL)
+        .addAttributes(Attribute.newBuilder().setName("name").setValue(Value.newBuilder().setText("forged drag"))))
+        .build());
+    await().atMost(Duration.ofSeconds(10)).until(() -> signatureRejections(c, "mallory") == 1);
+    assertThat(atC).noneMatch(e -> e.endsWith(" 424242"));
+    assertThat(log.warnings("Ignored a transition from peer 'mallory' in the name of 'ra'")).hasSize(1);
+  }
+
   /** Who is online (an ephemeral object). */
   public record Presence(String user, String status) {}
 

@@ -445,6 +445,21 @@ final class NodePeerHost implements PeerHost {
 
   @Override
   public void onTransition(String peer, TransitionUpdate update) {
+    PeerConnection connection = node.peers.get(peer);
+    if (node.signerKeys != null && (connection == null || !connection.browser())) {
+      String problem = node.signerKeys.problem(update);
+      if (problem != null) {
+        // nothing to answer: dropped, counted and logged like a refused request
+        if (connection != null) {
+          connection.stats().refusedHere(RejectReason.SIGNATURE);
+        }
+        node.metrics.rejected(peer, true, RejectReason.SIGNATURE.name());
+        REQUESTS_REFUSED.warn(peer + "|transition", ("Ignored a transition from peer '%s' in the name of '%s' for "
+            + "%s#%s (SIGNATURE): %s").formatted(peer, update.getOrigin(), update.getEntity(),
+            Values.shortText(update.getId()), problem));
+        return;
+      }
+    }
     if (node.policy.transitionDenied(peer, update) == null) {
       node.transitions.received(peer, update);
     }

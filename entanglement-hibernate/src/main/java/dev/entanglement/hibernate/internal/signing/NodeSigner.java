@@ -92,9 +92,17 @@ public final class NodeSigner {
         .addAllOriginCertificates(chain).build();
   }
 
-  /** The transition update with this node's signature as its origin. */
+  /** The transition update with this node's signature and chain: as its origin, or for a browser connected to it. */
   public TransitionUpdate sign(TransitionUpdate update) {
-    return update.toBuilder().setSignature(ByteString.copyFrom(sign(CanonicalForm.of(update)))).build();
+    TransitionUpdate.Builder builder = update.toBuilder().clearSignature().clearOriginCertificates();
+    if (update.getOrigin().equals(nodeName)) {
+      builder.clearSigner();
+    } else {
+      builder.setSigner(nodeName);
+    }
+    TransitionUpdate unsigned = builder.build();
+    return unsigned.toBuilder().setSignature(ByteString.copyFrom(sign(CanonicalForm.of(unsigned))))
+        .addAllOriginCertificates(chain).build();
   }
 
   private byte[] sign(byte[] data) {

@@ -216,9 +216,24 @@ public final class SignerKeys {
     return check(signer, request.getSignature(), () -> CanonicalForm.of(request), "origin");
   }
 
-  /** Why a transition update may not be taken as its origin's, or null when its signature holds. */
-  public String problem(TransitionUpdate update, String origin) {
-    return check(origin, update.getSignature(), () -> CanonicalForm.of(update), "origin");
+  /**
+   * Why a transition update may not be taken as its origin's, or null when its signature holds.
+   * Only a browser's transition is signed by another node (the one it is connected to): accepted
+   * when the origin is no node this node knows a certificate of.
+   */
+  public String problem(TransitionUpdate update) {
+    String origin = update.getOrigin();
+    String signer = update.getSigner().isEmpty() ? origin : update.getSigner();
+    if (!signer.equals(origin) && (keys.containsKey(origin) || origin.equals(nodeName))) {
+      return "signed by '%s', not by its origin '%s'".formatted(signer, origin);
+    }
+    if (update.getOriginCertificatesCount() > 0) {
+      Offered offered = offer(signer, update.getOriginCertificatesList());
+      if (offered.problem() != null && !keys.containsKey(signer)) {
+        return offered.problem();
+      }
+    }
+    return check(signer, update.getSignature(), () -> CanonicalForm.of(update), "origin");
   }
 
   private String check(String signer, ByteString signature, java.util.function.Supplier<byte[]> form, String role) {
