@@ -4,3 +4,11 @@
 -- a column's precision or scale). NULL for this node's own objects and without signing.
 -- Portable SQL: H2 and PostgreSQL. (Numbered 12 to leave 11 to concurrent work.)
 ALTER TABLE entanglement_object ADD COLUMN signed_change BYTEA;
+
+-- The certificates of other owners this node accepted (checked against its trust and issued to the
+-- owner's name), so that after a restart it can still pass them on with the signed changes it
+-- keeps for catch-up, before those owners are heard of again. Checked again when loaded.
+CREATE TABLE entanglement_certificate (
+    owner_node  VARCHAR(64) NOT NULL PRIMARY KEY,
+    chain       BYTEA       NOT NULL
+);

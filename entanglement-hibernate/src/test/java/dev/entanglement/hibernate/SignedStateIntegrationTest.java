@@ -228,6 +228,24 @@ class SignedStateIntegrationTest {
   }
 
   @Test
+  void aRelayRestartedWhileTheOwnerIsAway_stillPassesOnItsCertificate_fromItsDatabase() throws Exception {
+    TestNode a = node("pa", "signed-pa-" + UUID.randomUUID(), null);
+    String bAddress = "signed-pb-" + UUID.randomUUID();
+    TestNode b = node("pb", bAddress, a.entanglement().listenAddress().orElseThrow());
+    Item item = new Item("KEPT-1", "kept by the relay", 1);
+    a.inTransaction(em -> em.persist(item));
+    await().atMost(Duration.ofSeconds(10)).until(() -> b.find(Item.class, item.getId()) != null);
+    await().atMost(Duration.ofSeconds(10)).until(() -> b.table("entanglement_certificate").size() == 1);
+    a.close();
+    TestNode restarted = track(b.restart());
+
+    TestNode c = node("pc", "signed-pc-" + UUID.randomUUID(), "inprocess:" + bAddress);
+    await().atMost(Duration.ofSeconds(10)).until(() -> c.find(Item.class, item.getId()) != null);
+    assertThat(signatureRejections(c, "pb")).isZero();
+    assertThat(restarted.entanglement().peers()).noneMatch(p -> "pa".equals(p.name()));
+  }
+
+  @Test
   void aHostilePeer_cannotForgeAlterReownOrSpeakForAnotherOwner_eachRefusedWithSignature_countedAndLoggedOnce()
       throws Exception {
     String aAddress = "signed-owner-" + UUID.randomUUID();

@@ -183,6 +183,43 @@ public final class NodeRuntime implements SessionFactoryObserver {
     return own || browsers ? Envelope.newBuilder().setUpdateRequest(signer.sign(request)).build() : envelope;
   }
 
+  /** Signed state: the owners' certificates accepted before a restart, checked again against today's trust. */
+  private void loadCertificates() {
+    List<byte[]> stored;
+    try (var session = factory.openStatelessSession()) {
+      session.beginTransaction();
+      stored = session.doReturningWork(bookkeeping::certificates);
+      session.getTransaction().commit();
+    }
+    for (byte[] bytes : stored) {
+      try {
+        var certificate = dev.entanglement.proto.v1.OwnerCertificate.parseFrom(bytes);
+        var offered = signerKeys.offer(certificate.getOwner(), certificate.getChainList());
+        if (offered.problem() != null) {
+          LOG.warnf("Entanglement node '%s' no longer accepts the stored certificate of '%s': %s", config.nodeName(),
+              certificate.getOwner(), offered.problem());
+        }
+      } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+        LOG.debugf("Entanglement node '%s' skips an unreadable stored certificate", config.nodeName());
+      }
+    }
+  }
+
+  /** Signed state: keeps a newly accepted certificate (worker pool; a failure is logged, the certificate stays in memory). */
+  private void storeCertificate(SignerKeys.Key key) {
+    byte[] bytes = dev.entanglement.proto.v1.OwnerCertificate.newBuilder().setOwner(key.owner())
+        .addAllChain(key.chain()).build().toByteArray();
+    try (var permit = dev.entanglement.hibernate.internal.store.ConnectionBudget.of(factory).enter();
+        var session = factory.openStatelessSession()) {
+      session.beginTransaction();
+      session.doWork(c -> bookkeeping.writeCertificate(c, key.owner(), bytes));
+      session.getTransaction().commit();
+    } catch (RuntimeException e) {
+      LOG.warnf("Entanglement node '%s' could not store the certificate of '%s' (%s); it is passed on from memory "
+          + "until the node restarts", config.nodeName(), key.owner(), e.getMessage());
+    }
+  }
+
   /** Signed state: the hand-overs to this node stored with its rows (see {@link HandoverChains}). */
   private void loadHandoverChains() {
     try (var session = factory.openStatelessSession()) {
@@ -432,6 +469,8 @@ public final class NodeRuntime implements SessionFactoryObserver {
       signerKeys = new SignerKeys(node, config.tls()::checkTrusted, config.tls().chain());
       handoverChains = new HandoverChains(node);
       loadHandoverChains();
+      loadCertificates();
+      signerKeys.onAdded(key -> pool.execute(() -> storeCertificate(key)));
     }
     policy = new PolicyPoints(new PolicyEngine(nodePolicies, model, this::policyPeer), model, factory);
     applier = new InboundApplier(factory, model, bookkeeping, node, config.applyRetry());

@@ -54,6 +54,13 @@ public final class SignerKeys {
   private final Trust trust;
   private final Map<String, Key> keys = new ConcurrentHashMap<>();
   private final ThreadLocal<Map<String, Signature>> verifiers = ThreadLocal.withInitial(HashMap::new);
+  /** Told of every certificate newly kept (to store it); must not block. */
+  private volatile java.util.function.Consumer<Key> added = key -> {};
+
+  /** Who hears of each certificate newly kept (the node stores it, so a restart can pass it on). */
+  public void onAdded(java.util.function.Consumer<Key> listener) {
+    this.added = listener;
+  }
 
   /**
    * @param own this node's own certificate chain (its hand-overs come back in the chains of the
@@ -125,7 +132,9 @@ public final class SignerKeys {
       return new Offered(false, "node '%s' keeps the certificates of at most %d owners; the one of '%s' is not kept"
           .formatted(nodeName, MAX_OWNERS, owner));
     }
-    keys.put(owner, new Key(owner, List.copyOf(chain), leaf.getPublicKey(), algorithm, Fingerprints.sha256(leaf)));
+    Key key = new Key(owner, List.copyOf(chain), leaf.getPublicKey(), algorithm, Fingerprints.sha256(leaf));
+    keys.put(owner, key);
+    added.accept(key);
     return new Offered(true, null);
   }
 

@@ -203,6 +203,28 @@ public final class Bookkeeping {
     return found;
   }
 
+  /** Signed state: stores an accepted certificate of an owner (the OwnerCertificate's bytes), replacing one kept before. */
+  public void writeCertificate(Connection connection, String owner, byte[] chain) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(upsert("entanglement_certificate",
+        List.of("owner_node"), List.of("chain")))) {
+      statement.setString(1, owner);
+      statement.setBytes(2, chain);
+      statement.executeUpdate();
+    }
+  }
+
+  /** Signed state: the stored certificates of owners, as OwnerCertificate bytes. */
+  public List<byte[]> certificates(Connection connection) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement("SELECT chain FROM entanglement_certificate");
+        ResultSet rs = statement.executeQuery()) {
+      List<byte[]> found = new ArrayList<>();
+      while (rs.next()) {
+        found.add(rs.getBytes(1));
+      }
+      return found;
+    }
+  }
+
   /** A stored signed hand-over of an object to this node. */
   public record SignedHandover(String key, Change change) {}
 
