@@ -49,20 +49,28 @@ final class StreamSigning {
 
   /** The changes, those this node speaks for signed (a signature already there is a relayed owner's, kept as it is). */
   List<Change> sign(List<Change> changes) {
-    List<Change> signed = null;
+    List<Integer> mine = new ArrayList<>();
+    List<Change> toSign = new ArrayList<>();
     for (int i = 0; i < changes.size(); i++) {
       Change change = changes.get(i);
       if (change.getSignature().isEmpty() && !change.getEphemeralPathLost() && speaksFor(change)) {
-        if (signed == null) {
-          signed = new ArrayList<>(changes);
-        }
         if (change.getEpoch() > 0 && !change.getEphemeral() && change.getHandoversCount() == 0) {
           change = change.toBuilder().addAllHandovers(chains.apply(change)).build();
         }
-        signed.set(i, signer.sign(change));
+        mine.add(i);
+        toSign.add(change);
       }
     }
-    return signed == null ? changes : signed;
+    if (mine.isEmpty()) {
+      return changes;
+    }
+    // one signature for the batch: the root of a hash tree, each change carrying its path
+    List<Change> signedOnes = signer.signAll(toSign);
+    List<Change> signed = new ArrayList<>(changes);
+    for (int k = 0; k < mine.size(); k++) {
+      signed.set(mine.get(k), signedOnes.get(k));
+    }
+    return signed;
   }
 
   private boolean speaksFor(Change change) {

@@ -17,7 +17,7 @@ import java.nio.charset.StandardCharsets;
  *   <li>{@link Change}: {@code signature}, {@code ttl_ms} (relays pass on the time left) and
  *       {@code handovers} (each hand-over of the chain is signed by its own owner, and checked
  *       link by link: the chain proves itself, and nesting it in every signature would grow it
- *       with every transfer);
+ *       with every transfer), and the hash-tree fields of a batch signature ({@link HashTree});
  *   <li>{@link UpdateRequest}: {@code signature}, {@code origin_certificates}, {@code request_id} (per hop) and {@code via}
  *       (appended by each hop);
  *   <li>{@link TransitionUpdate}: {@code signature} and {@code origin_certificates}.
@@ -32,7 +32,8 @@ public final class CanonicalForm {
   private CanonicalForm() {}
 
   public static byte[] of(Change change) {
-    return bytes(CHANGE, change.toBuilder().clearSignature().clearTtlMs().clearHandovers().build());
+    return bytes(CHANGE, change.toBuilder().clearSignature().clearTtlMs().clearHandovers().clearSignatureLeaf()
+        .clearSignatureLeaves().clearSignaturePath().build());
   }
 
   public static byte[] of(UpdateRequest request) {

@@ -66,14 +66,44 @@ public final class NodeSigner {
 
   /** The change with this node's signature (and {@code signer} when it signs for a browser). */
   public Change sign(Change change) {
-    Change.Builder signed = change.toBuilder().clearSignature();
-    if (!change.getOwner().equals(nodeName)) {
-      signed.setSigner(nodeName);
-    } else {
-      signed.clearSigner();
-    }
-    Change unsigned = signed.build();
+    Change unsigned = unsigned(change);
     return unsigned.toBuilder().setSignature(ByteString.copyFrom(sign(CanonicalForm.of(unsigned)))).build();
+  }
+
+  /**
+   * The changes signed with one signature over the root of their {@link HashTree}, each carrying its
+   * path to the root (one change alone: signed as by {@link #sign(Change)}).
+   */
+  public List<Change> signAll(List<Change> changes) {
+    if (changes.size() == 1) {
+      return List.of(sign(changes.get(0)));
+    }
+    List<Change> unsigned = new ArrayList<>(changes.size());
+    List<byte[]> leaves = new ArrayList<>(changes.size());
+    for (Change change : changes) {
+      Change bare = unsigned(change);
+      unsigned.add(bare);
+      leaves.add(HashTree.leaf(CanonicalForm.of(bare)));
+    }
+    HashTree.Built tree = HashTree.build(leaves);
+    ByteString signature = ByteString.copyFrom(sign(HashTree.signedForm(tree.root())));
+    List<Change> signed = new ArrayList<>(changes.size());
+    for (int i = 0; i < unsigned.size(); i++) {
+      signed.add(unsigned.get(i).toBuilder().setSignature(signature).setSignatureLeaf(i)
+          .setSignatureLeaves(unsigned.size()).addAllSignaturePath(tree.paths().get(i)).build());
+    }
+    return signed;
+  }
+
+  private Change unsigned(Change change) {
+    Change.Builder bare = change.toBuilder().clearSignature().clearSignatureLeaf().clearSignatureLeaves()
+        .clearSignaturePath();
+    if (!change.getOwner().equals(nodeName)) {
+      bare.setSigner(nodeName);
+    } else {
+      bare.clearSigner();
+    }
+    return bare.build();
   }
 
   /**

@@ -158,7 +158,7 @@ public final class SignerKeys {
         return "signed by '%s', not by its owner '%s'".formatted(signer, change.getOwner());
       }
     }
-    String problem = check(signer, change.getSignature(), () -> CanonicalForm.of(change), "owner");
+    String problem = checkChange(signer, change);
     if (problem != null || change.getEphemeral() || change.getEpoch() == 0) {
       return problem;
     }
@@ -187,7 +187,7 @@ public final class SignerKeys {
         return "its hand-over at epoch %d is by '%s', but epoch %d handed the object to '%s'".formatted(k,
             handover.getOwner(), k - 1, chain.get(k - 1).getHandoverTo());
       }
-      String problem = check(handover.getOwner(), handover.getSignature(), () -> CanonicalForm.of(handover), "owner");
+      String problem = checkChange(handover.getOwner(), handover);
       if (problem != null) {
         return "its hand-over at epoch %d by '%s' is not genuine: %s".formatted(k, handover.getOwner(), problem);
       }
@@ -243,6 +243,39 @@ public final class SignerKeys {
       }
     }
     return check(signer, update.getSignature(), () -> CanonicalForm.of(update), "origin");
+  }
+
+  /** Most batch roots remembered as verified (each spares the verification of the rest of its batch). */
+  static final int VERIFIED_ROOTS = 4096;
+  /** (signer, root) of batch signatures verified already, least recently used first. */
+  private final Map<String, Boolean> verifiedRoots = java.util.Collections.synchronizedMap(
+      new java.util.LinkedHashMap<>(256, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+          return size() > VERIFIED_ROOTS;
+        }
+      });
+
+  /** A change's signature: over its canonical form, or over the root its hash-tree path leads to. */
+  private String checkChange(String signer, Change change) {
+    if (change.getSignatureLeaves() < 2) {
+      return check(signer, change.getSignature(), () -> CanonicalForm.of(change), "owner");
+    }
+    byte[] root = HashTree.root(HashTree.leaf(CanonicalForm.of(change)), change.getSignatureLeaf(),
+        change.getSignatureLeaves(), change.getSignaturePathList());
+    if (root == null) {
+      return "its signature path does not fit leaf %d of %d: it was altered on the way".formatted(
+          change.getSignatureLeaf(), change.getSignatureLeaves());
+    }
+    String cacheKey = signer + '|' + java.util.HexFormat.of().formatHex(root);
+    if (verifiedRoots.containsKey(cacheKey)) {
+      return null; // the root is the signer's: this change leads to it, so it is one of the states it signed
+    }
+    String problem = check(signer, change.getSignature(), () -> HashTree.signedForm(root), "owner");
+    if (problem == null) {
+      verifiedRoots.put(cacheKey, Boolean.TRUE);
+    }
+    return problem;
   }
 
   private String check(String signer, ByteString signature, java.util.function.Supplier<byte[]> form, String role) {

@@ -80,6 +80,34 @@ class SignerKeysTest {
         .contains("does not verify");
   }
 
+  @ParameterizedTest
+  @ValueSource(ints = {2, 3, 5, 8, 13})
+  void aBatchSignedOnce_eachChangeVerifiesAlone_andNoAlteredOrMovedOneDoes(int size) throws Exception {
+    KeyPair owner = pair("EC");
+    X509Certificate ownerCertificate = certificate("owner", owner);
+    SignerKeys keys = new SignerKeys("receiver", chain -> {}, List.of(certificate("receiver", pair("EC"))));
+    keys.offer("owner", List.of(der(ownerCertificate)));
+    List<Change> batch = new java.util.ArrayList<>();
+    for (int i = 0; i < size; i++) {
+      batch.add(change("owner").toBuilder().setSerial(i + 1).build());
+    }
+    List<Change> signed = new NodeSigner("owner", owner.getPrivate(), List.of(ownerCertificate)).signAll(batch);
+    assertThat(signed).extracting(Change::getSignature).containsOnly(signed.get(0).getSignature());
+    // a fresh receiver for each: every change verifies alone, as after a relay took it out of its batch
+    for (Change change : signed) {
+      SignerKeys alone = new SignerKeys("other", chain -> {}, List.of(certificate("other", pair("EC"))));
+      alone.offer("owner", List.of(der(ownerCertificate)));
+      assertThat(alone.problem(change)).isNull();
+    }
+    for (Change change : signed) {
+      assertThat(keys.problem(change)).isNull(); // the root verified once, the others from the cache
+      assertThat(keys.problem(change.toBuilder().setSerial(99).build())).isNotNull();
+      assertThat(keys.problem(change.toBuilder().setSignatureLeaf((change.getSignatureLeaf() + 1) % size).build()))
+          .isNotNull();
+      assertThat(keys.problem(change.toBuilder().clearSignaturePath().build())).isNotNull();
+    }
+  }
+
   @Test
   void aCertificateIsKeptOnlyWhenTrustedAndIssuedToTheOwnersName() throws Exception {
     KeyPair pair = pair("EC");
