@@ -323,6 +323,31 @@ class SignedStateIntegrationTest {
   }
 
   @Test
+  void mixedNetwork_aNodeWithSigningOff_isRefusedByOneThatRequiresIt_andTwoNodesWithItOffReplicateUnsigned()
+      throws Exception {
+    String address = "signed-mixed-" + UUID.randomUUID();
+    TestNode strict = node("ms", address, null);
+    TestNode lax = track(certificates.tls(TestNode.builder("ml", Database.H2, Item.class)
+        .peers("inprocess:" + address).set(EntanglementSettings.SIGNING, "off")
+        .set(EntanglementSettings.RECONNECT_INITIAL_DELAY_MS, "50"), "ml", "signing", "signing").start());
+    await().atMost(Duration.ofSeconds(10)).until(() -> !log.warnings("Node 'ms' requires signed state", "peer 'ml'")
+        .isEmpty());
+    assertThat(strict.entanglement().peers()).noneMatch(p -> "ml".equals(p.name()) && p.state() == PeerStatus.State.STREAMING);
+
+    String laxAddress = "signed-lax-" + UUID.randomUUID();
+    TestNode other = track(certificates.tls(TestNode.builder("mo", Database.H2, Item.class).listenInProcess(laxAddress)
+        .set(EntanglementSettings.SIGNING, "off"), "mo", "signing", "signing").start());
+    TestNode second = track(certificates.tls(TestNode.builder("mp", Database.H2, Item.class)
+        .peers("inprocess:" + laxAddress).set(EntanglementSettings.SIGNING, "off"), "mp", "signing", "signing").start());
+    Item item = new Item("UNSIGNED-1", "signing off on both", 1);
+    other.inTransaction(em -> em.persist(item));
+    await().atMost(Duration.ofSeconds(10)).until(() -> second.find(Item.class, item.getId()) != null);
+    lax.inTransaction(em -> em.persist(new Item("LAX-1", "the refused node keeps running", 1)));
+    assertThat(lax.all(Item.class)).hasSize(1);
+    assertThat(strict.all(Item.class)).as("nothing crossed").isEmpty();
+  }
+
+  @Test
   void aPeerWhoseCertificateIsNotTrusted_isRefusedAtTheHello() throws Exception {
     String address = "signed-trust-" + UUID.randomUUID();
     node("sa3", address, null);
