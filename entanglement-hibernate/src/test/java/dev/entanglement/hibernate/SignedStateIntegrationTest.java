@@ -303,6 +303,16 @@ class SignedStateIntegrationTest {
     assertThat(refused.getMessage()).contains("owned by 'ha' at epoch 0").contains("is by 'mallory'");
     assertThat(c.find(Item.class, item.getId()).getName()).isEqualTo("as its owner wrote it");
 
+    // a replayed old signed state changes nothing once a newer one is held
+    a.inTransaction(em -> em.find(Item.class, item.getId()).setName("its owner's newer state"));
+    Change newer = await().atMost(Duration.ofSeconds(10))
+        .until(() -> fromA.changes().stream().filter(ch -> ch.getOwner().equals("ha") && ch.getSerial() > genuine.getSerial())
+            .findFirst(), java.util.Optional::isPresent).orElseThrow();
+    assertThat(toC.awaitAck(send(toC, List.of(), newer)).getOutcomes(0).getStatus()).isEqualTo(OutcomeStatus.APPLIED);
+    assertThat(toC.awaitAck(send(toC, List.of(), genuine)).getOutcomes(0).getStatus())
+        .isEqualTo(OutcomeStatus.ALREADY_CURRENT);
+    assertThat(c.find(Item.class, item.getId()).getName()).isEqualTo("its owner's newer state");
+
     // counted per peer and reason, logged once per kind and peer
     assertThat(signatureRejections(c, "mallory")).isEqualTo(8);
     assertThat(log.warnings("Rejected a change from peer 'mallory'", "(SIGNATURE)")).hasSize(1);
