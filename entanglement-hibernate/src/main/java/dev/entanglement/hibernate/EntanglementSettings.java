@@ -60,6 +60,16 @@ public final class EntanglementSettings {
   public static final String TLS_TRUSTED_FINGERPRINTS = "entanglement.tls.trusted_fingerprints";
 
   /**
+   * Signed state: {@code required} (the default when mutual TLS is configured) or {@code off} (the
+   * default without it: plaintext and in-process nodes have no key). With {@code required} this
+   * node signs every change it owns with its TLS private key, sends its certificate in its Hello,
+   * verifies every received change against its owner's certificate before applying it, and
+   * accepts only peers that sign too (a peer that does not is refused at the Hello, naming this
+   * setting). See docs/security.md, "Signed state".
+   */
+  public static final String SIGNING = "entanglement.signing";
+
+  /**
    * Whether the plugin applies the migrations of its own tables (Flyway, history table
    * {@code entanglement_schema_history}) when it starts. Set {@code false} to run them with the
    * application's own Flyway from {@code classpath:entanglement/db/migration}; the plugin

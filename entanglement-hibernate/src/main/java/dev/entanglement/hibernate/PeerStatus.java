@@ -23,6 +23,8 @@ import java.time.Instant;
  * @param identity who the peer is: its name and, over mutual TLS, its verified certificate's
  *     fingerprint and subject (null while the handshake has not completed)
  * @param paused whether the flow with the peer is paused ({@link Entanglement#pause(String)})
+ * @param rejectedHereByReason the received changes this node refused, by reason (e.g.
+ *     {@link RefusalReason#SIGNATURE} for forged or altered state); reasons never seen are absent
  */
 public record PeerStatus(
     String name,
@@ -41,7 +43,22 @@ public record PeerStatus(
     long changesRejectedHere,
     long changesAppliedHere,
     PeerIdentity identity,
-    boolean paused) {
+    boolean paused,
+    java.util.Map<RefusalReason, Long> rejectedHereByReason) {
+
+  public PeerStatus {
+    rejectedHereByReason = rejectedHereByReason == null ? java.util.Map.of() : java.util.Map.copyOf(rejectedHereByReason);
+  }
+
+  /** As the canonical constructor, without rejections by reason. */
+  public PeerStatus(String name, String address, boolean dialed, State state, Instant since, int outboxDepth,
+      long coalesced, long changesSent, long catchUpObjectsSent, long bytesSent, long changesAcknowledged,
+      long changesRejectedByPeer, long changesReceived, long changesRejectedHere, long changesAppliedHere,
+      PeerIdentity identity, boolean paused) {
+    this(name, address, dialed, state, since, outboxDepth, coalesced, changesSent, catchUpObjectsSent, bytesSent,
+        changesAcknowledged, changesRejectedByPeer, changesReceived, changesRejectedHere, changesAppliedHere, identity,
+        paused, java.util.Map.of());
+  }
 
   /** Where a connection is in its life. */
   public enum State {

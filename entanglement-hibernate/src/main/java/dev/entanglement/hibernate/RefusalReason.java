@@ -20,6 +20,13 @@ public enum RefusalReason {
   INTERNAL,
   /** The change references an object the owner does not have. */
   MISSING_REFERENCE,
+  /**
+   * Signed state: no signature where one is required, a signature that does not verify, an
+   * unknown signer, or a signer that is not the owner (or origin) the message names.
+   */
+  SIGNATURE,
+  /** The origin a request or transition claims is not the authenticated peer it came from (nor vouched for by a relay). */
+  ORIGIN,
   /** A reason this version does not know (a newer peer). */
   OTHER;
 

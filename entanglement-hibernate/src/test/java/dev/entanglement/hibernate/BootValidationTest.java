@@ -56,6 +56,17 @@ class BootValidationTest {
   }
 
   @Test
+  void signingRequiredWithoutANodeKey_orAnUnknownValue_failsTheBoot() {
+    assertBootFails(b -> b.set(EntanglementSettings.SIGNING, "required"),
+        "Setting entanglement.signing has the invalid value 'required'; expected 'off' without a node key: signed "
+            + "state signs with the private key of entanglement.tls.private_key and verifies with certificates trusted "
+            + "by entanglement.tls.trust or entanglement.tls.trusted_fingerprints; set those, or entanglement.signing=off",
+        Item.class);
+    assertBootFails(b -> b.set(EntanglementSettings.SIGNING, "sometimes"),
+        "Setting entanglement.signing has the invalid value 'sometimes'; expected 'required' or 'off'", Item.class);
+  }
+
+  @Test
   void invalidPeerForgetAfter() {
     String expected = "a duration with a unit (7d, 12h, 30m, 90s or ISO-8601 such as P7D) of at least one minute "
         + "and at most 3650d, or 0 or never to keep absent peers for ever";

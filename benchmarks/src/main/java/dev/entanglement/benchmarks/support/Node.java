@@ -39,11 +39,43 @@ public final class Node implements AutoCloseable {
     return new Node(null, db, build("plain", db, properties, List.of(BenchItem.class)));
   }
 
+  /**
+   * With {@code -Dentanglement.bench.signing=true}, every node gets a certificate from one
+   * development CA (mutual TLS over Netty instead of plaintext, and in-process too), so signed state
+   * is on ({@code entanglement.signing} defaults to required with TLS): the same scenarios then
+   * measure its price.
+   */
+  public static final boolean SIGNING = Boolean.getBoolean("entanglement.bench.signing");
+  private static java.nio.file.Path certificates;
+
   /** A node named {@code name}; {@code properties} add listen, peers, limits... */
   public static Node start(String name, DbSettings db, Map<String, String> properties) {
     Map<String, String> all = new LinkedHashMap<>(properties);
     all.put(EntanglementSettings.NODE_NAME, name);
+    if (SIGNING) {
+      all.remove(EntanglementSettings.PLAINTEXT);
+      all.putAll(tls(name));
+    }
     return new Node(name, db, build(name, db, all, List.of(BenchItem.class)));
+  }
+
+  /** The TLS settings of a node name: a certificate from the run's development CA (made once per name). */
+  private static synchronized Map<String, String> tls(String name) {
+    try {
+      if (certificates == null) {
+        certificates = java.nio.file.Files.createTempDirectory("bench-certificates");
+        dev.entanglement.hibernate.tls.DevCertificates.createCa(certificates.resolve("ca"), "benchmark CA");
+      }
+      java.nio.file.Path nodeDir = certificates.resolve("node-" + name);
+      if (!java.nio.file.Files.exists(nodeDir.resolve(dev.entanglement.hibernate.tls.DevCertificates.CERTIFICATE))) {
+        dev.entanglement.hibernate.tls.DevCertificates.createNode(nodeDir, certificates.resolve("ca"), name);
+      }
+      return Map.of(EntanglementSettings.TLS_CERTIFICATE, nodeDir.resolve("certificate.pem").toString(),
+          EntanglementSettings.TLS_PRIVATE_KEY, nodeDir.resolve("private-key.pem").toString(),
+          EntanglementSettings.TLS_TRUST, certificates.resolve("ca").resolve("certificate.pem").toString());
+    } catch (Exception e) {
+      throw new IllegalStateException("could not make the benchmark's development certificates: " + e, e);
+    }
   }
 
   /**

@@ -14,9 +14,24 @@ import java.util.Set;
  * @param owner the owner the message names (for a request: the owner it is addressed to)
  * @param origin the node that made the request, or the owner for a change
  * @param attributeNames the names of the attributes carried
+ * @param via for a request, its authenticated path: the origin, then every node it passed
+ *     through, the last one being the peer this node received it from; each name was recorded by
+ *     the node that received the request from that node, as its certificate (or, for a browser,
+ *     its {@code BrowserIdentity}) proved it. With signed state the origin's signature was
+ *     verified too. Empty for changes and transitions.
  */
 public record IncomingMessage(Kind kind, String entityName, Class<?> entityType, String idText, String owner,
-    String origin, Set<String> attributeNames) {
+    String origin, Set<String> attributeNames, java.util.List<String> via) {
+  public IncomingMessage {
+    via = via == null ? java.util.List.of() : java.util.List.copyOf(via);
+  }
+
+  /** As the canonical constructor, with an empty path (changes, transitions). */
+  public IncomingMessage(Kind kind, String entityName, Class<?> entityType, String idText, String owner, String origin,
+      Set<String> attributeNames) {
+    this(kind, entityName, entityType, idText, owner, origin, attributeNames, java.util.List.of());
+  }
+
   /** What a received message asks. */
   public enum Kind {
     /** The owner's new state of an object. */

@@ -36,7 +36,11 @@ public final class RecordingPeer implements AutoCloseable {
   private volatile ClientCallStreamObserver<Envelope> out;
 
   private RecordingPeer(String inProcessName) {
-    channel = InProcessChannelBuilder.forName(inProcessName).directExecutor().build();
+    this(InProcessChannelBuilder.forName(inProcessName).directExecutor().build());
+  }
+
+  private RecordingPeer(ManagedChannel channel) {
+    this.channel = channel;
     ReplicationGrpc.newStub(channel).exchange(new ClientResponseObserver<Envelope, Envelope>() {
       @Override
       public void beforeStart(ClientCallStreamObserver<Envelope> requestStream) {
@@ -67,6 +71,23 @@ public final class RecordingPeer implements AutoCloseable {
   /** Opens a stream to a node listening on {@code inprocess:NAME}, without a Hello yet. */
   public static RecordingPeer dial(String inProcessName) {
     return new RecordingPeer(inProcessName);
+  }
+
+  /**
+   * Opens a stream over mutual TLS to a node listening on {@code hostPort}, presenting the
+   * certificate and key in {@code nodeDir} (as {@link dev.entanglement.hibernate.tls.DevCertificates}
+   * writes them) and trusting the CA certificate {@code caCertificate}; without a Hello yet.
+   */
+  public static RecordingPeer dialTls(String hostPort, java.nio.file.Path nodeDir, java.nio.file.Path caCertificate)
+      throws javax.net.ssl.SSLException {
+    int colon = hostPort.lastIndexOf(':');
+    var ssl = io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts.forClient()
+        .keyManager(nodeDir.resolve(dev.entanglement.hibernate.tls.DevCertificates.CERTIFICATE).toFile(),
+            nodeDir.resolve(dev.entanglement.hibernate.tls.DevCertificates.PRIVATE_KEY).toFile())
+        .trustManager(caCertificate.toFile()).build();
+    return new RecordingPeer(io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder
+        .forAddress(hostPort.substring(0, colon), Integer.parseInt(hostPort.substring(colon + 1)))
+        .sslContext(ssl).overrideAuthority("localhost").build());
   }
 
   /** Opens a stream, introduces itself as {@code name} and waits for the node's Hello. */

@@ -83,6 +83,7 @@ final class BatchWrite {
       Map<Change, Change> priors) throws SQLException {
     Map<String, ObjectRow> rows = new LinkedHashMap<>();
     List<PriorStates.Entry> priorRows = new ArrayList<>(0);
+    Map<String, Change> signed = new LinkedHashMap<>();
     Map<String, ObjectRow> stored = readRows(connection, batch, indexes);
     List<Integer> pending = indexes;
     boolean progress = true;
@@ -92,7 +93,7 @@ final class BatchWrite {
       for (int i : pending) {
         try {
           outcomes[i] = applyOne(session, connection, i, batch.getChanges(i), rows, stored, peer, hooks, verifyOwners,
-              newWhenUnknown, priors, priorRows);
+              newWhenUnknown, priors, priorRows, signed);
           progress |= outcomes[i].getStatus() == OutcomeStatus.APPLIED;
         } catch (DecodeException e) {
           outcomes[i] = Outcomes.rejected(i, e.reason(), e.getMessage());
@@ -108,6 +109,15 @@ final class BatchWrite {
     ((SharedSessionContractImplementor) session).getJdbcCoordinator().executeBatch();
     bookkeeping.writeWithEpoch(connection, new ArrayList<>(rows.values()));
     bookkeeping.priorStates().write(connection, priorRows);
+    if (!signed.isEmpty()) {
+      // signed state: the owner's signed change beside the row, for this relay's catch-ups
+      List<Change> changes = new ArrayList<>(signed.values());
+      List<String> ids = new ArrayList<>(signed.size());
+      for (String key : signed.keySet()) {
+        ids.add(rows.get(key).id());
+      }
+      bookkeeping.writeSignedChanges(connection, changes, ids);
+    }
     return rows.keySet();
   }
 
@@ -142,8 +152,8 @@ final class BatchWrite {
 
   private Outcome applyOne(StatelessSession session, Connection connection, int index, Change change,
       Map<String, ObjectRow> rows, Map<String, ObjectRow> stored, String peer, Hooks hooks, Set<String> verifyOwners,
-      boolean newWhenUnknown, Map<Change, Change> priors, List<PriorStates.Entry> priorRows)
-      throws DecodeException, SQLException {
+      boolean newWhenUnknown, Map<Change, Change> priors, List<PriorStates.Entry> priorRows,
+      Map<String, Change> signed) throws DecodeException, SQLException {
     EntangledType type = model.byName(change.getEntity());
     Object id = type.idCodec().decode(change.getId(), type.name() + " id");
     String idText = type.idText(id);
@@ -184,6 +194,11 @@ final class BatchWrite {
         boolean absent = newWhenUnknown && (known == null || known.deleted());
         writer.write(session, type, id, change, peer, hooks, absent);
         rows.put(key, StateOrdering.rowAfter(type.name(), idText, change));
+        if (!change.getSignature().isEmpty() && !change.getOwner().equals(nodeName)) {
+          signed.put(key, change);
+        } else {
+          signed.remove(key); // a later unsigned state of the same object (signing off): nothing stale is kept
+        }
         return Outcomes.applied(index);
       }
       default -> throw new IllegalStateException("unknown verdict " + decision.verdict());

@@ -117,6 +117,15 @@ public final class InboundApplier {
           .setMessage("this node keeps no ephemeral objects").build();
     }
 
+    /**
+     * Signed state: why a received change may not be taken as its owner's (no signature, one that
+     * does not verify, an unknown or wrong signer), or null. Asked for every change of a batch
+     * before the node-wide apply lock is taken, so batches of different peers verify in parallel.
+     */
+    default String signatureProblem(String peer, Change change) {
+      return null;
+    }
+
     /** Whether the policies decide at the object stage (else no copies are constructed for them). */
     default boolean objectStage() {
       return false;
@@ -241,9 +250,26 @@ public final class InboundApplier {
    * @param gaps the stream's changes ignored from a relay (see {@link RelayGaps}): this batch's
    *     ignored changes are added, and its positions held below them
    */
-  public synchronized Ack apply(String peer, ChangeBatch batch, Set<String> verifyOwners, RelayGaps gaps) {
-    LOG.debugf("Applying %d changes from '%s' (positions %s)", batch.getChangesCount(), peer, batch.getPositionsList());
+  public Ack apply(String peer, ChangeBatch batch, Set<String> verifyOwners, RelayGaps gaps) {
     Hooks hooks = this.hooks;
+    String[] unsigned = null;
+    if (peer != null) {
+      for (int i = 0; i < batch.getChangesCount(); i++) {
+        String problem = hooks.signatureProblem(peer, batch.getChanges(i));
+        if (problem != null) {
+          if (unsigned == null) {
+            unsigned = new String[batch.getChangesCount()];
+          }
+          unsigned[i] = problem;
+        }
+      }
+    }
+    return apply(peer, batch, verifyOwners, gaps, hooks, unsigned);
+  }
+
+  private synchronized Ack apply(String peer, ChangeBatch batch, Set<String> verifyOwners, RelayGaps gaps, Hooks hooks,
+      String[] unsigned) {
+    LOG.debugf("Applying %d changes from '%s' (positions %s)", batch.getChangesCount(), peer, batch.getPositionsList());
     int count = batch.getChangesCount();
     Outcome[] outcomes = new Outcome[count];
     List<Integer> valid = new ArrayList<>(count);
@@ -251,7 +277,12 @@ public final class InboundApplier {
     // position from a direction whose changes are refused would skip them
     Map<String, String> directionProblems = new HashMap<>();
     for (int i = 0; i < count; i++) {
-      outcomes[i] = screen(peer, i, batch.getChanges(i), directionProblems, hooks, gaps);
+      outcomes[i] = unsigned != null && unsigned[i] != null
+          ? Outcomes.rejected(i, RejectReason.SIGNATURE, "%s#%s of owner %s is refused: %s".formatted(
+              ChangeValidator.shown(batch.getChanges(i).getEntity()),
+              ChangeValidator.shown(dev.entanglement.hibernate.internal.model.Values.shortText(batch.getChanges(i).getId())),
+              ChangeValidator.shown(batch.getChanges(i).getOwner()), unsigned[i]))
+          : screen(peer, i, batch.getChanges(i), directionProblems, hooks, gaps);
       if (outcomes[i] == null) {
         valid.add(i);
       }

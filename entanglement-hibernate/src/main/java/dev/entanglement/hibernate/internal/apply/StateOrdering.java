@@ -16,7 +16,8 @@ import dev.entanglement.proto.v1.RejectReason;
  *       already current.
  *   <li><b>Hand-over.</b> A higher epoch is a later owner: it applies whatever its serial, unless
  *       the object is this node's own and was not handed over to the change's owner (rejected,
- *       {@link RejectReason#NOT_OWNER}).
+ *       {@link RejectReason#NOT_OWNER}), or (signed state) its chain of signed hand-overs does not
+ *       pass through the owner this node knows at the epoch it knows ({@link RejectReason#SIGNATURE}).
  *   <li><b>Own objects.</b> At the same epoch, nobody else changes an object this node owns
  *       (rejected, {@code NOT_OWNER}).
  *   <li><b>Serial order.</b> At the same epoch and owner, a serial not above the row's is already
@@ -91,6 +92,15 @@ public final class StateOrdering {
       }
       if (withdrawal && known.deleted()) {
         return Decision.current("Node '%s' does not hold %s any more: nothing to withdraw".formatted(self, key));
+      }
+      // signed state: the chain of hand-overs (verified link by link before) must pass through the
+      // owner this node knows, at the epoch it knows, or it is another history of the object
+      if (change.getHandoversCount() > known.epoch() && !known.deleted()
+          && !change.getHandovers((int) known.epoch()).getOwner().equals(known.owner())) {
+        return new Decision(Verdict.REJECT, RejectReason.SIGNATURE, ("%s is owned by '%s' at epoch %d; the hand-over "
+            + "at that epoch in the change from '%s' is by '%s': no hand-over of its owner leads to '%s'").formatted(
+            key, known.owner(), known.epoch(), change.getOwner(), change.getHandovers((int) known.epoch()).getOwner(),
+            change.getOwner()));
       }
       return Decision.APPLY;
     }

@@ -2,6 +2,7 @@ package dev.entanglement.hibernate.internal.boot;
 
 import dev.entanglement.hibernate.internal.apply.InboundApplier;
 import dev.entanglement.hibernate.internal.model.EntangledType;
+import dev.entanglement.hibernate.internal.peer.PeerConnection;
 import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.Operation;
 import dev.entanglement.proto.v1.Outcome;
@@ -37,6 +38,24 @@ final class ApplyHooks implements InboundApplier.Hooks {
           change.getOwner(), removedBy);
     }
     return node.policy.changeDenied(peer, type, change);
+  }
+
+  @Override
+  public String signatureProblem(String peer, Change change) {
+    if (node.signerKeys == null) {
+      return null;
+    }
+    PeerConnection connection = node.peers.get(peer);
+    if (connection != null && connection.browser()) {
+      return null; // browsers sign nothing: their own ephemeral objects only (BrowserRules), signed here when sent on
+    }
+    if (change.getOperation() == dev.entanglement.proto.v1.Operation.WITHDRAW) {
+      // made by the node that sends it (the owner, or a relay whose own policies now deny the
+      // object), never the owner's signed state: it only removes this node's copy, which the
+      // owner's next signed state restores, so it is taken from the authenticated peer, like a sweep
+      return null;
+    }
+    return node.signerKeys.problem(change);
   }
 
   @Override
@@ -98,6 +117,9 @@ final class ApplyHooks implements InboundApplier.Hooks {
           node.ownership.gone(key);
         } else if (!effectiveOwner.equals(self)) {
           node.ownership.owned(key, effectiveOwner);
+        }
+        if (node.handoverChains != null && change.getHandoverTo().equals(self)) {
+          node.handoverChains.learned(key, change); // before the take-over is signed and sent
         }
         node.handover.applied(key, change);
         node.transitions.committed(key, change);

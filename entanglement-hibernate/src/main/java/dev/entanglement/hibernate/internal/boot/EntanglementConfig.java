@@ -46,7 +46,8 @@ public record EntanglementConfig(
     PeerAddress memberListen,
     Optional<String> memberAdvertise,
     int dbConnections,
-    Optional<PeerAddress> webListen) {
+    Optional<PeerAddress> webListen,
+    boolean signing) {
 
   private static final Logger LOG = Logger.getLogger(EntanglementConfig.class);
   private static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
@@ -157,7 +158,32 @@ public record EntanglementConfig(
         Optional.ofNullable(text(settings, EntanglementSettings.MEMBER_ADVERTISE))
             .map(value -> address(EntanglementSettings.MEMBER_ADVERTISE, value).toString()),
         integer(settings, EntanglementSettings.DB_CONNECTIONS, 3, 2, 1000),
-        webListen(settings, tls != null, plaintext)));
+        webListen(settings, tls != null, plaintext),
+        signing(settings, tls)));
+  }
+
+  /**
+   * {@link EntanglementSettings#SIGNING}: {@code required} by default with mutual TLS (the node key
+   * signs), {@code off} by default without it; {@code required} without a key fails the boot.
+   */
+  private static boolean signing(Map<String, Object> settings, TlsConfig tls) {
+    String value = text(settings, EntanglementSettings.SIGNING);
+    if (value == null) {
+      return tls != null;
+    }
+    return switch (value.trim().toLowerCase(java.util.Locale.ROOT)) {
+      case "required" -> {
+        if (tls == null) {
+          throw bad(EntanglementSettings.SIGNING, value, ("'off' without a node key: signed state signs with the "
+              + "private key of %s and verifies with certificates trusted by %s or %s; set those, or %s=off")
+              .formatted(EntanglementSettings.TLS_PRIVATE_KEY, EntanglementSettings.TLS_TRUST,
+                  EntanglementSettings.TLS_TRUSTED_FINGERPRINTS, EntanglementSettings.SIGNING));
+        }
+        yield true;
+      }
+      case "off" -> false;
+      default -> throw bad(EntanglementSettings.SIGNING, value, "'required' or 'off'");
+    };
   }
 
   /**

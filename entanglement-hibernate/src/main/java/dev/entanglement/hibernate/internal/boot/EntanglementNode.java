@@ -38,6 +38,7 @@ import jakarta.persistence.OptimisticLockException;
 import jakarta.persistence.PersistenceException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Map;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -133,6 +134,12 @@ final class EntanglementNode implements Entanglement {
     return node.holding() ? node.peers.connectedNames() : Set.of();
   }
 
+  private static Map<RefusalReason, Long> byReason(Map<dev.entanglement.proto.v1.RejectReason, Long> counts) {
+    Map<RefusalReason, Long> byReason = new java.util.EnumMap<>(RefusalReason.class);
+    counts.forEach((reason, count) -> byReason.merge(RefusalReason.named(reason.name()), count, Long::sum));
+    return byReason;
+  }
+
   @Override
   public List<PeerStatus> peers() {
     List<PeerStatus> result = new ArrayList<>();
@@ -143,7 +150,7 @@ final class EntanglementNode implements Entanglement {
       result.add(new PeerStatus(c.peerName(), c.address(), c.dialer(), PeerStatus.State.valueOf(c.state().name()),
           c.since(), c.outboxDepth(), c.coalesced(), c.stats().changesSent(), c.stats().catchUpObjectsSent(), c.stats().bytesSent(),
           c.stats().changesAcknowledged(), c.stats().changesRejectedByPeer(), c.stats().changesReceived(), c.stats().changesRejectedHere(),
-          c.stats().changesAppliedHere(), c.identity(), c.paused()));
+          c.stats().changesAppliedHere(), c.identity(), c.paused(), byReason(c.stats().rejectedHereByReason())));
     }
     return result;
   }

@@ -365,8 +365,12 @@ final class NodePeerHost implements PeerHost {
   }
 
   @Override
-  public void onUpdateRequest(String peer, UpdateRequest request) {
+  public void onUpdateRequest(String peer, UpdateRequest received) {
     node.decisions.execute(() -> {
+      UpdateRequest request = authenticated(peer, received);
+      if (request == null) {
+        return;
+      }
       String denial = node.policy.requestDenied(peer, request);
       if (denial != null) {
         node.forwarder.answer(peer, RequestOutcome.newBuilder().setRequestId(request.getRequestId())
@@ -390,6 +394,42 @@ final class NodePeerHost implements PeerHost {
         node.forwarder.relay(peer, routed);
       }
     });
+  }
+
+  /** Refused update requests (claimed origins, signatures): one WARN per peer and reason a minute. */
+  private static final dev.entanglement.hibernate.internal.core.LimitedLog REQUESTS_REFUSED =
+      new dev.entanglement.hibernate.internal.core.LimitedLog(org.jboss.logging.Logger.getLogger(NodePeerHost.class));
+
+  /**
+   * The request with the peer it came from appended to its path, once its origin holds: the peer
+   * itself when the path is empty, and (signed state, between nodes) the origin's signature.
+   * Otherwise it is answered REFUSED (ORIGIN or SIGNATURE), counted and logged, and null returned.
+   */
+  private UpdateRequest authenticated(String peer, UpdateRequest request) {
+    String problem = dev.entanglement.hibernate.internal.ownership.RequestOrigin.problem(nodeName(), peer, request);
+    RejectReason reason = RejectReason.ORIGIN;
+    PeerConnection connection = node.peers.get(peer);
+    if (problem == null && node.signerKeys != null && (connection == null || !connection.browser())) {
+      String unsigned = node.signerKeys.problem(request, peer);
+      if (unsigned != null) {
+        reason = RejectReason.SIGNATURE;
+        problem = "node '%s' refused the request of '%s' from peer '%s': %s".formatted(nodeName(), request.getOrigin(),
+            peer, unsigned);
+      }
+    }
+    if (problem == null) {
+      return dev.entanglement.hibernate.internal.ownership.RequestOrigin.received(peer, request);
+    }
+    String message = "%s (%s#%s)".formatted(problem, request.getEntity(), Values.shortText(request.getId()));
+    node.forwarder.answer(peer, RequestOutcome.newBuilder().setRequestId(request.getRequestId())
+        .setStatus(RequestStatus.REFUSED).setReason(reason).setMessage(message).build());
+    if (connection != null) {
+      connection.stats().refusedHere(reason);
+    }
+    node.metrics.rejected(peer, true, reason.name());
+    REQUESTS_REFUSED.warn(peer + '|' + reason, "Refused an update request from peer '%s' (%s): %s".formatted(peer,
+        reason, message));
+    return null;
   }
 
   /**
@@ -454,6 +494,10 @@ final class NodePeerHost implements PeerHost {
     node.ownerRemoval.received(peer, removed);
   }
 
+  /** Certificates from peers that are not trusted here: one WARN per peer and owner a minute. */
+  private static final dev.entanglement.hibernate.internal.core.LimitedLog CERTIFICATES_REFUSED =
+      new dev.entanglement.hibernate.internal.core.LimitedLog(org.jboss.logging.Logger.getLogger(NodePeerHost.class));
+
   @Override
   public void onRoutes(String peer, Routes routes) {
     node.directory.received(peer, routes);
@@ -476,8 +520,60 @@ final class NodePeerHost implements PeerHost {
 
   @Override
   public void onTransition(String peer, TransitionUpdate update) {
+    PeerConnection connection = node.peers.get(peer);
+    if (node.signerKeys != null && (connection == null || !connection.browser())) {
+      String problem = node.signerKeys.problem(update);
+      if (problem != null) {
+        // nothing to answer: dropped, counted and logged like a refused request
+        if (connection != null) {
+          connection.stats().refusedHere(RejectReason.SIGNATURE);
+        }
+        node.metrics.rejected(peer, true, RejectReason.SIGNATURE.name());
+        REQUESTS_REFUSED.warn(peer + "|transition", ("Ignored a transition from peer '%s' in the name of '%s' for "
+            + "%s#%s (SIGNATURE): %s").formatted(peer, update.getOrigin(), update.getEntity(),
+            Values.shortText(update.getId()), problem));
+        return;
+      }
+    }
     if (node.policy.transitionDenied(peer, update) == null) {
       node.transitions.received(peer, update);
+    }
+  }
+
+  @Override
+  public dev.entanglement.hibernate.internal.signing.NodeSigner signer() {
+    return node.signer;
+  }
+
+  @Override
+  public dev.entanglement.hibernate.internal.signing.SignerKeys signerKeys() {
+    return node.signerKeys;
+  }
+
+  @Override
+  public java.util.List<dev.entanglement.proto.v1.Change> handoverChain(dev.entanglement.proto.v1.Change change) {
+    return node.handoverChains == null ? java.util.List.of()
+        : node.handoverChains.of(node.applier.objectKey(change), change.getEpoch());
+  }
+
+  @Override
+  public boolean hostsBrowser(String name) {
+    PeerConnection connection = node.peers.get(name);
+    return connection != null && connection.browser();
+  }
+
+  @Override
+  public void certificates(String peer, java.util.List<dev.entanglement.proto.v1.OwnerCertificate> certificates) {
+    if (node.signerKeys == null) {
+      return;
+    }
+    for (dev.entanglement.proto.v1.OwnerCertificate certificate : certificates) {
+      var offered = node.signerKeys.offer(certificate.getOwner(), certificate.getChainList());
+      if (offered.problem() != null) {
+        CERTIFICATES_REFUSED.warn(peer + '|' + certificate.getOwner(), ("Node '%s' ignored a certificate peer '%s' "
+            + "passed on: %s; changes of '%s' are refused until a trusted one arrives").formatted(node.config.nodeName(),
+            peer, offered.problem(), certificate.getOwner()));
+      }
     }
   }
 

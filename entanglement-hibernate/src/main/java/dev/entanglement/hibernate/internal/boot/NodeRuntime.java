@@ -19,6 +19,11 @@ import dev.entanglement.hibernate.internal.ownership.Ownership;
 import dev.entanglement.hibernate.internal.ownership.RequestExecutor;
 import dev.entanglement.hibernate.internal.ownership.Router;
 import dev.entanglement.hibernate.internal.peer.PeerRegistry;
+import dev.entanglement.proto.v1.Envelope;
+import dev.entanglement.proto.v1.UpdateRequest;
+import dev.entanglement.hibernate.internal.signing.HandoverChains;
+import dev.entanglement.hibernate.internal.signing.NodeSigner;
+import dev.entanglement.hibernate.internal.signing.SignerKeys;
 import dev.entanglement.hibernate.internal.policy.PolicyEngine;
 import dev.entanglement.hibernate.internal.policy.PolicyPoints;
 import dev.entanglement.hibernate.internal.store.AckLedger;
@@ -121,6 +126,10 @@ public final class NodeRuntime implements SessionFactoryObserver {
   transient EphemeralStore ephemerals;
   transient PeerRegistry peers;
   transient Router router;
+  /** Signed state (entanglement.signing=required): this node's signer and the certificates it verifies with; else null. */
+  transient NodeSigner signer;
+  transient SignerKeys signerKeys;
+  transient HandoverChains handoverChains;
   /** This instance's membership of the node, and the lease that gives one member the links. */
   transient NodeLease lease;
   /** The plugin's share of the application's connection pool (entanglement.db.connections). */
@@ -158,6 +167,70 @@ public final class NodeRuntime implements SessionFactoryObserver {
     } catch (RuntimeException e) {
       LOG.warnf("Entanglement node '%s' could not take over the update requests other members stored (tried again "
           + "in 200 ms): %s", config.nodeName(), e.getMessage());
+    }
+  }
+
+  /**
+   * Signed state: an update request this node sends as its origin, or for a browser connected to
+   * it (its path is just the browser), leaves with this node's signature. Others pass unchanged.
+   */
+  Envelope signedRequest(Envelope envelope) {
+    if (signer == null || !envelope.hasUpdateRequest() || !envelope.getUpdateRequest().getSignature().isEmpty()) {
+      return envelope;
+    }
+    UpdateRequest request = envelope.getUpdateRequest();
+    boolean own = request.getOrigin().equals(config.nodeName());
+    boolean browsers = request.getViaCount() == 1 && request.getVia(0).equals(request.getOrigin())
+        && peers.get(request.getOrigin()) != null && peers.get(request.getOrigin()).browser();
+    return own || browsers ? Envelope.newBuilder().setUpdateRequest(signer.sign(request)).build() : envelope;
+  }
+
+  /** Signed state: the owners' certificates accepted before a restart, checked again against today's trust. */
+  private void loadCertificates() {
+    List<byte[]> stored;
+    try (var session = factory.openStatelessSession()) {
+      session.beginTransaction();
+      stored = session.doReturningWork(bookkeeping::certificates);
+      session.getTransaction().commit();
+    }
+    for (byte[] bytes : stored) {
+      try {
+        var certificate = dev.entanglement.proto.v1.OwnerCertificate.parseFrom(bytes);
+        var offered = signerKeys.offer(certificate.getOwner(), certificate.getChainList());
+        if (offered.problem() != null) {
+          LOG.warnf("Entanglement node '%s' no longer accepts the stored certificate of '%s': %s", config.nodeName(),
+              certificate.getOwner(), offered.problem());
+        }
+      } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+        LOG.debugf("Entanglement node '%s' skips an unreadable stored certificate", config.nodeName());
+      }
+    }
+  }
+
+  /** Signed state: keeps a newly accepted certificate (worker pool; a failure is logged, the certificate stays in memory). */
+  private void storeCertificate(SignerKeys.Key key) {
+    byte[] bytes = dev.entanglement.proto.v1.OwnerCertificate.newBuilder().setOwner(key.owner())
+        .addAllChain(key.chain()).build().toByteArray();
+    try (var permit = dev.entanglement.hibernate.internal.store.ConnectionBudget.of(factory).enter();
+        var session = factory.openStatelessSession()) {
+      session.beginTransaction();
+      session.doWork(c -> bookkeeping.writeCertificate(c, key.owner(), bytes));
+      session.getTransaction().commit();
+    } catch (RuntimeException e) {
+      LOG.warnf("Entanglement node '%s' could not store the certificate of '%s' (%s); it is passed on from memory "
+          + "until the node restarts", config.nodeName(), key.owner(), e.getMessage());
+    }
+  }
+
+  /** Signed state: the hand-overs to this node stored with its rows (see {@link HandoverChains}). */
+  private void loadHandoverChains() {
+    try (var session = factory.openStatelessSession()) {
+      session.beginTransaction();
+      List<Bookkeeping.SignedHandover> found = session.doReturningWork(c -> bookkeeping.handoversTo(c, config.nodeName()));
+      session.getTransaction().commit();
+      for (Bookkeeping.SignedHandover handover : found) {
+        handoverChains.learned(handover.key(), handover.change());
+      }
     }
   }
 
@@ -393,6 +466,14 @@ public final class NodeRuntime implements SessionFactoryObserver {
     scheduler = Executors.newSingleThreadScheduledExecutor(threads("entanglement-" + node + "-scheduler"));
     decisions = new SerialExecutor(pool);
     peers = new PeerRegistry(node, pool);
+    if (config.signing()) {
+      signer = new NodeSigner(node, config.tls().privateKey(), config.tls().chain());
+      signerKeys = new SignerKeys(node, config.tls()::checkTrusted, config.tls().chain());
+      handoverChains = new HandoverChains(node);
+      loadHandoverChains();
+      loadCertificates();
+      signerKeys.onAdded(key -> pool.execute(() -> storeCertificate(key)));
+    }
     policy = new PolicyPoints(new PolicyEngine(nodePolicies, model, this::policyPeer), model, factory);
     applier = new InboundApplier(factory, model, bookkeeping, node, config.applyRetry());
     applier.load();
@@ -402,6 +483,9 @@ public final class NodeRuntime implements SessionFactoryObserver {
     router = new Router(node, peers, model, applier::objectKey);
     localChanges = new LocalChanges(node, clock, peers, () -> transitions);
     catchUpReader = new CatchUpReader(factory, model, bookkeeping);
+    if (config.signing()) {
+      catchUpReader.signedState(node);
+    }
     OwnershipHosts hosts = new OwnershipHosts(this);
     pendingRequests = new PendingRequestStore(factory);
     forwarder = new Forwarder(hosts.forwarder());

@@ -56,7 +56,7 @@ final class OwnershipHosts {
 
       @Override
       public boolean send(String peer, Envelope envelope) {
-        return node.peers.sendUrgent(peer, envelope);
+        return node.peers.sendUrgent(peer, node.signedRequest(envelope));
       }
 
       @Override

@@ -50,6 +50,12 @@ final class TransitionHost implements Transitions.Host {
   @Override
   public void flood(String exceptPeer, Envelope envelope) {
     TransitionUpdate update = envelope.getTransition();
+    if (node.signer != null && update.getSignature().isEmpty() && (update.getOrigin().equals(node.config.nodeName())
+        || node.peerHost.hostsBrowser(update.getOrigin()))) {
+      // signed state: this node's own transitions, and its browsers', leave signed (once for every peer)
+      update = node.signer.sign(update);
+      envelope = Envelope.newBuilder().setTransition(update).build();
+    }
     for (PeerConnection connection : node.peers.others(exceptPeer)) {
       String peer = connection.peerName();
       if (node.policy.sendDenied(peer, update) != null) {

@@ -1,6 +1,7 @@
 package dev.entanglement.hibernate.internal.peer;
 
 import dev.entanglement.hibernate.PeerIdentity;
+import dev.entanglement.hibernate.internal.signing.SignerKeys;
 import dev.entanglement.hibernate.tls.Fingerprints;
 import dev.entanglement.proto.v1.Hello;
 import dev.entanglement.proto.v1.OwnerPosition;
@@ -26,7 +27,30 @@ final class Handshake {
   static final int PROTOCOL_VERSION = 1;
   private static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
+  /** The capability of a node that signs its state and verifies its peers' (entanglement.signing=required). */
+  static final String SIGNED_STATE = "signed-state";
+
   private Handshake() {}
+
+  /**
+   * Signed state at the Hello, for a node that requires it: the peer must sign too, and its
+   * certificate chain (in the Hello) must be trusted here and issued to its name; it is then kept
+   * to verify the peer's changes. Null when accepted, else the refusal (the stream ends with
+   * FAILED_PRECONDITION).
+   */
+  static String signingProblem(Hello hello, String nodeName, SignerKeys keys) {
+    String name = hello.getNodeName();
+    if (!hello.getCapabilitiesList().contains(SIGNED_STATE)) {
+      return ("node '%s' requires signed state (entanglement.signing=required), but peer '%s' does not sign its "
+          + "changes (entanglement.signing=off there, or an older version): set entanglement.signing the same on "
+          + "both").formatted(nodeName, name);
+    }
+    SignerKeys.Offered offered = keys.offer(name, hello.getCertificatesList());
+    if (offered.problem() != null) {
+      return "node '%s' cannot verify the signed state of peer '%s': %s".formatted(nodeName, name, offered.problem());
+    }
+    return null;
+  }
 
   /** Why a Hello was refused; each maps to the status the stream ends with. */
   enum Reason {

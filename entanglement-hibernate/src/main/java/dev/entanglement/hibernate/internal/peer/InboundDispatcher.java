@@ -211,6 +211,9 @@ final class InboundDispatcher {
   private boolean applyGroup(String peer, BatchGroup group) {
     for (ChangeBatch batch : group.batches()) {
       collectFullSyncKeys(batch);
+      if (batch.getCertificatesCount() > 0 && !connection.browser()) {
+        host.certificates(peer, batch.getCertificatesList()); // before its changes are verified with them
+      }
     }
     List<Ack> acks;
     try {

@@ -151,14 +151,20 @@ public final class PeerConnection implements StreamHandler {
     });
   }
 
+  /** {@code hello} with this node's signing capability and certificate chain, when it signs. */
+  private Hello signed(Hello hello) {
+    return host.signer() == null ? hello
+        : hello.toBuilder().addCapabilities(Handshake.SIGNED_STATE).addAllCertificates(host.signer().chain()).build();
+  }
+
   private Envelope hello() {
     if (browser == null && dialer && peerName == null) {
       // who answers the address is not known yet: the positions follow once it is (Handshake.POSITIONS_FOLLOW)
-      return Envelope.newBuilder().setHello(Handshake.hello(host.nodeName(), List.of())).build();
+      return Envelope.newBuilder().setHello(signed(Handshake.hello(host.nodeName(), List.of()))).build();
     }
     if (browser == null) {
       // screened by the peer's view: only owners it may name (PeerView#outbound)
-      return Envelope.newBuilder().setHello(Handshake.hello(host.nodeName(), host.helloPositions())).build();
+      return Envelope.newBuilder().setHello(signed(Handshake.hello(host.nodeName(), host.helloPositions()))).build();
     }
     // a browser sends nothing persistent, so it needs no positions (and they would name every
     // owner held here); it learns the name the application gave it, which its ephemeral objects take
@@ -259,6 +265,16 @@ public final class PeerConnection implements StreamHandler {
         fail(refused.status());
       }
       return;
+    }
+    if (browser == null && host.signerKeys() != null) {
+      String problem = Handshake.signingProblem(hello, host.nodeName(), host.signerKeys());
+      if (problem != null) {
+        logQuietly(problem);
+        end(Status.FAILED_PRECONDITION.withDescription(problem));
+        return;
+      }
+      planner.positions().signing(new StreamSigning(host.signer(), host.signerKeys(), host::hostsBrowser,
+          hello.getNodeName(), host::handoverChain));
     }
     identity = ((Handshake.Accepted) result).identity();
     peerName = identity.name();

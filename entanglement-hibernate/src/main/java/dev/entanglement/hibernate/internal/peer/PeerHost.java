@@ -268,6 +268,35 @@ public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
   /** A transition update from a peer (called on the connection's serial executor; must not block). */
   default void onTransition(String peer, TransitionUpdate update) {}
 
+  /** This node's signer when it signs its state ({@code entanglement.signing=required}), else null. */
+  default dev.entanglement.hibernate.internal.signing.NodeSigner signer() {
+    return null;
+  }
+
+  /** The certificates this node verifies others' state with (non-null exactly when {@link #signer} is). */
+  default dev.entanglement.hibernate.internal.signing.SignerKeys signerKeys() {
+    return null;
+  }
+
+  /**
+   * Signed state: the chain of signed hand-overs that gives this node an object it took over
+   * (see {@code Change.handovers}), empty when it holds none.
+   */
+  default java.util.List<Change> handoverChain(Change change) {
+    return java.util.List.of();
+  }
+
+  /** Whether a browser of this name is connected here (this node signs its ephemeral objects). */
+  default boolean hostsBrowser(String name) {
+    return false;
+  }
+
+  /**
+   * Certificates a peer sent with a batch, before the batch is verified (apply executor): each is
+   * kept when this node trusts it; refusals are logged once per peer a minute. Must not block long.
+   */
+  default void certificates(String peer, java.util.List<dev.entanglement.proto.v1.OwnerCertificate> certificates) {}
+
   /** A change was rejected: by the peer ({@code here} false) or here; for metrics. Must not block. */
   default void rejected(String peer, boolean here, RejectReason reason) {}
 

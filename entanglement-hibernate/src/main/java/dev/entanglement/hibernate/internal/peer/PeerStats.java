@@ -62,6 +62,12 @@ public final class PeerStats {
   }
 
   /** Counts the outcomes of a batch applied here. */
+  /** A received request or transition refused here before anything was done with it (e.g. its origin). */
+  public void refusedHere(RejectReason reason) {
+    changesRejectedHere.incrementAndGet();
+    rejectedHereByReason.computeIfAbsent(reason, r -> new AtomicLong()).incrementAndGet();
+  }
+
   void answered(Ack ack) {
     for (Outcome outcome : ack.getOutcomesList()) {
       if (outcome.getStatus() == OutcomeStatus.REJECTED) {

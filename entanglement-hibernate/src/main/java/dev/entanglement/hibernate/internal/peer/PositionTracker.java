@@ -44,6 +44,8 @@ final class PositionTracker {
    * denies again (none is sent). Null only in tests that name the peer bare.
    */
   private PeerView view;
+  /** Signed state on this stream, or null (off, or a browser). */
+  private StreamSigning signing;
 
   PositionTracker(PeerHost host, PeerOutbox outbox, CatchUpLimit catchUps) {
     this.host = host;
@@ -72,10 +74,20 @@ final class PositionTracker {
     positionSent.put(owner, position);
   }
 
+  /** Signs this node's changes and adds the certificates the peer needs (signed state; null: off). */
+  void signing(StreamSigning signing) {
+    this.signing = signing;
+  }
+
   /** Builds a batch carrying the positions it completes (those that moved), tracked until acked. */
   ChangeBatch batch(List<Change> changes) {
     long requestId = ++nextRequestId;
-    ChangeBatch.Builder message = ChangeBatch.newBuilder().setRequestId(requestId).addAllChanges(changes);
+    ChangeBatch.Builder message = ChangeBatch.newBuilder().setRequestId(requestId);
+    if (signing != null && !changes.isEmpty()) {
+      changes = signing.sign(changes);
+      message.addAllCertificates(signing.certificates(changes));
+    }
+    message.addAllChanges(changes);
     if (view != null) {
       for (Change change : changes) {
         if (!change.getEphemeral()) { // positions are of entity objects; ephemeral owners come and go
@@ -103,10 +115,15 @@ final class PositionTracker {
    */
   ChangeBatch recheck(List<Change> changes) {
     long requestId = ++nextRequestId;
+    ChangeBatch.Builder message = ChangeBatch.newBuilder().setRequestId(requestId).setRecheck(true);
+    if (signing != null && !changes.isEmpty()) {
+      changes = signing.sign(changes);
+      message.addAllCertificates(signing.certificates(changes));
+    }
     inFlight.put(requestId, Map.of());
     changesInFlight.put(requestId, changes);
     rechecks.add(requestId);
-    return ChangeBatch.newBuilder().setRequestId(requestId).addAllChanges(changes).setRecheck(true).build();
+    return message.addAllChanges(changes).build();
   }
 
   /** Whether an acknowledged batch was a {@link #recheck} (once: it is forgotten). */

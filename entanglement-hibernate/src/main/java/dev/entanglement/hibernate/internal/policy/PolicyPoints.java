@@ -508,7 +508,8 @@ public final class PolicyPoints {
       default -> IncomingMessage.Kind.UPDATE_REQUEST;
     };
     return message(peer, type, new IncomingMessage(kind, request.getEntity(), javaType(type),
-        Values.shortText(request.getId()), request.getOwner(), request.getOrigin(), names(request.getAttributesList())));
+        Values.shortText(request.getId()), request.getOwner(), request.getOrigin(), names(request.getAttributesList()),
+        request.getViaList()));
   }
 
   public String transitionDenied(String peer, TransitionUpdate update) {
@@ -561,7 +562,7 @@ public final class PolicyPoints {
       default -> IncomingMessage.Kind.UPDATE_REQUEST;
     };
     return new IncomingMessage(kind, request.getEntity(), javaType(type), Values.shortText(request.getId()),
-        request.getOwner(), request.getOrigin(), names(request.getAttributesList()));
+        request.getOwner(), request.getOrigin(), names(request.getAttributesList()), request.getViaList());
   }
 
   private static String describe(IncomingMessage message) {

@@ -1,6 +1,7 @@
 package dev.entanglement.hibernate.internal.store;
 
 import dev.entanglement.hibernate.EntanglementConfigurationException;
+import dev.entanglement.proto.v1.Change;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -159,6 +160,102 @@ public final class Bookkeeping {
         statement.addBatch();
       }
       statement.executeBatch();
+    }
+  }
+
+  /**
+   * Signed state: stores each change, as its owner signed it, with the object's row (written just
+   * before in the same transaction), for catch-up from this relay.
+   */
+  public void writeSignedChanges(Connection connection, List<Change> changes, List<String> ids) throws SQLException {
+    if (changes.isEmpty()) {
+      return;
+    }
+    try (PreparedStatement statement = connection.prepareStatement(
+        "UPDATE entanglement_object SET signed_change = ? WHERE entity_name = ? AND object_id = ?")) {
+      for (int i = 0; i < changes.size(); i++) {
+        statement.setBytes(1, changes.get(i).toByteArray());
+        statement.setString(2, changes.get(i).getEntity());
+        statement.setString(3, ids.get(i));
+        statement.addBatch();
+      }
+      statement.executeBatch();
+    }
+  }
+
+  /**
+   * The stored signed changes of these objects of an entity type, by id (those with none are
+   * absent), for catch-up from this relay.
+   */
+  public Map<String, byte[]> signedChanges(Connection connection, String entity, Collection<String> ids)
+      throws SQLException {
+    Map<String, byte[]> found = new HashMap<>();
+    List<String> all = new ArrayList<>(ids);
+    for (int from = 0; from < all.size(); from += 500) {
+      List<String> chunk = all.subList(from, Math.min(all.size(), from + 500));
+      try (PreparedStatement statement = connection.prepareStatement(
+          "SELECT object_id, signed_change FROM entanglement_object WHERE entity_name = ? AND signed_change IS NOT NULL "
+              + "AND object_id IN (" + String.join(", ", Collections.nCopies(chunk.size(), "?")) + ")")) {
+        statement.setString(1, entity);
+        for (int i = 0; i < chunk.size(); i++) {
+          statement.setString(i + 2, chunk.get(i));
+        }
+        try (ResultSet rs = statement.executeQuery()) {
+          while (rs.next()) {
+            found.put(rs.getString(1), rs.getBytes(2));
+          }
+        }
+      }
+    }
+    return found;
+  }
+
+  /** Signed state: stores an accepted certificate of an owner (the OwnerCertificate's bytes), replacing one kept before. */
+  public void writeCertificate(Connection connection, String owner, byte[] chain) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(upsert("entanglement_certificate",
+        List.of("owner_node"), List.of("chain")))) {
+      statement.setString(1, owner);
+      statement.setBytes(2, chain);
+      statement.executeUpdate();
+    }
+  }
+
+  /** Signed state: the stored certificates of owners, as OwnerCertificate bytes. */
+  public List<byte[]> certificates(Connection connection) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement("SELECT chain FROM entanglement_certificate");
+        ResultSet rs = statement.executeQuery()) {
+      List<byte[]> found = new ArrayList<>();
+      while (rs.next()) {
+        found.add(rs.getBytes(1));
+      }
+      return found;
+    }
+  }
+
+  /** A stored signed hand-over of an object to this node. */
+  public record SignedHandover(String key, Change change) {}
+
+  /** The signed hand-overs to {@code node} stored with the rows (signed state; see HandoverChains). */
+  public List<SignedHandover> handoversTo(Connection connection, String node) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(
+        "SELECT entity_name, object_id, signed_change FROM entanglement_object WHERE signed_change IS NOT NULL "
+            + "AND (owner_node = ? OR handover_to = ?)")) {
+      statement.setString(1, node);
+      statement.setString(2, node);
+      List<SignedHandover> found = new ArrayList<>();
+      try (ResultSet rs = statement.executeQuery()) {
+        while (rs.next()) {
+          try {
+            Change change = Change.parseFrom(rs.getBytes(3));
+            if (change.getHandoverTo().equals(node)) {
+              found.add(new SignedHandover(rs.getString(1) + '#' + rs.getString(2), change));
+            }
+          } catch (com.google.protobuf.InvalidProtocolBufferException unreadable) {
+            // not a hand-over this node can prove: its states of the object go without a chain
+          }
+        }
+      }
+      return found;
     }
   }
 

@@ -45,6 +45,17 @@ public final class CatchUpReader {
   /** Whether any type sends every change (else the change log is never read). */
   private final boolean logsChanges;
 
+  /** Signed state: this node's name (its own objects are signed when sent), or null when signing is off. */
+  private volatile String signingNode;
+
+  /**
+   * Signed state is on: other owners' objects are sent as their owners signed them (the change
+   * stored with the row when it was applied), not rebuilt from the row.
+   */
+  public void signedState(String nodeName) {
+    this.signingNode = nodeName;
+  }
+
   public CatchUpReader(SessionFactoryImplementor factory, EntangledModel model, Bookkeeping bookkeeping) {
     this.factory = factory;
     this.model = model;
@@ -205,6 +216,32 @@ public final class CatchUpReader {
     }
   }
 
+  /** Signed state: the stored signed changes of the rows of other owners, by key (empty when off). */
+  private Map<String, Change> signedChanges(StatelessSession session, List<ObjectRow> rows) {
+    String self = signingNode;
+    if (self == null) {
+      return Map.of();
+    }
+    Map<String, List<String>> idsByEntity = new LinkedHashMap<>();
+    for (ObjectRow row : rows) {
+      if (!row.owner().equals(self)) {
+        idsByEntity.computeIfAbsent(row.entity(), e -> new ArrayList<>()).add(row.id());
+      }
+    }
+    Map<String, Change> signed = new HashMap<>();
+    for (Map.Entry<String, List<String>> entry : idsByEntity.entrySet()) {
+      Map<String, byte[]> found = session.doReturningWork(c -> bookkeeping.signedChanges(c, entry.getKey(), entry.getValue()));
+      found.forEach((id, bytes) -> {
+        try {
+          signed.put(entry.getKey() + '#' + id, Change.parseFrom(bytes));
+        } catch (InvalidProtocolBufferException e) {
+          LOG.debugf("Catch-up rebuilds %s#%s: its stored signed change cannot be read", entry.getKey(), id);
+        }
+      });
+    }
+    return signed;
+  }
+
   /** The rows' objects as changes, loaded with one query per entity type. */
   private List<Outgoing> changes(StatelessSession session, List<ObjectRow> rows) {
     Map<EntangledType, List<Object>> idsByType = new LinkedHashMap<>();
@@ -227,6 +264,7 @@ public final class CatchUpReader {
         }
       }
     }
+    Map<String, Change> signed = signedChanges(session, rows);
     List<Outgoing> changes = new ArrayList<>(rows.size());
     for (int i = 0; i < rows.size(); i++) {
       ObjectRow row = rows.get(i);
@@ -237,6 +275,13 @@ public final class CatchUpReader {
       }
       Object id = ids.get(i);
       String key = type.key(row.id());
+      Change asSigned = signed.get(key);
+      if (asSigned != null && asSigned.getOwner().equals(row.owner()) && asSigned.getSerial() == row.serial()
+          && asSigned.getEpoch() == row.epoch()
+          && (asSigned.getOperation() == dev.entanglement.proto.v1.Operation.DELETE) == row.deleted()) {
+        changes.add(new Outgoing(key, type.priority(), type.coalesce(), asSigned));
+        continue;
+      }
       Object entity = row.deleted() ? null : loaded.get(key);
       Change change = entity == null
           ? type.delete(id, row.owner(), row.serial())

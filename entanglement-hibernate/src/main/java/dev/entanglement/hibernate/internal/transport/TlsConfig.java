@@ -84,6 +84,21 @@ public final class TlsConfig {
     return new TlsConfig(List.copyOf(chain), key, new PeerTrust(nodeName, cas, pinned));
   }
 
+  /** This node's certificate chain, leaf first (signed state sends it in the Hello). */
+  public List<X509Certificate> chain() {
+    return chain;
+  }
+
+  /** This node's private key (signed state signs with it). */
+  public PrivateKey privateKey() {
+    return key;
+  }
+
+  /** Checks a certificate chain against this node's trust, as a TLS handshake would (signed state's certificates). */
+  public void checkTrusted(X509Certificate[] certificates) throws java.security.cert.CertificateException {
+    trust.checkClientTrusted(certificates, "signed-state");
+  }
+
   /** This node's own fingerprint (its identity). */
   public String fingerprint() {
     return Fingerprints.sha256(chain.get(0));
