@@ -125,6 +125,42 @@ class SignedStateIntegrationTest {
     return node.status(peer).rejectedHereByReason().getOrDefault(RefusalReason.SIGNATURE, 0L);
   }
 
+  /**
+   * With signed state on, a relay's own withdrawal (its policy now denies the object downstream)
+   * is taken by the peer, which cannot hold the owner's signature on it, and the owner's next
+   * allowed state, signed, brings the object back.
+   */
+  @Test
+  void aRelaysWithdrawal_isTakenWithSignedStateOn_andTheOwnersNextSignedStateRestoresIt() throws Exception {
+    TestNode a = node("wa", "signed-wa-" + UUID.randomUUID(), null);
+    String bAddress = "signed-wb-" + UUID.randomUUID();
+    TestNode.Builder relay = TestNode.builder("wb", Database.H2, Item.class).listenInProcess(bAddress)
+        .peers(a.entanglement().listenAddress().orElseThrow())
+        .set(EntanglementSettings.POLICY, new dev.entanglement.hibernate.policy.Policy() {
+          @Override
+          public dev.entanglement.hibernate.policy.Decision send(dev.entanglement.hibernate.policy.Peer peer,
+              dev.entanglement.hibernate.policy.ObjectRef object) {
+            return dev.entanglement.hibernate.policy.Decision.denyIf(peer.name().equals("wc")
+                && object.entity() instanceof Item item && item.getQuantity() > 100, "large stocks stay at the relay");
+          }
+        });
+    TestNode b = track(certificates.tls(relay, "wb", "signing", "signing").start());
+    TestNode c = node("wc", "signed-wc-" + UUID.randomUUID(), "inprocess:" + bAddress);
+    Item item = new Item("SIGNED-W", "stock", 5);
+    a.inTransaction(em -> em.persist(item));
+    await().atMost(Duration.ofSeconds(10)).until(() -> c.find(Item.class, item.getId()) != null);
+
+    a.inTransaction(em -> em.find(Item.class, item.getId()).setQuantity(500));
+    await().atMost(Duration.ofSeconds(10)).until(() -> c.find(Item.class, item.getId()) == null);
+    assertThat(b.find(Item.class, item.getId()).getQuantity()).isEqualTo(500);
+    assertThat(signatureRejections(c, "wb")).isZero();
+
+    a.inTransaction(em -> em.find(Item.class, item.getId()).setQuantity(7));
+    await().atMost(Duration.ofSeconds(10)).until(() -> c.find(Item.class, item.getId()) != null);
+    assertThat(c.find(Item.class, item.getId()).getQuantity()).isEqualTo(7);
+    assertThat(signatureRejections(c, "wb")).isZero();
+  }
+
   @Test
   void ownersSign_relaysPassTheSignaturesOn_alsoFromTheirDatabaseInALaterCatchUp() throws Exception {
     TestNode a = node("sa", "signed-a-" + UUID.randomUUID(), null);
