@@ -147,24 +147,6 @@ final class Handshake {
 
   /** The names a certificate is issued to: its subject CN and its DNS names (empty if unreadable). */
   static Set<String> namesOf(X509Certificate certificate) {
-    Set<String> names = new LinkedHashSet<>();
-    try {
-      for (Rdn rdn : new LdapName(certificate.getSubjectX500Principal().getName()).getRdns()) {
-        if (rdn.getType().equalsIgnoreCase("CN")) {
-          names.add(String.valueOf(rdn.getValue()));
-        }
-      }
-      var alternatives = certificate.getSubjectAlternativeNames();
-      if (alternatives != null) {
-        for (List<?> alternative : alternatives) {
-          if (alternative.size() == 2 && Integer.valueOf(2).equals(alternative.get(0))) {
-            names.add(String.valueOf(alternative.get(1)));
-          }
-        }
-      }
-    } catch (InvalidNameException | CertificateParsingException e) {
-      return Set.of();
-    }
-    return names;
+    return dev.entanglement.hibernate.internal.signing.CertificateNames.of(certificate);
   }
 }

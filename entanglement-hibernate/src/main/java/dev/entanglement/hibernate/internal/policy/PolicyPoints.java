@@ -144,42 +144,12 @@ public final class PolicyPoints {
    * An object as it was in a given state (not as the database holds it now): its entity is
    * decoded from the state's wire form, detached, on demand.
    */
-  private final class StateRef implements ObjectRef {
-    private final EntangledType type;
-    private final Object id;
-    private final String owner;
+  private final class StateRef extends EntityRef {
     private final Change state;
 
     StateRef(EntangledType type, Object id, String owner, Change state) {
-      this.type = type;
-      this.id = id;
-      this.owner = owner;
+      super(type, id, owner, false);
       this.state = state;
-    }
-
-    @Override
-    public Class<?> entityType() {
-      return type.persister().getMappedClass();
-    }
-
-    @Override
-    public String entityName() {
-      return type.name();
-    }
-
-    @Override
-    public Object id() {
-      return id;
-    }
-
-    @Override
-    public String owner() {
-      return owner;
-    }
-
-    @Override
-    public boolean deleted() {
-      return false;
     }
 
     @Override
@@ -376,13 +346,27 @@ public final class PolicyPoints {
   }
 
   /** An object whose entity is read only when a policy asks for it. */
-  private final class LazyRef implements ObjectRef {
-    private final EntangledType type;
-    private final Object id;
+  private final class LazyRef extends EntityRef {
+    LazyRef(EntangledType type, Object id, String owner, boolean deleted) {
+      super(type, id, owner, deleted);
+    }
+
+    @Override
+    public Object entity() {
+      try (var permit = ConnectionBudget.of(factory).enter(); var session = factory.openStatelessSession()) {
+        return session.get(type.persister().getEntityName(), id);
+      }
+    }
+  }
+
+  /** An entity object a send decision is about: type, id, owner, deletion; how its entity is read is the subclass's. */
+  private abstract static class EntityRef implements ObjectRef {
+    final EntangledType type;
+    final Object id;
     private final String owner;
     private final boolean deleted;
 
-    LazyRef(EntangledType type, Object id, String owner, boolean deleted) {
+    EntityRef(EntangledType type, Object id, String owner, boolean deleted) {
       this.type = type;
       this.id = id;
       this.owner = owner;
@@ -412,13 +396,6 @@ public final class PolicyPoints {
     @Override
     public boolean deleted() {
       return deleted;
-    }
-
-    @Override
-    public Object entity() {
-      try (var permit = ConnectionBudget.of(factory).enter(); var session = factory.openStatelessSession()) {
-        return session.get(type.persister().getEntityName(), id);
-      }
     }
   }
 
