@@ -50,8 +50,8 @@ class SampleAppCommandTest {
         "== 2. alpha finishes 'Write docs', renames 'Ship release' and hands it to cleo",
         "== 3. alpha deletes 'Tidy backlog'",
         "== 4. bravo adds 'Review' to alpha's board (bravo owns it; alpha relays it to charlie)",
-        "charlie asked bravo, the owner, to start 'Review': bravo's answer is DOING, version 1",
         "== 5. charlie's change of bravo's task, decided by bravo",
+        "charlie asked bravo, the owner, to start 'Review': bravo's answer is DOING, version 1",
         "== 6. charlie is away; alpha starts 'Ship release 1.0' and adds 'Plan 1.1'",
         "== 7. charlie is back and catches up",
         "All three nodes hold the same 4 tasks.");
@@ -101,7 +101,7 @@ class SampleAppCommandTest {
         "== 1. red and blue register their machines; staff posts an announcement and a board marker",
         "== 2. blue hands blue-dc over to staff (staff's objects are shared with everyone)",
         "== 3. a change proposed at staff for a blue machine is forwarded through range to blue",
-        "== 4. blue's attempt on a red machine is refused; nothing changed",
+        "== 4. blue's attempt on a red machine goes nowhere: blue has never heard of red; nothing changed",
         "== 5. a marker dragged by red (a transition), then committed by its owner",
         "== 6. blue is away; staff announces phase 2 and moves the marker; red's web server is compromised",
         "== 7. blue is back and catches up (with what it may see only)",
