@@ -214,6 +214,18 @@ public interface Entanglement {
   void removeTransitionListener(TransitionListener listener);
 
   /**
+   * Calls {@code listener} after each change from a peer to an object of {@code type} (or of a
+   * subclass) commits at this node: inserted, updated, removed or withdrawn. See
+   * {@link ChangeListener} for the thread and the ordering.
+   */
+  default <T> void addChangeListener(Class<T> type, ChangeListener<T> listener) {
+    throw new UnsupportedOperationException("change listeners are not available in this node");
+  }
+
+  /** Stops calling {@code listener}; a no-op when it was not added. */
+  default void removeChangeListener(ChangeListener<?> listener) {}
+
+  /**
    * Adds a listener of the outcomes of this node's update requests, including those made by
    * ordinary JPA transactions (which have no future) and those reloaded after a restart. See
    * {@link RequestListener}.
