@@ -77,6 +77,40 @@ class PolicyIntegrationTest {
   }
 
   @Test
+  void aSendRuleThatReadsTheState_decidesOnTheStateBeingSent_withoutReadingItsRow() throws Exception {
+    List<Integer> quantitiesSeen = new CopyOnWriteArrayList<>();
+    Policy readsState = new Policy() {
+      @Override
+      public Decision send(Peer peer, ObjectRef object) {
+        Item item = (Item) object.entity();
+        quantitiesSeen.add(item.getQuantity());
+        return Decision.allowIf(item.getQuantity() >= 0, "negative quantity");
+      }
+    };
+    TestNode.Builder builderA = TestNode.builder("a", Database.H2, Item.class, Memo.class)
+        .listenInProcess("reads-state-a").set(EntanglementSettings.POLICY, readsState);
+    var connections = builderA.countConnections();
+    TestNode a = track(builderA.start());
+    TestNode b = node("b", null, "reads-state-a", null);
+    a.awaitCaughtUp("b");
+
+    long borrowedBefore = connections.borrowed();
+    a.inTransaction(em -> {
+      for (int i = 0; i < 40; i++) {
+        em.persist(new Item("state-" + i, "item " + i, i));
+      }
+    });
+    await().atMost(Duration.ofSeconds(10)).until(() -> b.all(Item.class).size() == 40);
+    a.awaitCaughtUp("b");
+
+    assertThat(quantitiesSeen).as("the rule read each state sent").hasSize(40)
+        .containsExactlyInAnyOrderElementsOf(java.util.stream.IntStream.range(0, 40).boxed().toList());
+    // the commit borrows one connection; a read of each row to decide would borrow 40 more
+    assertThat(connections.borrowed() - borrowedBefore).as("connections borrowed by the commit and its sends")
+        .isLessThan(10);
+  }
+
+  @Test
   void sendSide_peerLevelTypeLevelAndObjectLevel_denyWhatTheySay_andNothingDeniedIsOnTheWire() throws Exception {
     String address = "pol-send-" + UUID.randomUUID();
     List<String> calls = new CopyOnWriteArrayList<>();

@@ -12,6 +12,11 @@ import dev.entanglement.benchmarks.support.Pair;
 import dev.entanglement.benchmarks.support.Summary;
 import dev.entanglement.benchmarks.support.Transport;
 import dev.entanglement.benchmarks.support.Workload;
+import dev.entanglement.benchmarks.model.BenchItem;
+import dev.entanglement.hibernate.policy.Decision;
+import dev.entanglement.hibernate.policy.ObjectRef;
+import dev.entanglement.hibernate.policy.Peer;
+import dev.entanglement.hibernate.policy.Policy;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -21,7 +26,9 @@ import java.util.UUID;
  * What the plugin costs the application's commits: single-row transactions on one thread, with
  * the plugin off (no node name), on with no peer (capture and bookkeeping only), and on with one
  * peer connected (capture, bookkeeping and handing the change to the peer's outbox; the peer runs
- * in this JVM, so its apply shares the cores). Inserts and updates are measured separately.
+ * in this JVM, so its apply shares the cores), and the same with a send policy that reads the
+ * object's state (so the node also keeps each updated object's prior state for withdrawals).
+ * Inserts and updates are measured separately.
  */
 public final class CaptureOverhead implements Scenario {
   private final Db db;
@@ -48,26 +55,34 @@ public final class CaptureOverhead implements Scenario {
         "insert = new EntityManager + tx + persist(1 row) + commit; update = find(random of %,d rows) + 3 fields + commit"
             .formatted(preload),
         "'1 peer' = a second node in this JVM dials over in-process gRPC and applies while the source commits;"
-            + " it waits until the peer caught up after each round, untimed");
+            + " it waits until the peer caught up after each round, untimed",
+        "'send policy' = the same with a policy that reads each object's state (quantity >= 0, always allowed),"
+            + " so updates also write the object's prior state (withdrawals, issue 17)");
     if (!h2) {
       report.note("PostgreSQL: " + Db.postgresDescription());
     }
     Node off = null;
     Node alone = null;
     Pair pair = null;
+    Pair guarded = null;
     try {
       off = Node.plain(db.fresh("off"), Map.of());
       alone = Node.start("alone", db.fresh("alone"), Map.of());
       pair = Pair.start(db, Transport.IN_PROCESS, Map.of());
+      guarded = Pair.start(db, Transport.IN_PROCESS, Map.of());
+      guarded.source().entanglement().addPolicy(new ReadsState());
       List<UUID> offIds = Workload.preload(off, preload);
       List<UUID> aloneIds = Workload.preload(alone, preload);
       List<UUID> pairIds = Workload.preload(pair.source(), preload);
+      List<UUID> guardedIds = Workload.preload(guarded.source(), preload);
       pair.awaitCaughtUp();
+      guarded.awaitCaughtUp();
       for (String operation : List.of("insert", "update")) {
         boolean insert = operation.equals("insert");
         Node offNode = off;
         Node aloneNode = alone;
         Pair connected = pair;
+        Pair withPolicy = guarded;
         SplittableRandom random = new SplittableRandom(42);
         List<Variant> variants = List.of(
             Variant.single("off", () -> commits(offNode, insert, offIds, nanos, random)),
@@ -76,18 +91,39 @@ public final class CaptureOverhead implements Scenario {
               double rate = commits(connected.source(), insert, pairIds, nanos, random);
               connected.awaitCaughtUp(); // the peer's backlog must not spill into the next variant
               return rate;
+            }),
+            Variant.single("policy", () -> {
+              double rate = commits(withPolicy.source(), insert, guardedIds, nanos, random);
+              withPolicy.awaitCaughtUp();
+              return rate;
             }));
         Map<String, Summary> results = Interleaved.run(options.warmupNanos(), rounds, variants);
         String name = "%s 1-row %s tx/s".formatted(db, operation);
         report.compare(name + ", plugin on, no peer", results.get("on"), "tx/s", "plugin off", results.get("off"), target);
         report.compare(name + ", plugin on, 1 peer connected", results.get("peer"), "tx/s", "plugin off",
             results.get("off"), target);
+        report.compare(name + ", plugin on, 1 peer, send policy", results.get("policy"), "tx/s", "plugin off",
+            results.get("off"), target);
+        report.detail(name + ", send policy", results.get("policy"), "tx/s", "1 peer without policy",
+            results.get("peer"), null);
       }
     } finally {
       if (pair != null) {
         pair.close();
       }
+      if (guarded != null) {
+        guarded.close();
+      }
       Nodes.closeAndDispose(alone, off);
+    }
+  }
+
+  /** A send policy that reads the state, as a field-dependent rule does; it allows everything. */
+  private static final class ReadsState implements Policy {
+    @Override
+    public Decision send(Peer peer, ObjectRef object) {
+      return object.entity() instanceof BenchItem item ? Decision.allowIf(item.quantity >= 0, "negative quantity")
+          : Decision.abstain();
     }
   }
 

@@ -25,8 +25,11 @@ public interface ObjectRef {
   boolean deleted();
 
   /**
-   * The object as this node holds it now (a detached copy), or null if it does not exist here;
-   * for an ephemeral object, the record being sent (null for a removal or an unregistered type).
+   * The object as it is being sent (a detached copy decoded from the change, with no read of its
+   * row; references are read when the copy is built), or, where no state is being sent (a
+   * transition, a request, an operator's question), as this node holds it now, or null if it does
+   * not exist here; for an ephemeral object, the record being sent (null for a removal or an
+   * unregistered type).
    */
   Object entity();
 }
