@@ -9,6 +9,7 @@ import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
+import org.springframework.test.annotation.DirtiesContext;
 
 /**
  * {@code Entanglement.update()} inside a {@code @Transactional} method that holds the object's
@@ -18,6 +19,7 @@ import org.springframework.test.context.DynamicPropertySource;
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.NONE, properties = {
     "entanglement.node.name=joined", "entanglement.listen=", "entanglement.peers="})
+@DirtiesContext // closed before the JVM's embedded PostgreSQL stops
 class JoinedTransactionTest {
   @DynamicPropertySource
   static void database(DynamicPropertyRegistry registry) {
