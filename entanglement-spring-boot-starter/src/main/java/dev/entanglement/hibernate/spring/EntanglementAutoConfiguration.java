@@ -6,14 +6,12 @@ import io.micrometer.core.instrument.MeterRegistry;
 import jakarta.persistence.EntityManagerFactory;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
-import org.springframework.boot.actuate.info.InfoContributor;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
-import org.springframework.boot.health.contributor.HealthIndicator;
 import org.springframework.boot.hibernate.autoconfigure.HibernateJpaAutoConfiguration;
 import org.springframework.boot.hibernate.autoconfigure.HibernatePropertiesCustomizer;
 import org.springframework.context.annotation.Bean;
@@ -24,8 +22,8 @@ import org.springframework.orm.jpa.EntityManagerFactoryInfo;
  * Runs the plugin for the application's JPA persistence unit when {@code entanglement.node.name}
  * is set: passes the {@code entanglement.*} settings to Hibernate, makes {@link Entanglement} a
  * bean, joins its writes to Spring's transactions, sends its meters to Boot's
- * {@code MeterRegistry}, registers the application's policy and listener beans, serves peers in
- * Boot's lifecycle, and contributes health and info to Actuator when it is present.
+ * {@code MeterRegistry}, registers the application's policy and listener beans, and serves peers in
+ * Boot's lifecycle. {@link EntanglementActuatorAutoConfiguration} adds health and info.
  */
 @AutoConfiguration(after = HibernateJpaAutoConfiguration.class)
 @ConditionalOnClass({EntityManagerFactory.class, HibernatePropertiesCustomizer.class})
@@ -66,28 +64,6 @@ public class EntanglementAutoConfiguration {
     @Bean
     HibernatePropertiesCustomizer entanglementMeterRegistry(ObjectProvider<MeterRegistry> registry) {
       return hibernate -> registry.ifAvailable(found -> hibernate.put(EntanglementSettings.METRICS_REGISTRY, found));
-    }
-  }
-
-  @Configuration(proxyBeanMethods = false)
-  @ConditionalOnClass(HealthIndicator.class)
-  static class Health {
-    /** Shows as {@code entanglement} in /actuator/health; off with management.health.entanglement.enabled=false. */
-    @Bean
-    @ConditionalOnBean(Entanglement.class)
-    @ConditionalOnProperty(prefix = "management.health.entanglement", name = "enabled", matchIfMissing = true)
-    HealthIndicator entanglementHealthIndicator(Entanglement entanglement, EntanglementProperties properties) {
-      return new EntanglementHealthIndicator(entanglement, properties.getPeers());
-    }
-  }
-
-  @Configuration(proxyBeanMethods = false)
-  @ConditionalOnClass(InfoContributor.class)
-  static class Info {
-    @Bean
-    @ConditionalOnBean(Entanglement.class)
-    InfoContributor entanglementInfoContributor(Entanglement entanglement) {
-      return new EntanglementInfoContributor(entanglement);
     }
   }
 }

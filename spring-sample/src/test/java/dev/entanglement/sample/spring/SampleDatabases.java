@@ -18,4 +18,9 @@ final class SampleDatabases {
     spring.put("spring.datasource.hikari.connection-init-sql", "SET lock_timeout = '5s'");
     return spring;
   }
+
+  /** Properties as command-line arguments: above application.yml (SpringApplicationBuilder.properties are below it). */
+  static String[] arguments(Map<String, Object> properties) {
+    return properties.entrySet().stream().map(e -> "--" + e.getKey() + "=" + e.getValue()).toArray(String[]::new);
+  }
 }

@@ -33,7 +33,7 @@ class SettingsTest {
     properties.put("entanglement.listen", "");
     properties.putAll(bad);
     return catchThrowable(() -> new SpringApplicationBuilder(SpringSampleApplication.class)
-        .web(WebApplicationType.NONE).properties(properties).run().close());
+        .web(WebApplicationType.NONE).run(SampleDatabases.arguments(properties)).close());
   }
 
   private static String messages(Throwable failure) {

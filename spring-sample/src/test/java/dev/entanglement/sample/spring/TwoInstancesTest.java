@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.entanglement.hibernate.Entanglement;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
@@ -61,10 +62,11 @@ class TwoInstancesTest {
     properties.put("entanglement.node.name", node);
     properties.put("entanglement.listen", listen);
     properties.put("entanglement.peers", peers);
+    properties.put("management.metrics.use-global-registry", "false"); // meters reach Boot's registry only if given it
     properties.put("entanglement.properties[entanglement.reconnect.initial_delay_ms]", "50");
     properties.put("entanglement.properties[entanglement.reconnect.max_delay_ms]", "200");
     return new SpringApplicationBuilder(SpringSampleApplication.class).web(WebApplicationType.NONE)
-        .properties(properties).run();
+        .run(SampleDatabases.arguments(properties));
   }
 
   @Test
@@ -82,6 +84,14 @@ class TwoInstancesTest {
 
   @Test
   @Order(2)
+  void theNodesMetersAreInBootsRegistry() {
+    MeterRegistry registry = siteA.getBean(MeterRegistry.class);
+
+    assertThat(registry.getMeters()).anyMatch(meter -> meter.getId().getName().startsWith("entanglement."));
+  }
+
+  @Test
+  @Order(3)
   void stoppingAnInstanceClosesItsPortAndThePeersHealthShowsItDown() throws Exception {
     HealthIndicator healthAtB = siteB.getBean("entanglementHealthIndicator", HealthIndicator.class);
     assertThat(healthAtB.health().getStatus()).isEqualTo(Status.UP);
