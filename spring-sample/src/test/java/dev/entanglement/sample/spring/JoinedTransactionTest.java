@@ -1,6 +1,13 @@
 package dev.entanglement.sample.spring;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.entanglement.hibernate.Entanglement;
+import dev.entanglement.hibernate.EntanglementException;
+import java.util.concurrent.CompletableFuture;
+import org.springframework.transaction.PlatformTransactionManager;
+import org.springframework.transaction.support.TransactionTemplate;
 
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -28,6 +35,8 @@ class JoinedTransactionTest {
 
   @Autowired NoteService service;
   @Autowired NoteRepository notes;
+  @Autowired Entanglement entanglement;
+  @Autowired PlatformTransactionManager transactions;
 
   @Test
   void updateInsideTransactionalMethodJoinsItsTransaction() throws Exception {
@@ -37,5 +46,32 @@ class JoinedTransactionTest {
 
     assertThat(renamed.getText()).isEqualTo("final");
     assertThat(notes.findById(id).orElseThrow().getText()).isEqualTo("final");
+  }
+
+  @Test
+  void aJoinedUpdateOfATransactionThatRollsBackFailsAndWritesNothing() {
+    UUID id = service.create("kept").getId();
+
+    CompletableFuture<Note> update = new TransactionTemplate(transactions).execute(status -> {
+      CompletableFuture<Note> future = entanglement.update(Note.class, id, note -> note.setText("rolled back"));
+      status.setRollbackOnly();
+      return future;
+    });
+
+    assertThatThrownBy(() -> update.get(10, TimeUnit.SECONDS)).hasCauseInstanceOf(EntanglementException.class)
+        .hasMessageContaining("rolled back: nothing of this call was written or sent");
+    assertThat(notes.findById(id).orElseThrow().getText()).isEqualTo("kept");
+  }
+
+  @Test
+  void transferInsideATransactionFailsAtOnceSayingWhy() {
+    UUID id = service.create("mine").getId();
+
+    CompletableFuture<Note> transfer = new TransactionTemplate(transactions)
+        .execute(status -> entanglement.transfer(Note.class, id, "elsewhere"));
+
+    assertThat(transfer).isCompletedExceptionally();
+    assertThatThrownBy(transfer::join).hasCauseInstanceOf(EntanglementException.class)
+        .hasMessageContaining("transfer(...) cannot run inside the caller's transaction (node 'joined')");
   }
 }
