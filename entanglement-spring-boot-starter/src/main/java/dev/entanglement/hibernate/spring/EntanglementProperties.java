@@ -61,7 +61,6 @@ public class EntanglementProperties {
     put(settings, EntanglementSettings.WEB_LISTEN, web.listen);
     put(settings, EntanglementSettings.HEARTBEAT_INTERVAL_MS, heartbeat.intervalMs);
     put(settings, EntanglementSettings.HEARTBEAT_TIMEOUT_MS, heartbeat.timeoutMs);
-    put(settings, EntanglementSettings.REQUEST_TIMEOUT_MS, request.timeoutMs);
     put(settings, EntanglementSettings.REQUEST_LIFETIME, request.lifetime);
     settings.put(EntanglementSettings.SCHEMA_MIGRATE, schema.migrate);
     return settings;
@@ -276,18 +275,8 @@ public class EntanglementProperties {
   }
 
   public static class Request {
-    /** Milliseconds an update request's future waits for the owner before OwnerUnreachable. */
-    private Integer timeoutMs;
     /** How long an update request is kept while its owner is unreachable (6h, 30m, PT6H). */
     private String lifetime;
-
-    public Integer getTimeoutMs() {
-      return timeoutMs;
-    }
-
-    public void setTimeoutMs(Integer timeoutMs) {
-      this.timeoutMs = timeoutMs;
-    }
 
     public String getLifetime() {
       return lifetime;

@@ -5,6 +5,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.entanglement.hibernate.Entanglement;
+import dev.entanglement.hibernate.RequestEvent;
+import dev.entanglement.hibernate.RequestListener;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.net.ConnectException;
@@ -65,7 +71,7 @@ class TwoInstancesTest {
     properties.put("management.metrics.use-global-registry", "false"); // meters reach Boot's registry only if given it
     properties.put("entanglement.properties[entanglement.reconnect.initial_delay_ms]", "50");
     properties.put("entanglement.properties[entanglement.reconnect.max_delay_ms]", "200");
-    return new SpringApplicationBuilder(SpringSampleApplication.class).web(WebApplicationType.NONE)
+    return new SpringApplicationBuilder(SpringSampleApplication.class, ListenerBeans.class).web(WebApplicationType.NONE)
         .run(SampleDatabases.arguments(properties));
   }
 
@@ -80,6 +86,21 @@ class TwoInstancesTest {
 
     assertThat(renamed.getText()).isEqualTo("renamed at b");
     assertThat(siteA.getBean(NoteRepository.class).findById(id).orElseThrow().getText()).isEqualTo("renamed at b");
+    // the application's RequestListener bean was registered at start and heard the request settle
+    List<RequestEvent> settled = siteB.getBean(ListenerBeans.class).settled;
+    await().atMost(Duration.ofSeconds(20)).until(() -> !settled.isEmpty());
+    assertThat(settled).anyMatch(event -> event.idText().equals(id.toString()));
+  }
+
+  /** A RequestListener bean of the application, registered by the starter. */
+  @Configuration(proxyBeanMethods = false)
+  static class ListenerBeans {
+    final List<RequestEvent> settled = new CopyOnWriteArrayList<>();
+
+    @Bean
+    RequestListener requestsSettled() {
+      return settled::add;
+    }
   }
 
   @Test
