@@ -74,4 +74,18 @@ class JoinedTransactionTest {
     assertThatThrownBy(transfer::join).hasCauseInstanceOf(EntanglementException.class)
         .hasMessageContaining("transfer(...) cannot run inside the caller's transaction (node 'joined')");
   }
+
+  @Test
+  void anUpdateInsideAReadOnlyTransactionFailsSayingItWouldNotBeWritten() {
+    UUID id = service.create("read only").getId();
+    TransactionTemplate readOnly = new TransactionTemplate(transactions);
+    readOnly.setReadOnly(true);
+
+    CompletableFuture<Note> update = readOnly.execute(status ->
+        entanglement.update(Note.class, id, note -> note.setText("lost")));
+
+    assertThatThrownBy(update::join).hasCauseInstanceOf(EntanglementException.class)
+        .hasMessageContaining("is read-only (flush mode MANUAL)");
+    assertThat(notes.findById(id).orElseThrow().getText()).isEqualTo("read only");
+  }
 }

@@ -222,7 +222,7 @@ final class EntanglementNode implements Entanglement {
         return entity;
       });
     }
-    if (callerSession() != null) {
+    if (inCallerTransaction()) {
       return CompletableFuture.failedFuture(cannotJoin("create(..., \"%s\")".formatted(owner),
           "asks the owner '%s' in a transaction of its own".formatted(owner)));
     }
@@ -262,7 +262,7 @@ final class EntanglementNode implements Entanglement {
   @Override
   @SuppressWarnings("unchecked")
   public <T> CompletableFuture<T> transfer(Class<T> type, Object id, String newOwner) {
-    if (callerSession() != null) {
+    if (inCallerTransaction()) {
       return CompletableFuture.failedFuture(cannotJoin("transfer(...)",
           "writes the hand-over in a transaction of its own, which would wait on the row locks of the caller's"));
     }
@@ -500,7 +500,21 @@ final class EntanglementNode implements Entanglement {
           + "than node '%s''s; call the node of that unit, or call this one outside that transaction")
           .formatted(nodeName()));
     }
+    if (session.getHibernateFlushMode() == org.hibernate.FlushMode.MANUAL) {
+      // Spring's read-only transactions never flush: the joined change would silently not be written
+      throw new EntanglementException(("the caller's transaction at node '%s' is read-only (flush mode MANUAL): a "
+          + "change made in it would not be written; call this from a read-write transaction").formatted(nodeName()));
+    }
     return session;
+  }
+
+  /** Whether the application runs a transaction on this thread that the call would have to join. */
+  private boolean inCallerTransaction() {
+    try {
+      return callerSession() != null;
+    } catch (EntanglementException e) {
+      return true; // a transaction of another unit or a read-only one: still not one to open a second beside
+    }
   }
 
   /** Why a call cannot join the caller's transaction. */
