@@ -72,8 +72,10 @@ public interface Entanglement {
 
   /**
    * Closes the servers {@link #serve()} opened and ends the streams with every peer (dialed or
-   * dialed in) until {@link #serve()} is called again; changes for the peers are kept as usual.
-   * Capture and the API keep working. Returns once the ports are closed.
+   * dialed in) until {@link #serve()} is called again, which dials the peers of
+   * {@link EntanglementSettings#PEERS} (not those added with {@link #connect(String)}); changes
+   * for the peers are kept as usual. Capture and the API keep working. Returns once the ports are
+   * closed.
    */
   void stopServing();
 
