@@ -60,6 +60,25 @@ public interface Entanglement {
         + EntanglementSettings.NODE_NAME + " in its properties (and keep the factory open)");
   }
 
+  /**
+   * Opens the node's servers and dials its configured peers, when
+   * {@link EntanglementSettings#SERVE_AT_BOOT} is {@code false} (they are open from boot
+   * otherwise). Blocks until the servers listen; does nothing if they already do. On a member that
+   * does not hold the node's links, the member that takes them over serves at once.
+   *
+   * @throws EntanglementConfigurationException if a server cannot listen on its address
+   */
+  void serve();
+
+  /**
+   * Closes the servers {@link #serve()} opened and ends the streams with every peer (dialed or
+   * dialed in) until {@link #serve()} is called again, which dials the peers of
+   * {@link EntanglementSettings#PEERS} (not those added with {@link #connect(String)}); changes
+   * for the peers are kept as usual. Capture and the API keep working. Returns once the ports are
+   * closed.
+   */
+  void stopServing();
+
   /** This node's name ({@link EntanglementSettings#NODE_NAME}). */
   String nodeName();
 

@@ -299,4 +299,23 @@ public final class EntanglementSettings {
    * classpath; without Micrometer the plugin reports no metrics.
    */
   public static final String METRICS_REGISTRY = "entanglement.metrics.registry";
+
+  /**
+   * Whether the node opens its servers ({@link #LISTEN}, {@link #ADMIN_LISTEN},
+   * {@link #WEB_LISTEN}) and dials {@link #PEERS} as soon as the SessionFactory is built
+   * ({@code true}, the default). With {@code false} it does so only when
+   * {@link Entanglement#serve()} is called, and {@link Entanglement#stopServing()} closes them
+   * again: for a container that starts and stops components after building them (the Spring
+   * Boot starter sets it). Capture, the API and the member link work either way.
+   */
+  public static final String SERVE_AT_BOOT = "entanglement.serve.at_boot";
+
+  /**
+   * The {@link CallerTransactions} that finds the application's transaction on the calling
+   * thread, as an object in the properties map given in code, so that {@code update()},
+   * {@code delete()} and {@code create()} join it instead of opening a transaction of their own
+   * (see {@link CallerTransactions}). None by default. The Spring Boot starter sets one for
+   * Spring's transactions.
+   */
+  public static final String CALLER_TRANSACTIONS = "entanglement.caller_transactions";
 }

@@ -45,6 +45,41 @@ class LifecycleIntegrationTest {
     await().alias("a's threads gone").atMost(Duration.ofSeconds(10)).until(() -> pluginThreads("a") == 0);
   }
 
+  /** entanglement.serve.at_boot=false: no port until serve(), none after stopServing(), again at serve(). */
+  @Test
+  void serveAtBootFalse_opensTheServerAtServeAndClosesItAtStopServing() throws Exception {
+    int port;
+    try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
+      port = free.getLocalPort();
+    }
+    java.net.InetSocketAddress address = new java.net.InetSocketAddress("127.0.0.1", port);
+    try (TestNode node = TestNode.builder("deferred", Database.H2, Item.class)
+        .set(EntanglementSettings.LISTEN, "127.0.0.1:" + port)
+        .set(EntanglementSettings.PLAINTEXT, "true")
+        .set(EntanglementSettings.SERVE_AT_BOOT, "false").start()) {
+      Entanglement entanglement = node.entanglement();
+      assertThat(entanglement.listenAddress()).isEmpty();
+      assertThatThrownBy(() -> connect(address)).isInstanceOf(java.net.ConnectException.class);
+
+      entanglement.serve();
+      assertThat(entanglement.listenAddress()).contains("127.0.0.1:" + port);
+      connect(address);
+
+      entanglement.stopServing();
+      assertThat(entanglement.listenAddress()).isEmpty();
+      assertThatThrownBy(() -> connect(address)).isInstanceOf(java.net.ConnectException.class);
+
+      entanglement.serve();
+      connect(address);
+    }
+  }
+
+  private static void connect(java.net.InetSocketAddress address) throws java.io.IOException {
+    try (java.net.Socket socket = new java.net.Socket()) {
+      socket.connect(address, 2_000);
+    }
+  }
+
   @Test
   void persistenceUnitWithoutNodeName_isLeftAlone() {
     HibernatePersistenceConfiguration configuration = new HibernatePersistenceConfiguration("plain")

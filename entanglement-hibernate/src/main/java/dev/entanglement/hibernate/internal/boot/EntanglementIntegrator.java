@@ -1,5 +1,8 @@
 package dev.entanglement.hibernate.internal.boot;
 
+import dev.entanglement.hibernate.CallerTransactions;
+import dev.entanglement.hibernate.EntanglementConfigurationException;
+
 import dev.entanglement.hibernate.EntanglementSettings;
 import dev.entanglement.hibernate.internal.admin.AdminConfig;
 import dev.entanglement.hibernate.internal.metrics.NodeMetrics;
@@ -38,6 +41,8 @@ public final class EntanglementIntegrator implements Integrator {
     }
     NodeRuntime runtime = new NodeRuntime(config.get());
     runtime.metrics(NodeMetrics.create(config.get().nodeName(), settings.get(EntanglementSettings.METRICS_REGISTRY)));
+    runtime.serving = EntanglementConfig.bool(settings, EntanglementSettings.SERVE_AT_BOOT, true);
+    runtime.callerTransactions = callerTransactions(settings.get(EntanglementSettings.CALLER_TRANSACTIONS));
     runtime.adminConfig(AdminConfig.from(settings, config.get().tls() != null, config.get().plaintext()));
     ClassLoader loader = Thread.currentThread().getContextClassLoader();
     runtime.nodePolicies(PolicyEngine.fromSetting(EntanglementSettings.POLICY, settings.get(EntanglementSettings.POLICY),
@@ -55,5 +60,14 @@ public final class EntanglementIntegrator implements Integrator {
     listeners.appendListeners(EventType.PRE_UPDATE, guard);
     listeners.appendListeners(EventType.PRE_DELETE, guard);
     sessionFactory.addObserver(runtime);
+  }
+
+  private static CallerTransactions callerTransactions(Object value) {
+    if (value == null || value instanceof CallerTransactions) {
+      return (CallerTransactions) value;
+    }
+    throw new EntanglementConfigurationException(("Setting %s holds a %s; expected a %s object in the properties "
+        + "map given in code").formatted(EntanglementSettings.CALLER_TRANSACTIONS, value.getClass().getName(),
+        CallerTransactions.class.getName()));
   }
 }

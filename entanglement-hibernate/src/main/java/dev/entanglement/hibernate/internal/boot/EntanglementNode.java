@@ -68,6 +68,16 @@ final class EntanglementNode implements Entanglement {
   }
 
   @Override
+  public void serve() {
+    node.serve();
+  }
+
+  @Override
+  public void stopServing() {
+    node.stopServing();
+  }
+
+  @Override
   public String nodeName() {
     return node.config.nodeName();
   }
@@ -212,6 +222,10 @@ final class EntanglementNode implements Entanglement {
         return entity;
       });
     }
+    if (inCallerTransaction()) {
+      return CompletableFuture.failedFuture(cannotJoin("create(..., \"%s\")".formatted(owner),
+          "asks the owner '%s' in a transaction of its own".formatted(owner)));
+    }
     try {
       EntityPersister persister = node.factory.getMappingMetamodel().getEntityDescriptor(entity.getClass());
       EntangledType type = node.model.byEntityName(persister.getEntityName());
@@ -248,6 +262,10 @@ final class EntanglementNode implements Entanglement {
   @Override
   @SuppressWarnings("unchecked")
   public <T> CompletableFuture<T> transfer(Class<T> type, Object id, String newOwner) {
+    if (inCallerTransaction()) {
+      return CompletableFuture.failedFuture(cannotJoin("transfer(...)",
+          "writes the hand-over in a transaction of its own, which would wait on the row locks of the caller's"));
+    }
     try {
       EntangledType entangled = entangled(type);
       if (!node.holding()) { // the member holding the links hands the object over; the result is read here
@@ -431,6 +449,15 @@ final class EntanglementNode implements Entanglement {
    */
   @SuppressWarnings("unchecked")
   private <T> CompletableFuture<T> inScope(Function<Session, T> work) {
+    Session caller;
+    try {
+      caller = callerSession();
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    if (caller != null) {
+      return joined(caller, work);
+    }
     try (RequestScope scope = RequestScope.open(); Session session = node.factory.openSession()) {
       session.beginTransaction();
       T result;
@@ -454,6 +481,62 @@ final class EntanglementNode implements Entanglement {
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(documented(e)); // also opening the session or transaction
     }
+  }
+
+  /**
+   * The session of the application's transaction active on this thread for this node's factory
+   * ({@link dev.entanglement.hibernate.CallerTransactions}), or null.
+   */
+  private Session callerSession() {
+    if (node.callerTransactions == null) {
+      return null;
+    }
+    Session session = node.callerTransactions.current(node.factory).orElse(null);
+    if (session == null || !session.isOpen() || !session.getTransaction().isActive()) {
+      return null;
+    }
+    if (session.getSessionFactory() != node.factory) {
+      throw new EntanglementException(("the transaction active on this thread belongs to another persistence unit "
+          + "than node '%s''s; call the node of that unit, or call this one outside that transaction")
+          .formatted(nodeName()));
+    }
+    if (session.getHibernateFlushMode() == org.hibernate.FlushMode.MANUAL) {
+      // Spring's read-only transactions never flush: the joined change would silently not be written
+      throw new EntanglementException(("the caller's transaction at node '%s' is read-only (flush mode MANUAL): a "
+          + "change made in it would not be written; call this from a read-write transaction").formatted(nodeName()));
+    }
+    return session;
+  }
+
+  /** Whether the application runs a transaction on this thread that the call would have to join. */
+  private boolean inCallerTransaction() {
+    try {
+      return callerSession() != null;
+    } catch (EntanglementException e) {
+      return true; // a transaction of another unit or a read-only one: still not one to open a second beside
+    }
+  }
+
+  /** Why a call cannot join the caller's transaction. */
+  private EntanglementException cannotJoin(String call, String why) {
+    return new EntanglementException(("%s cannot run inside the caller's transaction (node '%s'): it %s. Call it "
+        + "outside the @Transactional method, or after its commit (for example from a TransactionSynchronization's "
+        + "afterCommit)").formatted(call, nodeName(), why));
+  }
+
+  /**
+   * Runs work in the caller's session and transaction: the write is the caller's, its commit
+   * publishes it and forwards the update requests (see {@link JoinedTransaction}).
+   */
+  private <T> CompletableFuture<T> joined(Session session, Function<Session, T> work) {
+    JoinedTransaction joined = JoinedTransaction.of(session, nodeName());
+    T result;
+    try {
+      result = work.apply(session);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(documented(staleAsConflict(e)));
+    }
+    return joined.afterCommit(result);
   }
 
   /**
@@ -510,7 +593,7 @@ final class EntanglementNode implements Entanglement {
   }
 
   /** Every request's result, in order, or the first failure with the others suppressed. */
-  private static CompletableFuture<List<Object>> allOf(List<CompletableFuture<Object>> requests) {
+  static CompletableFuture<List<Object>> allOf(List<CompletableFuture<Object>> requests) {
     CompletableFuture<List<Object>> combined = new CompletableFuture<>();
     CompletableFuture.allOf(requests.toArray(CompletableFuture[]::new)).whenComplete((ignored, failure) -> {
       Throwable first = null;

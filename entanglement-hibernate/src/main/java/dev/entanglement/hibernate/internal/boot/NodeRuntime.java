@@ -245,6 +245,13 @@ public final class NodeRuntime implements SessionFactoryObserver {
   transient OwnerDirectory directory;
   transient OwnerRemoval ownerRemoval;
   transient Servers servers;
+  /**
+   * Whether the node serves peers (servers open, configured peers dialed): from boot unless
+   * entanglement.serve.at_boot is false, then between serve() and stopServing(). Guarded by this.
+   */
+  transient boolean serving = true;
+  /** Finds the application's transaction for the API's writes to join (entanglement.caller_transactions); may be null. */
+  transient dev.entanglement.hibernate.CallerTransactions callerTransactions;
   transient LocalChanges localChanges;
   transient NodePeerHost peerHost;
   transient EntanglementNode api;
@@ -524,18 +531,13 @@ public final class NodeRuntime implements SessionFactoryObserver {
     listeners.attach();
     running = true;
     holding = true;
-    try {
-      config.listen().ifPresent(address -> servers.startReplication(address, peerHost.replicationService()));
-      adminConfig.listen().ifPresent(address -> servers.startAdmin(address, api.adminService(),
-          AdminGrpc.SERVICE_NAME));
-      config.webListen().ifPresent(address -> servers.startWeb(address, peerHost.webServer()));
-    } catch (RuntimeException e) {
-      stop();
-      throw e;
-    }
-    for (PeerAddress address : config.peers()) {
-      ManagedChannel channel = Transports.channel(address, config.tls());
-      peerHost.dial(address.toString(), channel, channel);
+    if (serving) {
+      try {
+        openServers();
+      } catch (RuntimeException e) {
+        stop();
+        throw e;
+      }
     }
     openMemberLink();
     long every = config.compactionInterval().toMillis();
@@ -558,6 +560,56 @@ public final class NodeRuntime implements SessionFactoryObserver {
     stamper.start();
     LOG.infof("Entanglement node '%s' started (%d replicated entity types, last serial %d)",
         node, model.types().size(), start.lastSerial());
+  }
+
+  /** Opens the servers configured and dials the configured peers (at boot, or at {@link #serve()}). */
+  private void openServers() {
+    config.listen().ifPresent(address -> servers.startReplication(address, peerHost.replicationService()));
+    adminConfig.listen().ifPresent(address -> servers.startAdmin(address, api.adminService(),
+        AdminGrpc.SERVICE_NAME));
+    config.webListen().ifPresent(address -> servers.startWeb(address, peerHost.webServer()));
+    for (PeerAddress address : config.peers()) {
+      ManagedChannel channel = Transports.channel(address, config.tls());
+      peerHost.dial(address.toString(), channel, channel);
+    }
+  }
+
+  /**
+   * Serves peers from now on ({@link dev.entanglement.hibernate.Entanglement#serve()}): opens the
+   * servers at once when this member holds the links, else when it takes them over.
+   */
+  synchronized void serve() {
+    if (serving || stopped) {
+      return;
+    }
+    serving = true;
+    if (running) {
+      try {
+        openServers();
+      } catch (RuntimeException e) {
+        servers.stopServing();
+        serving = false;
+        throw e;
+      }
+    }
+  }
+
+  /** Closes the servers and every peer's stream until {@link #serve()} (see the API's stopServing). */
+  synchronized void stopServing() {
+    if (!serving) {
+      return;
+    }
+    serving = false;
+    if (running) {
+      servers.stopServing();
+      for (String target : peers.dialTargets()) {
+        peers.remove(target);
+      }
+      for (String peer : peers.connectedNames()) {
+        peers.remove(peer);
+      }
+      LOG.infof("Entanglement node '%s' stopped serving peers", config.nodeName());
+    }
   }
 
   /**

@@ -162,6 +162,32 @@ public final class Servers {
     }
   }
 
+  /**
+   * Closes the replication, admin and browser servers and ends their streams (the member link
+   * stays); they can be started again.
+   */
+  public void stopServing() {
+    Server replicationServer = replication;
+    Server adminServer = admin;
+    WebServer webServer = web;
+    replication = null;
+    admin = null;
+    web = null;
+    try {
+      if (replicationServer != null) {
+        replicationServer.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      }
+      if (adminServer != null) {
+        adminServer.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    if (webServer != null) {
+      webServer.stop();
+    }
+  }
+
   /** Stops accepting streams (the open ones end with their connections). */
   public void shutdown() {
     if (replication != null) {
