@@ -48,7 +48,9 @@ public interface Entanglement {
    *     {@code entanglement.node.name}, or the factory is closed)
    */
   static Entanglement of(EntityManagerFactory factory) {
-    SessionFactory sessionFactory = factory.unwrap(SessionFactory.class);
+    // the implementor, not SessionFactory: a container's proxy of the factory (Spring's) is itself
+    // a SessionFactory and answers unwrap(SessionFactory) with the proxy, not with the factory
+    SessionFactory sessionFactory = factory.unwrap(org.hibernate.engine.spi.SessionFactoryImplementor.class);
     for (EntanglementProvider provider : ServiceLoader.load(EntanglementProvider.class,
         Entanglement.class.getClassLoader())) {
       Optional<Entanglement> node = provider.nodeOf(sessionFactory);

@@ -16,7 +16,6 @@ import org.springframework.boot.hibernate.autoconfigure.HibernateJpaAutoConfigur
 import org.springframework.boot.hibernate.autoconfigure.HibernatePropertiesCustomizer;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
-import org.springframework.orm.jpa.EntityManagerFactoryInfo;
 
 /**
  * Runs the plugin for the application's JPA persistence unit when {@code entanglement.node.name}
@@ -45,10 +44,7 @@ public class EntanglementAutoConfiguration {
   @ConditionalOnMissingBean
   @ConditionalOnBean(EntityManagerFactory.class)
   Entanglement entanglement(EntityManagerFactory entityManagerFactory) {
-    // Spring's proxy answers unwrap(SessionFactory) with itself; the node is found by Hibernate's own factory
-    EntityManagerFactory target = entityManagerFactory instanceof EntityManagerFactoryInfo info
-        ? info.getNativeEntityManagerFactory() : entityManagerFactory;
-    return Entanglement.of(target);
+    return Entanglement.of(entityManagerFactory); // Spring's proxy is unwrapped there
   }
 
   @Bean
