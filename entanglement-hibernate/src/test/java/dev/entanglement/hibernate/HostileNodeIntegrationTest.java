@@ -202,23 +202,26 @@ class HostileNodeIntegrationTest {
     assertThat(ack.getOutcomes(6).getMessage()).contains("does not speak for it")
         .contains("owner 'staff' is connected to node 'range' directly");
 
-    // 3. a replayed old signed state of staff's changes nothing (the newer one is held)
-    long replay = batchIds.incrementAndGet();
-    hostile.send(Envelope.newBuilder().setChanges(ChangeBatch.newBuilder().setRequestId(replay).addChanges(old)).build());
-    assertThat(hostile.awaitAck(replay).getOutcomes(0).getStatus()).isEqualTo(OutcomeStatus.ALREADY_CURRENT);
-
-    // 4. sweeps of owners blue does not speak for: staff's objects blue "did not send", red's too
+    // 3. sweeps of owners blue does not speak for: staff's objects blue "did not send", red's too
     for (String owner : List.of("staff", "red")) {
       hostile.send(Envelope.newBuilder().setSyncMarker(SyncMarker.newBuilder()
           .setKind(SyncMarker.Kind.FULL_SYNC_START).setOwner(owner)).build());
       hostile.send(Envelope.newBuilder().setSyncMarker(SyncMarker.newBuilder().setKind(SyncMarker.Kind.FULL_SYNC_END)
           .setOwner(owner).setSerial(1_000_000).setSweep(true)).build());
     }
-    // 5. owner removals in blue's word
+    // 4. owner removals in blue's word
     for (String owner : List.of("staff", "red")) {
       hostile.send(Envelope.newBuilder().setOwnerRemoved(OwnerRemoved.newBuilder().setOwner(owner).setRemovedBy("blue"))
           .build());
     }
+    // 5. a replayed old signed state of staff's changes nothing (the newer one is held); its answer
+    // also tells the markers before it were applied (they go in order with the batches)
+    long replay = batchIds.incrementAndGet();
+    hostile.send(Envelope.newBuilder().setChanges(ChangeBatch.newBuilder().setRequestId(replay).addChanges(old)).build());
+    assertThat(hostile.awaitAck(replay).getOutcomes(0).getStatus()).isEqualTo(OutcomeStatus.ALREADY_CURRENT);
+    assertThat(range.find(Item.class, staffItem.getId())).as("staff's object at range after the sweeps").isNotNull();
+    assertThat(range.table("entanglement_owner_position")).as("range's positions").isEqualTo(positionsBefore);
+
     // 6. forged origins: a request to create a red machine as staff, and a drag in staff's name
     hostile.send(Envelope.newBuilder().setUpdateRequest(UpdateRequest.newBuilder().setRequestId(1).setOrigin("staff")
         .setKind(RequestKind.CREATE).setEntity("Item").setId(Value.newBuilder().setUuid(UUID.randomUUID().toString()))
