@@ -197,7 +197,7 @@ final class InboundDispatcher {
       while ((next = arrived.peek()) != null && next.getBodyCase() == Envelope.BodyCase.CHANGES
           && (group.isEmpty() || BatchGroup.joins(group.get(0), next.getChanges(), changes))) {
         arrived.poll();
-        group.add(screenPositions(peer, next.getChanges()));
+        group.add(next.getChanges());
         changes += next.getChanges().getChangesCount();
       }
       if (!applyGroup(peer, new BatchGroup(group))) {
@@ -208,13 +208,19 @@ final class InboundDispatcher {
   }
 
   /** Applies one group and answers each of its batches; false when the stream must end. */
-  private boolean applyGroup(String peer, BatchGroup group) {
-    for (ChangeBatch batch : group.batches()) {
+  private boolean applyGroup(String peer, BatchGroup received) {
+    for (ChangeBatch batch : received.batches()) {
       collectFullSyncKeys(batch);
       if (batch.getCertificatesCount() > 0 && !connection.browser()) {
         host.certificates(peer, batch.getCertificatesList()); // before its changes are verified with them
       }
     }
+    // after the certificates: an owner first met in this batch is one whose signed state is held
+    List<ChangeBatch> screened = new ArrayList<>(received.batches().size());
+    for (ChangeBatch batch : received.batches()) {
+      screened.add(screenPositions(peer, batch));
+    }
+    BatchGroup group = new BatchGroup(screened);
     List<Ack> acks;
     try {
       acks = group.split(connection.browser() ? applyFromBrowser(peer, group.merged())
