@@ -34,6 +34,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -50,6 +52,8 @@ class SignedStateIntegrationTest {
   private LogCapture log;
   private final List<AutoCloseable> closeables = new ArrayList<>();
   private final AtomicLong requests = new AtomicLong(1000);
+  /** The database of the nodes a test starts: H2, or what a parameterized test sets. */
+  private Database database = Database.H2;
 
   @BeforeEach
   void start() {
@@ -72,7 +76,7 @@ class SignedStateIntegrationTest {
 
   /** A node listening in-process, with its certificate from the test CA (signing on by default). */
   private TestNode node(String name, String address, String peers) throws Exception {
-    TestNode.Builder builder = TestNode.builder(name, Database.H2, Item.class).listenInProcess(address);
+    TestNode.Builder builder = TestNode.builder(name, database, Item.class).listenInProcess(address);
     if (peers != null) {
       builder.peers(peers);
     }
@@ -134,7 +138,7 @@ class SignedStateIntegrationTest {
   void aRelaysWithdrawal_isTakenWithSignedStateOn_andTheOwnersNextSignedStateRestoresIt() throws Exception {
     TestNode a = node("wa", "signed-wa-" + UUID.randomUUID(), null);
     String bAddress = "signed-wb-" + UUID.randomUUID();
-    TestNode.Builder relay = TestNode.builder("wb", Database.H2, Item.class).listenInProcess(bAddress)
+    TestNode.Builder relay = TestNode.builder("wb", database, Item.class).listenInProcess(bAddress)
         .peers(a.entanglement().listenAddress().orElseThrow())
         .set(EntanglementSettings.POLICY, new dev.entanglement.hibernate.policy.Policy() {
           @Override
@@ -161,8 +165,10 @@ class SignedStateIntegrationTest {
     assertThat(signatureRejections(c, "wb")).isZero();
   }
 
-  @Test
-  void ownersSign_relaysPassTheSignaturesOn_alsoFromTheirDatabaseInALaterCatchUp() throws Exception {
+  @ParameterizedTest
+  @EnumSource(Database.class)
+  void ownersSign_relaysPassTheSignaturesOn_alsoFromTheirDatabaseInALaterCatchUp(Database database) throws Exception {
+    this.database = database;
     TestNode a = node("sa", "signed-a-" + UUID.randomUUID(), null);
     String bAddress = "signed-b-" + UUID.randomUUID();
     TestNode b = node("sb", bAddress, a.entanglement().listenAddress().orElseThrow());
@@ -186,8 +192,10 @@ class SignedStateIntegrationTest {
     assertThat(signatureRejections(c, "sb")).isZero();
   }
 
-  @Test
-  void aHandOverThroughARelay_carriesTheSignedChain_andEveryReceiverAcceptsTheNewOwner() throws Exception {
+  @ParameterizedTest
+  @EnumSource(Database.class)
+  void aHandOverThroughARelay_carriesTheSignedChain_andEveryReceiverAcceptsTheNewOwner(Database database) throws Exception {
+    this.database = database;
     TestNode a = node("ta", "signed-ta-" + UUID.randomUUID(), null);
     String bAddress = "signed-tb-" + UUID.randomUUID();
     TestNode b = node("tb", bAddress, a.entanglement().listenAddress().orElseThrow());
@@ -263,8 +271,10 @@ class SignedStateIntegrationTest {
     assertThat(signatureRejections(c, "eb")).isZero();
   }
 
-  @Test
-  void aRelayRestartedWhileTheOwnerIsAway_stillPassesOnItsCertificate_fromItsDatabase() throws Exception {
+  @ParameterizedTest
+  @EnumSource(Database.class)
+  void aRelayRestartedWhileTheOwnerIsAway_stillPassesOnItsCertificate_fromItsDatabase(Database database) throws Exception {
+    this.database = database;
     TestNode a = node("pa", "signed-pa-" + UUID.randomUUID(), null);
     String bAddress = "signed-pb-" + UUID.randomUUID();
     TestNode b = node("pb", bAddress, a.entanglement().listenAddress().orElseThrow());
@@ -281,9 +291,10 @@ class SignedStateIntegrationTest {
     assertThat(restarted.entanglement().peers()).noneMatch(p -> "pa".equals(p.name()));
   }
 
-  @Test
-  void aHostilePeer_cannotForgeAlterReownOrSpeakForAnotherOwner_eachRefusedWithSignature_countedAndLoggedOnce()
-      throws Exception {
+  @ParameterizedTest
+  @EnumSource(Database.class)
+  void aHostilePeer_cannotForgeAlterReownOrSpeakForAnotherOwner_eachRefusedWithSignature_countedAndLoggedOnce(Database database) throws Exception {
+    this.database = database;
     String aAddress = "signed-owner-" + UUID.randomUUID();
     TestNode a = node("ha", aAddress, null);
     Item item = new Item("GENUINE-1", "as its owner wrote it", 1);
@@ -373,7 +384,7 @@ class SignedStateIntegrationTest {
       throws Exception {
     String address = "signed-mixed-" + UUID.randomUUID();
     TestNode strict = node("ms", address, null);
-    TestNode lax = track(certificates.tls(TestNode.builder("ml", Database.H2, Item.class)
+    TestNode lax = track(certificates.tls(TestNode.builder("ml", database, Item.class)
         .peers("inprocess:" + address).set(EntanglementSettings.SIGNING, "off")
         .set(EntanglementSettings.RECONNECT_INITIAL_DELAY_MS, "50"), "ml", "signing", "signing").start());
     await().atMost(Duration.ofSeconds(10)).until(() -> !log.warnings("Node 'ms' requires signed state", "peer 'ml'")
@@ -381,9 +392,9 @@ class SignedStateIntegrationTest {
     assertThat(strict.entanglement().peers()).noneMatch(p -> "ml".equals(p.name()) && p.state() == PeerStatus.State.STREAMING);
 
     String laxAddress = "signed-lax-" + UUID.randomUUID();
-    TestNode other = track(certificates.tls(TestNode.builder("mo", Database.H2, Item.class).listenInProcess(laxAddress)
+    TestNode other = track(certificates.tls(TestNode.builder("mo", database, Item.class).listenInProcess(laxAddress)
         .set(EntanglementSettings.SIGNING, "off"), "mo", "signing", "signing").start());
-    TestNode second = track(certificates.tls(TestNode.builder("mp", Database.H2, Item.class)
+    TestNode second = track(certificates.tls(TestNode.builder("mp", database, Item.class)
         .peers("inprocess:" + laxAddress).set(EntanglementSettings.SIGNING, "off"), "mp", "signing", "signing").start());
     Item item = new Item("UNSIGNED-1", "signing off on both", 1);
     other.inTransaction(em -> em.persist(item));

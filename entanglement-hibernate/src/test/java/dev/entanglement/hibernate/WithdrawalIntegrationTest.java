@@ -25,6 +25,8 @@ import java.util.List;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * Automatic withdrawal (issue 17): a change that makes an object denied for a peer that may hold
@@ -34,6 +36,8 @@ import org.junit.jupiter.api.Test;
 class WithdrawalIntegrationTest {
   private static final Duration WAIT = Duration.ofSeconds(15);
   private final List<AutoCloseable> closeables = new ArrayList<>();
+  /** The database of the nodes a test starts: H2, or what a parameterized test sets. */
+  private Database database = Database.H2;
 
   @AfterEach
   void close() throws Exception {
@@ -75,7 +79,7 @@ class WithdrawalIntegrationTest {
   }
 
   private TestNode node(String name, String listen, String peers, Policy policy, SimpleMeterRegistry meters) {
-    TestNode.Builder builder = TestNode.builder(name, Database.H2, Item.class);
+    TestNode.Builder builder = TestNode.builder(name, database, Item.class);
     if (meters != null) {
       builder.set(EntanglementSettings.METRICS_REGISTRY, meters);
     }
@@ -174,8 +178,10 @@ class WithdrawalIntegrationTest {
     assertThat(a2.find(Item.class, gone.getId()).getName()).isEqualTo("grown and renamed");
   }
 
-  @Test
-  void throughAGateway_aStateDeniedAtTheOwnerOrAtTheGatewayIsWithdrawnDownstream_andNeverReachesOthers() {
+  @ParameterizedTest
+  @EnumSource(Database.class)
+  void throughAGateway_aStateDeniedAtTheOwnerOrAtTheGatewayIsWithdrawnDownstream_andNeverReachesOthers(Database database) {
+    this.database = database;
     String staffAddress = "wd-staff-" + UUID.randomUUID();
     String rangeAddress = "wd-range-" + UUID.randomUUID();
     // staff shows range stocks up to 1000; range shows red stocks up to 100, and blue none above 1
@@ -210,8 +216,10 @@ class WithdrawalIntegrationTest {
         || envelope.toString().contains(atStaff.getId().toString()));
   }
 
-  @Test
-  void aPeerAwayFromTheGatewayGetsTheGatewaysWithdrawalOnCatchUp_alsoAfterTheGatewayRestarted() {
+  @ParameterizedTest
+  @EnumSource(Database.class)
+  void aPeerAwayFromTheGatewayGetsTheGatewaysWithdrawalOnCatchUp_alsoAfterTheGatewayRestarted(Database database) {
+    this.database = database;
     String staffAddress = "wd-away-staff-" + UUID.randomUUID();
     String rangeAddress = "wd-away-range-" + UUID.randomUUID();
     TestNode staff = node("staff", staffAddress, null, null);
@@ -261,8 +269,10 @@ class WithdrawalIntegrationTest {
     assertThat(staff.find(Item.class, item.getId())).isNotNull();
   }
 
-  @Test
-  void aSweepAtTheGatewayReachesAPeerThatWasAwayFromIt() {
+  @ParameterizedTest
+  @EnumSource(Database.class)
+  void aSweepAtTheGatewayReachesAPeerThatWasAwayFromIt(Database database) {
+    this.database = database;
     String staffAddress = "wd-sweep-away-staff-" + UUID.randomUUID();
     String rangeAddress = "wd-sweep-away-range-" + UUID.randomUUID();
     AtomicBoolean shareWithRange = new AtomicBoolean(true);
@@ -360,7 +370,7 @@ class WithdrawalIntegrationTest {
 
   @Test
   void aBrowserIsSentTheWithdrawal_overItsWebSocket_andABrowserNeverAllowedHearsNothing() {
-    TestNode hq = track(TestNode.builder("hq", Database.H2, Item.class)
+    TestNode hq = track(TestNode.builder("hq", database, Item.class)
         .set(EntanglementSettings.POLICY, new UpTo(Map.of("red.alice", 100, "blue.bob", 2)))
         .set(EntanglementSettings.WEB_LISTEN, "127.0.0.1:0")
         .set(EntanglementSettings.WEB_IDENTITY, new TokenIdentity())

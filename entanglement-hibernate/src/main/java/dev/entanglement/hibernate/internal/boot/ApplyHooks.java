@@ -52,8 +52,12 @@ final class ApplyHooks implements InboundApplier.Hooks {
     if (change.getOperation() == dev.entanglement.proto.v1.Operation.WITHDRAW) {
       // made by the node that sends it (the owner, or a relay whose own policies now deny the
       // object), never the owner's signed state: it only removes this node's copy, which the
-      // owner's next signed state restores, so it is taken from the authenticated peer, like a sweep
-      return null;
+      // owner's next signed state restores, so it is taken from a peer that speaks for the owner
+      // here (the owner, or the peer this node routes it through: SpeaksFor), like a sweep
+      String problem = node.peerHost.speaksForProblem(dev.entanglement.hibernate.internal.peer.SpeaksFor.Claim.WITHDRAWAL,
+          peer, change.getOwner());
+      return problem == null ? null : "a withdrawal carries no owner's signature and peer '%s' does not speak for it: %s"
+          .formatted(peer, problem);
     }
     return node.signerKeys.problem(change);
   }

@@ -12,6 +12,7 @@ import dev.entanglement.hibernate.internal.store.Bookkeeping;
 import dev.entanglement.hibernate.internal.store.PriorStates;
 import dev.entanglement.hibernate.internal.peer.ParkedAtPeer;
 import dev.entanglement.hibernate.internal.peer.PeerConnection;
+import dev.entanglement.hibernate.internal.peer.SpeaksFor;
 import dev.entanglement.hibernate.internal.peer.PeerHost;
 import dev.entanglement.hibernate.internal.transport.PeerAddress;
 import dev.entanglement.hibernate.internal.transport.ReplicationService;
@@ -48,7 +49,9 @@ import java.util.concurrent.ScheduledExecutorService;
  * owns it (clock, ledger, applier, router, forwarder, policies, registry).
  *
  * <h2>Concurrency</h2>
- * Stateless; called from the peers' serial executors and gRPC threads.
+ * Stateless but for its refusal logs (thread-safe {@code LimitedLog}s, one set per node, so two
+ * nodes in one JVM do not silence each other's lines); called from the peers' serial executors and
+ * gRPC threads.
  */
 final class NodePeerHost implements PeerHost {
   private static final org.jboss.logging.Logger LOG = org.jboss.logging.Logger.getLogger(NodePeerHost.class);
@@ -397,7 +400,7 @@ final class NodePeerHost implements PeerHost {
   }
 
   /** Refused update requests (claimed origins, signatures): one WARN per peer and reason a minute. */
-  private static final dev.entanglement.hibernate.internal.core.LimitedLog REQUESTS_REFUSED =
+  private final dev.entanglement.hibernate.internal.core.LimitedLog requestsRefused =
       new dev.entanglement.hibernate.internal.core.LimitedLog(org.jboss.logging.Logger.getLogger(NodePeerHost.class));
 
   /**
@@ -427,7 +430,7 @@ final class NodePeerHost implements PeerHost {
       connection.stats().refusedHere(reason);
     }
     node.metrics.rejected(peer, true, reason.name());
-    REQUESTS_REFUSED.warn(peer + '|' + reason, "Refused an update request from peer '%s' (%s): %s".formatted(peer,
+    requestsRefused.warn(peer + '|' + reason, "Refused an update request from peer '%s' (%s): %s".formatted(peer,
         reason, message));
     return null;
   }
@@ -491,11 +494,44 @@ final class NodePeerHost implements PeerHost {
 
   @Override
   public void onOwnerRemoved(String peer, OwnerRemoved removed) {
+    String problem = speaksForProblem(SpeaksFor.Claim.REMOVAL, peer, removed.getOwner());
+    if (problem != null) {
+      refusedClaim(peer, SpeaksFor.Claim.REMOVAL, removed.getOwner(), problem);
+      return;
+    }
     node.ownerRemoval.received(peer, removed);
   }
 
+  @Override
+  public String speaksForProblem(SpeaksFor.Claim claim, String peer, String owner) {
+    if (node.signerKeys == null || !dev.entanglement.hibernate.internal.core.NodeNames.valid(owner)) {
+      return null; // without signed state every trusted peer speaks for every owner; bad names are refused elsewhere
+    }
+    PeerConnection connection = node.peers.get(peer);
+    if (connection != null && connection.browser()) {
+      return null; // a browser's messages are screened by BrowserRules
+    }
+    return SpeaksFor.problem(claim, nodeName(), peer, owner, node.peers.isConnected(owner),
+        node.directory.routeTo(owner), node.signerKeys.of(owner) != null);
+  }
+
+  /** Unsigned claims about owners a peer does not speak for: one WARN per peer and kind a minute. */
+  private final dev.entanglement.hibernate.internal.core.LimitedLog claimsRefused =
+      new dev.entanglement.hibernate.internal.core.LimitedLog(org.jboss.logging.Logger.getLogger(NodePeerHost.class));
+
+  @Override
+  public void refusedClaim(String peer, SpeaksFor.Claim claim, String owner, String problem) {
+    PeerConnection connection = node.peers.get(peer);
+    if (connection != null) {
+      connection.stats().refusedHere(RejectReason.NOT_OWNER);
+    }
+    node.metrics.rejected(peer, true, RejectReason.NOT_OWNER.name());
+    claimsRefused.warn(peer + '|' + claim, "Refused %s of owner '%s' from peer '%s' (NOT_OWNER): %s".formatted(
+        claim.shown(), owner, peer, problem));
+  }
+
   /** Certificates from peers that are not trusted here: one WARN per peer and owner a minute. */
-  private static final dev.entanglement.hibernate.internal.core.LimitedLog CERTIFICATES_REFUSED =
+  private final dev.entanglement.hibernate.internal.core.LimitedLog certificatesRefused =
       new dev.entanglement.hibernate.internal.core.LimitedLog(org.jboss.logging.Logger.getLogger(NodePeerHost.class));
 
   @Override
@@ -529,7 +565,7 @@ final class NodePeerHost implements PeerHost {
           connection.stats().refusedHere(RejectReason.SIGNATURE);
         }
         node.metrics.rejected(peer, true, RejectReason.SIGNATURE.name());
-        REQUESTS_REFUSED.warn(peer + "|transition", ("Ignored a transition from peer '%s' in the name of '%s' for "
+        requestsRefused.warn(peer + "|transition", ("Ignored a transition from peer '%s' in the name of '%s' for "
             + "%s#%s (SIGNATURE): %s").formatted(peer, update.getOrigin(), update.getEntity(),
             Values.shortText(update.getId()), problem));
         return;
@@ -570,7 +606,7 @@ final class NodePeerHost implements PeerHost {
     for (dev.entanglement.proto.v1.OwnerCertificate certificate : certificates) {
       var offered = node.signerKeys.offer(certificate.getOwner(), certificate.getChainList());
       if (offered.problem() != null) {
-        CERTIFICATES_REFUSED.warn(peer + '|' + certificate.getOwner(), ("Node '%s' ignored a certificate peer '%s' "
+        certificatesRefused.warn(peer + '|' + certificate.getOwner(), ("Node '%s' ignored a certificate peer '%s' "
             + "passed on: %s; changes of '%s' are refused until a trusted one arrives").formatted(node.config.nodeName(),
             peer, offered.problem(), certificate.getOwner()));
       }

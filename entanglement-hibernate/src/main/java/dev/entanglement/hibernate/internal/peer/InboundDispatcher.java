@@ -208,13 +208,19 @@ final class InboundDispatcher {
   }
 
   /** Applies one group and answers each of its batches; false when the stream must end. */
-  private boolean applyGroup(String peer, BatchGroup group) {
-    for (ChangeBatch batch : group.batches()) {
+  private boolean applyGroup(String peer, BatchGroup received) {
+    for (ChangeBatch batch : received.batches()) {
       collectFullSyncKeys(batch);
       if (batch.getCertificatesCount() > 0 && !connection.browser()) {
         host.certificates(peer, batch.getCertificatesList()); // before its changes are verified with them
       }
     }
+    // after the certificates: an owner first met in this batch is one whose signed state is held
+    List<ChangeBatch> screened = new ArrayList<>(received.batches().size());
+    for (ChangeBatch batch : received.batches()) {
+      screened.add(screenPositions(peer, batch));
+    }
+    BatchGroup group = new BatchGroup(screened);
     List<Ack> acks;
     try {
       acks = group.split(connection.browser() ? applyFromBrowser(peer, group.merged())
@@ -252,6 +258,37 @@ final class InboundDispatcher {
     }
     Ack applied = screened.allowed().getChangesCount() == 0 ? null : host.apply(peer, screened.allowed(), Set.of(), relayGaps);
     return screened.answer(batch.getRequestId(), applied == null ? null : BrowserRules.anonymous(applied, screened.allowed(), peer));
+  }
+
+  /**
+   * The batch without the positions the peer may not give (see {@link SpeaksFor}): a forged
+   * position would make this node skip the owner's states for good. One that would have moved this
+   * node's position is refused (counted, logged); one at or below it changes nothing anyway (a
+   * relay of an owner connected here directly sends such positions in the ordinary course).
+   */
+  private ChangeBatch screenPositions(String peer, ChangeBatch batch) {
+    if (batch.getPositionsCount() == 0) {
+      return batch;
+    }
+    List<dev.entanglement.proto.v1.OwnerPosition> kept = null;
+    for (int k = 0; k < batch.getPositionsCount(); k++) {
+      dev.entanglement.proto.v1.OwnerPosition position = batch.getPositions(k);
+      String problem = host.speaksForProblem(SpeaksFor.Claim.POSITION, peer, position.getOwner());
+      if (problem == null) {
+        if (kept != null) {
+          kept.add(position);
+        }
+        continue;
+      }
+      if (kept == null) {
+        kept = new ArrayList<>(batch.getPositionsList().subList(0, k));
+      }
+      if (!position.getOwner().equals(host.nodeName()) && position.getSerial() > host.heldPosition(position.getOwner())) {
+        host.refusedClaim(peer, SpeaksFor.Claim.POSITION, position.getOwner(),
+            "serial %d: %s".formatted(position.getSerial(), problem));
+      }
+    }
+    return kept == null ? batch : batch.toBuilder().clearPositions().addAllPositions(kept).build();
   }
 
   private void collectFullSyncKeys(ChangeBatch batch) {
@@ -297,6 +334,16 @@ final class InboundDispatcher {
     switch (marker.getKind()) {
       case FULL_SYNC_START -> fullSyncs.put(marker.getOwner(), new FullSync(marker.getVerify()));
       case FULL_SYNC_END -> {
+        String problem = host.speaksForProblem(SpeaksFor.Claim.SWEEP, peer, marker.getOwner());
+        if (problem != null) {
+          // nothing removed, no position set: the sweep and the end position are the peer's word only
+          fullSyncs.remove(marker.getOwner());
+          host.refusedClaim(peer, SpeaksFor.Claim.SWEEP, marker.getOwner(), problem);
+          if (marker.getResyncRequestId() != 0) {
+            serial.execute(() -> planner.resyncApplied(marker.getResyncRequestId(), 0, 0, 0));
+          }
+          return;
+        }
         FullSync sync = fullSyncs.remove(marker.getOwner());
         Set<String> received = sync == null ? Set.of() : sync.keys;
         long repaired = sync == null ? 0 : sync.repaired;

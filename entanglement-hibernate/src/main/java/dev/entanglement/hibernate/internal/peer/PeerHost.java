@@ -239,6 +239,18 @@ public interface PeerHost extends StreamHandler.Factory<PeerConnection> {
   /** An owner was removed by an operator somewhere (called on the connection's serial executor). */
   default void onOwnerRemoved(String peer, OwnerRemoved removed) {}
 
+  /**
+   * Why the peer may not say {@code claim} about {@code owner} (an unsigned sweep, position,
+   * withdrawal or owner removal, see {@link SpeaksFor}), or null when it may; always null without
+   * signed state. Must not block.
+   */
+  default String speaksForProblem(SpeaksFor.Claim claim, String peer, String owner) {
+    return null;
+  }
+
+  /** Such a claim was refused: counted (NOT_OWNER, per peer and in the meters) and logged once per peer and kind a minute. */
+  default void refusedClaim(String peer, SpeaksFor.Claim claim, String owner, String problem) {}
+
   /** The owner directory's announcement from a peer (called on the connection's serial executor; must not block). */
   default void onRoutes(String peer, Routes routes) {}
 
