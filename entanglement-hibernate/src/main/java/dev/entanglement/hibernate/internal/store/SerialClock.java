@@ -18,6 +18,9 @@ public final class SerialClock {
   private long lastSerial;
   @GuardedBy("this")
   private final TreeSet<Long> unfinished = new TreeSet<>();
+  /** Every serial given out up to here was moved above a peer's holdings, or given out after that. */
+  @GuardedBy("this")
+  private long movedThrough = -1;
 
   public SerialClock(long lastSerial) {
     this.lastSerial = lastSerial;
@@ -51,12 +54,21 @@ public final class SerialClock {
    * every serial already stored once {@code shift} has moved them by the returned offset, is
    * above {@code held}, so the peer takes this node's states as newer than the ones it keeps.
    *
+   * <p>Done once for a loss that several peers report: a {@code held} no higher than the serials
+   * a move already covered is a no-op (returns 0). The clock having passed {@code held} is not
+   * such a cover: after a restart the node gives out serials again above what its database kept,
+   * so the peer's serial may now name another state, and the stored ones are still below it.
+   *
    * @param shift moves the stored serials of this node's objects up by the offset it is given
    */
   public synchronized long moveAbove(long held, LongConsumer shift) {
+    if (held <= movedThrough) {
+      return 0;
+    }
     long offset = held + 1;
     lastSerial += offset;
     shift.accept(offset);
+    movedThrough = lastSerial;
     return offset;
   }
 
