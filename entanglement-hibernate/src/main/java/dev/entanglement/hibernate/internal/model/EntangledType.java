@@ -144,6 +144,68 @@ public final class EntangledType {
     return base;
   }
 
+  /** Whether the type replicates collections it owns (its own tables or join columns). */
+  public boolean hasCollections() {
+    for (PropertyCodec codec : codecs) {
+      if (codec instanceof PropertyCodec.Elements) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Whether the collection of this role is one of the type's replicated attributes. */
+  public boolean replicatesCollection(String role) {
+    for (PropertyCodec codec : codecs) {
+      if (codec instanceof PropertyCodec.Elements elements && elements.persister().getRole().equals(role)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * A copy of a state whose owned collections are copied into plain collections, read in the
+   * session that is still open: capture keeps a flushed state until after commit, and the
+   * application may go on changing (or a lazy collection may not be readable by then).
+   */
+  public Object[] detachCollections(Object[] state) {
+    if (state == null || !hasCollections()) {
+      return state;
+    }
+    Object[] copy = state.clone();
+    for (int i = 0; i < codecs.length; i++) {
+      if (codecs[i] instanceof PropertyCodec.Elements elements && copy[i] != null) {
+        copy[i] = elements.copy(copy[i]);
+      }
+    }
+    return copy;
+  }
+
+  /**
+   * Writes the rows of the owned collections a received change carries (the join table, the
+   * element table, or the join column of a {@code @OneToMany}'s elements), replacing what the
+   * object held, in the caller's transaction, after the object's own row is written.
+   *
+   * @param owner the written entity, whose {@code state} holds the decoded collections
+   * @param existed whether the object had rows before (their collection rows are removed first)
+   */
+  public void writeCollections(org.hibernate.engine.spi.SharedSessionContractImplementor session, Object id,
+      Object owner, Object[] state, boolean existed, List<Attribute> received) {
+    if (!hasCollections()) {
+      return;
+    }
+    java.util.Set<String> carried = new java.util.HashSet<>();
+    for (Attribute attribute : received) {
+      carried.add(attribute.getName());
+    }
+    for (int i = 0; i < codecs.length; i++) {
+      if (codecs[i] instanceof PropertyCodec.Elements elements && carried.contains(propertyNames[i])) {
+        elements.write(session, id, owner, state[i], existed);
+      }
+    }
+  }
+
   @Override
   public String toString() {
     return name;
