@@ -130,6 +130,12 @@ class CollectionsIntegrationTest {
       assertThat(clinic(b)).contains("vet James Carter []",
           "owner George Franklin [Leo (cat) visits [rabies shot, neutered]]");
       assertThat(b.table("vet_specialties")).isEmpty();
+
+      // b does not own the vet: its change to the collection goes to a as an update request
+      b.inTransaction(em -> em.find(Vet.class, ids.get("carter")).addSpecialty(em.find(Specialty.class, ids.get("surgery"))));
+      await().atMost(WAIT).until(() -> clinic(a).contains("vet James Carter [surgery]"));
+      await().atMost(WAIT).until(() -> clinic(b).equals(clinic(a)));
+      assertThat(b.table("vet_specialties")).isEqualTo(a.table("vet_specialties")).hasSize(1);
       assertThat(b.table("entanglement_parked")).isEmpty();
       assertThat(a.table("entanglement_parked")).isEmpty();
     }

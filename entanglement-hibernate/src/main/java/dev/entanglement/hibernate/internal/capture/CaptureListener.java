@@ -4,6 +4,8 @@ import dev.entanglement.hibernate.internal.model.EntangledModel;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import java.util.function.Supplier;
 import org.hibernate.engine.spi.SharedSessionContractImplementor;
+import dev.entanglement.hibernate.internal.ownership.ForwardRequest;
+import dev.entanglement.proto.v1.RequestKind;
 import org.hibernate.collection.spi.AbstractPersistentCollection;
 import org.hibernate.engine.spi.EntityEntry;
 import org.hibernate.engine.spi.Status;
@@ -115,6 +117,28 @@ public final class CaptureListener implements PostInsertEventListener, PostUpdat
     EntityEntry entry = session.getPersistenceContextInternal().getEntry(owner);
     if (entry != null && (entry.getStatus() == Status.DELETED || entry.getStatus() == Status.GONE)) {
       return; // its deletion is the change
+    }
+    CaptureSink target = sink.get();
+    if (target == null) {
+      return;
+    }
+    try {
+      String key = type.key(type.idText(id));
+      String remote = target.remoteOwner(session, key);
+      if (remote != null) {
+        // another node's object: the whole collection goes to its owner as an update request;
+        // Hibernate cannot veto a collection's rows, so they stay written here until the owner's decision replaces them
+        Object[] state = persister.getValues(owner);
+        transactions.of(session, target).recordRequest(new ForwardRequest(type, id, key, remote, RequestKind.UPDATE,
+            type.collectionAttribute(event.getCollectionPersister().getRole(), event.getCollection()),
+            type.version(state)));
+        return;
+      }
+    } catch (RuntimeException e) {
+      LOG.errorf(e, "Entanglement could not turn a collection change of %s#%s into an update request",
+          persister.getEntityName(), id);
+      target.captureFailed(persister.getEntityName() + "#" + id, e);
+      return;
     }
     capture(session, persister, id, persister.getValues(owner), null, false);
   }

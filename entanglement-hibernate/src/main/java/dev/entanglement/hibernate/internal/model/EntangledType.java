@@ -154,6 +154,33 @@ public final class EntangledType {
     return false;
   }
 
+  /**
+   * The entity's state as {@code persister.getValues} gives it, with the lazy collections it
+   * replicates read through the stateless session that loaded it (a stateless session's lazy
+   * collection cannot load itself later), so that the state can be encoded.
+   */
+  public Object[] values(org.hibernate.StatelessSession session, Object entity) {
+    Object[] values = persister.getValues(entity);
+    for (int i = 0; i < codecs.length; i++) {
+      if (codecs[i] instanceof PropertyCodec.Elements
+          && values[i] instanceof org.hibernate.collection.spi.PersistentCollection<?> collection
+          && !collection.wasInitialized()) {
+        session.fetch(collection);
+      }
+    }
+    return values;
+  }
+
+  /** The collection of this role as the one attribute of an update request. */
+  public Map<String, Value> collectionAttribute(String role, Object collection) {
+    for (int i = 0; i < codecs.length; i++) {
+      if (codecs[i] instanceof PropertyCodec.Elements elements && elements.persister().getRole().equals(role)) {
+        return Map.of(propertyNames[i], elements.encode(collection));
+      }
+    }
+    throw new IllegalArgumentException(name + " replicates no collection " + role);
+  }
+
   /** Whether the collection of this role is one of the type's replicated attributes. */
   public boolean replicatesCollection(String role) {
     for (PropertyCodec codec : codecs) {
