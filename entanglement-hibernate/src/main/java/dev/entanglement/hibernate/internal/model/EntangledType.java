@@ -21,6 +21,8 @@ public final class EntangledType {
   private final String[] propertyNames;
   private final PropertyCodec[] codecs;
   private final Map<String, Integer> indexByName = new HashMap<>();
+  /** Whether any replicated attribute is a collection (checked per captured change: kept). */
+  private final boolean hasCollections;
 
   EntangledType(String name, EntityPersister persister, boolean coalesce, int priority,
       ScalarCodec idCodec, PropertyCodec[] codecs) {
@@ -31,11 +33,14 @@ public final class EntangledType {
     this.idCodec = idCodec;
     this.propertyNames = persister.getPropertyNames();
     this.codecs = codecs;
+    boolean collections = false;
     for (int i = 0; i < codecs.length; i++) {
       if (codecs[i] != null) {
         indexByName.put(propertyNames[i], i);
       }
+      collections |= codecs[i] instanceof PropertyCodec.Elements;
     }
+    this.hasCollections = collections;
   }
 
   /** The JPA entity name, which is the type's name on the wire. */
@@ -146,12 +151,7 @@ public final class EntangledType {
 
   /** Whether the type replicates collections it owns (its own tables or join columns). */
   public boolean hasCollections() {
-    for (PropertyCodec codec : codecs) {
-      if (codec instanceof PropertyCodec.Elements) {
-        return true;
-      }
-    }
-    return false;
+    return hasCollections;
   }
 
   /**
