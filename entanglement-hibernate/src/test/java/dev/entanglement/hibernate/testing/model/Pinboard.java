@@ -9,6 +9,7 @@ import jakarta.persistence.Entity;
 import jakarta.persistence.Id;
 import jakarta.persistence.JoinTable;
 import jakarta.persistence.ManyToMany;
+import jakarta.persistence.OneToMany;
 import jakarta.persistence.OrderColumn;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -20,7 +21,8 @@ import java.util.UUID;
 
 /**
  * Element collections of each kind (a set of basic values, an ordered list of embeddables, a map),
- * lazy as JPA's default, and a many-to-many whose missing elements are left out.
+ * lazy as JPA's default, an ordered one-to-many through a join table, and a many-to-many whose
+ * missing elements are left out.
  */
 @Entity
 @Entangled
@@ -31,6 +33,7 @@ public class Pinboard {
   @ElementCollection @CollectionTable(name = "pinboard_notes") @OrderColumn(name = "position")
   public List<Note> notes = new ArrayList<>();
   @ElementCollection @CollectionTable(name = "pinboard_counts") public Map<String, Integer> counts = new HashMap<>();
+  @OneToMany @JoinTable(name = "pinboard_items") @OrderColumn(name = "position") public List<Item> pinned = new ArrayList<>();
   @ManyToMany @JoinTable(name = "pinboard_customers") @EntangledReference(whenMissing = WhenMissing.STORE_NULL)
   public Set<Customer> watchers = new HashSet<>();
 
