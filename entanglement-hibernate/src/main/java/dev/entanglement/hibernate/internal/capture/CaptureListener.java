@@ -2,12 +2,12 @@ package dev.entanglement.hibernate.internal.capture;
 
 import dev.entanglement.hibernate.internal.model.EntangledModel;
 import dev.entanglement.hibernate.internal.model.EntangledType;
-import java.util.function.Supplier;
-import org.hibernate.engine.spi.SharedSessionContractImplementor;
 import dev.entanglement.hibernate.internal.ownership.ForwardRequest;
 import dev.entanglement.proto.v1.RequestKind;
+import java.util.function.Supplier;
 import org.hibernate.collection.spi.AbstractPersistentCollection;
 import org.hibernate.engine.spi.EntityEntry;
+import org.hibernate.engine.spi.SharedSessionContractImplementor;
 import org.hibernate.engine.spi.Status;
 import org.hibernate.event.spi.AbstractCollectionEvent;
 import org.hibernate.event.spi.PostCollectionRecreateEvent;
@@ -105,39 +105,39 @@ public final class CaptureListener implements PostInsertEventListener, PostUpdat
     if (session == null || session.isStatelessSession() || owner == null || id == null) {
       return; // not an application's session, or an owner Hibernate no longer knows
     }
-    EntangledModel types = model.get();
-    if (types == null) {
-      return;
-    }
-    EntityPersister persister = session.getEntityPersister(event.getAffectedOwnerEntityName(), owner);
-    EntangledType type = types.byEntityName(persister.getEntityName());
-    if (type == null || !type.replicatesCollection(event.getCollectionPersister().getRole())) {
-      return;
-    }
-    EntityEntry entry = session.getPersistenceContextInternal().getEntry(owner);
-    if (entry != null && (entry.getStatus() == Status.DELETED || entry.getStatus() == Status.GONE)) {
-      return; // its deletion is the change
-    }
-    CaptureSink target = sink.get();
-    if (target == null) {
-      return;
-    }
+    EntityPersister persister = null;
     try {
+      EntangledModel types = model.get();
+      CaptureSink target = sink.get();
+      if (types == null || target == null) {
+        return;
+      }
+      persister = session.getEntityPersister(event.getAffectedOwnerEntityName(), owner);
+      EntangledType type = types.byEntityName(persister.getEntityName());
+      if (type == null || !type.replicatesCollection(event.getCollectionPersister().getRole())) {
+        return;
+      }
+      EntityEntry entry = session.getPersistenceContextInternal().getEntry(owner);
+      if (entry != null && (entry.getStatus() == Status.DELETED || entry.getStatus() == Status.GONE)) {
+        return; // its deletion is the change
+      }
       String key = type.key(type.idText(id));
       String remote = target.remoteOwner(session, key);
       if (remote != null) {
         // another node's object: the whole collection goes to its owner as an update request;
         // Hibernate cannot veto a collection's rows, so they stay written here until the owner's decision replaces them
-        Object[] state = persister.getValues(owner);
         transactions.of(session, target).recordRequest(new ForwardRequest(type, id, key, remote, RequestKind.UPDATE,
             type.collectionAttribute(event.getCollectionPersister().getRole(), event.getCollection()),
-            type.version(state)));
+            type.version(persister.getValues(owner))));
         return;
       }
     } catch (RuntimeException e) {
-      LOG.errorf(e, "Entanglement could not turn a collection change of %s#%s into an update request",
-          persister.getEntityName(), id);
-      target.captureFailed(persister.getEntityName() + "#" + id, e);
+      String what = (persister == null ? event.getAffectedOwnerEntityName() : persister.getEntityName()) + "#" + id;
+      LOG.errorf(e, "Entanglement could not capture a collection change of %s", what);
+      CaptureSink target = sink.get();
+      if (target != null) {
+        target.captureFailed(what, e);
+      }
       return;
     }
     capture(session, persister, id, persister.getValues(owner), null, false);
