@@ -211,7 +211,7 @@ final class BatchWrite {
     if (existing == null || existing.getClass() != type.persister().getMappedClass()) {
       return null;
     }
-    Change state = type.upsert(id, type.persister().getValues(existing), known.owner(), known.serial());
+    Change state = type.upsert(id, type.values(session, existing), known.owner(), known.serial());
     return known.epoch() == 0 ? state : state.toBuilder().setEpoch(known.epoch()).build();
   }
 }

@@ -93,6 +93,8 @@ final class ChangeValidator {
     return switch (value.getKindCase()) {
       case COMPOSITE -> value.getComposite().getAttributesList().stream().anyMatch(a -> tooDeep(a.getValue(), depth + 1));
       case REFERENCE -> tooDeep(value.getReference().getId(), depth + 1);
+      case ELEMENTS -> value.getElements().getElementsList().stream().anyMatch(v -> tooDeep(v, depth + 1))
+          || value.getElements().getKeysList().stream().anyMatch(v -> tooDeep(v, depth + 1));
       default -> false;
     };
   }

@@ -55,7 +55,7 @@ final class ContentCheck {
       return "row of another type (" + stored.getClass().getSimpleName() + ")";
     }
     List<Attribute> encoded = new ArrayList<>();
-    type.encode(type.persister().getValues(stored), encoded);
+    type.encode(type.values(session, stored), encoded);
     Map<String, Value> held = new HashMap<>();
     for (Attribute attribute : encoded) {
       held.put(attribute.getName(), attribute.getValue());

@@ -91,6 +91,8 @@ final class EntityWriter {
       persister.getUpdateCoordinator().update(
           target, id, null, state, oldVersion, null, null, false, implementor);
     }
+    // the collections it owns, whole, after its row (their rows point at it)
+    type.writeCollections(implementor, id, target, state, existing != null, change.getAttributesList());
   }
 
   /**

@@ -55,6 +55,10 @@ public final class EntanglementIntegrator implements Integrator {
     listeners.appendListeners(EventType.POST_INSERT, listener);
     listeners.appendListeners(EventType.POST_UPDATE, listener);
     listeners.appendListeners(EventType.POST_DELETE, listener);
+    // a change only to a collection the object owns changes its replicated state
+    listeners.appendListeners(EventType.POST_COLLECTION_RECREATE, listener);
+    listeners.appendListeners(EventType.POST_COLLECTION_UPDATE, listener);
+    listeners.appendListeners(EventType.POST_COLLECTION_REMOVE, listener);
     // changes of other nodes' objects are vetoed here and become update requests
     OwnershipGuard guard = new OwnershipGuard(runtime::captureSink, runtime::model, transactions);
     listeners.appendListeners(EventType.PRE_UPDATE, guard);

@@ -2,8 +2,20 @@ package dev.entanglement.hibernate.internal.capture;
 
 import dev.entanglement.hibernate.internal.model.EntangledModel;
 import dev.entanglement.hibernate.internal.model.EntangledType;
+import dev.entanglement.hibernate.internal.ownership.ForwardRequest;
+import dev.entanglement.proto.v1.RequestKind;
 import java.util.function.Supplier;
+import org.hibernate.collection.spi.AbstractPersistentCollection;
+import org.hibernate.engine.spi.EntityEntry;
 import org.hibernate.engine.spi.SharedSessionContractImplementor;
+import org.hibernate.engine.spi.Status;
+import org.hibernate.event.spi.AbstractCollectionEvent;
+import org.hibernate.event.spi.PostCollectionRecreateEvent;
+import org.hibernate.event.spi.PostCollectionRecreateEventListener;
+import org.hibernate.event.spi.PostCollectionRemoveEvent;
+import org.hibernate.event.spi.PostCollectionRemoveEventListener;
+import org.hibernate.event.spi.PostCollectionUpdateEvent;
+import org.hibernate.event.spi.PostCollectionUpdateEventListener;
 import org.hibernate.event.spi.PostDeleteEvent;
 import org.hibernate.event.spi.PostDeleteEventListener;
 import org.hibernate.event.spi.PostInsertEvent;
@@ -28,7 +40,8 @@ import org.jboss.logging.Logger;
  * sink, which marks the node for repair.
  */
 public final class CaptureListener implements PostInsertEventListener, PostUpdateEventListener,
-    PostDeleteEventListener {
+    PostDeleteEventListener, PostCollectionRecreateEventListener, PostCollectionUpdateEventListener,
+    PostCollectionRemoveEventListener {
   private static final Logger LOG = Logger.getLogger(CaptureListener.class);
   private static final long serialVersionUID = 1L;
 
@@ -60,6 +73,74 @@ public final class CaptureListener implements PostInsertEventListener, PostUpdat
   @Override
   public void onPostDelete(PostDeleteEvent event) {
     capture(event.getSession(), event.getPersister(), event.getId(), null, null, false);
+  }
+
+  @Override
+  public void onPostRecreateCollection(PostCollectionRecreateEvent event) {
+    captureCollection(event);
+  }
+
+  @Override
+  public void onPostUpdateCollection(PostCollectionUpdateEvent event) {
+    captureCollection(event);
+  }
+
+  @Override
+  public void onPostRemoveCollection(PostCollectionRemoveEvent event) {
+    captureCollection(event);
+  }
+
+  /**
+   * A flushed change of a collection an object owns (element added, removed, moved; collection
+   * replaced) changes the object's replicated state, though Hibernate finds the object itself
+   * unchanged and fires no entity event: the object is recorded with its current state.
+   */
+  private void captureCollection(AbstractCollectionEvent event) {
+    // the collection's session, not the event's: a stateless session (the plugin's own apply)
+    // fires collection events without a source, whose getSession() throws
+    SharedSessionContractImplementor session =
+        event.getCollection() instanceof AbstractPersistentCollection<?> collection ? collection.getSession() : null;
+    Object owner = event.getAffectedOwnerOrNull();
+    Object id = event.getAffectedOwnerIdOrNull();
+    if (session == null || session.isStatelessSession() || owner == null || id == null) {
+      return; // not an application's session, or an owner Hibernate no longer knows
+    }
+    EntityPersister persister = null;
+    try {
+      EntangledModel types = model.get();
+      CaptureSink target = sink.get();
+      if (types == null || target == null) {
+        return;
+      }
+      persister = session.getEntityPersister(event.getAffectedOwnerEntityName(), owner);
+      EntangledType type = types.byEntityName(persister.getEntityName());
+      if (type == null || !type.replicatesCollection(event.getCollectionPersister().getRole())) {
+        return;
+      }
+      EntityEntry entry = session.getPersistenceContextInternal().getEntry(owner);
+      if (entry != null && (entry.getStatus() == Status.DELETED || entry.getStatus() == Status.GONE)) {
+        return; // its deletion is the change
+      }
+      String key = type.key(type.idText(id));
+      String remote = target.remoteOwner(session, key);
+      if (remote != null) {
+        // another node's object: the whole collection goes to its owner as an update request;
+        // Hibernate cannot veto a collection's rows, so they stay written here until the owner's decision replaces them
+        transactions.of(session, target).recordRequest(new ForwardRequest(type, id, key, remote, RequestKind.UPDATE,
+            type.collectionAttribute(event.getCollectionPersister().getRole(), event.getCollection()),
+            type.version(persister.getValues(owner))));
+        return;
+      }
+    } catch (RuntimeException e) {
+      String what = (persister == null ? event.getAffectedOwnerEntityName() : persister.getEntityName()) + "#" + id;
+      LOG.errorf(e, "Entanglement could not capture a collection change of %s", what);
+      CaptureSink target = sink.get();
+      if (target != null) {
+        target.captureFailed(what, e);
+      }
+      return;
+    }
+    capture(session, persister, id, persister.getValues(owner), null, false);
   }
 
   @Override

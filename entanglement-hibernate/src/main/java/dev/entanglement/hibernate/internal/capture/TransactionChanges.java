@@ -113,6 +113,17 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
     });
   }
 
+  /**
+   * Copies the collections in the captured states while the transaction is open: they are read
+   * (a lazy one loaded) now, and the application's later changes to them are not sent as this
+   * transaction's.
+   */
+  private void detachCollections() {
+    for (Captured c : changes.values()) {
+      c.state = c.type.detachCollections(c.state);
+    }
+  }
+
   @Override
   public void doBeforeTransactionCompletion(SharedSessionContractImplementor session) {
     if (!requests.isEmpty() || !changes.isEmpty()) {
@@ -131,6 +142,7 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
     }
     long started = System.nanoTime();
     try {
+      detachCollections();
       List<ObjectRow> rows = new ArrayList<>(changes.size());
       List<ChangeLog.Entry> logged = new ArrayList<>(0);
       List<PriorStates.Entry> priors = new ArrayList<>(0);
@@ -180,6 +192,7 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
   private void recordForHolder(SharedSessionContractImplementor session) {
     long started = System.nanoTime();
     try {
+      detachCollections();
       String node = sink.nodeName();
       List<MemberChanges.Recorded> recorded = new ArrayList<>(changes.size());
       for (Map.Entry<String, Captured> entry : changes.entrySet()) {

@@ -14,6 +14,8 @@ import java.util.List;
 import java.util.Map;
 import org.hibernate.engine.spi.SessionFactoryImplementor;
 import org.hibernate.generator.Generator;
+import org.hibernate.metamodel.CollectionClassification;
+import org.hibernate.persister.collection.CollectionPersister;
 import org.hibernate.id.Assigned;
 import org.hibernate.id.UUIDGenerator;
 import org.hibernate.id.UUIDHexGenerator;
@@ -115,15 +117,11 @@ public final class EntangledModel {
     }
     String what = entity + "." + property;
     if (type instanceof CollectionType collection) {
-      boolean inverse = factory.getMappingMetamodel()
-          .getCollectionDescriptor(collection.getRole()).isInverse();
-      if (inverse) {
+      CollectionPersister collectionPersister = factory.getMappingMetamodel().getCollectionDescriptor(collection.getRole());
+      if (collectionPersister.isInverse()) {
         return null; // the other side's @ManyToOne carries the relationship
       }
-      throw new EntanglementConfigurationException(("attribute %s is a collection that owns its "
-          + "table or join column (element collection, @ManyToMany, or @OneToMany without "
-          + "mappedBy); Entanglement replicates relationships through @ManyToOne. Map it from the "
-          + "other side (@ManyToOne there, mappedBy here) or mark it @NotEntangled").formatted(what));
+      return collection(factory, persister, owner, what, property, collectionPersister, types);
     }
     if (type instanceof OneToOneType) {
       return null; // the inverse side of a one-to-one: the owning side's foreign key travels
@@ -149,15 +147,7 @@ public final class EntangledModel {
           "attribute %s is an association Entanglement cannot replicate; mark it @NotEntangled".formatted(what));
     }
     if (type instanceof ComponentType component) {
-      String[] names = component.getPropertyNames();
-      Type[] subtypes = component.getSubtypes();
-      List<String> nameList = new ArrayList<>();
-      List<PropertyCodec> codecs = new ArrayList<>();
-      for (int i = 0; i < names.length; i++) {
-        nameList.add(names[i]);
-        codecs.add(property(factory, null, component.getReturnedClass(), what, names[i], subtypes[i], types));
-      }
-      return new PropertyCodec.Embedded(component, List.copyOf(nameList), Collections.unmodifiableList(codecs));
+      return embedded(factory, what, component, types);
     }
     if (type.isAnyType() || type.isAssociationType()) {
       throw new EntanglementConfigurationException(
@@ -171,6 +161,80 @@ public final class EntangledModel {
           + "@NotEntangled").formatted(what, javaType.getName(), ScalarCodec.supportedTypes()));
     }
     return new PropertyCodec.Scalar(codec);
+  }
+
+  private static PropertyCodec.Embedded embedded(SessionFactoryImplementor factory, String what, ComponentType component,
+      Map<String, EntangledType> types) {
+    String[] names = component.getPropertyNames();
+    Type[] subtypes = component.getSubtypes();
+    List<String> nameList = new ArrayList<>();
+    List<PropertyCodec> codecs = new ArrayList<>();
+    for (int i = 0; i < names.length; i++) {
+      nameList.add(names[i]);
+      codecs.add(property(factory, null, component.getReturnedClass(), what, names[i], subtypes[i], types));
+    }
+    return new PropertyCodec.Embedded(component, List.copyOf(nameList), Collections.unmodifiableList(codecs));
+  }
+
+  /**
+   * A collection the entity owns (its table or join column): replicated whole as part of the
+   * owner's state (docs/collections.md), or refused when its shape cannot travel.
+   */
+  private static PropertyCodec collection(SessionFactoryImplementor factory, EntityPersister persister, Class<?> owner,
+      String what, String property, CollectionPersister collection, Map<String, EntangledType> types) {
+    if (persister == null) {
+      throw new EntanglementConfigurationException(("attribute %s is a collection inside an embeddable; Entanglement "
+          + "replicates collections of entities only. Move it to the entity or mark it @NotEntangled").formatted(what));
+    }
+    CollectionClassification kind = collection.getCollectionSemantics().getCollectionClassification();
+    if (kind == CollectionClassification.ARRAY) {
+      throw new EntanglementConfigurationException(("attribute %s is an array collection, which Entanglement cannot "
+          + "replicate; use a List (with @OrderColumn to keep the order) or mark it @NotEntangled").formatted(what));
+    }
+    ScalarCodec key = null;
+    if (kind == CollectionClassification.MAP || kind == CollectionClassification.SORTED_MAP
+        || kind == CollectionClassification.ORDERED_MAP) {
+      Type indexType = collection.getIndexType();
+      key = indexType.isAssociationType() || indexType.isComponentType() ? null
+          : ScalarCodec.forType(indexType.getReturnedClass());
+      if (key == null) {
+        throw new EntanglementConfigurationException(("attribute %s is a map keyed by %s; Entanglement replicates "
+            + "maps whose keys are basic values (%s). Use such a key or mark the attribute @NotEntangled")
+            .formatted(what, indexType.getReturnedClass().getName(), ScalarCodec.supportedTypes()));
+      }
+    }
+    Type elementType = collection.getElementType();
+    String elements = what + " (elements)";
+    PropertyCodec element;
+    if (elementType instanceof EntityType entity) {
+      EntityPersister target = factory.getMappingMetamodel().getEntityDescriptor(entity.getAssociatedEntityName());
+      if (!target.getMappedClass().isAnnotationPresent(Entangled.class)) {
+        throw new EntanglementConfigurationException(("attribute %s holds %s, which is not @Entangled: a peer could "
+            + "not resolve its elements. Mark %s @Entangled, or the attribute @NotEntangled")
+            .formatted(what, target.getJpaEntityName(), target.getJpaEntityName()));
+      }
+      WhenMissing whenMissing = whenMissing(owner, property);
+      if (whenMissing == WhenMissing.DANGLE && collection.isOneToMany()) {
+        throw new EntanglementConfigurationException(("attribute %s is a @OneToMany with "
+            + "@EntangledReference(whenMissing = DANGLE): its rows are the elements' own rows, so a receiver "
+            + "without an element has nowhere to keep its id. Use PARK or STORE_NULL").formatted(what));
+      }
+      element = new PropertyCodec.Ref(target.getJpaEntityName(), types, whenMissing);
+    } else if (elementType instanceof ComponentType component) {
+      element = embedded(factory, elements, component, types);
+    } else if (elementType.isAnyType() || elementType.isAssociationType() || elementType instanceof CollectionType) {
+      throw new EntanglementConfigurationException(
+          "attribute %s holds associations Entanglement cannot replicate; mark it @NotEntangled".formatted(what));
+    } else {
+      ScalarCodec codec = ScalarCodec.forType(elementType.getReturnedClass());
+      if (codec == null) {
+        throw new EntanglementConfigurationException(("attribute %s holds values of type %s, which Entanglement "
+            + "cannot replicate; supported: %s. Use a supported type or mark the attribute @NotEntangled")
+            .formatted(what, elementType.getReturnedClass().getName(), ScalarCodec.supportedTypes()));
+      }
+      element = new PropertyCodec.Scalar(codec);
+    }
+    return new PropertyCodec.Elements(collection, element, key);
   }
 
   /**

@@ -21,6 +21,8 @@ public final class EntangledType {
   private final String[] propertyNames;
   private final PropertyCodec[] codecs;
   private final Map<String, Integer> indexByName = new HashMap<>();
+  /** Whether any replicated attribute is a collection (checked per captured change: kept). */
+  private final boolean hasCollections;
 
   EntangledType(String name, EntityPersister persister, boolean coalesce, int priority,
       ScalarCodec idCodec, PropertyCodec[] codecs) {
@@ -31,11 +33,14 @@ public final class EntangledType {
     this.idCodec = idCodec;
     this.propertyNames = persister.getPropertyNames();
     this.codecs = codecs;
+    boolean collections = false;
     for (int i = 0; i < codecs.length; i++) {
       if (codecs[i] != null) {
         indexByName.put(propertyNames[i], i);
       }
+      collections |= codecs[i] instanceof PropertyCodec.Elements;
     }
+    this.hasCollections = collections;
   }
 
   /** The JPA entity name, which is the type's name on the wire. */
@@ -142,6 +147,90 @@ public final class EntangledType {
       base[index] = codecs[index].decode(value, base[index], name + "." + attribute.getName(), loader);
     }
     return base;
+  }
+
+  /** Whether the type replicates collections it owns (its own tables or join columns). */
+  public boolean hasCollections() {
+    return hasCollections;
+  }
+
+  /**
+   * The entity's state as {@code persister.getValues} gives it, with the lazy collections it
+   * replicates read through the stateless session that loaded it (a stateless session's lazy
+   * collection cannot load itself later), so that the state can be encoded.
+   */
+  public Object[] values(org.hibernate.StatelessSession session, Object entity) {
+    Object[] values = persister.getValues(entity);
+    for (int i = 0; i < codecs.length; i++) {
+      if (codecs[i] instanceof PropertyCodec.Elements
+          && values[i] instanceof org.hibernate.collection.spi.PersistentCollection<?> collection
+          && !collection.wasInitialized()) {
+        session.fetch(collection);
+      }
+    }
+    return values;
+  }
+
+  /** The collection of this role as the one attribute of an update request. */
+  public Map<String, Value> collectionAttribute(String role, Object collection) {
+    for (int i = 0; i < codecs.length; i++) {
+      if (codecs[i] instanceof PropertyCodec.Elements elements && elements.persister().getRole().equals(role)) {
+        return Map.of(propertyNames[i], elements.encode(collection));
+      }
+    }
+    throw new IllegalArgumentException(name + " replicates no collection " + role);
+  }
+
+  /** Whether the collection of this role is one of the type's replicated attributes. */
+  public boolean replicatesCollection(String role) {
+    for (PropertyCodec codec : codecs) {
+      if (codec instanceof PropertyCodec.Elements elements && elements.persister().getRole().equals(role)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * A copy of a state whose owned collections are copied into plain collections, read in the
+   * session that is still open: capture keeps a flushed state until after commit, and the
+   * application may go on changing (or a lazy collection may not be readable by then).
+   */
+  public Object[] detachCollections(Object[] state) {
+    if (state == null || !hasCollections()) {
+      return state;
+    }
+    Object[] copy = state.clone();
+    for (int i = 0; i < codecs.length; i++) {
+      if (codecs[i] instanceof PropertyCodec.Elements elements && copy[i] != null) {
+        copy[i] = elements.copy(copy[i]);
+      }
+    }
+    return copy;
+  }
+
+  /**
+   * Writes the rows of the owned collections a received change carries (the join table, the
+   * element table, or the join column of a {@code @OneToMany}'s elements), replacing what the
+   * object held, in the caller's transaction, after the object's own row is written.
+   *
+   * @param owner the written entity, whose {@code state} holds the decoded collections
+   * @param existed whether the object had rows before (their collection rows are removed first)
+   */
+  public void writeCollections(org.hibernate.engine.spi.SharedSessionContractImplementor session, Object id,
+      Object owner, Object[] state, boolean existed, List<Attribute> received) {
+    if (!hasCollections()) {
+      return;
+    }
+    java.util.Set<String> carried = new java.util.HashSet<>();
+    for (Attribute attribute : received) {
+      carried.add(attribute.getName());
+    }
+    for (int i = 0; i < codecs.length; i++) {
+      if (codecs[i] instanceof PropertyCodec.Elements elements && carried.contains(propertyNames[i])) {
+        elements.write(session, id, owner, state[i], existed);
+      }
+    }
   }
 
   @Override

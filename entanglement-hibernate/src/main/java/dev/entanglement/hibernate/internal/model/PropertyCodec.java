@@ -134,6 +134,137 @@ public sealed interface PropertyCodec {
     }
   }
 
+  /**
+   * A collection the object owns (an {@code @ElementCollection}, a {@code @ManyToMany}, a
+   * {@code @OneToMany} without {@code mappedBy}): its whole content travels as the owner holds it,
+   * in iteration order (list order for lists), each element through {@code element} (a basic
+   * value, an embeddable, or a reference), map keys through {@code key}. Decoded into a fresh
+   * collection of the mapping's own kind (a sorted set keeps its comparator); writing its rows is
+   * {@link EntangledType#writeCollections}'s.
+   *
+   * <p>An element reference the receiver cannot resolve follows the collection's {@code
+   * @EntangledReference(whenMissing)}: PARK rejects the owner's change (parked until the element
+   * arrives), STORE_NULL leaves the element out, DANGLE keeps its id.
+   */
+  final class Elements implements PropertyCodec {
+    private final org.hibernate.persister.collection.CollectionPersister persister;
+    private final PropertyCodec element;
+    private final ScalarCodec key;
+
+    /** @param key the codec of map keys; null for other collections */
+    Elements(org.hibernate.persister.collection.CollectionPersister persister, PropertyCodec element, ScalarCodec key) {
+      this.persister = persister;
+      this.element = element;
+      this.key = key;
+    }
+
+    org.hibernate.persister.collection.CollectionPersister persister() {
+      return persister;
+    }
+
+    /**
+     * Reads a lazy collection never read yet, in the session that loaded it: a stateless session
+     * (the plugin's catch-ups and reads) through its {@code fetch}, which a lazy read would refuse.
+     */
+    private static void initialize(Object value) {
+      if (value instanceof org.hibernate.collection.spi.PersistentCollection<?> collection
+          && !collection.wasInitialized()) {
+        if (collection instanceof org.hibernate.collection.spi.AbstractPersistentCollection<?> attached
+            && attached.getSession() instanceof org.hibernate.StatelessSession stateless) {
+          stateless.fetch(collection);
+        } else {
+          collection.forceInitialization();
+        }
+      }
+    }
+
+    /** A plain copy of a collection value (initialized first if lazy), of the mapping's own kind. */
+    @SuppressWarnings("unchecked")
+    Object copy(Object value) {
+      initialize(value);
+      if (key != null) {
+        Map<Object, Object> source = (Map<Object, Object>) value;
+        Map<Object, Object> copy = (Map<Object, Object>) persister.getCollectionSemantics()
+            .instantiateRaw(source.size(), persister);
+        copy.putAll(source);
+        return copy;
+      }
+      java.util.Collection<Object> source = (java.util.Collection<Object>) value;
+      java.util.Collection<Object> copy = (java.util.Collection<Object>) persister.getCollectionSemantics()
+          .instantiateRaw(source.size(), persister);
+      copy.addAll(source);
+      return copy;
+    }
+
+    /** Replaces the collection's rows of one owner with {@code value}'s elements. */
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    void write(org.hibernate.engine.spi.SharedSessionContractImplementor session, Object id, Object owner,
+        Object value, boolean existed) {
+      if (existed) {
+        persister.remove(id, session);
+      }
+      if (value == null) {
+        return;
+      }
+      org.hibernate.collection.spi.PersistentCollection<?> wrapped =
+          value instanceof org.hibernate.collection.spi.PersistentCollection<?> collection ? collection
+              : ((org.hibernate.collection.spi.CollectionSemantics) persister.getCollectionSemantics())
+                  .wrap(value, persister, session);
+      wrapped.setOwner(owner);
+      persister.recreate(wrapped, id, session);
+    }
+
+    @Override
+    public Value encode(Object value) {
+      if (value == null) {
+        return Value.newBuilder().setElements(dev.entanglement.proto.v1.Elements.getDefaultInstance()).build();
+      }
+      initialize(value);
+      dev.entanglement.proto.v1.Elements.Builder elements = dev.entanglement.proto.v1.Elements.newBuilder();
+      if (key != null) {
+        for (Map.Entry<?, ?> entry : ((Map<?, ?>) value).entrySet()) {
+          elements.addKeys(key.encode(entry.getKey()));
+          elements.addElements(element.encode(entry.getValue()));
+        }
+      } else {
+        for (Object e : (java.util.Collection<?>) value) {
+          elements.addElements(element.encode(e));
+        }
+      }
+      return Value.newBuilder().setElements(elements).build();
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public Object decode(Value value, Object current, String what, ReferenceLoader loader) throws DecodeException {
+      if (value.getKindCase() != Value.KindCase.ELEMENTS) {
+        throw new DecodeException(RejectReason.WRONG_TYPE, "%s expects a collection, got %s"
+            .formatted(what, Values.describeKind(value)));
+      }
+      dev.entanglement.proto.v1.Elements received = value.getElements();
+      int size = received.getElementsCount();
+      if (key != null ? received.getKeysCount() != size : received.getKeysCount() != 0) {
+        throw new DecodeException(RejectReason.MALFORMED, "%s has %d elements and %d keys; expected %s"
+            .formatted(what, size, received.getKeysCount(), key != null ? "one key per element" : "no keys"));
+      }
+      Object raw = persister.getCollectionSemantics().instantiateRaw(size, persister);
+      boolean skipsMissing = element instanceof Ref ref && ref.whenMissing == WhenMissing.STORE_NULL;
+      for (int i = 0; i < size; i++) {
+        String at = what + "[" + i + "]";
+        Object e = element.decode(received.getElements(i), null, at, loader);
+        if (e == null && skipsMissing && received.getElements(i).getKindCase() != Value.KindCase.NULL) {
+          continue; // STORE_NULL: an element this node does not have is left out
+        }
+        if (key != null) {
+          ((Map<Object, Object>) raw).put(key.decode(received.getKeys(i), at + " (key)"), e);
+        } else {
+          ((java.util.Collection<Object>) raw).add(e);
+        }
+      }
+      return raw;
+    }
+  }
+
   /** An embeddable value: its replicated attributes by name. */
   record Embedded(ComponentType type, List<String> names, List<PropertyCodec> codecs)
       implements PropertyCodec {

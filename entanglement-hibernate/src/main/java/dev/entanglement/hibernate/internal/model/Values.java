@@ -26,6 +26,7 @@ public final class Values {
       case ENUM_CONSTANT -> "an enum constant";
       case COMPOSITE -> "an embeddable";
       case REFERENCE -> "a reference";
+      case ELEMENTS -> "a collection";
       case KIND_NOT_SET -> "no value";
     };
   }
@@ -43,6 +44,7 @@ public final class Values {
       case TEMPORAL -> value.getTemporal();
       case ENUM_CONSTANT -> value.getEnumConstant();
       case REFERENCE -> value.getReference().getEntity() + "#" + shortText(value.getReference().getId());
+      case ELEMENTS -> value.getElements().getElementsCount() + " elements";
       default -> describeKind(value);
     };
     return text.length() > 60 ? text.substring(0, 57) + "..." : text;

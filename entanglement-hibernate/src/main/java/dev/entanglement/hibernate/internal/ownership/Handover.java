@@ -146,7 +146,7 @@ public final class Handover {
         bookkeeping.writeWithEpoch(connection, List.of(
             new ObjectRow(type.name(), type.idText(id), self, serial, false, epoch, newOwner)));
         tx.commit();
-        change = type.upsert(id, type.persister().getValues(entity), self, serial).toBuilder()
+        change = type.upsert(id, type.values(session, entity), self, serial).toBuilder()
             .setEpoch(epoch).setHandoverTo(newOwner).build();
       } catch (RuntimeException | java.sql.SQLException e) {
         if (tx.isActive()) {
@@ -244,7 +244,7 @@ public final class Handover {
         ownership.ownedHere(key, epoch);
         tx.commit();
         previousOwner = null;
-        change = type.upsert(id, type.persister().getValues(entityState), self, serial).toBuilder()
+        change = type.upsert(id, type.values(session, entityState), self, serial).toBuilder()
             .setEpoch(epoch).build();
         LOG.infof("Node '%s' took %s over from '%s' (epoch %d)", self, key, row.owner(), epoch);
       } catch (RuntimeException | java.sql.SQLException e) {

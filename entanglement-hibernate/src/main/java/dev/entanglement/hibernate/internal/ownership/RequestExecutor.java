@@ -224,6 +224,7 @@ public final class RequestExecutor {
             return refused(RejectReason.POLICY, denial);
           }
           persister.getInsertCoordinator().insert(created, id, state, implementor);
+          type.writeCollections(implementor, id, created, state, false, request.getAttributesList());
         } else if (existing == null) {
           tx.rollback();
           return outcome(RequestStatus.NOT_FOUND, "%s does not exist at its owner '%s'".formatted(key, self));
@@ -242,7 +243,7 @@ public final class RequestExecutor {
             return outcome(RequestStatus.CONFLICT, "%s changed at its owner '%s' since the version the request was made from (%s, now %s)"
                 .formatted(key, self, Values.shortText(request.getExpectedVersion()), current));
           }
-          Object[] before = persister.getValues(existing).clone();
+          Object[] before = type.values(session, existing).clone();
           state = type.decode(request.getAttributesList(), persister.getValues(existing), loader(session));
           Object incoming = persister.instantiate(id, implementor);
           persister.setValues(incoming, state);
@@ -258,6 +259,7 @@ public final class RequestExecutor {
           }
           persister.setValues(existing, state);
           persister.getUpdateCoordinator().update(existing, id, null, state, current, null, null, false, implementor);
+          type.writeCollections(implementor, id, existing, state, true, request.getAttributesList());
         } else {
           tx.rollback();
           return refused(RejectReason.MALFORMED, "a request for %s with kind %s".formatted(key, kind));

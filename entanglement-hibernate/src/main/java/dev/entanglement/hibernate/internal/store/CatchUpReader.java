@@ -285,7 +285,7 @@ public final class CatchUpReader {
       Object entity = row.deleted() ? null : loaded.get(key);
       Change change = entity == null
           ? type.delete(id, row.owner(), row.serial())
-          : type.upsert(id, type.persister().getValues(entity), row.owner(), row.serial());
+          : type.upsert(id, type.values(session, entity), row.owner(), row.serial());
       if (row.epoch() > 0 || row.handoverTo() != null) {
         Change.Builder withEpoch = change.toBuilder().setEpoch(row.epoch());
         if (row.handoverTo() != null && !row.deleted()) {

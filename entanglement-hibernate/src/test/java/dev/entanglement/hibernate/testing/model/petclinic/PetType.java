@@ -1,0 +1,10 @@
+package dev.entanglement.hibernate.testing.model.petclinic;
+
+import dev.entanglement.hibernate.annotations.Entangled;
+import jakarta.persistence.Entity;
+import jakarta.persistence.Table;
+
+@Entity
+@Table(name = "types")
+@Entangled
+public class PetType extends NamedEntity {}
