@@ -360,7 +360,7 @@ public record EntanglementConfig(
     };
   }
 
-  private static boolean bool(Map<String, Object> settings, String setting, boolean fallback) {
+  static boolean bool(Map<String, Object> settings, String setting, boolean fallback) {
     Object value = settings.get(setting);
     if (value == null) {
       return fallback;
@@ -375,7 +375,7 @@ public record EntanglementConfig(
     };
   }
 
-  private static int integer(
+  static int integer(
       Map<String, Object> settings, String setting, int fallback, int min, int max) {
     Object value = settings.get(setting);
     if (value == null) {
