@@ -81,11 +81,12 @@ class AdoptionCrashTest {
     await().atMost(Duration.ofSeconds(180)).until(() -> rows(db, "SELECT state FROM entanglement_adoption")
         .equals(List.of("DONE|")));
 
-    assertThat(Files.readString(output)).contains("resumes adopting the rows of Item after id " + at[1] + " ("
-        + scannedAtKill + " read, " + at[3] + " announced so far)");
     // resumed, not restarted: a restart would have read the first rows again and skipped them
     assertThat(rows(db, "SELECT scanned, announced, skipped FROM entanglement_adoption"))
         .containsExactly(ROWS + "|" + ROWS + "|0|");
+    String resumed = "resumes adopting the rows of Item after id " + at[1] + " (" + scannedAtKill + " read, " + at[3]
+        + " announced so far)";
+    assertThat(Files.readString(output).contains(resumed)).as("the log says: %s", resumed).isTrue();
     assertThat(count(db, "SELECT COUNT(*) FROM entanglement_object WHERE owner_node = 'a' AND deleted = FALSE"))
         .isEqualTo(ROWS);
     assertThat(count(db, "SELECT COUNT(DISTINCT serial) FROM entanglement_object")).isEqualTo(ROWS);

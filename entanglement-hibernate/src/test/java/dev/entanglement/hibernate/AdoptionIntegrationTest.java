@@ -135,6 +135,40 @@ class AdoptionIntegrationTest {
 
   @ParameterizedTest
   @EnumSource(Database.class)
+  void aBulkDeleteBehindThePluginsBack_isAnnouncedAsDeleted_andOtherOwnersObjectsAreLeftAlone(Database database)
+      throws Exception {
+    String address = "adopt-" + UUID.randomUUID();
+    TestNode a = closing(TestNode.builder("a", database, Item.class).listenInProcess(address)
+        .set(EntanglementSettings.ADOPT_CHUNK_SIZE, 3).start());
+    TestNode b = peer("b", database, address);
+    a.inTransaction(em -> {
+      for (int i = 0; i < 8; i++) {
+        em.persist(new Item("del-" + i, "captured " + i, i));
+      }
+    });
+    b.inTransaction(em -> em.persist(new Item("of-b", "b's own", 50)));
+    a.awaitCaughtUp("b");
+    b.awaitCaughtUp("a");
+    await().atMost(Duration.ofSeconds(30)).until(() -> a.all(Item.class).size() == 9);
+    // bulk HQL at a: its own rows with quantity < 3 and b's object, all behind the plugin's back
+    a.inTransaction(em -> assertThat(em.createQuery("delete from Item where quantity < 3 or quantity = 50")
+        .executeUpdate()).isEqualTo(4));
+    assertThat(b.all(Item.class)).hasSize(9);
+
+    AdoptionStatus done = only(a.entanglement().adopt().get(60, TimeUnit.SECONDS));
+
+    assertThat(done.removed()).as("a's objects deleted behind its back; b's is b's to decide").isEqualTo(3);
+    assertThat(done.announced()).isZero();
+    a.awaitCaughtUp("b");
+    assertThat(b.all(Item.class)).extracting(Item::getCode)
+        .containsExactlyInAnyOrder("del-3", "del-4", "del-5", "del-6", "del-7", "of-b");
+    assertThat(a.entanglement().describe(Item.class, b.all(Item.class).stream()
+        .filter(i -> i.getCode().equals("of-b")).findFirst().orElseThrow().getId()).orElseThrow().owner())
+        .isEqualTo("b");
+  }
+
+  @ParameterizedTest
+  @EnumSource(Database.class)
   void aNodeJoiningAfterTheAdoption_receivesTheRowsByCatchUp(Database database) throws Exception {
     String address = "adopt-" + UUID.randomUUID();
     TestNode a = closing(withRowsBeforeThePlugin(database, 12).listenInProcess(address)
