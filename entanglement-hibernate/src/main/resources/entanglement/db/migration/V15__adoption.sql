@@ -3,8 +3,8 @@
 
 -- A digest of the replicated state this node last announced of each of its own objects (the
 -- first 8 bytes of a SHA-256 over its encoded attributes), written with the bookkeeping row by
--- capture and by adoption; NULL where the writer did not compute one (a decided update request,
--- a received state). Adoption compares it with the row's current state to find objects changed
+-- capture, update requests decided here and adoption; NULL where the writer did not compute one
+-- (a change stamped for another member, a received state). Adoption compares it with the row's current state to find objects changed
 -- behind the plugin's back (bulk HQL or SQL) and announces those again.
 ALTER TABLE entanglement_object ADD COLUMN state_digest BIGINT;
 

@@ -98,7 +98,11 @@ class AdoptionIntegrationTest {
     assertThat(b.table("Item")).hasSize(30).isEqualTo(a.table("Item"));
     assertThat(a.entanglement().describe(Item.class, b.all(Item.class).get(0).getId()).orElseThrow().owner())
         .isEqualTo("a");
-    // known now, and unchanged: a second adoption announces nothing
+    // b changes one of them: an update request a decides (and writes with its digest)
+    UUID changed = b.all(Item.class).get(0).getId();
+    b.entanglement().update(Item.class, changed, item -> item.setName("renamed by b")).get(30, TimeUnit.SECONDS);
+    assertThat(a.find(Item.class, changed).getName()).isEqualTo("renamed by b");
+    // known now, and unchanged since: a second adoption announces nothing
     AdoptionStatus again = only(a.entanglement().adopt().get(60, TimeUnit.SECONDS));
     assertThat(again.announced()).isZero();
     assertThat(again.skipped()).isEqualTo(30);
