@@ -7,6 +7,10 @@ import dev.entanglement.hibernate.tls.Fingerprints;
 import dev.entanglement.proto.v1.AddPeerRequest;
 import dev.entanglement.proto.v1.AdminGrpc;
 import dev.entanglement.proto.v1.AdminResyncRequest;
+import dev.entanglement.proto.v1.AdoptRequest;
+import dev.entanglement.proto.v1.AdoptionInfo;
+import dev.entanglement.proto.v1.AdoptionResponse;
+import dev.entanglement.proto.v1.AdoptionStatusRequest;
 import dev.entanglement.proto.v1.DescribeObjectRequest;
 import dev.entanglement.proto.v1.ListMembersRequest;
 import dev.entanglement.proto.v1.ListMembersResponse;
@@ -57,7 +61,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "entanglement", mixinStandardHelpOptions = true, version = "entanglement 0.1",
     description = "Operates Entanglement nodes through their admin API.",
     subcommands = {EntanglementCli.Peers.class, EntanglementCli.Objects.class, EntanglementCli.ObjectCommand.class, EntanglementCli.Owners.class,
-        EntanglementCli.Requests.class, EntanglementCli.Members.class, EntanglementCli.Resync.class, EntanglementCli.Peer.class, EntanglementCli.Cert.class})
+        EntanglementCli.Requests.class, EntanglementCli.Members.class, EntanglementCli.Resync.class, EntanglementCli.Adopt.class, EntanglementCli.Peer.class, EntanglementCli.Cert.class})
 public final class EntanglementCli {
   private EntanglementCli() {}
 
@@ -551,6 +555,54 @@ public final class EntanglementCli {
       PrintWriter out = spec.commandLine().getOut();
       target.print(out, response, () -> out.println(response.getMessage()));
       return 0;
+    }
+  }
+
+  @Command(name = "adopt", description = {"Adopts existing rows as this node's objects and sends them to its peers: "
+      + "rows the plugin does not know (present before it was added, or inserted behind its back) and this node's "
+      + "rows changed or deleted behind its back (bulk HQL or SQL). Other nodes' objects and rows already sent unchanged are "
+      + "skipped.",
+      "Runs in the background in chunks (entanglement.adopt.chunk_size); an adoption a stop interrupted resumes where "
+          + "it was. Peers that connect later receive the rows by catch-up. See docs/adoption.md.",
+      "Examples: adopt --target HOST:PORT ...; adopt --entity Task --wait --timeout 600; adopt --status"})
+  static final class Adopt implements Callable<Integer> {
+    @Mixin Target target;
+    @Spec CommandSpec spec;
+
+    @Option(names = "--entity", description = "only this entity type (its JPA name); repeatable; all types when absent")
+    List<String> entities = new ArrayList<>();
+
+    @Option(names = "--wait", description = "answer once the adoption is done (raise --timeout for large tables)")
+    boolean await;
+
+    @Option(names = "--status", description = "only show where the adoptions stand; adopt nothing")
+    boolean status;
+
+    @Override
+    public Integer call() throws Exception {
+      if (status && (await || !entities.isEmpty())) {
+        throw new CommandLine.ParameterException(spec.commandLine(), "--status shows the adoptions; it takes neither "
+            + "--entity nor --wait");
+      }
+      AdoptionResponse response = status
+          ? target.call(stub -> stub.adoptionStatus(AdoptionStatusRequest.getDefaultInstance()))
+          : target.call(stub -> stub.adopt(AdoptRequest.newBuilder().addAllEntity(entities).setWait(await).build()));
+      PrintWriter out = spec.commandLine().getOut();
+      target.print(out, response, () -> {
+        out.println(response.getMessage().isEmpty() ? "node " + response.getNode()
+            : "node %s: %s".formatted(response.getNode(), response.getMessage()));
+        List<List<String>> rows = new ArrayList<>();
+        for (AdoptionInfo info : response.getAdoptionsList()) {
+          rows.add(List.of(info.getEntity(), info.getState(), String.valueOf(info.getScanned()),
+              String.valueOf(info.getAnnounced()), String.valueOf(info.getSkipped()), String.valueOf(info.getRemoved()),
+              info.getState().equals("DONE") || info.getAfterId().isEmpty() ? "-" : info.getAfterId(),
+              info.getError().isEmpty() ? "-" : info.getError()));
+        }
+        if (!rows.isEmpty()) {
+          table(out, List.of("ENTITY", "STATE", "READ", "ANNOUNCED", "SKIPPED", "REMOVED", "AFTER", "ERROR"), rows);
+        }
+      });
+      return response.getAdoptionsList().stream().anyMatch(info -> info.getState().equals("FAILED")) ? 1 : 0;
     }
   }
 

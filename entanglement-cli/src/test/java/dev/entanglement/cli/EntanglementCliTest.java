@@ -272,6 +272,38 @@ class EntanglementCliTest {
   }
 
   @Test
+  void adopt_announcesRowsWrittenBehindThePluginsBack_andShowsProgress() throws Exception {
+    Run none = admin("adopt", "--status");
+    assertThat(none.status()).isZero();
+    assertThat(none.out().strip()).isEqualTo("node a: no adoption has run on this node");
+    for (int i = 0; i < 3; i++) {
+      a.jdbc("insert into Item (id, code, name, quantity, version) values (?, ?, 'by sql', ?, 0)", UUID.randomUUID(),
+          "sql-" + i, i);
+    }
+
+    Run done = admin("adopt", "--entity", "Item", "--wait");
+
+    assertThat(done.status()).isZero();
+    assertThat(done.out().lines().toList()).first().isEqualTo("node a: adoption finished");
+    assertThat(done.out()).containsPattern("ENTITY +STATE +READ +ANNOUNCED +SKIPPED +REMOVED +AFTER +ERROR")
+        .containsPattern("Item +DONE +3 +3 +0 +0 +- +-");
+    await().atMost(Duration.ofSeconds(30)).until(() -> b.all(Item.class).size() == 3);
+    assertThat(admin("adopt", "--status").out()).containsPattern("Item +DONE +3 +3 +0 +0");
+    assertThat(admin("adopt", "--status", "--json").out()).contains("\"announced\": \"3\"");
+
+    Run unknown = admin("adopt", "--entity", "Nothing");
+    assertThat(unknown.status()).isEqualTo(1);
+    assertThat(unknown.err().strip()).isEqualTo("error: NOT_FOUND: node 'a' has no @Entangled entity named 'Nothing'; "
+        + "it has [Item]");
+    Run mixed = admin("adopt", "--status", "--wait");
+    assertThat(mixed.status()).isEqualTo(2);
+    assertThat(mixed.err()).startsWith("--status shows the adoptions; it takes neither --entity nor --wait");
+    // the command's help (printed with a usage mistake)
+    assertThat(run("adopt").err()).contains("Usage: entanglement adopt").contains("Adopts existing rows as this "
+        + "node's objects").contains("--entity=<entities>").contains("resumes where it was");
+  }
+
+  @Test
   void theTokenFromAFile() throws Exception {
     Path file = Files.writeString(dir.resolve("admin.token"), TOKEN + "\n");
     Run peers = run("peers", "--target", target, "--plaintext", "--token-file", file.toString());

@@ -157,6 +157,25 @@ public interface Entanglement {
   CompletableFuture<ResyncReport> resync(String peerName, ResyncMode mode);
 
   /**
+   * Adopts the existing rows of these entity types (all {@code @Entangled} types when none are
+   * given): rows the plugin's bookkeeping does not know (present before the plugin, or inserted
+   * behind its back) and this node's rows changed behind its back (bulk HQL or SQL) are announced
+   * as this node's own objects, in chunks of {@link EntanglementSettings#ADOPT_CHUNK_SIZE}, in the
+   * background; other nodes' objects and rows announced unchanged are skipped. An adoption a stop
+   * interrupted resumes after its last committed chunk. One adoption runs at a time: a call during
+   * one returns its future. Completes once every type is done, with each type's status (a failed
+   * type's says why). See docs/adoption.md.
+   */
+  default CompletableFuture<List<AdoptionStatus>> adopt(Class<?>... types) {
+    return CompletableFuture.failedFuture(new UnsupportedOperationException("adopt() is not supported here"));
+  }
+
+  /** Where the adoptions of existing rows stand, per entity type ever adopted (docs/adoption.md). */
+  default List<AdoptionStatus> adoption() {
+    return List.of();
+  }
+
+  /**
    * Received changes this node could not apply (for example a row whose parent has not arrived,
    * or a constraint violation), kept and retried (table {@code entanglement_parked}). Reads the
    * database.

@@ -318,4 +318,22 @@ public final class EntanglementSettings {
    * Spring's transactions.
    */
   public static final String CALLER_TRANSACTIONS = "entanglement.caller_transactions";
+
+  /**
+   * Whether the node adopts the existing rows of every {@code @Entangled} type each time it starts
+   * serving (docs/adoption.md): rows the plugin's bookkeeping does not know (present before the
+   * plugin, or inserted behind its back) and this node's rows changed behind its back (bulk HQL or
+   * SQL) are announced as this node's own objects, in chunks, in the background. Off by default:
+   * claiming rows is a decision (two nodes restored from one backup would both claim the same
+   * ids), and a scan of every table at every start costs. An adoption a stop interrupted resumes at
+   * the next start whatever this says. {@code true} or {@code false}; defaults to {@code false}.
+   */
+  public static final String ADOPT_ON_START = "entanglement.adopt.on_start";
+
+  /**
+   * How many rows one adoption transaction reads, locks and claims (docs/adoption.md): larger
+   * chunks adopt faster; an application transaction writing a row of a chunk waits until the chunk
+   * commits. From 1 to 100,000; defaults to {@code 500}.
+   */
+  public static final String ADOPT_CHUNK_SIZE = "entanglement.adopt.chunk_size";
 }

@@ -12,7 +12,12 @@ import dev.entanglement.hibernate.internal.store.Bookkeeping;
 import dev.entanglement.hibernate.internal.store.NodeLease;
 import dev.entanglement.proto.v1.AddPeerRequest;
 import dev.entanglement.proto.v1.AdminGrpc;
+import dev.entanglement.hibernate.AdoptionStatus;
 import dev.entanglement.proto.v1.AdminResyncRequest;
+import dev.entanglement.proto.v1.AdoptRequest;
+import dev.entanglement.proto.v1.AdoptionInfo;
+import dev.entanglement.proto.v1.AdoptionResponse;
+import dev.entanglement.proto.v1.AdoptionStatusRequest;
 import dev.entanglement.proto.v1.AdminResyncResponse;
 import dev.entanglement.proto.v1.DescribeObjectRequest;
 import dev.entanglement.proto.v1.ListMembersRequest;
@@ -425,6 +430,70 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
       }
       return response.build();
     });
+  }
+
+  @Override
+  public void adopt(AdoptRequest request, StreamObserver<AdoptionResponse> observer) {
+    java.util.concurrent.CompletableFuture<List<AdoptionStatus>> run;
+    try {
+      List<String> entities = request.getEntityList().stream().map(String::trim).filter(e -> !e.isEmpty()).toList();
+      for (String entity : entities) {
+        if (runtime.model().byName(entity) == null) {
+          throw notFound(unknownEntity(entity));
+        }
+      }
+      run = runtime.adopt(entities);
+    } catch (StatusRuntimeException e) {
+      observer.onError(e);
+      return;
+    } catch (IllegalArgumentException e) {
+      observer.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
+      return;
+    }
+    if (!request.getWait()) {
+      answer(observer, () -> adoptions("adoption under way; 'adopt --status' shows its progress", runtime.adoptions()));
+      return;
+    }
+    run.whenComplete((done, failure) -> {
+      try {
+        if (failure != null) {
+          observer.onError(Status.UNAVAILABLE.withDescription("the adoption on node '%s' did not complete: %s"
+              .formatted(runtime.nodeName(), failure.getMessage())).asRuntimeException());
+          return;
+        }
+        boolean failed = done.stream().anyMatch(s -> s.state() == AdoptionStatus.State.FAILED);
+        observer.onNext(adoptions(failed ? "adoption stopped by an error; call adopt again to resume"
+            : "adoption finished", done));
+        observer.onCompleted();
+      } catch (RuntimeException e) {
+        LOG.debugf(e, "Could not answer an admin adoption on node '%s' (the caller went away?)", runtime.nodeName());
+      }
+    });
+  }
+
+  @Override
+  public void adoptionStatus(AdoptionStatusRequest request, StreamObserver<AdoptionResponse> observer) {
+    answer(observer, () -> {
+      List<AdoptionStatus> all = runtime.adoptions();
+      return adoptions(all.isEmpty() ? "no adoption has run on this node" : "", all);
+    });
+  }
+
+  private AdoptionResponse adoptions(String message, List<AdoptionStatus> statuses) {
+    AdoptionResponse.Builder response = AdoptionResponse.newBuilder().setNode(runtime.nodeName()).setMessage(message);
+    for (AdoptionStatus status : statuses) {
+      AdoptionInfo.Builder info = AdoptionInfo.newBuilder().setEntity(status.entity())
+          .setState(status.state().name()).setScanned(status.scanned()).setAnnounced(status.announced())
+          .setSkipped(status.skipped()).setRemoved(status.removed());
+      if (status.afterId() != null) {
+        info.setAfterId(status.afterId());
+      }
+      if (status.error() != null) {
+        info.setError(status.error());
+      }
+      response.addAdoptions(info);
+    }
+    return response.build();
   }
 
   /** At most this many requests per answer: the table may hold up to the node's bound of pending requests. */

@@ -107,4 +107,13 @@ public interface NodeQueries {
    * With {@code verify} (whole owners only), the peer compares what it holds and repairs.
    */
   String resync(String peer, String owner, String entity, boolean verify);
+
+  /**
+   * Starts (or resumes) the adoption of these entity types' existing rows, all when empty
+   * (docs/adoption.md); the future of the run (the one under way, if any).
+   */
+  java.util.concurrent.CompletableFuture<List<dev.entanglement.hibernate.AdoptionStatus>> adopt(List<String> entities);
+
+  /** Where the adoptions stand (reads the database). */
+  List<dev.entanglement.hibernate.AdoptionStatus> adoptions();
 }

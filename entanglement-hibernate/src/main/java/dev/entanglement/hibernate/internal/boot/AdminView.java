@@ -226,4 +226,15 @@ final class AdminView implements NodeQueries {
     return "sending peer '%s' %d %s of %s%s again".formatted(peer, offered, offered == 1 ? "object" : "objects", entity,
         owner == null ? "" : " owned by '" + owner + "'");
   }
+
+  @Override
+  public java.util.concurrent.CompletableFuture<List<dev.entanglement.hibernate.AdoptionStatus>> adopt(
+      List<String> entities) {
+    return node.adoption.adopt(node.api.adoptedTypes(entities));
+  }
+
+  @Override
+  public List<dev.entanglement.hibernate.AdoptionStatus> adoptions() {
+    return node.adoption.status();
+  }
 }

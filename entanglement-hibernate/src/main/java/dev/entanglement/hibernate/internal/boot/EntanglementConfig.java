@@ -375,7 +375,7 @@ public record EntanglementConfig(
     };
   }
 
-  private static int integer(
+  static int integer(
       Map<String, Object> settings, String setting, int fallback, int min, int max) {
     Object value = settings.get(setting);
     if (value == null) {

@@ -43,6 +43,8 @@ public final class EntanglementIntegrator implements Integrator {
     runtime.metrics(NodeMetrics.create(config.get().nodeName(), settings.get(EntanglementSettings.METRICS_REGISTRY)));
     runtime.serving = EntanglementConfig.bool(settings, EntanglementSettings.SERVE_AT_BOOT, true);
     runtime.callerTransactions = callerTransactions(settings.get(EntanglementSettings.CALLER_TRANSACTIONS));
+    runtime.adoptionSettings(EntanglementConfig.bool(settings, EntanglementSettings.ADOPT_ON_START, false),
+        EntanglementConfig.integer(settings, EntanglementSettings.ADOPT_CHUNK_SIZE, 500, 1, 100_000));
     runtime.adminConfig(AdminConfig.from(settings, config.get().tls() != null, config.get().plaintext()));
     ClassLoader loader = Thread.currentThread().getContextClassLoader();
     runtime.nodePolicies(PolicyEngine.fromSetting(EntanglementSettings.POLICY, settings.get(EntanglementSettings.POLICY),

@@ -1,6 +1,7 @@
 package dev.entanglement.hibernate.internal.boot;
 
 import org.hibernate.UnknownEntityTypeException;
+import dev.entanglement.hibernate.AdoptionStatus;
 import dev.entanglement.hibernate.CatchUpReport;
 import dev.entanglement.hibernate.Entanglement;
 import dev.entanglement.hibernate.EntanglementException;
@@ -173,6 +174,45 @@ final class EntanglementNode implements Entanglement {
     }
     PeerConnection connection = node.peers.get(peerName);
     return connection == null ? node.peers.notConnected(peerName) : connection.requestResync(mode);
+  }
+
+  @Override
+  public CompletableFuture<List<AdoptionStatus>> adopt(Class<?>... types) {
+    if (!node.holding()) {
+      return CompletableFuture.failedFuture(following("adopt()"));
+    }
+    return node.adoption.adopt(adoptedTypes(java.util.Arrays.stream(types).map(type -> {
+      EntangledType known = node.model.types().stream()
+          .filter(t -> t.persister().getMappedClass() == type).findFirst().orElse(null);
+      if (known == null) {
+        throw new IllegalArgumentException("%s is not an @Entangled entity of node '%s'; its entities: %s".formatted(
+            type.getName(), nodeName(), node.model.types().stream().map(EntangledType::name).sorted().toList()));
+      }
+      return known.name();
+    }).toList()));
+  }
+
+  /** The types to adopt: these names (all when empty), checked against the model. */
+  List<EntangledType> adoptedTypes(List<String> names) {
+    if (names.isEmpty()) {
+      return List.copyOf(node.model.types());
+    }
+    List<EntangledType> types = new java.util.ArrayList<>();
+    for (String name : names) {
+      EntangledType type = node.model.byName(name);
+      if (type == null) {
+        throw new IllegalArgumentException("node '%s' has no @Entangled entity named '%s'; it has %s".formatted(
+            nodeName(), name, node.model.types().stream().map(EntangledType::name).sorted().toList()));
+      }
+      types.add(type);
+    }
+    return types;
+  }
+
+  @Override
+  public List<AdoptionStatus> adoption() {
+    requireLinks("adoption()");
+    return node.adoption.status();
   }
 
   @Override

@@ -9,6 +9,7 @@ import dev.entanglement.hibernate.internal.apply.InboundApplier;
 import dev.entanglement.hibernate.internal.core.SerialExecutor;
 import dev.entanglement.hibernate.internal.ephemeral.EphemeralStore;
 import dev.entanglement.hibernate.internal.metrics.NodeMetrics;
+import dev.entanglement.hibernate.internal.store.Adoption;
 import dev.entanglement.hibernate.internal.model.EntangledModel;
 import dev.entanglement.hibernate.internal.ownership.Forwarder;
 import dev.entanglement.hibernate.internal.store.PendingRequestStore;
@@ -253,6 +254,10 @@ public final class NodeRuntime implements SessionFactoryObserver {
   /** Finds the application's transaction for the API's writes to join (entanglement.caller_transactions); may be null. */
   transient dev.entanglement.hibernate.CallerTransactions callerTransactions;
   transient LocalChanges localChanges;
+  /** Adoption of existing rows (docs/adoption.md): while this member holds the links. */
+  transient AdoptionRunner adoption;
+  private transient boolean adoptOnStart;
+  private transient int adoptChunkSize = 500;
   transient NodePeerHost peerHost;
   transient EntanglementNode api;
   /**
@@ -288,6 +293,12 @@ public final class NodeRuntime implements SessionFactoryObserver {
   /** Sets where the node's metrics go (set at boot). */
   public void metrics(NodeMetrics metrics) {
     this.metrics = metrics;
+  }
+
+  /** Sets the adoption settings read at boot ({@code entanglement.adopt.*}). */
+  public void adoptionSettings(boolean onStart, int chunkSize) {
+    this.adoptOnStart = onStart;
+    this.adoptChunkSize = chunkSize;
   }
 
   /** Sets the admin settings read at boot. */
@@ -424,6 +435,9 @@ public final class NodeRuntime implements SessionFactoryObserver {
       return;
     }
     stamper.stop();
+    if (adoption != null) {
+      adoption.stop(); // the new holder resumes it from the durable cursor
+    }
     pool.execute(peers::stop);
     servers.stopMembers();
   }
@@ -558,6 +572,13 @@ public final class NodeRuntime implements SessionFactoryObserver {
     // update requests the followers stored: taken over within about 200 ms while followers are alive
     scheduler.scheduleWithFixedDelay(() -> pool.execute(this::takeOverMemberRequests), 200, 200, TimeUnit.MILLISECONDS);
     stamper.start();
+    adoption = new AdoptionRunner(this, new Adoption(factory, model, bookkeeping, node), adoptChunkSize);
+    try {
+      adoption.atStart(adoptOnStart);
+    } catch (RuntimeException e) {
+      LOG.errorf(e, "Entanglement node '%s' could not read or resume its adoptions (docs/adoption.md); call adopt "
+          + "to try again", node);
+    }
     LOG.infof("Entanglement node '%s' started (%d replicated entity types, last serial %d)",
         node, model.types().size(), start.lastSerial());
   }
@@ -700,6 +721,9 @@ public final class NodeRuntime implements SessionFactoryObserver {
 
   private void stopHolding() {
     running = false;
+    if (adoption != null) {
+      adoption.stop(); // between two chunks: the rest resumes at the next start
+    }
     stamper.stop();
     peers.stop();
     servers.shutdown();

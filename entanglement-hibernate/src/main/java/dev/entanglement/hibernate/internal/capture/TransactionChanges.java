@@ -8,6 +8,7 @@ import dev.entanglement.hibernate.internal.store.ChangeLog;
 import dev.entanglement.hibernate.internal.store.MemberChanges;
 import dev.entanglement.hibernate.internal.store.PendingRequestStore;
 import dev.entanglement.hibernate.internal.store.PriorStates;
+import dev.entanglement.hibernate.internal.store.StateDigest;
 import dev.entanglement.hibernate.internal.ownership.ForwardRequest;
 import dev.entanglement.hibernate.internal.ownership.RequestScope;
 import dev.entanglement.proto.v1.Change;
@@ -53,7 +54,7 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
     /** Whether the object was inserted by this transaction (so insert then delete is nothing). */
     final boolean inserted;
     long serial;
-    /** The encoded change, made before commit for the types whose every change is logged. */
+    /** The encoded change, made before commit (its digest is written with the bookkeeping row). */
     Change encoded;
     /** The object's state before the transaction (an update's first event), or null. */
     Object[] before;
@@ -144,6 +145,7 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
     try {
       detachCollections();
       List<ObjectRow> rows = new ArrayList<>(changes.size());
+      List<Long> digests = new ArrayList<>(changes.size());
       List<ChangeLog.Entry> logged = new ArrayList<>(0);
       List<PriorStates.Entry> priors = new ArrayList<>(0);
       boolean recordPriors = sink.recordsPriorStates();
@@ -153,10 +155,13 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
         c.serial = sink.nextSerial();
         serials.add(c.serial);
         rows.add(new ObjectRow(c.type.name(), c.idText, node, c.serial, c.state == null));
+        // encoded now rather than after commit (the same work, done once): its digest goes with the
+        // row, so that adoption can tell a later write behind the plugin's back (docs/adoption.md)
+        c.encoded = encode(entry.getKey(), c, node);
+        digests.add(StateDigest.of(c.encoded));
         if (!c.type.coalesce()) {
           // every state of such a type is kept until every known peer has it, with the same
           // fail-closed rule as the bookkeeping row: a peer that is away gets the whole sequence
-          c.encoded = encode(entry.getKey(), c, node);
           logged.add(new ChangeLog.Entry(node, c.serial, c.type.name(), c.idText, c.encoded.toByteArray()));
         }
         if (recordPriors && c.before != null && c.state != null) {
@@ -167,7 +172,7 @@ final class TransactionChanges implements BeforeCompletionCallback, AfterComplet
         }
       }
       java.sql.Connection connection = session.getJdbcCoordinator().getLogicalConnection().getPhysicalConnection();
-      sink.bookkeeping().write(connection, rows);
+      sink.bookkeeping().write(connection, rows, digests);
       sink.bookkeeping().changeLog().append(connection, logged);
       sink.bookkeeping().priorStates().write(connection, priors);
       sink.captured(rows.size(), System.nanoTime() - started);

@@ -82,6 +82,15 @@ final class MicrometerMetrics implements NodeMetrics {
   }
 
   @Override
+  public void adopted(String entity, int announced, int skipped) {
+    Counter.builder("entanglement.adoption.rows").tags(node).tag("entity", entity).tag("outcome", "announced")
+        .description("existing rows adoption announced as this node's objects").register(registry).increment(announced);
+    Counter.builder("entanglement.adoption.rows").tags(node).tag("entity", entity).tag("outcome", "skipped")
+        .description("existing rows adoption left alone (known, or another node's)").register(registry)
+        .increment(skipped);
+  }
+
+  @Override
   public void captured(int changes, long nanos) {
     captureTimer.record(nanos, TimeUnit.NANOSECONDS);
     captureChanges.increment(changes);

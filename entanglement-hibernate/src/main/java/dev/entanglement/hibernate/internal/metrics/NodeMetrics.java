@@ -24,6 +24,12 @@ public interface NodeMetrics {
    */
   default void changeLog(java.util.function.LongSupplier size) {}
 
+  /**
+   * A chunk of an adoption of {@code entity} committed: {@code announced} rows claimed and
+   * offered, {@code skipped} left alone (docs/adoption.md).
+   */
+  default void adopted(String entity, int announced, int skipped) {}
+
   /** A withdrawal was sent to a peer ({@code sent}) or applied here (docs/design/withdrawal.md). */
   default void withdrawal(boolean sent) {}
 

@@ -10,6 +10,7 @@ import dev.entanglement.hibernate.internal.store.Bookkeeping;
 import dev.entanglement.hibernate.internal.store.Bookkeeping.ObjectRow;
 import dev.entanglement.hibernate.internal.store.ChangeLog;
 import dev.entanglement.hibernate.internal.store.PendingRequestStore;
+import dev.entanglement.hibernate.internal.store.StateDigest;
 import dev.entanglement.proto.v1.Change;
 import dev.entanglement.proto.v1.RejectReason;
 import dev.entanglement.proto.v1.RequestKind;
@@ -266,11 +267,15 @@ public final class RequestExecutor {
         }
         implementor.getJdbcCoordinator().executeBatch();
         serial = host.nextSerial();
-        bookkeeping.write(connection, List.of(new ObjectRow(type.name(), idText, self, serial, kind == RequestKind.REMOVE)));
+        Change decided = kind == RequestKind.REMOVE ? type.delete(id, self, serial) : type.upsert(id, state, self, serial);
+        // with its digest, as capture writes it: adoption then skips the object while its row is unchanged
+        java.util.ArrayList<Long> digest = new java.util.ArrayList<>(1);
+        digest.add(StateDigest.of(decided));
+        bookkeeping.write(connection, List.of(new ObjectRow(type.name(), idText, self, serial, kind == RequestKind.REMOVE)),
+            digest);
         if (!requestKey.isEmpty()) {
           PendingRequestStore.applied(connection, request.getOrigin(), requestKey, serial, host.now());
         }
-        Change decided = kind == RequestKind.REMOVE ? type.delete(id, self, serial) : type.upsert(id, state, self, serial);
         if (known != null && known.epoch() > 0) {
           decided = decided.toBuilder().setEpoch(known.epoch()).build();
         }

@@ -67,9 +67,9 @@ public final class Bookkeeping {
     this.priorStates = new PriorStates(h2);
     // every write of a row clears the member change it waited for: that change is older
     this.upsertObject = upsert("entanglement_object", List.of("entity_name", "object_id"),
-        List.of("owner_node", "serial", "deleted", "pending_change"));
+        List.of("owner_node", "serial", "deleted", "pending_change", "state_digest"));
     this.upsertObjectWithEpoch = upsert("entanglement_object", List.of("entity_name", "object_id"),
-        List.of("owner_node", "serial", "deleted", "pending_change", "epoch", "handover_to"));
+        List.of("owner_node", "serial", "deleted", "pending_change", "state_digest", "epoch", "handover_to"));
     this.upsertOwnerPosition = upsert("entanglement_owner_position", List.of("owner_node"), List.of("serial"));
     this.upsertPeerPosition = upsert("entanglement_peer_position", List.of("peer_name", "owner_node"),
         List.of("acked_serial"));
@@ -129,19 +129,29 @@ public final class Bookkeeping {
    * epoch and hand-over as they are (the capture path: the owner's epoch does not change there).
    */
   public void write(Connection connection, List<ObjectRow> rows) throws SQLException {
-    writeRows(connection, rows, false);
+    writeRows(connection, rows, null, false);
+  }
+
+  /**
+   * As {@link #write(Connection, List)}, with each row's {@link StateDigest} (an element may be
+   * null: not computed), which adoption compares to find rows changed behind the plugin's back.
+   */
+  public void write(Connection connection, List<ObjectRow> rows, List<Long> digests) throws SQLException {
+    writeRows(connection, rows, digests, false);
   }
 
   /** Writes the rows with one batched statement, epoch and hand-over included (received states). */
   public void writeWithEpoch(Connection connection, List<ObjectRow> rows) throws SQLException {
-    writeRows(connection, rows, true);
+    writeRows(connection, rows, null, true);
   }
 
-  private void writeRows(Connection connection, List<ObjectRow> rows, boolean withEpoch) throws SQLException {
+  private void writeRows(Connection connection, List<ObjectRow> rows, List<Long> digests, boolean withEpoch)
+      throws SQLException {
     if (rows.isEmpty()) {
       return;
     }
     try (PreparedStatement statement = connection.prepareStatement(withEpoch ? upsertObjectWithEpoch : upsertObject)) {
+      int index = 0;
       for (ObjectRow row : rows) {
         statement.setString(1, row.entity());
         statement.setString(2, row.id());
@@ -149,9 +159,16 @@ public final class Bookkeeping {
         statement.setLong(4, row.serial());
         statement.setBoolean(5, row.deleted());
         statement.setNull(6, java.sql.Types.BIGINT);
+        Long digest = digests == null ? null : digests.get(index);
+        if (digest == null) {
+          statement.setNull(7, java.sql.Types.BIGINT);
+        } else {
+          statement.setLong(7, digest);
+        }
+        index++;
         if (withEpoch) {
-          statement.setLong(7, row.epoch());
-          statement.setString(8, row.handoverTo());
+          statement.setLong(8, row.epoch());
+          statement.setString(9, row.handoverTo());
         }
         if (rows.size() == 1) {
           statement.executeUpdate();

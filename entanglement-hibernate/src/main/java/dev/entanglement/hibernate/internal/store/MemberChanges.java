@@ -150,7 +150,7 @@ public final class MemberChanges {
       return stamped;
     }
     try (PreparedStatement update = connection.prepareStatement("UPDATE entanglement_object SET serial = ?, "
-        + "deleted = ?, pending_change = NULL WHERE entity_name = ? AND object_id = ? AND pending_change = ? "
+        + "deleted = ?, pending_change = NULL, state_digest = NULL WHERE entity_name = ? AND object_id = ? AND pending_change = ? "
         + "AND owner_node = ?")) {
       for (int i = 0; i < changes.size(); i++) {
         Waiting change = changes.get(i);
@@ -177,7 +177,7 @@ public final class MemberChanges {
   public static boolean stamp(Connection connection, Waiting change, String node, long serial, boolean deleted)
       throws SQLException {
     try (PreparedStatement update = connection.prepareStatement("UPDATE entanglement_object SET serial = ?, "
-        + "deleted = ?, pending_change = NULL WHERE entity_name = ? AND object_id = ? AND pending_change = ? "
+        + "deleted = ?, pending_change = NULL, state_digest = NULL WHERE entity_name = ? AND object_id = ? AND pending_change = ? "
         + "AND owner_node = ?")) {
       update.setLong(1, serial);
       update.setBoolean(2, deleted);
