@@ -7,7 +7,9 @@ import static org.awaitility.Awaitility.await;
 import dev.entanglement.hibernate.AdoptionStatus.State;
 import dev.entanglement.hibernate.testing.Database;
 import dev.entanglement.hibernate.testing.TestNode;
+import dev.entanglement.hibernate.testing.model.Customer;
 import dev.entanglement.hibernate.testing.model.Item;
+import dev.entanglement.hibernate.testing.model.Pinboard;
 import dev.entanglement.proto.v1.AdminGrpc;
 import dev.entanglement.proto.v1.AdoptRequest;
 import dev.entanglement.proto.v1.AdoptionResponse;
@@ -107,6 +109,32 @@ class AdoptionIntegrationTest {
     assertThat(again.announced()).isZero();
     assertThat(again.skipped()).isEqualTo(30);
     assertThat(a.entanglement().adoption()).extracting(AdoptionStatus::state).containsExactly(State.DONE);
+  }
+
+  /** An adopted row's collections travel with it (a stateless read leaves them lazy until fetched). */
+  @ParameterizedTest
+  @EnumSource(Database.class)
+  void anAdoptedRowWithCollections_reachesThePeerWithThem(Database database) throws Exception {
+    TestNode.Builder builder = TestNode.builder("a", database, Item.class, Customer.class, dev.entanglement.hibernate.testing.model.Purchase.class, Pinboard.class)
+        .set(EntanglementSettings.ENABLED, false);
+    TestNode plain = builder.start();
+    Pinboard board = new Pinboard("existing board");
+    board.tags.addAll(java.util.Set.of("red", "green"));
+    board.counts.put("pins", 3);
+    plain.inTransaction(em -> em.persist(board));
+    plain.close();
+    String address = "adopt-collections-" + UUID.randomUUID();
+    TestNode a = closing(plain.again().set(EntanglementSettings.ENABLED, true).listenInProcess(address).start());
+    TestNode b = closing(TestNode.builder("b", database, Item.class, Customer.class, dev.entanglement.hibernate.testing.model.Purchase.class, Pinboard.class)
+        .peers("inprocess:" + address).start());
+    b.awaitConnected("a");
+
+    AdoptionStatus done = only(a.entanglement().adopt(Pinboard.class).get(60, TimeUnit.SECONDS));
+
+    assertThat(done.state()).isEqualTo(State.DONE);
+    a.awaitCaughtUp("b");
+    assertThat(b.table("pinboard_tags")).isEqualTo(a.table("pinboard_tags")).hasSize(2);
+    assertThat(b.table("pinboard_counts")).isEqualTo(a.table("pinboard_counts")).hasSize(1);
   }
 
   @ParameterizedTest

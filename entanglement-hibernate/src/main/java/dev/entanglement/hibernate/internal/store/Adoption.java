@@ -154,7 +154,7 @@ public final class Adoption {
         }
         String idText = ids.get(i);
         String key = type.key(idText);
-        Change unsent = type.upsert(idValues.get(i), persister.getValues(entity), self, 0);
+        Change unsent = type.upsert(idValues.get(i), type.values(session, entity), self, 0);
         Long digest = StateDigest.of(unsent);
         Known row = known.get(idText);
         if (row != null && !announce(row, digest)) {
