@@ -25,8 +25,8 @@ public final class SqlErrors {
   /** H2's error codes of the same kinds: lock timeout, deadlock, connection broken, database closed. */
   private static final Set<Integer> H2_TRANSIENT_CODES = Set.of(50200, 40001, 90067, 90098, 90121);
   /**
-   * MariaDB's and MySQL's error codes of the same kinds, read only from their drivers' exceptions
-   * (many come with the catch-all SQLState HY000): lock wait timeout (1205), deadlock (1213),
+   * MariaDB's and MySQL's error codes of the same kinds (many come with the catch-all SQLState
+   * HY000): lock wait timeout (1205), deadlock (1213),
    * record changed since read under snapshot isolation (1020), too many connections (1040, 1203),
    * server shutting down (1053), connection aborted or network read/write failures (1152 to 1161),
    * query interrupted or connection killed (1317, 1927), statement time limit reached (1969, 3024),
@@ -87,12 +87,13 @@ public final class SqlErrors {
   }
 
   /**
-   * Whether the exception comes from MariaDB's or MySQL's driver, whose error codes are the
-   * server's (other drivers' codes mean other things: H2's are its own, PostgreSQL's are 0).
+   * Whether the exception may carry a MariaDB or MySQL server error code. Their drivers throw the
+   * JDK's own SQLException classes, so the code itself tells: PostgreSQL's driver gives 0, and none
+   * of H2's codes (2000, 7001, 8000, then 21002 and up) falls in MariaDB's ranges read here.
    */
   private static boolean fromMariaDb(SQLException e) {
-    String type = e.getClass().getName();
-    return type.startsWith("org.mariadb.jdbc.") || type.startsWith("com.mysql.");
+    int code = e.getErrorCode();
+    return code >= 1000 && code < 5000 && code != 2000;
   }
 
   /** The first line of the database's own message, or null when the failure is not the database's. */
