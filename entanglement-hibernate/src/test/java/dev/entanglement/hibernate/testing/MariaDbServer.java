@@ -158,7 +158,7 @@ public final class MariaDbServer {
         + (last == null ? "" : last.getMessage()));
   }
 
-  /** Kills the server (its data goes with its directory: nothing to shut down cleanly for) and removes the directory. */
+  /** Kills the server (its data goes with its directory: nothing to shut down for) and removes the directory. */
   private void stop() {
     process.destroyForcibly();
     try {

@@ -243,7 +243,8 @@ public final class NodeLease {
         while (rows.next()) {
           String id = rows.getString(1);
           boolean holds = holder != null && holder.member().equals(id);
-          members.add(new Member(id, rows.getString(2), (zone == null ? rows.getTimestamp(3) : rows.getTimestamp(3, Calendar.getInstance(zone))).toInstant(),
+          Timestamp started = zone == null ? rows.getTimestamp(3) : rows.getTimestamp(3, Calendar.getInstance(zone));
+          members.add(new Member(id, rows.getString(2), started.toInstant(),
               rows.getTimestamp(5).getTime() - rows.getTimestamp(4).getTime(), holds, holds ? holder.token() : 0));
         }
       }
