@@ -1,4 +1,4 @@
--- Adoption of existing data (docs/adoption.md). Portable SQL: H2 and PostgreSQL.
+-- Adoption of existing data (docs/adoption.md). Portable SQL: H2 and PostgreSQL (MariaDB: its own V15).
 -- (Numbered 15 to leave 13 and 14 to concurrent work; Flyway allows the gap.)
 
 -- A digest of the replicated state this node last announced of each of its own objects (the

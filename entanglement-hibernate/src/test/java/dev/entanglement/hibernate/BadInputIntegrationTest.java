@@ -202,7 +202,8 @@ class BadInputIntegrationTest {
     assertThat(ack.getOutcomes(0).getStatus()).isEqualTo(OutcomeStatus.REJECTED);
     assertThat(ack.getOutcomes(0).getReason()).isEqualTo(RejectReason.CONSTRAINT_VIOLATION);
     assertThat(ack.getOutcomes(0).getMessage()).startsWith("the database refused Item: ")
-        .containsIgnoringCase(database == Database.H2 ? "Unique index or primary key violation" : "duplicate key");
+        .containsIgnoringCase(database == Database.H2 ? "Unique index or primary key violation"
+            : database == Database.MARIADB ? "Duplicate entry" : "duplicate key");
     assertThat(ack.getOutcomes(1).getStatus()).isEqualTo(OutcomeStatus.APPLIED);
     assertThat(node.find(Item.class, duplicate)).isNull();
     assertThat(node.find(Item.class, fine)).isNotNull();

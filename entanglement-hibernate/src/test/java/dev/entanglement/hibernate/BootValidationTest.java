@@ -95,6 +95,16 @@ class BootValidationTest {
   }
 
   @Test
+  void aDatabaseOtherThanH2PostgreSqlMariaDbOrMySql_failsTheBoot_namingItsDialectAndTheSupportedOnes() {
+    // a real other dialect (SQL Server's) on H2 in its SQL Server mode: Hibernate boots, the plugin refuses
+    assertBootFails(b -> b.set("hibernate.dialect", "org.hibernate.dialect.SQLServerDialect")
+            .set("jakarta.persistence.jdbc.url", "jdbc:h2:mem:sqlserver_mode;MODE=MSSQLServer;DB_CLOSE_DELAY=-1"),
+        "the database dialect org.hibernate.dialect.SQLServerDialect is not supported by Entanglement; supported: "
+            + "H2 (H2Dialect), PostgreSQL (PostgreSQLDialect), MariaDB (MariaDBDialect) and MySQL (MySQLDialect)",
+        Item.class);
+  }
+
+  @Test
   void invalidNodeLeaseTimeout() {
     assertBootFails(b -> b.set(EntanglementSettings.NODE_LEASE_TIMEOUT_MS, "100"),
         "Setting entanglement.node.lease_timeout_ms has the invalid value '100'; expected a whole number from 500 to "

@@ -44,7 +44,8 @@ class ReplicationIntegrationTest {
         Arguments.of(Database.H2, Transport.IN_PROCESS),
         Arguments.of(Database.H2, Transport.NETTY),
         Arguments.of(Database.POSTGRESQL, Transport.IN_PROCESS),
-        Arguments.of(Database.POSTGRESQL, Transport.NETTY));
+        Arguments.of(Database.POSTGRESQL, Transport.NETTY),
+        Arguments.of(Database.MARIADB, Transport.NETTY));
   }
 
   private static void caughtUp(TestNode from, TestNode to) throws Exception {

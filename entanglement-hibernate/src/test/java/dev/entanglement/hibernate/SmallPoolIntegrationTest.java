@@ -21,10 +21,11 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Three nodes on PostgreSQL, each with an ordinary connection pool of 5, in a full mesh, under
+ * Three nodes on PostgreSQL (and again on MariaDB), each with an ordinary connection pool of 5, in a full mesh, under
  * a concurrent random load from all three (inserts, updates and deletes of each node's own
  * objects, and updates of the others' objects, forwarded to their owners): they converge, with
  * nothing parked and nothing rejected, the plugin's threads never hold more than
@@ -43,9 +44,10 @@ class SmallPoolIntegrationTest {
   private final Map<String, BoundedPool> pools = new LinkedHashMap<>();
   private ExecutorService writers;
 
-  static Stream<Long> seeds() {
+  static Stream<Arguments> seeds() {
     String fixed = System.getProperty("entanglement.pool.seed");
-    return fixed != null ? Stream.of(Long.parseLong(fixed)) : Stream.of(System.nanoTime());
+    long seed = fixed != null ? Long.parseLong(fixed) : System.nanoTime();
+    return Stream.of(Arguments.of(Database.POSTGRESQL, seed), Arguments.of(Database.MARIADB, seed));
   }
 
   @AfterEach
@@ -56,14 +58,14 @@ class SmallPoolIntegrationTest {
     nodes.values().forEach(TestNode::close);
   }
 
-  @ParameterizedTest(name = "seed {0}")
+  @ParameterizedTest(name = "{0} seed {1}")
   @MethodSource("seeds")
-  void threeNodesWithAPoolOfFive_underConcurrentLoad_converge(long seed) throws Exception {
-    System.out.println("SmallPoolIntegrationTest seed=" + seed);
+  void threeNodesWithAPoolOfFive_underConcurrentLoad_converge(Database database, long seed) throws Exception {
+    System.out.println("SmallPoolIntegrationTest " + database + " seed=" + seed);
     String run = UUID.randomUUID().toString();
     for (int i = 0; i < NAMES.length; i++) {
       String name = NAMES[i];
-      TestNode.Builder builder = TestNode.builder(name, Database.POSTGRESQL, Item.class)
+      TestNode.Builder builder = TestNode.builder(name, database, Item.class)
           .listenInProcess("pool-" + name + "-" + run);
       pools.put(name, builder.boundedPool(POOL));
       List<String> peers = new ArrayList<>();

@@ -11,8 +11,9 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The databases tests run against: H2 in memory (the embedded default) and a real PostgreSQL
- * (embedded, one server per test JVM, a fresh database per node).
+ * The databases tests run against: H2 in memory (the embedded default), a real PostgreSQL
+ * (embedded, one server per test JVM, a fresh database per node) and a real MariaDB (Debian's
+ * mariadbd, one server per test JVM, a fresh database per node; see {@link MariaDbServer}).
  */
 public enum Database {
   H2 {
@@ -39,6 +40,18 @@ public enum Database {
           "jakarta.persistence.jdbc.url", server.getJdbcUrl("postgres", name),
           "jakarta.persistence.jdbc.user", "postgres",
           "jakarta.persistence.jdbc.password", "postgres");
+    }
+  },
+  MARIADB {
+    @Override
+    public Map<String, Object> freshDatabase(String prefix) {
+      String name = (prefix + "_" + COUNTER.incrementAndGet()).toLowerCase(java.util.Locale.ROOT).replace('-', '_');
+      MariaDbServer server = MariaDbServer.get();
+      server.createDatabase(name);
+      return Map.of(
+          "jakarta.persistence.jdbc.url", server.jdbcUrl(name),
+          "jakarta.persistence.jdbc.user", "root",
+          "jakarta.persistence.jdbc.password", "");
     }
   };
 

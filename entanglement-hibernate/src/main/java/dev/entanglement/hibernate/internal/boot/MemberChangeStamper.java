@@ -31,7 +31,7 @@ import org.jboss.logging.Logger;
  *
  * <p>When it looks: while other members are alive (their heartbeats, counted by the lease thread), on PostgreSQL as soon
  * as a follower's commit notifies it ({@code LISTEN}, on a connection it keeps for that, and at
- * least every {@link #LISTEN_SAFETY_MILLIS} ms), on H2 every {@link #POLL_MILLIS} ms. Alone it
+ * least every {@link #LISTEN_SAFETY_MILLIS} ms), on H2, MariaDB and MySQL every {@link #POLL_MILLIS} ms. Alone it
  * costs no connection of its own: the lease thread's round also counts the changes waiting (what
  * members that stopped left behind, one that spanned this member's own take-over), and a member that joins
  * is counted within one renewal interval of its boot (its first commits may wait that long).

@@ -332,10 +332,11 @@ public final class NodeRuntime implements SessionFactoryObserver {
     }
     bookkeeping = Bookkeeping.forDialect(factory.getJdbcServices().getDialect());
     ConnectionProvider connections = factory.getServiceRegistry().requireService(ConnectionProvider.class);
-    StartState.prepareSchema(connections, config.migrateSchema());
+    StartState.prepareSchema(connections, config.migrateSchema(), bookkeeping.vendor());
     budget = ConnectionBudget.register(factory, config.dbConnections());
     try {
-      lease = NodeLease.join(connections, budget, node, config.leaseTimeout()); // before reading the last serial
+      // before reading the last serial
+      lease = NodeLease.join(connections, budget, node, config.leaseTimeout(), bookkeeping.vendor());
     } catch (RuntimeException e) {
       ConnectionBudget.unregister(factory); // the boot fails: nothing keeps the factory
       throw e;

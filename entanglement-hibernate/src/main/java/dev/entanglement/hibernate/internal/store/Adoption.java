@@ -295,7 +295,14 @@ public final class Adoption {
   }
 
   private void save(Connection connection, Cursor cursor, long nowMs, boolean restart) throws SQLException {
-    String sql = bookkeeping.postgres()
+    boolean mariadb = bookkeeping.vendor() == Vendor.MARIADB;
+    String sql = mariadb
+        ? "INSERT INTO entanglement_adoption (entity_name, state, after_id, scanned, announced, skipped, removed, "
+            + "started_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE "
+            + "state = VALUES(state), after_id = VALUES(after_id), scanned = VALUES(scanned), "
+            + "announced = VALUES(announced), skipped = VALUES(skipped), removed = VALUES(removed), "
+            + "updated_ms = VALUES(updated_ms)" + (restart ? ", started_ms = VALUES(started_ms)" : "")
+        : bookkeeping.postgres()
         ? "INSERT INTO entanglement_adoption (entity_name, state, after_id, scanned, announced, skipped, removed, "
             + "started_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entity_name) DO UPDATE SET "
             + "state = EXCLUDED.state, after_id = EXCLUDED.after_id, scanned = EXCLUDED.scanned, "
@@ -314,7 +321,7 @@ public final class Adoption {
       statement.setLong(6, cursor.skipped());
       statement.setLong(7, cursor.removed());
       statement.setLong(8, nowMs);
-      if (bookkeeping.postgres() || restart) {
+      if (mariadb || bookkeeping.postgres() || restart) {
         statement.setLong(9, nowMs);
       }
       statement.executeUpdate();

@@ -18,8 +18,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.hibernate.dialect.Dialect;
-import org.hibernate.dialect.H2Dialect;
-import org.hibernate.dialect.PostgreSQLDialect;
 
 /**
  * Reads and writes the plugin's bookkeeping rows (per-object owner, serial and tombstone; owner
@@ -51,7 +49,7 @@ public final class Bookkeeping {
   public record ParkedRow(String entity, String id, String owner, long serial, String reason,
       String message, byte[] change, int attempts) {}
 
-  private final boolean h2;
+  private final Vendor vendor;
   private final ChangeLog changeLog = new ChangeLog();
   private final PriorStates priorStates;
   private final String upsertObject;
@@ -62,9 +60,9 @@ public final class Bookkeeping {
   private final String upsertPeerSeen;
   private final String upsertCompaction;
 
-  private Bookkeeping(boolean h2) {
-    this.h2 = h2;
-    this.priorStates = new PriorStates(h2);
+  private Bookkeeping(Vendor vendor) {
+    this.vendor = vendor;
+    this.priorStates = new PriorStates(vendor);
     // every write of a row clears the member change it waited for: that change is older
     this.upsertObject = upsert("entanglement_object", List.of("entity_name", "object_id"),
         List.of("owner_node", "serial", "deleted", "pending_change", "state_digest"));
@@ -83,20 +81,17 @@ public final class Bookkeeping {
    * @throws EntanglementConfigurationException for a database the plugin does not support
    */
   public static Bookkeeping forDialect(Dialect dialect) {
-    if (dialect instanceof H2Dialect) {
-      return new Bookkeeping(true);
-    }
-    if (dialect instanceof PostgreSQLDialect) {
-      return new Bookkeeping(false);
-    }
-    throw new EntanglementConfigurationException(("the database dialect %s is not supported by "
-        + "Entanglement; supported: H2 (H2Dialect) and PostgreSQL (PostgreSQLDialect)")
-        .formatted(dialect.getClass().getName()));
+    return new Bookkeeping(Vendor.of(dialect));
   }
 
-  /** Whether the database is PostgreSQL (else H2). */
+  /** Whether the database is PostgreSQL (else H2, MariaDB or MySQL). */
   public boolean postgres() {
-    return !h2;
+    return vendor == Vendor.POSTGRESQL;
+  }
+
+  /** The kind of database, where the SQL differs. */
+  public Vendor vendor() {
+    return vendor;
   }
 
   /** The sequence of changes of "send every change" types. */
@@ -110,16 +105,7 @@ public final class Bookkeeping {
   }
 
   private String upsert(String table, List<String> keys, List<String> values) {
-    List<String> columns = new ArrayList<>(keys);
-    columns.addAll(values);
-    String placeholders = String.join(", ", columns.stream().map(c -> "?").toList());
-    if (h2) {
-      return "MERGE INTO %s (%s) KEY (%s) VALUES (%s)".formatted(
-          table, String.join(", ", columns), String.join(", ", keys), placeholders);
-    }
-    return "INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) DO UPDATE SET %s".formatted(
-        table, String.join(", ", columns), placeholders, String.join(", ", keys),
-        String.join(", ", values.stream().map(v -> v + " = EXCLUDED." + v).toList()));
+    return vendor.upsert(table, keys, values);
   }
 
   // ---- objects ----------------------------------------------------------------------------
@@ -309,7 +295,7 @@ public final class Bookkeeping {
       try (PreparedStatement statement = connection.prepareStatement(readAllQuery(chunk.size()))) {
         int parameter = 1;
         for (int k = 0; k < chunk.size(); k++) {
-          if (h2 || k == 0) {
+          if (vendor == Vendor.H2 || k == 0) {
             statement.setString(parameter++, entity);
           }
           statement.setString(parameter++, chunk.get(k));
@@ -329,10 +315,10 @@ public final class Bookkeeping {
   /**
    * The statement of {@link #readAll} for {@code count} ids: a lookup of each key. H2 looks the
    * key up only for a list of whole keys (with the id alone in the list it scans the entity's
-   * rows); PostgreSQL for either form.
+   * rows); PostgreSQL and MariaDB for either form.
    */
   String readAllQuery(int count) {
-    String where = h2
+    String where = vendor == Vendor.H2
         ? "(entity_name, object_id) IN (" + String.join(", ", Collections.nCopies(count, "(?, ?)")) + ")"
         : "entity_name = ? AND object_id IN (" + String.join(", ", Collections.nCopies(count, "?")) + ")";
     return "SELECT object_id, owner_node, serial, deleted, epoch, handover_to FROM entanglement_object WHERE " + where;

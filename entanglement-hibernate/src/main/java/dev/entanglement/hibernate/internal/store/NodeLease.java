@@ -11,7 +11,9 @@ import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Calendar;
 import java.util.List;
+import java.util.TimeZone;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.hibernate.engine.jdbc.connections.spi.ConnectionProvider;
@@ -45,6 +47,16 @@ public final class NodeLease {
   private final String memberId = UUID.randomUUID().toString();
   private final String host = hostName();
   private final Duration timeout;
+  /** The database's clock in SQL ({@link Vendor#now}): heartbeats and silences are in its time. */
+  private final String now;
+  /** The zone of the lease's timestamps, or null for the JVM's (MariaDB's hold UTC, without a zone). */
+  private final TimeZone zone;
+  /**
+   * Whether {@link #fence} locks the row with a locking read rather than an update that changes
+   * nothing: MariaDB and MySQL count such an update as 0 rows when the driver reports affected
+   * rows ({@code useAffectedRows=true}), which would read as a lost lease.
+   */
+  private final boolean lockingRead;
   private volatile long token;
   private volatile Instant since;
   private volatile String lostTo;
@@ -67,11 +79,15 @@ public final class NodeLease {
    */
   private long takeableInMillis = -1;
 
-  private NodeLease(ConnectionProvider connections, ConnectionBudget budget, String node, Duration timeout) {
+  private NodeLease(ConnectionProvider connections, ConnectionBudget budget, String node, Duration timeout,
+      Vendor vendor) {
     this.connections = connections;
     this.budget = budget;
     this.node = node;
     this.timeout = timeout;
+    this.now = vendor.now();
+    this.zone = vendor == Vendor.MARIADB ? TimeZone.getTimeZone("UTC") : null;
+    this.lockingRead = vendor == Vendor.MARIADB;
   }
 
   /** How often the holder renews the lease. */
@@ -84,8 +100,8 @@ public final class NodeLease {
    * holder is silent past the timeout; otherwise the instance follows (see {@link #tryTake}).
    */
   public static NodeLease join(ConnectionProvider connections, ConnectionBudget budget, String node,
-      Duration timeout) {
-    NodeLease lease = new NodeLease(connections, budget, node, timeout);
+      Duration timeout, Vendor vendor) {
+    NodeLease lease = new NodeLease(connections, budget, node, timeout, vendor);
     try {
       lease.inConnection(lease::insertMember);
       lease.tryTake();
@@ -168,7 +184,7 @@ public final class NodeLease {
         renew(c);
       }
       try (PreparedStatement update = c.prepareStatement(
-          "UPDATE entanglement_member SET heartbeat_at = CURRENT_TIMESTAMP WHERE member_id = ?")) {
+          "UPDATE entanglement_member SET heartbeat_at = " + now + " WHERE member_id = ?")) {
         update.setString(1, memberId);
         if (update.executeUpdate() == 0) {
           insertMember(c); // removed as silent (a long pause): this member is back
@@ -221,13 +237,14 @@ public final class NodeLease {
     Holder holder = read(c);
     List<Member> members = new ArrayList<>();
     try (PreparedStatement select = c.prepareStatement("SELECT member_id, member_host, started_at, heartbeat_at, "
-        + "CURRENT_TIMESTAMP FROM entanglement_member WHERE node_name = ? ORDER BY started_at, member_id")) {
+        + now + " FROM entanglement_member WHERE node_name = ? ORDER BY started_at, member_id")) {
       select.setString(1, node);
       try (ResultSet rows = select.executeQuery()) {
         while (rows.next()) {
           String id = rows.getString(1);
           boolean holds = holder != null && holder.member().equals(id);
-          members.add(new Member(id, rows.getString(2), rows.getTimestamp(3).toInstant(),
+          Timestamp started = zone == null ? rows.getTimestamp(3) : rows.getTimestamp(3, Calendar.getInstance(zone));
+          members.add(new Member(id, rows.getString(2), started.toInstant(),
               rows.getTimestamp(5).getTime() - rows.getTimestamp(4).getTime(), holds, holds ? holder.token() : 0));
         }
       }
@@ -254,7 +271,7 @@ public final class NodeLease {
   private Holder read(Connection c) throws SQLException {
     {
       try (PreparedStatement select = c.prepareStatement("SELECT member_id, member_host, token, renewals, acquired_at, "
-          + "heartbeat_at, CURRENT_TIMESTAMP FROM entanglement_lease WHERE node_name = ?")) {
+          + "heartbeat_at, " + now + " FROM entanglement_lease WHERE node_name = ?")) {
         select.setString(1, node);
         try (ResultSet rows = select.executeQuery()) {
           if (!rows.next()) {
@@ -271,7 +288,7 @@ public final class NodeLease {
   /** This member's row, started and beating now. */
   private int insertMember(Connection c) throws SQLException {
     try (PreparedStatement insert = c.prepareStatement("INSERT INTO entanglement_member (member_id, node_name, "
-        + "member_host, started_at, heartbeat_at) VALUES (?, ?, ?, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")) {
+        + "member_host, started_at, heartbeat_at) VALUES (?, ?, ?, " + now + ", " + now + ")")) {
       insert.setString(1, memberId);
       insert.setString(2, node);
       insert.setString(3, host);
@@ -283,8 +300,8 @@ public final class NodeLease {
     try {
       return inConnection(c -> {
         try (PreparedStatement insert = c.prepareStatement("INSERT INTO entanglement_lease (node_name, member_id, "
-            + "member_host, token, renewals, acquired_at, heartbeat_at) VALUES (?, ?, ?, 1, 0, CURRENT_TIMESTAMP, "
-            + "CURRENT_TIMESTAMP)")) {
+            + "member_host, token, renewals, acquired_at, heartbeat_at) VALUES (?, ?, ?, 1, 0, " + now + ", "
+            + now + ")")) {
           insert.setString(1, node);
           insert.setString(2, memberId);
           insert.setString(3, host);
@@ -303,7 +320,7 @@ public final class NodeLease {
   private boolean takeOver(Holder holder) throws SQLException {
     return inConnection(c -> {
       try (PreparedStatement update = c.prepareStatement("UPDATE entanglement_lease SET member_id = ?, member_host = ?, "
-          + "token = token + 1, renewals = 0, acquired_at = CURRENT_TIMESTAMP, heartbeat_at = CURRENT_TIMESTAMP, "
+          + "token = token + 1, renewals = 0, acquired_at = " + now + ", heartbeat_at = " + now + ", "
           + "link_address = NULL, link_secret = NULL WHERE node_name = ? AND member_id = ? AND token = ? AND renewals = ?")) {
         update.setString(1, memberId);
         update.setString(2, host);
@@ -319,7 +336,7 @@ public final class NodeLease {
   private void renew(Connection c) throws SQLException {
     long started = System.nanoTime();
     try (PreparedStatement update = c.prepareStatement("UPDATE entanglement_lease SET renewals = renewals + 1, "
-        + "heartbeat_at = CURRENT_TIMESTAMP WHERE node_name = ? AND member_id = ? AND token = ?")) {
+        + "heartbeat_at = " + now + " WHERE node_name = ? AND member_id = ? AND token = ?")) {
       update.setString(1, node);
       update.setString(2, memberId);
       update.setLong(3, token);
@@ -328,8 +345,9 @@ public final class NodeLease {
         return;
       }
     }
-    Holder now = read(c);
-    lostTo = now == null ? "nobody (the row was deleted)" : "member %s on host '%s'".formatted(now.member(), now.host());
+    Holder current = read(c);
+    lostTo = current == null ? "nobody (the row was deleted)"
+        : "member %s on host '%s'".formatted(current.member(), current.host());
     holding = false;
     LOG.errorf("Entanglement node '%s': this instance (member %s) lost the node's lease to %s, as it had not renewed "
         + "it in time (a long pause?); it stops serving the node: commits of entangled entities fail from now on. "
@@ -366,6 +384,17 @@ public final class NodeLease {
   public boolean fence(Connection transaction) throws SQLException {
     if (!holding || lostTo != null) {
       return false;
+    }
+    if (lockingRead) {
+      try (PreparedStatement lock = transaction.prepareStatement(
+          "SELECT token FROM entanglement_lease WHERE node_name = ? AND member_id = ? AND token = ? FOR UPDATE")) {
+        lock.setString(1, node);
+        lock.setString(2, memberId);
+        lock.setLong(3, token);
+        try (ResultSet row = lock.executeQuery()) {
+          return row.next();
+        }
+      }
     }
     try (PreparedStatement lock = transaction.prepareStatement(
         "UPDATE entanglement_lease SET token = token WHERE node_name = ? AND member_id = ? AND token = ?")) {

@@ -31,15 +31,10 @@ public final class PriorStates {
 
   private final String upsert;
 
-  PriorStates(boolean h2) {
+  PriorStates(Vendor vendor) {
     // a relay can apply the same serial twice (a swept object restored): the later write wins
-    this.upsert = h2
-        ? "MERGE INTO entanglement_prior_state (owner_node, serial, entity_name, object_id, state_data, withdrawn) "
-            + "KEY (owner_node, serial) VALUES (?, ?, ?, ?, ?, ?)"
-        : "INSERT INTO entanglement_prior_state (owner_node, serial, entity_name, object_id, state_data, withdrawn) "
-            + "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (owner_node, serial) DO UPDATE SET entity_name = "
-            + "EXCLUDED.entity_name, object_id = EXCLUDED.object_id, state_data = EXCLUDED.state_data, "
-            + "withdrawn = EXCLUDED.withdrawn";
+    this.upsert = vendor.upsert("entanglement_prior_state", List.of("owner_node", "serial"),
+        List.of("entity_name", "object_id", "state_data", "withdrawn"));
   }
 
   /** Writes the entries with one batched statement. */

@@ -18,18 +18,30 @@ import org.hibernate.engine.jdbc.connections.spi.ConnectionProvider;
 
 /** Creates and upgrades the plugin's tables with Flyway, through Hibernate's connections. */
 public final class SchemaMigrator {
-  /** Where the migrations live in the plugin jar. */
+  /** Where the migrations live in the plugin jar (H2 and PostgreSQL). */
   public static final String LOCATION = "classpath:entanglement/db/migration";
+  /**
+   * Where the migrations for MariaDB and MySQL live: the same versions as {@link #LOCATION}, in
+   * their types (BLOB for BYTEA, AUTO_INCREMENT, DATETIME(6), binary collation of names). A
+   * sibling, not a subfolder, since Flyway reads a location's subfolders too.
+   */
+  public static final String MARIADB_LOCATION = "classpath:entanglement/db/mariadb";
   /** Flyway's history table for the plugin's migrations, apart from the application's own. */
   public static final String HISTORY_TABLE = "entanglement_schema_history";
 
   private SchemaMigrator() {}
 
-  public static void migrate(ConnectionProvider connections) {
+  /** The location of the migrations for this kind of database. */
+  public static String location(Vendor vendor) {
+    return vendor == Vendor.MARIADB ? MARIADB_LOCATION : LOCATION;
+  }
+
+  public static void migrate(ConnectionProvider connections, Vendor vendor) {
+    String location = location(vendor);
     try {
       Flyway.configure(SchemaMigrator.class.getClassLoader())
           .dataSource(new ProviderDataSource(connections))
-          .locations(LOCATION)
+          .locations(location)
           .table(HISTORY_TABLE)
           // the application's tables are usually there already: start our history at 0 beside them
           .baselineOnMigrate(true)
@@ -38,12 +50,12 @@ public final class SchemaMigrator {
           .migrate();
     } catch (RuntimeException e) {
       throw new EntanglementConfigurationException("Entanglement could not create its tables "
-          + "with Flyway (" + LOCATION + "): " + e.getMessage(), e);
+          + "with Flyway (" + location + "): " + e.getMessage(), e);
     }
   }
 
   /** Checks that the tables exist when the application runs the migrations itself. */
-  public static void verify(Connection connection) throws SQLException {
+  public static void verify(Connection connection, Vendor vendor) throws SQLException {
     DatabaseMetaData meta = connection.getMetaData();
     for (String table : new String[] {"entanglement_node", "entanglement_object", "entanglement_peer_position",
         "entanglement_removed_owner", "entanglement_peer", "entanglement_compaction",
@@ -57,7 +69,7 @@ public final class SchemaMigrator {
       if (!found) {
         throw new EntanglementConfigurationException(("Setting %s is false, but table %s does not "
             + "exist: add %s to your Flyway locations, or set %s=true").formatted(
-                EntanglementSettings.SCHEMA_MIGRATE, table, LOCATION, EntanglementSettings.SCHEMA_MIGRATE));
+                EntanglementSettings.SCHEMA_MIGRATE, table, location(vendor), EntanglementSettings.SCHEMA_MIGRATE));
       }
     }
   }

@@ -24,6 +24,19 @@ public final class SqlErrors {
   private static final Set<String> TRANSIENT_STATE_CLASSES = Set.of("08", "40", "53", "57");
   /** H2's error codes of the same kinds: lock timeout, deadlock, connection broken, database closed. */
   private static final Set<Integer> H2_TRANSIENT_CODES = Set.of(50200, 40001, 90067, 90098, 90121);
+  /**
+   * MariaDB's and MySQL's error codes of the same kinds (many come with the catch-all SQLState
+   * HY000): lock wait timeout (1205), deadlock (1213),
+   * record changed since read under snapshot isolation (1020), too many connections (1040, 1203),
+   * server shutting down (1053), connection aborted or network read/write failures (1152 to 1161),
+   * query interrupted or connection killed (1317, 1927), statement time limit reached (1969, 3024),
+   * server unreachable, gone away or lost during a query (2002, 2003, 2006, 2013), disconnected
+   * for inactivity (4031).
+   */
+  private static final Set<Integer> MARIADB_TRANSIENT_CODES = Set.of(1205, 1213, 1020, 1040, 1203, 1053, 1152,
+      1153, 1154, 1155, 1156, 1157, 1158, 1159, 1160, 1161, 1317, 1927, 1969, 3024, 2002, 2003, 2006, 2013, 4031);
+  /** MariaDB's and MySQL's duplicate key errors (SQLState 23000, shared with other constraint violations). */
+  private static final Set<Integer> MARIADB_DUPLICATE_KEY_CODES = Set.of(1062, 1586);
 
   private SqlErrors() {}
 
@@ -47,7 +60,8 @@ public final class SqlErrors {
       if (sql != null) {
         String state = sql.getSQLState();
         if (state != null && state.length() >= 2 && TRANSIENT_STATE_CLASSES.contains(state.substring(0, 2))
-            || "HYT00".equals(state) || "HYT01".equals(state) || H2_TRANSIENT_CODES.contains(sql.getErrorCode())) {
+            || "HYT00".equals(state) || "HYT01".equals(state) || H2_TRANSIENT_CODES.contains(sql.getErrorCode())
+            || fromMariaDb(sql) && MARIADB_TRANSIENT_CODES.contains(sql.getErrorCode())) {
           return true;
         }
       }
@@ -59,14 +73,27 @@ public final class SqlErrors {
     return false;
   }
 
-  /** Whether a failure is a unique or primary key violation (SQLState 23505, H2 and PostgreSQL alike). */
+  /**
+   * Whether a failure is a unique or primary key violation: SQLState 23505 on H2 and PostgreSQL,
+   * a duplicate key error on MariaDB and MySQL.
+   */
   public static boolean isUniqueViolation(SQLException failure) {
     for (SQLException e = failure; e != null; e = e.getNextException()) {
-      if ("23505".equals(e.getSQLState())) {
+      if ("23505".equals(e.getSQLState()) || fromMariaDb(e) && MARIADB_DUPLICATE_KEY_CODES.contains(e.getErrorCode())) {
         return true;
       }
     }
     return false;
+  }
+
+  /**
+   * Whether the exception may carry a MariaDB or MySQL server error code. Their drivers throw the
+   * JDK's own SQLException classes, so the code itself tells: PostgreSQL's driver gives 0, and none
+   * of H2's codes (2000, 7001, 8000, then 21002 and up) falls in MariaDB's ranges read here.
+   */
+  private static boolean fromMariaDb(SQLException e) {
+    int code = e.getErrorCode();
+    return code >= 1000 && code < 5000 && code != 2000;
   }
 
   /** The first line of the database's own message, or null when the failure is not the database's. */

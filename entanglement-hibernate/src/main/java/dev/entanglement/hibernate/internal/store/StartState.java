@@ -19,15 +19,15 @@ public record StartState(long lastSerial, long lastCommittedSerial, long compact
     List<Bookkeeping.ObjectRow> ownershipRows, String durabilityProblem) {
 
   /** Creates or upgrades the plugin's tables, or (when the application migrates them) checks they exist. */
-  public static void prepareSchema(ConnectionProvider connections, boolean migrateSchema) {
+  public static void prepareSchema(ConnectionProvider connections, boolean migrateSchema, Vendor vendor) {
     if (migrateSchema) {
-      SchemaMigrator.migrate(connections);
+      SchemaMigrator.migrate(connections, vendor);
       return;
     }
     try {
       Connection connection = connections.getConnection();
       try {
-        SchemaMigrator.verify(connection);
+        SchemaMigrator.verify(connection, vendor);
       } finally {
         connections.closeConnection(connection);
       }
