@@ -6,6 +6,7 @@ import java.util.Set;
 import dev.entanglement.hibernate.policy.Peer;
 import dev.entanglement.hibernate.internal.admin.AdminConfig;
 import dev.entanglement.hibernate.internal.apply.InboundApplier;
+import dev.entanglement.hibernate.internal.listen.AppliedChanges;
 import dev.entanglement.hibernate.internal.core.SerialExecutor;
 import dev.entanglement.hibernate.internal.ephemeral.EphemeralStore;
 import dev.entanglement.hibernate.internal.metrics.NodeMetrics;
@@ -113,6 +114,8 @@ public final class NodeRuntime implements SessionFactoryObserver {
   transient AckLedger ledger;
   transient Housekeeper housekeeper;
   transient InboundApplier applier;
+  /** The second-level cache and the change listeners after an apply (registrations kept per member). */
+  transient AppliedChanges appliedChanges;
   transient CatchUpReader catchUpReader;
   final transient Ownership ownership = new Ownership();
   transient Forwarder forwarder;
@@ -323,6 +326,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
       throw e;
     }
     reads = new BookkeepingReads(factory, bookkeeping);
+    appliedChanges = new AppliedChanges(node, factory, model, config.listenerQueue());
     api = new EntanglementNode(this);
     memberRequests = new MemberRequests(this);
     memberLink = new MemberLinkClient(this);
@@ -522,6 +526,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
     servers = new Servers(node, config.tls());
     stamper = new MemberChangeStamper(this);
     listeners.attach();
+    appliedChanges.start();
     running = true;
     holding = true;
     try {
@@ -667,6 +672,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+    appliedChanges.stop(); // after the apply: nothing queues any more
   }
 
   private static ThreadFactory threads(String prefix) {
