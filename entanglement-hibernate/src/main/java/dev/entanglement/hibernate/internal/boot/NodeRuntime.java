@@ -653,6 +653,8 @@ public final class NodeRuntime implements SessionFactoryObserver {
 
   private void stopHolding() {
     running = false;
+    // first: an apply waiting for room in a full listener queue gives up, so the peers' streams can end
+    appliedChanges.stop();
     stamper.stop();
     peers.stop();
     servers.shutdown();
@@ -672,7 +674,6 @@ public final class NodeRuntime implements SessionFactoryObserver {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    appliedChanges.stop(); // after the apply: nothing queues any more
   }
 
   private static ThreadFactory threads(String prefix) {
