@@ -12,7 +12,6 @@ import dev.entanglement.hibernate.policy.Policy;
 import dev.entanglement.hibernate.testing.Database;
 import dev.entanglement.hibernate.testing.LogCapture;
 import dev.entanglement.hibernate.testing.NodePair;
-import dev.entanglement.hibernate.testing.TestNode;
 import dev.entanglement.hibernate.testing.Transport;
 import dev.entanglement.hibernate.testing.model.Memo;
 import dev.entanglement.hibernate.testing.model.Item;
