@@ -9,9 +9,12 @@ import java.util.Optional;
  * @param entityType the entity class of the object
  * @param id the object's id
  * @param owner the object's owner node when the change committed
- * @param fromPeer the connected peer the change arrived from (a relay, or the owner itself)
- * @param entity the state as committed, detached, for {@link Kind#INSERTED} and
- *     {@link Kind#UPDATED}; empty for {@link Kind#REMOVED} and {@link Kind#WITHDRAWN}
+ * @param fromPeer the connected peer the change arrived from (a relay, or the owner itself); null
+ *     when no peer is involved: an operator's owner removal, or a parked change applied on retry
+ * @param entity the object's row, detached, for {@link Kind#INSERTED} and {@link Kind#UPDATED}:
+ *     read just before the listeners are called, so a later committed change of the object shows
+ *     (its event follows), and empty when the row is gone by then; empty for {@link Kind#REMOVED}
+ *     and {@link Kind#WITHDRAWN}. Lazy associations are not initialised
  * @param <T> the entity type
  */
 public record ChangeEvent<T>(Kind kind, Class<T> entityType, Object id, String owner,

@@ -6,10 +6,16 @@ package dev.entanglement.hibernate;
  * bypass JPA callbacks, Hibernate event listeners and the second-level cache, so this is the one
  * hook for them.
  *
- * <p>Callbacks run on a plugin thread, one at a time per node, in the order the changes committed
- * (so two events of one object always arrive in their order). They must not block for long: a slow
- * listener delays the others, never the apply. An exception thrown by a callback is logged (once
- * per listener and interval) and does not affect the change, which is already durable.
+ * <p>Callbacks run on a plugin thread ({@code entanglement-listeners-NODE}), one at a time per
+ * node, in the order the changes committed at this node (so two events of one object always
+ * arrive in their order), only after the apply transaction committed: a rolled-back apply fires
+ * nothing. Events wait in a queue of {@code entanglement.listeners.queue} events (10,000 by
+ * default); when a listener falls that far behind, the node's apply waits for it (backpressure:
+ * flow control then holds the peers back), so no event is ever dropped while the node runs. Keep
+ * callbacks short, and never wait on the node from one (such as joining an update's future): the
+ * apply may be waiting for this thread. An exception thrown by a callback is logged (a WARN per
+ * listener class and minute) and does not affect the change, which is already durable, nor the
+ * other listeners. See docs/listeners.md.
  *
  * @param <T> the entity type registered with {@link Entanglement#addChangeListener}
  */

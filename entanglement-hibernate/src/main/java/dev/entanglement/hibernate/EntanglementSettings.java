@@ -122,6 +122,13 @@ public final class EntanglementSettings {
   public static final String APPLY_RETRY_MS = "entanglement.apply.retry_ms";
 
   /**
+   * How many applied changes wait at most for this node's {@link ChangeListener}s, 1 to 1000000.
+   * When they are behind by that many, applying waits for them (the peers are held back by flow
+   * control); no event is dropped. Defaults to {@code 10000}. See docs/listeners.md.
+   */
+  public static final String LISTENER_QUEUE = "entanglement.listeners.queue";
+
+  /**
    * What happens when the plugin cannot write its bookkeeping of a transaction's changes:
    * {@code fail} (the default, as Hibernate Envers does) rolls the application's transaction
    * back with an {@link EntanglementException}, so that nothing is committed that peers would

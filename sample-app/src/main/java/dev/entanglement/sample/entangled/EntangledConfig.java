@@ -22,7 +22,6 @@ import java.util.Map;
  * @param root the directory the files' cluster-wide names are relative to
  * @param files the files to keep aligned
  * @param scanInterval how often every file's checksum is recomputed (the watch service's safety net)
- * @param pollInterval how often received versions are looked at
  * @param tlsCertificate this node's certificate (PEM) for mutual TLS; all four TLS values null: plaintext
  * @param tlsPrivateKey its private key (PEM, PKCS#8)
  * @param tlsTrust the CA certificates trusted for the peer (PEM)
@@ -42,7 +41,6 @@ public record EntangledConfig(
     Path root,
     List<Path> files,
     Duration scanInterval,
-    Duration pollInterval,
     Path tlsCertificate,
     Path tlsPrivateKey,
     Path tlsTrust,
@@ -112,9 +110,9 @@ public record EntangledConfig(
     if (httpPort < 0 || httpPort > 65535) {
       throw new EntangledConfigException("--http-port " + httpPort + ": expected a port from 0 to 65535 (0: any free port)");
     }
-    if (scanInterval.isNegative() || scanInterval.isZero() || pollInterval.isNegative() || pollInterval.isZero()) {
-      throw new EntangledConfigException("--scan-interval-ms " + scanInterval.toMillis() + ", --poll-interval-ms "
-          + pollInterval.toMillis() + ": expected positive numbers of milliseconds");
+    if (scanInterval.isNegative() || scanInterval.isZero()) {
+      throw new EntangledConfigException("--scan-interval-ms " + scanInterval.toMillis()
+          + ": expected a positive number of milliseconds");
     }
     Map<String, Object> properties = new HashMap<>();
     properties.put("jakarta.persistence.jdbc.url",

@@ -71,10 +71,6 @@ public final class EntangledMain implements Callable<Integer> {
       description = "Recompute every file's MD5 this often, behind the watch service (default: ${DEFAULT-VALUE}).")
   long scanIntervalMs;
 
-  @Option(names = "--poll-interval-ms", defaultValue = "250", paramLabel = "MS",
-      description = "Look at the peer's received versions this often (default: ${DEFAULT-VALUE}).")
-  long pollIntervalMs;
-
   @Option(names = "--plaintext",
       description = "Unencrypted gRPC between the nodes: loopback or a trusted network only (otherwise --tls-*).")
   boolean plaintext;
@@ -134,7 +130,7 @@ public final class EntangledMain implements Callable<Integer> {
 
   EntangledConfig config() {
     return new EntangledConfig(node, listen, peers, httpHost, httpPort, dataDir, root, files,
-        Duration.ofMillis(scanIntervalMs), Duration.ofMillis(pollIntervalMs), tlsCertificate, tlsPrivateKey, tlsTrust,
+        Duration.ofMillis(scanIntervalMs), tlsCertificate, tlsPrivateKey, tlsTrust,
         tlsTrustedFingerprints, plaintext, adminListen, adminTokenFile, settings);
   }
 

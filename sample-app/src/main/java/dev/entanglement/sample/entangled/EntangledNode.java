@@ -55,7 +55,7 @@ public final class EntangledNode implements AutoCloseable {
     EntityManagerFactory factory = Persistence.createEntityManagerFactory(UNIT, settings);
     FileReplicator replicator = null;
     try {
-      replicator = new FileReplicator(config.nodeName(), factory, files, config.scanInterval(), config.pollInterval());
+      replicator = new FileReplicator(config.nodeName(), factory, files, config.scanInterval());
       replicator.start();
       ManagementApi api = ManagementApi.start(config.nodeName(), config.httpHost(), config.httpPort(), replicator);
       return new EntangledNode(config, factory, replicator, api);

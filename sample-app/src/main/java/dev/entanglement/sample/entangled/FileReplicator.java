@@ -1,5 +1,6 @@
 package dev.entanglement.sample.entangled;
 
+import dev.entanglement.hibernate.ChangeListener;
 import dev.entanglement.hibernate.Entanglement;
 import dev.entanglement.sample.entangled.Alignment.Action;
 import dev.entanglement.sample.entangled.Alignment.Status;
@@ -52,6 +53,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import org.jboss.logging.Logger;
 
@@ -63,15 +65,19 @@ import org.jboss.logging.Logger;
  *   <li>A change of a file (seen by the {@link WatchService}, or by the periodic checksum scan
  *       that backs it up) whose MD5 differs from this node's row becomes a new version of the
  *       row; the plugin sends it to the peer.</li>
- *   <li>A poll reads the peer's rows as replicated into this node's database and judges each
- *       file; a superseding version made while the nodes were connected is written to the file
- *       atomically (a temporary file in the same directory, then an atomic rename).</li>
+ *   <li>A reconcile judges each file against the peer's row as replicated into this node's
+ *       database; a superseding version made while the nodes were connected is written to the file
+ *       atomically (a temporary file in the same directory, then an atomic rename). It runs when
+ *       the plugin's change listener hears that a peer's row committed here, after this node's
+ *       own row changed, and at each scan while a peer's version could not be written; requests
+ *       coalesce into one queued run ({@code reconcileQueued}).</li>
  * </ul>
  *
  * <p>Concurrency: one thread, {@code entangled-sync-<node>}, owns the files on disk, this node's
- * rows and their in-memory copy ({@link #own}): start, checks, scans, polls, forced alignment and
+ * rows and their in-memory copy ({@link #own}): start, checks, scans, reconciles, forced alignment and
  * state snapshots all run on it, so a check never races a write. The watcher thread only queues
- * checks; HTTP threads submit work with {@link #call} and wait for its result. Writing a row is
+ * checks and the plugin's listener thread only queues reconciles (never waits on this thread);
+ * HTTP threads submit work with {@link #call} and wait for its result. Writing a row is
  * an ordinary local commit: the plugin sends it without blocking this thread on the network.
  */
 final class FileReplicator implements AutoCloseable {
@@ -90,7 +96,9 @@ final class FileReplicator implements AutoCloseable {
   private final Map<String, Path> files;
   private final Map<Path, String> namesByFile = new HashMap<>();
   private final Duration scanInterval;
-  private final Duration pollInterval;
+  /** Whether a reconcile is queued on the sync thread and not started yet (at most one is). */
+  private final AtomicBoolean reconcileQueued = new AtomicBoolean();
+  private final ChangeListener<FileVersion> peerRows = event -> requestReconcile();
   private final ScheduledExecutorService sync;
   private final Set<String> pendingChecks = ConcurrentHashMap.newKeySet();
   private WatchService watchService;
@@ -104,15 +112,13 @@ final class FileReplicator implements AutoCloseable {
   private final Map<String, Status> reported = new HashMap<>();
   private final Set<String> foreignNodesWarned = new TreeSet<>();
 
-  FileReplicator(String nodeName, EntityManagerFactory factory, Map<String, Path> files, Duration scanInterval,
-      Duration pollInterval) {
+  FileReplicator(String nodeName, EntityManagerFactory factory, Map<String, Path> files, Duration scanInterval) {
     this.nodeName = nodeName;
     this.factory = factory;
     this.entanglement = Entanglement.of(factory);
     this.files = Collections.unmodifiableMap(new LinkedHashMap<>(files)); // in the order listed
     files.forEach((name, file) -> namesByFile.put(file, name));
     this.scanInterval = scanInterval;
-    this.pollInterval = pollInterval;
     this.sync = Executors.newSingleThreadScheduledExecutor(runnable -> {
       Thread thread = new Thread(runnable, "entangled-sync-" + nodeName);
       thread.setDaemon(true);
@@ -122,7 +128,8 @@ final class FileReplicator implements AutoCloseable {
 
   /**
    * Watches the files' directories, registers every file (its MD5 and a first version, or a new
-   * version if it changed while the node was down), then starts the scan and the poll.
+   * version if it changed while the node was down), then starts the scan and listens for the
+   * peer's rows.
    */
   void start() throws IOException {
     watchService = FileSystems.getDefault().newWatchService();
@@ -140,7 +147,25 @@ final class FileReplicator implements AutoCloseable {
     watcher.start();
     long scan = scanInterval.toMillis();
     sync.scheduleWithFixedDelay(guarded("scan", this::scan), scan, scan, TimeUnit.MILLISECONDS);
-    sync.scheduleWithFixedDelay(guarded("poll", this::reconcile), 0, pollInterval.toMillis(), TimeUnit.MILLISECONDS);
+    entanglement.addChangeListener(FileVersion.class, peerRows);
+    requestReconcile(); // what was received while this node was down
+  }
+
+  /**
+   * Queues one reconcile on the sync thread unless one is queued already (any thread; never
+   * waits): a burst of received rows makes one run, which reads them all.
+   */
+  private void requestReconcile() {
+    if (reconcileQueued.compareAndSet(false, true)) {
+      try {
+        sync.execute(guarded("reconcile", () -> {
+          reconcileQueued.set(false); // first: a row committed during the run queues another one
+          reconcile();
+        }));
+      } catch (RejectedExecutionException e) {
+        reconcileQueued.set(false); // closing
+      }
+    }
   }
 
   /** Runs {@code work} on the sync thread and returns its result; ApiExceptions pass through. */
@@ -164,6 +189,7 @@ final class FileReplicator implements AutoCloseable {
 
   @Override
   public void close() {
+    entanglement.removeChangeListener(peerRows);
     try {
       if (watchService != null) {
         watchService.close(); // ends the watcher's take()
@@ -293,9 +319,12 @@ final class FileReplicator implements AutoCloseable {
     for (String name : files.keySet()) {
       check(name, false);
     }
+    if (!writeProblems.isEmpty()) {
+      requestReconcile(); // try again to write what could not be written (a permission fixed)
+    }
   }
 
-  /** The poll: judges every file against the peer's version, and writes superseding ones. */
+  /** Judges every file against the peer's version, and writes superseding ones. */
   private void reconcile() {
     Map<String, VersionRow> peers = peerRows();
     for (String name : files.keySet()) {
@@ -478,6 +507,7 @@ final class FileReplicator implements AutoCloseable {
       return version;
     });
     own.put(name, VersionRow.of(updated));
+    requestReconcile(); // the file's status may have changed
   }
 
   private <T> T inTransaction(java.util.function.Function<EntityManager, T> work) {
@@ -520,10 +550,13 @@ final class FileReplicator implements AutoCloseable {
     logProblem(name + "|write", message);
   }
 
-  /** Once per distinct problem, so a file that cannot be written does not flood the log every poll. */
+  /** Once per distinct problem, so a file that cannot be written does not flood the log at every retry. */
   private void logProblem(String key, String message) {
     if (!message.equals(lastLoggedProblem.put(key, message))) {
       LOG.warnf("%s on node '%s': %s", key.substring(0, key.lastIndexOf('|')), nodeName, message);
+    } else {
+      LOG.debugf("%s on node '%s', still (logged once): %s", key.substring(0, key.lastIndexOf('|')), nodeName,
+          message);
     }
   }
 

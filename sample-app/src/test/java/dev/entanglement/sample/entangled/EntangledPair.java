@@ -114,7 +114,6 @@ final class EntangledPair implements AutoCloseable {
         "--data-dir", dataDir(node).toString(),
         "--root", root(node).toString(),
         "--scan-interval-ms", Long.toString(scanIntervalMs),
-        "--poll-interval-ms", "50",
         // loopback: redial quickly once a partition heals
         "--setting", "entanglement.reconnect.initial_delay_ms=50",
         "--setting", "entanglement.reconnect.max_delay_ms=300"));

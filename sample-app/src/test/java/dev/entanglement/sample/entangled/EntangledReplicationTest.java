@@ -10,7 +10,14 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+import java.util.logging.SimpleFormatter;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -188,9 +195,46 @@ class EntangledReplicationTest {
     pair.awaitStatusOnBoth(APP, "aligned");
   }
 
+  /** The WARN and DEBUG records of the entangled package, while the test runs. */
+  static final class Warnings extends Handler implements AutoCloseable {
+    private final Logger logger = Logger.getLogger("dev.entanglement.sample.entangled");
+    private final Level level = logger.getLevel();
+    private final List<String> warnings = new CopyOnWriteArrayList<>();
+    private final List<String> debug = new CopyOnWriteArrayList<>();
+
+    Warnings() {
+      logger.setLevel(Level.FINE);
+      logger.addHandler(this);
+    }
+
+    @Override
+    public void publish(LogRecord record) {
+      String line = new SimpleFormatter().formatMessage(record);
+      (record.getLevel().intValue() >= Level.WARNING.intValue() ? warnings : debug).add(line);
+    }
+
+    List<String> containing(String text) {
+      return warnings.stream().filter(line -> line.contains(text)).toList();
+    }
+
+    List<String> debugContaining(String text) {
+      return debug.stream().filter(line -> line.contains(text)).toList();
+    }
+
+    @Override
+    public void flush() {}
+
+    @Override
+    public void close() {
+      logger.removeHandler(this);
+      logger.setLevel(level);
+    }
+  }
+
   @Test
-  void aFileThatCannotBeWritten_isReportedAsAProblem_andWrittenOnceItCan() throws Exception {
-    pair = new EntangledPair(temp, APP);
+  void aFileThatCannotBeWritten_isReportedAsAProblem_loggedOnce_andWrittenOnceItCan() throws Exception {
+    Warnings warnings = new Warnings();
+    pair = new EntangledPair(temp, APP).scanIntervalMs(100); // each scan retries the write
     pair.write("a", APP, "port = 8080\n");
     pair.write("b", APP, "port = 8080\n");
     pair.start();
@@ -206,14 +250,24 @@ class EntangledReplicationTest {
     await().atMost(EntangledPair.WAIT).untilAsserted(() ->
         assertThat(pair.fileState("b", APP).get("problem").asText())
             .isEqualTo("cannot write node 'a''s version to " + pair.file("b", APP) + ": Is a directory"));
-    assertThat(pair.strayFiles("b", APP)).isEmpty();
     assertThat(pair.state("a").get("peerConnected").asBoolean()).isTrue(); // both carry on
+    // a further version from a, and scans every 100 ms: each tries the write again, none logs again
+    pair.write("a", APP, "port = 8084\n");
+    await().atMost(EntangledPair.WAIT).untilAsserted(() ->
+        assertThat(pair.fileState("b", APP).get("remote").get("md5").asText())
+            .isEqualTo(FileReplicator.md5("port = 8084\n".getBytes())));
+    await().atMost(EntangledPair.WAIT).until(() -> warnings.debugContaining("cannot write").size() >= 5);
+    assertThat(warnings.containing("cannot write")).as("the write problem is logged once, not at every retry")
+        .hasSize(1);
 
     Files.delete(pair.file("b", APP));
     await().atMost(EntangledPair.WAIT).untilAsserted(() -> assertThat(pair.file("b", APP)).isRegularFile());
-    assertThat(pair.read("b", APP)).isEqualTo("port = 8083\n");
+    assertThat(pair.read("b", APP)).isEqualTo("port = 8084\n");
     pair.awaitStatusOnBoth(APP, "aligned");
     assertThat(pair.fileState("b", APP).get("problem").isNull()).isTrue();
+    // each failed try removed its temporary file (checked once no try runs any more)
+    assertThat(pair.strayFiles("b", APP)).isEmpty();
+    warnings.close();
   }
 
   private static Object fileKey(Path file) throws Exception {

@@ -18,6 +18,7 @@ import dev.entanglement.proto.v1.RejectReason;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -67,7 +68,12 @@ final class BatchWrite {
       Outcome[] outcomes, String peer, Hooks hooks, Set<String> verifyOwners, boolean newWhenUnknown)
       throws SQLException {
     return run(session, connection, batch, indexes, outcomes, peer, hooks, verifyOwners, newWhenUnknown,
-        new IdentityHashMap<>());
+        new IdentityHashMap<>(), identitySet());
+  }
+
+  /** A set of changes by identity (two equal changes of one batch are still two writes). */
+  static Set<Change> identitySet() {
+    return Collections.newSetFromMap(new IdentityHashMap<>());
   }
 
   /**
@@ -76,11 +82,12 @@ final class BatchWrite {
    * withdrawal (the peers this node gave its copy to may hold it), and for a newer state while
    * the hooks record prior states (this node has send policies). They are also written to
    * {@code entanglement_prior_state} in the same transaction, for catch-ups (see
-   * docs/design/withdrawal.md).
+   * docs/design/withdrawal.md). Adds to {@code inserted} the applied upserts of objects this node
+   * did not hold (no live bookkeeping row): the change listeners hear them as inserted.
    */
   Set<String> run(StatelessSession session, Connection connection, ChangeBatch batch, List<Integer> indexes,
       Outcome[] outcomes, String peer, Hooks hooks, Set<String> verifyOwners, boolean newWhenUnknown,
-      Map<Change, Change> priors) throws SQLException {
+      Map<Change, Change> priors, Set<Change> inserted) throws SQLException {
     Map<String, ObjectRow> rows = new LinkedHashMap<>();
     List<PriorStates.Entry> priorRows = new ArrayList<>(0);
     Map<String, Change> signed = new LinkedHashMap<>();
@@ -93,7 +100,7 @@ final class BatchWrite {
       for (int i : pending) {
         try {
           outcomes[i] = applyOne(session, connection, i, batch.getChanges(i), rows, stored, peer, hooks, verifyOwners,
-              newWhenUnknown, priors, priorRows, signed);
+              newWhenUnknown, priors, priorRows, signed, inserted);
           progress |= outcomes[i].getStatus() == OutcomeStatus.APPLIED;
         } catch (DecodeException e) {
           outcomes[i] = Outcomes.rejected(i, e.reason(), e.getMessage());
@@ -153,7 +160,7 @@ final class BatchWrite {
   private Outcome applyOne(StatelessSession session, Connection connection, int index, Change change,
       Map<String, ObjectRow> rows, Map<String, ObjectRow> stored, String peer, Hooks hooks, Set<String> verifyOwners,
       boolean newWhenUnknown, Map<Change, Change> priors, List<PriorStates.Entry> priorRows,
-      Map<String, Change> signed) throws DecodeException, SQLException {
+      Map<String, Change> signed, Set<Change> inserted) throws DecodeException, SQLException {
     EntangledType type = model.byName(change.getEntity());
     Object id = type.idCodec().decode(change.getId(), type.name() + " id");
     String idText = type.idText(id);
@@ -194,6 +201,11 @@ final class BatchWrite {
         boolean absent = newWhenUnknown && (known == null || known.deleted());
         writer.write(session, type, id, change, peer, hooks, absent);
         rows.put(key, StateOrdering.rowAfter(type.name(), idText, change));
+        if (change.getOperation() == Operation.UPSERT && (known == null || known.deleted())) {
+          inserted.add(change);
+        } else {
+          inserted.remove(change); // tried again (a batch split up) and the object is held now
+        }
         if (!change.getSignature().isEmpty() && !change.getOwner().equals(nodeName)) {
           signed.put(key, change);
         } else {

@@ -135,6 +135,25 @@ public final class InboundApplier {
     default String deniedObject(String peer, EntangledType type, Change change, Object incoming, Object stored) {
       return null;
     }
+
+    /**
+     * Called right after {@link #applied} (and for the same changes), on the apply thread, under
+     * the apply lock, so in the order the changes committed: for the second-level cache and the
+     * change listeners.
+     *
+     * @param peer the peer they came from, or null (a parked change applied on retry)
+     * @param inserted those of the changes (by identity) that inserted an object this node did
+     *     not hold; the other upserts updated one
+     */
+    default void committed(String peer, List<Change> changes, Set<Change> inserted) {}
+
+    /**
+     * Called once a sweep (the end of a full synchronization) or an owner removal committed the
+     * deletion of an object, on the apply thread, under the apply lock (in commit order).
+     *
+     * @param peer the peer whose full synchronization swept it, or null (an owner removal)
+     */
+    default void swept(String peer, EntangledType type, Object id, String owner) {}
   }
 
   private final EntangledModel model;
@@ -316,7 +335,8 @@ public final class InboundApplier {
     for (int tries = 1; ; tries++) {
       try {
         Outcome[] answered = attempt.run(outcomes.clone());
-        committed(peer, batch, answered, newPositions, attempt.unparked, attempt.reported, hooks, attempt.priors);
+        committed(peer, batch, answered, newPositions, attempt.unparked, attempt.reported, hooks, attempt.priors,
+            attempt.inserted);
         if (tries > 1) {
           LOG.infof("Applied a batch from peer '%s' after %d tries", peer, tries);
         }
@@ -353,6 +373,8 @@ public final class InboundApplier {
     final Set<Integer> reported = new HashSet<>();
     /** The states held here before the changes that replaced or withdrew them (by change; kept across tries). */
     final Map<Change, Change> priors = new IdentityHashMap<>();
+    /** The applied upserts of objects this node did not hold (kept across tries). */
+    final Set<Change> inserted = BatchWrite.identitySet();
 
     Attempt(String peer, ChangeBatch batch, List<Integer> valid, Map<String, Long> newPositions, Hooks hooks,
         Set<String> verifyOwners) {
@@ -369,7 +391,7 @@ public final class InboundApplier {
       try {
         transactions.inTransaction((session, connection) -> {
           Set<String> written = batchWrite.run(session, connection, batch, valid, outcomes, peer, hooks, verifyOwners,
-              true, priors);
+              true, priors, inserted);
           unparkedHere.addAll(parking.unparkWritten(connection, written));
           parking.park(connection, batch, outcomes);
           positions.write(connection, newPositions);
@@ -389,7 +411,7 @@ public final class InboundApplier {
         try {
           transactions.inTransaction((session, connection) -> unparkedOne.addAll(parking.unparkWritten(
               connection, batchWrite.run(session, connection, batch, List.of(i), outcomes, peer, hooks, verifyOwners,
-                  false, priors))));
+                  false, priors, inserted))));
         } catch (RuntimeException | SQLException e) {
           if (SqlErrors.isTransient(e)) {
             throw new TransientFailure(e);
@@ -401,6 +423,7 @@ public final class InboundApplier {
         if (outcomes[i].getStatus() == OutcomeStatus.APPLIED && !outcomes[i].getRepaired() && reported.add(i)) {
           // durable now: relayed at once, so a failure of the bookkeeping below cannot lose its relay
           hooks.applied(peer, List.of(batch.getChanges(i)), priors);
+          hooks.committed(peer, List.of(batch.getChanges(i)), inserted);
         }
       }
       try {
@@ -474,7 +497,7 @@ public final class InboundApplier {
 
   /** What follows a committed batch: the hooks hear of it, the caches move, parked ones retry. */
   private void committed(String peer, ChangeBatch batch, Outcome[] outcomes, Map<String, Long> newPositions,
-      List<String> unparked, Set<Integer> reported, Hooks hooks, Map<Change, Change> priors) {
+      List<String> unparked, Set<Integer> reported, Hooks hooks, Map<Change, Change> priors, Set<Change> inserted) {
     List<Change> applied = new ArrayList<>();
     for (Outcome outcome : outcomes) {
       if (outcome.getStatus() == OutcomeStatus.APPLIED && !outcome.getRepaired()
@@ -484,6 +507,7 @@ public final class InboundApplier {
     }
     if (!applied.isEmpty()) {
       hooks.applied(peer, applied, priors);
+      hooks.committed(peer, applied, inserted);
     }
     List<Change> raw = parking.parkedRaw(batch, outcomes);
     if (!raw.isEmpty()) {
@@ -511,7 +535,7 @@ public final class InboundApplier {
    * node's own name. Never throws.
    */
   public synchronized int removeOwner(String owner) {
-    return sweeper.removeOwner(owner);
+    return sweeper.removeOwner(owner, hooks);
   }
 
   /**
@@ -524,6 +548,6 @@ public final class InboundApplier {
    */
   public synchronized int endFullSync(String peer, SyncMarker end, Set<String> received, long repaired,
       List<String> repairedExamples) {
-    return sweeper.endFullSync(peer, end, received, repaired, repairedExamples);
+    return sweeper.endFullSync(peer, end, received, repaired, repairedExamples, hooks);
   }
 }

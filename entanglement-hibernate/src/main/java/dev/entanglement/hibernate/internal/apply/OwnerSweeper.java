@@ -1,5 +1,6 @@
 package dev.entanglement.hibernate.internal.apply;
 
+import dev.entanglement.hibernate.internal.apply.InboundApplier.Hooks;
 import dev.entanglement.hibernate.internal.model.EntangledModel;
 import dev.entanglement.hibernate.internal.model.EntangledType;
 import dev.entanglement.hibernate.internal.store.Bookkeeping;
@@ -73,7 +74,8 @@ final class OwnerSweeper {
    * @param repairedExamples what was repaired, at most a few ({@code entity#id: what differed})
    * @return how many objects the sweep removed
    */
-  int endFullSync(String peer, SyncMarker end, Set<String> received, long repaired, List<String> repairedExamples) {
+  int endFullSync(String peer, SyncMarker end, Set<String> received, long repaired, List<String> repairedExamples,
+      Hooks hooks) {
     String owner = end.getOwner();
     if (owner.equals(nodeName)) {
       refuseSelf(peer, owner);
@@ -90,7 +92,7 @@ final class OwnerSweeper {
           }
         }
         afterListing.run();
-        Deletion deletion = deleteAll(owner, stale, now -> now.serial() <= through, true);
+        Deletion deletion = deleteAll(peer, owner, stale, now -> now.serial() <= through, true, hooks);
         removed = deletion.deleted();
         List<ObjectRow> left = deletion.left();
         if (!left.isEmpty()) {
@@ -119,7 +121,7 @@ final class OwnerSweeper {
    * Deletes every object of a removed owner and forgets the owner. Returns how many objects were
    * deleted. Refused (0) when the owner is this node. Never throws.
    */
-  int removeOwner(String owner) {
+  int removeOwner(String owner, Hooks hooks) {
     if (owner.equals(nodeName)) {
       LOG.warnf("Refused to remove owner '%s', which is this node: only this node decides the state of "
           + "this node's own objects", owner);
@@ -127,7 +129,7 @@ final class OwnerSweeper {
     }
     try {
       List<ObjectRow> live = transactions.read(c -> bookkeeping.liveObjects(c, owner));
-      Deletion deletion = deleteAll(owner, live, now -> true, false);
+      Deletion deletion = deleteAll(null, owner, live, now -> true, false, hooks);
       List<ObjectRow> left = deletion.left();
       if (!left.isEmpty()) {
         LOG.warnf("Removing owner '%s': %d of its objects could not be deleted here (still referenced?), e.g. %s#%s",
@@ -166,8 +168,8 @@ final class OwnerSweeper {
    * @param tombstone whether to record a tombstone (a sweep: the object keeps its serial, so the
    *     same state sent again restores it), else the rows are forgotten by the caller
    */
-  private Deletion deleteAll(String owner, List<ObjectRow> rows, Predicate<ObjectRow> stillStale,
-      boolean tombstone) {
+  private Deletion deleteAll(String peer, String owner, List<ObjectRow> rows, Predicate<ObjectRow> stillStale,
+      boolean tombstone, Hooks hooks) {
     List<ObjectRow> pending = rows;
     int deleted = 0;
     boolean progress = true;
@@ -176,13 +178,13 @@ final class OwnerSweeper {
       List<ObjectRow> left = new ArrayList<>();
       for (ObjectRow row : pending) {
         boolean[] deletedHere = {false};
+        EntangledType type = model.byName(row.entity());
         try {
           transactions.inTransaction((session, connection) -> {
             ObjectRow now = bookkeeping.read(connection, row.entity(), row.id());
             if (!removable(now, owner) || !stillStale.test(now)) {
               return; // changed since it was listed: no longer the owner's to remove
             }
-            EntangledType type = model.byName(row.entity());
             if (type != null) {
               writer.delete(session, type, type.idCodec().parseText(row.id()));
             }
@@ -193,6 +195,9 @@ final class OwnerSweeper {
           });
           deleted += deletedHere[0] ? 1 : 0;
           progress = true;
+          if (deletedHere[0] && type != null) {
+            hooks.swept(peer, type, type.idCodec().parseText(row.id()), owner);
+          }
         } catch (RuntimeException | SQLException e) {
           left.add(row);
         }

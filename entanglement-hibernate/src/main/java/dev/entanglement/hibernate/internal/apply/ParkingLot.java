@@ -250,6 +250,7 @@ final class ParkingLot {
     }
     parkedUnknown.remove(key);
     Outcome[] outcome = new Outcome[1];
+    Set<Change> inserted = BatchWrite.identitySet();
     ChangeBatch single = change == null ? null : ChangeBatch.newBuilder().addChanges(change).build();
     try {
       if (single != null) {
@@ -257,7 +258,8 @@ final class ParkingLot {
       }
       transactions.inTransaction((session, connection) -> {
         if (single != null) {
-          batchWrite.run(session, connection, single, List.of(0), outcome, null, hooks, Set.of(), false);
+          batchWrite.run(session, connection, single, List.of(0), outcome, null, hooks, Set.of(), false,
+              new java.util.IdentityHashMap<>(), inserted);
         }
         if (single == null || outcome[0].getStatus() != OutcomeStatus.REJECTED) {
           bookkeeping.unpark(connection, row.entity(), row.id());
@@ -271,6 +273,7 @@ final class ParkingLot {
         parkedKeys.remove(key);
         if (outcome[0] != null && outcome[0].getStatus() == OutcomeStatus.APPLIED) {
           hooks.applied(null, List.of(single.getChanges(0)));
+          hooks.committed(null, List.of(single.getChanges(0)), inserted);
           retriesApplied.incrementAndGet();
           LOG.infof("Applied the parked change of %s on retry %d", key, row.attempts());
           return true;

@@ -8,6 +8,7 @@ import dev.entanglement.proto.v1.Operation;
 import dev.entanglement.proto.v1.Outcome;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * What the apply room asks of the rest of the node: removed owners and policies before
@@ -105,6 +106,16 @@ final class ApplyHooks implements InboundApplier.Hooks {
   @Override
   public void applied(String peer, List<Change> changes) {
     applied(peer, changes, Map.of());
+  }
+
+  @Override
+  public void committed(String peer, List<Change> changes, Set<Change> inserted) {
+    node.appliedChanges.committed(peer, changes, inserted);
+  }
+
+  @Override
+  public void swept(String peer, EntangledType type, Object id, String owner) {
+    node.appliedChanges.swept(peer, type, id, owner);
   }
 
   @Override

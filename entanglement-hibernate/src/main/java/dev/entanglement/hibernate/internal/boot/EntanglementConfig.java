@@ -47,7 +47,8 @@ public record EntanglementConfig(
     Optional<String> memberAdvertise,
     int dbConnections,
     Optional<PeerAddress> webListen,
-    boolean signing) {
+    boolean signing,
+    int listenerQueue) {
 
   private static final Logger LOG = Logger.getLogger(EntanglementConfig.class);
   private static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
@@ -159,7 +160,8 @@ public record EntanglementConfig(
             .map(value -> address(EntanglementSettings.MEMBER_ADVERTISE, value).toString()),
         integer(settings, EntanglementSettings.DB_CONNECTIONS, 3, 2, 1000),
         webListen(settings, tls != null, plaintext),
-        signing(settings, tls)));
+        signing(settings, tls),
+        integer(settings, EntanglementSettings.LISTENER_QUEUE, 10_000, 1, 1_000_000)));
   }
 
   /**

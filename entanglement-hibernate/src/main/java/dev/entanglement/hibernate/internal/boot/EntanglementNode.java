@@ -14,6 +14,7 @@ import dev.entanglement.hibernate.ResyncMode;
 import dev.entanglement.hibernate.ResyncReport;
 import dev.entanglement.hibernate.Transition;
 import dev.entanglement.hibernate.TransitionListener;
+import dev.entanglement.hibernate.ChangeListener;
 import dev.entanglement.hibernate.UpdateRequestException;
 import dev.entanglement.hibernate.internal.admin.AdminAccess;
 import dev.entanglement.hibernate.internal.admin.AdminService;
@@ -325,6 +326,16 @@ final class EntanglementNode implements Entanglement {
       return new FollowerTransition<>(node.memberLink, node, type, entangled(type), id);
     }
     return node.transitions.start(type, entangled(type), id);
+  }
+
+  @Override
+  public <T> void addChangeListener(Class<T> type, ChangeListener<T> listener) {
+    node.appliedChanges.add(type, listener);
+  }
+
+  @Override
+  public void removeChangeListener(ChangeListener<?> listener) {
+    node.appliedChanges.remove(listener);
   }
 
   @Override

@@ -6,6 +6,7 @@ import java.util.Set;
 import dev.entanglement.hibernate.policy.Peer;
 import dev.entanglement.hibernate.internal.admin.AdminConfig;
 import dev.entanglement.hibernate.internal.apply.InboundApplier;
+import dev.entanglement.hibernate.internal.listen.AppliedChanges;
 import dev.entanglement.hibernate.internal.core.SerialExecutor;
 import dev.entanglement.hibernate.internal.ephemeral.EphemeralStore;
 import dev.entanglement.hibernate.internal.metrics.NodeMetrics;
@@ -114,6 +115,8 @@ public final class NodeRuntime implements SessionFactoryObserver {
   transient AckLedger ledger;
   transient Housekeeper housekeeper;
   transient InboundApplier applier;
+  /** The second-level cache and the change listeners after an apply (registrations kept per member). */
+  transient AppliedChanges appliedChanges;
   transient CatchUpReader catchUpReader;
   final transient Ownership ownership = new Ownership();
   transient Forwarder forwarder;
@@ -342,6 +345,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
       throw e;
     }
     reads = new BookkeepingReads(factory, bookkeeping);
+    appliedChanges = new AppliedChanges(node, factory, model, config.listenerQueue());
     api = new EntanglementNode(this);
     memberRequests = new MemberRequests(this);
     memberLink = new MemberLinkClient(this);
@@ -544,6 +548,7 @@ public final class NodeRuntime implements SessionFactoryObserver {
     servers = new Servers(node, config.tls());
     stamper = new MemberChangeStamper(this);
     listeners.attach();
+    appliedChanges.start();
     running = true;
     holding = true;
     if (serving) {
@@ -722,6 +727,8 @@ public final class NodeRuntime implements SessionFactoryObserver {
 
   private void stopHolding() {
     running = false;
+    // first: an apply waiting for room in a full listener queue gives up, so the peers' streams can end
+    appliedChanges.stop();
     if (adoption != null) {
       adoption.stop(); // between two chunks: the rest resumes at the next start
     }
