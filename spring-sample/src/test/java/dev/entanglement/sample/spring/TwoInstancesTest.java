@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import dev.entanglement.hibernate.ChangeEvent;
+import dev.entanglement.hibernate.ChangeListener;
 import dev.entanglement.hibernate.Entanglement;
 import dev.entanglement.hibernate.RequestEvent;
 import dev.entanglement.hibernate.RequestListener;
@@ -90,12 +92,23 @@ class TwoInstancesTest {
     List<RequestEvent> settled = siteB.getBean(ListenerBeans.class).settled;
     await().atMost(Duration.ofSeconds(20)).until(() -> !settled.isEmpty());
     assertThat(settled).anyMatch(event -> event.idText().equals(id.toString()));
+    // the application's ChangeListener<Note> bean heard site-a's note arrive at site-b
+    List<ChangeEvent<Note>> heard = siteB.getBean(ListenerBeans.class).changes;
+    await().atMost(Duration.ofSeconds(20)).until(() -> heard.stream()
+        .anyMatch(event -> event.id().equals(id) && event.kind() == ChangeEvent.Kind.INSERTED));
+    assertThat(heard).allMatch(event -> event.entityType() == Note.class && event.fromPeer().equals("site-a"));
   }
 
-  /** A RequestListener bean of the application, registered by the starter. */
+  /** A RequestListener and a ChangeListener bean of the application, registered by the starter. */
   @Configuration(proxyBeanMethods = false)
   static class ListenerBeans {
     final List<RequestEvent> settled = new CopyOnWriteArrayList<>();
+    final List<ChangeEvent<Note>> changes = new CopyOnWriteArrayList<>();
+
+    @Bean
+    ChangeListener<Note> notesFromPeers() {
+      return changes::add;
+    }
 
     @Bean
     RequestListener requestsSettled() {
