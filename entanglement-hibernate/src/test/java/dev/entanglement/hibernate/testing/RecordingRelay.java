@@ -2,6 +2,7 @@ package dev.entanglement.hibernate.testing;
 
 import dev.entanglement.proto.v1.Envelope;
 import dev.entanglement.proto.v1.ReplicationGrpc;
+import io.grpc.Channel;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.inprocess.InProcessChannelBuilder;
@@ -9,6 +10,7 @@ import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.util.List;
+import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 
@@ -28,7 +30,17 @@ public final class RecordingRelay implements AutoCloseable {
 
   private RecordingRelay(String name, String targetName) throws IOException {
     target = InProcessChannelBuilder.forName(targetName).directExecutor().build();
-    server = InProcessServerBuilder.forName(name).directExecutor().addService(new ReplicationGrpc.ReplicationImplBase() {
+    server = InProcessServerBuilder.forName(name).directExecutor().addService(relaying(target, toDialer)).build()
+        .start();
+  }
+
+  /**
+   * The relaying service (also {@link TlsRecordingRelay}'s): each stream the dialer opens is opened
+   * to {@code target}; envelopes pass unchanged both ways, and those going to the dialer are added
+   * to {@code toDialer}.
+   */
+  static ReplicationGrpc.ReplicationImplBase relaying(Channel target, Queue<Envelope> toDialer) {
+    return new ReplicationGrpc.ReplicationImplBase() {
       @Override
       public StreamObserver<Envelope> exchange(StreamObserver<Envelope> dialer) {
         StreamObserver<Envelope> upstream = ReplicationGrpc.newStub(target).exchange(new StreamObserver<>() {
@@ -71,7 +83,7 @@ public final class RecordingRelay implements AutoCloseable {
           }
         };
       }
-    }).build().start();
+    };
   }
 
   /** Listens on {@code inprocess:name} and relays every stream to {@code inprocess:targetName}. */

@@ -2,14 +2,12 @@ package dev.entanglement.hibernate.testing;
 
 import dev.entanglement.hibernate.tls.DevCertificates;
 import dev.entanglement.proto.v1.Envelope;
-import dev.entanglement.proto.v1.ReplicationGrpc;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.netty.shaded.io.netty.handler.ssl.ClientAuth;
-import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -44,50 +42,7 @@ public final class TlsRecordingRelay implements AutoCloseable {
         .sslContext(GrpcSslContexts.forServer(targetDir.resolve(DevCertificates.CERTIFICATE).toFile(),
                 targetDir.resolve(DevCertificates.PRIVATE_KEY).toFile())
             .trustManager(caCertificate.toFile()).clientAuth(ClientAuth.REQUIRE).build())
-        .addService(new ReplicationGrpc.ReplicationImplBase() {
-          @Override
-          public StreamObserver<Envelope> exchange(StreamObserver<Envelope> dialer) {
-            StreamObserver<Envelope> upstream = ReplicationGrpc.newStub(target).exchange(new StreamObserver<>() {
-              @Override
-              public void onNext(Envelope value) {
-                toDialer.add(value);
-                synchronized (dialer) {
-                  dialer.onNext(value);
-                }
-              }
-
-              @Override
-              public void onError(Throwable t) {
-                synchronized (dialer) {
-                  dialer.onError(t);
-                }
-              }
-
-              @Override
-              public void onCompleted() {
-                synchronized (dialer) {
-                  dialer.onCompleted();
-                }
-              }
-            });
-            return new StreamObserver<>() {
-              @Override
-              public synchronized void onNext(Envelope value) {
-                upstream.onNext(value);
-              }
-
-              @Override
-              public synchronized void onError(Throwable t) {
-                upstream.onError(t);
-              }
-
-              @Override
-              public synchronized void onCompleted() {
-                upstream.onCompleted();
-              }
-            };
-          }
-        }).build().start();
+        .addService(RecordingRelay.relaying(target, toDialer)).build().start();
   }
 
   /**
